@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6)
+]
+
+let package = Package(
+    name: "slad",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "slad", targets: ["slad"]),
+        .library(name: "SLACore", targets: ["SLACore"]),
+        .library(name: "SLAConfig", targets: ["SLAConfig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(name: "SLACore", swiftSettings: strict),
+        .target(
+            name: "SLAConfig",
+            dependencies: ["SLACore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "slad",
+            dependencies: [
+                "SLACore", "SLAConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SLABench",
+            dependencies: ["SLACore", "SLAConfig"],
+            path: "Benchmarks/SLABench",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SLACoreTests", dependencies: ["SLACore"], swiftSettings: strict),
+        .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
+        .testTarget(name: "SladTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
+    ]
+)

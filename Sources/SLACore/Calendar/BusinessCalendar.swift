@@ -1,0 +1,157 @@
+/// The definition of a calendar as configured: zone, weekly hours, exceptions.
+public struct CalendarDefinition: Sendable, Hashable {
+    public var id: String
+    public var zone: ZoneRules
+    public var weekly: WeeklyHours
+    /// Whole days off.
+    public var holidays: Set<LocalDate>
+    /// Days worked with these hours whatever the weekday or holiday list says.
+    public var extraWorkingDays: [LocalDate: [DaySpan]]
+    /// The length of one business day, the meaning of `d` in durations.
+    public var dayLength: Int64
+
+    public init(
+        id: String, zone: ZoneRules, weekly: WeeklyHours, holidays: Set<LocalDate> = [],
+        extraWorkingDays: [LocalDate: [DaySpan]] = [:], dayLength: Int64? = nil
+    ) {
+        self.id = id
+        self.zone = zone
+        self.weekly = weekly
+        self.holidays = holidays
+        self.extraWorkingDays = extraWorkingDays
+        self.dayLength = dayLength ?? CalendarDefinition.typicalDayLength(weekly)
+    }
+
+    /// The most common non-zero daily total across the week (ties: the longer), 24 h when none.
+    public static func typicalDayLength(_ weekly: WeeklyHours) -> Int64 {
+        var counts: [Int64: Int] = [:]
+        for spans in weekly.days {
+            let total = spans.reduce(0) { $0 + $1.length }
+            if total > 0 { counts[total, default: 0] += 1 }
+        }
+        return counts.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key ?? 86_400
+    }
+
+    /// The spans worked on `date`, exceptions applied.
+    public func spans(on date: LocalDate) -> [DaySpan] {
+        if let extra = extraWorkingDays[date] { return extra }
+        if holidays.contains(date) { return [] }
+        return weekly.spans(weekday: date.weekday)
+    }
+
+    /// Whether this definition is round-the-clock with no exceptions.
+    public var isAlways: Bool { weekly == .always && holidays.isEmpty && extraWorkingDays.isEmpty }
+}
+
+/// Business-time arithmetic over a precomputed table of working intervals.
+///
+/// Every working span of every day in the supported range is converted once to
+/// a UTC interval; a prefix sum of their lengths turns "business seconds
+/// between two instants" into two binary searches and "instant + business
+/// duration" into one. DST days come out as the 23 h or 25 h they are, because
+/// the bounds of each span are converted with the zone rules of that very day.
+public struct BusinessCalendar: Sendable {
+    /// The configuration this table was built from.
+    public let definition: CalendarDefinition
+    /// The first and last supported instant; outside, no time is business time.
+    public let range: ClosedRange<Instant>
+    private let always: Bool
+    private let starts: [Int64]
+    private let ends: [Int64]
+    /// `prefix[k]` is the total length of intervals `0..<k`.
+    private let prefix: [Int64]
+
+    public var id: String { definition.id }
+    public var zone: ZoneRules { definition.zone }
+    public var dayLength: Int64 { definition.dayLength }
+
+    /// The built-in round-the-clock calendar in `zone`.
+    public static func twentyFourSeven(zone: ZoneRules = .utc, id: String = "24x7") -> BusinessCalendar {
+        BusinessCalendar(CalendarDefinition(id: id, zone: zone, weekly: .always, dayLength: 86_400))
+    }
+
+    /// Precomputes the table for `[fromYear, toYear)` in the calendar's zone.
+    public init(_ definition: CalendarDefinition, fromYear: Int = 1990, toYear: Int = 2100) {
+        self.definition = definition
+        let first = LocalDate(year: fromYear, month: 1, day: 1)
+        let last = LocalDate(year: toYear, month: 1, day: 1)
+        range = definition.zone.startOfDay(first)...definition.zone.startOfDay(last).adding(seconds: -1)
+        always = definition.isAlways
+        guard !always else {
+            starts = []
+            ends = []
+            prefix = []
+            return
+        }
+        var starts: [Int64] = []
+        var ends: [Int64] = []
+        starts.reserveCapacity(Int(last.daysSinceEpoch - first.daysSinceEpoch))
+        ends.reserveCapacity(starts.capacity)
+        for dayNumber in first.daysSinceEpoch..<last.daysSinceEpoch {
+            let date = LocalDate(daysSinceEpoch: dayNumber)
+            let midnight = dayNumber * 86_400
+            for span in definition.spans(on: date) {
+                let s = definition.zone.instant(fromLocal: midnight + Int64(span.start)).seconds
+                let e = definition.zone.instant(fromLocal: midnight + Int64(span.end)).seconds
+                guard e > s else { continue }
+                if let lastEnd = ends.last, s <= lastEnd {
+                    ends[ends.count - 1] = max(lastEnd, e)
+                } else {
+                    starts.append(s)
+                    ends.append(e)
+                }
+            }
+        }
+        var prefix = [Int64](repeating: 0, count: starts.count + 1)
+        for k in 0..<starts.count { prefix[k + 1] = prefix[k] + ends[k] - starts[k] }
+        self.starts = starts
+        self.ends = ends
+        self.prefix = prefix
+    }
+
+    /// Number of precomputed working intervals (0 for round-the-clock).
+    public var intervalCount: Int { starts.count }
+
+    /// Business seconds in `[from, to)`; zero when `to ≤ from`.
+    public func elapsed(from: Instant, to: Instant) -> Int64 {
+        guard to > from else { return 0 }
+        return cumulative(to) - cumulative(from)
+    }
+
+    /// Business seconds from the start of the table to `t`.
+    func cumulative(_ t: Instant) -> Int64 {
+        if always { return t.seconds }
+        let x = t.seconds
+        var lo = 0
+        var hi = starts.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if starts[mid] <= x { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return 0 }
+        return prefix[lo - 1] + min(x, ends[lo - 1]) - starts[lo - 1]
+    }
+
+    /// The earliest instant `t ≥ start` with `elapsed(start, t) == duration`,
+    /// or nil when the table ends first.
+    public func adding(business duration: Int64, to start: Instant) -> Instant? {
+        guard duration > 0 else { return start }
+        if always { return start.adding(seconds: duration) }
+        let goal = cumulative(start) + duration
+        // First interval j whose end reaches the goal: prefix[j + 1] ≥ goal.
+        var lo = 0
+        var hi = starts.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if prefix[mid + 1] < goal { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < starts.count else { return nil }
+        return Instant(starts[lo] + goal - prefix[lo])
+    }
+
+    /// Whether `t` falls in working time.
+    public func isWorking(at t: Instant) -> Bool {
+        if always { return true }
+        return cumulative(t.adding(seconds: 1)) - cumulative(t) == 1
+    }
+}

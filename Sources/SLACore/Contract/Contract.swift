@@ -1,0 +1,156 @@
+/// An SLA contract with everything resolved: calendars built, durations in seconds, money parsed.
+public struct Contract: Sendable {
+    public var id: String
+    public var customer: String
+    /// First and last day (inclusive, contract time zone) on which the contract applies.
+    public var validFrom: LocalDate?
+    public var validTo: LocalDate?
+    /// The contract calendar: its zone defines report months, its hours the business time.
+    public var calendar: BusinessCalendar
+    /// Monthly fee; its currency is the contract's currency.
+    public var fee: Money
+    public var services: [String]
+    public var availability: AvailabilityTerms?
+    /// Terms per priority name, in the order they were written.
+    public var priorities: [PriorityTerms]
+    /// Statuses that stop the resolution clock while the incident is in them.
+    public var pauseOn: Set<String>
+    public var warnAt: [Percentage]
+    public var escalations: [Escalation]
+    public var penalties: PenaltyRules
+    public var notify: [String]
+
+    public init(
+        id: String, customer: String, validFrom: LocalDate? = nil, validTo: LocalDate? = nil, calendar: BusinessCalendar,
+        fee: Money, services: [String] = [], availability: AvailabilityTerms? = nil, priorities: [PriorityTerms],
+        pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
+        penalties: PenaltyRules = PenaltyRules(), notify: [String] = []
+    ) {
+        self.id = id
+        self.customer = customer
+        self.validFrom = validFrom
+        self.validTo = validTo
+        self.calendar = calendar
+        self.fee = fee
+        self.services = services
+        self.availability = availability
+        self.priorities = priorities
+        self.pauseOn = pauseOn
+        self.warnAt = warnAt
+        self.escalations = escalations
+        self.penalties = penalties
+        self.notify = notify
+    }
+
+    public var zone: ZoneRules { calendar.zone }
+    public var currency: Currency { fee.currency }
+
+    /// The terms of priority `name`, if the contract has any.
+    public func terms(for name: String) -> PriorityTerms? { priorities.first { $0.name == name } }
+
+    /// Whether the contract is in force at `instant` (validity days read in the contract zone).
+    public func isValid(at instant: Instant) -> Bool {
+        let date = zone.localDate(at: instant)
+        if let validFrom, date < validFrom { return false }
+        if let validTo, date > validTo { return false }
+        return true
+    }
+
+    /// `[start, end)` of the validity, unbounded sides as nil.
+    public var validityInstants: (start: Instant?, end: Instant?) {
+        (validFrom.map { zone.startOfDay($0) }, validTo.map { zone.startOfDay($0.adding(days: 1)) })
+    }
+}
+
+/// Targets for one priority.
+public struct PriorityTerms: Sendable {
+    public var name: String
+    /// Business seconds to first reaction, nil when not promised.
+    public var reaction: Int64?
+    /// Business seconds to resolution, nil when not promised.
+    public var resolution: Int64?
+    /// The calendar both targets are measured in.
+    public var calendar: BusinessCalendar
+
+    public init(name: String, reaction: Int64?, resolution: Int64?, calendar: BusinessCalendar) {
+        self.name = name
+        self.reaction = reaction
+        self.resolution = resolution
+        self.calendar = calendar
+    }
+}
+
+/// Availability promise and the service credits owed when it is missed.
+public struct AvailabilityTerms: Sendable {
+    public var target: Percentage
+    /// Time that counts for availability (24x7, or e.g. business hours only).
+    public var calendar: BusinessCalendar
+    public var excludeMaintenance: Bool
+    /// Tiers in any order; the most severe one whose `below` the achieved value is under applies.
+    public var credits: [CreditTier]
+
+    public init(target: Percentage, calendar: BusinessCalendar, excludeMaintenance: Bool, credits: [CreditTier]) {
+        self.target = target
+        self.calendar = calendar
+        self.excludeMaintenance = excludeMaintenance
+        self.credits = credits
+    }
+}
+
+/// "Achieved below `below` → credit `credit` of the monthly fee".
+public struct CreditTier: Sendable, Hashable {
+    public var below: Percentage
+    public var credit: Percentage
+
+    public init(below: Percentage, credit: Percentage) {
+        self.below = below
+        self.credit = credit
+    }
+}
+
+/// An escalation level: when a clock passes `at` of its target, notify these.
+public struct Escalation: Sendable, Hashable {
+    public var at: Percentage
+    public var notify: [String]
+
+    public init(at: Percentage, notify: [String]) {
+        self.at = at
+        self.notify = notify
+    }
+}
+
+/// What one breach costs.
+public struct BreachPenalty: Sendable, Hashable {
+    public var fixed: Money
+    /// Charged for every started hour (of the clock's calendar) past the target.
+    public var perHourLate: Money?
+
+    public init(fixed: Money, perHourLate: Money? = nil) {
+        self.fixed = fixed
+        self.perHourLate = perHourLate
+    }
+}
+
+/// The upper bound on what a contract pays in one month.
+public enum PenaltyCap: Sendable, Hashable {
+    case percentOfFee(Percentage)
+    case amount(Money)
+}
+
+/// Penalties per breach kind and priority, and the monthly cap.
+public struct PenaltyRules: Sendable {
+    public var reaction: [String: BreachPenalty]
+    public var resolution: [String: BreachPenalty]
+    public var promise: BreachPenalty?
+    public var cap: PenaltyCap?
+
+    public init(
+        reaction: [String: BreachPenalty] = [:], resolution: [String: BreachPenalty] = [:],
+        promise: BreachPenalty? = nil, cap: PenaltyCap? = nil
+    ) {
+        self.reaction = reaction
+        self.resolution = resolution
+        self.promise = promise
+        self.cap = cap
+    }
+}

@@ -1,0 +1,182 @@
+/// Which promise a clock measures.
+public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
+    case reaction
+    case resolution
+    /// An explicit commitment (`promise.made`), by promise name.
+    case promise(String)
+
+    public var description: String {
+        switch self {
+        case .reaction: "reaction"
+        case .resolution: "resolution"
+        case .promise(let name): "promise:\(name)"
+        }
+    }
+
+    /// Parses the text `description` produces.
+    public init?(parsing text: String) {
+        switch text {
+        case "reaction": self = .reaction
+        case "resolution": self = .resolution
+        default:
+            guard text.hasPrefix("promise:") else { return nil }
+            self = .promise(String(text.dropFirst("promise:".count)))
+        }
+    }
+}
+
+/// What crossing a threshold means.
+public enum ThresholdKind: String, Sendable, Codable, Hashable {
+    /// Early warning (e.g. 50 %, 80 % of the target).
+    case warning
+    /// 100 %: the promise is broken.
+    case breach
+    /// A further level (e.g. 200 %) with its own recipients.
+    case escalation
+}
+
+/// A threshold a clock can pass.
+public struct Threshold: Sendable, Hashable {
+    public var kind: ThresholdKind
+    public var at: Percentage
+    public var notify: [String]
+
+    public init(kind: ThresholdKind, at: Percentage, notify: [String] = []) {
+        self.kind = kind
+        self.at = at
+        self.notify = notify
+    }
+
+    /// The thresholds of a contract: its warnings, the breach, its escalations, in that order.
+    public static func of(_ contract: Contract) -> [Threshold] {
+        contract.warnAt.map { Threshold(kind: .warning, at: $0) } + [Threshold(kind: .breach, at: .hundred)]
+            + contract.escalations.map { Threshold(kind: .escalation, at: $0.at, notify: $0.notify) }
+    }
+}
+
+extension Percentage {
+    /// 100 %.
+    public static let hundred = Percentage(millionths: 1_000_000)
+}
+
+/// The moment a clock passed a threshold, in event time.
+public struct Crossing: Sendable, Hashable {
+    public var threshold: Threshold
+    public var at: Instant
+    /// The target in force when it was passed, in business seconds.
+    public var target: Int64
+    /// The priority in force when it was passed.
+    public var priority: String
+}
+
+/// One stretch of a clock's life with constant settings.
+struct ClockPhase {
+    var start: Instant
+    var running: Bool
+    /// Business seconds allowed; nil when the priority has no such target.
+    var target: Int64?
+    var calendar: BusinessCalendar
+    var priority: String
+}
+
+/// The life of one SLA clock as phases, and the arithmetic over them.
+///
+/// A clock's elapsed time grows only in running phases, measured in the
+/// calendar of each phase; its target can change between phases (priority
+/// change). A threshold is crossed at the first instant elapsed time exceeds
+/// its share of the target then in force, so a clock stopped exactly at its
+/// deadline has met it.
+struct ClockTrack {
+    private(set) var phases: [ClockPhase] = []
+    private(set) var stoppedAt: Instant?
+
+    var isStopped: Bool { stoppedAt != nil }
+    var isRunning: Bool { phases.last?.running ?? false }
+
+    /// Starts the clock (the first phase).
+    mutating func start(at t: Instant, target: Int64?, calendar: BusinessCalendar, priority: String) {
+        phases = [ClockPhase(start: t, running: true, target: target, calendar: calendar, priority: priority)]
+    }
+
+    /// Changes whether time runs; no-op when unchanged or stopped.
+    mutating func setRunning(_ running: Bool, at t: Instant) {
+        guard !isStopped, var last = phases.last, last.running != running else { return }
+        last.start = t
+        last.running = running
+        phases.append(last)
+    }
+
+    /// Re-targets (priority change): elapsed time is kept, the target changes.
+    mutating func retarget(_ target: Int64?, calendar: BusinessCalendar, priority: String, at t: Instant) {
+        guard !isStopped, var last = phases.last else { return }
+        last.start = t
+        last.target = target
+        last.calendar = calendar
+        last.priority = priority
+        phases.append(last)
+    }
+
+    /// Stops the clock for good at `t`.
+    mutating func stop(at t: Instant) {
+        guard !isStopped, !phases.isEmpty else { return }
+        setRunning(false, at: t)
+        stoppedAt = t
+    }
+
+    /// Reopens a stopped clock: time runs again from `t`, elapsed is kept.
+    mutating func resume(at t: Instant, running: Bool) {
+        guard isStopped, var last = phases.last else { return }
+        stoppedAt = nil
+        last.start = t
+        last.running = running
+        phases.append(last)
+    }
+
+    struct Evaluation {
+        var elapsed: Int64
+        var crossings: [Crossing]
+        /// For a clock still running at `asOf`: when each remaining threshold falls due.
+        var upcoming: [Crossing]
+    }
+
+    /// Elapsed time and crossings up to `asOf`.
+    func evaluate(thresholds: [Threshold], asOf: Instant) -> Evaluation {
+        var elapsed: Int64 = 0
+        var crossed = [Bool](repeating: false, count: thresholds.count)
+        var crossings: [Crossing] = []
+        for (i, phase) in phases.enumerated() {
+            let end = i + 1 < phases.count ? phases[i + 1].start : max(asOf, phase.start)
+            guard let target = phase.target else { continue }
+            for (k, threshold) in thresholds.enumerated() where !crossed[k] {
+                if elapsed > threshold.at.ceilingOf(target) {
+                    crossed[k] = true
+                    crossings.append(Crossing(threshold: threshold, at: phase.start, target: target, priority: phase.priority))
+                }
+            }
+            guard phase.running else { continue }
+            let gained = phase.calendar.elapsed(from: phase.start, to: end)
+            for (k, threshold) in thresholds.enumerated() where !crossed[k] {
+                let limit = threshold.at.ceilingOf(target)
+                if elapsed + gained > limit, let at = phase.calendar.adding(business: limit - elapsed, to: phase.start) {
+                    crossed[k] = true
+                    crossings.append(Crossing(threshold: threshold, at: at, target: target, priority: phase.priority))
+                }
+            }
+            elapsed += gained
+        }
+        // Phases can apply a crossing at a later phase start than an in-phase one
+        // of another threshold; report them in time order, then threshold order.
+        let order = Dictionary(uniqueKeysWithValues: thresholds.enumerated().map { ($1, $0) })
+        crossings.sort { ($0.at, order[$0.threshold] ?? 0) < ($1.at, order[$1.threshold] ?? 0) }
+        var upcoming: [Crossing] = []
+        if let last = phases.last, last.running, !isStopped, let target = last.target {
+            for (k, threshold) in thresholds.enumerated() where !crossed[k] {
+                let limit = threshold.at.ceilingOf(target)
+                if let at = last.calendar.adding(business: limit - elapsed, to: max(asOf, last.start)) {
+                    upcoming.append(Crossing(threshold: threshold, at: at, target: target, priority: last.priority))
+                }
+            }
+        }
+        return Evaluation(elapsed: elapsed, crossings: crossings, upcoming: upcoming)
+    }
+}

@@ -1,0 +1,292 @@
+/// Where an incident stands.
+public enum IncidentStatus: String, Sendable, Codable {
+    case open, resolved, closed
+}
+
+/// How a clock ended up, as of the evaluation instant.
+public enum ClockOutcome: String, Sendable, Codable {
+    /// Still counting, target not yet passed.
+    case running
+    /// Not counting (paused status), target not yet passed.
+    case paused
+    /// Stopped within its target.
+    case met
+    /// Passed its target (whether or not it has stopped since).
+    case breached
+    /// The priority has no target for this metric.
+    case untracked
+}
+
+/// The verdict on one clock of one incident.
+public struct ClockVerdict: Sendable {
+    public var metric: Metric
+    /// The priority in force at the end.
+    public var priority: String
+    /// The target in force at the end (business seconds), nil when untracked.
+    public var target: Int64?
+    /// Business seconds counted up to the stop, or to the evaluation instant.
+    public var elapsed: Int64
+    public var outcome: ClockOutcome
+    public var stoppedAt: Instant?
+    /// Every threshold passed, in time order.
+    public var crossings: [Crossing]
+    /// When each threshold not yet passed falls due if nothing stops the clock.
+    public var upcoming: [Crossing]
+    public var calendarID: String
+
+    /// The breach, if any.
+    public var breach: Crossing? { crossings.first { $0.threshold.kind == .breach } }
+    /// When the target falls due, for a clock still running.
+    public var deadline: Instant? { upcoming.first { $0.threshold.kind == .breach }?.at }
+}
+
+/// The verdict on one incident.
+public struct IncidentVerdict: Sendable {
+    public var incident: String
+    public var contract: String
+    public var service: String?
+    public var openedAt: Instant
+    /// The priority at open and now.
+    public var openingPriority: String
+    public var priority: String
+    public var status: IncidentStatus
+    public var resolvedAt: Instant?
+    public var closedAt: Instant?
+    /// Changes of assignee, team or level after the first assignment (one per event).
+    public var handoffs: Int
+    /// Whether the contract was in force when the incident was opened; if not, no clocks run.
+    public var covered: Bool
+    public var clocks: [ClockVerdict]
+}
+
+/// An event that was not applied, and why.
+public struct Rejection: Sendable, Hashable {
+    public var event: SLAEvent
+    public var reason: RejectionReason
+    public var detail: String
+
+    public init(event: SLAEvent, reason: RejectionReason, detail: String) {
+        self.event = event
+        self.reason = reason
+        self.detail = detail
+    }
+}
+
+/// Why events are quarantined; stable names for counting.
+public enum RejectionReason: String, Sendable, Codable, CaseIterable {
+    case missingIncident = "missing_incident"
+    case missingService = "missing_service"
+    case unknownContract = "unknown_contract"
+    case missingPriority = "missing_priority"
+    case neverOpened = "never_opened"
+    case beforeOpen = "before_open"
+    case duplicateOpen = "duplicate_open"
+    case afterClose = "after_close"
+    case missingDue = "missing_due"
+    case unmatchedEnd = "unmatched_end"
+    case outOfRange = "time_out_of_range"
+    case duplicateID = "duplicate_id"
+    case notCovered = "no_contract_for_service"
+}
+
+/// Folds one incident's events into its verdict. Pure: time comes in as `asOf`.
+public enum IncidentEvaluator {
+    /// Evaluates `events` (any order; they are put in canonical order) of one
+    /// incident under `contract`, as of `asOf`.
+    public static func evaluate(
+        incident: String, events: [SLAEvent], contract: Contract, asOf: Instant
+    ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+        let sorted = events.sorted(by: SLAEvent.canonicalOrder)
+        var rejections: [Rejection] = []
+        guard let openIndex = sorted.firstIndex(where: { $0.type == .opened }) else {
+            return (nil, sorted.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") })
+        }
+        let open = sorted[openIndex]
+        for e in sorted[..<openIndex] {
+            rejections.append(
+                Rejection(event: e, reason: .beforeOpen, detail: "\(e.type.rawValue) at \(e.time.seconds) is before incident.opened"))
+        }
+        guard let openingPriority = open.priority else {
+            return (nil, sorted.map { Rejection(event: $0, reason: .missingPriority, detail: "incident.opened without priority") })
+        }
+
+        var state = IncidentState(open: open, priority: openingPriority, contract: contract)
+        for e in sorted[(openIndex + 1)...] {
+            if let rejection = state.apply(e) { rejections.append(rejection) }
+        }
+        let end = max(asOf, sorted.last?.time ?? asOf)
+        return (state.verdict(asOf: end), rejections)
+    }
+}
+
+/// The mutable state of one incident while its events are folded.
+private struct IncidentState {
+    let contract: Contract
+    let open: SLAEvent
+    let thresholds: [Threshold]
+    let openingPriority: String
+    var priority: String
+    var status: IncidentStatus = .open
+    var workflowStatus: String?
+    var resolvedAt: Instant?
+    var closedAt: Instant?
+    var handoffs = 0
+    var assignment: (assignee: String?, team: String?, level: String?)
+    let covered: Bool
+    var reaction = ClockTrack()
+    var resolution = ClockTrack()
+    var promises: [String: PromiseTrack] = [:]
+
+    struct PromiseTrack {
+        var made: Instant
+        var due: Instant
+        var keptAt: Instant?
+        var priority: String
+    }
+
+    init(open: SLAEvent, priority: String, contract: Contract) {
+        self.contract = contract
+        self.open = open
+        self.priority = priority
+        openingPriority = priority
+        thresholds = Threshold.of(contract)
+        assignment = (open.assignee, open.team, open.level)
+        workflowStatus = open.status
+        covered = contract.isValid(at: open.time)
+        guard covered else { return }
+        let terms = contract.terms(for: priority)
+        let calendar = terms?.calendar ?? contract.calendar
+        reaction.start(at: open.time, target: terms?.reaction, calendar: calendar, priority: priority)
+        resolution.start(at: open.time, target: terms?.resolution, calendar: calendar, priority: priority)
+        if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
+    }
+
+    mutating func apply(_ e: SLAEvent) -> Rejection? {
+        if status == .closed {
+            return Rejection(event: e, reason: .afterClose, detail: "\(e.type.rawValue) after incident.closed")
+        }
+        switch e.type {
+        case .opened:
+            return Rejection(event: e, reason: .duplicateOpen, detail: "incident already opened by \(open.id)")
+        case .acknowledged:
+            reaction.stop(at: e.time)
+        case .updated:
+            if let p = e.priority, p != priority {
+                priority = p
+                let terms = contract.terms(for: p)
+                let calendar = terms?.calendar ?? contract.calendar
+                reaction.retarget(terms?.reaction, calendar: calendar, priority: p, at: e.time)
+                resolution.retarget(terms?.resolution, calendar: calendar, priority: p, at: e.time)
+            }
+            if let s = e.status {
+                workflowStatus = s
+                if status == .open { resolution.setRunning(!contract.pauseOn.contains(s), at: e.time) }
+            }
+            noteAssignment(e)
+        case .resolved:
+            guard status == .open else { return nil }
+            status = .resolved
+            resolvedAt = e.time
+            reaction.stop(at: e.time)
+            resolution.stop(at: e.time)
+            dischargePromises(at: e.time)
+        case .reopened:
+            guard status == .resolved else { return nil }
+            status = .open
+            resolvedAt = nil
+            workflowStatus = e.status
+            resolution.resume(at: e.time, running: !(e.status.map(contract.pauseOn.contains) ?? false))
+            noteAssignment(e)
+        case .closed:
+            if status == .open {
+                resolvedAt = e.time
+                reaction.stop(at: e.time)
+                resolution.stop(at: e.time)
+                dischargePromises(at: e.time)
+            }
+            status = .closed
+            closedAt = e.time
+        case .promiseMade:
+            guard let due = e.due else {
+                return Rejection(event: e, reason: .missingDue, detail: "promise.made without due")
+            }
+            promises[e.promise ?? "promise"] = PromiseTrack(made: e.time, due: due, keptAt: nil, priority: priority)
+        case .promiseKept:
+            let name = e.promise ?? "promise"
+            if promises[name]?.keptAt == nil { promises[name]?.keptAt = e.time }
+        case .serviceDown, .serviceUp, .maintenanceStarted, .maintenanceEnded:
+            return nil
+        }
+        return nil
+    }
+
+    /// Resolving or closing an incident ends what was promised about it.
+    mutating func dischargePromises(at t: Instant) {
+        for name in promises.keys where promises[name]?.keptAt == nil { promises[name]?.keptAt = t }
+    }
+
+    mutating func noteAssignment(_ e: SLAEvent) {
+        var changed = false
+        if let a = e.assignee, a != assignment.assignee {
+            if assignment.assignee != nil { changed = true }
+            assignment.assignee = a
+        }
+        if let t = e.team, t != assignment.team {
+            if assignment.team != nil { changed = true }
+            assignment.team = t
+        }
+        if let l = e.level, l != assignment.level {
+            if assignment.level != nil { changed = true }
+            assignment.level = l
+        }
+        if changed { handoffs += 1 }
+    }
+
+    func verdict(asOf: Instant) -> IncidentVerdict {
+        var clocks: [ClockVerdict] = []
+        if covered {
+            clocks.append(clockVerdict(.reaction, reaction, asOf: asOf))
+            clocks.append(clockVerdict(.resolution, resolution, asOf: asOf))
+            for name in promises.keys.sorted() {
+                clocks.append(promiseVerdict(name, promises[name]!, asOf: asOf))
+            }
+        }
+        return IncidentVerdict(
+            incident: open.incident ?? "", contract: contract.id, service: open.service, openedAt: open.time,
+            openingPriority: openingPriority, priority: priority, status: status, resolvedAt: resolvedAt,
+            closedAt: closedAt, handoffs: handoffs, covered: covered, clocks: clocks)
+    }
+
+    func clockVerdict(_ metric: Metric, _ track: ClockTrack, asOf: Instant) -> ClockVerdict {
+        let last = track.phases.last!
+        let evaluation = track.evaluate(thresholds: thresholds, asOf: asOf)
+        let outcome: ClockOutcome
+        if last.target == nil && !track.phases.contains(where: { $0.target != nil }) {
+            outcome = .untracked
+        } else if evaluation.crossings.contains(where: { $0.threshold.kind == .breach }) {
+            outcome = .breached
+        } else if track.isStopped {
+            outcome = .met
+        } else {
+            outcome = last.running ? .running : .paused
+        }
+        return ClockVerdict(
+            metric: metric, priority: last.priority, target: last.target, elapsed: evaluation.elapsed, outcome: outcome,
+            stoppedAt: track.stoppedAt, crossings: evaluation.crossings, upcoming: evaluation.upcoming,
+            calendarID: last.calendar.id)
+    }
+
+    /// Promises are wall-clock commitments: due is an instant, not a business duration.
+    func promiseVerdict(_ name: String, _ p: PromiseTrack, asOf: Instant) -> ClockVerdict {
+        let target = p.due.seconds - p.made.seconds
+        let end = p.keptAt ?? asOf
+        let breachThreshold = Threshold(kind: .breach, at: .hundred)
+        let breached = end > p.due
+        let crossing = Crossing(threshold: breachThreshold, at: p.due, target: target, priority: p.priority)
+        return ClockVerdict(
+            metric: .promise(name), priority: p.priority, target: target, elapsed: max(0, end.seconds - p.made.seconds),
+            outcome: breached ? .breached : (p.keptAt != nil ? .met : .running), stoppedAt: p.keptAt,
+            crossings: breached ? [crossing] : [], upcoming: breached || p.keptAt != nil ? [] : [crossing],
+            calendarID: "24x7")
+    }
+}

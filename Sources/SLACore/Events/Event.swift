@@ -1,0 +1,81 @@
+/// The kinds of event slad understands (DESIGN.md §4).
+public enum EventType: String, Sendable, Codable, CaseIterable {
+    case opened = "incident.opened"
+    case acknowledged = "incident.acknowledged"
+    case updated = "incident.updated"
+    case resolved = "incident.resolved"
+    case reopened = "incident.reopened"
+    case closed = "incident.closed"
+    case promiseMade = "promise.made"
+    case promiseKept = "promise.kept"
+    case serviceDown = "service.down"
+    case serviceUp = "service.up"
+    case maintenanceStarted = "maintenance.started"
+    case maintenanceEnded = "maintenance.ended"
+
+    /// Order of events that share one second, so that any arrival order gives the same result.
+    public var rank: Int {
+        switch self {
+        case .opened: 0
+        case .updated: 1
+        case .acknowledged: 2
+        case .promiseMade: 3
+        case .promiseKept: 4
+        case .resolved: 5
+        case .reopened: 6
+        case .closed: 7
+        case .serviceDown, .maintenanceStarted: 8
+        case .serviceUp, .maintenanceEnded: 9
+        }
+    }
+
+    /// Whether the event belongs to an incident (as opposed to a service).
+    public var isIncidentEvent: Bool { rank <= 7 }
+}
+
+/// One event, decoded and validated for shape (not yet for meaning).
+public struct SLAEvent: Sendable, Hashable {
+    /// Identity for idempotency: the source's id, or a hash of source and content.
+    public var id: String
+    public var time: Instant
+    public var type: EventType
+    public var incident: String?
+    public var contract: String?
+    public var service: String?
+    public var priority: String?
+    public var status: String?
+    public var assignee: String?
+    public var team: String?
+    public var level: String?
+    /// For `promise.made`: when the promise falls due.
+    public var due: Instant?
+    /// For promises: which promise (several can be open at once); "promise" when absent.
+    public var promise: String?
+
+    public init(
+        id: String, time: Instant, type: EventType, incident: String? = nil, contract: String? = nil,
+        service: String? = nil, priority: String? = nil, status: String? = nil, assignee: String? = nil,
+        team: String? = nil, level: String? = nil, due: Instant? = nil, promise: String? = nil
+    ) {
+        self.id = id
+        self.time = time
+        self.type = type
+        self.incident = incident
+        self.contract = contract
+        self.service = service
+        self.priority = priority
+        self.status = status
+        self.assignee = assignee
+        self.team = team
+        self.level = level
+        self.due = due
+        self.promise = promise
+    }
+
+    /// The deterministic order of events: time, then kind, then id.
+    public static func canonicalOrder(_ a: SLAEvent, _ b: SLAEvent) -> Bool {
+        if a.time != b.time { return a.time < b.time }
+        if a.type.rank != b.type.rank { return a.type.rank < b.type.rank }
+        return a.id < b.id
+    }
+}

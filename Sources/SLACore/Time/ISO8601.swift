@@ -1,0 +1,89 @@
+/// Fast ISO 8601 / RFC 3339 timestamps, the hot path of event decoding.
+public enum ISO8601 {
+    /// A parsed timestamp: wall time plus the offset it carried, if any.
+    public struct Parsed: Sendable, Equatable {
+        /// Seconds since 1970-01-01T00:00 in the timestamp's own wall time.
+        public var localSeconds: Int64
+        /// Seconds east of UTC when the text had `Z` or `±hh:mm`.
+        public var offset: Int64?
+
+        /// The instant, reading an offset-less time in `zone`.
+        public func instant(in zone: ZoneRules) -> Instant {
+            if let offset { return Instant(localSeconds - offset) }
+            return zone.instant(fromLocal: localSeconds)
+        }
+    }
+
+    /// Parses `YYYY-MM-DD[T ]hh:mm[:ss[.fff]][Z|±hh:mm|±hhmm]`.
+    public static func parse(_ text: String) -> Parsed? {
+        var s = text
+        return s.withUTF8 { parse(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Parses from raw UTF-8 bytes (no allocation).
+    public static func parse(utf8 u: UnsafeRawBufferPointer) -> Parsed? {
+        let n = u.count
+        guard n >= 16 else { return nil }
+        @inline(__always) func num(_ i: Int, _ c: Int) -> Int? {
+            var v = 0
+            for k in i..<(i + c) {
+                let d = u[k] &- 48
+                guard d < 10 else { return nil }
+                v = v * 10 + Int(d)
+            }
+            return v
+        }
+        guard u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54 || u[10] == 0x20 || u[10] == 0x74, u[13] == 0x3A,
+            let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2)
+        else { return nil }
+        var i = 16
+        var sec = 0
+        if i < n, u[i] == 0x3A {
+            guard i + 3 <= n, let s = num(i + 1, 2) else { return nil }
+            sec = s
+            i += 3
+            if i < n, u[i] == 0x2E || u[i] == 0x2C {
+                i += 1
+                let fracStart = i
+                while i < n, u[i] &- 48 < 10 { i += 1 }
+                guard i > fracStart else { return nil }
+            }
+        }
+        let date = LocalDate(year: y, month: mo, day: d)
+        guard date.isValid, h < 24 || (h == 24 && mi == 0 && sec == 0), mi < 60, sec < 61 else { return nil }
+        let local = date.daysSinceEpoch * 86_400 + Int64(h * 3600 + mi * 60 + min(sec, 59))
+        if i == n { return Parsed(localSeconds: local, offset: nil) }
+        if u[i] == 0x5A || u[i] == 0x7A {
+            return i + 1 == n ? Parsed(localSeconds: local, offset: 0) : nil
+        }
+        guard u[i] == 0x2B || u[i] == 0x2D else { return nil }
+        let sign: Int64 = u[i] == 0x2B ? 1 : -1
+        i += 1
+        guard i + 2 <= n, let oh = num(i, 2) else { return nil }
+        i += 2
+        var om = 0
+        if i < n {
+            if u[i] == 0x3A { i += 1 }
+            guard i + 2 == n, let m = num(i, 2) else { return nil }
+            om = m
+        }
+        guard oh < 24, om < 60 else { return nil }
+        return Parsed(localSeconds: local, offset: sign * Int64(oh * 3600 + om * 60))
+    }
+
+    /// Formats `instant` as `YYYY-MM-DDThh:mm:ss±hh:mm` in `zone` (`Z` for UTC offset 0 in the UTC zone).
+    public static func format(_ instant: Instant, in zone: ZoneRules) -> String {
+        let offset = zone.offset(at: instant)
+        let local = instant.seconds + offset
+        let date = LocalDate(daysSinceEpoch: floorDiv(local, 86_400))
+        let sod = Int(local - date.daysSinceEpoch * 86_400)
+        var out = "\(date)T\(pad(sod / 3600, 2)):\(pad(sod / 60 % 60, 2)):\(pad(sod % 60, 2))"
+        if offset == 0 && zone.identifier == "UTC" {
+            out += "Z"
+        } else {
+            let a = abs(offset)
+            out += (offset < 0 ? "-" : "+") + "\(pad(Int(a / 3600), 2)):\(pad(Int(a / 60 % 60), 2))"
+        }
+        return out
+    }
+}
