@@ -24,10 +24,12 @@ let package = Package(
             dependencies: ["SLACore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
+        .target(name: "SLAIngest", dependencies: ["SLACore"], swiftSettings: strict),
+        .target(name: "SLAReport", dependencies: ["SLACore"], swiftSettings: strict),
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLACore", "SLAConfig",
+                "SLACore", "SLAConfig", "SLAIngest", "SLAReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -40,6 +42,8 @@ let package = Package(
         ),
         .testTarget(name: "SLACoreTests", dependencies: ["SLACore"], swiftSettings: strict),
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
-        .testTarget(name: "SladTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
+        .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
+        .testTarget(
+            name: "SladTests", dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLAReport"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,135 @@
+import Foundation
+import SLACore
+
+/// A log source named in slad.yaml.
+public struct SourceConfig: Sendable, Hashable {
+    public var name: String
+    /// A path or glob, resolved against the configuration folder when relative.
+    public var path: String
+    public var format: String
+}
+
+/// A webhook endpoint named in slad.yaml.
+public struct WebhookConfig: Sendable, Hashable {
+    public var name: String
+    public var url: String
+    /// Where the signing secret is read from; the secret itself never appears in configuration.
+    public var secretFile: String?
+}
+
+/// Everything slad needs from `/etc/slad`, validated and resolved.
+public struct SladConfiguration: Sendable {
+    public var directory: String
+    /// Where state is kept; nil means the caller's default (`$STATE_DIRECTORY` or `./state`).
+    public var stateDirectory: String?
+    public var sources: [SourceConfig]
+    public var webhooks: [WebhookConfig]
+    public var calendars: [String: BusinessCalendar]
+    public var contracts: [Contract]
+}
+
+/// Loads and validates a configuration folder; reports every error, not the first.
+public enum ConfigLoader {
+    static let mainKeys = ["state_dir", "sources", "webhooks"]
+
+    /// Loads `directory` (slad.yaml, calendars/*.yaml, contracts.d/*.yaml).
+    ///
+    /// - Throws: ``ConfigErrors`` with every problem found, in file order.
+    public static func load(directory: String) throws(ConfigErrors) -> SladConfiguration {
+        let diagnostics = Diagnostics()
+        let fm = FileManager.default
+        func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigErrors([ConfigError(file: directory, field: "", reason: "is not a folder")])
+        }
+
+        // slad.yaml (optional: defaults apply without it).
+        var stateDirectory: String?
+        var sources: [SourceConfig] = []
+        var webhooks: [WebhookConfig] = []
+        var notifyTargets: Set<String>?
+        let mainPath = join(directory, "slad.yaml")
+        if fm.fileExists(atPath: mainPath),
+            let root = YAMLFile.load(path: mainPath, displayName: mainPath, diagnostics: diagnostics),
+            let f = root.mapping(known: mainKeys, what: "the main configuration")
+        {
+            stateDirectory = f["state_dir"]?.string("a folder")
+            for item in f["sources"]?.list("a list of sources") ?? [] {
+                guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
+                    let name = s.required("name")?.identifier("a source name"), let path = s.required("path")?.string("a path")
+                else { continue }
+                let format = s["format"]?.string("jsonl") ?? "jsonl"
+                if format != "jsonl" { s["format"]!.fail("format '\(format)' is not supported yet", hint: "use jsonl") }
+                if sources.contains(where: { $0.name == name }) { s["name"]!.fail("source '\(name)' is defined twice") }
+                sources.append(SourceConfig(name: name, path: path.hasPrefix("/") ? path : join(directory, path), format: format))
+            }
+            if let w = f["webhooks"]?.entries("webhooks by name") {
+                notifyTargets = []
+                for (name, value) in w {
+                    guard let m = value.mapping(known: ["url", "secret_file"], what: "{ url, secret_file }"),
+                        let url = m.required("url")?.string("a URL")
+                    else { continue }
+                    if URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+                        m["url"]!.fail("'\(url)' is not an http(s) URL")
+                    }
+                    webhooks.append(WebhookConfig(name: name, url: url, secretFile: m["secret_file"]?.string("a file path")))
+                    notifyTargets?.insert(name)
+                }
+            }
+        }
+
+        // Calendars.
+        let calendarDir = join(directory, "calendars")
+        var definitions: [String: CalendarDefinition] = [:]
+        for file in yamlFiles(in: calendarDir) {
+            let name = String(file.dropLast(5))
+            let path = join(calendarDir, file)
+            guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics) else { continue }
+            if name == "24x7" {
+                root.fail("24x7 is built in and cannot be redefined", hint: "rename the file")
+                continue
+            }
+            if let def = CalendarLoader.load(root, name: name, directory: calendarDir) { definitions[name] = def }
+        }
+        var calendars: [String: BusinessCalendar] = [:]
+        for (name, def) in definitions { calendars[name] = BusinessCalendar(def) }
+        let frozen = calendars
+        let lookup: ContractLoader.CalendarLookup = { name, zone in
+            name == "24x7" ? .twentyFourSeven(zone: zone ?? .utc) : frozen[name]
+        }
+        let calendarNames = ["24x7"] + calendars.keys.sorted()
+
+        // Contracts.
+        let contractDir = join(directory, "contracts.d")
+        var contracts: [Contract] = []
+        var firstFile: [String: String] = [:]
+        let contractFiles = yamlFiles(in: contractDir)
+        if contractFiles.isEmpty {
+            diagnostics.report(ConfigError(file: contractDir, field: "", reason: "holds no contracts (*.yaml)"))
+        }
+        for file in contractFiles {
+            let path = join(contractDir, file)
+            guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics),
+                let contract = ContractLoader.load(
+                    root, calendars: lookup, calendarNames: calendarNames, notifyTargets: notifyTargets)
+            else { continue }
+            if let other = firstFile[contract.id] {
+                root.fail("contract id '\(contract.id)' is already used by \(other)")
+                continue
+            }
+            firstFile[contract.id] = path
+            contracts.append(contract)
+        }
+        guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
+        return SladConfiguration(
+            directory: directory, stateDirectory: stateDirectory, sources: sources, webhooks: webhooks,
+            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id })
+    }
+
+    /// `*.yaml` files of a folder in name order; none when it does not exist.
+    static func yamlFiles(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".yaml") && !$0.hasPrefix(".") }.sorted()
+    }
+}

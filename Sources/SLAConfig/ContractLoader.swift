@@ -1,0 +1,185 @@
+import SLACore
+
+/// Loads `contracts.d/*.yaml` into resolved contracts.
+enum ContractLoader {
+    static let keys = [
+        "id", "customer", "valid", "calendar", "timezone", "fee", "services", "availability", "priorities", "pause_on",
+        "warn_at", "escalations", "penalties", "notify",
+    ]
+
+    /// Resolves a calendar name (`24x7` is built in) in the zone of the contract.
+    typealias CalendarLookup = (_ name: String, _ zone: ZoneRules?) -> BusinessCalendar?
+
+    static func load(_ root: YAMLValue, calendars: CalendarLookup, calendarNames: [String], notifyTargets: Set<String>?)
+        -> Contract?
+    {
+        guard let f = root.mapping(known: keys, what: "a contract (id, customer, calendar, fee, priorities, …)") else {
+            return nil
+        }
+        let before = root.diagnostics.count
+        let id = f.required("id")?.identifier("a contract id")
+        let customer = f.required("customer")?.string("the customer's name")
+        var validFrom: LocalDate?
+        var validTo: LocalDate?
+        if let v = f["valid"]?.mapping(known: ["from", "to"], what: "{ from, to }") {
+            validFrom = v["from"]?.date()
+            validTo = v["to"]?.date()
+            if let a = validFrom, let b = validTo, b < a {
+                v["to"]!.fail("'to' (\(b)) is before 'from' (\(a))")
+            }
+        }
+        let explicitZone = f["timezone"]?.timeZone()
+        func lookup(_ value: YAMLValue) -> BusinessCalendar? {
+            guard let name = value.string("a calendar name") else { return nil }
+            if let c = calendars(name, explicitZone) { return c }
+            let hint = closest(to: name, in: calendarNames).map { "did you mean '\($0)'?" }
+                ?? "known calendars: \(calendarNames.joined(separator: ", "))"
+            value.fail("calendar '\(name)' is not defined in calendars/", hint: hint)
+            return nil
+        }
+        let calendar = f.required("calendar", hint: "a file name in calendars/ without .yaml, or 24x7").flatMap(lookup)
+        if let explicitZone, let calendar, calendar.id != "24x7", calendar.zone != explicitZone {
+            f["timezone"]!.fail(
+                "timezone \(explicitZone.identifier) differs from calendar \(calendar.id)'s \(calendar.zone.identifier)",
+                hint: "drop timezone: the calendar's zone is the contract's")
+        }
+        let zone = explicitZone ?? calendar?.zone
+        var currency: Currency?
+        var fee: Money?
+        if let feeValue = f.required("fee", hint: "e.g. fee: { amount: \"150000.00\", currency: RUB }"),
+            let m = feeValue.mapping(known: ["amount", "currency"], what: "{ amount, currency }")
+        {
+            if let c = m.required("currency"), let code = c.string("a currency code") {
+                currency = Currency(code: code)
+                if currency == nil { c.fail("'\(code)' is not an ISO 4217 currency code", hint: "e.g. EUR, USD, RUB") }
+            }
+            fee = m.required("amount")?.money(currency)
+        }
+        let services = f["services"]?.strings("a list of service names") ?? []
+
+        var availability: AvailabilityTerms?
+        if let a = f["availability"]?.mapping(known: ["target", "calendar", "exclude_maintenance", "credits"]) {
+            let target = a.required("target")?.percentage()
+            let availabilityCalendar = a["calendar"].map(lookup) ?? calendars("24x7", zone)
+            let exclude = a["exclude_maintenance"]?.bool() ?? false
+            var tiers: [CreditTier] = []
+            for item in a["credits"]?.list("a list of { below, credit }") ?? [] {
+                guard let t = item.mapping(known: ["below", "credit"], what: "{ below, credit }"),
+                    let belowValue = t.required("below"), let below = belowValue.percentage(),
+                    let credit = t.required("credit")?.percentage()
+                else { continue }
+                if let target, below > target {
+                    belowValue.fail("credit tier below \(below) is above the target \(target)")
+                }
+                if credit > .hundred { t["credit"]!.fail("a credit above 100% of the fee") }
+                tiers.append(CreditTier(below: below, credit: credit))
+            }
+            if services.isEmpty { a.parent.fail("availability needs the contract's services", hint: "add services: [name, …]") }
+            if let target, let availabilityCalendar {
+                availability = AvailabilityTerms(
+                    target: target, calendar: availabilityCalendar, excludeMaintenance: exclude, credits: tiers)
+            }
+        }
+
+        var priorities: [PriorityTerms] = []
+        if let entries = f.required("priorities", hint: "e.g. priorities: { P1: { reaction: 15m, resolution: 4h } }")?
+            .entries("priorities by name")
+        {
+            for (name, value) in entries {
+                guard let p = value.mapping(known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
+                else { continue }
+                let cal = p["calendar"].map(lookup) ?? calendar
+                let reaction = p["reaction"]?.duration()
+                let resolution = p["resolution"]?.duration()
+                if p["reaction"] == nil && p["resolution"] == nil {
+                    value.fail("priority \(name) has neither reaction nor resolution")
+                }
+                if let cal {
+                    priorities.append(
+                        PriorityTerms(
+                            name: name, reaction: reaction?.resolved(dayLength: cal.dayLength),
+                            resolution: resolution?.resolved(dayLength: cal.dayLength), calendar: cal))
+                }
+            }
+        }
+        let priorityNames = Set(priorities.map(\.name))
+        let pauseOn = Set(f["pause_on"]?.strings("a list of statuses") ?? [])
+
+        var warnAt: [Percentage] = []
+        for item in f["warn_at"]?.list("a list of percentages") ?? [] {
+            guard let p = item.percentage() else { continue }
+            if p >= .hundred || p.millionths == 0 { item.fail("a warning must be above 0% and below 100%") }
+            warnAt.append(p)
+        }
+        var escalations: [Escalation] = []
+        for item in f["escalations"]?.list("a list of { at, notify }") ?? [] {
+            guard let e = item.mapping(known: ["at", "notify"], what: "{ at, notify }"), let atValue = e.required("at"),
+                let at = atValue.percentage()
+            else { continue }
+            if at < .hundred { atValue.fail("an escalation is at 100% or more; use warn_at below 100%") }
+            let notify = e["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
+            escalations.append(Escalation(at: at, notify: notify))
+        }
+
+        var penalties = PenaltyRules()
+        if let p = f["penalties"]?.mapping(known: ["reaction_breach", "resolution_breach", "promise_breach", "cap"]) {
+            func table(_ key: String) -> [String: BreachPenalty] {
+                var out: [String: BreachPenalty] = [:]
+                for (name, value) in p[key]?.entries("penalties by priority") ?? [] {
+                    if !priorityNames.contains(name) {
+                        value.fail("priority \(name) is not in priorities", hint: "known: \(priorityNames.sorted().joined(separator: ", "))")
+                    }
+                    if let b = breachPenalty(value, currency) { out[name] = b }
+                }
+                return out
+            }
+            penalties.reaction = table("reaction_breach")
+            penalties.resolution = table("resolution_breach")
+            penalties.promise = p["promise_breach"].flatMap { breachPenalty($0, currency) }
+            if let c = p["cap"], let text = c.string("a percentage of the fee or an amount") {
+                if let pct = Percentage(parsing: text) {
+                    penalties.cap = .percentOfFee(pct)
+                } else if let m = c.money(currency) {
+                    penalties.cap = .amount(m)
+                }
+            }
+        }
+        let notify = f["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
+
+        guard root.diagnostics.count == before, let id, let customer, let calendar, let fee else { return nil }
+        return Contract(
+            id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
+            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn, warnAt: warnAt.sorted(),
+            escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify)
+    }
+
+    /// `"1000.00"` or `{ fixed: "5000.00", per_hour_late: "500.00" }`.
+    static func breachPenalty(_ value: YAMLValue, _ currency: Currency?) -> BreachPenalty? {
+        if case .scalar = value.node {
+            return value.money(currency).map { BreachPenalty(fixed: $0) }
+        }
+        guard let m = value.mapping(known: ["fixed", "per_hour_late"], what: "an amount or { fixed, per_hour_late }") else {
+            return nil
+        }
+        let fixed = m["fixed"]?.money(currency) ?? currency.map(Money.zero)
+        let perHour = m["per_hour_late"]?.money(currency)
+        guard let fixed else { return nil }
+        return BreachPenalty(fixed: fixed, perHourLate: perHour)
+    }
+
+    /// Notification target names; checked against slad.yaml's webhooks when it defines any.
+    static func checkTargets(_ value: YAMLValue, _ known: Set<String>?) -> [String]? {
+        guard let items = value.list("a list of webhook names") else { return nil }
+        var out: [String] = []
+        for item in items {
+            guard let name = item.string("a webhook name") else { continue }
+            if let known, !known.contains(name) {
+                item.fail(
+                    "'\(name)' is not a webhook in slad.yaml",
+                    hint: closest(to: name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "known: \(known.sorted().joined(separator: ", "))")
+            }
+            out.append(name)
+        }
+        return out
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import SLACore
+import Synchronization
+
+extension YAMLValue {
+    /// A duration such as `15m`, `4h`, `1d`, `1h30m`.
+    func duration() -> BusinessDuration? {
+        guard let text = string("a duration") else { return nil }
+        if let d = BusinessDuration(parsing: text) { return d }
+        let compact = text.replacingOccurrences(of: " ", with: "").lowercased()
+        let guess = [("minutes", "m"), ("minute", "m"), ("mins", "m"), ("min", "m"), ("hours", "h"), ("hour", "h"),
+            ("hrs", "h"), ("days", "d"), ("day", "d"), ("seconds", "s"), ("sec", "s")]
+            .reduce(compact) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+        let hint = BusinessDuration(parsing: guess).map { "write \($0)" } ?? "write a number and a unit (d, h, m, s), e.g. 15m, 4h, 1d, 1h30m"
+        fail("'\(text)' is not a duration", hint: hint)
+        return nil
+    }
+
+    /// A percentage such as `99.9%`.
+    func percentage() -> Percentage? {
+        guard let text = string("a percentage") else { return nil }
+        if let p = Percentage(parsing: text) { return p }
+        let hint = Percentage(parsing: text + "%") != nil ? "write \(text)%" : "write e.g. 99.9% (at most 4 decimals)"
+        fail("'\(text)' is not a percentage", hint: hint)
+        return nil
+    }
+
+    /// An amount in `currency`, written as decimal text.
+    func money(_ currency: Currency?) -> Money? {
+        guard let text = string("an amount") else { return nil }
+        guard let currency else { return nil }
+        if let m = Money(parsing: text, currency: currency) { return m }
+        let digits = currency.minorDigits
+        let example = digits == 0 ? "1000" : "1000." + String(repeating: "0", count: digits)
+        fail(
+            "'\(text)' is not an amount in \(currency.code)",
+            hint: "write digits with at most \(digits) decimals and no separators, e.g. \"\(example)\"")
+        return nil
+    }
+
+    /// A date `YYYY-MM-DD`.
+    func date() -> LocalDate? {
+        guard let text = string("a date") else { return nil }
+        if let d = LocalDate(parsing: text) { return d }
+        fail("'\(text)' is not a date", hint: "write YYYY-MM-DD, e.g. 2026-01-01")
+        return nil
+    }
+
+    /// `true` or `false`.
+    func bool() -> Bool? {
+        guard let text = string("true or false") else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            fail("'\(text)' is not true or false")
+            return nil
+        }
+    }
+
+    /// An IANA time zone name.
+    func timeZone() -> ZoneRules? {
+        guard let text = string("a time zone") else { return nil }
+        if let z = ZoneCache.rules(for: text) { return z }
+        let known = TimeZone.knownTimeZoneIdentifiers
+        let suggestion = closest(to: text, in: known) ?? known.first { $0.hasSuffix("/" + text) }
+        fail("'\(text)' is not an IANA time zone", hint: suggestion.map { "did you mean \($0)?" } ?? "e.g. Europe/Moscow")
+        return nil
+    }
+
+    /// An identifier: letters, digits, `-`, `_`, `.`.
+    func identifier(_ what: String = "an identifier") -> String? {
+        guard let text = string(what) else { return nil }
+        let ok = !text.isEmpty && text.count <= 128
+            && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        if ok { return text }
+        fail("'\(text)' is not a valid identifier", hint: "use letters, digits, '-', '_' and '.'")
+        return nil
+    }
+}
+
+/// Zone rules are costly to build (a scan of the zone's history) and never
+/// change while the process runs: one table per zone name, shared.
+public enum ZoneCache {
+    private static let cache = Mutex<[String: ZoneRules]>([:])
+
+    /// The rules of IANA zone `identifier`, or nil when the zone is unknown.
+    public static func rules(for identifier: String) -> ZoneRules? {
+        if identifier == "UTC" { return .utc }
+        if let hit = cache.withLock({ $0[identifier] }) { return hit }
+        guard identifier.contains("/") || identifier == "GMT", let tz = TimeZone(identifier: identifier) else { return nil }
+        let rules = ZoneRules(timeZone: tz)
+        cache.withLock { $0[identifier] = rules }
+        return rules
+    }
+}

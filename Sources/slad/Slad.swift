@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import SLAConfig
+import SLACore
+import SLAIngest
+import SLAReport
+
+@main
+struct Slad: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slad",
+        abstract: "SLA monitoring daemon: contracts, deadlines, breaches, penalties.",
+        subcommands: [CheckConfig.self, ReplayCommand.self]
+    )
+}
+
+/// Options shared by commands that read the configuration folder.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "Configuration folder (slad.yaml, contracts.d/, calendars/).")
+    var directory: String = "/etc/slad"
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration folder; print every error with file, line and field.")
+
+    @Argument(help: "Configuration folder (default /etc/slad).")
+    var directory: String?
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let dir = directory ?? options.directory
+        do {
+            let config = try ConfigLoader.load(directory: dir)
+            print(
+                "\(dir): ok: \(config.contracts.count) contracts (\(config.contracts.map(\.id).joined(separator: ", "))), \(config.calendars.count) calendars, \(config.sources.count) sources"
+            )
+        } catch {
+            for e in error.errors { printError(e.description) }
+            printError("\(error.errors.count) error\(error.errors.count == 1 ? "" : "s") in \(dir)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Evaluate an event file offline: verdict per incident and clock, penalties per contract and month.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json, lines
+    }
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .customLong("events"), help: "JSON Lines event file ('-' for standard input).")
+    var eventsPath: String
+
+    @Option(help: "Output format: table, json or lines.")
+    var format: Format = .table
+
+    @Option(
+        name: .customLong("as-of"),
+        help: "Evaluate as of this time (ISO 8601); default: the last event's time.")
+    var asOf: String?
+
+    func validate() throws {
+        if let asOf, ISO8601.parse(asOf)?.offset == nil {
+            throw ValidationError("--as-of '\(asOf)' must be an ISO 8601 time with an offset, e.g. 2026-11-30T00:00:00+03:00")
+        }
+    }
+
+    func run() throws {
+        let config: SladConfiguration
+        do {
+            config = try ConfigLoader.load(directory: options.directory)
+        } catch {
+            for e in error.errors { printError(e.description) }
+            throw ExitCode(1)
+        }
+        let data: Data
+        if eventsPath == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let d = FileManager.default.contents(atPath: eventsPath) else {
+                printError("\(eventsPath): cannot be read")
+                throw ExitCode(1)
+            }
+            data = d
+        }
+        let decoder = JSONLEventDecoder(source: eventsPath)
+        let (events, lineErrors) = decoder.decodeAll(String(decoding: data, as: UTF8.self))
+        for e in lineErrors { printError("quarantined: \(e)") }
+        let instant = asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) }
+        let result = Replay.run(contracts: config.contracts, events: events, asOf: instant)
+        switch format {
+        case .table:
+            print(ReplayRenderer.table(result, contracts: config.contracts), terminator: "")
+            if !lineErrors.isEmpty { print("\(lineErrors.count) lines quarantined as malformed") }
+        case .json: print(try ReplayRenderer.json(result, contracts: config.contracts), terminator: "")
+        case .lines: print(ReplayRenderer.lines(result, contracts: config.contracts), terminator: "")
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
