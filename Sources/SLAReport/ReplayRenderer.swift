@@ -29,7 +29,7 @@ public enum ReplayRenderer {
                     "\(head) availability=\(a.achieved) downtime=\(formatSeconds(a.downtimeSeconds)) period=\(formatSeconds(a.periodSeconds)) maintenance=\(formatSeconds(a.maintenanceSeconds)) tier=\(a.tier.map { "below \($0.below)" } ?? "none") credit=\(a.credit)")
             }
             out.append(
-                "\(head) reaction=\(s.reaction.met)/\(s.reaction.total) resolution=\(s.resolution.met)/\(s.resolution.total) incidents=\(s.incidentsByPriority.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))")
+                "\(head) reaction=\(s.reaction.met)/\(s.reaction.total) resolution=\(s.resolution.met)/\(s.resolution.total) incidents=\(s.incidentsByPriority.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")) handoffs=\(s.handoffs) bounced=\(s.bouncedIncidents)")
             for b in s.breaches {
                 out.append(
                     "\(head) breach \(b.incident) \(b.metric) \(b.priority) target=\(formatSeconds(b.target)) actual=\(formatSeconds(b.actual)) over=\(formatSeconds(b.overBy)) amount=\(b.amount) rule=\(b.rule)")

@@ -104,7 +104,11 @@ public enum IncidentEvaluator {
         let open = sorted[openIndex]
         for e in sorted[..<openIndex] {
             rejections.append(
-                Rejection(event: e, reason: .beforeOpen, detail: "\(e.type.rawValue) at \(e.time.seconds) is before incident.opened"))
+                Rejection(
+                    event: e, reason: .beforeOpen,
+                    detail:
+                        "\(e.type.rawValue) at \(ISO8601.format(e.time, in: .utc)) is before incident.opened at \(ISO8601.format(open.time, in: .utc))"
+                ))
         }
         guard let openingPriority = open.priority else {
             return (nil, sorted.map { Rejection(event: $0, reason: .missingPriority, detail: "incident.opened without priority") })

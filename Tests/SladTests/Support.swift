@@ -1,0 +1,145 @@
+import Foundation
+import SLAConfig
+import SLACore
+
+/// The repository root, found from this file's path so tests run from any folder.
+let repositoryRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// A fresh temporary folder for one test.
+func makeTemporaryDirectory(_ name: String = "slad-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// One worked scenario of docs/semantics.md.
+struct Scenario: Sendable, CustomStringConvertible {
+    var id: String
+    var title: String
+    var contract: String
+    var asOf: String?
+    var events: [String]
+    var expect: [String]
+    var description: String { "\(id) \(title)" }
+}
+
+/// The scenario contracts and scenarios of docs/semantics.md.
+struct SemanticsDocument: Sendable {
+    var files: [(path: String, text: String)]
+    var scenarios: [Scenario]
+
+    static func load() throws -> SemanticsDocument {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/semantics.md"), encoding: .utf8)
+        var files: [(String, String)] = []
+        var scenarios: [Scenario] = []
+        var heading = ("", "")
+        var block: [String]?
+        var info = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if var body = block {
+                if line == "```" {
+                    if info.hasPrefix("yaml file=") {
+                        files.append((String(info.dropFirst("yaml file=".count)), body.joined(separator: "\n") + "\n"))
+                    } else if info == "scenario" {
+                        scenarios.append(parseScenario(body, id: heading.0, title: heading.1))
+                    }
+                    block = nil
+                } else {
+                    body.append(line)
+                    block = body
+                }
+                continue
+            }
+            if line.hasPrefix("### S") {
+                let rest = line.dropFirst(4)
+                let id = String(rest.prefix { $0 != "." })
+                heading = (id, String(rest.drop { $0 != "." }.dropFirst()).trimmingCharacters(in: .whitespaces))
+            } else if line.hasPrefix("```") && line.count > 3 {
+                info = String(line.dropFirst(3))
+                block = []
+            }
+        }
+        return SemanticsDocument(files: files, scenarios: scenarios)
+    }
+
+    static func parseScenario(_ lines: [String], id: String, title: String) -> Scenario {
+        var s = Scenario(id: id, title: title, contract: "", asOf: nil, events: [], expect: [])
+        var section = ""
+        for line in lines {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("contract: ") {
+                s.contract = String(line.dropFirst("contract: ".count))
+            } else if line.hasPrefix("as-of: ") {
+                s.asOf = String(line.dropFirst("as-of: ".count))
+            } else if line == "events:" || line == "expect:" {
+                section = line
+            } else if !trimmed.isEmpty {
+                if section == "events:" { s.events.append(trimmed) } else { s.expect.append(trimmed) }
+            }
+        }
+        return s
+    }
+
+    /// Writes the scenario configuration into a fresh folder and loads it.
+    func configuration() throws -> SladConfiguration {
+        let dir = try makeTemporaryDirectory("slad-scenarios")
+        for (path, text) in files {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return try ConfigLoader.load(directory: dir.path)
+    }
+}
+
+/// Errors of the scenario event language.
+struct ScenarioSyntaxError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Turns `TIME KIND SUBJECT [PRIORITY] [key=value…]` lines into events.
+func scenarioEvents(_ lines: [String], contract: Contract, scenario: String) throws -> [SLAEvent] {
+    func time(_ text: String) throws -> Instant {
+        guard let parsed = ISO8601.parse(text) else { throw ScenarioSyntaxError(description: "bad time '\(text)'") }
+        return parsed.instant(in: contract.zone)
+    }
+    var events: [SLAEvent] = []
+    for (n, line) in lines.enumerated() {
+        let words = line.split(separator: " ").map(String.init)
+        guard words.count >= 3 else { throw ScenarioSyntaxError(description: "\(scenario): short event line '\(line)'") }
+        let kind = words[1].contains(".") ? words[1] : "incident.\(words[1])"
+        guard let type = EventType(rawValue: kind) else {
+            throw ScenarioSyntaxError(description: "\(scenario): unknown kind '\(words[1])'")
+        }
+        var event = SLAEvent(id: "\(scenario)-\(n + 1)", time: try time(words[0]), type: type)
+        if type.isIncidentEvent {
+            event.incident = words[2]
+            event.contract = contract.id
+        } else {
+            event.service = words[2]
+        }
+        for word in words.dropFirst(3) {
+            guard let eq = word.firstIndex(of: "=") else {
+                event.priority = word
+                continue
+            }
+            let key = String(word[..<eq])
+            let value = String(word[word.index(after: eq)...])
+            switch key {
+            case "id": event.id = value
+            case "priority": event.priority = value
+            case "status": event.status = value
+            case "team": event.team = value
+            case "assignee": event.assignee = value
+            case "level": event.level = value
+            case "contract": event.contract = value
+            case "promise": event.promise = value
+            case "due": event.due = try time(value)
+            default: throw ScenarioSyntaxError(description: "\(scenario): unknown key '\(key)'")
+            }
+        }
+        events.append(event)
+    }
+    return events
+}
