@@ -15,12 +15,14 @@ enum CalendarLoader {
         }
         let zone = f.required("timezone", hint: "e.g. timezone: Europe/Moscow")?.timeZone()
         var weekly = Array(repeating: [DaySpan](), count: 7)
-        if let hours = f.required("hours", hint: "e.g. hours: { mon-fri: [\"09:00-18:00\"] }")?.entries("days → spans") {
+        if let hours = f.required("hours", hint: "e.g. hours: { mon-fri: [\"09:00-18:00\"] }")?.entries("days → spans")
+        {
             var seen = Set<Int>()
             for (key, value) in hours {
                 guard let days = dayRange(key) else {
                     value.fail(
-                        "'\(key)' is not a day or day range", hint: "use mon, tue, wed, thu, fri, sat, sun or a range like mon-fri")
+                        "'\(key)' is not a day or day range",
+                        hint: "use mon, tue, wed, thu, fri, sat, sun or a range like mon-fri")
                     continue
                 }
                 let spans = self.spans(value)
@@ -47,13 +49,17 @@ enum CalendarLoader {
             for value in names {
                 guard let file = value.string("a file name") else { continue }
                 let path = file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file)
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+                guard let data = FileManager.default.contents(atPath: path),
+                    let text = String(data: data, encoding: .utf8)
                 else {
-                    value.fail("cannot read iCalendar file '\(file)'", hint: "paths are relative to the calendars folder")
+                    value.fail(
+                        "cannot read iCalendar file '\(file)'", hint: "paths are relative to the calendars folder")
                     continue
                 }
-                let display = (value.file as NSString).deletingLastPathComponent.isEmpty
-                    ? file : ((value.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file)
+                let display =
+                    (value.file as NSString).deletingLastPathComponent.isEmpty
+                    ? file
+                    : ((value.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(file)
                 for h in ICalendar.holidays(from: text, file: display, diagnostics: root.diagnostics) {
                     holidays.insert(h.date)
                 }
@@ -69,7 +75,11 @@ enum CalendarLoader {
                     extra[d] = spans(h) ?? []
                 } else {
                     // Without hours, the day is worked like the calendar's typical weekday.
-                    extra[d] = weekly.first { $0.reduce(0) { $0 + $1.length } == CalendarDefinition.typicalDayLength(WeeklyHours(days: weekly)) } ?? []
+                    extra[d] =
+                        weekly.first {
+                            $0.reduce(0) { $0 + $1.length }
+                                == CalendarDefinition.typicalDayLength(WeeklyHours(days: weekly))
+                        } ?? []
                 }
             }
         }
@@ -103,7 +113,9 @@ enum CalendarLoader {
         for item in items {
             guard let text = item.string("a span like \"09:00-18:00\"") else { continue }
             guard let span = DaySpan(parsing: text) else {
-                item.fail("'\(text)' is not a span of the day", hint: "write HH:MM-HH:MM with start before end, e.g. \"09:00-18:00\"")
+                item.fail(
+                    "'\(text)' is not a span of the day",
+                    hint: "write HH:MM-HH:MM with start before end, e.g. \"09:00-18:00\"")
                 continue
             }
             spans.append(span)

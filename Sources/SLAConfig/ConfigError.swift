@@ -13,7 +13,8 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What to write instead, when there is an obvious fix.
     public var hint: String?
 
-    public init(file: String, line: Int? = nil, column: Int? = nil, field: String, reason: String, hint: String? = nil) {
+    public init(file: String, line: Int? = nil, column: Int? = nil, field: String, reason: String, hint: String? = nil)
+    {
         self.file = file
         self.line = line
         self.column = column

@@ -57,12 +57,14 @@ public enum ConfigLoader {
             stateDirectory = f["state_dir"]?.string("a folder")
             for item in f["sources"]?.list("a list of sources") ?? [] {
                 guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
-                    let name = s.required("name")?.identifier("a source name"), let path = s.required("path")?.string("a path")
+                    let name = s.required("name")?.identifier("a source name"),
+                    let path = s.required("path")?.string("a path")
                 else { continue }
                 let format = s["format"]?.string("jsonl") ?? "jsonl"
                 if format != "jsonl" { s["format"]!.fail("format '\(format)' is not supported yet", hint: "use jsonl") }
                 if sources.contains(where: { $0.name == name }) { s["name"]!.fail("source '\(name)' is defined twice") }
-                sources.append(SourceConfig(name: name, path: path.hasPrefix("/") ? path : join(directory, path), format: format))
+                sources.append(
+                    SourceConfig(name: name, path: path.hasPrefix("/") ? path : join(directory, path), format: format))
             }
             if let w = f["webhooks"]?.entries("webhooks by name") {
                 notifyTargets = []
@@ -73,7 +75,8 @@ public enum ConfigLoader {
                     if URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
                         m["url"]!.fail("'\(url)' is not an http(s) URL")
                     }
-                    webhooks.append(WebhookConfig(name: name, url: url, secretFile: m["secret_file"]?.string("a file path")))
+                    webhooks.append(
+                        WebhookConfig(name: name, url: url, secretFile: m["secret_file"]?.string("a file path")))
                     notifyTargets?.insert(name)
                 }
             }

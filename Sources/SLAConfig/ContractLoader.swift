@@ -32,7 +32,8 @@ enum ContractLoader {
         func lookup(_ value: YAMLValue) -> BusinessCalendar? {
             guard let name = value.string("a calendar name") else { return nil }
             if let c = calendars(name, explicitZone) { return c }
-            let hint = closest(to: name, in: calendarNames).map { "did you mean '\($0)'?" }
+            let hint =
+                closest(to: name, in: calendarNames).map { "did you mean '\($0)'?" }
                 ?? "known calendars: \(calendarNames.joined(separator: ", "))"
             value.fail("calendar '\(name)' is not defined in calendars/", hint: hint)
             return nil
@@ -74,7 +75,9 @@ enum ContractLoader {
                 if credit > .hundred { t["credit"]!.fail("a credit above 100% of the fee") }
                 tiers.append(CreditTier(below: below, credit: credit))
             }
-            if services.isEmpty { a.parent.fail("availability needs the contract's services", hint: "add services: [name, …]") }
+            if services.isEmpty {
+                a.parent.fail("availability needs the contract's services", hint: "add services: [name, …]")
+            }
             if let target, let availabilityCalendar {
                 availability = AvailabilityTerms(
                     target: target, calendar: availabilityCalendar, excludeMaintenance: exclude, credits: tiers)
@@ -86,7 +89,9 @@ enum ContractLoader {
             .entries("priorities by name")
         {
             for (name, value) in entries {
-                guard let p = value.mapping(known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
+                guard
+                    let p = value.mapping(
+                        known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
                 else { continue }
                 let cal = p["calendar"].map(lookup) ?? calendar
                 let reaction = p["reaction"]?.duration()
@@ -127,7 +132,9 @@ enum ContractLoader {
                 var out: [String: BreachPenalty] = [:]
                 for (name, value) in p[key]?.entries("penalties by priority") ?? [] {
                     if !priorityNames.contains(name) {
-                        value.fail("priority \(name) is not in priorities", hint: "known: \(priorityNames.sorted().joined(separator: ", "))")
+                        value.fail(
+                            "priority \(name) is not in priorities",
+                            hint: "known: \(priorityNames.sorted().joined(separator: ", "))")
                     }
                     if let b = breachPenalty(value, currency) { out[name] = b }
                 }
@@ -149,7 +156,8 @@ enum ContractLoader {
         guard root.diagnostics.count == before, let id, let customer, let calendar, let fee else { return nil }
         return Contract(
             id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
-            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn, warnAt: warnAt.sorted(),
+            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
+            warnAt: warnAt.sorted(),
             escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify)
     }
 
@@ -158,7 +166,8 @@ enum ContractLoader {
         if case .scalar = value.node {
             return value.money(currency).map { BreachPenalty(fixed: $0) }
         }
-        guard let m = value.mapping(known: ["fixed", "per_hour_late"], what: "an amount or { fixed, per_hour_late }") else {
+        guard let m = value.mapping(known: ["fixed", "per_hour_late"], what: "an amount or { fixed, per_hour_late }")
+        else {
             return nil
         }
         let fixed = m["fixed"]?.money(currency) ?? currency.map(Money.zero)
@@ -176,7 +185,8 @@ enum ContractLoader {
             if let known, !known.contains(name) {
                 item.fail(
                     "'\(name)' is not a webhook in slad.yaml",
-                    hint: closest(to: name, in: known.sorted()).map { "did you mean '\($0)'?" } ?? "known: \(known.sorted().joined(separator: ", "))")
+                    hint: closest(to: name, in: known.sorted()).map { "did you mean '\($0)'?" }
+                        ?? "known: \(known.sorted().joined(separator: ", "))")
             }
             out.append(name)
         }

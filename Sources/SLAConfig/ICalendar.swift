@@ -95,7 +95,9 @@ enum ICalendar {
                     }
                 }
                 for o in occurrences {
-                    for k in 0..<min(days, 366) { result.append(Holiday(date: o.adding(days: Int64(k)), name: summary)) }
+                    for k in 0..<min(days, 366) {
+                        result.append(Holiday(date: o.adding(days: Int64(k)), name: summary))
+                    }
                 }
             default:
                 continue
@@ -107,7 +109,9 @@ enum ICalendar {
     /// `20260101`, `20260101T000000`, `20260101T000000Z` → the date part.
     static func date(_ value: String) -> LocalDate? {
         let u = Array(value.utf8)
-        guard u.count >= 8, let y = digits(u, 0, 4), let m = digits(u, 4, 2), let d = digits(u, 6, 2) else { return nil }
+        guard u.count >= 8, let y = digits(u, 0, 4), let m = digits(u, 4, 2), let d = digits(u, 6, 2) else {
+            return nil
+        }
         let date = LocalDate(year: y, month: m, day: d)
         return date.isValid ? date : nil
     }

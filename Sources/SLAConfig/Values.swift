@@ -8,10 +8,14 @@ extension YAMLValue {
         guard let text = string("a duration") else { return nil }
         if let d = BusinessDuration(parsing: text) { return d }
         let compact = text.replacingOccurrences(of: " ", with: "").lowercased()
-        let guess = [("minutes", "m"), ("minute", "m"), ("mins", "m"), ("min", "m"), ("hours", "h"), ("hour", "h"),
-            ("hrs", "h"), ("days", "d"), ("day", "d"), ("seconds", "s"), ("sec", "s")]
-            .reduce(compact) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
-        let hint = BusinessDuration(parsing: guess).map { "write \($0)" } ?? "write a number and a unit (d, h, m, s), e.g. 15m, 4h, 1d, 1h30m"
+        let guess = [
+            ("minutes", "m"), ("minute", "m"), ("mins", "m"), ("min", "m"), ("hours", "h"), ("hour", "h"),
+            ("hrs", "h"), ("days", "d"), ("day", "d"), ("seconds", "s"), ("sec", "s"),
+        ]
+        .reduce(compact) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+        let hint =
+            BusinessDuration(parsing: guess).map { "write \($0)" }
+            ?? "write a number and a unit (d, h, m, s), e.g. 15m, 4h, 1d, 1h30m"
         fail("'\(text)' is not a duration", hint: hint)
         return nil
     }
@@ -64,15 +68,20 @@ extension YAMLValue {
         if let z = ZoneCache.rules(for: text) { return z }
         let known = TimeZone.knownTimeZoneIdentifiers
         let suggestion = closest(to: text, in: known) ?? known.first { $0.hasSuffix("/" + text) }
-        fail("'\(text)' is not an IANA time zone", hint: suggestion.map { "did you mean \($0)?" } ?? "e.g. Europe/Moscow")
+        fail(
+            "'\(text)' is not an IANA time zone", hint: suggestion.map { "did you mean \($0)?" } ?? "e.g. Europe/Moscow"
+        )
         return nil
     }
 
     /// An identifier: letters, digits, `-`, `_`, `.`.
     func identifier(_ what: String = "an identifier") -> String? {
         guard let text = string(what) else { return nil }
-        let ok = !text.isEmpty && text.count <= 128
-            && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        let ok =
+            !text.isEmpty && text.count <= 128
+            && text.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)
+            }
         if ok { return text }
         fail("'\(text)' is not a valid identifier", hint: "use letters, digits, '-', '_' and '.'")
         return nil
@@ -88,7 +97,9 @@ public enum ZoneCache {
     public static func rules(for identifier: String) -> ZoneRules? {
         if identifier == "UTC" { return .utc }
         if let hit = cache.withLock({ $0[identifier] }) { return hit }
-        guard identifier.contains("/") || identifier == "GMT", let tz = TimeZone(identifier: identifier) else { return nil }
+        guard identifier.contains("/") || identifier == "GMT", let tz = TimeZone(identifier: identifier) else {
+            return nil
+        }
         let rules = ZoneRules(timeZone: tz)
         cache.withLock { $0[identifier] = rules }
         return rules

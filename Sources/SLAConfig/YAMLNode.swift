@@ -87,7 +87,8 @@ struct YAMLValue {
             if !known.contains(key) {
                 let keyValue = YAMLValue(node: k, path: value.path, file: file, diagnostics: diagnostics)
                 let suggestion = closest(to: key, in: known).map { "did you mean '\($0)'?" }
-                keyValue.fail("unknown key '\(key)'", hint: suggestion ?? "known keys: \(known.joined(separator: ", "))")
+                keyValue.fail(
+                    "unknown key '\(key)'", hint: suggestion ?? "known keys: \(known.joined(separator: ", "))")
                 continue
             }
             fields.values[key] = value
@@ -164,7 +165,8 @@ enum YAMLFile {
 
     static func load(path: String, displayName: String, diagnostics: Diagnostics) -> YAMLValue? {
         func fail(_ reason: String, line: Int? = nil, column: Int? = nil, hint: String? = nil) {
-            diagnostics.report(ConfigError(file: displayName, line: line, column: column, field: "", reason: reason, hint: hint))
+            diagnostics.report(
+                ConfigError(file: displayName, line: line, column: column, field: "", reason: reason, hint: hint))
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             fail("cannot be read")

@@ -68,7 +68,8 @@ public struct JSONLEventDecoder: Sendable {
         let id = wire.id ?? "\(source):" + contentHash(line)
         return .success(
             SLAEvent(
-                id: id, time: time.instant(in: defaultZone), type: type, incident: wire.incident, contract: wire.contract,
+                id: id, time: time.instant(in: defaultZone), type: type, incident: wire.incident,
+                contract: wire.contract,
                 service: wire.service, priority: wire.priority, status: wire.status, assignee: wire.assignee,
                 team: wire.team, level: wire.level, due: due, promise: wire.promise))
     }

@@ -11,14 +11,19 @@ public enum ReplayRenderer {
         var out: [String] = []
         for v in result.incidents {
             let zone = zones[v.contract] ?? .utc
-            out.append("\(v.incident) status=\(v.status.rawValue) priority=\(v.priority) handoffs=\(v.handoffs)" + (v.covered ? "" : " not-covered"))
+            out.append(
+                "\(v.incident) status=\(v.status.rawValue) priority=\(v.priority) handoffs=\(v.handoffs)"
+                    + (v.covered ? "" : " not-covered"))
             for c in v.clocks {
-                var line = "\(v.incident) \(c.metric) \(c.priority) \(c.outcome.rawValue) elapsed=\(formatSeconds(c.elapsed))"
+                var line =
+                    "\(v.incident) \(c.metric) \(c.priority) \(c.outcome.rawValue) elapsed=\(formatSeconds(c.elapsed))"
                 if let t = c.target { line += " target=\(formatSeconds(t))" }
                 if let d = c.deadline, c.outcome == .running { line += " deadline=\(ISO8601.format(d, in: zone))" }
                 out.append(line)
                 for x in c.crossings {
-                    out.append("\(v.incident) \(c.metric) \(x.threshold.kind.rawValue) \(x.threshold.at) at=\(ISO8601.format(x.at, in: zone))")
+                    out.append(
+                        "\(v.incident) \(c.metric) \(x.threshold.kind.rawValue) \(x.threshold.at) at=\(ISO8601.format(x.at, in: zone))"
+                    )
                 }
             }
         }
@@ -26,16 +31,20 @@ public enum ReplayRenderer {
             let head = "\(s.contract) \(s.month)"
             if let a = s.availability {
                 out.append(
-                    "\(head) availability=\(a.achieved) downtime=\(formatSeconds(a.downtimeSeconds)) period=\(formatSeconds(a.periodSeconds)) maintenance=\(formatSeconds(a.maintenanceSeconds)) tier=\(a.tier.map { "below \($0.below)" } ?? "none") credit=\(a.credit)")
+                    "\(head) availability=\(a.achieved) downtime=\(formatSeconds(a.downtimeSeconds)) period=\(formatSeconds(a.periodSeconds)) maintenance=\(formatSeconds(a.maintenanceSeconds)) tier=\(a.tier.map { "below \($0.below)" } ?? "none") credit=\(a.credit)"
+                )
             }
             out.append(
-                "\(head) reaction=\(s.reaction.met)/\(s.reaction.total) resolution=\(s.resolution.met)/\(s.resolution.total) incidents=\(s.incidentsByPriority.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")) handoffs=\(s.handoffs) bounced=\(s.bouncedIncidents)")
+                "\(head) reaction=\(s.reaction.met)/\(s.reaction.total) resolution=\(s.resolution.met)/\(s.resolution.total) incidents=\(s.incidentsByPriority.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")) handoffs=\(s.handoffs) bounced=\(s.bouncedIncidents)"
+            )
             for b in s.breaches {
                 out.append(
-                    "\(head) breach \(b.incident) \(b.metric) \(b.priority) target=\(formatSeconds(b.target)) actual=\(formatSeconds(b.actual)) over=\(formatSeconds(b.overBy)) amount=\(b.amount) rule=\(b.rule)")
+                    "\(head) breach \(b.incident) \(b.metric) \(b.priority) target=\(formatSeconds(b.target)) actual=\(formatSeconds(b.actual)) over=\(formatSeconds(b.overBy)) amount=\(b.amount) rule=\(b.rule)"
+                )
             }
             out.append(
-                "\(head) subtotal=\(s.subtotal) cap=\(s.cap.map(\.description) ?? "none")\(s.capApplied ? " capped" : "") total=\(s.total)\(s.provisional ? " provisional" : "")")
+                "\(head) subtotal=\(s.subtotal) cap=\(s.cap.map(\.description) ?? "none")\(s.capApplied ? " capped" : "") total=\(s.total)\(s.provisional ? " provisional" : "")"
+            )
         }
         for r in result.rejections {
             out.append("rejected \(r.event.id) \(r.reason.rawValue): \(r.detail)")
@@ -46,7 +55,9 @@ public enum ReplayRenderer {
     /// A terminal summary: incidents with their clocks, then money per contract and month.
     public static func table(_ result: ReplayResult, contracts: [Contract]) -> String {
         let zones = Dictionary(contracts.map { ($0.id, $0.zone) }, uniquingKeysWith: { a, _ in a })
-        var rows: [[String]] = [["INCIDENT", "CONTRACT", "METRIC", "PRIO", "TARGET", "ELAPSED", "VERDICT", "BREACHED AT"]]
+        var rows: [[String]] = [
+            ["INCIDENT", "CONTRACT", "METRIC", "PRIO", "TARGET", "ELAPSED", "VERDICT", "BREACHED AT"]
+        ]
         for v in result.incidents {
             for c in v.clocks where c.outcome != .untracked {
                 rows.append([
@@ -58,7 +69,9 @@ public enum ReplayRenderer {
         }
         var out = align(rows)
         out += "\n"
-        var money: [[String]] = [["CONTRACT", "MONTH", "AVAILABILITY", "CREDIT", "BREACHES", "PENALTIES", "CAP", "TOTAL", ""]]
+        var money: [[String]] = [
+            ["CONTRACT", "MONTH", "AVAILABILITY", "CREDIT", "BREACHES", "PENALTIES", "CAP", "TOTAL", ""]
+        ]
         for s in result.statements {
             let penalties = s.breaches.reduce(Money.zero(s.fee.currency)) { $0 + $1.amount }
             money.append([
@@ -72,7 +85,8 @@ public enum ReplayRenderer {
         out += "\n\(result.eventCount) events, \(result.incidents.count) incidents, \(result.rejections.count) rejected"
         let counts = result.rejectionCounts
         if !counts.isEmpty { out += " (" + counts.map { "\($0.reason): \($0.count)" }.joined(separator: ", ") + ")" }
-        out += "\nas of \(ISO8601.format(result.asOf, in: .utc)); amounts rounded half-even per line to the minor unit\n"
+        out +=
+            "\nas of \(ISO8601.format(result.asOf, in: .utc)); amounts rounded half-even per line to the minor unit\n"
         return out
     }
 
@@ -201,12 +215,15 @@ struct JSONReplay: Encodable {
         incidents = r.incidents.map { v in
             let z = zones[v.contract] ?? .utc
             return IncidentJSON(
-                incident: v.incident, contract: v.contract, service: v.service, opened_at: ISO8601.format(v.openedAt, in: z),
-                priority: v.priority, opening_priority: v.openingPriority, status: v.status.rawValue, handoffs: v.handoffs,
+                incident: v.incident, contract: v.contract, service: v.service,
+                opened_at: ISO8601.format(v.openedAt, in: z),
+                priority: v.priority, opening_priority: v.openingPriority, status: v.status.rawValue,
+                handoffs: v.handoffs,
                 covered: v.covered,
                 clocks: v.clocks.map { c in
                     ClockJSON(
-                        metric: c.metric.description, priority: c.priority, outcome: c.outcome.rawValue, target_seconds: c.target,
+                        metric: c.metric.description, priority: c.priority, outcome: c.outcome.rawValue,
+                        target_seconds: c.target,
                         elapsed_seconds: c.elapsed, stopped_at: c.stoppedAt.map { ISO8601.format($0, in: z) },
                         deadline: c.deadline.map { ISO8601.format($0, in: z) }, calendar: c.calendarID,
                         crossings: c.crossings.map {
@@ -225,10 +242,12 @@ struct JSONReplay: Encodable {
                 availability: s.availability.map {
                     AvailabilityJSON(
                         period_seconds: $0.periodSeconds, maintenance_seconds: $0.maintenanceSeconds,
-                        downtime_seconds: $0.downtimeSeconds, achieved: $0.achieved.description, target: $0.target.description,
+                        downtime_seconds: $0.downtimeSeconds, achieved: $0.achieved.description,
+                        target: $0.target.description,
                         met: $0.met, tier_below: $0.tier?.below.description, credit: MoneyJSON($0.credit))
                 }, incidents_by_priority: s.incidentsByPriority, reaction_met: s.reaction.met,
-                reaction_total: s.reaction.total, resolution_met: s.resolution.met, resolution_total: s.resolution.total,
+                reaction_total: s.reaction.total, resolution_met: s.resolution.met,
+                resolution_total: s.resolution.total,
                 handoffs: s.handoffs, bounced_incidents: s.bouncedIncidents,
                 breaches: s.breaches.map {
                     BreachJSON(
@@ -238,6 +257,8 @@ struct JSONReplay: Encodable {
                 }, subtotal: MoneyJSON(s.subtotal), cap: s.cap.map(MoneyJSON.init), cap_applied: s.capApplied,
                 total: MoneyJSON(s.total))
         }
-        rejections = r.rejections.map { RejectionJSON(event: $0.event.id, reason: $0.reason.rawValue, detail: $0.detail) }
+        rejections = r.rejections.map {
+            RejectionJSON(event: $0.event.id, reason: $0.reason.rawValue, detail: $0.detail)
+        }
     }
 }

@@ -69,7 +69,8 @@ struct ReplayCommand: ParsableCommand {
 
     func validate() throws {
         if let asOf, ISO8601.parse(asOf)?.offset == nil {
-            throw ValidationError("--as-of '\(asOf)' must be an ISO 8601 time with an offset, e.g. 2026-11-30T00:00:00+03:00")
+            throw ValidationError(
+                "--as-of '\(asOf)' must be an ISO 8601 time with an offset, e.g. 2026-11-30T00:00:00+03:00")
         }
     }
 

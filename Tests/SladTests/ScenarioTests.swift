@@ -25,7 +25,8 @@ struct ScenarioTests {
     @Test("scenario", arguments: scenarios)
     func scenario(_ s: Scenario) throws {
         let config = try Self.configuration.get()
-        let contract = try #require(config.contracts.first { $0.id == s.contract }, "\(s.id): unknown contract \(s.contract)")
+        let contract = try #require(
+            config.contracts.first { $0.id == s.contract }, "\(s.id): unknown contract \(s.contract)")
         let events = try scenarioEvents(s.events, contract: contract, scenario: s.id)
         let asOf = try s.asOf.map { text in
             try #require(ISO8601.parse(text)?.instant(in: contract.zone), "\(s.id): bad as-of")

@@ -86,7 +86,8 @@ struct SemanticsDocument: Sendable {
         let dir = try makeTemporaryDirectory("slad-scenarios")
         for (path, text) in files {
             let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         return try ConfigLoader.load(directory: dir.path)
@@ -107,7 +108,9 @@ func scenarioEvents(_ lines: [String], contract: Contract, scenario: String) thr
     var events: [SLAEvent] = []
     for (n, line) in lines.enumerated() {
         let words = line.split(separator: " ").map(String.init)
-        guard words.count >= 3 else { throw ScenarioSyntaxError(description: "\(scenario): short event line '\(line)'") }
+        guard words.count >= 3 else {
+            throw ScenarioSyntaxError(description: "\(scenario): short event line '\(line)'")
+        }
         let kind = words[1].contains(".") ? words[1] : "incident.\(words[1])"
         guard let type = EventType(rawValue: kind) else {
             throw ScenarioSyntaxError(description: "\(scenario): unknown kind '\(words[1])'")

@@ -16,7 +16,8 @@ public struct ServiceTimeline: Sendable {
         var maintenanceRanges: [String: [Range<Int64>]] = [:]
         for e in events.sorted(by: SLAEvent.canonicalOrder) {
             guard let service = e.service else {
-                rejections.append(Rejection(event: e, reason: .missingService, detail: "\(e.type.rawValue) without service"))
+                rejections.append(
+                    Rejection(event: e, reason: .missingService, detail: "\(e.type.rawValue) without service"))
                 continue
             }
             switch e.type {
@@ -25,7 +26,8 @@ public struct ServiceTimeline: Sendable {
             case .serviceUp:
                 guard let start = openDown.removeValue(forKey: service) else {
                     rejections.append(
-                        Rejection(event: e, reason: .unmatchedEnd, detail: "service.up for \(service) without service.down"))
+                        Rejection(
+                            event: e, reason: .unmatchedEnd, detail: "service.up for \(service) without service.down"))
                     continue
                 }
                 downRanges[service, default: []].append(start.seconds..<e.time.seconds)

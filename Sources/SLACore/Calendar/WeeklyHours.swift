@@ -21,7 +21,8 @@ public struct DaySpan: Hashable, Sendable, CustomStringConvertible {
     /// Parses `HH:MM-HH:MM` (end may be `24:00`).
     public init?(parsing text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let s = DaySpan.clock(parts[0].trimmingSpaces), let e = DaySpan.clock(parts[1].trimmingSpaces),
+        guard parts.count == 2, let s = DaySpan.clock(parts[0].trimmingSpaces),
+            let e = DaySpan.clock(parts[1].trimmingSpaces),
             s < e, s < 86_400
         else { return nil }
         self.init(start: s, end: e)

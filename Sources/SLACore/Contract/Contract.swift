@@ -21,7 +21,8 @@ public struct Contract: Sendable {
     public var notify: [String]
 
     public init(
-        id: String, customer: String, validFrom: LocalDate? = nil, validTo: LocalDate? = nil, calendar: BusinessCalendar,
+        id: String, customer: String, validFrom: LocalDate? = nil, validTo: LocalDate? = nil,
+        calendar: BusinessCalendar,
         fee: Money, services: [String] = [], availability: AvailabilityTerms? = nil, priorities: [PriorityTerms],
         pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
         penalties: PenaltyRules = PenaltyRules(), notify: [String] = []

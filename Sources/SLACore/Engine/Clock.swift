@@ -150,14 +150,16 @@ struct ClockTrack {
             for (k, threshold) in thresholds.enumerated() where !crossed[k] {
                 if elapsed > threshold.at.ceilingOf(target) {
                     crossed[k] = true
-                    crossings.append(Crossing(threshold: threshold, at: phase.start, target: target, priority: phase.priority))
+                    crossings.append(
+                        Crossing(threshold: threshold, at: phase.start, target: target, priority: phase.priority))
                 }
             }
             guard phase.running else { continue }
             let gained = phase.calendar.elapsed(from: phase.start, to: end)
             for (k, threshold) in thresholds.enumerated() where !crossed[k] {
                 let limit = threshold.at.ceilingOf(target)
-                if elapsed + gained > limit, let at = phase.calendar.adding(business: limit - elapsed, to: phase.start) {
+                if elapsed + gained > limit, let at = phase.calendar.adding(business: limit - elapsed, to: phase.start)
+                {
                     crossed[k] = true
                     crossings.append(Crossing(threshold: threshold, at: at, target: target, priority: phase.priority))
                 }

@@ -99,7 +99,10 @@ public enum IncidentEvaluator {
         let sorted = events.sorted(by: SLAEvent.canonicalOrder)
         var rejections: [Rejection] = []
         guard let openIndex = sorted.firstIndex(where: { $0.type == .opened }) else {
-            return (nil, sorted.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") })
+            return (
+                nil,
+                sorted.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") }
+            )
         }
         let open = sorted[openIndex]
         for e in sorted[..<openIndex] {
@@ -111,7 +114,12 @@ public enum IncidentEvaluator {
                 ))
         }
         guard let openingPriority = open.priority else {
-            return (nil, sorted.map { Rejection(event: $0, reason: .missingPriority, detail: "incident.opened without priority") })
+            return (
+                nil,
+                sorted.map {
+                    Rejection(event: $0, reason: .missingPriority, detail: "incident.opened without priority")
+                }
+            )
         }
 
         var state = IncidentState(open: open, priority: openingPriority, contract: contract)

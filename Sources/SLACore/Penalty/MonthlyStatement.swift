@@ -151,7 +151,8 @@ public enum StatementBuilder {
             }
         }
         return BreachLine(
-            incident: v.incident, metric: clock.metric, priority: breach.priority, target: breach.target, actual: actual,
+            incident: v.incident, metric: clock.metric, priority: breach.priority, target: breach.target,
+            actual: actual,
             at: breach.at, amount: amount, rule: rule)
     }
 
@@ -160,7 +161,8 @@ public enum StatementBuilder {
     ) -> AvailabilityFigures {
         let calendar = terms.calendar
         let periodSet = IntervalSet([period])
-        let maintenance = terms.excludeMaintenance
+        let maintenance =
+            terms.excludeMaintenance
             ? services.maintenance(of: contract.services).clamped(to: period) : IntervalSet()
         let downtime = services.downtime(of: contract.services).clamped(to: period).subtracting(maintenance)
         let periodSeconds = periodSet.measure(with: calendar)

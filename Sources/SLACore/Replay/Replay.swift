@@ -40,7 +40,8 @@ public enum Replay {
             lastTime = max(lastTime, e.time)
             if e.type.isIncidentEvent {
                 guard let incident = e.incident, !incident.isEmpty else {
-                    rejections.append(Rejection(event: e, reason: .missingIncident, detail: "\(e.type.rawValue) without incident"))
+                    rejections.append(
+                        Rejection(event: e, reason: .missingIncident, detail: "\(e.type.rawValue) without incident"))
                     continue
                 }
                 incidentEvents[incident, default: []].append(e)
@@ -93,7 +94,8 @@ public enum Replay {
                 add(v.openedAt)
                 for c in v.clocks { if let b = c.breach { add(b.at) } }
             }
-            for e in serviceEvents where e.service.map(contract.services.contains) ?? false && contract.isValid(at: e.time) {
+            for e in serviceEvents
+            where e.service.map(contract.services.contains) ?? false && contract.isValid(at: e.time) {
                 add(e.time)
             }
             for month in months.sorted() {

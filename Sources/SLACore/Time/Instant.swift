@@ -125,7 +125,9 @@ public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func < (lhs: YearMonth, rhs: YearMonth) -> Bool { (lhs.year, lhs.month) < (rhs.year, rhs.month) }
 
     public var firstDay: LocalDate { LocalDate(year: year, month: month, day: 1) }
-    public var next: YearMonth { month == 12 ? YearMonth(year: year + 1, month: 1) : YearMonth(year: year, month: month + 1) }
+    public var next: YearMonth {
+        month == 12 ? YearMonth(year: year + 1, month: 1) : YearMonth(year: year, month: month + 1)
+    }
 
     /// `YYYY-MM`.
     public var description: String { "\(pad(year, 4))-\(pad(month, 2))" }
@@ -133,7 +135,8 @@ public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Parses `YYYY-MM`.
     public init?(parsing text: some StringProtocol) {
         let u = Array(text.utf8)
-        guard u.count == 7, u[4] == UInt8(ascii: "-"), let y = digits(u, 0, 4), let m = digits(u, 5, 2), (1...12).contains(m)
+        guard u.count == 7, u[4] == UInt8(ascii: "-"), let y = digits(u, 0, 4), let m = digits(u, 5, 2),
+            (1...12).contains(m)
         else { return nil }
         self.init(year: y, month: m)
     }

@@ -79,7 +79,9 @@ extension ZoneRules {
     public init(timeZone: TimeZone, fromYear: Int = 1990, toYear: Int = 2100) {
         let start = LocalDate(year: fromYear, month: 1, day: 1).daysSinceEpoch * 86_400 - 86_400
         let end = LocalDate(year: toYear, month: 1, day: 1).daysSinceEpoch * 86_400 + 86_400
-        func off(_ t: Int64) -> Int32 { Int32(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))) }
+        func off(_ t: Int64) -> Int32 {
+            Int32(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t))))
+        }
         var transitions: [Int64] = []
         var offsets: [Int32] = [off(start)]
         var t = start
