@@ -1,0 +1,70 @@
+import Foundation
+import SLACore
+import Testing
+
+@Suite("Time: dates, zones, ISO 8601")
+struct TimeTests {
+    @Test("civil dates round-trip through day numbers, weekdays are right")
+    func civilDates() {
+        var rng = SeededGenerator(seed: 7)
+        for _ in 0..<10_000 {
+            let n = Int64.random(in: -100_000..<100_000, using: &rng)
+            #expect(LocalDate(daysSinceEpoch: n).daysSinceEpoch == n)
+        }
+        #expect(LocalDate(year: 1970, month: 1, day: 1).weekday == 4)
+        #expect(LocalDate(year: 2026, month: 11, day: 22).weekday == 7)
+        #expect(LocalDate(year: 2024, month: 2, day: 29).isValid)
+        #expect(!LocalDate(year: 2026, month: 2, day: 29).isValid)
+        #expect(LocalDate(parsing: "2026-13-01") == nil)
+    }
+
+    @Test("zone offsets agree with Foundation at random instants", arguments: ["Europe/Berlin", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe", "Asia/Kolkata"])
+    func offsetsAgree(_ id: String) {
+        let tz = TimeZone(identifier: id)!
+        let rules = ZoneRules(timeZone: tz)
+        var rng = SeededGenerator(seed: UInt64(id.utf8.count))
+        for _ in 0..<2_000 {
+            let s = Int64.random(in: 700_000_000..<4_000_000_000, using: &rng)
+            let expected = Int64(tz.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(s))))
+            #expect(rules.offset(at: Instant(s)) == expected, "\(id) at \(s)")
+        }
+    }
+
+    @Test("wall time in a gap moves forward, in an overlap takes the first")
+    func gapsAndOverlaps() {
+        let berlin = Zones.berlin
+        let gap = LocalDate(year: 2026, month: 3, day: 29).daysSinceEpoch * 86_400 + 2 * 3600 + 1800
+        #expect(berlin.instant(fromLocal: gap) == t("2026-03-29T03:30:00+02:00"))
+        let overlap = LocalDate(year: 2026, month: 10, day: 25).daysSinceEpoch * 86_400 + 2 * 3600 + 1800
+        #expect(berlin.instant(fromLocal: overlap) == t("2026-10-25T02:30:00+02:00"))
+        #expect(berlin.localDate(at: t("2026-10-24T22:30:00Z")) == LocalDate(year: 2026, month: 10, day: 25))
+    }
+
+    @Test("ISO 8601 parsing and formatting")
+    func iso() {
+        #expect(ISO8601.parse("2026-11-02T09:14:03+03:00")?.instant(in: .utc) == Instant(1_793_600_043))
+        #expect(ISO8601.parse("2026-11-02T06:14:03Z")?.instant(in: .utc) == Instant(1_793_600_043))
+        #expect(ISO8601.parse("2026-11-02T06:14:03.999Z")?.instant(in: .utc) == Instant(1_793_600_043))
+        #expect(ISO8601.parse("2026-11-02 09:14:03+0300")?.instant(in: .utc) == Instant(1_793_600_043))
+        #expect(ISO8601.parse("2026-11-02T09:14")?.offset == nil)
+        for bad in ["", "2026-11-02", "2026-11-02T25:00:00Z", "2026-02-30T00:00:00Z", "2026-11-02T09:14:03+3", "junk junk junk junk"] {
+            #expect(ISO8601.parse(bad) == nil, "\(bad) must not parse")
+        }
+        #expect(ISO8601.format(Instant(1_793_600_043), in: Zones.moscow) == "2026-11-02T09:14:03+03:00")
+        #expect(ISO8601.format(Instant(1_793_600_043), in: .utc) == "2026-11-02T06:14:03Z")
+        #expect(ISO8601.format(t("2026-03-08T07:00:00-04:00"), in: Zones.newYork) == "2026-03-08T07:00:00-04:00")
+    }
+
+    @Test("durations parse in unit order and print canonically")
+    func durations() {
+        #expect(BusinessDuration(parsing: "15m") == BusinessDuration(seconds: 900))
+        #expect(BusinessDuration(parsing: "1d4h") == BusinessDuration(days: 1, seconds: 14_400))
+        #expect(BusinessDuration(parsing: "1h30m")!.resolved(dayLength: 0) == 5400)
+        #expect(BusinessDuration(parsing: "2d")!.resolved(dayLength: 9 * 3600) == 18 * 3600)
+        for bad in ["", "15", "m", "15 min", "30m1h", "1h1h", "-5m", "1.5h"] {
+            #expect(BusinessDuration(parsing: bad) == nil, "\(bad) must not parse")
+        }
+        #expect(formatSeconds(4 * 3600 + 1) == "4h0m1s")
+        #expect(formatSeconds(0) == "0s")
+    }
+}
