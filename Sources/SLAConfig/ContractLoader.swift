@@ -85,10 +85,13 @@ enum ContractLoader {
         }
 
         var priorities: [PriorityTerms] = []
+        // Names come from the file, not the resolved terms, so a bad calendar does not hide them.
+        var priorityNames = Set<String>()
         if let entries = f.required("priorities", hint: "e.g. priorities: { P1: { reaction: 15m, resolution: 4h } }")?
             .entries("priorities by name")
         {
             for (name, value) in entries {
+                priorityNames.insert(name)
                 guard
                     let p = value.mapping(
                         known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
@@ -107,7 +110,6 @@ enum ContractLoader {
                 }
             }
         }
-        let priorityNames = Set(priorities.map(\.name))
         let pauseOn = Set(f["pause_on"]?.strings("a list of statuses") ?? [])
 
         var warnAt: [Percentage] = []

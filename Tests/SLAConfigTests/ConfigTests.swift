@@ -1,0 +1,204 @@
+import Foundation
+import SLAConfig
+import SLACore
+import Testing
+
+/// A configuration folder written by the test.
+struct ConfigFolder {
+    let url: URL
+
+    init(_ files: [String: String]) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("slad-config-\(UUID().uuidString)")
+        for (path, text) in files { try write(path, text) }
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        try write(path, Data(text.utf8))
+    }
+
+    func write(_ path: String, _ data: Data) throws {
+        let file = url.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: file)
+    }
+
+    func path(_ relative: String) -> String { url.appendingPathComponent(relative).path }
+
+    /// The errors of loading this folder (empty when it loads).
+    func errors() -> [ConfigError] {
+        do {
+            _ = try ConfigLoader.load(directory: url.path)
+            return []
+        } catch {
+            return error.errors
+        }
+    }
+}
+
+let calendarYAML = """
+    timezone: Europe/Moscow
+    hours:
+      mon-fri: ["09:00-18:00"]
+    """
+
+let goodContract = """
+    id: good
+    customer: Good Ltd
+    calendar: msk
+    fee: { amount: "1000.00", currency: EUR }
+    priorities:
+      P1: { reaction: 15m, resolution: 4h }
+    """
+
+@Suite("Configuration loading and validation")
+struct ConfigTests {
+    @Test("the shipped example configuration loads")
+    func exampleLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let config = try ConfigLoader.load(directory: root.appendingPathComponent("etc/slad").path)
+        #expect(config.contracts.map(\.id) == ["acme-gold", "globex-silver"])
+        let acme = try #require(config.contracts.first)
+        #expect(acme.zone.identifier == "Europe/Moscow")
+        let p2 = try #require(acme.terms(for: "P2"))
+        #expect(p2.resolution == Int64(9 * 3600))  // 1d on a 9 h business day
+        #expect(acme.terms(for: "P1")?.calendar.id == "24x7")
+        #expect(acme.penalties.cap == .percentOfFee(Percentage(parsing: "30%")!))
+        // Holidays from the .ics file: New Year block and a yearly rule.
+        let msk = try #require(config.calendars["msk-business"])
+        #expect(msk.definition.holidays.contains(LocalDate(year: 2026, month: 1, day: 5)))
+        #expect(msk.definition.holidays.contains(LocalDate(year: 2028, month: 5, day: 9)))
+        #expect(!msk.definition.holidays.contains(LocalDate(year: 2029, month: 5, day: 9)))
+        #expect(config.sources.first?.name == "sample")
+    }
+
+    @Test("a contract with five different errors yields five located messages")
+    func fiveErrors() throws {
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/bad.yaml": """
+            id: bad
+            customer: Bad Ltd
+            calendar: mks
+            fee: { amount: "1,000.00", currency: EUR }
+            priorities:
+              P1: { reaction: 15 min, resolution: 4h }
+              P2: { reacton: 1h, resolution: 8h }
+            warn_at: ["50"]
+            penalties:
+              reaction_breach: { P9: "100.00" }
+            """,
+        ])
+        let errors = folder.errors()
+        let file = folder.path("contracts.d/bad.yaml")
+        let expected: [(Int, String, String)] = [
+            (3, "calendar", "calendar 'mks' is not defined in calendars/; did you mean 'msk'?"),
+            (4, "fee.amount", "'1,000.00' is not an amount in EUR; write digits with at most 2 decimals and no separators, e.g. \"1000.00\""),
+            (6, "priorities.P1.reaction", "'15 min' is not a duration; write 15m"),
+            (7, "priorities.P2.reacton", "unknown key 'reacton'; did you mean 'reaction'?"),
+            (8, "warn_at.[0]", "'50' is not a percentage; write 50%"),
+            (10, "penalties.reaction_breach.P9", "priority P9 is not in priorities; known: P1, P2"),
+        ]
+        #expect(errors.count == expected.count, "\(errors.map(\.description).joined(separator: "\n"))")
+        for (line, field, message) in expected {
+            let hit = errors.first { $0.line == line && $0.field == field }
+            #expect(hit != nil, "no error at line \(line) field \(field); got:\n\(errors.map(\.description).joined(separator: "\n"))")
+            if let hit {
+                #expect(hit.file == file)
+                #expect(hit.description.hasSuffix("\(field): \(message)"), "\(hit.description)")
+            }
+        }
+    }
+
+    @Test("missing required keys are reported at the mapping, with a hint")
+    func missingKeys() throws {
+        let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/x.yaml": "id: x\ncustomer: X\n"])
+        let reasons = folder.errors().map(\.reason)
+        #expect(reasons.contains("missing required key 'calendar'"))
+        #expect(reasons.contains("missing required key 'fee'"))
+        #expect(reasons.contains("missing required key 'priorities'"))
+    }
+
+    @Test("calendar errors: bad zone, bad span, overlapping spans, bad day, bad ics")
+    func calendarErrors() throws {
+        let folder = try ConfigFolder([
+            "calendars/c.yaml": """
+            timezone: Moscow
+            hours:
+              mon-fri: ["09:00-18:00", "17:00-19:00"]
+              sat: ["25:00-26:00"]
+              funday: []
+            holidays_ics: h.ics
+            """,
+            "calendars/h.ics": "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261301\nEND:VEVENT\nEND:VCALENDAR\n",
+            "contracts.d/good.yaml": goodContract.replacingOccurrences(of: "calendar: msk", with: "calendar: 24x7"),
+        ])
+        let errors = folder.errors()
+        let text = errors.map(\.description).joined(separator: "\n")
+        #expect(text.contains("c.yaml:1:11: timezone: 'Moscow' is not an IANA time zone; did you mean Europe/Moscow?"), "\(text)")
+        #expect(text.contains("c.yaml:3:12: hours.mon-fri: spans 09:00-18:00 and 17:00-19:00 overlap"), "\(text)")
+        #expect(text.contains("c.yaml:4:9: hours.sat.[0]: '25:00-26:00' is not a span of the day"), "\(text)")
+        #expect(text.contains("c.yaml:5:11: hours.funday: 'funday' is not a day or day range"), "\(text)")
+        #expect(text.contains("h.ics:3: DTSTART '20261301' is not a date"), "\(text)")
+    }
+
+    @Test("empty, binary, non-mapping and syntactically broken files give one clear error each")
+    func junkFiles() throws {
+        let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract])
+        try folder.write("contracts.d/empty.yaml", "")
+        try folder.write("contracts.d/binary.yaml", Data([0x7F, 0x45, 0x4C, 0x46, 0x00, 0x01, 0xFF, 0xFE]))
+        try folder.write("contracts.d/list.yaml", "- a\n- b\n")
+        try folder.write("contracts.d/broken.yaml", "id: x\n  customer: [unclosed\n")
+        try folder.write("contracts.d/dup.yaml", "id: d\nid: e\n")
+        let errors = folder.errors()
+        func one(_ name: String) -> ConfigError? { errors.first { $0.file.hasSuffix("/" + name) } }
+        #expect(one("empty.yaml")?.reason == "is empty")
+        #expect(one("binary.yaml")?.reason == "is not UTF-8 text")
+        #expect(one("list.yaml")?.reason.hasPrefix("expected a contract") == true)
+        #expect(one("broken.yaml")?.line == 2)
+        #expect(one("dup.yaml")?.reason == "duplicate key 'id'")
+        #expect(!errors.contains { $0.file.hasSuffix("good.yaml") })
+    }
+
+    @Test("alias bombs and deep nesting are bounded, not expanded")
+    func bombs() throws {
+        var bomb = "a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n"
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].enumerated() {
+            let prev = i == 0 ? "a" : ["b", "c", "d", "e", "f", "g", "h", "i"][i - 1]
+            bomb += "\(name): &\(name) [" + Array(repeating: "*\(prev)", count: 10).joined(separator: ",") + "]\n"
+        }
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/bomb.yaml": bomb + "services: *i\n",
+            "contracts.d/deep.yaml": String(repeating: "[", count: 100_000),
+        ])
+        let start = ContinuousClock.now
+        let errors = folder.errors()
+        #expect(ContinuousClock.now - start < .seconds(30), "validation of hostile files must be bounded")
+        #expect(errors.contains { $0.file.hasSuffix("deep.yaml") && $0.reason.contains("deeper than 64") })
+        let bombErrors = errors.filter { $0.file.hasSuffix("bomb.yaml") }
+        #expect(!bombErrors.isEmpty && bombErrors.count <= 101)
+    }
+
+    @Test("a webhook name in a contract must exist in slad.yaml when webhooks are defined")
+    func webhookNames() throws {
+        let folder = try ConfigFolder([
+            "slad.yaml": "webhooks:\n  ops: { url: \"http://127.0.0.1:9/x\" }\n",
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": goodContract + "\nnotify: [ops, opz]\n",
+        ])
+        let errors = folder.errors()
+        #expect(errors.count == 1)
+        #expect(errors.first?.description.hasSuffix("notify.[1]: 'opz' is not a webhook in slad.yaml; did you mean 'ops'?") == true)
+    }
+
+    @Test("two contracts with one id are an error; ids are unique")
+    func duplicateIDs() throws {
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML, "contracts.d/a.yaml": goodContract, "contracts.d/b.yaml": goodContract,
+        ])
+        let errors = folder.errors()
+        #expect(errors.count == 1)
+        #expect(errors.first?.reason.hasPrefix("contract id 'good' is already used by") == true)
+    }
+}
