@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
         .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
         .testTarget(
-            name: "SladTests", dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLAReport"], swiftSettings: strict),
+            name: "SladTests", dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLAReport"],
+            exclude: ["Golden"], swiftSettings: strict),
     ]
 )

@@ -51,7 +51,7 @@ public struct JSONLEventDecoder: Sendable {
         let wire: Wire
         do {
             wire = try JSONDecoder().decode(Wire.self, from: Data(line.utf8))
-        } catch DecodingError.typeMismatch(_, let context) {
+        } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {
             return fail(context.codingPath.last?.stringValue, "expected a string")
         } catch {
             return fail(nil, "not a JSON object")
@@ -75,16 +75,30 @@ public struct JSONLEventDecoder: Sendable {
     }
 
     /// Decodes a whole file's text; blank lines are skipped.
+    ///
+    /// Lines are split on the byte 0x0A, not on `Character`s: Swift treats
+    /// `\r\n` as one character, and a CRLF file must not become one long line.
     public func decodeAll(_ text: String) -> (events: [SLAEvent], errors: [LineError]) {
         var events: [SLAEvent] = []
         var errors: [LineError] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
-            if trimmed.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            switch decode(line: trimmed, number: i + 1) {
-            case .success(let e): events.append(e)
-            case .failure(let e): errors.append(e)
+        let bytes = Array(text.utf8)
+        var start = 0
+        var number = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+            number += 1
+            var stop = end
+            if stop > start, bytes[stop - 1] == 0x0D { stop -= 1 }
+            let slice = bytes[start..<stop]
+            if !slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                let line = Substring(String(decoding: slice, as: UTF8.self))
+                switch decode(line: line, number: number) {
+                case .success(let e): events.append(e)
+                case .failure(let e): errors.append(e)
+                }
             }
+            start = end + 1
         }
         return (events, errors)
     }

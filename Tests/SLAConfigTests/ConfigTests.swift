@@ -93,7 +93,10 @@ struct ConfigTests {
         let file = folder.path("contracts.d/bad.yaml")
         let expected: [(Int, String, String)] = [
             (3, "calendar", "calendar 'mks' is not defined in calendars/; did you mean 'msk'?"),
-            (4, "fee.amount", "'1,000.00' is not an amount in EUR; write digits with at most 2 decimals and no separators, e.g. \"1000.00\""),
+            (
+                4, "fee.amount",
+                "'1,000.00' is not an amount in EUR; write digits with at most 2 decimals and no separators, e.g. \"1000.00\""
+            ),
             (6, "priorities.P1.reaction", "'15 min' is not a duration; write 15m"),
             (7, "priorities.P2.reacton", "unknown key 'reacton'; did you mean 'reaction'?"),
             (8, "warn_at.[0]", "'50' is not a percentage; write 50%"),
@@ -102,7 +105,9 @@ struct ConfigTests {
         #expect(errors.count == expected.count, "\(errors.map(\.description).joined(separator: "\n"))")
         for (line, field, message) in expected {
             let hit = errors.first { $0.line == line && $0.field == field }
-            #expect(hit != nil, "no error at line \(line) field \(field); got:\n\(errors.map(\.description).joined(separator: "\n"))")
+            #expect(
+                hit != nil,
+                "no error at line \(line) field \(field); got:\n\(errors.map(\.description).joined(separator: "\n"))")
             if let hit {
                 #expect(hit.file == file)
                 #expect(hit.description.hasSuffix("\(field): \(message)"), "\(hit.description)")
@@ -112,7 +117,9 @@ struct ConfigTests {
 
     @Test("missing required keys are reported at the mapping, with a hint")
     func missingKeys() throws {
-        let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/x.yaml": "id: x\ncustomer: X\n"])
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML, "contracts.d/x.yaml": "id: x\ncustomer: X\n",
+        ])
         let reasons = folder.errors().map(\.reason)
         #expect(reasons.contains("missing required key 'calendar'"))
         #expect(reasons.contains("missing required key 'fee'"))
@@ -130,12 +137,15 @@ struct ConfigTests {
               funday: []
             holidays_ics: h.ics
             """,
-            "calendars/h.ics": "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261301\nEND:VEVENT\nEND:VCALENDAR\n",
+            "calendars/h.ics":
+                "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20261301\nEND:VEVENT\nEND:VCALENDAR\n",
             "contracts.d/good.yaml": goodContract.replacingOccurrences(of: "calendar: msk", with: "calendar: 24x7"),
         ])
         let errors = folder.errors()
         let text = errors.map(\.description).joined(separator: "\n")
-        #expect(text.contains("c.yaml:1:11: timezone: 'Moscow' is not an IANA time zone; did you mean Europe/Moscow?"), "\(text)")
+        #expect(
+            text.contains("c.yaml:1:11: timezone: 'Moscow' is not an IANA time zone; did you mean Europe/Moscow?"),
+            "\(text)")
         #expect(text.contains("c.yaml:3:12: hours.mon-fri: spans 09:00-18:00 and 17:00-19:00 overlap"), "\(text)")
         #expect(text.contains("c.yaml:4:9: hours.sat.[0]: '25:00-26:00' is not a span of the day"), "\(text)")
         #expect(text.contains("c.yaml:5:11: hours.funday: 'funday' is not a day or day range"), "\(text)")
@@ -189,7 +199,9 @@ struct ConfigTests {
         ])
         let errors = folder.errors()
         #expect(errors.count == 1)
-        #expect(errors.first?.description.hasSuffix("notify.[1]: 'opz' is not a webhook in slad.yaml; did you mean 'ops'?") == true)
+        #expect(
+            errors.first?.description.hasSuffix("notify.[1]: 'opz' is not a webhook in slad.yaml; did you mean 'ops'?")
+                == true)
     }
 
     @Test("two contracts with one id are an error; ids are unique")

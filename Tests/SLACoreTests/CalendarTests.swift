@@ -14,7 +14,8 @@ struct CalendarTests {
             BusinessCalendar(
                 CalendarDefinition(
                     id: "split", zone: Zones.moscow,
-                    weekly: WeeklyHours(days: Array(repeating: spans("08:00-12:00", "13:00-17:30", "22:00-24:00"), count: 6) + [[]]),
+                    weekly: WeeklyHours(
+                        days: Array(repeating: spans("08:00-12:00", "13:00-17:30", "22:00-24:00"), count: 6) + [[]]),
                     holidays: [LocalDate(year: 2026, month: 5, day: 1)]))
         ),
     ]
@@ -138,7 +139,9 @@ struct CalendarTests {
             while m < b {
                 let date = zone.localDate(at: Instant(m))
                 let local = m + zone.offset(at: Instant(m)) - date.daysSinceEpoch * 86_400
-                if date.weekday <= 5, date != LocalDate(year: 2026, month: 11, day: 26), local >= 9 * 3600, local < 17 * 3600 {
+                if date.weekday <= 5, date != LocalDate(year: 2026, month: 11, day: 26), local >= 9 * 3600,
+                    local < 17 * 3600
+                {
                     naive += 60
                 }
                 m += 60

@@ -18,7 +18,9 @@ struct TimeTests {
         #expect(LocalDate(parsing: "2026-13-01") == nil)
     }
 
-    @Test("zone offsets agree with Foundation at random instants", arguments: ["Europe/Berlin", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe", "Asia/Kolkata"])
+    @Test(
+        "zone offsets agree with Foundation at random instants",
+        arguments: ["Europe/Berlin", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe", "Asia/Kolkata"])
     func offsetsAgree(_ id: String) {
         let tz = TimeZone(identifier: id)!
         let rules = ZoneRules(timeZone: tz)
@@ -47,7 +49,10 @@ struct TimeTests {
         #expect(ISO8601.parse("2026-11-02T06:14:03.999Z")?.instant(in: .utc) == Instant(1_793_600_043))
         #expect(ISO8601.parse("2026-11-02 09:14:03+0300")?.instant(in: .utc) == Instant(1_793_600_043))
         #expect(ISO8601.parse("2026-11-02T09:14")?.offset == nil)
-        for bad in ["", "2026-11-02", "2026-11-02T25:00:00Z", "2026-02-30T00:00:00Z", "2026-11-02T09:14:03+3", "junk junk junk junk"] {
+        for bad in [
+            "", "2026-11-02", "2026-11-02T25:00:00Z", "2026-02-30T00:00:00Z", "2026-11-02T09:14:03+3",
+            "junk junk junk junk",
+        ] {
             #expect(ISO8601.parse(bad) == nil, "\(bad) must not parse")
         }
         #expect(ISO8601.format(Instant(1_793_600_043), in: Zones.moscow) == "2026-11-02T09:14:03+03:00")

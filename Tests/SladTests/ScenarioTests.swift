@@ -39,3 +39,25 @@ struct ScenarioTests {
         }
     }
 }
+
+@Suite("Determinism")
+struct DeterminismTests {
+    @Test("any arrival order of a scenario's events gives the same output", arguments: ScenarioTests.scenarios)
+    func shuffled(_ s: Scenario) throws {
+        let config = try ScenarioTests.configuration.get()
+        let contract = try #require(config.contracts.first { $0.id == s.contract })
+        let events = try scenarioEvents(s.events, contract: contract, scenario: s.id)
+        let asOf = s.asOf.flatMap { ISO8601.parse($0)?.instant(in: contract.zone) }
+        let reference = ReplayRenderer.lines(
+            Replay.run(contracts: config.contracts, events: events, asOf: asOf), contracts: config.contracts)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            let shuffled = events.shuffled(using: &rng)
+            // Duplicate ids keep their first-seen meaning only in arrival order; skip reordering those.
+            guard Set(events.map(\.id)).count == events.count else { break }
+            let output = ReplayRenderer.lines(
+                Replay.run(contracts: config.contracts, events: shuffled, asOf: asOf), contracts: config.contracts)
+            #expect(output == reference, "\(s.id): order \(shuffled.map(\.id))")
+        }
+    }
+}

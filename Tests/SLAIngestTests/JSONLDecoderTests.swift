@@ -1,0 +1,76 @@
+import SLACore
+import SLAIngest
+import Testing
+
+@Suite("JSON Lines event decoding")
+struct JSONLDecoderTests {
+    let decoder = JSONLEventDecoder(source: "test.jsonl")
+
+    @Test("a native event decodes with every field")
+    func decodes() throws {
+        let line = """
+            {"id":"e-81","time":"2026-11-02T09:14:03+03:00","type":"incident.opened","incident":"INC-1042","contract":"acme-gold","service":"portal","priority":"P1","team":"L1","level":"L1","assignee":"x","status":"new"}
+            """
+        let e = try decoder.decode(line: Substring(line), number: 1).get()
+        #expect(e.id == "e-81")
+        #expect(e.time == Instant(1_793_600_043))
+        #expect(e.type == .opened)
+        #expect(e.incident == "INC-1042" && e.contract == "acme-gold" && e.service == "portal" && e.priority == "P1")
+        #expect(e.team == "L1" && e.level == "L1" && e.assignee == "x" && e.status == "new")
+    }
+
+    @Test(
+        "bad lines give line, field and reason",
+        arguments: [
+            ("{not json", nil, "not a JSON object"),
+            ("[1,2]", nil, "not a JSON object"),
+            (#"{"time":"2026-11-02T09:00:00Z"}"#, "type", "missing"),
+            (
+                #"{"type":"incident.exploded","time":"2026-11-02T09:00:00Z"}"#, "type",
+                "unknown event type 'incident.exploded'"
+            ),
+            (#"{"type":"incident.opened","time":"yesterday"}"#, "time", "'yesterday' is not an ISO 8601 time"),
+            (
+                #"{"type":"incident.opened","time":"2026-11-02T09:00:00Z","priority":1}"#, "priority",
+                "expected a string"
+            ),
+            (
+                #"{"type":"promise.made","time":"2026-11-02T09:00:00Z","due":"soon"}"#, "due",
+                "'soon' is not an ISO 8601 time"
+            ),
+        ])
+    func badLines(_ line: String, _ field: String?, _ reason: String) {
+        switch decoder.decode(line: Substring(line), number: 7) {
+        case .success(let e): Issue.record("decoded \(e) from a bad line")
+        case .failure(let error):
+            #expect(error.line == 7)
+            #expect(error.field == field)
+            #expect(error.reason == reason)
+            #expect(error.description.hasPrefix("test.jsonl:7: "))
+        }
+    }
+
+    @Test("events without an id get a stable content identity")
+    func contentIdentity() throws {
+        let line = Substring(#"{"type":"service.down","time":"2026-11-02T09:00:00Z","service":"api"}"#)
+        let a = try decoder.decode(line: line, number: 1).get()
+        let b = try decoder.decode(line: line, number: 99).get()
+        #expect(a.id == b.id)
+        #expect(a.id.hasPrefix("test.jsonl:"))
+        let other = try decoder.decode(
+            line: Substring(#"{"type":"service.up","time":"2026-11-02T09:00:00Z","service":"api"}"#), number: 1
+        ).get()
+        #expect(other.id != a.id)
+    }
+
+    @Test("a file with blank lines, CRLF and junk keeps every good event")
+    func wholeFile() {
+        let text =
+            "\n" + #"{"id":"a","type":"service.down","time":"2026-11-02T09:00:00Z","service":"s"}"#
+            + "\r\n\u{1}\u{2}binary\n   \n"
+            + #"{"id":"b","type":"service.up","time":"2026-11-02T10:00:00Z","service":"s"}"#
+        let (events, errors) = decoder.decodeAll(text)
+        #expect(events.map(\.id) == ["a", "b"])
+        #expect(errors.map(\.line) == [3])
+    }
+}

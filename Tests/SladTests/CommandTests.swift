@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+/// The `slad` binary built with the tests (`SLAD_BIN`, else the default debug path).
+let sladBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["SLAD_BIN"] { return path }
+    return repositoryRoot.appendingPathComponent(".build/debug/slad").path
+}()
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the real binary and collects its output.
+func runSlad(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+    guard FileManager.default.isExecutableFile(atPath: sladBinary) else {
+        throw ScenarioSyntaxError(description: "slad binary not found at \(sladBinary): build it first (swift build)")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: sladBinary)
+    process.arguments = arguments
+    process.currentDirectoryURL = repositoryRoot
+    // Files, not pipes: a large output cannot fill a pipe buffer and stall the child.
+    let dir = try makeTemporaryDirectory("slad-run")
+    let outURL = dir.appendingPathComponent("stdout")
+    let errURL = dir.appendingPathComponent("stderr")
+    let inURL = dir.appendingPathComponent("stdin")
+    try Data((stdin ?? "").utf8).write(to: inURL)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    process.standardInput = try FileHandle(forReadingFrom: inURL)
+    try process.run()
+    process.waitUntilExit()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    return CommandResult(
+        status: process.terminationStatus, stdout: try String(contentsOf: outURL, encoding: .utf8),
+        stderr: try String(contentsOf: errURL, encoding: .utf8))
+}
+
+@Suite("slad command line (real binary)")
+struct CommandTests {
+    @Test("check-config accepts the example configuration")
+    func checkConfigOK() throws {
+        let r = try runSlad(["check-config", "etc/slad"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "etc/slad: ok: 2 contracts (acme-gold, globex-silver), 2 calendars, 1 sources\n")
+    }
+
+    @Test("check-config prints every error and exits 1")
+    func checkConfigErrors() throws {
+        let dir = try makeTemporaryDirectory()
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
+        try """
+        id: bad
+        customer: Bad
+        calendar: nowhere
+        fee: { amount: "12.345", currency: XXX }
+        priorities:
+          P1: { reaction: soon }
+        warn_at: ["150%"]
+        """.write(to: dir.appendingPathComponent("contracts.d/bad.yaml"), atomically: true, encoding: .utf8)
+        let r = try runSlad(["check-config", dir.path])
+        #expect(r.status == 1)
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        let file = dir.appendingPathComponent("contracts.d/bad.yaml").path
+        #expect(lines.count == 5, "\(r.stderr)")
+        #expect(
+            lines.contains(
+                "\(file):3:11: calendar: calendar 'nowhere' is not defined in calendars/; known calendars: 24x7"))
+        #expect(
+            lines.contains("\(file):4:36: fee.currency: 'XXX' is not an ISO 4217 currency code; e.g. EUR, USD, RUB"))
+        #expect(lines.contains { $0.hasPrefix("\(file):6:19: priorities.P1.reaction: 'soon' is not a duration") })
+        #expect(lines.contains("\(file):7:11: warn_at.[0]: a warning must be above 0% and below 100%"))
+        #expect(lines.last == "4 errors in \(dir.path)")
+    }
+
+    @Test("check-config on a missing folder fails clearly")
+    func missingFolder() throws {
+        let r = try runSlad(["check-config", "/nonexistent/slad"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("/nonexistent/slad: is not a folder"))
+    }
+
+    @Test("replay of the sample log matches the committed golden output", arguments: ["lines", "json", "table"])
+    func replayGolden(_ format: String) throws {
+        let r = try runSlad([
+            "replay", "--config", "etc/slad", "--events", "etc/samples/events.jsonl", "--format", format,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let golden = repositoryRoot.appendingPathComponent("Tests/SladTests/Golden/sample-replay.\(format)")
+        if ProcessInfo.processInfo.environment["SLAD_UPDATE_GOLDEN"] == "1" {
+            try r.stdout.write(to: golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: golden, encoding: .utf8)
+        #expect(r.stdout == expected, "replay --format \(format) differs from \(golden.lastPathComponent)")
+        #expect(r.stderr.contains("etc/samples/events.jsonl:29: time: 'not a time' is not an ISO 8601 time"))
+    }
+
+    @Test("replay output is byte-identical across runs and input orders")
+    func deterministic() throws {
+        let sample = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("etc/samples/events.jsonl"), encoding: .utf8)
+        let reversed = sample.split(separator: "\n").reversed().joined(separator: "\n") + "\n"
+        let a = try runSlad([
+            "replay", "--config", "etc/slad", "--events", "etc/samples/events.jsonl", "--format", "json",
+        ])
+        let b = try runSlad(["replay", "--config", "etc/slad", "--events", "-", "--format", "json"], stdin: reversed)
+        #expect(a.status == 0 && b.status == 0)
+        #expect(a.stdout == b.stdout)
+        #expect(!a.stdout.isEmpty)
+    }
+
+    @Test("replay rejects a bad --as-of and a missing events file")
+    func replayBadInput() throws {
+        let r1 = try runSlad([
+            "replay", "--config", "etc/slad", "--events", "etc/samples/events.jsonl", "--as-of", "tomorrow",
+        ])
+        #expect(r1.status != 0)
+        #expect(r1.stderr.contains("--as-of 'tomorrow' must be an ISO 8601 time with an offset"))
+        let r2 = try runSlad(["replay", "--config", "etc/slad", "--events", "/nonexistent.jsonl"])
+        #expect(r2.status == 1)
+        #expect(r2.stderr.contains("/nonexistent.jsonl: cannot be read"))
+    }
+}
