@@ -23,8 +23,9 @@ status=0
 swift test --skip-build 2>&1 | tee "$out" || status=$?
 # XCTest prints "Executed 0 tests" (slad's tests use Swift Testing); close with
 # one plain line counting the Swift Testing test cases that ran.
-passed=$(grep -c -E '^✔ Test .*(passed after|with [0-9]+ test cases? passed)' "$out" || true)
+total=$(grep -o -E '^. Test run with [0-9]+ tests?' "$out" | grep -o -E '[0-9]+' | tail -n 1)
 failed=$(grep -c -E '^✘ Test .*failed after' "$out" || true)
+passed=$(( ${total:-0} - failed ))
 cases=$(grep -o -E '^✔ Test .* with [0-9]+ test cases passed' "$out" | awk '{ for (i = 1; i < NF; i++) if ($(i+1) == "test") n += $i } END { print n + 0 }')
 echo "parameterized test cases run: $cases"
 echo "$passed passed, $failed failed"
