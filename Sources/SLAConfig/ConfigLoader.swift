@@ -3,15 +3,19 @@ import SLACore
 
 /// A log source named in slad.yaml.
 public struct SourceConfig: Sendable, Hashable {
+    /// The source's name, unique in slad.yaml.
     public var name: String
     /// A path or glob, resolved against the configuration folder when relative.
     public var path: String
+    /// `jsonl` (mapped CSV sources come with the ingest work).
     public var format: String
 }
 
 /// A webhook endpoint named in slad.yaml.
 public struct WebhookConfig: Sendable, Hashable {
+    /// The endpoint's name, as contracts refer to it.
     public var name: String
+    /// Where notifications are posted.
     public var url: String
     /// Where the signing secret is read from; the secret itself never appears in configuration.
     public var secretFile: String?
@@ -19,12 +23,17 @@ public struct WebhookConfig: Sendable, Hashable {
 
 /// Everything slad needs from `/etc/slad`, validated and resolved.
 public struct SladConfiguration: Sendable {
+    /// The folder the configuration was read from.
     public var directory: String
     /// Where state is kept; nil means the caller's default (`$STATE_DIRECTORY` or `./state`).
     public var stateDirectory: String?
+    /// Event logs to read.
     public var sources: [SourceConfig]
+    /// Notification endpoints.
     public var webhooks: [WebhookConfig]
+    /// Calendars by name (without the built-in `24x7`).
     public var calendars: [String: BusinessCalendar]
+    /// Contracts, ordered by id.
     public var contracts: [Contract]
 }
 

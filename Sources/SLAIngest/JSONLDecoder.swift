@@ -3,11 +3,16 @@ import SLACore
 
 /// A line that could not be turned into an event.
 public struct LineError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The source name or file.
     public var source: String
+    /// The 1-based line number.
     public var line: Int
+    /// The field at fault, when one is.
     public var field: String?
+    /// What is wrong.
     public var reason: String
 
+    /// `source:line: field: reason`.
     public var description: String {
         "\(source):\(line): " + (field.map { "\($0): " } ?? "") + reason
     }
@@ -20,8 +25,10 @@ public struct LineError: Error, Hashable, Sendable, CustomStringConvertible {
 public struct JSONLEventDecoder: Sendable {
     /// Zone for timestamps written without an offset.
     public var defaultZone: ZoneRules
+    /// The source name, used in errors and content identities.
     public var source: String
 
+    /// Creates a decoder for one source.
     public init(source: String, defaultZone: ZoneRules = .utc) {
         self.source = source
         self.defaultZone = defaultZone

@@ -1,7 +1,9 @@
 /// A set of instants as sorted, disjoint, half-open intervals `[start, end)`.
 public struct IntervalSet: Sendable, Hashable {
+    /// The intervals, sorted and disjoint.
     public private(set) var intervals: [Range<Int64>] = []
 
+    /// The empty set.
     public init() {}
 
     /// Builds a set from any intervals (overlapping or unsorted).
@@ -15,6 +17,7 @@ public struct IntervalSet: Sendable, Hashable {
         }
     }
 
+    /// Instants in either set.
     public func union(_ other: IntervalSet) -> IntervalSet { IntervalSet(intervals + other.intervals) }
 
     /// The part of this set outside `other`.

@@ -1,7 +1,10 @@
 /// The definition of a calendar as configured: zone, weekly hours, exceptions.
 public struct CalendarDefinition: Sendable, Hashable {
+    /// The calendar's name (its file name, or `24x7`).
     public var id: String
+    /// The zone whose wall clock the hours are read in.
     public var zone: ZoneRules
+    /// Working hours by weekday.
     public var weekly: WeeklyHours
     /// Whole days off.
     public var holidays: Set<LocalDate>
@@ -10,6 +13,7 @@ public struct CalendarDefinition: Sendable, Hashable {
     /// The length of one business day, the meaning of `d` in durations.
     public var dayLength: Int64
 
+    /// Creates a definition; `dayLength` defaults to the typical working day (see ``typicalDayLength(_:)``).
     public init(
         id: String, zone: ZoneRules, weekly: WeeklyHours, holidays: Set<LocalDate> = [],
         extraWorkingDays: [LocalDate: [DaySpan]] = [:], dayLength: Int64? = nil
@@ -61,8 +65,11 @@ public struct BusinessCalendar: Sendable {
     /// `prefix[k]` is the total length of intervals `0..<k`.
     private let prefix: [Int64]
 
+    /// The calendar's name.
     public var id: String { definition.id }
+    /// The calendar's time zone.
     public var zone: ZoneRules { definition.zone }
+    /// Seconds in one business day, the meaning of `d` in durations.
     public var dayLength: Int64 { definition.dayLength }
 
     /// The built-in round-the-clock calendar in `zone`.

@@ -5,11 +5,13 @@ public struct DaySpan: Hashable, Sendable, CustomStringConvertible {
     /// Exclusive end, start < end ≤ 86 400 (24:00).
     public var end: Int32
 
+    /// Creates a span; the caller guarantees `0 ≤ start < end ≤ 86 400`.
     public init(start: Int32, end: Int32) {
         self.start = start
         self.end = end
     }
 
+    /// Seconds in the span.
     public var length: Int64 { Int64(end - start) }
 
     /// `HH:MM-HH:MM`.
@@ -39,8 +41,10 @@ public struct DaySpan: Hashable, Sendable, CustomStringConvertible {
 
 /// Working hours for each ISO weekday (index 0 = Monday … 6 = Sunday).
 public struct WeeklyHours: Hashable, Sendable {
+    /// Spans per ISO weekday, Monday first.
     public var days: [[DaySpan]]
 
+    /// Creates the week from exactly seven day entries, Monday first.
     public init(days: [[DaySpan]]) {
         precondition(days.count == 7, "one entry per weekday")
         self.days = days

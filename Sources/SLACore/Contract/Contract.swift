@@ -1,25 +1,35 @@
 /// An SLA contract with everything resolved: calendars built, durations in seconds, money parsed.
 public struct Contract: Sendable {
+    /// The contract id, unique across the configuration.
     public var id: String
+    /// The customer's name as it appears in reports.
     public var customer: String
     /// First and last day (inclusive, contract time zone) on which the contract applies.
     public var validFrom: LocalDate?
+    /// Last day (inclusive, contract time zone) on which the contract applies.
     public var validTo: LocalDate?
     /// The contract calendar: its zone defines report months, its hours the business time.
     public var calendar: BusinessCalendar
     /// Monthly fee; its currency is the contract's currency.
     public var fee: Money
+    /// Services whose outages count for availability.
     public var services: [String]
+    /// The availability promise, if any.
     public var availability: AvailabilityTerms?
     /// Terms per priority name, in the order they were written.
     public var priorities: [PriorityTerms]
     /// Statuses that stop the resolution clock while the incident is in them.
     public var pauseOn: Set<String>
+    /// Warning thresholds below 100 %, ascending.
     public var warnAt: [Percentage]
+    /// Escalation levels at 100 % or more, ascending.
     public var escalations: [Escalation]
+    /// What breaches cost, and the monthly cap.
     public var penalties: PenaltyRules
+    /// Webhook names that hear about this contract.
     public var notify: [String]
 
+    /// Creates a resolved contract.
     public init(
         id: String, customer: String, validFrom: LocalDate? = nil, validTo: LocalDate? = nil,
         calendar: BusinessCalendar,
@@ -43,7 +53,9 @@ public struct Contract: Sendable {
         self.notify = notify
     }
 
+    /// The contract's zone: its calendar's.
     public var zone: ZoneRules { calendar.zone }
+    /// The contract's currency: its fee's.
     public var currency: Currency { fee.currency }
 
     /// The terms of priority `name`, if the contract has any.
@@ -65,6 +77,7 @@ public struct Contract: Sendable {
 
 /// Targets for one priority.
 public struct PriorityTerms: Sendable {
+    /// The priority's name, e.g. `P1`.
     public var name: String
     /// Business seconds to first reaction, nil when not promised.
     public var reaction: Int64?
@@ -73,6 +86,7 @@ public struct PriorityTerms: Sendable {
     /// The calendar both targets are measured in.
     public var calendar: BusinessCalendar
 
+    /// Creates the terms of one priority.
     public init(name: String, reaction: Int64?, resolution: Int64?, calendar: BusinessCalendar) {
         self.name = name
         self.reaction = reaction
@@ -83,13 +97,16 @@ public struct PriorityTerms: Sendable {
 
 /// Availability promise and the service credits owed when it is missed.
 public struct AvailabilityTerms: Sendable {
+    /// The availability promised.
     public var target: Percentage
     /// Time that counts for availability (24x7, or e.g. business hours only).
     public var calendar: BusinessCalendar
+    /// Whether maintenance windows are taken out of the period and the downtime.
     public var excludeMaintenance: Bool
     /// Tiers in any order; the most severe one whose `below` the achieved value is under applies.
     public var credits: [CreditTier]
 
+    /// Creates availability terms.
     public init(target: Percentage, calendar: BusinessCalendar, excludeMaintenance: Bool, credits: [CreditTier]) {
         self.target = target
         self.calendar = calendar
@@ -100,9 +117,12 @@ public struct AvailabilityTerms: Sendable {
 
 /// "Achieved below `below` → credit `credit` of the monthly fee".
 public struct CreditTier: Sendable, Hashable {
+    /// The tier applies when achieved availability is under this.
     public var below: Percentage
+    /// The share of the monthly fee credited.
     public var credit: Percentage
 
+    /// Creates a tier.
     public init(below: Percentage, credit: Percentage) {
         self.below = below
         self.credit = credit
@@ -111,9 +131,12 @@ public struct CreditTier: Sendable, Hashable {
 
 /// An escalation level: when a clock passes `at` of its target, notify these.
 public struct Escalation: Sendable, Hashable {
+    /// The share of the target at which it escalates.
     public var at: Percentage
+    /// Webhook names to notify.
     public var notify: [String]
 
+    /// Creates an escalation level.
     public init(at: Percentage, notify: [String]) {
         self.at = at
         self.notify = notify
@@ -122,10 +145,12 @@ public struct Escalation: Sendable, Hashable {
 
 /// What one breach costs.
 public struct BreachPenalty: Sendable, Hashable {
+    /// Charged once per breach.
     public var fixed: Money
     /// Charged for every started hour (of the clock's calendar) past the target.
     public var perHourLate: Money?
 
+    /// Creates a breach penalty.
     public init(fixed: Money, perHourLate: Money? = nil) {
         self.fixed = fixed
         self.perHourLate = perHourLate
@@ -140,11 +165,16 @@ public enum PenaltyCap: Sendable, Hashable {
 
 /// Penalties per breach kind and priority, and the monthly cap.
 public struct PenaltyRules: Sendable {
+    /// Reaction breach penalties by priority.
     public var reaction: [String: BreachPenalty]
+    /// Resolution breach penalties by priority.
     public var resolution: [String: BreachPenalty]
+    /// What a broken promise costs.
     public var promise: BreachPenalty?
+    /// The most the contract pays in one month.
     public var cap: PenaltyCap?
 
+    /// Creates penalty rules; everything defaults to "no penalty".
     public init(
         reaction: [String: BreachPenalty] = [:], resolution: [String: BreachPenalty] = [:],
         promise: BreachPenalty? = nil, cap: PenaltyCap? = nil

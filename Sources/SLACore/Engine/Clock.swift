@@ -5,6 +5,7 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// An explicit commitment (`promise.made`), by promise name.
     case promise(String)
 
+    /// `reaction`, `resolution` or `promise:NAME`.
     public var description: String {
         switch self {
         case .reaction: "reaction"
@@ -37,10 +38,14 @@ public enum ThresholdKind: String, Sendable, Codable, Hashable {
 
 /// A threshold a clock can pass.
 public struct Threshold: Sendable, Hashable {
+    /// What passing it means.
     public var kind: ThresholdKind
+    /// The share of the target at which it is passed.
     public var at: Percentage
+    /// Webhook names to notify (escalations).
     public var notify: [String]
 
+    /// Creates a threshold.
     public init(kind: ThresholdKind, at: Percentage, notify: [String] = []) {
         self.kind = kind
         self.at = at
@@ -61,7 +66,9 @@ extension Percentage {
 
 /// The moment a clock passed a threshold, in event time.
 public struct Crossing: Sendable, Hashable {
+    /// The threshold passed.
     public var threshold: Threshold
+    /// When it was passed.
     public var at: Instant
     /// The target in force when it was passed, in business seconds.
     public var target: Int64

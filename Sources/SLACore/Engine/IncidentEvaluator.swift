@@ -19,6 +19,7 @@ public enum ClockOutcome: String, Sendable, Codable {
 
 /// The verdict on one clock of one incident.
 public struct ClockVerdict: Sendable {
+    /// Which clock.
     public var metric: Metric
     /// The priority in force at the end.
     public var priority: String
@@ -26,12 +27,15 @@ public struct ClockVerdict: Sendable {
     public var target: Int64?
     /// Business seconds counted up to the stop, or to the evaluation instant.
     public var elapsed: Int64
+    /// How the clock stands.
     public var outcome: ClockOutcome
+    /// When the clock stopped for good, if it has.
     public var stoppedAt: Instant?
     /// Every threshold passed, in time order.
     public var crossings: [Crossing]
     /// When each threshold not yet passed falls due if nothing stops the clock.
     public var upcoming: [Crossing]
+    /// The calendar the clock counts in at the end.
     public var calendarID: String
 
     /// The breach, if any.
@@ -42,29 +46,42 @@ public struct ClockVerdict: Sendable {
 
 /// The verdict on one incident.
 public struct IncidentVerdict: Sendable {
+    /// The incident id.
     public var incident: String
+    /// The contract id.
     public var contract: String
+    /// The service named at open.
     public var service: String?
+    /// When the incident was opened.
     public var openedAt: Instant
     /// The priority at open and now.
     public var openingPriority: String
+    /// The priority at the end.
     public var priority: String
+    /// Open, resolved or closed.
     public var status: IncidentStatus
+    /// When it was last resolved, while resolved.
     public var resolvedAt: Instant?
+    /// When it was closed.
     public var closedAt: Instant?
     /// Changes of assignee, team or level after the first assignment (one per event).
     public var handoffs: Int
     /// Whether the contract was in force when the incident was opened; if not, no clocks run.
     public var covered: Bool
+    /// Reaction, resolution and promise clocks (none when not covered).
     public var clocks: [ClockVerdict]
 }
 
 /// An event that was not applied, and why.
 public struct Rejection: Sendable, Hashable {
+    /// The event left out.
     public var event: SLAEvent
+    /// The reason, for counting.
     public var reason: RejectionReason
+    /// The reason, for people.
     public var detail: String
 
+    /// Creates a rejection.
     public init(event: SLAEvent, reason: RejectionReason, detail: String) {
         self.event = event
         self.reason = reason

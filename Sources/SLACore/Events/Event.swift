@@ -37,21 +37,32 @@ public enum EventType: String, Sendable, Codable, CaseIterable {
 public struct SLAEvent: Sendable, Hashable {
     /// Identity for idempotency: the source's id, or a hash of source and content.
     public var id: String
+    /// When it happened (event time drives the SLA clocks).
     public var time: Instant
+    /// What happened.
     public var type: EventType
+    /// The incident, for incident and promise events.
     public var incident: String?
+    /// The contract; read from the opening event of an incident.
     public var contract: String?
+    /// The service, for availability events (and informational on incidents).
     public var service: String?
+    /// The priority at open, or a new one on `incident.updated` (re-targets).
     public var priority: String?
+    /// A workflow status; statuses in the contract's `pause_on` pause the resolution clock.
     public var status: String?
+    /// Who works on it; a change after the first is a handoff.
     public var assignee: String?
+    /// The team working on it; a change after the first is a handoff.
     public var team: String?
+    /// The support level (L1, L2, …); a change after the first is a handoff.
     public var level: String?
     /// For `promise.made`: when the promise falls due.
     public var due: Instant?
     /// For promises: which promise (several can be open at once); "promise" when absent.
     public var promise: String?
 
+    /// Creates an event; only id, time and type are always required.
     public init(
         id: String, time: Instant, type: EventType, incident: String? = nil, contract: String? = nil,
         service: String? = nil, priority: String? = nil, status: String? = nil, assignee: String? = nil,

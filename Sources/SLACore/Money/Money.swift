@@ -32,6 +32,7 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 
+    /// The ISO 4217 code.
     public var description: String { code }
 
     /// 10 ^ minorDigits.
@@ -41,6 +42,7 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         return s
     }
 
+    /// Decodes from the ISO 4217 code.
     public init(from decoder: any Decoder) throws {
         let code = try decoder.singleValueContainer().decode(String.self)
         guard let c = Currency(code: code) else {
@@ -50,6 +52,7 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
         self = c
     }
 
+    /// Encodes as the ISO 4217 code.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(code)
@@ -58,26 +61,33 @@ public struct Currency: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// An amount of money in integer minor units. Never floating point.
 public struct Money: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The amount in the currency's minor unit (cents, kopecks, yen).
     public var minorUnits: Int64
+    /// The currency of the amount.
     public var currency: Currency
 
+    /// Creates an amount from minor units.
     public init(minorUnits: Int64, currency: Currency) {
         self.minorUnits = minorUnits
         self.currency = currency
     }
 
+    /// No money, in `currency`.
     public static func zero(_ currency: Currency) -> Money { Money(minorUnits: 0, currency: currency) }
 
+    /// Orders amounts of one currency; mixing currencies is a programming error.
     public static func < (lhs: Money, rhs: Money) -> Bool {
         precondition(lhs.currency == rhs.currency, "money of different currencies is not comparable")
         return lhs.minorUnits < rhs.minorUnits
     }
 
+    /// Adds amounts of one currency.
     public static func + (lhs: Money, rhs: Money) -> Money {
         precondition(lhs.currency == rhs.currency, "money of different currencies does not add")
         return Money(minorUnits: lhs.minorUnits + rhs.minorUnits, currency: lhs.currency)
     }
 
+    /// Subtracts amounts of one currency.
     public static func - (lhs: Money, rhs: Money) -> Money {
         precondition(lhs.currency == rhs.currency, "money of different currencies does not subtract")
         return Money(minorUnits: lhs.minorUnits - rhs.minorUnits, currency: lhs.currency)
@@ -141,10 +151,13 @@ extension Character {
 
 /// A percentage held exactly in millionths of the whole (`"99.95%"` = 999 500).
 public struct Percentage: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
+    /// The percentage in millionths of the whole: 100 % = 1 000 000.
     public var millionths: Int64
 
+    /// Creates a percentage from millionths of the whole.
     public init(millionths: Int64) { self.millionths = millionths }
 
+    /// Orders percentages by size.
     public static func < (lhs: Percentage, rhs: Percentage) -> Bool { lhs.millionths < rhs.millionths }
 
     /// Parses `"99.9%"`, `"50%"`, `"200%"` (up to 4 decimals of a percent).
@@ -175,6 +188,7 @@ public struct Percentage: Hashable, Sendable, Comparable, CustomStringConvertibl
         return p / 1_000_000 + (p % 1_000_000 > 0 ? 1 : 0)
     }
 
+    /// Decodes from text such as `"99.9%"`.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let p = Percentage(parsing: text) else {
@@ -184,6 +198,7 @@ public struct Percentage: Hashable, Sendable, Comparable, CustomStringConvertibl
         self = p
     }
 
+    /// Encodes as text such as `"99.9%"`.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)

@@ -8,11 +8,13 @@ public struct AvailabilityFigures: Sendable, Hashable {
     public var downtimeSeconds: Int64
     /// Achieved availability, rounded half-even to a millionth for display.
     public var achieved: Percentage
+    /// The availability promised.
     public var target: Percentage
     /// Whether the target was met (compared exactly, not on the rounded figure).
     public var met: Bool
     /// The credit tier hit, if any.
     public var tier: CreditTier?
+    /// The credit owed for the tier hit (zero when none).
     public var credit: Money
     /// Downtime intervals that count, for charts.
     public var downtime: IntervalSet
@@ -20,16 +22,21 @@ public struct AvailabilityFigures: Sendable, Hashable {
 
 /// One breach and what it costs.
 public struct BreachLine: Sendable, Hashable {
+    /// The incident that breached.
     public var incident: String
+    /// Which clock breached.
     public var metric: Metric
+    /// The priority in force at the breach.
     public var priority: String
     /// Target in business seconds (promises: seconds from made to due).
     public var target: Int64
     /// Elapsed at the stop, or at the evaluation instant when still running.
     public var actual: Int64
+    /// How far past the target, never negative.
     public var overBy: Int64 { max(0, actual - target) }
     /// When the breach happened.
     public var at: Instant
+    /// What the breach costs.
     public var amount: Money
     /// How the amount was computed, e.g. `5000.00 + 3 h × 500.00`.
     public var rule: String
@@ -37,32 +44,49 @@ public struct BreachLine: Sendable, Hashable {
 
 /// Met and total of one metric's clocks decided in the month.
 public struct Compliance: Sendable, Hashable {
+    /// Clocks that met their target.
     public var met = 0
+    /// Clocks that breached.
     public var breached = 0
+    /// All clocks decided in the month.
     public var total: Int { met + breached }
 }
 
 /// The penalty statement of one contract for one month.
 public struct MonthlyStatement: Sendable {
+    /// The contract id.
     public var contract: String
+    /// The customer's name.
     public var customer: String
+    /// The calendar month in the contract zone.
     public var month: YearMonth
     /// The part of the month the contract was in force and data covers.
     public var periodStart: Instant
+    /// End of the period covered (exclusive).
     public var periodEnd: Instant
+    /// The monthly fee.
     public var fee: Money
+    /// Availability figures, when the contract promises availability.
     public var availability: AvailabilityFigures?
     /// Incidents opened in the month, per priority.
     public var incidentsByPriority: [String: Int]
+    /// Reaction clocks decided in the month.
     public var reaction: Compliance
+    /// Resolution clocks decided in the month.
     public var resolution: Compliance
+    /// Handoffs of incidents opened in the month.
     public var handoffs: Int
     /// Incidents opened in the month handed off more than twice.
     public var bouncedIncidents: Int
+    /// Every breach of the month, in time order.
     public var breaches: [BreachLine]
+    /// Credit plus breach penalties, before the cap.
     public var subtotal: Money
+    /// The cap as an amount, when the contract has one.
     public var cap: Money?
+    /// Whether the cap reduced the subtotal.
     public var capApplied: Bool
+    /// What is owed for the month.
     public var total: Money
     /// The month was not over at the evaluation instant.
     public var provisional: Bool

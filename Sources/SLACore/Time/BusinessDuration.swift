@@ -4,9 +4,12 @@
 /// (its `day_length`, 24 h for round-the-clock calendars), so `1d` on a
 /// 09:00–18:00 calendar is 9 business hours: opened Monday 14:00, due Tuesday 14:00.
 public struct BusinessDuration: Hashable, Sendable, CustomStringConvertible {
+    /// Whole business days.
     public var days: Int64
+    /// Seconds on top of the days.
     public var seconds: Int64
 
+    /// Creates a duration.
     public init(days: Int64 = 0, seconds: Int64 = 0) {
         self.days = days
         self.seconds = seconds

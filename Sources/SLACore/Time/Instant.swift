@@ -9,15 +9,18 @@ public struct Instant: Hashable, Comparable, Sendable, Codable {
     /// Creates an instant from seconds since the Unix epoch.
     public init(_ seconds: Int64) { self.seconds = seconds }
 
+    /// Orders instants in time.
     public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.seconds < rhs.seconds }
 
     /// The instant `delta` seconds later (earlier when negative).
     public func adding(seconds delta: Int64) -> Instant { Instant(seconds + delta) }
 
+    /// Decodes from seconds since the epoch.
     public init(from decoder: any Decoder) throws {
         seconds = try decoder.singleValueContainer().decode(Int64.self)
     }
 
+    /// Encodes as seconds since the epoch.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(seconds)
@@ -26,8 +29,11 @@ public struct Instant: Hashable, Comparable, Sendable, Codable {
 
 /// A calendar date without a time zone (proleptic Gregorian).
 public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The year, e.g. 2026.
     public var year: Int
+    /// The month, 1–12.
     public var month: Int
+    /// The day of the month, 1–31.
     public var day: Int
 
     /// Creates a date; the caller guarantees the components are valid (see ``isValid``).
@@ -42,6 +48,7 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         month >= 1 && month <= 12 && day >= 1 && day <= LocalDate.daysIn(year: year, month: month)
     }
 
+    /// Orders dates in time.
     public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
@@ -86,8 +93,10 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         month == 12 ? LocalDate(year: year + 1, month: 1, day: 1) : LocalDate(year: year, month: month + 1, day: 1)
     }
 
+    /// Whether `year` has 29 February.
     public static func isLeap(_ year: Int) -> Bool { (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 }
 
+    /// Days in `month` of `year`.
     public static func daysIn(year: Int, month: Int) -> Int {
         switch month {
         case 2: return isLeap(year) ? 29 : 28
@@ -114,17 +123,23 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
 /// A calendar month, the unit of reports.
 public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    /// The year, e.g. 2026.
     public var year: Int
+    /// The month, 1–12.
     public var month: Int
 
+    /// Creates a month; the caller guarantees `1...12`.
     public init(year: Int, month: Int) {
         self.year = year
         self.month = month
     }
 
+    /// Orders months in time.
     public static func < (lhs: YearMonth, rhs: YearMonth) -> Bool { (lhs.year, lhs.month) < (rhs.year, rhs.month) }
 
+    /// The first day of the month.
     public var firstDay: LocalDate { LocalDate(year: year, month: month, day: 1) }
+    /// The following month.
     public var next: YearMonth {
         month == 12 ? YearMonth(year: year + 1, month: 1) : YearMonth(year: year, month: month + 1)
     }
@@ -141,6 +156,7 @@ public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible
         self.init(year: y, month: m)
     }
 
+    /// Decodes from `YYYY-MM`.
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = YearMonth(parsing: text) else {
@@ -149,6 +165,7 @@ public struct YearMonth: Hashable, Comparable, Sendable, CustomStringConvertible
         self = value
     }
 
+    /// Encodes as `YYYY-MM`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
