@@ -107,22 +107,5 @@ enum ICalendar {
     }
 
     /// `20260101`, `20260101T000000`, `20260101T000000Z` → the date part.
-    static func date(_ value: String) -> LocalDate? {
-        let u = Array(value.utf8)
-        guard u.count >= 8, let y = digits(u, 0, 4), let m = digits(u, 4, 2), let d = digits(u, 6, 2) else {
-            return nil
-        }
-        let date = LocalDate(year: y, month: m, day: d)
-        return date.isValid ? date : nil
-    }
-
-    static func digits(_ u: [UInt8], _ start: Int, _ count: Int) -> Int? {
-        var v = 0
-        for i in start..<(start + count) {
-            let c = u[i] &- 48
-            guard c < 10 else { return nil }
-            v = v * 10 + Int(c)
-        }
-        return v
-    }
+    static func date(_ value: String) -> LocalDate? { LocalDate(basicFormat: value) }
 }

@@ -8,52 +8,59 @@ public struct ServiceTimeline: Sendable {
     /// Folds `events` (service and maintenance events, any order) up to `asOf`;
     /// an outage still open at `asOf` counts until `asOf`.
     public static func build(from events: [SLAEvent], asOf: Instant) -> (ServiceTimeline, [Rejection]) {
-        var timeline = ServiceTimeline()
         var rejections: [Rejection] = []
-        var openDown: [String: Instant] = [:]
-        var openMaintenance: [String: Instant] = [:]
-        var downRanges: [String: [Range<Int64>]] = [:]
-        var maintenanceRanges: [String: [Range<Int64>]] = [:]
+        var outages = Windows(start: .serviceDown, end: .serviceUp)
+        var maintenance = Windows(start: .maintenanceStarted, end: .maintenanceEnded)
         for e in events.sorted(by: SLAEvent.canonicalOrder) {
             guard let service = e.service else {
                 rejections.append(
                     Rejection(event: e, reason: .missingService, detail: "\(e.type.rawValue) without service"))
                 continue
             }
-            switch e.type {
-            case .serviceDown:
-                if openDown[service] == nil { openDown[service] = e.time }
-            case .serviceUp:
-                guard let start = openDown.removeValue(forKey: service) else {
-                    rejections.append(
-                        Rejection(
-                            event: e, reason: .unmatchedEnd, detail: "service.up for \(service) without service.down"))
-                    continue
-                }
-                downRanges[service, default: []].append(start.seconds..<e.time.seconds)
-            case .maintenanceStarted:
-                if openMaintenance[service] == nil { openMaintenance[service] = e.time }
-            case .maintenanceEnded:
-                guard let start = openMaintenance.removeValue(forKey: service) else {
-                    rejections.append(
-                        Rejection(
-                            event: e, reason: .unmatchedEnd,
-                            detail: "maintenance.ended for \(service) without maintenance.started"))
-                    continue
-                }
-                maintenanceRanges[service, default: []].append(start.seconds..<e.time.seconds)
-            default:
-                continue
+            if let rejection = outages.apply(e, service: service) ?? maintenance.apply(e, service: service) {
+                rejections.append(rejection)
             }
         }
         let end = max(asOf, events.map(\.time).max() ?? asOf)
-        for (service, start) in openDown { downRanges[service, default: []].append(start.seconds..<end.seconds) }
-        for (service, start) in openMaintenance {
-            maintenanceRanges[service, default: []].append(start.seconds..<end.seconds)
-        }
-        timeline.down = downRanges.mapValues(IntervalSet.init)
-        timeline.maintenance = maintenanceRanges.mapValues(IntervalSet.init)
+        var timeline = ServiceTimeline()
+        timeline.down = outages.closed(at: end)
+        timeline.maintenance = maintenance.closed(at: end)
         return (timeline, rejections)
+    }
+
+    /// Pairs start and end events of one kind of window per service.
+    private struct Windows {
+        let start: EventType
+        let end: EventType
+        var open: [String: Instant] = [:]
+        var ranges: [String: [Range<Int64>]] = [:]
+
+        init(start: EventType, end: EventType) {
+            self.start = start
+            self.end = end
+        }
+
+        /// Applies `e` if it is this window's kind; a repeated start is ignored, an end without start rejected.
+        mutating func apply(_ e: SLAEvent, service: String) -> Rejection? {
+            if e.type == start {
+                if open[service] == nil { open[service] = e.time }
+            } else if e.type == end {
+                guard let from = open.removeValue(forKey: service) else {
+                    return Rejection(
+                        event: e, reason: .unmatchedEnd,
+                        detail: "\(end.rawValue) for \(service) without \(start.rawValue)")
+                }
+                ranges[service, default: []].append(from.seconds..<e.time.seconds)
+            }
+            return nil
+        }
+
+        /// The windows per service, those still open closed at `end`.
+        func closed(at end: Instant) -> [String: IntervalSet] {
+            var all = ranges
+            for (service, from) in open { all[service, default: []].append(from.seconds..<end.seconds) }
+            return all.mapValues(IntervalSet.init)
+        }
     }
 
     /// Union of the downtime of `services`.

@@ -110,6 +110,16 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
     }
 
+    /// Parses the basic form `YYYYMMDD` (iCalendar), ignoring anything after the date.
+    public init?(basicFormat text: some StringProtocol) {
+        let u = Array(text.utf8)
+        guard u.count >= 8, let y = digits(u, 0, 4), let m = digits(u, 4, 2), let d = digits(u, 6, 2) else {
+            return nil
+        }
+        self.init(year: y, month: m, day: d)
+        guard isValid else { return nil }
+    }
+
     /// Parses `YYYY-MM-DD`; nil when malformed or not a real date.
     public init?(parsing text: some StringProtocol) {
         let u = Array(text.utf8)
