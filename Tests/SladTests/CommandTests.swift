@@ -50,7 +50,10 @@ struct CommandTests {
         #expect(r.stdout == "etc/slad: ok: 2 contracts (acme-gold, globex-silver), 2 calendars, 1 sources\n")
     }
 
-    @Test("check-config prints every error and exits 1")
+    static let knownKeys =
+        "id, customer, valid, calendar, timezone, fee, services, availability, priorities, pause_on, warn_at, escalations, penalties, notify"
+
+    @Test("a contract with five different errors: check-config prints five located messages and exits 1")
     func checkConfigErrors() throws {
         let dir = try makeTemporaryDirectory()
         try FileManager.default.createDirectory(
@@ -63,12 +66,13 @@ struct CommandTests {
         priorities:
           P1: { reaction: soon }
         warn_at: ["150%"]
+        colour: red
         """.write(to: dir.appendingPathComponent("contracts.d/bad.yaml"), atomically: true, encoding: .utf8)
         let r = try runSlad(["check-config", dir.path])
         #expect(r.status == 1)
         let lines = r.stderr.split(separator: "\n").map(String.init)
         let file = dir.appendingPathComponent("contracts.d/bad.yaml").path
-        #expect(lines.count == 5, "\(r.stderr)")
+        #expect(lines.count == 6, "\(r.stderr)")
         #expect(
             lines.contains(
                 "\(file):3:11: calendar: calendar 'nowhere' is not defined in calendars/; known calendars: 24x7"))
@@ -76,7 +80,8 @@ struct CommandTests {
             lines.contains("\(file):4:36: fee.currency: 'XXX' is not an ISO 4217 currency code; e.g. EUR, USD, RUB"))
         #expect(lines.contains { $0.hasPrefix("\(file):6:19: priorities.P1.reaction: 'soon' is not a duration") })
         #expect(lines.contains("\(file):7:11: warn_at.[0]: a warning must be above 0% and below 100%"))
-        #expect(lines.last == "4 errors in \(dir.path)")
+        #expect(lines.contains("\(file):8:1: colour: unknown key 'colour'; known keys: \(Self.knownKeys)"))
+        #expect(lines.last == "5 errors in \(dir.path)")
     }
 
     @Test("check-config on a missing folder fails clearly")
