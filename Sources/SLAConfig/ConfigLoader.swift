@@ -7,7 +7,7 @@ public struct SourceConfig: Sendable, Hashable {
     public var name: String
     /// A path or glob, resolved against the configuration folder when relative.
     public var path: String
-    /// `jsonl` (mapped CSV sources come with the ingest work).
+    /// `jsonl` (native events), or the name of a mapping in `sources/` for status-snapshot logs.
     public var format: String
 }
 
@@ -35,6 +35,8 @@ public struct SladConfiguration: Sendable {
     public var calendars: [String: BusinessCalendar]
     /// Contracts, ordered by id.
     public var contracts: [Contract]
+    /// Mappings of status-snapshot logs by name (`sources/NAME.yaml`).
+    public var mappings: [String: SourceMapping]
 }
 
 /// Loads and validates a configuration folder; reports every error, not the first.
@@ -70,7 +72,6 @@ public enum ConfigLoader {
                     let path = s.required("path")?.string("a path")
                 else { continue }
                 let format = s["format"]?.string("jsonl") ?? "jsonl"
-                if format != "jsonl" { s["format"]!.fail("format '\(format)' is not supported yet", hint: "use jsonl") }
                 if sources.contains(where: { $0.name == name }) { s["name"]!.fail("source '\(name)' is defined twice") }
                 sources.append(
                     SourceConfig(name: name, path: path.hasPrefix("/") ? path : join(directory, path), format: format))
@@ -133,10 +134,28 @@ public enum ConfigLoader {
             firstFile[contract.id] = path
             contracts.append(contract)
         }
+        // Source mappings (they name contracts and their priorities).
+        let mappingDir = join(directory, "sources")
+        var mappings: [String: SourceMapping] = [:]
+        let contractsByID = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for file in yamlFiles(in: mappingDir) {
+            let path = join(mappingDir, file)
+            let name = String(file.dropLast(5))
+            guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics),
+                let mapping = SourceMappingLoader.load(root, name: name, contracts: contractsByID)
+            else { continue }
+            mappings[name] = mapping
+        }
+        for source in sources where source.format != "jsonl" && mappings[source.format] == nil {
+            diagnostics.report(
+                ConfigError(
+                    file: mainPath, field: "sources",
+                    reason: "source '\(source.name)' uses mapping '\(source.format)', which is not in sources/"))
+        }
         guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
         return SladConfiguration(
             directory: directory, stateDirectory: stateDirectory, sources: sources, webhooks: webhooks,
-            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id })
+            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings)
     }
 
     /// `*.yaml` files of a folder in name order; none when it does not exist.

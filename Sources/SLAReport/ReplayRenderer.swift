@@ -52,6 +52,41 @@ public enum ReplayRenderer {
         return out.joined(separator: "\n") + (out.isEmpty ? "" : "\n")
     }
 
+    /// One CSV row (RFC 4180) per clock: the per-incident verdicts, compact enough for golden files.
+    public static func verdicts(_ result: ReplayResult, contracts: [Contract]) -> String {
+        let zones = Dictionary(contracts.map { ($0.id, $0.zone) }, uniquingKeysWith: { a, _ in a })
+        var out =
+            "incident,contract,status,handoffs,metric,priority,outcome,target_seconds,elapsed_seconds,breached_at\r\n"
+        for v in result.incidents {
+            let zone = zones[v.contract] ?? .utc
+            for c in v.clocks {
+                let fields = [
+                    v.incident, v.contract, v.status.rawValue, String(v.handoffs), c.metric.description, c.priority,
+                    c.outcome.rawValue, c.target.map(String.init) ?? "", String(c.elapsed),
+                    c.breach.map { ISO8601.format($0.at, in: zone) } ?? "",
+                ]
+                out += fields.map(csvField).joined(separator: ",") + "\r\n"
+            }
+        }
+        return out
+    }
+
+    /// The statement and rejection lines of ``lines(_:contracts:)``, with rejection counts: a month-level summary.
+    public static func statements(_ result: ReplayResult, contracts: [Contract]) -> String {
+        let all = lines(result, contracts: contracts).split(separator: "\n")
+        let months = Set(result.statements.map { "\($0.contract) \($0.month) " })
+        var out = all.filter { line in months.contains { line.hasPrefix($0) } }.joined(separator: "\n")
+        out += "\n\(result.eventCount) events, \(result.incidents.count) incidents, \(result.rejections.count) rejected"
+        let counts = result.rejectionCounts
+        if !counts.isEmpty { out += " (" + counts.map { "\($0.reason): \($0.count)" }.joined(separator: ", ") + ")" }
+        return out + "\n"
+    }
+
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
     /// A terminal summary: incidents with their clocks, then money per contract and month.
     public static func table(_ result: ReplayResult, contracts: [Contract]) -> String {
         let zones = Dictionary(contracts.map { ($0.id, $0.zone) }, uniquingKeysWith: { a, _ in a })

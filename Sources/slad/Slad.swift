@@ -35,7 +35,7 @@ struct CheckConfig: ParsableCommand {
         do {
             let config = try ConfigLoader.load(directory: dir)
             print(
-                "\(dir): ok: \(config.contracts.count) contracts (\(config.contracts.map(\.id).joined(separator: ", "))), \(config.calendars.count) calendars, \(config.sources.count) sources"
+                "\(dir): ok: \(config.contracts.count) contracts (\(config.contracts.map(\.id).joined(separator: ", "))), \(config.calendars.count) calendars, \(config.sources.count) sources, \(config.mappings.count) source mappings"
             )
         } catch {
             for e in error.errors { printError(e.description) }
@@ -51,7 +51,7 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Evaluate an event file offline: verdict per incident and clock, penalties per contract and month.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case table, json, lines
+        case table, json, lines, verdicts, statements
     }
 
     @OptionGroup var options: ConfigOptions
@@ -59,8 +59,13 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("events"), help: "JSON Lines event file ('-' for standard input).")
     var eventsPath: String
 
-    @Option(help: "Output format: table, json or lines.")
+    @Option(help: "Output format: table, json, lines, verdicts (CSV, one row per clock) or statements.")
     var format: Format = .table
+
+    @Option(
+        name: .customLong("source"),
+        help: "Read the events file through this mapping of sources/ (status-snapshot logs); default: native JSONL.")
+    var mapping: String?
 
     @Option(
         name: .customLong("as-of"),
@@ -92,8 +97,27 @@ struct ReplayCommand: ParsableCommand {
             }
             data = d
         }
-        let decoder = JSONLEventDecoder(source: eventsPath)
-        let (events, lineErrors) = decoder.decodeAll(String(decoding: data, as: UTF8.self))
+        var events: [SLAEvent]
+        var lineErrors: [LineError]
+        var mappedSummary: String?
+        if let mapping {
+            guard let m = config.mappings[mapping] else {
+                printError(
+                    "no source mapping '\(mapping)' in \(options.directory)/sources; known: \(config.mappings.keys.sorted().joined(separator: ", "))"
+                )
+                throw ExitCode(1)
+            }
+            let mapped = SnapshotMapper.read(bytes: Array(data), mapping: m)
+            events = mapped.events
+            lineErrors = mapped.errors
+            let skipped = mapped.skipped.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+            mappedSummary =
+                "\(mapped.rows) rows, \(events.count) events, \(mapped.skipped.values.reduce(0, +)) skipped"
+                + (skipped.isEmpty ? "" : " (\(skipped.joined(separator: ", ")))") + ", \(lineErrors.count) quarantined"
+        } else {
+            (events, lineErrors) = JSONLEventDecoder(source: eventsPath).decodeAll(
+                String(decoding: data, as: UTF8.self))
+        }
         for e in lineErrors { printError("quarantined: \(e)") }
         let instant = asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) }
         let result = Replay.run(contracts: config.contracts, events: events, asOf: instant)
@@ -103,7 +127,12 @@ struct ReplayCommand: ParsableCommand {
             if !lineErrors.isEmpty { print("\(lineErrors.count) lines quarantined as malformed") }
         case .json: print(try ReplayRenderer.json(result, contracts: config.contracts), terminator: "")
         case .lines: print(ReplayRenderer.lines(result, contracts: config.contracts), terminator: "")
+        case .verdicts: print(ReplayRenderer.verdicts(result, contracts: config.contracts), terminator: "")
+        case .statements:
+            print(ReplayRenderer.statements(result, contracts: config.contracts), terminator: "")
+            if let mappedSummary { print("source: \(mappedSummary)") }
         }
+        if let mappedSummary, format == .table { print("source: \(mappedSummary)") }
     }
 }
 

@@ -57,7 +57,7 @@ struct ConfigTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let config = try ConfigLoader.load(directory: root.appendingPathComponent("etc/slad").path)
-        #expect(config.contracts.map(\.id) == ["acme-gold", "globex-silver"])
+        #expect(config.contracts.map(\.id) == ["acme-gold", "globex-silver", "servicenow-demo", "volvo-it"])
         let acme = try #require(config.contracts.first)
         #expect(acme.zone.identifier == "Europe/Moscow")
         let p2 = try #require(acme.terms(for: "P2"))

@@ -47,7 +47,10 @@ struct CommandTests {
     func checkConfigOK() throws {
         let r = try runSlad(["check-config", "etc/slad"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout == "etc/slad: ok: 2 contracts (acme-gold, globex-silver), 2 calendars, 1 sources\n")
+        #expect(
+            r.stdout
+                == "etc/slad: ok: 4 contracts (acme-gold, globex-silver, servicenow-demo, volvo-it), 3 calendars, 1 sources, 2 source mappings\n"
+        )
     }
 
     static let knownKeys =

@@ -1,0 +1,142 @@
+import SLACore
+
+/// Loads `sources/NAME.yaml`: how a status-snapshot log maps onto events.
+enum SourceMappingLoader {
+    static let keys = [
+        "format", "delimiter", "time_format", "timezone", "contract", "unknown_values", "fields", "priorities",
+        "statuses",
+    ]
+    static let fieldKeys = [
+        "incident", "time", "status", "priority", "team", "level", "assignee", "service", "opened_time", "contract",
+    ]
+
+    static func load(_ root: YAMLValue, name: String, contracts: [String: Contract]) -> SourceMapping? {
+        guard let f = root.mapping(known: keys, what: "a source mapping (format, fields, statuses, …)") else {
+            return nil
+        }
+        let before = root.diagnostics.count
+        var format: SourceMapping.Format = .csv(delimiter: UInt8(ascii: ","))
+        if let v = f.required("format", hint: "csv or jsonl"), let text = v.string("csv or jsonl") {
+            switch text {
+            case "csv":
+                var delimiter = UInt8(ascii: ",")
+                if let d = f["delimiter"], let s = d.string("one character") {
+                    if s.utf8.count == 1 {
+                        delimiter = s.utf8.first!
+                    } else {
+                        d.fail("the delimiter must be one ASCII character")
+                    }
+                }
+                format = .csv(delimiter: delimiter)
+            case "jsonl": format = .jsonl
+            default: v.fail("format '\(text)' is not supported", hint: "use csv or jsonl")
+            }
+        }
+        var timeFormat: SourceMapping.TimeFormat = .iso8601
+        if let v = f["time_format"], let text = v.string("iso8601 or a pattern like \"%d-%m-%Y %H:%M\"") {
+            if text == "iso8601" {
+                timeFormat = .iso8601
+            } else if validPattern(text) {
+                timeFormat = .pattern(text)
+            } else {
+                v.fail(
+                    "'\(text)' is not a time pattern", hint: "use %Y %m %d %H %M %S and literal characters, or iso8601")
+            }
+        }
+        let zone = f["timezone"]?.timeZone() ?? .utc
+        var contract: Contract?
+        if let v = f["contract"], let id = v.string("a contract id") {
+            contract = contracts[id]
+            if contract == nil {
+                v.fail(
+                    "contract '\(id)' is not defined in contracts.d/",
+                    hint: closest(to: id, in: contracts.keys.sorted()).map { "did you mean '\($0)'?" })
+            }
+        }
+        var fields: SourceMapping.Fields?
+        if let v = f.required("fields", hint: "column names: incident, time, status, …"),
+            let m = v.mapping(known: fieldKeys, what: "column names")
+        {
+            let incident = m.required("incident")?.string("a column name")
+            let time = m.required("time")?.string("a column name")
+            var status: [String]?
+            if let s = m.required("status") {
+                if case .sequence = s.node {
+                    status = s.strings("column names")
+                } else {
+                    status = s.string("a column name").map { [$0] }
+                }
+            }
+            if let incident, let time, let status, !status.isEmpty {
+                fields = SourceMapping.Fields(
+                    incident: incident, time: time, status: status, priority: m["priority"]?.string("a column name"),
+                    team: m["team"]?.string("a column name"), level: m["level"]?.string("a column name"),
+                    assignee: m["assignee"]?.string("a column name"), service: m["service"]?.string("a column name"),
+                    openedTime: m["opened_time"]?.string("a column name"),
+                    contract: m["contract"]?.string("a column name"))
+            }
+            if contract == nil && m["contract"] == nil && f["contract"] == nil {
+                v.fail("neither a contract nor a contract column", hint: "add contract: ID, or fields.contract")
+            }
+        }
+        var priorities: [String: String] = [:]
+        for (raw, value) in f["priorities"]?.entries("source value → priority") ?? [] {
+            guard let p = value.string("a priority name") else { continue }
+            if let contract, contract.terms(for: p) == nil {
+                value.fail(
+                    "priority '\(p)' is not in contract \(contract.id)",
+                    hint: "known: \(contract.priorities.map(\.name).joined(separator: ", "))")
+            }
+            priorities[raw] = p
+        }
+        var statuses: [String: SourceMapping.StatusRule] = [:]
+        for (raw, value) in f.required("statuses", hint: "source status → active, resolved, closed or skip")?.entries()
+            ?? []
+        {
+            if case .scalar = value.node {
+                switch value.string() {
+                case "resolved": statuses[raw] = .resolved
+                case "closed": statuses[raw] = .closed
+                case let other?:
+                    value.fail(
+                        "'\(other)' is not a status meaning",
+                        hint: "resolved, closed, { status: NAME, acknowledge: true } or { skip: REASON }")
+                case nil: break
+                }
+                continue
+            }
+            guard
+                let m = value.mapping(
+                    known: ["status", "acknowledge", "skip"], what: "{ status, acknowledge } or { skip }")
+            else { continue }
+            if let skip = m["skip"] {
+                if m["status"] != nil { value.fail("a status is either skipped or active, not both") }
+                if let reason = skip.string("a reason") { statuses[raw] = .skip(reason: reason) }
+            } else if let status = m.required("status")?.identifier("a workflow status") {
+                statuses[raw] = .active(status: status, acknowledge: m["acknowledge"]?.bool() ?? false)
+            }
+        }
+        let unknown = Set(f["unknown_values"]?.strings("a list of values") ?? [])
+        guard root.diagnostics.count == before, let fields else { return nil }
+        return SourceMapping(
+            name: name, format: format, timeFormat: timeFormat, zone: zone, contract: contract?.id, fields: fields,
+            priorities: priorities, statuses: statuses, unknownValues: unknown)
+    }
+
+    /// Only `%Y %m %d %H %M %S` directives.
+    static func validPattern(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        var i = 0
+        var any = false
+        while i < u.count {
+            if u[i] == UInt8(ascii: "%") {
+                guard i + 1 < u.count, "YmdHMS".utf8.contains(u[i + 1]) else { return false }
+                any = true
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return any
+    }
+}

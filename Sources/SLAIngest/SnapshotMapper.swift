@@ -1,0 +1,313 @@
+import Foundation
+import SLACore
+
+/// The result of reading a mapped source.
+public struct MappedSource: Sendable {
+    /// Events derived from the rows, in row order.
+    public var events: [SLAEvent]
+    /// Rows read (without the header).
+    public var rows: Int
+    /// Rows skipped on purpose, by reason (e.g. `no_change`, a status marked `skip`).
+    public var skipped: [String: Int]
+    /// Rows that could not be mapped, each with line, field and reason.
+    public var errors: [LineError]
+}
+
+/// Turns status-snapshot rows into events by comparing each row with the
+/// previous row of the same incident.
+public struct SnapshotMapper {
+    /// The mapping in use.
+    public let mapping: SourceMapping
+    private var incidents: [String: IncidentSnapshot] = [:]
+
+    private struct IncidentSnapshot {
+        enum Phase { case open, resolved, closed }
+        var phase: Phase
+        var status: String?
+        var acknowledged: Bool
+        var priority: String?
+        var team: String?
+        var level: String?
+        var assignee: String?
+    }
+
+    /// What became of one row.
+    public enum Outcome: Equatable {
+        /// The row produced these events.
+        case events([SLAEvent])
+        /// The row was skipped on purpose.
+        case skipped(reason: String)
+        /// The row was rejected.
+        case rejected(field: String?, reason: String)
+    }
+
+    /// Creates a mapper with no incidents seen yet.
+    public init(mapping: SourceMapping) { self.mapping = mapping }
+
+    /// Maps one row; `value` returns a field's text by column name (nil when absent or unknown).
+    public mutating func map(line: Int, value: (String) -> String?) -> Outcome {
+        let m = mapping
+        guard let incident = value(m.fields.incident), !incident.isEmpty else {
+            return .rejected(field: m.fields.incident, reason: "missing incident id")
+        }
+        guard let timeText = value(m.fields.time) else {
+            return .rejected(field: m.fields.time, reason: "missing time")
+        }
+        guard let time = parseTime(timeText) else {
+            return .rejected(field: m.fields.time, reason: "'\(timeText)' does not match the time format")
+        }
+        let statusKey = m.fields.status.map { value($0) ?? "" }.joined(separator: "/")
+        guard let rule = m.statuses[statusKey] else {
+            return .rejected(
+                field: m.fields.status.joined(separator: "/"), reason: "status '\(statusKey)' is not mapped")
+        }
+        if case .skip(let reason) = rule { return .skipped(reason: reason) }
+        var priority: String?
+        if let field = m.fields.priority, let raw = value(field) {
+            guard let mapped = m.priorities[raw] else {
+                return .rejected(field: field, reason: "priority '\(raw)' is not mapped")
+            }
+            priority = mapped
+        }
+        let team = m.fields.team.flatMap(value)
+        let level = m.fields.level.flatMap(value)
+        let assignee = m.fields.assignee.flatMap(value)
+        let prefix = "\(m.name):\(line)"
+        func event(_ kind: String, _ type: EventType, at t: Instant? = nil) -> SLAEvent {
+            SLAEvent(id: "\(prefix):\(kind)", time: t ?? time, type: type, incident: incident)
+        }
+
+        guard var state = incidents[incident] else {
+            guard let priority else {
+                return .rejected(field: m.fields.priority, reason: "first row without a priority")
+            }
+            var openTime = time
+            if let field = m.fields.openedTime, let text = value(field) {
+                guard let opened = parseTime(text) else {
+                    return .rejected(field: field, reason: "'\(text)' does not match the time format")
+                }
+                // A log may stamp the open after its own first row; the earlier one is the truth.
+                openTime = min(opened, time)
+            }
+            var open = event("open", .opened, at: openTime)
+            open.contract = m.fields.contract.flatMap(value) ?? m.contract
+            open.priority = priority
+            open.service = m.fields.service.flatMap(value)
+            open.team = team
+            open.level = level
+            open.assignee = assignee
+            var state = IncidentSnapshot(
+                phase: .open, status: nil, acknowledged: false, priority: priority, team: team, level: level,
+                assignee: assignee)
+            var events = [open]
+            switch rule {
+            case .active(let status, let acknowledge):
+                events[0].status = status
+                state.status = status
+                if acknowledge {
+                    state.acknowledged = true
+                    events.append(event("ack", .acknowledged))
+                }
+            case .resolved:
+                state.phase = .resolved
+                events.append(event("res", .resolved))
+            case .closed:
+                state.phase = .closed
+                events.append(event("clo", .closed))
+            case .skip:
+                break
+            }
+            incidents[incident] = state
+            return .events(events)
+        }
+
+        if state.phase == .closed {
+            if case .closed = rule, priority == state.priority || priority == nil {
+                return .skipped(reason: "no_change")
+            }
+            return .rejected(field: nil, reason: "row after the incident was closed")
+        }
+        var events: [SLAEvent] = []
+        var update = event("upd", .updated)
+        var changed = false
+        if let priority, priority != state.priority {
+            update.priority = priority
+            state.priority = priority
+            changed = true
+        }
+        if let team, team != state.team {
+            update.team = team
+            state.team = team
+            changed = true
+        }
+        if let level, level != state.level {
+            update.level = level
+            state.level = level
+            changed = true
+        }
+        if let assignee, assignee != state.assignee {
+            update.assignee = assignee
+            state.assignee = assignee
+            changed = true
+        }
+        switch rule {
+        case .active(let status, let acknowledge):
+            if state.phase == .resolved {
+                var reopen = event("reo", .reopened)
+                reopen.status = status
+                events.append(reopen)
+                state.phase = .open
+                state.status = status
+            } else if status != state.status {
+                update.status = status
+                state.status = status
+                changed = true
+            }
+            if acknowledge && !state.acknowledged {
+                state.acknowledged = true
+                events.append(event("ack", .acknowledged))
+            }
+        case .resolved:
+            if state.phase == .open {
+                state.phase = .resolved
+                events.append(event("res", .resolved))
+            }
+        case .closed:
+            state.phase = .closed
+            events.append(event("clo", .closed))
+        case .skip:
+            break
+        }
+        if changed { events.insert(update, at: 0) }
+        incidents[incident] = state
+        return events.isEmpty ? .skipped(reason: "no_change") : .events(events)
+    }
+
+    /// Parses a time in the mapping's format and zone.
+    public func parseTime(_ text: String) -> Instant? {
+        switch mapping.timeFormat {
+        case .iso8601:
+            return ISO8601.parse(text)?.instant(in: mapping.zone)
+        case .pattern(let pattern):
+            return TimePattern.parse(text, pattern: pattern).map { mapping.zone.instant(fromLocal: $0) }
+        }
+    }
+
+    /// Reads a whole mapped source.
+    public static func read(bytes: [UInt8], mapping: SourceMapping) -> MappedSource {
+        var mapper = SnapshotMapper(mapping: mapping)
+        var result = MappedSource(events: [], rows: 0, skipped: [:], errors: [])
+        func record(_ outcome: Outcome, line: Int) {
+            switch outcome {
+            case .events(let e): result.events += e
+            case .skipped(let reason): result.skipped[reason, default: 0] += 1
+            case .rejected(let field, let reason):
+                result.errors.append(LineError(source: mapping.name, line: line, field: field, reason: reason))
+            }
+        }
+        switch mapping.format {
+        case .csv(let delimiter):
+            var reader = CSVReader(bytes: bytes, delimiter: delimiter)
+            guard let header = reader.next() else { return result }
+            var index: [String: Int] = [:]
+            for (i, name) in header.fields.enumerated() where index[name] == nil { index[name] = i }
+            let f = mapping.fields
+            let required = [f.incident, f.time] + f.status
+            let optional = [f.priority, f.team, f.level, f.assignee, f.service, f.openedTime, f.contract].compactMap {
+                $0
+            }
+            for name in required + optional where index[name] == nil {
+                result.errors.append(
+                    LineError(
+                        source: mapping.name, line: header.line, field: name, reason: "column is not in the header"))
+            }
+            guard result.errors.isEmpty else { return result }
+            for row in reader {
+                result.rows += 1
+                guard row.fields.count == header.fields.count else {
+                    result.errors.append(
+                        LineError(
+                            source: mapping.name, line: row.line, field: nil,
+                            reason: "\(row.fields.count) fields where the header has \(header.fields.count)"))
+                    continue
+                }
+                let outcome = mapper.map(line: row.line) { name in
+                    guard let i = index[name] else { return nil }
+                    let v = row.fields[i]
+                    return v.isEmpty || mapping.unknownValues.contains(v) ? nil : v
+                }
+                record(outcome, line: row.line)
+            }
+        case .jsonl:
+            var line = 0
+            for slice in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
+                line += 1
+                guard slice.contains(where: { $0 != 0x20 && $0 != 0x0D && $0 != 0x09 }) else { continue }
+                result.rows += 1
+                guard let object = try? JSONSerialization.jsonObject(with: Data(slice)) as? [String: Any] else {
+                    result.errors.append(
+                        LineError(source: mapping.name, line: line, field: nil, reason: "not a JSON object"))
+                    continue
+                }
+                let outcome = mapper.map(line: line) { name in
+                    guard let v = object[name] else { return nil }
+                    let text = v as? String ?? "\(v)"
+                    return text.isEmpty || mapping.unknownValues.contains(text) ? nil : text
+                }
+                record(outcome, line: line)
+            }
+        }
+        return result
+    }
+}
+
+/// `%Y-%m-%d %H:%M[:%S]`-style patterns, parsed without Foundation's formatters.
+public enum TimePattern {
+    /// Local seconds since 1970-01-01T00:00 for `text` in `pattern`, or nil when it does not match.
+    public static func parse(_ text: String, pattern: String) -> Int64? {
+        let t = Array(text.utf8)
+        let p = Array(pattern.utf8)
+        var i = 0
+        var j = 0
+        var year = 1970
+        var month = 1
+        var day = 1
+        var hour = 0
+        var minute = 0
+        var second = 0
+        func number(_ width: Int) -> Int? {
+            guard i + width <= t.count else { return nil }
+            var v = 0
+            for k in i..<(i + width) {
+                let d = t[k] &- 48
+                guard d < 10 else { return nil }
+                v = v * 10 + Int(d)
+            }
+            i += width
+            return v
+        }
+        while j < p.count {
+            if p[j] == UInt8(ascii: "%"), j + 1 < p.count {
+                let width = p[j + 1] == UInt8(ascii: "Y") ? 4 : 2
+                guard let v = number(width) else { return nil }
+                switch p[j + 1] {
+                case UInt8(ascii: "Y"): year = v
+                case UInt8(ascii: "m"): month = v
+                case UInt8(ascii: "d"): day = v
+                case UInt8(ascii: "H"): hour = v
+                case UInt8(ascii: "M"): minute = v
+                case UInt8(ascii: "S"): second = v
+                default: return nil
+                }
+                j += 2
+            } else {
+                guard i < t.count, t[i] == p[j] else { return nil }
+                i += 1
+                j += 1
+            }
+        }
+        let date = LocalDate(year: year, month: month, day: day)
+        guard i == t.count, date.isValid, hour < 24, minute < 60, second < 60 else { return nil }
+        return date.daysSinceEpoch * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+}

@@ -1,0 +1,133 @@
+import SLACore
+import SLAIngest
+import Testing
+
+@Suite("CSV reading")
+struct CSVReaderTests {
+    @Test("quotes, doubled quotes, quoted newlines, CRLF, a BOM and blank lines")
+    func rfc4180() {
+        let text = "\u{FEFF}a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n\r\n2,\"two\nlines\",\n3,,\"\""
+        let records = Array(CSVReader(bytes: Array(text.utf8)))
+        #expect(
+            records.map(\.fields) == [
+                ["a", "b", "c"], ["1", "x, y", "say \"hi\""], ["2", "two\nlines", ""], ["3", "", ""],
+            ])
+        #expect(records.map(\.line) == [1, 2, 4, 6])
+        #expect(records[0].offset == 3)
+    }
+
+    @Test("invalid UTF-8 becomes U+FFFD, the row survives")
+    func invalidUTF8() {
+        let records = Array(CSVReader(bytes: Array("a,b\n".utf8) + [0x31, 0x2C, 0xFF, 0xFE, 0x0A]))
+        #expect(records.count == 2)
+        #expect(records[1].fields == ["1", "\u{FFFD}\u{FFFD}"])
+    }
+}
+
+@Suite("Status-snapshot mapping")
+struct SnapshotMapperTests {
+    static let mapping = SourceMapping(
+        name: "desk", format: .csv(delimiter: UInt8(ascii: ",")), timeFormat: .pattern("%d-%m-%Y %H:%M"), zone: .utc,
+        contract: "c",
+        fields: .init(
+            incident: "id", time: "at", status: ["state"], priority: "prio", team: "team", openedTime: "opened"),
+        priorities: ["1": "P1", "2": "P2"],
+        statuses: [
+            "New": .active(status: "new", acknowledge: false), "Work": .active(status: "work", acknowledge: true),
+            "Wait": .active(status: "pending_customer", acknowledge: true), "Done": .resolved, "Closed": .closed,
+            "Junk": .skip(reason: "junk rows"),
+        ], unknownValues: ["?"])
+
+    func read(_ rows: [String]) -> MappedSource {
+        let text = (["id,at,state,prio,team,opened"] + rows).joined(separator: "\n")
+        return SnapshotMapper.read(bytes: Array(text.utf8), mapping: Self.mapping)
+    }
+
+    func summary(_ events: [SLAEvent]) -> [String] {
+        events.map { e in
+            var s = "\(e.id) \(e.type.rawValue) \(ISO8601.format(e.time, in: .utc))"
+            for (k, v) in [("priority", e.priority), ("status", e.status), ("team", e.team), ("contract", e.contract)] {
+                if let v { s += " \(k)=\(v)" }
+            }
+            return s
+        }
+    }
+
+    @Test("first row opens, changes become updates, ack once, resolve, reopen, close")
+    func lifecycle() {
+        let r = read([
+            "A,01-03-2016 09:05,New,2,L1,01-03-2016 09:00",
+            "A,01-03-2016 09:10,New,2,L1,01-03-2016 09:00",
+            "A,01-03-2016 09:20,Work,2,L2,01-03-2016 09:00",
+            "A,01-03-2016 09:30,Wait,1,L2,01-03-2016 09:00",
+            "A,01-03-2016 10:00,Done,1,L2,01-03-2016 09:00",
+            "A,01-03-2016 11:00,Work,1,L2,01-03-2016 09:00",
+            "A,01-03-2016 12:00,Done,1,L2,01-03-2016 09:00",
+            "A,02-03-2016 12:00,Closed,1,L2,01-03-2016 09:00",
+            "A,03-03-2016 12:00,Closed,1,L2,01-03-2016 09:00",
+        ])
+        #expect(r.errors.isEmpty)
+        #expect(r.rows == 9)
+        #expect(r.skipped == ["no_change": 2])
+        #expect(
+            summary(r.events) == [
+                "desk:2:open incident.opened 2016-03-01T09:00:00Z priority=P2 status=new team=L1 contract=c",
+                "desk:4:upd incident.updated 2016-03-01T09:20:00Z status=work team=L2",
+                "desk:4:ack incident.acknowledged 2016-03-01T09:20:00Z",
+                "desk:5:upd incident.updated 2016-03-01T09:30:00Z priority=P1 status=pending_customer",
+                "desk:6:res incident.resolved 2016-03-01T10:00:00Z",
+                "desk:7:reo incident.reopened 2016-03-01T11:00:00Z status=work",
+                "desk:8:res incident.resolved 2016-03-01T12:00:00Z",
+                "desk:9:clo incident.closed 2016-03-02T12:00:00Z",
+            ])
+    }
+
+    @Test("an open stamped after the first row takes the row time; a first row may already be resolved")
+    func openTimes() {
+        let r = read(["B,01-03-2016 09:00,Done,1,?,01-03-2016 10:00"])
+        #expect(
+            summary(r.events) == [
+                "desk:2:open incident.opened 2016-03-01T09:00:00Z priority=P1 contract=c",
+                "desk:2:res incident.resolved 2016-03-01T09:00:00Z",
+            ])
+    }
+
+    @Test("rows that cannot be mapped are quarantined with line, field and reason; skips are counted")
+    func rejections() {
+        let r = read([
+            "C,01-03-2016 09:00,Sleeping,1,L1,01-03-2016 09:00",
+            "C,01-03-2016 9:00,New,1,L1,01-03-2016 09:00",
+            "C,01-03-2016 09:00,New,7,L1,01-03-2016 09:00",
+            ",01-03-2016 09:00,New,1,L1,01-03-2016 09:00",
+            "C,01-03-2016 09:00,Junk,1,L1,01-03-2016 09:00",
+            "C,01-03-2016 09:00,New",
+            "D,01-03-2016 09:00,Closed,1,L1,01-03-2016 09:00",
+            "D,01-03-2016 10:00,Work,1,L1,01-03-2016 09:00",
+        ])
+        #expect(
+            r.errors.map { "\($0)" } == [
+                "desk:2: state: status 'Sleeping' is not mapped",
+                "desk:3: at: '01-03-2016 9:00' does not match the time format",
+                "desk:4: prio: priority '7' is not mapped",
+                "desk:5: id: missing incident id",
+                "desk:7: 3 fields where the header has 6",
+                "desk:9: row after the incident was closed",
+            ])
+        #expect(r.skipped == ["junk rows": 1])
+    }
+
+    @Test("a missing column is reported once against the header")
+    func missingColumn() {
+        let r = SnapshotMapper.read(bytes: Array("id,at\nA,01-03-2016 09:00\n".utf8), mapping: Self.mapping)
+        #expect(r.errors.map(\.field) == ["state", "prio", "team", "opened"])
+        #expect(r.events.isEmpty)
+    }
+
+    @Test("time patterns")
+    func patterns() {
+        #expect(TimePattern.parse("29-02-2016 01:23", pattern: "%d-%m-%Y %H:%M") == 1_456_708_980)
+        #expect(TimePattern.parse("2016/02/29 01:23:45", pattern: "%Y/%m/%d %H:%M:%S") == 1_456_709_025)
+        #expect(TimePattern.parse("30-02-2016 01:23", pattern: "%d-%m-%Y %H:%M") == nil)
+        #expect(TimePattern.parse("29-02-2016 01:23 ", pattern: "%d-%m-%Y %H:%M") == nil)
+    }
+}
