@@ -36,7 +36,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SLABench",
-            dependencies: ["SLACore", "SLAConfig"],
+            dependencies: ["SLACore", "SLAConfig", "SLAIngest"],
             path: "Benchmarks/SLABench",
             swiftSettings: strict
         ),

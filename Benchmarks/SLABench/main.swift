@@ -5,6 +5,7 @@
 // Run: swift run -c release SLABench [--quick]
 import Foundation
 import SLACore
+import SLAIngest
 
 /// Keeps results alive so the optimizer cannot drop the measured work.
 nonisolated(unsafe) var sink: Int64 = 0
@@ -109,46 +110,92 @@ func row(_ name: String, _ fast: Measurement, _ slow: Measurement) {
             + String(format: "%14.0f ops/s   naive %10.0f ops/s   ratio %8.1fx", fast.perSecond, slow.perSecond, ratio))
 }
 
-let elapsedFast = measure(pairs, minimum: minimum) { calendar.elapsed(from: Instant($0.0), to: Instant($0.1)) }
-let elapsedSlow = measure(Array(pairs.prefix(200)), minimum: minimum) { naive.elapsed($0.0, $0.1) }
-row("business elapsed(a, b), ≤ 5 days", elapsedFast, elapsedSlow)
+let onlyDecode = CommandLine.arguments.contains("decode")
+if !onlyDecode {
+    let elapsedFast = measure(pairs, minimum: minimum) { calendar.elapsed(from: Instant($0.0), to: Instant($0.1)) }
+    let elapsedSlow = measure(Array(pairs.prefix(200)), minimum: minimum) { naive.elapsed($0.0, $0.1) }
+    row("business elapsed(a, b), ≤ 5 days", elapsedFast, elapsedSlow)
 
-let addFast = measure(adds, minimum: minimum) { calendar.adding(business: $0.1, to: Instant($0.0))!.seconds }
-let addSlow = measure(Array(adds.prefix(200)), minimum: minimum) { naive.adding($0.1, to: $0.0) }
-row("instant + business duration, ≤ 16h", addFast, addSlow)
+    let addFast = measure(adds, minimum: minimum) { calendar.adding(business: $0.1, to: Instant($0.0))!.seconds }
+    let addSlow = measure(Array(adds.prefix(200)), minimum: minimum) { naive.adding($0.1, to: $0.0) }
+    row("instant + business duration, ≤ 16h", addFast, addSlow)
 
-// Clock evaluation: a typical incident (open, ack, pause, resume, priority change, resolve).
-let contract = Contract(
-    id: "bench", customer: "Bench", calendar: calendar,
-    fee: Money(parsing: "1000.00", currency: Currency(code: "EUR")!)!,
-    priorities: [
-        PriorityTerms(name: "P1", reaction: 1800, resolution: 8 * 3600, calendar: calendar),
-        PriorityTerms(name: "P2", reaction: 7200, resolution: 16 * 3600, calendar: calendar),
-    ], pauseOn: ["pending_customer"], warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!],
-    escalations: [Escalation(at: Percentage(parsing: "200%")!, notify: [])])
-let incidents: [[SLAEvent]] = pairs.prefix(500).enumerated().map { i, p in
-    let a = p.0
-    let span = max(p.1 - p.0, 3600)
-    let id = "INC-\(i)"
-    return [
-        SLAEvent(id: "\(id)-1", time: Instant(a), type: .opened, incident: id, contract: "bench", priority: "P2"),
-        SLAEvent(id: "\(id)-2", time: Instant(a + span / 10), type: .acknowledged, incident: id),
-        SLAEvent(id: "\(id)-3", time: Instant(a + span / 5), type: .updated, incident: id, status: "pending_customer"),
-        SLAEvent(id: "\(id)-4", time: Instant(a + span / 3), type: .updated, incident: id, status: "in_progress"),
-        SLAEvent(id: "\(id)-5", time: Instant(a + span / 2), type: .updated, incident: id, priority: "P1"),
-        SLAEvent(id: "\(id)-6", time: Instant(a + span), type: .resolved, incident: id),
-    ]
+    // Clock evaluation: a typical incident (open, ack, pause, resume, priority change, resolve).
+    let contract = Contract(
+        id: "bench", customer: "Bench", calendar: calendar,
+        fee: Money(parsing: "1000.00", currency: Currency(code: "EUR")!)!,
+        priorities: [
+            PriorityTerms(name: "P1", reaction: 1800, resolution: 8 * 3600, calendar: calendar),
+            PriorityTerms(name: "P2", reaction: 7200, resolution: 16 * 3600, calendar: calendar),
+        ], pauseOn: ["pending_customer"], warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!],
+        escalations: [Escalation(at: Percentage(parsing: "200%")!, notify: [])])
+    let incidents: [[SLAEvent]] = pairs.prefix(500).enumerated().map { i, p in
+        let a = p.0
+        let span = max(p.1 - p.0, 3600)
+        let id = "INC-\(i)"
+        return [
+            SLAEvent(id: "\(id)-1", time: Instant(a), type: .opened, incident: id, contract: "bench", priority: "P2"),
+            SLAEvent(id: "\(id)-2", time: Instant(a + span / 10), type: .acknowledged, incident: id),
+            SLAEvent(
+                id: "\(id)-3", time: Instant(a + span / 5), type: .updated, incident: id, status: "pending_customer"),
+            SLAEvent(id: "\(id)-4", time: Instant(a + span / 3), type: .updated, incident: id, status: "in_progress"),
+            SLAEvent(id: "\(id)-5", time: Instant(a + span / 2), type: .updated, incident: id, priority: "P1"),
+            SLAEvent(id: "\(id)-6", time: Instant(a + span), type: .resolved, incident: id),
+        ]
+    }
+    let asOf = Instant(base + 400 * 86_400)
+    let evalFast = measure(incidents, minimum: minimum) { events in
+        let v = IncidentEvaluator.evaluate(
+            incident: events[0].incident!, events: events, contract: contract, asOf: asOf)
+        return v.verdict!.clocks.reduce(0) { $0 + $1.elapsed }
+    }
+    // The naive clock: the same running segments, each summed minute by minute.
+    let evalSlow = measure(Array(incidents.prefix(50)), minimum: minimum) { events in
+        let t = events.map(\.time.seconds)
+        return naive.elapsed(t[0], t[1]) + naive.elapsed(t[0], t[2]) + naive.elapsed(t[3], t[5])
+    }
+    row("incident evaluation (6 events)", evalFast, evalSlow)
+
 }
-let asOf = Instant(base + 400 * 86_400)
-let evalFast = measure(incidents, minimum: minimum) { events in
-    let v = IncidentEvaluator.evaluate(incident: events[0].incident!, events: events, contract: contract, asOf: asOf)
-    return v.verdict!.clocks.reduce(0) { $0 + $1.elapsed }
+
+// Event decoding: generated native JSONL, the fast byte scanner vs Foundation's JSONDecoder per line.
+let lineCount = quick ? 200_000 : 1_000_000
+var jsonl = ""
+jsonl.reserveCapacity(lineCount * 190)
+let kinds = ["incident.opened", "incident.acknowledged", "incident.updated", "incident.resolved", "incident.closed"]
+for n in 0..<lineCount {
+    let t = ISO8601.format(Instant(base + Int64(n) * 7), in: berlin)
+    jsonl +=
+        #"{"id":"e-\#(n)","time":"\#(t)","type":"\#(kinds[n % 5])","incident":"INC-\#(n / 5)","contract":"acme-gold","service":"portal","priority":"P\#(n % 3 + 1)","status":"in_progress","team":"L\#(n % 2 + 1)"}"#
+    jsonl += "\n"
 }
-// The naive clock: the same running segments, each summed minute by minute.
-let evalSlow = measure(Array(incidents.prefix(50)), minimum: minimum) { events in
-    let t = events.map(\.time.seconds)
-    return naive.elapsed(t[0], t[1]) + naive.elapsed(t[0], t[2]) + naive.elapsed(t[3], t[5])
+let fastDecoder = JSONLEventDecoder(source: "bench")
+let referenceDecoder = ReferenceJSONLDecoder(source: "bench")
+func timed(_ body: () -> Int) -> (Int, Double) {
+    let start = ContinuousClock.now
+    let n = body()
+    let d = ContinuousClock.now - start
+    return (n, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
 }
-row("incident evaluation (6 events)", evalFast, evalSlow)
+let (fastCount, fastSeconds) = timed { fastDecoder.decodeAll(jsonl).events.count }
+let sampleLines = jsonl.split(separator: "\n").prefix(lineCount / 5)
+let (refCount, refSeconds) = timed {
+    var n = 0
+    for (i, line) in sampleLines.enumerated() {
+        if case .success = referenceDecoder.decode(line: line, number: i + 1) { n += 1 }
+    }
+    return n
+}
+precondition(fastCount == lineCount && refCount == sampleLines.count, "decoders must decode every generated line")
+let decodeFast = Measurement(operations: fastCount, seconds: fastSeconds)
+let decodeSlow = Measurement(operations: refCount, seconds: refSeconds)
+print("")
+print("event decoding, \(lineCount) JSONL lines (\(jsonl.utf8.count / 1_048_576) MiB); baseline: JSONDecoder per line")
+let decodeRatio = decodeFast.perSecond / decodeSlow.perSecond
+print(
+    "decode only".padding(toLength: 34, withPad: " ", startingAt: 0)
+        + String(
+            format: "%14.0f ev/s    JSONDecoder %8.0f ev/s   ratio %8.1fx", decodeFast.perSecond, decodeSlow.perSecond,
+            decodeRatio))
 print("")
 print("sink \(sink & 1)")

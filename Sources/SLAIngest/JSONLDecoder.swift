@@ -18,11 +18,12 @@ public struct LineError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Decodes slad's native JSON Lines events (DESIGN.md §4).
+/// Decodes slad's native JSON Lines events with Foundation's `JSONDecoder`.
 ///
-/// This is the straightforward Foundation decoder; the fast decoder of the
-/// ingest issue replaces it behind the same interface.
-public struct JSONLEventDecoder: Sendable {
+/// The reference implementation: the fast ``JSONLEventDecoder`` must agree with
+/// it on every line (a differential test checks this), and benchmarks measure
+/// against it.
+public struct ReferenceJSONLDecoder: Sendable {
     /// Zone for timestamps written without an offset.
     public var defaultZone: ZoneRules
     /// The source name, used in errors and content identities.
@@ -72,7 +73,8 @@ public struct JSONLEventDecoder: Sendable {
             guard let parsed = ISO8601.parse(d) else { return fail("due", "'\(d)' is not an ISO 8601 time") }
             due = parsed.instant(in: defaultZone)
         }
-        let id = wire.id ?? "\(source):" + contentHash(line)
+        var text = String(line)
+        let id = wire.id ?? "\(source):" + text.withUTF8 { contentHash(UnsafeRawBufferPointer($0)) }
         return .success(
             SLAEvent(
                 id: id, time: time.instant(in: defaultZone), type: type, incident: wire.incident,
@@ -80,43 +82,4 @@ public struct JSONLEventDecoder: Sendable {
                 service: wire.service, priority: wire.priority, status: wire.status, assignee: wire.assignee,
                 team: wire.team, level: wire.level, due: due, promise: wire.promise))
     }
-
-    /// Decodes a whole file's text; blank lines are skipped.
-    ///
-    /// Lines are split on the byte 0x0A, not on `Character`s: Swift treats
-    /// `\r\n` as one character, and a CRLF file must not become one long line.
-    public func decodeAll(_ text: String) -> (events: [SLAEvent], errors: [LineError]) {
-        var events: [SLAEvent] = []
-        var errors: [LineError] = []
-        let bytes = Array(text.utf8)
-        var start = 0
-        var number = 0
-        while start <= bytes.count {
-            var end = start
-            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
-            number += 1
-            var stop = end
-            if stop > start, bytes[stop - 1] == 0x0D { stop -= 1 }
-            let slice = bytes[start..<stop]
-            if !slice.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                let line = Substring(String(decoding: slice, as: UTF8.self))
-                switch decode(line: line, number: number) {
-                case .success(let e): events.append(e)
-                case .failure(let e): errors.append(e)
-                }
-            }
-            start = end + 1
-        }
-        return (events, errors)
-    }
-}
-
-/// FNV-1a 64 of the line: a stable identity for events that carry no id.
-func contentHash(_ line: Substring) -> String {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in line.utf8 {
-        h ^= UInt64(b)
-        h = h &* 0x100_0000_01b3
-    }
-    return String(h, radix: 16)
 }

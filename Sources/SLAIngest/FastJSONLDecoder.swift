@@ -1,0 +1,459 @@
+import SLACore
+
+/// Decodes slad's native JSON Lines events (DESIGN.md §4) straight from bytes.
+///
+/// Event decoding is the ingest hot path: this scanner reads one object per
+/// line without building a JSON tree or going through `Codable`, allocating
+/// only the strings it keeps. Unknown keys are skipped whatever their value.
+/// It agrees with ``ReferenceJSONLDecoder`` on every line (tested).
+public struct JSONLEventDecoder: Sendable {
+    /// Zone for timestamps written without an offset.
+    public var defaultZone: ZoneRules
+    /// The source name, used in errors and content identities.
+    public var source: String
+
+    /// Creates a decoder for one source.
+    public init(source: String, defaultZone: ZoneRules = .utc) {
+        self.source = source
+        self.defaultZone = defaultZone
+    }
+
+    /// Decodes one line (without its newline); `number` is 1-based.
+    public func decode(line: Substring, number: Int) -> Result<SLAEvent, LineError> {
+        var copy = String(line)
+        return copy.withUTF8 { decode(bytes: UnsafeRawBufferPointer($0), number: number) }
+    }
+
+    /// Decodes one line of raw bytes (without its newline).
+    public func decode(bytes: UnsafeRawBufferPointer, number: Int) -> Result<SLAEvent, LineError> {
+        var scanner = Scanner(bytes: bytes)
+        var fields = RawFields()
+        if let problem = scanner.object(into: &fields) {
+            return .failure(LineError(source: source, line: number, field: problem.field, reason: problem.reason))
+        }
+        func fail(_ field: String?, _ reason: String) -> Result<SLAEvent, LineError> {
+            .failure(LineError(source: source, line: number, field: field, reason: reason))
+        }
+        guard let typeText = fields.type else { return fail("type", "missing") }
+        guard let type = EventType(rawValue: typeText) else { return fail("type", "unknown event type '\(typeText)'") }
+        guard let timeText = fields.time else { return fail("time", "missing") }
+        guard let time = ISO8601.parse(timeText) else { return fail("time", "'\(timeText)' is not an ISO 8601 time") }
+        var due: Instant?
+        if let d = fields.due {
+            guard let parsed = ISO8601.parse(d) else { return fail("due", "'\(d)' is not an ISO 8601 time") }
+            due = parsed.instant(in: defaultZone)
+        }
+        let id = fields.id ?? "\(source):" + contentHash(bytes)
+        return .success(
+            SLAEvent(
+                id: id, time: time.instant(in: defaultZone), type: type, incident: fields.incident,
+                contract: fields.contract, service: fields.service, priority: fields.priority, status: fields.status,
+                assignee: fields.assignee, team: fields.team, level: fields.level, due: due, promise: fields.promise))
+    }
+
+    /// Decodes a whole file's text; blank lines are skipped. Lines split on byte 0x0A (CRLF tolerated).
+    public func decodeAll(_ text: String) -> (events: [SLAEvent], errors: [LineError]) {
+        var events: [SLAEvent] = []
+        var errors: [LineError] = []
+        var copy = text
+        copy.withUTF8 { buffer in
+            let all = UnsafeRawBufferPointer(buffer)
+            var start = 0
+            var number = 0
+            while start <= all.count {
+                var end = start
+                while end < all.count, all[end] != 0x0A { end += 1 }
+                number += 1
+                var stop = end
+                if stop > start, all[stop - 1] == 0x0D { stop -= 1 }
+                let line = UnsafeRawBufferPointer(rebasing: all[start..<stop])
+                if line.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
+                    switch decode(bytes: line, number: number) {
+                    case .success(let e): events.append(e)
+                    case .failure(let e): errors.append(e)
+                    }
+                }
+                start = end + 1
+            }
+        }
+        return (events, errors)
+    }
+}
+
+/// The string fields an event may carry.
+struct RawFields {
+    var id: String?
+    var time: String?
+    var type: String?
+    var incident: String?
+    var contract: String?
+    var service: String?
+    var priority: String?
+    var status: String?
+    var assignee: String?
+    var team: String?
+    var level: String?
+    var due: String?
+    var promise: String?
+
+    /// Keys already seen, one bit per known field: a repeated key is ambiguous, so it is an error.
+    var seen: UInt16 = 0
+
+    /// What storing a key did.
+    enum Store { case stored, unknown, duplicate }
+
+    /// Stores `value` (nil for JSON null) under `key` when it is a known field.
+    ///
+    /// Keys are matched as little-endian packed integers (every known key has at
+    /// most 8 bytes): one load and one switch instead of byte-wise comparisons.
+    mutating func set(_ key: UnsafeRawBufferPointer, _ value: String?) -> Store {
+        guard key.count <= 8 else { return .unknown }
+        var packed: UInt64 = 0
+        for (i, b) in key.enumerated() { packed |= UInt64(b) << (8 * UInt64(i)) }
+        let bit: UInt16
+        switch packed {
+        case 0x0000000000006469: bit = 1 << 0  // "id"
+        case 0x0000000000657564: bit = 1 << 1  // "due"
+        case 0x00000000656D6974: bit = 1 << 2  // "time"
+        case 0x0000000065707974: bit = 1 << 3  // "type"
+        case 0x000000006D616574: bit = 1 << 4  // "team"
+        case 0x0000006C6576656C: bit = 1 << 5  // "level"
+        case 0x0000737574617473: bit = 1 << 6  // "status"
+        case 0x0065636976726573: bit = 1 << 7  // "service"
+        case 0x006573696D6F7270: bit = 1 << 8  // "promise"
+        case 0x746E656469636E69: bit = 1 << 9  // "incident"
+        case 0x74636172746E6F63: bit = 1 << 10  // "contract"
+        case 0x797469726F697270: bit = 1 << 11  // "priority"
+        case 0x65656E6769737361: bit = 1 << 12  // "assignee"
+        default: return .unknown
+        }
+        guard seen & bit == 0 else { return .duplicate }
+        seen |= bit
+        switch bit {
+        case 1 << 0: id = value
+        case 1 << 1: due = value
+        case 1 << 2: time = value
+        case 1 << 3: type = value
+        case 1 << 4: team = value
+        case 1 << 5: level = value
+        case 1 << 6: status = value
+        case 1 << 7: service = value
+        case 1 << 8: promise = value
+        case 1 << 9: incident = value
+        case 1 << 10: contract = value
+        case 1 << 11: priority = value
+        default: assignee = value
+        }
+        return .stored
+    }
+}
+
+/// A minimal RFC 8259 scanner for one object per line.
+struct Scanner {
+    let bytes: UnsafeRawBufferPointer
+    var i = 0
+
+    struct Problem {
+        var field: String?
+        var reason: String
+    }
+
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func skipSpace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }
+    }
+
+    /// Reads `{ "key": value, … }` filling `fields`; nil on success.
+    mutating func object(into fields: inout RawFields) -> Problem? {
+        let notObject = Problem(field: nil, reason: "not a JSON object")
+        skipSpace()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return notObject }
+        i += 1
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return trailing() ? nil : notObject
+        }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { return notObject }
+            let keyStart = i + 1
+            guard let keyEnd = skipString() else { return notObject }
+            let rawKey = UnsafeRawBufferPointer(rebasing: bytes[keyStart..<keyEnd])
+            var escapedKey: [UInt8]?
+            if rawKey.contains(UInt8(ascii: "\\")) {
+                // "pri\u006frity" is the key "priority" to JSON: decode escaped keys before matching.
+                var keyScanner = Scanner(bytes: bytes)
+                keyScanner.i = keyStart - 1
+                guard let decoded = keyScanner.string() else { return notObject }
+                escapedKey = Array(decoded.utf8)
+            }
+            func store(_ value: String?) -> RawFields.Store {
+                guard let escapedKey else { return fields.set(rawKey, value) }
+                return escapedKey.withUnsafeBytes { fields.set($0, value) }
+            }
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return notObject }
+            i += 1
+            skipSpace()
+            guard i < bytes.count else { return notObject }
+            let keyName = {
+                escapedKey.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: rawKey, as: UTF8.self)
+            }
+            var outcome: RawFields.Store
+            if bytes[i] == UInt8(ascii: "\"") {
+                guard let value = string() else { return notObject }
+                outcome = store(value)
+            } else if bytes[i] == UInt8(ascii: "n"), matches("null") {
+                i += 4
+                outcome = store(nil)
+            } else {
+                guard skipValue(depth: 0) else { return notObject }
+                outcome = store(nil)
+                if outcome == .stored { return Problem(field: keyName(), reason: "expected a string") }
+            }
+            if outcome == .duplicate { return Problem(field: keyName(), reason: "duplicate key") }
+            skipSpace()
+            guard i < bytes.count else { return notObject }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            guard bytes[i] == UInt8(ascii: "}") else { return notObject }
+            i += 1
+            return trailing() ? nil : notObject
+        }
+    }
+
+    mutating func trailing() -> Bool {
+        skipSpace()
+        return i == bytes.count
+    }
+
+    func matches(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return false }
+        return word.withUTF8Buffer { w in (0..<n).allSatisfy { bytes[i + $0] == w[$0] } }
+    }
+
+    /// Skips a string starting at the opening quote; returns the index of the closing quote.
+    mutating func skipString() -> Int? {
+        i += 1
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\\") {
+                i += 2
+                continue
+            }
+            if b == UInt8(ascii: "\"") {
+                let end = i
+                i += 1
+                return end
+            }
+            if b < 0x20 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Reads a string starting at the opening quote, resolving escapes; nil when malformed.
+    mutating func string() -> String? {
+        let start = i + 1
+        var j = start
+        var plain = true
+        while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
+            if bytes[j] == UInt8(ascii: "\\") {
+                plain = false
+                break
+            }
+            if bytes[j] < 0x20 { return nil }
+            j += 1
+        }
+        if plain {
+            guard j < bytes.count else { return nil }
+            i = j + 1
+            return makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<j]))
+        }
+        var out: [UInt8] = Array(bytes[start..<j])
+        i = j
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                return out.withUnsafeBytes { makeString($0) }
+            }
+            if b < 0x20 { return nil }
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                i += 1
+                continue
+            }
+            guard i + 1 < bytes.count else { return nil }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var scalar = hex4() else { return nil }
+                if (0xD800..<0xDC00).contains(scalar) {
+                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        return nil
+                    }
+                    i += 2
+                    guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00..<0xE000).contains(scalar) {
+                    return nil
+                }
+                guard let u = Unicode.Scalar(scalar) else { return nil }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// A string from UTF-8 bytes; invalid UTF-8 is rejected as JSONDecoder does, not repaired.
+    ///
+    /// ASCII (almost every value in practice) takes the fast path; only other
+    /// bytes pay for validation.
+    func makeString(_ bytes: UnsafeRawBufferPointer) -> String? {
+        var ascii = true
+        for b in bytes where b >= 0x80 {
+            ascii = false
+            break
+        }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        var valid = true
+        var iterator = bytes.makeIterator()
+        var decoder = Unicode.UTF8()
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue: continue
+            case .emptyInput: break loop
+            case .error:
+                valid = false
+                break loop
+            }
+        }
+        return valid ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+
+    mutating func hex4() -> UInt32? {
+        guard i + 4 <= bytes.count else { return nil }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = bytes[i]
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: return nil
+            }
+            v = v << 4 | d
+            i += 1
+        }
+        return v
+    }
+
+    /// Skips any JSON value; false when malformed or nested deeper than 64.
+    mutating func skipValue(depth: Int) -> Bool {
+        guard depth < 64 else { return false }
+        skipSpace()
+        guard i < bytes.count else { return false }
+        switch bytes[i] {
+        case UInt8(ascii: "\""):
+            return string() != nil
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[i] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = close == UInt8(ascii: "}")
+            i += 1
+            skipSpace()
+            if i < bytes.count, bytes[i] == close {
+                i += 1
+                return true
+            }
+            while true {
+                if isObject {
+                    skipSpace()
+                    guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), string() != nil else { return false }
+                    skipSpace()
+                    guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { return false }
+                    i += 1
+                }
+                guard skipValue(depth: depth + 1) else { return false }
+                skipSpace()
+                guard i < bytes.count else { return false }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                guard bytes[i] == close else { return false }
+                i += 1
+                return true
+            }
+        case UInt8(ascii: "t"):
+            guard matches("true") else { return false }
+            i += 4
+            return true
+        case UInt8(ascii: "f"):
+            guard matches("false") else { return false }
+            i += 5
+            return true
+        case UInt8(ascii: "n"):
+            guard matches("null") else { return false }
+            i += 4
+            return true
+        default:
+            // A number: -?digits[.digits][e[+-]digits]
+            let start = i
+            if bytes[i] == UInt8(ascii: "-") { i += 1 }
+            var digits = 0
+            while i < bytes.count, bytes[i] &- 0x30 < 10 {
+                i += 1
+                digits += 1
+            }
+            guard digits > 0 else { return false }
+            if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+                i += 1
+                var frac = 0
+                while i < bytes.count, bytes[i] &- 0x30 < 10 {
+                    i += 1
+                    frac += 1
+                }
+                guard frac > 0 else { return false }
+            }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+                var exp = 0
+                while i < bytes.count, bytes[i] &- 0x30 < 10 {
+                    i += 1
+                    exp += 1
+                }
+                guard exp > 0 else { return false }
+            }
+            return i > start
+        }
+    }
+}
+
+/// FNV-1a 64 of the bytes: a stable identity for events that carry no id.
+func contentHash(_ bytes: UnsafeRawBufferPointer) -> String {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    return String(h, radix: 16)
+}
