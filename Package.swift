@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "SLACore", swiftSettings: strict),
@@ -26,10 +27,17 @@ let package = Package(
         ),
         .target(name: "SLAIngest", dependencies: ["SLACore"], swiftSettings: strict),
         .target(name: "SLAReport", dependencies: ["SLACore"], swiftSettings: strict),
+        .target(
+            name: "SLAStore",
+            dependencies: [
+                "SLACore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAIngest", "SLAReport",
+                "SLACore", "SLAConfig", "SLAIngest", "SLAReport", "SLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -43,8 +51,9 @@ let package = Package(
         .testTarget(name: "SLACoreTests", dependencies: ["SLACore"], swiftSettings: strict),
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
         .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
+        .testTarget(name: "SLAStoreTests", dependencies: ["SLACore", "SLAStore"], swiftSettings: strict),
         .testTarget(
-            name: "SladTests", dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLAReport"],
+            name: "SladTests", dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLAReport", "SLAStore"],
             exclude: ["Golden"], swiftSettings: strict),
     ]
 )

@@ -45,7 +45,8 @@ public struct SnapshotMapper {
     public init(mapping: SourceMapping) { self.mapping = mapping }
 
     /// Maps one row; `value` returns a field's text by column name (nil when absent or unknown).
-    public mutating func map(line: Int, value: (String) -> String?) -> Outcome {
+    /// Event ids are `PREFIX:LINE:KIND` with the mapping's name as the default prefix.
+    public mutating func map(line: Int, idPrefix: String? = nil, value: (String) -> String?) -> Outcome {
         let m = mapping
         guard let incident = value(m.fields.incident), !incident.isEmpty else {
             return .rejected(field: m.fields.incident, reason: "missing incident id")
@@ -72,7 +73,7 @@ public struct SnapshotMapper {
         let team = m.fields.team.flatMap(value)
         let level = m.fields.level.flatMap(value)
         let assignee = m.fields.assignee.flatMap(value)
-        let prefix = "\(m.name):\(line)"
+        let prefix = "\(idPrefix ?? m.name):\(line)"
         func event(_ kind: String, _ type: EventType, at t: Instant? = nil) -> SLAEvent {
             SLAEvent(id: "\(prefix):\(kind)", time: t ?? time, type: type, incident: incident)
         }

@@ -10,7 +10,7 @@ struct Slad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slad",
         abstract: "SLA monitoring daemon: contracts, deadlines, breaches, penalties.",
-        subcommands: [CheckConfig.self, ReplayCommand.self]
+        subcommands: [CheckConfig.self, ReplayCommand.self, RunCommand.self, DumpCommand.self]
     )
 }
 

@@ -70,6 +70,8 @@ public struct IncidentVerdict: Sendable {
     public var covered: Bool
     /// Reaction, resolution and promise clocks (none when not covered).
     public var clocks: [ClockVerdict]
+    /// The instant the verdict holds for: running clocks count up to it.
+    public var asOf: Instant
 }
 
 /// An event that was not applied, and why.
@@ -283,7 +285,7 @@ private struct IncidentState {
         return IncidentVerdict(
             incident: open.incident ?? "", contract: contract.id, service: open.service, openedAt: open.time,
             openingPriority: openingPriority, priority: priority, status: status, resolvedAt: resolvedAt,
-            closedAt: closedAt, handoffs: handoffs, covered: covered, clocks: clocks)
+            closedAt: closedAt, handoffs: handoffs, covered: covered, clocks: clocks, asOf: asOf)
     }
 
     func clockVerdict(_ metric: Metric, _ track: ClockTrack, asOf: Instant) -> ClockVerdict {

@@ -53,21 +53,8 @@ public enum Replay {
 
         var verdicts: [IncidentVerdict] = []
         for incident in incidentEvents.keys.sorted() {
-            let list = incidentEvents[incident]!
-            guard let opener = list.filter({ $0.type == .opened }).min(by: SLAEvent.canonicalOrder) else {
-                rejections += list.map {
-                    Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)")
-                }
-                continue
-            }
-            let contractID = opener.contract
-            guard let contractID, let contract = byID[contractID] else {
-                let detail = "contract \(contractID.map { "'\($0)'" } ?? "(none)") is not configured"
-                rejections += list.map { Rejection(event: $0, reason: .unknownContract, detail: detail) }
-                continue
-            }
-            let (verdict, rejected) = IncidentEvaluator.evaluate(
-                incident: incident, events: list, contract: contract, asOf: end)
+            let (verdict, rejected) = evaluate(
+                incident: incident, events: incidentEvents[incident]!, contracts: byID, asOf: end)
             rejections += rejected
             if let verdict { verdicts.append(verdict) }
         }
@@ -112,6 +99,27 @@ public enum Replay {
         }
         return ReplayResult(
             asOf: end, incidents: verdicts, statements: statements, rejections: rejections, eventCount: events.count)
+    }
+}
+
+extension Replay {
+    /// Evaluates one incident's events: finds its opening event and contract,
+    /// then folds the events. Events of an incident never opened, or opened
+    /// under an unknown contract, are all rejected with that reason.
+    public static func evaluate(
+        incident: String, events: [SLAEvent], contracts: [String: Contract], asOf: Instant
+    ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+        guard let opener = events.filter({ $0.type == .opened }).min(by: SLAEvent.canonicalOrder) else {
+            return (
+                nil,
+                events.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") }
+            )
+        }
+        guard let contractID = opener.contract, let contract = contracts[contractID] else {
+            let detail = "contract \(opener.contract.map { "'\($0)'" } ?? "(none)") is not configured"
+            return (nil, events.map { Rejection(event: $0, reason: .unknownContract, detail: detail) })
+        }
+        return IncidentEvaluator.evaluate(incident: incident, events: events, contract: contract, asOf: asOf)
     }
 }
 

@@ -1,0 +1,40 @@
+/// The in-memory side of ingest: every event by incident, each identity once.
+///
+/// Verdicts are evaluated as of each incident's own last event, so the stored
+/// state depends only on the events, never on how they were cut into batches
+/// (a crash and restart at any point must give the same store).
+public struct IngestEngine: Sendable {
+    /// Contracts by id.
+    public let contracts: [String: Contract]
+    private var incidents: [String: [SLAEvent]] = [:]
+    private var seen: Set<String> = []
+
+    /// Creates an engine with no events.
+    public init(contracts: [Contract]) {
+        self.contracts = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Events known.
+    public var eventCount: Int { seen.count }
+
+    /// Adds events; returns those not seen before and the incidents they touch.
+    public mutating func add(_ events: [SLAEvent]) -> (fresh: [SLAEvent], touched: Set<String>) {
+        var fresh: [SLAEvent] = []
+        var touched = Set<String>()
+        for e in events where seen.insert(e.id).inserted {
+            fresh.append(e)
+            if e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty {
+                incidents[incident, default: []].append(e)
+                touched.insert(incident)
+            }
+        }
+        return (fresh, touched)
+    }
+
+    /// The verdict of `incident` as of its last event, and the events it rejects.
+    public func evaluate(incident: String) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+        let events = incidents[incident] ?? []
+        let last = events.map(\.time).max() ?? Instant(0)
+        return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
+    }
+}

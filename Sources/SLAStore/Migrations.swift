@@ -1,0 +1,93 @@
+import GRDB
+
+/// The store's schema, as named migrations. Never edit a shipped migration: add one.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-ledger") { db in
+            // The event ledger: one row per event identity, in arrival order (rowid).
+            try db.execute(
+                sql: """
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
+                        source TEXT NOT NULL,
+                        time INTEGER NOT NULL,
+                        type TEXT NOT NULL,
+                        incident TEXT, contract TEXT, service TEXT, priority TEXT, status TEXT,
+                        assignee TEXT, team TEXT, level TEXT, due INTEGER, promise TEXT
+                    );
+                    CREATE INDEX events_incident ON events(incident);
+                    CREATE TABLE source_offsets (
+                        source TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        inode INTEGER NOT NULL,
+                        offset INTEGER NOT NULL,
+                        line INTEGER NOT NULL,
+                        PRIMARY KEY (source, fingerprint)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE quarantine (
+                        source TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL,
+                        offset INTEGER NOT NULL,
+                        line INTEGER NOT NULL,
+                        field TEXT,
+                        reason TEXT NOT NULL,
+                        raw TEXT NOT NULL,
+                        PRIMARY KEY (source, fingerprint, offset)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE incidents (
+                        incident TEXT PRIMARY KEY,
+                        contract TEXT NOT NULL,
+                        service TEXT,
+                        opened_at INTEGER NOT NULL,
+                        opening_priority TEXT NOT NULL,
+                        priority TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        handoffs INTEGER NOT NULL,
+                        covered INTEGER NOT NULL,
+                        as_of INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE clocks (
+                        incident TEXT NOT NULL,
+                        metric TEXT NOT NULL,
+                        priority TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        target INTEGER,
+                        elapsed INTEGER NOT NULL,
+                        stopped_at INTEGER,
+                        breached_at INTEGER,
+                        deadline INTEGER,
+                        PRIMARY KEY (incident, metric)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE rejections (
+                        event_id TEXT PRIMARY KEY,
+                        incident TEXT,
+                        reason TEXT NOT NULL,
+                        detail TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX rejections_incident ON rejections(incident);
+                    CREATE TABLE source_stats (
+                        source TEXT PRIMARY KEY,
+                        lines INTEGER NOT NULL,
+                        events INTEGER NOT NULL,
+                        duplicates INTEGER NOT NULL,
+                        quarantined INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE outbox (
+                        id TEXT PRIMARY KEY,
+                        kind TEXT NOT NULL,
+                        incident TEXT,
+                        metric TEXT,
+                        due_at INTEGER NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        payload TEXT NOT NULL,
+                        delivered_at INTEGER,
+                        attempts INTEGER NOT NULL DEFAULT 0
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,268 @@
+import ArgumentParser
+import Foundation
+import SLAConfig
+import SLACore
+import SLAIngest
+import SLAStore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Set by SIGTERM/SIGINT; the loop finishes its batch and stops.
+let stopRequested = Atomic<Bool>(false)
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Tail the configured sources, apply events to the engine, persist every batch.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "State folder (default: $STATE_DIRECTORY, else state_dir of slad.yaml, else ./state).")
+    var state: String?
+
+    @Option(help: "Lines per batch (one transaction each).")
+    var batchLines: Int = 20_000
+
+    @Option(help: "Lines longer than this many bytes are quarantined.")
+    var maxLineBytes: Int = 1 << 20
+
+    @Flag(help: "Exit once every source has been read to its end (tests, benchmarks, one-off imports).")
+    var exitWhenIdle = false
+
+    @Flag(help: "Decode JSONL with Foundation's JSONDecoder (the benchmark baseline) instead of the fast decoder.")
+    var referenceDecoder = false
+
+    func validate() throws {
+        guard batchLines > 0 else { throw ValidationError("--batch-lines must be positive") }
+        guard maxLineBytes >= 256 else { throw ValidationError("--max-line-bytes must be at least 256") }
+    }
+
+    func run() throws {
+        let config: SladConfiguration
+        do {
+            config = try ConfigLoader.load(directory: options.directory)
+        } catch {
+            for e in error.errors { printError(e.description) }
+            throw ExitCode(1)
+        }
+        let stateDir = resolveStateDirectory(config)
+        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+        let store = try SLAStore(path: (stateDir as NSString).appendingPathComponent("slad.sqlite"))
+        var ingest = Ingest(
+            config: config, store: store, maxLineBytes: maxLineBytes, reference: referenceDecoder)
+        try ingest.restore()
+        log(
+            "slad: started",
+            ["state": stateDir, "events": String(ingest.engine.eventCount), "sources": String(config.sources.count)])
+
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        let watcher = FolderWatcher(patterns: config.sources.map(\.path))
+        while !stopRequested.load(ordering: .relaxed) {
+            let batch = ingest.nextBatch(maxLines: batchLines)
+            if batch.isEmpty {
+                if exitWhenIdle { break }
+                watcher.wait(milliseconds: 200)
+                continue
+            }
+            var attempt = 0
+            while true {
+                do {
+                    try store.commit(batch)
+                    break
+                } catch {
+                    // Never drop a batch: the same batch is retried until the store takes it (e.g. disk full).
+                    attempt += 1
+                    log("slad: store commit failed; retrying", ["error": "\(error)", "attempt": String(attempt)])
+                    if stopRequested.load(ordering: .relaxed) { throw ExitCode(1) }
+                    usleep(useconds_t(min(5_000_000, 100_000 * attempt)))
+                }
+            }
+        }
+        log("slad: stopped", ["events": String(ingest.engine.eventCount)])
+    }
+
+    func resolveStateDirectory(_ config: SladConfiguration) -> String {
+        if let state { return state }
+        if let dir = ProcessInfo.processInfo.environment["STATE_DIRECTORY"], !dir.isEmpty {
+            return dir.split(separator: ":").first.map(String.init) ?? dir
+        }
+        if let dir = config.stateDirectory {
+            return dir.hasPrefix("/") ? dir : (config.directory as NSString).appendingPathComponent(dir)
+        }
+        return "state"
+    }
+}
+
+/// One source being tailed and decoded.
+struct TailedSource {
+    let config: SourceConfig
+    let tailer: FileTailer
+    let jsonl: JSONLEventDecoder
+    let reference: ReferenceJSONLDecoder?
+    let mapping: SourceMapping?
+    /// Mapped sources: one mapper per source (incidents continue across rotated files), a header per file.
+    var mapper: SnapshotMapper?
+    var headers: [String: [String: Int]] = [:]
+}
+
+/// The ingest side of the daemon: sources → decoded events → engine → batches.
+struct Ingest {
+    let store: SLAStore
+    var engine: IngestEngine
+    var sources: [TailedSource]
+    let maxLineBytes: Int
+    let useReference: Bool
+
+    init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool) {
+        self.store = store
+        self.maxLineBytes = maxLineBytes
+        useReference = reference
+        engine = IngestEngine(contracts: config.contracts)
+        sources = config.sources.map { source in
+            let mapping = config.mappings[source.format]
+            return TailedSource(
+                config: source, tailer: FileTailer(pattern: source.path, maxLineBytes: maxLineBytes),
+                jsonl: JSONLEventDecoder(source: source.name),
+                reference: reference ? ReferenceJSONLDecoder(source: source.name) : nil, mapping: mapping,
+                mapper: mapping.map { SnapshotMapper(mapping: $0) })
+        }
+    }
+
+    /// Loads the ledger into the engine and resumes every source from its saved offsets.
+    ///
+    /// Mapped (status-snapshot) sources re-read their files from the start:
+    /// their mapping depends on earlier rows, and the events they yield again
+    /// carry the same identities, which the ledger ignores.
+    mutating func restore() throws {
+        _ = engine.add(try store.events().map(\.event))
+        let saved = Dictionary(grouping: try store.offsets(), by: \.source)
+        for i in sources.indices where sources[i].mapping == nil {
+            let positions = (saved[sources[i].config.name] ?? []).map {
+                FilePosition(
+                    fingerprint: $0.fingerprint, path: $0.path, inode: $0.inode, offset: $0.offset, line: $0.line)
+            }
+            sources[i] = TailedSource(
+                config: sources[i].config,
+                tailer: FileTailer(pattern: sources[i].config.path, maxLineBytes: maxLineBytes, saved: positions),
+                jsonl: sources[i].jsonl, reference: sources[i].reference, mapping: nil, mapper: nil)
+        }
+    }
+
+    /// Reads up to `maxLines` lines across sources and turns them into a batch.
+    mutating func nextBatch(maxLines: Int) -> Batch {
+        var batch = Batch()
+        var decoded: [(SLAEvent, String)] = []
+        var remaining = maxLines
+        for i in sources.indices where remaining > 0 {
+            let name = sources[i].config.name
+            let lines = sources[i].tailer.poll(maxLines: remaining)
+            guard !lines.isEmpty else { continue }
+            remaining -= lines.count
+            var stats = SourceStats()
+            stats.lines = lines.count
+            for line in lines {
+                func quarantine(_ field: String?, _ reason: String) {
+                    stats.quarantined += 1
+                    batch.quarantine.append(
+                        QuarantineRecord(
+                            source: name, fingerprint: line.fingerprint, offset: line.offset, line: line.number,
+                            field: field, reason: reason, raw: String(decoding: line.bytes, as: UTF8.self)))
+                }
+                if line.tooLong {
+                    quarantine(nil, "line longer than \(maxLineBytes) bytes")
+                    continue
+                }
+                if sources[i].mapping != nil {
+                    switch mapLine(&sources[i], line) {
+                    case .events(let events): decoded += events.map { ($0, name) }
+                    case .skipped, nil: continue
+                    case .rejected(let field, let reason): quarantine(field, reason)
+                    }
+                    continue
+                }
+                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                let result =
+                    sources[i].reference.map {
+                        $0.decode(line: Substring(String(decoding: line.bytes, as: UTF8.self)), number: line.number)
+                    }
+                    ?? line.bytes.withUnsafeBytes { sources[i].jsonl.decode(bytes: $0, number: line.number) }
+                switch result {
+                case .success(let e): decoded.append((e, name))
+                case .failure(let error): quarantine(error.field, error.reason)
+                }
+            }
+            batch.stats[name] = stats
+            for p in sources[i].tailer.positions {
+                batch.offsets.append(
+                    SourceOffset(
+                        source: name, fingerprint: p.fingerprint, path: p.path, inode: p.inode, offset: p.offset,
+                        line: p.line))
+            }
+        }
+        let (fresh, touched) = engine.add(decoded.map(\.0))
+        let freshIDs = Set(fresh.map(\.id))
+        var seenInBatch = Set<String>()
+        for (e, source) in decoded {
+            if freshIDs.contains(e.id), seenInBatch.insert(e.id).inserted {
+                batch.events.append((e, source))
+                batch.stats[source]?.events += 1
+            } else {
+                batch.stats[source]?.duplicates += 1
+            }
+        }
+        for incident in touched.sorted() {
+            let (verdict, rejections) = engine.evaluate(incident: incident)
+            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
+            batch.rejections += rejections
+        }
+        return batch
+    }
+
+    /// Maps one CSV line of a status-snapshot source (one record per line); the first line of a file is its header.
+    func mapLine(_ source: inout TailedSource, _ line: TailedLine) -> SnapshotMapper.Outcome? {
+        guard let mapping = source.mapping, case .csv(let delimiter) = mapping.format else {
+            return .rejected(field: nil, reason: "only CSV status-snapshot sources can be tailed")
+        }
+        var reader = CSVReader(bytes: line.bytes, delimiter: delimiter)
+        guard let record = reader.next() else { return nil }
+        guard let header = source.headers[line.fingerprint] else {
+            var index: [String: Int] = [:]
+            for (i, name) in record.fields.enumerated() where index[name] == nil { index[name] = i }
+            source.headers[line.fingerprint] = index
+            return nil
+        }
+        return source.mapper?.map(line: line.number, idPrefix: "\(source.config.name):\(line.fingerprint)") { name in
+            guard let i = header[name], i < record.fields.count else { return nil }
+            let v = record.fields[i]
+            return v.isEmpty || mapping.unknownValues.contains(v) ? nil : v
+        }
+    }
+}
+
+/// One log line: a constant message, data as key=value (the journal handler of the notification work replaces it).
+func log(_ message: String, _ metadata: [String: String] = [:]) {
+    let data = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    printError(data.isEmpty ? message : "\(message) \(data)")
+}
+
+struct DumpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump",
+        abstract: "Print the store's durable state canonically (ledger, incidents, verdicts, quarantine, offsets).")
+
+    @Option(help: "State folder holding slad.sqlite.")
+    var state: String = "state"
+
+    func run() throws {
+        let path = (state as NSString).appendingPathComponent("slad.sqlite")
+        guard FileManager.default.fileExists(atPath: path) else {
+            printError("\(path): no store here")
+            throw ExitCode(1)
+        }
+        print(try SLAStore(path: path).canonicalDump(), terminator: "")
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import SLACore
+import SLAStore
+import Testing
+
+func temporaryStorePath() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slad-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent("slad.sqlite").path
+}
+
+func event(_ id: String, _ seconds: Int64, _ type: EventType, incident: String? = "INC-1") -> SLAEvent {
+    SLAEvent(
+        id: id, time: Instant(seconds), type: type, incident: incident, contract: "c", priority: "P1", status: "new")
+}
+
+@Suite("SQLite store")
+struct StoreTests {
+    @Test("a batch commits atomically and the ledger is idempotent on event identity")
+    func idempotentLedger() throws {
+        let store = try SLAStore(path: try temporaryStorePath())
+        var batch = Batch()
+        batch.events = [(event("a", 100, .opened), "s"), (event("b", 200, .acknowledged), "s")]
+        batch.offsets = [SourceOffset(source: "s", fingerprint: "f", path: "/x", inode: 7, offset: 120, line: 2)]
+        batch.quarantine = [
+            QuarantineRecord(
+                source: "s", fingerprint: "f", offset: 60, line: 2, field: "time", reason: "bad", raw: "{}")
+        ]
+        try store.commit(batch)
+        let first = try store.canonicalDump()
+        try store.commit(batch)
+        #expect(try store.canonicalDump() == first, "replaying a batch changes nothing")
+        let events = try store.events()
+        #expect(events.map(\.event.id) == ["a", "b"])
+        #expect(events[0].event == event("a", 100, .opened))
+        #expect(
+            try store.offsets() == [
+                SourceOffset(source: "s", fingerprint: "f", path: "/x", inode: 7, offset: 120, line: 2)
+            ])
+        #expect(try store.quarantineCounts() == ["bad": 1])
+    }
+
+    @Test("offsets move forward by upsert; the store reopens with its data (WAL)")
+    func reopen() throws {
+        let path = try temporaryStorePath()
+        do {
+            let store = try SLAStore(path: path)
+            var batch = Batch()
+            batch.offsets = [SourceOffset(source: "s", fingerprint: "f", path: "/x", inode: 7, offset: 10, line: 1)]
+            try store.commit(batch)
+            batch.offsets[0].offset = 20
+            batch.offsets[0].line = 2
+            try store.commit(batch)
+        }
+        let again = try SLAStore(path: path)
+        #expect(try again.offsets().map(\.offset) == [20])
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test("incident state is replaced per touched incident")
+    func stateReplaced() throws {
+        let store = try SLAStore(path: try temporaryStorePath())
+        let contract = Contract(
+            id: "c", customer: "C", calendar: .twentyFourSeven(),
+            fee: Money(parsing: "10.00", currency: Currency(code: "EUR")!)!,
+            priorities: [PriorityTerms(name: "P1", reaction: 60, resolution: 600, calendar: .twentyFourSeven())])
+        var engine = IngestEngine(contracts: [contract])
+        _ = engine.add([event("a", 0, .opened)])
+        var batch = Batch()
+        batch.incidents = [engine.evaluate(incident: "INC-1").verdict!]
+        try store.commit(batch)
+        #expect(try store.canonicalDump().contains("INC-1|reaction|P1|running|60|"))
+        _ = engine.add([event("b", 30, .acknowledged)])
+        batch.incidents = [engine.evaluate(incident: "INC-1").verdict!]
+        try store.commit(batch)
+        let dump = try store.canonicalDump()
+        #expect(dump.contains("INC-1|reaction|P1|met|60|30|30|"))
+        #expect(!dump.contains("INC-1|reaction|P1|running"), "the old verdict is gone")
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import SLAStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A configuration folder with the acme-gold contract and one source reading `pattern`.
+func daemonConfig(pattern: String) throws -> URL {
+    let dir = try makeTemporaryDirectory("slad-daemon")
+    let fm = FileManager.default
+    for sub in ["contracts.d", "calendars"] {
+        try fm.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    let etc = repositoryRoot.appendingPathComponent("etc/slad")
+    for file in ["contracts.d/acme-gold.yaml", "calendars/msk-business.yaml", "calendars/ru-holidays-2026.ics"] {
+        try fm.copyItem(at: etc.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+    }
+    try "sources:\n  - { name: app, path: \"\(pattern)\", format: jsonl }\n".write(
+        to: dir.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+    return dir
+}
+
+/// Writes `incidents` incidents of five events each (and a malformed line every 1000 incidents).
+func writeLog(_ url: URL, incidents: Int) throws {
+    var text = ""
+    let base = 1_793_600_000
+    for i in 0..<incidents {
+        let t = base + i * 37
+        let p = ["P1", "P2", "P3"][i % 3]
+        text +=
+            #"{"id":"e-\#(i)-0","time":"\#(iso(t))","type":"incident.opened","incident":"INC-\#(i)","contract":"acme-gold","service":"portal","priority":"\#(p)","team":"L1"}"#
+            + "\n"
+        text +=
+            #"{"id":"e-\#(i)-1","time":"\#(iso(t + 60 + i % 3000))","type":"incident.acknowledged","incident":"INC-\#(i)"}"#
+            + "\n"
+        text +=
+            #"{"id":"e-\#(i)-2","time":"\#(iso(t + 3700 + i % 3000))","type":"incident.updated","incident":"INC-\#(i)","team":"L2"}"#
+            + "\n"
+        text +=
+            #"{"id":"e-\#(i)-3","time":"\#(iso(t + 7300 + (i * 7) % 30000))","type":"incident.resolved","incident":"INC-\#(i)"}"#
+            + "\n"
+        text +=
+            #"{"id":"e-\#(i)-4","time":"\#(iso(t + 50000 + i % 9000))","type":"incident.closed","incident":"INC-\#(i)"}"#
+            + "\n"
+        if i % 1000 == 0 { text += "this line is not JSON\n" }
+    }
+    try text.write(to: url, atomically: true, encoding: .utf8)
+}
+
+func iso(_ seconds: Int) -> String {
+    let d = Date(timeIntervalSince1970: TimeInterval(seconds))
+    let f = ISO8601DateFormatter()
+    return f.string(from: d)
+}
+
+/// Starts the real daemon.
+func startSlad(_ arguments: [String]) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: sladBinary)
+    p.arguments = arguments
+    p.standardError = FileHandle.nullDevice
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
+@Suite("slad run (real process, real files)", .serialized)
+struct DaemonTests {
+    @Test("SIGKILL at 50+ random points: the final store equals one clean run's, byte for byte")
+    func crashes() throws {
+        let work = try makeTemporaryDirectory("slad-crash")
+        let log = work.appendingPathComponent("events.jsonl")
+        try writeLog(log, incidents: 12_000)
+        let config = try daemonConfig(pattern: log.path)
+        let clean = work.appendingPathComponent("clean")
+        let crashed = work.appendingPathComponent("crashed")
+
+        let reference = try startSlad(["run", "--config", config.path, "--state", clean.path, "--exit-when-idle"])
+        reference.waitUntilExit()
+        #expect(reference.terminationStatus == 0)
+        let expected = try runSlad(["dump", "--state", clean.path]).stdout
+        #expect(expected.contains("\ne-11999-4|"), "the clean run ingested everything")
+
+        var rng = SystemRandomNumberGenerator()
+        var killedWhileRunning = 0
+        var kills = 0
+        while kills < 50 || killedWhileRunning < 30 {
+            let p = try startSlad([
+                "run", "--config", config.path, "--state", crashed.path, "--exit-when-idle", "--batch-lines", "1500",
+            ])
+            usleep(UInt32.random(in: 50_000...900_000, using: &rng))
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                killedWhileRunning += 1
+            }
+            p.waitUntilExit()
+            kills += 1
+            if kills > 400 { break }
+        }
+        let last = try startSlad(["run", "--config", config.path, "--state", crashed.path, "--exit-when-idle"])
+        last.waitUntilExit()
+        #expect(last.terminationStatus == 0)
+        #expect(killedWhileRunning >= 30, "most kills must land mid-ingest (\(killedWhileRunning) of \(kills))")
+        let actual = try runSlad(["dump", "--state", crashed.path]).stdout
+        // Compare as a Bool: on failure, print the first differing line, not two multi-megabyte dumps.
+        let same = actual == expected
+        let a = actual.split(separator: "\n")
+        let e = expected.split(separator: "\n")
+        let firstDifference = (0..<min(a.count, e.count)).first { a[$0] != e[$0] } ?? min(a.count, e.count)
+        #expect(
+            same,
+            "the store after \(kills) kills differs from a clean run at dump line \(firstDifference + 1): \(a.count > firstDifference ? String(a[firstDifference]) : "<end>") vs \(e.count > firstDifference ? String(e[firstDifference]) : "<end>")"
+        )
+        let stats = try SLAStore(path: crashed.appendingPathComponent("slad.sqlite").path).sourceStats()
+        #expect(stats["app"]?.events == 60_000)
+    }
+
+    @Test("SIGTERM finishes the batch, saves offsets and exits 0")
+    func gracefulStop() throws {
+        let work = try makeTemporaryDirectory("slad-term")
+        let log = work.appendingPathComponent("events.jsonl")
+        try writeLog(log, incidents: 200)
+        let config = try daemonConfig(pattern: log.path)
+        let state = work.appendingPathComponent("state")
+        let p = try startSlad(["run", "--config", config.path, "--state", state.path])
+        let deadline = Date().addingTimeInterval(30)
+        var events = 0
+        while Date() < deadline {
+            usleep(100_000)
+            if let store = try? SLAStore(path: state.appendingPathComponent("slad.sqlite").path),
+                let n = try? store.sourceStats()["app"]?.events
+            {
+                events = n
+                if events == 1000 { break }
+            }
+        }
+        #expect(events == 1000)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+        let offsets = try SLAStore(path: state.appendingPathComponent("slad.sqlite").path).offsets()
+        let size = try FileManager.default.attributesOfItem(atPath: log.path)[.size] as? Int
+        #expect(offsets.map(\.offset) == [Int64(size ?? -1)])
+    }
+
+    @Test("200 rotations of each kind while a writer appends: every line ingested exactly once")
+    func rotation() throws {
+        let work = try makeTemporaryDirectory("slad-rotate")
+        let logs = work.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let live = logs.appendingPathComponent("app.jsonl")
+        let config = try daemonConfig(pattern: logs.path + "/app.jsonl*")
+        let state = work.appendingPathComponent("state")
+        let storePath = state.appendingPathComponent("slad.sqlite").path
+        _ = FileManager.default.createFile(atPath: live.path, contents: nil)
+        let daemon = try startSlad(["run", "--config", config.path, "--state", state.path])
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+
+        var written = 0
+        func append(_ count: Int) throws {
+            let handle = try FileHandle(forWritingTo: live)
+            handle.seekToEndOfFile()
+            var text = ""
+            for _ in 0..<count {
+                let t = 1_793_600_000 + written
+                text += #"{"id":"r-\#(written)","time":"\#(iso(t))","type":"service.down","service":"portal"}"# + "\n"
+                written += 1
+            }
+            handle.write(Data(text.utf8))
+            try handle.close()
+        }
+        func ingested() -> Int {
+            guard let store = try? SLAStore(path: storePath) else { return 0 }
+            return (try? store.sourceStats()["app"]?.events) ?? 0
+        }
+        func waitFor(_ n: Int) -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if ingested() >= n { return true }
+                usleep(20_000)
+            }
+            return false
+        }
+        let fm = FileManager.default
+        for cycle in 0..<200 {
+            // rename + create
+            try append(3)
+            try fm.moveItem(at: live, to: logs.appendingPathComponent("app.jsonl.r\(cycle)"))
+            _ = fm.createFile(atPath: live.path, contents: nil)
+            try append(2)
+            // copytruncate (the writer pauses only for the copy-and-truncate itself)
+            try append(3)
+            try fm.copyItem(at: live, to: logs.appendingPathComponent("app.jsonl.c\(cycle)"))
+            try FileHandle(forWritingTo: live).truncate(atOffset: 0)
+            try append(2)
+            // delete + re-create: what was written before a deletion is read first
+            try append(3)
+            try #require(
+                waitFor(written),
+                "cycle \(cycle): daemon did not catch up before deletion (\(ingested()) of \(written))")
+            try fm.removeItem(at: live)
+            _ = fm.createFile(atPath: live.path, contents: nil)
+        }
+        try append(5)
+        #expect(waitFor(written))
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        let stats = try SLAStore(path: storePath).sourceStats()["app"]
+        #expect(stats?.events == written, "every line once")
+        #expect(stats?.duplicates == 0, "no line read twice")
+        #expect(stats?.quarantined == 0)
+        #expect(stats?.lines == written)
+    }
+}
