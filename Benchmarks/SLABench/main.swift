@@ -69,6 +69,10 @@ struct NaiveCalendar {
 }
 
 let quick = CommandLine.arguments.contains("--quick")
+if CommandLine.arguments.contains("ingest") {
+    try runIngestBenchmark(lines: quick ? 200_000 : 1_000_000)
+    exit(0)
+}
 let minimum = quick ? 0.2 : 1.0
 let zoneStart = ContinuousClock.now
 let berlin = ZoneRules(timeZone: TimeZone(identifier: "Europe/Berlin")!)

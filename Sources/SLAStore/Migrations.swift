@@ -5,19 +5,19 @@ enum Migrations {
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1-ledger") { db in
-            // The event ledger: one row per event identity, in arrival order (rowid).
+            // The event ledger: one row per event identity (one B-tree, keyed by it); `seq` keeps
+            // arrival order. No index by incident until a query needs one: every index costs ingest.
             try db.execute(
                 sql: """
                     CREATE TABLE events (
-                        seq INTEGER PRIMARY KEY,
-                        id TEXT NOT NULL UNIQUE,
+                        id TEXT PRIMARY KEY,
+                        seq INTEGER NOT NULL,
                         source TEXT NOT NULL,
                         time INTEGER NOT NULL,
                         type TEXT NOT NULL,
                         incident TEXT, contract TEXT, service TEXT, priority TEXT, status TEXT,
                         assignee TEXT, team TEXT, level TEXT, due INTEGER, promise TEXT
-                    );
-                    CREATE INDEX events_incident ON events(incident);
+                    ) WITHOUT ROWID;
                     CREATE TABLE source_offsets (
                         source TEXT NOT NULL,
                         fingerprint TEXT NOT NULL,

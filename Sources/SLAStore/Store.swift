@@ -14,17 +14,25 @@ public final class SLAStore: Sendable {
     /// The database; GRDB serializes access.
     let queue: DatabaseQueue
 
-    /// Opens (creating and migrating when needed) the store at `path`.
-    public init(path: String) throws {
+    /// Opens (creating and migrating when needed) the store at `path`; with
+    /// `readOnly`, opens an existing store for inspection without migrating or writing.
+    public init(path: String, readOnly: Bool = false) throws {
         var config = Configuration()
+        config.readonly = readOnly
+        // Another process (slactl, a report, a second slad) may hold the lock for a moment.
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
+            guard !readOnly else { return }
             // WAL: readers (reports, the control socket) never block the writer.
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             // FULL: a committed batch survives power loss, not only a crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Event ids arrive in no key order: inserts touch pages all over the ledger's
+            // B-tree, so a page cache above the 2 MiB default helps long imports.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         queue = try DatabaseQueue(path: path, configuration: config)
-        try Migrations.migrator.migrate(queue)
+        if !readOnly { try Migrations.migrator.migrate(queue) }
     }
 
     /// Writes a batch in one transaction.
@@ -59,87 +67,120 @@ public final class SLAStore: Sendable {
         }
     }
 
-    /// Inserts events with one prepared statement bound through the SQLite C API: the ingest hot path.
+    /// A value bound to a statement parameter.
+    enum Value {
+        case int(Int64)
+        case text(String)
+        case null
+
+        init(_ text: String?) { self = text.map(Value.text) ?? .null }
+        init(_ int: Int64?) { self = int.map(Value.int) ?? .null }
+    }
+
+    /// Runs a cached statement once with `values` bound through the SQLite C API.
+    ///
+    /// GRDB's `execute(sql:arguments:)` parses, authorizes and boxes arguments on
+    /// every call; ingest runs a handful of statements per event, so the hot
+    /// path binds directly (measured: docs/benchmarks.md).
+    static func run(_ statement: Statement, _ values: [Value], _ db: Database) throws {
+        let s = statement.sqliteStatement
+        sqlite3_reset(s)
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            switch value {
+            case .int(let v): sqlite3_bind_int64(s, index, v)
+            case .null: sqlite3_bind_null(s, index)
+            case .text(let text):
+                var copy = text
+                copy.withUTF8 { buffer in
+                    _ = sqlite3_bind_text(s, index, buffer.baseAddress, Int32(buffer.count), transient)
+                }
+            }
+        }
+        let rc = sqlite3_step(s)
+        sqlite3_reset(s)
+        guard rc == SQLITE_DONE else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
+
+    /// Inserts events: the ledger is idempotent on event identity.
     static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database) throws {
         guard !events.isEmpty else { return }
         let statement = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO events
-                    (id, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    (id, seq, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        let s = statement.sqliteStatement
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        func bind(_ index: Int32, _ text: String?) {
-            guard let text else {
-                sqlite3_bind_null(s, index)
-                return
-            }
-            var copy = text
-            copy.withUTF8 { buffer in
-                _ = sqlite3_bind_text(s, index, buffer.baseAddress, Int32(buffer.count), transient)
-            }
-        }
+        var seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
         for (e, source) in events {
-            sqlite3_reset(s)
-            bind(1, e.id)
-            bind(2, source)
-            sqlite3_bind_int64(s, 3, e.time.seconds)
-            bind(4, e.type.rawValue)
-            bind(5, e.incident)
-            bind(6, e.contract)
-            bind(7, e.service)
-            bind(8, e.priority)
-            bind(9, e.status)
-            bind(10, e.assignee)
-            bind(11, e.team)
-            bind(12, e.level)
-            if let due = e.due { sqlite3_bind_int64(s, 13, due.seconds) } else { sqlite3_bind_null(s, 13) }
-            bind(14, e.promise)
-            let rc = sqlite3_step(s)
-            guard rc == SQLITE_DONE else {
-                throw DatabaseError(
-                    resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
+            seq += 1
+            try run(
+                statement,
+                [
+                    .text(e.id), .int(seq), .text(source), .int(e.time.seconds), .text(e.type.rawValue),
+                    Value(e.incident),
+                    Value(e.contract), Value(e.service), Value(e.priority), Value(e.status), Value(e.assignee),
+                    Value(e.team), Value(e.level), Value(e.due?.seconds), Value(e.promise),
+                ], db)
         }
-        sqlite3_reset(s)
     }
 
     /// Replaces the state of the incidents a batch touched.
     static func writeState(_ batch: Batch, _ db: Database) throws {
-        let touched = batch.incidents.map(\.incident) + batch.unevaluated
-        for incident in touched {
-            try db.execute(sql: "DELETE FROM clocks WHERE incident = ?", arguments: [incident])
-            try db.execute(sql: "DELETE FROM rejections WHERE incident = ?", arguments: [incident])
-            try db.execute(sql: "DELETE FROM incidents WHERE incident = ?", arguments: [incident])
+        // Rows are replaced in place: an incident's set of clocks only grows (reaction and
+        // resolution always, promises added), so only an incident left without a verdict
+        // or without clocks needs its old rows deleted. Rejections can disappear (an
+        // earlier opening makes an event no longer "before open"), so they are rewritten.
+        let deleteClocks = try db.cachedStatement(sql: "DELETE FROM clocks WHERE incident = ?")
+        let deleteRejections = try db.cachedStatement(sql: "DELETE FROM rejections WHERE incident = ?")
+        let deleteIncident = try db.cachedStatement(sql: "DELETE FROM incidents WHERE incident = ?")
+        for incident in batch.unevaluated {
+            try run(deleteClocks, [.text(incident)], db)
+            try run(deleteIncident, [.text(incident)], db)
         }
+        for v in batch.incidents where v.clocks.isEmpty { try run(deleteClocks, [.text(v.incident)], db) }
+        for incident in batch.incidents.map(\.incident) + batch.unevaluated {
+            try run(deleteRejections, [.text(incident)], db)
+        }
+        let insertIncident = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO incidents
+                    (incident, contract, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let insertClock = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO clocks (incident, metric, priority, outcome, target, elapsed, stopped_at, breached_at, deadline)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         for v in batch.incidents {
-            try db.execute(
-                sql: """
-                    INSERT INTO incidents
-                        (incident, contract, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    v.incident, v.contract, v.service, v.openedAt.seconds, v.openingPriority, v.priority,
-                    v.status.rawValue, v.handoffs, v.covered, v.asOf.seconds,
-                ])
+            try run(
+                insertIncident,
+                [
+                    .text(v.incident), .text(v.contract), Value(v.service), .int(v.openedAt.seconds),
+                    .text(v.openingPriority), .text(v.priority), .text(v.status.rawValue), .int(Int64(v.handoffs)),
+                    .int(v.covered ? 1 : 0), .int(v.asOf.seconds),
+                ], db)
             for c in v.clocks {
-                try db.execute(
-                    sql: """
-                        INSERT INTO clocks (incident, metric, priority, outcome, target, elapsed, stopped_at, breached_at, deadline)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        v.incident, c.metric.description, c.priority, c.outcome.rawValue, c.target, c.elapsed,
-                        c.stoppedAt?.seconds, c.breach?.at.seconds, c.deadline?.seconds,
-                    ])
+                try run(
+                    insertClock,
+                    [
+                        .text(v.incident), .text(c.metric.description), .text(c.priority), .text(c.outcome.rawValue),
+                        Value(c.target), .int(c.elapsed), Value(c.stoppedAt?.seconds), Value(c.breach?.at.seconds),
+                        Value(c.deadline?.seconds),
+                    ], db)
             }
         }
+        let insertRejection = try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO rejections (event_id, incident, reason, detail) VALUES (?, ?, ?, ?)")
         for r in batch.rejections {
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO rejections (event_id, incident, reason, detail) VALUES (?, ?, ?, ?)",
-                arguments: [r.event.id, r.event.incident, r.reason.rawValue, r.detail])
+            try run(
+                insertRejection,
+                [.text(r.event.id), Value(r.event.incident), .text(r.reason.rawValue), .text(r.detail)], db)
         }
     }
 

@@ -124,7 +124,13 @@ struct ReplayCommand: ParsableCommand {
         switch format {
         case .table:
             print(ReplayRenderer.table(result, contracts: config.contracts), terminator: "")
-            if !lineErrors.isEmpty { print("\(lineErrors.count) lines quarantined as malformed") }
+            if !lineErrors.isEmpty {
+                let byField = Dictionary(grouping: lineErrors, by: { $0.field ?? "line" }).map {
+                    ($0.key, $0.value.count)
+                }
+                .sorted { $0.0 < $1.0 }.map { "\($0.0): \($0.1)" }.joined(separator: ", ")
+                print("\(lineErrors.count) lines quarantined (by field: \(byField)); details on standard error")
+            }
         case .json: print(try ReplayRenderer.json(result, contracts: config.contracts), terminator: "")
         case .lines: print(ReplayRenderer.lines(result, contracts: config.contracts), terminator: "")
         case .verdicts: print(ReplayRenderer.verdicts(result, contracts: config.contracts), terminator: "")

@@ -113,7 +113,7 @@ struct DaemonTests {
             same,
             "the store after \(kills) kills differs from a clean run at dump line \(firstDifference + 1): \(a.count > firstDifference ? String(a[firstDifference]) : "<end>") vs \(e.count > firstDifference ? String(e[firstDifference]) : "<end>")"
         )
-        let stats = try SLAStore(path: crashed.appendingPathComponent("slad.sqlite").path).sourceStats()
+        let stats = try SLAStore(path: crashed.appendingPathComponent("slad.sqlite").path, readOnly: true).sourceStats()
         #expect(stats["app"]?.events == 60_000)
     }
 
@@ -129,7 +129,7 @@ struct DaemonTests {
         var events = 0
         while Date() < deadline {
             usleep(100_000)
-            if let store = try? SLAStore(path: state.appendingPathComponent("slad.sqlite").path),
+            if let store = try? SLAStore(path: state.appendingPathComponent("slad.sqlite").path, readOnly: true),
                 let n = try? store.sourceStats()["app"]?.events
             {
                 events = n
@@ -140,7 +140,7 @@ struct DaemonTests {
         kill(p.processIdentifier, SIGTERM)
         p.waitUntilExit()
         #expect(p.terminationReason == .exit && p.terminationStatus == 0)
-        let offsets = try SLAStore(path: state.appendingPathComponent("slad.sqlite").path).offsets()
+        let offsets = try SLAStore(path: state.appendingPathComponent("slad.sqlite").path, readOnly: true).offsets()
         let size = try FileManager.default.attributesOfItem(atPath: log.path)[.size] as? Int
         #expect(offsets.map(\.offset) == [Int64(size ?? -1)])
     }
@@ -172,7 +172,7 @@ struct DaemonTests {
             try handle.close()
         }
         func ingested() -> Int {
-            guard let store = try? SLAStore(path: storePath) else { return 0 }
+            guard let store = try? SLAStore(path: storePath, readOnly: true) else { return 0 }
             return (try? store.sourceStats()["app"]?.events) ?? 0
         }
         func waitFor(_ n: Int) -> Bool {
@@ -208,7 +208,7 @@ struct DaemonTests {
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
-        let stats = try SLAStore(path: storePath).sourceStats()["app"]
+        let stats = try SLAStore(path: storePath, readOnly: true).sourceStats()["app"]
         #expect(stats?.events == written, "every line once")
         #expect(stats?.duplicates == 0, "no line read twice")
         #expect(stats?.quarantined == 0)

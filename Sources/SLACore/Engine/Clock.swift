@@ -150,15 +150,15 @@ struct ClockTrack {
     func evaluate(thresholds: [Threshold], asOf: Instant) -> Evaluation {
         var elapsed: Int64 = 0
         var crossed = [Bool](repeating: false, count: thresholds.count)
-        var crossings: [Crossing] = []
+        var found: [(crossing: Crossing, threshold: Int)] = []
         for (i, phase) in phases.enumerated() {
             let end = i + 1 < phases.count ? phases[i + 1].start : max(asOf, phase.start)
             guard let target = phase.target else { continue }
             for (k, threshold) in thresholds.enumerated() where !crossed[k] {
                 if elapsed > threshold.at.ceilingOf(target) {
                     crossed[k] = true
-                    crossings.append(
-                        Crossing(threshold: threshold, at: phase.start, target: target, priority: phase.priority))
+                    found.append(
+                        (Crossing(threshold: threshold, at: phase.start, target: target, priority: phase.priority), k))
                 }
             }
             guard phase.running else { continue }
@@ -168,15 +168,15 @@ struct ClockTrack {
                 if elapsed + gained > limit, let at = phase.calendar.adding(business: limit - elapsed, to: phase.start)
                 {
                     crossed[k] = true
-                    crossings.append(Crossing(threshold: threshold, at: at, target: target, priority: phase.priority))
+                    found.append((Crossing(threshold: threshold, at: at, target: target, priority: phase.priority), k))
                 }
             }
             elapsed += gained
         }
         // Phases can apply a crossing at a later phase start than an in-phase one
         // of another threshold; report them in time order, then threshold order.
-        let order = Dictionary(uniqueKeysWithValues: thresholds.enumerated().map { ($1, $0) })
-        crossings.sort { ($0.at, order[$0.threshold] ?? 0) < ($1.at, order[$1.threshold] ?? 0) }
+        found.sort { ($0.crossing.at, $0.threshold) < ($1.crossing.at, $1.threshold) }
+        let crossings = found.map(\.crossing)
         var upcoming: [Crossing] = []
         if let last = phases.last, last.running, !isStopped, let target = last.target {
             for (k, threshold) in thresholds.enumerated() where !crossed[k] {
