@@ -80,8 +80,13 @@ public struct JSONLEventDecoder: Sendable {
     }
 }
 
-/// The string fields an event may carry.
-struct RawFields {
+/// The string fields an event may carry (decoded by the fast scanner, or by
+/// `Codable` in the reference decoder).
+struct RawFields: Decodable {
+    enum CodingKeys: String, CodingKey {
+        case id, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise
+    }
+
     var id: String?
     var time: String?
     var type: String?

@@ -35,30 +35,14 @@ public struct ReferenceJSONLDecoder: Sendable {
         self.defaultZone = defaultZone
     }
 
-    private struct Wire: Decodable {
-        var id: String?
-        var time: String?
-        var type: String?
-        var incident: String?
-        var contract: String?
-        var service: String?
-        var priority: String?
-        var status: String?
-        var assignee: String?
-        var team: String?
-        var level: String?
-        var due: String?
-        var promise: String?
-    }
-
     /// Decodes one line (without its newline); `number` is 1-based.
     public func decode(line: Substring, number: Int) -> Result<SLAEvent, LineError> {
         func fail(_ field: String?, _ reason: String) -> Result<SLAEvent, LineError> {
             .failure(LineError(source: source, line: number, field: field, reason: reason))
         }
-        let wire: Wire
+        let wire: RawFields
         do {
-            wire = try JSONDecoder().decode(Wire.self, from: Data(line.utf8))
+            wire = try JSONDecoder().decode(RawFields.self, from: Data(line.utf8))
         } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {
             return fail(context.codingPath.last?.stringValue, "expected a string")
         } catch {

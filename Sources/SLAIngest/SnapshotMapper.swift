@@ -131,26 +131,20 @@ public struct SnapshotMapper {
         var events: [SLAEvent] = []
         var update = event("upd", .updated)
         var changed = false
-        if let priority, priority != state.priority {
-            update.priority = priority
-            state.priority = priority
+        // A value that differs from the last row's becomes part of one update.
+        func take(
+            _ value: String?, _ known: WritableKeyPath<IncidentSnapshot, String?>,
+            _ field: WritableKeyPath<SLAEvent, String?>
+        ) {
+            guard let value, value != state[keyPath: known] else { return }
+            update[keyPath: field] = value
+            state[keyPath: known] = value
             changed = true
         }
-        if let team, team != state.team {
-            update.team = team
-            state.team = team
-            changed = true
-        }
-        if let level, level != state.level {
-            update.level = level
-            state.level = level
-            changed = true
-        }
-        if let assignee, assignee != state.assignee {
-            update.assignee = assignee
-            state.assignee = assignee
-            changed = true
-        }
+        take(priority, \.priority, \.priority)
+        take(team, \.team, \.team)
+        take(level, \.level, \.level)
+        take(assignee, \.assignee, \.assignee)
         switch rule {
         case .active(let status, let acknowledge):
             if state.phase == .resolved {

@@ -41,13 +41,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config: SladConfiguration
-        do {
-            config = try ConfigLoader.load(directory: options.directory)
-        } catch {
-            for e in error.errors { printError(e.description) }
-            throw ExitCode(1)
-        }
+        let config = try options.load()
         let stateDir = resolveStateDirectory(config)
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         let store = try SLAStore(path: (stateDir as NSString).appendingPathComponent("slad.sqlite"))

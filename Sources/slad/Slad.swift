@@ -18,6 +18,16 @@ struct Slad: AsyncParsableCommand {
 struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: "Configuration folder (slad.yaml, contracts.d/, calendars/).")
     var directory: String = "/etc/slad"
+
+    /// Loads the folder, or prints every error and exits 1.
+    func load() throws -> SladConfiguration {
+        do {
+            return try ConfigLoader.load(directory: directory)
+        } catch {
+            for e in error.errors { printError(e.description) }
+            throw ExitCode(1)
+        }
+    }
 }
 
 struct CheckConfig: ParsableCommand {
@@ -80,13 +90,7 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let config: SladConfiguration
-        do {
-            config = try ConfigLoader.load(directory: options.directory)
-        } catch {
-            for e in error.errors { printError(e.description) }
-            throw ExitCode(1)
-        }
+        let config = try options.load()
         let data: Data
         if eventsPath == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
