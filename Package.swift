@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .target(name: "SLACore", swiftSettings: strict),
@@ -44,7 +45,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "SLABench",
-            dependencies: ["SLACore", "SLAConfig", "SLAIngest"],
+            dependencies: [
+                "SLACore", "SLAConfig", "SLAIngest", .product(name: "HeapModule", package: "swift-collections"),
+            ],
             path: "Benchmarks/SLABench",
             swiftSettings: strict
         ),

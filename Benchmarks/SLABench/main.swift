@@ -69,6 +69,12 @@ struct NaiveCalendar {
 }
 
 let quick = CommandLine.arguments.contains("--quick")
+if CommandLine.arguments.contains("wheel") {
+    runWheelBenchmark(
+        held: quick ? 100_000 : 1_000_000, expiring: quick ? 1_000_000 : 10_000_000,
+        operations: quick ? 1_000_000 : 5_000_000)
+    exit(0)
+}
 if CommandLine.arguments.contains("ingest") {
     try runIngestBenchmark(lines: quick ? 200_000 : 1_000_000)
     exit(0)

@@ -9,7 +9,7 @@
 /// bitmap scan per level, so an idle wheel needs no ticking at all.
 ///
 /// Timers live in parallel arrays (a slab with a free list), linked into their
-/// slot by index: no allocation per timer, 28 bytes each. Time is a value
+/// slot by index: no allocation per timer, 32 bytes each. Time is a value
 /// passed in (milliseconds since the epoch); the wheel never reads a clock.
 public struct TimerWheel: Sendable {
     /// Identifies a timer; stale after the timer fired or was cancelled.
@@ -26,13 +26,50 @@ public struct TimerWheel: Sendable {
     /// `slot` value of a free entry.
     static let freeSlot: Int32 = -1
 
-    // Per-timer storage (struct of arrays: 8 + 4 + 4 + 4 + 4 + 4 = 28 bytes).
-    private var deadlines: [Int64] = []
-    private var next: [Int32] = []
-    private var prev: [Int32] = []
-    private var slots: [Int32] = []
-    private var generations: [UInt32] = []
-    private var payloads: [UInt32] = []
+    /// One timer: 8 + 5 × 4 = 28 bytes of fields, 32 with alignment.
+    struct Entry {
+        var deadline: Int64
+        var next: Int32
+        var prev: Int32
+        /// The list it is in (`level * 64 + slot`, ``expiredSlot``) or ``freeSlot``.
+        var slot: Int32
+        var generation: UInt32
+        var payload: UInt32
+    }
+
+    /// Entries in one manually grown buffer: a Swift array per field would pay a
+    /// uniqueness and bounds check on every access of the hot path (measured).
+    final class Storage: @unchecked Sendable {
+        var base: UnsafeMutablePointer<Entry>
+        var count = 0
+        var capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 16)
+            base = .allocate(capacity: self.capacity)
+        }
+
+        deinit { base.deallocate() }
+
+        func grow(to minimum: Int) {
+            guard minimum > capacity else { return }
+            let newCapacity = max(minimum, capacity * 2)
+            let fresh = UnsafeMutablePointer<Entry>.allocate(capacity: newCapacity)
+            fresh.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = fresh
+            capacity = newCapacity
+        }
+
+        func copy() -> Storage {
+            let other = Storage(capacity: capacity)
+            other.base.initialize(from: base, count: count)
+            other.count = count
+            return other
+        }
+    }
+
+    private var storage = Storage(capacity: 16)
     private var freeHead: Int32 = -1
 
     /// First timer of each slot (`level * 64 + slot`), -1 when empty.
@@ -54,53 +91,54 @@ public struct TimerWheel: Sendable {
         occupied = Array(repeating: 0, count: Self.levels)
     }
 
-    /// Bytes of storage per timer slot allocated (the arrays' capacity, not their use).
-    public static let bytesPerTimer = 8 + 4 + 4 + 4 + 4 + 4
+    /// Bytes of storage per timer (the entry's stride).
+    public static let bytesPerTimer = MemoryLayout<Entry>.stride
 
     /// Bytes held by the timer storage (capacity, including free entries).
-    public var storageBytes: Int {
-        deadlines.capacity * Self.bytesPerTimer + heads.capacity * 4 + occupied.capacity * 8
-    }
+    public var storageBytes: Int { storage.capacity * Self.bytesPerTimer + heads.capacity * 4 + occupied.capacity * 8 }
 
     /// Reserves room for `n` timers up front.
     public mutating func reserveCapacity(_ n: Int) {
-        deadlines.reserveCapacity(n)
-        next.reserveCapacity(n)
-        prev.reserveCapacity(n)
-        slots.reserveCapacity(n)
-        generations.reserveCapacity(n)
-        payloads.reserveCapacity(n)
+        makeUnique()
+        storage.grow(to: n)
     }
+
+    /// Copy on write: a copied wheel gets its own entries before either changes.
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    private var e: UnsafeMutablePointer<Entry> { storage.base }
 
     /// Arms a timer for `deadline` (ms) carrying `payload`; a deadline already
     /// passed fires on the next ``advance(to:_:)``.
     @discardableResult
     public mutating func insert(deadline: Int64, payload: UInt32) -> Handle {
+        makeUnique()
         let index: Int32
         if freeHead >= 0 {
             index = freeHead
-            freeHead = next[Int(index)]
-            deadlines[Int(index)] = deadline
-            payloads[Int(index)] = payload
+            freeHead = e[Int(index)].next
+            e[Int(index)].deadline = deadline
+            e[Int(index)].payload = payload
         } else {
-            index = Int32(deadlines.count)
-            deadlines.append(deadline)
-            next.append(-1)
-            prev.append(-1)
-            slots.append(Self.freeSlot)
-            generations.append(0)
-            payloads.append(payload)
+            storage.grow(to: storage.count + 1)
+            index = Int32(storage.count)
+            (e + Int(index)).initialize(
+                to: Entry(deadline: deadline, next: -1, prev: -1, slot: Self.freeSlot, generation: 0, payload: payload))
+            storage.count += 1
         }
         count += 1
         place(index)
-        return Handle(index: UInt32(index), generation: generations[Int(index)])
+        return Handle(index: UInt32(index), generation: e[Int(index)].generation)
     }
 
     /// Disarms a timer; false when the handle is stale (fired, cancelled, reused).
     @discardableResult
     public mutating func cancel(_ handle: Handle) -> Bool {
         let i = Int(handle.index)
-        guard i < deadlines.count, generations[i] == handle.generation, slots[i] != Self.freeSlot else { return false }
+        guard i < storage.count, e[i].generation == handle.generation, e[i].slot != Self.freeSlot else { return false }
+        makeUnique()
         unlink(Int32(i))
         release(Int32(i))
         return true
@@ -109,8 +147,8 @@ public struct TimerWheel: Sendable {
     /// The deadline of a live timer.
     public func deadline(of handle: Handle) -> Int64? {
         let i = Int(handle.index)
-        guard i < deadlines.count, generations[i] == handle.generation, slots[i] != Self.freeSlot else { return nil }
-        return deadlines[i]
+        guard i < storage.count, e[i].generation == handle.generation, e[i].slot != Self.freeSlot else { return nil }
+        return e[i].deadline
     }
 
     /// When the wheel next needs to be advanced: the earliest deadline, or an
@@ -136,7 +174,7 @@ public struct TimerWheel: Sendable {
                 let i = expiredHead
                 unlink(i)
                 late.append(
-                    (Handle(index: UInt32(i), generation: generations[Int(i)]), payloads[Int(i)], deadlines[Int(i)]))
+                    (Handle(index: UInt32(i), generation: e[Int(i)].generation), e[Int(i)].payload, e[Int(i)].deadline))
                 release(i)
             }
             late.sort { $0.deadline < $1.deadline }
@@ -150,11 +188,11 @@ public struct TimerWheel: Sendable {
             heads[level * Self.slotsPerLevel + slot] = -1
             occupied[level] &= ~(1 << UInt64(slot))
             while i >= 0 {
-                let following = next[Int(i)]
-                if deadlines[Int(i)] <= time {
-                    let handle = Handle(index: UInt32(i), generation: generations[Int(i)])
-                    let payload = payloads[Int(i)]
-                    let deadline = deadlines[Int(i)]
+                let following = e[Int(i)].next
+                if e[Int(i)].deadline <= time {
+                    let handle = Handle(index: UInt32(i), generation: e[Int(i)].generation)
+                    let payload = e[Int(i)].payload
+                    let deadline = e[Int(i)].deadline
                     release(i)
                     fire(handle, payload, deadline)
                 } else {
@@ -170,7 +208,7 @@ public struct TimerWheel: Sendable {
 
     /// Links timer `i` into the slot its deadline belongs to, relative to `elapsed`.
     private mutating func place(_ i: Int32) {
-        let deadline = deadlines[Int(i)]
+        let deadline = e[Int(i)].deadline
         guard deadline > elapsed else {
             push(i, list: Self.expiredSlot)
             return
@@ -197,20 +235,20 @@ public struct TimerWheel: Sendable {
 
     private mutating func push(_ i: Int32, list: Int32) {
         let first = head(list)
-        next[Int(i)] = first
-        prev[Int(i)] = -1
-        if first >= 0 { prev[Int(first)] = i }
+        e[Int(i)].next = first
+        e[Int(i)].prev = -1
+        if first >= 0 { e[Int(first)].prev = i }
         setHead(list, i)
-        slots[Int(i)] = list
+        e[Int(i)].slot = list
     }
 
     private mutating func unlink(_ i: Int32) {
-        let p = prev[Int(i)]
-        let n = next[Int(i)]
-        let list = slots[Int(i)]
-        if n >= 0 { prev[Int(n)] = p }
+        let p = e[Int(i)].prev
+        let n = e[Int(i)].next
+        let list = e[Int(i)].slot
+        if n >= 0 { e[Int(n)].prev = p }
         if p >= 0 {
-            next[Int(p)] = n
+            e[Int(p)].next = n
         } else {
             setHead(list, n)
             if n < 0, list >= 0 {
@@ -221,9 +259,9 @@ public struct TimerWheel: Sendable {
 
     /// Returns entry `i` to the free list; its handle becomes stale.
     private mutating func release(_ i: Int32) {
-        slots[Int(i)] = Self.freeSlot
-        generations[Int(i)] &+= 1
-        next[Int(i)] = freeHead
+        e[Int(i)].slot = Self.freeSlot
+        e[Int(i)].generation &+= 1
+        e[Int(i)].next = freeHead
         freeHead = i
         count -= 1
     }

@@ -1,0 +1,127 @@
+import Foundation
+import HeapModule
+import SLACore
+
+/// The baseline: swift-collections' binary Heap with lazy deletion (cancelled
+/// ids are skipped when popped; the heap is rebuilt when garbage outgrows the
+/// live timers, which keeps it honest in steady state).
+struct LazyHeapTimers {
+    struct Entry: Comparable {
+        var deadline: Int64
+        var id: UInt32
+        static func < (a: Entry, b: Entry) -> Bool { (a.deadline, a.id) < (b.deadline, b.id) }
+    }
+    var heap = Heap<Entry>()
+    var cancelled: [Bool] = []
+    var live = 0
+
+    mutating func insert(deadline: Int64, id: UInt32) {
+        if Int(id) >= cancelled.count { cancelled += Array(repeating: false, count: Int(id) + 1 - cancelled.count) }
+        cancelled[Int(id)] = false
+        heap.insert(Entry(deadline: deadline, id: id))
+        live += 1
+    }
+
+    mutating func cancel(id: UInt32) {
+        cancelled[Int(id)] = true
+        live -= 1
+        if heap.count > 2 * live + 1024 {
+            heap = Heap(heap.unordered.filter { !cancelled[Int($0.id)] })
+        }
+    }
+
+    mutating func advance(to now: Int64, _ fire: (UInt32) -> Void) {
+        while let top = heap.min, top.deadline <= now {
+            _ = heap.popMin()
+            if cancelled[Int(top.id)] { continue }
+            cancelled[Int(top.id)] = true
+            live -= 1
+            fire(top.id)
+        }
+    }
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+/// (a) steady-state cancel + insert with `held` timers, (b) expiring `expiring` timers over 30 days, (c) memory.
+func runWheelBenchmark(held: Int, expiring: Int, operations: Int) {
+    print("timer wheel vs swift-collections Heap with lazy deletion (same run)")
+    var rng = SystemRandomNumberGenerator()
+    let now: Int64 = 1_793_600_000_000
+    let month: Int64 = 30 * 86_400_000
+
+    // (a) Steady state: each operation cancels a random live timer and arms a new one within 30 days.
+    let deadlines = (0..<(held + operations)).map { _ in now + Int64.random(in: 1..<month, using: &rng) }
+    let victims = (0..<operations).map { _ in Int.random(in: 0..<held, using: &rng) }
+    var wheel = TimerWheel(now: now)
+    wheel.reserveCapacity(held)
+    var handles = (0..<held).map { wheel.insert(deadline: deadlines[$0], payload: UInt32($0)) }
+    var clock = ContinuousClock.now
+    for k in 0..<operations {
+        let v = victims[k]
+        wheel.cancel(handles[v])
+        handles[v] = wheel.insert(deadline: deadlines[held + k], payload: UInt32(v))
+    }
+    let wheelSteady = seconds(ContinuousClock.now - clock)
+    var heap = LazyHeapTimers()
+    var ids = (0..<held).map { UInt32($0) }
+    for i in 0..<held { heap.insert(deadline: deadlines[i], id: UInt32(i)) }
+    var nextID = UInt32(held)
+    clock = ContinuousClock.now
+    for k in 0..<operations {
+        let v = victims[k]
+        heap.cancel(id: ids[v])
+        ids[v] = nextID
+        heap.insert(deadline: deadlines[held + k], id: nextID)
+        nextID += 1
+    }
+    let heapSteady = seconds(ContinuousClock.now - clock)
+    let a = Double(operations) / wheelSteady
+    let b = Double(operations) / heapSteady
+    print(
+        String(
+            format: "(a) cancel+insert, %dk held       wheel %11.0f ops/s   heap %11.0f ops/s   ratio %6.2fx",
+            held / 1000, a, b, a / b))
+
+    // (b) Expire `expiring` timers spread over 30 days, advancing minute by minute.
+    var expWheel = TimerWheel(now: now)
+    expWheel.reserveCapacity(expiring)
+    var expHeap = LazyHeapTimers()
+    expHeap.heap.reserveCapacity(expiring)
+    var fireTimes = [Int64](repeating: 0, count: expiring)
+    for i in 0..<expiring { fireTimes[i] = now + Int64.random(in: 1...month, using: &rng) }
+    clock = ContinuousClock.now
+    for i in 0..<expiring { expWheel.insert(deadline: fireTimes[i], payload: UInt32(i)) }
+    var firedWheel = 0
+    var t = now
+    while t < now + month {
+        t += 60_000
+        expWheel.advance(to: t) { _, _, _ in firedWheel += 1 }
+    }
+    let wheelExpire = seconds(ContinuousClock.now - clock)
+    let wheelBytes = expWheel.storageBytes
+    _ = expWheel
+    clock = ContinuousClock.now
+    for i in 0..<expiring { expHeap.insert(deadline: fireTimes[i], id: UInt32(i)) }
+    var firedHeap = 0
+    t = now
+    while t < now + month {
+        t += 60_000
+        expHeap.advance(to: t) { _ in firedHeap += 1 }
+    }
+    let heapExpire = seconds(ContinuousClock.now - clock)
+    precondition(firedWheel == expiring && firedHeap == expiring, "both must fire every timer")
+    let c = Double(expiring) / wheelExpire
+    let d = Double(expiring) / heapExpire
+    print(
+        String(
+            format: "(b) insert + expire %dM over 30 d  wheel %11.0f tim/s   heap %11.0f tim/s   ratio %6.2fx",
+            expiring / 1_000_000, c, d, c / d))
+    let heapBytes =
+        expHeap.heap.unordered.capacity * MemoryLayout<LazyHeapTimers.Entry>.stride + expHeap.cancelled.capacity
+    print(
+        String(
+            format:
+                "(c) memory at %dM timers          wheel %6.1f bytes/timer   heap %6.1f bytes/timer (+ cancel flags)",
+            expiring / 1_000_000, Double(wheelBytes) / Double(expiring), Double(heapBytes) / Double(expiring)))
+}
