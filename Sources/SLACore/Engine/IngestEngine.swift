@@ -31,10 +31,14 @@ public struct IngestEngine: Sendable {
         return (fresh, touched)
     }
 
-    /// The verdict of `incident` as of its last event, and the events it rejects.
-    public func evaluate(incident: String) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+    /// The verdict of `incident` as of its last event (or `asOf`), and the events it rejects.
+    public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
+    {
         let events = incidents[incident] ?? []
-        let last = events.map(\.time).max() ?? Instant(0)
+        let last = asOf ?? events.map(\.time).max() ?? Instant(0)
         return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
     }
+
+    /// Every incident with events.
+    public var incidentIDs: [String] { Array(incidents.keys) }
 }

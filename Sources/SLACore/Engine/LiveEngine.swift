@@ -1,0 +1,184 @@
+/// What a notification says.
+public enum NotificationKind: String, Sendable, Codable, Hashable {
+    case warning, breach, escalation
+    /// A breach announced earlier that later events proved did not happen.
+    case retraction = "breach.retracted"
+}
+
+/// A warning, breach, escalation or retraction, with a stable identity so that
+/// receivers (and the outbox) drop duplicates.
+public struct Notification: Sendable, Hashable {
+    /// `INCIDENT/METRIC/KIND/PERCENT`, plus `/retracted` for a retraction.
+    public var id: String
+    /// What happened.
+    public var kind: NotificationKind
+    /// The incident.
+    public var incident: String
+    /// The contract.
+    public var contract: String
+    /// Which clock.
+    public var metric: Metric
+    /// The priority in force at the crossing.
+    public var priority: String
+    /// The share of the target passed.
+    public var percent: Percentage
+    /// The target in force (business seconds).
+    public var target: Int64
+    /// When the threshold was passed, in event time (the true due time).
+    public var due: Instant
+    /// When slad decided it (wall clock, milliseconds since the epoch).
+    public var decidedAtMilliseconds: Int64
+    /// Decided more than the allowed lateness after it was due (e.g. while slad was down).
+    public var late: Bool
+    /// Webhook names to notify.
+    public var notify: [String]
+}
+
+/// Arms every open incident's next thresholds in a timer wheel and decides them
+/// when they come due. Pure: the caller passes wall-clock time in as values
+/// (milliseconds since the epoch).
+///
+/// SLA clocks count whole seconds and a threshold is passed once elapsed time
+/// exceeds it, so a threshold due at second `t` is decided 1 ms after `t`,
+/// evaluating as of the next whole second: decisions come within milliseconds
+/// of the deadline, not a second later.
+///
+/// A timer only says "look now"; the decision re-evaluates the incident from
+/// its events as of that instant (the event-time truth), so a clock stopped by
+/// an event that arrived meanwhile fires nothing. Identities make every
+/// threshold fire once, across restarts too (`emitted` is loaded from the outbox).
+public struct LiveEngine: Sendable {
+    /// Events and verdicts.
+    public private(set) var engine: IngestEngine
+    private var wheel: TimerWheel
+    /// Armed timers per incident.
+    private var armed: [String: [TimerWheel.Handle]] = [:]
+    /// Payload → incident (the wheel carries 32-bit payloads).
+    private var incidentIndex: [String: UInt32] = [:]
+    private var incidentNames: [String] = []
+    /// Notification ids already decided.
+    public private(set) var emitted: Set<String>
+    /// Breaches decided and not retracted, by notification id.
+    private var breaches: [String: Notification] = [:]
+    /// How long a breach decision waits for late events (seconds).
+    public let allowedLateness: Int64
+
+    /// Creates the engine at wall-clock time `now` with what the outbox already holds.
+    public init(engine: IngestEngine, nowMilliseconds: Int64, allowedLateness: Int64 = 5, emitted: [Notification] = [])
+    {
+        self.engine = engine
+        self.allowedLateness = allowedLateness
+        wheel = TimerWheel(now: nowMilliseconds)
+        self.emitted = Set(emitted.map(\.id))
+        for n in emitted where n.kind == .breach { breaches[n.id] = n }
+        for n in emitted where n.kind == .retraction { breaches[String(n.id.dropLast("/retracted".count))] = nil }
+    }
+
+    /// Timers armed.
+    public var armedCount: Int { wheel.count }
+
+    /// The next wall-clock instant (ms) at which ``advance(to:)`` has work, nil when none.
+    public var nextWakeupMilliseconds: Int64? { wheel.nextWakeup() }
+
+    /// Adds events (from ingest) and re-decides the incidents they touch as of `now`:
+    /// thresholds already past are decided (late if long past), breaches no longer
+    /// true are retracted, and the remaining thresholds are armed.
+    public mutating func ingest(_ events: [SLAEvent], nowMilliseconds now: Int64) -> [Notification] {
+        let (_, touched) = engine.add(events)
+        var out: [Notification] = []
+        for incident in touched.sorted() { out += refresh(incident, now: now) }
+        return out
+    }
+
+    /// Decides every incident as of `now`: the restart catch-up.
+    public mutating func catchUp(incidents: [String], nowMilliseconds now: Int64) -> [Notification] {
+        var out: [Notification] = []
+        for incident in incidents.sorted() { out += refresh(incident, now: now) }
+        return out
+    }
+
+    /// Moves wall-clock time to `now` and decides every timer that came due.
+    public mutating func advance(toMilliseconds now: Int64) -> [Notification] {
+        var due = Set<String>()
+        wheel.advance(to: now) { _, payload, _ in due.insert(incidentNames[Int(payload)]) }
+        var out: [Notification] = []
+        for incident in due.sorted() {
+            armed[incident] = nil
+            out += refresh(incident, now: now)
+        }
+        return out
+    }
+
+    /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
+    private mutating func refresh(_ incident: String, now: Int64) -> [Notification] {
+        for handle in armed[incident] ?? [] { wheel.cancel(handle) }
+        armed[incident] = nil
+        // Whole seconds, rounded up: at t + 1 ms a clock running since t has run "more than" t.
+        let asOf = Instant((now + 999) / 1000)
+        let verdict = engine.evaluate(incident: incident, asOf: asOf).verdict
+        var out: [Notification] = []
+        var stillTrue = Set<String>()
+        if let verdict {
+            for clock in verdict.clocks {
+                for crossing in clock.crossings {
+                    let n = notification(verdict, clock, crossing, now: now)
+                    if n.kind == .breach { stillTrue.insert(n.id) }
+                    // A breach waits `allowedLateness` for events that could still stop the clock in time.
+                    if n.kind == .breach && now <= (crossing.at.seconds + allowedLateness) * 1000 {
+                        arm(incident, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000 + 1)
+                        continue
+                    }
+                    guard emitted.insert(n.id).inserted else { continue }
+                    if n.kind == .breach { breaches[n.id] = n }
+                    out.append(n)
+                }
+                for crossing in clock.upcoming {
+                    let delay = crossing.threshold.kind == .breach ? allowedLateness : 0
+                    arm(incident, atMilliseconds: (crossing.at.seconds + delay) * 1000 + 1)
+                }
+            }
+        }
+        // Breaches announced for this incident that the events no longer support.
+        let prefix = incident + "/"
+        for (id, breach) in breaches where id.hasPrefix(prefix) && !stillTrue.contains(id) {
+            breaches[id] = nil
+            var retraction = breach
+            retraction.id = id + "/retracted"
+            retraction.kind = .retraction
+            retraction.decidedAtMilliseconds = now
+            retraction.late = false
+            if emitted.insert(retraction.id).inserted { out.append(retraction) }
+        }
+        return out.sorted { ($0.due, $0.percent, $0.id) < ($1.due, $1.percent, $1.id) }
+    }
+
+    private mutating func arm(_ incident: String, atMilliseconds deadline: Int64) {
+        let index: UInt32
+        if let known = incidentIndex[incident] {
+            index = known
+        } else {
+            index = UInt32(incidentNames.count)
+            incidentNames.append(incident)
+            incidentIndex[incident] = index
+        }
+        armed[incident, default: []].append(wheel.insert(deadline: deadline, payload: index))
+    }
+
+    private func notification(_ v: IncidentVerdict, _ clock: ClockVerdict, _ crossing: Crossing, now: Int64)
+        -> Notification
+    {
+        let kind: NotificationKind =
+            switch crossing.threshold.kind {
+            case .warning: .warning
+            case .breach: .breach
+            case .escalation: .escalation
+            }
+        let contract = engine.contracts[v.contract]
+        let notify = crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? [])
+        return Notification(
+            id: "\(v.incident)/\(clock.metric)/\(kind.rawValue)/\(crossing.threshold.at)", kind: kind,
+            incident: v.incident, contract: v.contract, metric: clock.metric, priority: crossing.priority,
+            percent: crossing.threshold.at, target: crossing.target, due: crossing.at, decidedAtMilliseconds: now,
+            late: now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000, notify: notify)
+    }
+}

@@ -1,0 +1,173 @@
+import SLACore
+import Testing
+
+/// Drives a live engine with a manual wall clock: no sleeps.
+struct ManualDriver {
+    var live: LiveEngine
+    var now: Int64
+    var log: [Notification] = []
+
+    /// Advances wall time to `until` (ms), stopping at every wakeup the engine asks for.
+    mutating func run(until: Int64) {
+        while let wake = live.nextWakeupMilliseconds, wake <= until {
+            now = max(now, wake)
+            log += live.advance(toMilliseconds: now)
+        }
+        now = until
+        log += live.advance(toMilliseconds: until)
+    }
+
+    mutating func ingest(_ events: [SLAEvent], at ms: Int64) {
+        run(until: ms)
+        log += live.ingest(events, nowMilliseconds: ms)
+    }
+
+    /// `KIND METRIC PERCENT due=+S decided=+MS` lines relative to `t0`.
+    func lines(_ t0: Int64) -> [String] {
+        log.map {
+            "\($0.kind.rawValue) \($0.metric) \($0.percent) due=+\($0.due.seconds - t0) decided=+\($0.decidedAtMilliseconds - t0 * 1000)ms\($0.late ? " late" : "")"
+        }
+    }
+}
+
+let t0: Int64 = 1_800_000_000
+
+func liveContract() -> Contract {
+    let cal = BusinessCalendar.twentyFourSeven()
+    return Contract(
+        id: "live", customer: "Live", calendar: cal, fee: Money(parsing: "100.00", currency: Currency(code: "EUR")!)!,
+        priorities: [
+            PriorityTerms(name: "P1", reaction: 900, resolution: 14_400, calendar: cal),
+            PriorityTerms(name: "P3", reaction: 14_400, resolution: 86_400, calendar: cal),
+        ], pauseOn: ["pending_customer"],
+        warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!],
+        escalations: [Escalation(at: Percentage(parsing: "200%")!, notify: ["management"])], notify: ["ops"])
+}
+
+func ev(_ id: String, _ at: Int64, _ type: EventType, priority: String? = nil, status: String? = nil, due: Int64? = nil)
+    -> SLAEvent
+{
+    SLAEvent(
+        id: id, time: Instant(t0 + at), type: type, incident: "INC", contract: "live", priority: priority,
+        status: status,
+        due: due.map { Instant(t0 + $0) }, promise: due == nil ? nil : "callback")
+}
+
+func driver(at ms: Int64 = t0 * 1000) -> ManualDriver {
+    ManualDriver(live: LiveEngine(engine: IngestEngine(contracts: [liveContract()]), nowMilliseconds: ms), now: ms)
+}
+
+@Suite("Live engine (manual clock)")
+struct LiveEngineTests {
+    @Test(
+        "warnings at 50 % and 80 %, breach at 100 % after the allowed lateness, escalation at 200 %: each once, on time"
+    )
+    func thresholds() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        d.run(until: (t0 + 40_000) * 1000)
+        #expect(
+            d.lines(t0) == [
+                "warning reaction 50% due=+450 decided=+450001ms",
+                "warning reaction 80% due=+720 decided=+720001ms",
+                "breach reaction 100% due=+900 decided=+905001ms",
+                "escalation reaction 200% due=+1800 decided=+1800001ms",
+                "warning resolution 50% due=+7200 decided=+7200001ms",
+                "warning resolution 80% due=+11520 decided=+11520001ms",
+                "breach resolution 100% due=+14400 decided=+14405001ms",
+                "escalation resolution 200% due=+28800 decided=+28800001ms",
+            ])
+        #expect(d.log.first { $0.kind == .escalation }?.notify == ["management"])
+        #expect(d.log.first { $0.kind == .breach }?.notify == ["ops"])
+        #expect(d.live.armedCount == 0, "nothing left to arm")
+    }
+
+    @Test("a pause across a threshold moves it; an acknowledgement before the deadline cancels the breach")
+    func pauses() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        d.ingest([ev("a", 600, .acknowledged)], at: (t0 + 600) * 1000)
+        d.ingest([ev("p", 3_600, .updated, status: "pending_customer")], at: (t0 + 3_600) * 1000)
+        d.ingest([ev("r", 10_800, .updated, status: "in_progress")], at: (t0 + 10_800) * 1000)
+        d.run(until: (t0 + 14_000) * 1000)
+        // Acknowledged at +600: no reaction breach. The resolution clock ran 3,600 s, paused
+        // 7,200 s, so its 50 % (7,200 s) is due at +14,400, not +7,200.
+        #expect(d.lines(t0) == ["warning reaction 50% due=+450 decided=+450001ms"])
+        d.run(until: (t0 + 14_401) * 1000)
+        #expect(d.lines(t0).last == "warning resolution 50% due=+14400 decided=+14400001ms")
+    }
+
+    @Test("a priority raised after a warning re-targets: the rest comes at the new target, the warning stays")
+    func priorityChange() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P3")], at: t0 * 1000)
+        d.ingest([ev("a", 60, .acknowledged)], at: (t0 + 60) * 1000)
+        d.run(until: (t0 + 44_000) * 1000)
+        #expect(d.lines(t0) == ["warning resolution 50% due=+43200 decided=+43200001ms"])
+        d.ingest([ev("u", 44_000, .updated, priority: "P1")], at: (t0 + 44_000) * 1000)
+        // 44,000 s elapsed is far past every P1 resolution threshold: all of them now, none twice.
+        #expect(
+            d.lines(t0).dropFirst() == [
+                "warning resolution 80% due=+44000 decided=+44000000ms",
+                "escalation resolution 200% due=+44000 decided=+44000000ms",
+            ])
+        d.run(until: (t0 + 44_006) * 1000)
+        #expect(d.lines(t0).last == "breach resolution 100% due=+44000 decided=+44005001ms")
+        #expect(d.log.count == 4)
+    }
+
+    @Test("reopen after a breach does not breach again; a promise falls due at its instant")
+    func reopenAndPromise() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1"), ev("a", 0, .acknowledged)], at: t0 * 1000)
+        d.ingest([ev("m", 10, .promiseMade, due: 600)], at: (t0 + 10) * 1000)
+        d.run(until: (t0 + 15_000) * 1000)
+        d.ingest([ev("r", 15_000, .resolved)], at: (t0 + 15_000) * 1000)
+        d.ingest([ev("x", 16_000, .reopened)], at: (t0 + 16_000) * 1000)
+        d.run(until: (t0 + 30_000) * 1000)
+        let lines = d.lines(t0)
+        #expect(lines.contains("breach promise:callback 100% due=+600 decided=+605001ms"))
+        #expect(
+            lines.filter { $0.hasPrefix("breach resolution") } == [
+                "breach resolution 100% due=+14400 decided=+14405001ms"
+            ])
+        #expect(Set(d.log.map(\.id)).count == d.log.count, "every notification once")
+    }
+
+    @Test("restart catch-up decides what came due while down, once, late, with its true due time")
+    func catchUp() {
+        var engine = IngestEngine(contracts: [liveContract()])
+        _ = engine.add([ev("o", 0, .opened, priority: "P1")])
+        var first = LiveEngine(engine: engine, nowMilliseconds: (t0 + 1_000) * 1000)
+        let missed = first.catchUp(incidents: ["INC"], nowMilliseconds: (t0 + 1_000) * 1000)
+        #expect(
+            missed.map(\.id) == ["INC/reaction/warning/50%", "INC/reaction/warning/80%", "INC/reaction/breach/100%"])
+        #expect(missed.map(\.due.seconds) == [t0 + 450, t0 + 720, t0 + 900])
+        #expect(missed.allSatisfy { $0.late })
+        // A second restart with the outbox holding those: nothing again.
+        var second = LiveEngine(engine: engine, nowMilliseconds: (t0 + 1_000) * 1000, emitted: missed)
+        let again = second.catchUp(incidents: ["INC"], nowMilliseconds: (t0 + 1_000) * 1000)
+        #expect(again.isEmpty)
+    }
+
+    @Test("late events: within the allowed lateness there is no breach; after it, the breach is retracted")
+    func lateEvents() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        // Acknowledged at +898, arriving at +903: inside the 5 s lateness of the +900 deadline.
+        d.ingest([ev("a", 898, .acknowledged)], at: (t0 + 903) * 1000)
+        d.run(until: (t0 + 1_000) * 1000)
+        #expect(!d.log.contains { $0.kind == .breach && $0.metric == .reaction })
+
+        var e = driver()
+        e.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        e.run(until: (t0 + 1_000) * 1000)
+        #expect(e.log.contains { $0.id == "INC/reaction/breach/100%" })
+        e.ingest([ev("a", 890, .acknowledged)], at: (t0 + 1_000) * 1000)
+        let retraction = e.log.last
+        #expect(retraction?.id == "INC/reaction/breach/100%/retracted")
+        #expect(retraction?.kind == .retraction)
+        e.ingest([ev("b", 900, .updated, status: "x")], at: (t0 + 1_001) * 1000)
+        #expect(e.log.filter { $0.kind == .retraction }.count == 1, "retracted once")
+    }
+}
