@@ -37,11 +37,15 @@ public struct SladConfiguration: Sendable {
     public var contracts: [Contract]
     /// Mappings of status-snapshot logs by name (`sources/NAME.yaml`).
     public var mappings: [String: SourceMapping]
+    /// How long a breach decision waits for events that could still stop the clock in time (seconds).
+    public var allowedLateness: Int64 = 5
+    /// Thresholds due longer ago than this (seconds) are history: recorded, not notified.
+    public var catchUpWindow: Int64 = 86_400
 }
 
 /// Loads and validates a configuration folder; reports every error, not the first.
 public enum ConfigLoader {
-    static let mainKeys = ["state_dir", "sources", "webhooks"]
+    static let mainKeys = ["state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window"]
 
     /// Loads `directory` (slad.yaml, calendars/*.yaml, contracts.d/*.yaml).
     ///
@@ -60,12 +64,21 @@ public enum ConfigLoader {
         var sources: [SourceConfig] = []
         var webhooks: [WebhookConfig] = []
         var notifyTargets: Set<String>?
+        var allowedLateness: Int64 = 5
+        var catchUpWindow: Int64 = 86_400
         let mainPath = join(directory, "slad.yaml")
         if fm.fileExists(atPath: mainPath),
             let root = YAMLFile.load(path: mainPath, displayName: mainPath, diagnostics: diagnostics),
             let f = root.mapping(known: mainKeys, what: "the main configuration")
         {
             stateDirectory = f["state_dir"]?.string("a folder")
+            if let v = f["allowed_lateness"], let d = v.duration() {
+                if d.days > 0 || d.seconds > 3600 {
+                    v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")
+                }
+                allowedLateness = d.seconds
+            }
+            if let v = f["catch_up_window"], let d = v.duration() { catchUpWindow = d.resolved(dayLength: 86_400) }
             for item in f["sources"]?.list("a list of sources") ?? [] {
                 guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
                     let name = s.required("name")?.identifier("a source name"),
@@ -155,7 +168,8 @@ public enum ConfigLoader {
         guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
         return SladConfiguration(
             directory: directory, stateDirectory: stateDirectory, sources: sources, webhooks: webhooks,
-            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings)
+            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
+            allowedLateness: allowedLateness, catchUpWindow: catchUpWindow)
     }
 
     /// `*.yaml` files of a folder in name order; none when it does not exist.

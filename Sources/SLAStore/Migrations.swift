@@ -78,12 +78,17 @@ enum Migrations {
                     CREATE TABLE outbox (
                         id TEXT PRIMARY KEY,
                         kind TEXT NOT NULL,
-                        incident TEXT,
-                        metric TEXT,
+                        incident TEXT NOT NULL,
+                        contract TEXT NOT NULL,
+                        metric TEXT NOT NULL,
+                        priority TEXT NOT NULL,
+                        percent TEXT NOT NULL,
+                        target INTEGER NOT NULL,
                         due_at INTEGER NOT NULL,
-                        created_at INTEGER NOT NULL,
-                        payload TEXT NOT NULL,
-                        delivered_at INTEGER,
+                        decided_at_ms INTEGER NOT NULL,
+                        late INTEGER NOT NULL,
+                        notify TEXT NOT NULL,
+                        delivered_at_ms INTEGER,
                         attempts INTEGER NOT NULL DEFAULT 0
                     ) WITHOUT ROWID;
                     """)

@@ -87,6 +87,8 @@ public struct Batch: Sendable {
     /// Engine rejections of the touched incidents (they replace the previous ones).
     public var rejections: [Rejection] = []
 
+    /// Warnings, breaches, escalations and retractions decided with this batch (persist before notify).
+    public var notifications: [SLANotification] = []
     /// Per source: lines read, new events, duplicate events, quarantined lines in this batch.
     public var stats: [String: SourceStats] = [:]
 
@@ -94,5 +96,5 @@ public struct Batch: Sendable {
     public init() {}
 
     /// Whether the batch changes nothing.
-    public var isEmpty: Bool { events.isEmpty && quarantine.isEmpty && offsets.isEmpty }
+    public var isEmpty: Bool { events.isEmpty && quarantine.isEmpty && offsets.isEmpty && notifications.isEmpty }
 }

@@ -55,6 +55,22 @@ public final class SLAStore: Sendable {
                         """, arguments: [o.source, o.fingerprint, o.path, Int64(bitPattern: o.inode), o.offset, o.line])
             }
             try Self.writeState(batch, db)
+            let outbox = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO outbox
+                        (id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for n in batch.notifications {
+                try Self.run(
+                    outbox,
+                    [
+                        .text(n.id), .text(n.kind.rawValue), .text(n.incident), .text(n.contract),
+                        .text(n.metric.description),
+                        .text(n.priority), .text(n.percent.description), .int(n.target), .int(n.due.seconds),
+                        .int(n.decidedAtMilliseconds), .int(n.late ? 1 : 0), .text(n.notify.joined(separator: ",")),
+                    ], db)
+            }
             for (source, st) in batch.stats {
                 try db.execute(
                     sql: """
@@ -216,6 +232,29 @@ public final class SLAStore: Sendable {
                 SourceOffset(
                     source: $0[0], fingerprint: $0[1], path: $0[2], inode: UInt64(bitPattern: $0[3]), offset: $0[4],
                     line: $0[5])
+            }
+        }
+    }
+
+    /// Every notification decided so far, in decision order.
+    public func outbox() throws -> [SLANotification] {
+        try queue.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify
+                    FROM outbox ORDER BY decided_at_ms, id
+                    """
+            ).compactMap { r in
+                guard let kind = NotificationKind(rawValue: r[1]), let metric = Metric(parsing: r[4]),
+                    let percent = Percentage(parsing: r[6])
+                else { return nil }
+                let notify: String = r[11]
+                return SLANotification(
+                    id: r[0], kind: kind, incident: r[2], contract: r[3], metric: metric, priority: r[5],
+                    percent: percent,
+                    target: r[7], due: Instant(r[8]), decidedAtMilliseconds: r[9], late: r[10],
+                    notify: notify.isEmpty ? [] : notify.split(separator: ",").map(String.init))
             }
         }
     }

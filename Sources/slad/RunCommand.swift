@@ -47,10 +47,14 @@ struct RunCommand: ParsableCommand {
         let store = try SLAStore(path: (stateDir as NSString).appendingPathComponent("slad.sqlite"))
         var ingest = Ingest(
             config: config, store: store, maxLineBytes: maxLineBytes, reference: referenceDecoder)
-        try ingest.restore()
+        let caughtUp = try ingest.restore()
         log(
             "slad: started",
-            ["state": stateDir, "events": String(ingest.engine.eventCount), "sources": String(config.sources.count)])
+            [
+                "state": stateDir, "events": String(ingest.live.engine.eventCount),
+                "sources": String(config.sources.count),
+                "late_notifications": String(caughtUp.count),
+            ])
 
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
@@ -58,14 +62,46 @@ struct RunCommand: ParsableCommand {
         let clock = ContinuousClock()
         var readTime = Duration.zero
         let committer = Committer(store: store)
+        if !caughtUp.isEmpty {
+            var batch = Batch()
+            batch.notifications = caughtUp
+            committer.submit(batch)
+        }
+        var lastWall = wallMilliseconds()
+        var lastMonotonic = clock.now
         while !stopRequested.load(ordering: .relaxed) && !committer.failed {
+            // Deadlines are wall-clock instants; a step of the wall clock (NTP, date -s) is
+            // noticed by comparing it with the monotonic clock, and logged.
+            let wall = wallMilliseconds()
+            let monotonic = clock.now
+            let drift = (wall - lastWall) - Int64((monotonic - lastMonotonic) / .milliseconds(1))
+            if abs(drift) > 1_000 {
+                log("slad: wall clock stepped", ["by_ms": String(drift)])
+                if drift < 0 {
+                    // Backwards: rebuild the wheel so nothing armed for the old time fires early.
+                    var batch = Batch()
+                    batch.notifications = ingest.live.resetClock(nowMilliseconds: wall)
+                    if !batch.notifications.isEmpty { committer.submit(batch) }
+                }
+            }
+            lastWall = wall
+            lastMonotonic = monotonic
+            // Thresholds that came due: decided on the events, written to the outbox.
+            let due = ingest.live.advance(toMilliseconds: wall)
+            if !due.isEmpty {
+                var batch = Batch()
+                batch.notifications = due
+                committer.submit(batch)
+            }
             let readStart = clock.now
             let batch = ingest.nextBatch(maxLines: batchLines)
             readTime += clock.now - readStart
             if batch.isEmpty {
                 committer.drain()
                 if exitWhenIdle { break }
-                watcher.wait(milliseconds: 200)
+                // Sleep until new lines or the next deadline, whichever comes first.
+                let next = ingest.live.nextWakeupMilliseconds.map { $0 - wallMilliseconds() } ?? 200
+                watcher.wait(milliseconds: Int32(max(0, min(200, next))))
                 continue
             }
             committer.submit(batch)
@@ -74,7 +110,7 @@ struct RunCommand: ParsableCommand {
         log(
             "slad: stopped",
             [
-                "events": String(ingest.engine.eventCount),
+                "events": String(ingest.live.engine.eventCount),
                 "read_decode_evaluate_ms": String(readTime / .milliseconds(1)),
                 "commit_ms": String(committer.commitTime / .milliseconds(1)),
             ])
@@ -157,7 +193,7 @@ struct TailedSource {
 /// The ingest side of the daemon: sources → decoded events → engine → batches.
 struct Ingest {
     let store: SLAStore
-    var engine: IngestEngine
+    var live: LiveEngine
     var sources: [TailedSource]
     let maxLineBytes: Int
     let useReference: Bool
@@ -166,7 +202,9 @@ struct Ingest {
         self.store = store
         self.maxLineBytes = maxLineBytes
         useReference = reference
-        engine = IngestEngine(contracts: config.contracts)
+        live = LiveEngine(
+            engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
+            allowedLateness: config.allowedLateness, catchUpWindow: config.catchUpWindow)
         sources = config.sources.map { source in
             let mapping = config.mappings[source.format]
             return TailedSource(
@@ -182,8 +220,13 @@ struct Ingest {
     /// Mapped (status-snapshot) sources re-read their files from the start:
     /// their mapping depends on earlier rows, and the events they yield again
     /// carry the same identities, which the ledger ignores.
-    mutating func restore() throws {
+    mutating func restore() throws -> [SLANotification] {
+        var engine = live.engine
         _ = engine.add(try store.events().map(\.event))
+        let now = wallMilliseconds()
+        live = LiveEngine(
+            engine: engine, nowMilliseconds: now, allowedLateness: live.allowedLateness,
+            catchUpWindow: live.catchUpWindow, emitted: try store.outbox())
         let saved = Dictionary(grouping: try store.offsets(), by: \.source)
         for i in sources.indices where sources[i].mapping == nil {
             let positions = (saved[sources[i].config.name] ?? []).map {
@@ -195,6 +238,8 @@ struct Ingest {
                 tailer: FileTailer(pattern: sources[i].config.path, maxLineBytes: maxLineBytes, saved: positions),
                 jsonl: sources[i].jsonl, reference: sources[i].reference, mapping: nil, mapper: nil)
         }
+        // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
+        return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)
     }
 
     /// Reads up to `maxLines` lines across sources and turns them into a batch.
@@ -248,7 +293,8 @@ struct Ingest {
                         line: p.line))
             }
         }
-        let (fresh, touched) = engine.add(decoded.map(\.0))
+        let (fresh, touched, notifications) = live.add(decoded.map(\.0), nowMilliseconds: wallMilliseconds())
+        batch.notifications = notifications
         let freshIDs = Set(fresh.map(\.id))
         var seenInBatch = Set<String>()
         for (e, source) in decoded {
@@ -260,7 +306,7 @@ struct Ingest {
             }
         }
         for incident in touched.sorted() {
-            let (verdict, rejections) = engine.evaluate(incident: incident)
+            let (verdict, rejections) = live.engine.evaluate(incident: incident)
             if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
             batch.rejections += rejections
         }
@@ -286,6 +332,13 @@ struct Ingest {
             return v.isEmpty || mapping.unknownValues.contains(v) ? nil : v
         }
     }
+}
+
+/// Wall-clock time in milliseconds since the epoch: SLA deadlines are wall-clock instants.
+func wallMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
 /// One log line: a constant message, data as key=value (the journal handler of the notification work replaces it).

@@ -5,7 +5,7 @@ import Testing
 struct ManualDriver {
     var live: LiveEngine
     var now: Int64
-    var log: [Notification] = []
+    var log: [SLANotification] = []
 
     /// Advances wall time to `until` (ms), stopping at every wakeup the engine asks for.
     mutating func run(until: Int64) {

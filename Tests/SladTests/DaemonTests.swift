@@ -1,4 +1,5 @@
 import Foundation
+import SLACore
 import SLAStore
 import Testing
 
@@ -115,6 +116,58 @@ struct DaemonTests {
         )
         let stats = try SLAStore(path: crashed.appendingPathComponent("slad.sqlite").path, readOnly: true).sourceStats()
         #expect(stats["app"]?.events == 60_000)
+    }
+
+    @Test("real time: a 2 s reaction target breaches within 50 ms of its deadline (outbox decision time)")
+    func realTimeBreach() throws {
+        let work = try makeTemporaryDirectory("slad-realtime")
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.createDirectory(
+            at: config.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
+        try """
+        id: rt
+        customer: Real time
+        calendar: 24x7
+        fee: { amount: "100.00", currency: EUR }
+        priorities:
+          P1: { reaction: 2s, resolution: 1h }
+        """.write(to: config.appendingPathComponent("contracts.d/rt.yaml"), atomically: true, encoding: .utf8)
+        let log = work.appendingPathComponent("events.jsonl")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        try "allowed_lateness: 0s\nsources:\n  - { name: rt, path: \"\(log.path)\", format: jsonl }\n".write(
+            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        let state = work.appendingPathComponent("state")
+        let daemon = try startSlad(["run", "--config", config.path, "--state", state.path])
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        let storePath = state.appendingPathComponent("slad.sqlite").path
+        let started = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: storePath) && Date() < started { usleep(20_000) }
+        usleep(300_000)
+
+        let opened = Int(Date().timeIntervalSince1970)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.write(
+            Data(
+                (#"{"id":"rt-1","time":"\#(iso(opened))","type":"incident.opened","incident":"RT-1","contract":"rt","priority":"P1"}"#
+                    + "\n").utf8))
+        try handle.close()
+
+        var breach: (due: Int64, decided: Int64)?
+        let deadline = Date().addingTimeInterval(10)
+        while breach == nil && Date() < deadline {
+            usleep(50_000)
+            if let store = try? SLAStore(path: storePath, readOnly: true),
+                let n = (try? store.outbox())?.first(where: { $0.id == "RT-1/reaction/breach/100%" })
+            {
+                breach = (n.due.seconds, n.decidedAtMilliseconds)
+            }
+        }
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        let b = try #require(breach, "no breach in the outbox")
+        #expect(b.due == Int64(opened + 2))
+        let latency = b.decided - b.due * 1000
+        #expect(latency >= 0 && latency <= 50, "decided \(latency) ms after the deadline")
     }
 
     @Test("SIGTERM finishes the batch, saves offsets and exits 0")

@@ -7,7 +7,7 @@ public enum NotificationKind: String, Sendable, Codable, Hashable {
 
 /// A warning, breach, escalation or retraction, with a stable identity so that
 /// receivers (and the outbox) drop duplicates.
-public struct Notification: Sendable, Hashable {
+public struct SLANotification: Sendable, Hashable {
     /// `INCIDENT/METRIC/KIND/PERCENT`, plus `/retracted` for a retraction.
     public var id: String
     /// What happened.
@@ -32,6 +32,25 @@ public struct Notification: Sendable, Hashable {
     public var late: Bool
     /// Webhook names to notify.
     public var notify: [String]
+
+    /// Creates a notification.
+    public init(
+        id: String, kind: NotificationKind, incident: String, contract: String, metric: Metric, priority: String,
+        percent: Percentage, target: Int64, due: Instant, decidedAtMilliseconds: Int64, late: Bool, notify: [String]
+    ) {
+        self.id = id
+        self.kind = kind
+        self.incident = incident
+        self.contract = contract
+        self.metric = metric
+        self.priority = priority
+        self.percent = percent
+        self.target = target
+        self.due = due
+        self.decidedAtMilliseconds = decidedAtMilliseconds
+        self.late = late
+        self.notify = notify
+    }
 }
 
 /// Arms every open incident's next thresholds in a timer wheel and decides them
@@ -56,18 +75,24 @@ public struct LiveEngine: Sendable {
     /// Payload → incident (the wheel carries 32-bit payloads).
     private var incidentIndex: [String: UInt32] = [:]
     private var incidentNames: [String] = []
-    /// Notification ids already decided.
+    /// SLANotification ids already decided.
     public private(set) var emitted: Set<String>
     /// Breaches decided and not retracted, by notification id.
-    private var breaches: [String: Notification] = [:]
+    private var breaches: [String: SLANotification] = [:]
     /// How long a breach decision waits for late events (seconds).
     public let allowedLateness: Int64
+    /// Thresholds that came due longer ago than this (seconds) are history, not news:
+    /// they are in verdicts and reports but not notified (e.g. when a log is first imported).
+    public let catchUpWindow: Int64
 
     /// Creates the engine at wall-clock time `now` with what the outbox already holds.
-    public init(engine: IngestEngine, nowMilliseconds: Int64, allowedLateness: Int64 = 5, emitted: [Notification] = [])
-    {
+    public init(
+        engine: IngestEngine, nowMilliseconds: Int64, allowedLateness: Int64 = 5, catchUpWindow: Int64 = 86_400,
+        emitted: [SLANotification] = []
+    ) {
         self.engine = engine
         self.allowedLateness = allowedLateness
+        self.catchUpWindow = catchUpWindow
         wheel = TimerWheel(now: nowMilliseconds)
         self.emitted = Set(emitted.map(\.id))
         for n in emitted where n.kind == .breach { breaches[n.id] = n }
@@ -83,25 +108,40 @@ public struct LiveEngine: Sendable {
     /// Adds events (from ingest) and re-decides the incidents they touch as of `now`:
     /// thresholds already past are decided (late if long past), breaches no longer
     /// true are retracted, and the remaining thresholds are armed.
-    public mutating func ingest(_ events: [SLAEvent], nowMilliseconds now: Int64) -> [Notification] {
-        let (_, touched) = engine.add(events)
-        var out: [Notification] = []
+    public mutating func ingest(_ events: [SLAEvent], nowMilliseconds now: Int64) -> [SLANotification] {
+        add(events, nowMilliseconds: now).notifications
+    }
+
+    /// ``ingest(_:nowMilliseconds:)`` that also reports which events were new and which incidents they touched.
+    public mutating func add(_ events: [SLAEvent], nowMilliseconds now: Int64)
+        -> (fresh: [SLAEvent], touched: Set<String>, notifications: [SLANotification])
+    {
+        let (fresh, touched) = engine.add(events)
+        var out: [SLANotification] = []
         for incident in touched.sorted() { out += refresh(incident, now: now) }
-        return out
+        return (fresh, touched, out)
+    }
+
+    /// After the wall clock stepped back, timers armed for the old time would come due
+    /// at once and find nothing: rebuild the wheel at `now` and re-arm every incident.
+    public mutating func resetClock(nowMilliseconds now: Int64) -> [SLANotification] {
+        wheel = TimerWheel(now: now)
+        armed = [:]
+        return catchUp(incidents: engine.incidentIDs, nowMilliseconds: now)
     }
 
     /// Decides every incident as of `now`: the restart catch-up.
-    public mutating func catchUp(incidents: [String], nowMilliseconds now: Int64) -> [Notification] {
-        var out: [Notification] = []
+    public mutating func catchUp(incidents: [String], nowMilliseconds now: Int64) -> [SLANotification] {
+        var out: [SLANotification] = []
         for incident in incidents.sorted() { out += refresh(incident, now: now) }
         return out
     }
 
     /// Moves wall-clock time to `now` and decides every timer that came due.
-    public mutating func advance(toMilliseconds now: Int64) -> [Notification] {
+    public mutating func advance(toMilliseconds now: Int64) -> [SLANotification] {
         var due = Set<String>()
         wheel.advance(to: now) { _, payload, _ in due.insert(incidentNames[Int(payload)]) }
-        var out: [Notification] = []
+        var out: [SLANotification] = []
         for incident in due.sorted() {
             armed[incident] = nil
             out += refresh(incident, now: now)
@@ -110,13 +150,13 @@ public struct LiveEngine: Sendable {
     }
 
     /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
-    private mutating func refresh(_ incident: String, now: Int64) -> [Notification] {
+    private mutating func refresh(_ incident: String, now: Int64) -> [SLANotification] {
         for handle in armed[incident] ?? [] { wheel.cancel(handle) }
         armed[incident] = nil
         // Whole seconds, rounded up: at t + 1 ms a clock running since t has run "more than" t.
         let asOf = Instant((now + 999) / 1000)
         let verdict = engine.evaluate(incident: incident, asOf: asOf).verdict
-        var out: [Notification] = []
+        var out: [SLANotification] = []
         var stillTrue = Set<String>()
         if let verdict {
             for clock in verdict.clocks {
@@ -128,6 +168,8 @@ public struct LiveEngine: Sendable {
                         arm(incident, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000 + 1)
                         continue
                     }
+                    // Old history (a first import, a long outage) is recorded in verdicts, not announced.
+                    if now - crossing.at.seconds * 1000 > catchUpWindow * 1000 { continue }
                     guard emitted.insert(n.id).inserted else { continue }
                     if n.kind == .breach { breaches[n.id] = n }
                     out.append(n)
@@ -165,7 +207,7 @@ public struct LiveEngine: Sendable {
     }
 
     private func notification(_ v: IncidentVerdict, _ clock: ClockVerdict, _ crossing: Crossing, now: Int64)
-        -> Notification
+        -> SLANotification
     {
         let kind: NotificationKind =
             switch crossing.threshold.kind {
@@ -175,7 +217,7 @@ public struct LiveEngine: Sendable {
             }
         let contract = engine.contracts[v.contract]
         let notify = crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? [])
-        return Notification(
+        return SLANotification(
             id: "\(v.incident)/\(clock.metric)/\(kind.rawValue)/\(crossing.threshold.at)", kind: kind,
             incident: v.incident, contract: v.contract, metric: clock.metric, priority: crossing.priority,
             percent: crossing.threshold.at, target: crossing.target, due: crossing.at, decidedAtMilliseconds: now,
