@@ -69,6 +69,7 @@ struct RunCommand: ParsableCommand {
         }
         var lastWall = wallMilliseconds()
         var lastMonotonic = clock.now
+        var lastStatus = clock.now
         while !stopRequested.load(ordering: .relaxed) && !committer.failed {
             // Deadlines are wall-clock instants; a step of the wall clock (NTP, date -s) is
             // noticed by comparing it with the monotonic clock, and logged.
@@ -86,6 +87,14 @@ struct RunCommand: ParsableCommand {
             }
             lastWall = wall
             lastMonotonic = monotonic
+            if monotonic - lastStatus > .seconds(10) {
+                lastStatus = monotonic
+                let s = ingest.live.status
+                log(
+                    "slad: status",
+                    ["open": String(s.open), "at_risk": String(s.atRisk), "breached": String(s.breached)]
+                        .merging(ingest.lag(), uniquingKeysWith: { a, _ in a }))
+            }
             // Thresholds that came due: decided on the events, written to the outbox.
             let due = ingest.live.advance(toMilliseconds: wall)
             if !due.isEmpty {
@@ -240,6 +249,22 @@ struct Ingest {
         }
         // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
         return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)
+    }
+
+    /// Per source: bytes not yet read (`lag_bytes.NAME`), for the status line.
+    func lag() -> [String: String] {
+        var out: [String: String] = [:]
+        for source in sources {
+            var behind: Int64 = 0
+            for p in source.tailer.positions {
+                var st = stat()
+                if stat(p.path, &st) == 0, UInt64(st.st_ino) == p.inode {
+                    behind += max(0, Int64(st.st_size) - p.offset)
+                }
+            }
+            out["lag_bytes.\(source.config.name)"] = String(behind)
+        }
+        return out
     }
 
     /// Reads up to `maxLines` lines across sources and turns them into a batch.

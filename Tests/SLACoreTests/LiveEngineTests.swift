@@ -150,6 +150,38 @@ struct LiveEngineTests {
         #expect(again.isEmpty)
     }
 
+    @Test("status counts follow the incident: open, at risk after a warning, breached, gone when resolved")
+    func statusCounts() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1"), ev("a", 0, .acknowledged)], at: t0 * 1000)
+        #expect(d.live.status.open == 1 && d.live.status.atRisk == 0 && d.live.status.breached == 0)
+        d.run(until: (t0 + 7_300) * 1000)
+        #expect(d.live.status.atRisk == 1)
+        d.run(until: (t0 + 14_500) * 1000)
+        #expect(d.live.status.atRisk == 0 && d.live.status.breached == 1)
+        d.ingest([ev("r", 14_500, .resolved)], at: (t0 + 14_500) * 1000)
+        #expect(d.live.status == LiveStatus())
+    }
+
+    @Test("after the wall clock steps back, nothing armed for the old time fires early")
+    func clockStepBack() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        d.run(until: (t0 + 100) * 1000)
+        // The clock jumps forward an hour, then back to where it was.
+        d.log += d.live.advance(toMilliseconds: (t0 + 3_700) * 1000)
+        #expect(d.log.contains { $0.id == "INC/reaction/breach/100%" }, "a forward step makes what is due fire")
+        var e = driver()
+        e.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        e.run(until: (t0 + 100) * 1000)
+        e.log += e.live.resetClock(nowMilliseconds: (t0 + 50) * 1000)
+        e.now = (t0 + 50) * 1000
+        e.run(until: (t0 + 449) * 1000)
+        #expect(e.log.isEmpty, "nothing before the 50 % warning at +450")
+        e.run(until: (t0 + 451) * 1000)
+        #expect(e.lines(t0) == ["warning reaction 50% due=+450 decided=+450001ms"])
+    }
+
     @Test("late events: within the allowed lateness there is no breach; after it, the breach is retracted")
     func lateEvents() {
         var d = driver()

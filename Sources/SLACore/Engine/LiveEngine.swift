@@ -53,6 +53,19 @@ public struct SLANotification: Sendable, Hashable {
     }
 }
 
+/// Counts for a status line: how many open incidents are fine, at risk, breached.
+public struct LiveStatus: Sendable, Hashable {
+    /// Incidents open (not resolved or closed).
+    public var open = 0
+    /// Open incidents with a warning passed on a clock that has not breached.
+    public var atRisk = 0
+    /// Open incidents with a breached clock.
+    public var breached = 0
+
+    /// Zero counts.
+    public init() {}
+}
+
 /// Arms every open incident's next thresholds in a timer wheel and decides them
 /// when they come due. Pure: the caller passes wall-clock time in as values
 /// (milliseconds since the epoch).
@@ -101,6 +114,24 @@ public struct LiveEngine: Sendable {
 
     /// Timers armed.
     public var armedCount: Int { wheel.count }
+
+    private enum Standing { case fine, atRisk, breached }
+    /// The standing of each open incident, kept current by every refresh.
+    private var standing: [String: Standing] = [:]
+    /// Open, at-risk and breached counts, maintained as incidents are re-decided.
+    public private(set) var status = LiveStatus()
+
+    private mutating func setStanding(_ incident: String, _ new: Standing?) {
+        func apply(_ s: Standing?, _ d: Int) {
+            guard let s else { return }
+            status.open += d
+            if s == .atRisk { status.atRisk += d }
+            if s == .breached { status.breached += d }
+        }
+        apply(standing[incident], -1)
+        standing[incident] = new
+        apply(new, +1)
+    }
 
     /// The next wall-clock instant (ms) at which ``advance(to:)`` has work, nil when none.
     public var nextWakeupMilliseconds: Int64? { wheel.nextWakeup() }
@@ -180,6 +211,12 @@ public struct LiveEngine: Sendable {
                 }
             }
         }
+        var standingNow: Standing?
+        if let verdict, verdict.status == .open, verdict.covered {
+            let kinds = verdict.clocks.flatMap { clock in clock.crossings.map(\.threshold.kind) }
+            standingNow = kinds.contains(.breach) ? .breached : kinds.contains(.warning) ? .atRisk : .fine
+        }
+        setStanding(incident, standingNow)
         // Breaches announced for this incident that the events no longer support.
         let prefix = incident + "/"
         for (id, breach) in breaches where id.hasPrefix(prefix) && !stillTrue.contains(id) {
