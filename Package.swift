@@ -46,7 +46,8 @@ let package = Package(
         .executableTarget(
             name: "SLABench",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAIngest", .product(name: "HeapModule", package: "swift-collections"),
+                "SLACore", "SLAConfig", "SLAIngest", "SLAStore",
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             path: "Benchmarks/SLABench",
             swiftSettings: strict

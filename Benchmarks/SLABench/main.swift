@@ -75,6 +75,10 @@ if CommandLine.arguments.contains("wheel") {
         operations: quick ? 1_000_000 : 5_000_000)
     exit(0)
 }
+if CommandLine.arguments.contains("latency") {
+    try runLatencyBenchmark(incidents: quick ? 100_000 : 1_000_000)
+    exit(0)
+}
 if CommandLine.arguments.contains("ingest") {
     try runIngestBenchmark(lines: quick ? 200_000 : 1_000_000)
     exit(0)

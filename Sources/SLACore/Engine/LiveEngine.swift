@@ -90,8 +90,9 @@ public struct LiveEngine: Sendable {
     private var incidentNames: [String] = []
     /// SLANotification ids already decided.
     public private(set) var emitted: Set<String>
-    /// Breaches decided and not retracted, by notification id.
-    private var breaches: [String: SLANotification] = [:]
+    /// Breaches decided and not retracted, by incident, then notification id
+    /// (indexed by incident: a refresh looks at one incident's breaches only).
+    private var breaches: [String: [String: SLANotification]] = [:]
     /// How long a breach decision waits for late events (seconds).
     public let allowedLateness: Int64
     /// Thresholds that came due longer ago than this (seconds) are history, not news:
@@ -108,8 +109,10 @@ public struct LiveEngine: Sendable {
         self.catchUpWindow = catchUpWindow
         wheel = TimerWheel(now: nowMilliseconds)
         self.emitted = Set(emitted.map(\.id))
-        for n in emitted where n.kind == .breach { breaches[n.id] = n }
-        for n in emitted where n.kind == .retraction { breaches[String(n.id.dropLast("/retracted".count))] = nil }
+        for n in emitted where n.kind == .breach { breaches[n.incident, default: [:]][n.id] = n }
+        for n in emitted where n.kind == .retraction {
+            breaches[n.incident]?[String(n.id.dropLast("/retracted".count))] = nil
+        }
     }
 
     /// Timers armed.
@@ -202,12 +205,13 @@ public struct LiveEngine: Sendable {
                     // Old history (a first import, a long outage) is recorded in verdicts, not announced.
                     if now - crossing.at.seconds * 1000 > catchUpWindow * 1000 { continue }
                     guard emitted.insert(n.id).inserted else { continue }
-                    if n.kind == .breach { breaches[n.id] = n }
+                    if n.kind == .breach { breaches[incident, default: [:]][n.id] = n }
                     out.append(n)
                 }
-                for crossing in clock.upcoming {
-                    let delay = crossing.threshold.kind == .breach ? allowedLateness : 0
-                    arm(incident, atMilliseconds: (crossing.at.seconds + delay) * 1000 + 1)
+                // Only the next threshold of each clock is armed: when it fires, the refresh arms the one after.
+                if let next = clock.upcoming.min(by: { $0.at < $1.at }) {
+                    let delay = next.threshold.kind == .breach ? allowedLateness : 0
+                    arm(incident, atMilliseconds: (next.at.seconds + delay) * 1000 + 1)
                 }
             }
         }
@@ -218,9 +222,8 @@ public struct LiveEngine: Sendable {
         }
         setStanding(incident, standingNow)
         // Breaches announced for this incident that the events no longer support.
-        let prefix = incident + "/"
-        for (id, breach) in breaches where id.hasPrefix(prefix) && !stillTrue.contains(id) {
-            breaches[id] = nil
+        for (id, breach) in breaches[incident] ?? [:] where !stillTrue.contains(id) {
+            breaches[incident]?[id] = nil
             var retraction = breach
             retraction.id = id + "/retracted"
             retraction.kind = .retraction
