@@ -31,24 +31,7 @@ public struct JSONLEventDecoder: Sendable {
         if let problem = scanner.object(into: &fields) {
             return .failure(LineError(source: source, line: number, field: problem.field, reason: problem.reason))
         }
-        func fail(_ field: String?, _ reason: String) -> Result<SLAEvent, LineError> {
-            .failure(LineError(source: source, line: number, field: field, reason: reason))
-        }
-        guard let typeText = fields.type else { return fail("type", "missing") }
-        guard let type = EventType(rawValue: typeText) else { return fail("type", "unknown event type '\(typeText)'") }
-        guard let timeText = fields.time else { return fail("time", "missing") }
-        guard let time = ISO8601.parse(timeText) else { return fail("time", "'\(timeText)' is not an ISO 8601 time") }
-        var due: Instant?
-        if let d = fields.due {
-            guard let parsed = ISO8601.parse(d) else { return fail("due", "'\(d)' is not an ISO 8601 time") }
-            due = parsed.instant(in: defaultZone)
-        }
-        let id = fields.id ?? "\(source):" + contentHash(bytes)
-        return .success(
-            SLAEvent(
-                id: id, time: time.instant(in: defaultZone), type: type, incident: fields.incident,
-                contract: fields.contract, service: fields.service, priority: fields.priority, status: fields.status,
-                assignee: fields.assignee, team: fields.team, level: fields.level, due: due, promise: fields.promise))
+        return fields.event(source: source, line: number, zone: defaultZone) { contentHash(bytes) }
     }
 
     /// Decodes a whole file's text; blank lines are skipped. Lines split on byte 0x0A (CRLF tolerated).
@@ -100,6 +83,34 @@ struct RawFields: Decodable {
     var level: String?
     var due: String?
     var promise: String?
+
+    /// The event these fields describe, or the first field that is missing or malformed.
+    /// `hash` gives the content identity of a line without an `id`.
+    func event(source: String, line: Int, zone: ZoneRules, hash: () -> String) -> Result<SLAEvent, LineError> {
+        func fail(_ field: String, _ reason: String) -> Result<SLAEvent, LineError> {
+            .failure(LineError(source: source, line: line, field: field, reason: reason))
+        }
+        guard let typeText = type else { return fail("type", "missing") }
+        guard let eventType = EventType(rawValue: typeText) else {
+            return fail("type", "unknown event type '\(typeText)'")
+        }
+        guard let timeText = time else { return fail("time", "missing") }
+        guard let parsedTime = ISO8601.parse(timeText) else {
+            return fail("time", "'\(timeText)' is not an ISO 8601 time")
+        }
+        var dueInstant: Instant?
+        if let d = due {
+            guard let parsed = ISO8601.parse(d) else { return fail("due", "'\(d)' is not an ISO 8601 time") }
+            dueInstant = parsed.instant(in: zone)
+        }
+        return .success(
+            SLAEvent(
+                id: id ?? "\(source):" + hash(), time: parsedTime.instant(in: zone), type: eventType,
+                incident: incident,
+                contract: contract, service: service, priority: priority, status: status, assignee: assignee,
+                team: team,
+                level: level, due: dueInstant, promise: promise))
+    }
 
     /// Keys already seen, one bit per known field: a repeated key is ambiguous, so it is an error.
     var seen: UInt16 = 0

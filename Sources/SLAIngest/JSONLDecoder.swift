@@ -48,22 +48,9 @@ public struct ReferenceJSONLDecoder: Sendable {
         } catch {
             return fail(nil, "not a JSON object")
         }
-        guard let typeText = wire.type else { return fail("type", "missing") }
-        guard let type = EventType(rawValue: typeText) else { return fail("type", "unknown event type '\(typeText)'") }
-        guard let timeText = wire.time else { return fail("time", "missing") }
-        guard let time = ISO8601.parse(timeText) else { return fail("time", "'\(timeText)' is not an ISO 8601 time") }
-        var due: Instant?
-        if let d = wire.due {
-            guard let parsed = ISO8601.parse(d) else { return fail("due", "'\(d)' is not an ISO 8601 time") }
-            due = parsed.instant(in: defaultZone)
-        }
         var text = String(line)
-        let id = wire.id ?? "\(source):" + text.withUTF8 { contentHash(UnsafeRawBufferPointer($0)) }
-        return .success(
-            SLAEvent(
-                id: id, time: time.instant(in: defaultZone), type: type, incident: wire.incident,
-                contract: wire.contract,
-                service: wire.service, priority: wire.priority, status: wire.status, assignee: wire.assignee,
-                team: wire.team, level: wire.level, due: due, promise: wire.promise))
+        return wire.event(source: source, line: number, zone: defaultZone) {
+            text.withUTF8 { contentHash(UnsafeRawBufferPointer($0)) }
+        }
     }
 }
