@@ -100,24 +100,12 @@ public struct SnapshotMapper {
             var state = IncidentSnapshot(
                 phase: .open, status: nil, acknowledged: false, priority: priority, team: team, level: level,
                 assignee: assignee)
-            var events = [open]
-            switch rule {
-            case .active(let status, let acknowledge):
-                events[0].status = status
+            if case .active(let status, _) = rule {
+                open.status = status
                 state.status = status
-                if acknowledge {
-                    state.acknowledged = true
-                    events.append(event("ack", .acknowledged))
-                }
-            case .resolved:
-                state.phase = .resolved
-                events.append(event("res", .resolved))
-            case .closed:
-                state.phase = .closed
-                events.append(event("clo", .closed))
-            case .skip:
-                break
             }
+            var events = [open]
+            settle(rule, &state, &events) { event($0, $1) }
             incidents[incident] = state
             return .events(events)
         }
@@ -145,8 +133,7 @@ public struct SnapshotMapper {
         take(team, \.team, \.team)
         take(level, \.level, \.level)
         take(assignee, \.assignee, \.assignee)
-        switch rule {
-        case .active(let status, let acknowledge):
+        if case .active(let status, _) = rule {
             if state.phase == .resolved {
                 var reopen = event("reo", .reopened)
                 reopen.status = status
@@ -158,6 +145,21 @@ public struct SnapshotMapper {
                 state.status = status
                 changed = true
             }
+        }
+        settle(rule, &state, &events) { event($0, $1) }
+        if changed { events.insert(update, at: 0) }
+        incidents[incident] = state
+        return events.isEmpty ? .skipped(reason: "no_change") : .events(events)
+    }
+
+    /// The transitions a status rule makes on any row, first or later: the first
+    /// acknowledgement, a resolve of an open incident, a close.
+    private func settle(
+        _ rule: SourceMapping.StatusRule, _ state: inout IncidentSnapshot, _ events: inout [SLAEvent],
+        _ event: (String, EventType) -> SLAEvent
+    ) {
+        switch rule {
+        case .active(_, let acknowledge):
             if acknowledge && !state.acknowledged {
                 state.acknowledged = true
                 events.append(event("ack", .acknowledged))
@@ -173,9 +175,6 @@ public struct SnapshotMapper {
         case .skip:
             break
         }
-        if changed { events.insert(update, at: 0) }
-        incidents[incident] = state
-        return events.isEmpty ? .skipped(reason: "no_change") : .events(events)
     }
 
     /// Parses a time in the mapping's format and zone.

@@ -155,10 +155,7 @@ public struct TimerWheel: Sendable {
     /// earlier instant at which a higher-level slot cascades. Nil when empty.
     public func nextWakeup() -> Int64? {
         if expiredHead >= 0 { return elapsed }
-        for level in 0..<Self.levels {
-            if let t = nextSlotTime(level: level) { return t }
-        }
-        return nil
+        return nextOccupied()?.time
     }
 
     /// Advances the wheel's time to `now`, calling `fire` for every timer whose
@@ -265,9 +262,6 @@ public struct TimerWheel: Sendable {
         freeHead = i
         count -= 1
     }
-
-    /// The first occupied slot at or after the current position of `level`, with its start time.
-    private func nextSlotTime(level: Int) -> Int64? { nextOccupied(level: level).map(\.time) }
 
     private func nextOccupied() -> (level: Int, slot: Int, time: Int64)? {
         for level in 0..<Self.levels {
