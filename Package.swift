@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "SLACore", swiftSettings: strict),
@@ -27,6 +30,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "SLAIngest", dependencies: ["SLACore"], swiftSettings: strict),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "SLANotify",
+            dependencies: [
+                "SLACore", "CSystemd",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .target(name: "SLAReport", dependencies: ["SLACore"], swiftSettings: strict),
         .target(
             name: "SLAStore",
@@ -38,8 +51,9 @@ let package = Package(
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAIngest", "SLAReport", "SLAStore",
+                "SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -55,9 +69,11 @@ let package = Package(
         .testTarget(name: "SLACoreTests", dependencies: ["SLACore"], swiftSettings: strict),
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
         .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
+        .testTarget(name: "SLANotifyTests", dependencies: ["SLACore", "SLANotify"], swiftSettings: strict),
         .testTarget(name: "SLAStoreTests", dependencies: ["SLACore", "SLAStore"], swiftSettings: strict),
         .testTarget(
-            name: "SladTests", dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLAReport", "SLAStore"],
-            exclude: ["Golden"], swiftSettings: strict),
+            name: "SladTests",
+            dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore"],
+            exclude: ["Golden", "Scripts"], swiftSettings: strict),
     ]
 )

@@ -10,9 +10,12 @@ swift format lint --strict --recursive Package.swift Sources Tests Benchmarks
 echo "== swift build --build-tests (warnings are errors)"
 log=$(mktemp)
 swift build --build-tests 2>&1 | tee "$log"
-if grep -q -E "warning:" "$log"; then
+# Manifest notes about other packages ("warning: 'swift-distributed-tracing': found 1 file(s)
+# which are unhandled") are theirs; every other warning, ours or in our code, fails the run.
+ours=$(grep -E "warning:" "$log" | grep -v -P "^warning: '(?!slad')[^']+': " || true)
+if [ -n "$ours" ]; then
     echo "test: the build printed warnings; slad builds warning-free" >&2
-    grep -E "warning:" "$log" >&2
+    echo "$ours" >&2
     exit 1
 fi
 

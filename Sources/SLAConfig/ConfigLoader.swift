@@ -19,6 +19,20 @@ public struct WebhookConfig: Sendable, Hashable {
     public var url: String
     /// Where the signing secret is read from; the secret itself never appears in configuration.
     public var secretFile: String?
+    /// A systemd credential holding the secret (`LoadCredential=NAME:…`), read from `$CREDENTIALS_DIRECTORY/NAME`.
+    public var secretCredential: String?
+    /// Per request, in milliseconds.
+    public var timeoutMilliseconds: Int64 = 5_000
+    /// Only these kinds (`warning`, `breach`, `escalation`, `breach.retracted`); nil: all.
+    public var kinds: Set<NotificationKind>?
+    /// Only these contracts; nil: all.
+    public var contracts: Set<String>?
+    /// `standard`, `slack` or `pagerduty`.
+    public var format = "standard"
+    /// Requests in flight at once.
+    public var maxConcurrency = 4
+    /// After this long undelivered, a notification is marked failed (milliseconds).
+    public var maxAgeMilliseconds: Int64 = 86_400_000
 }
 
 /// Everything slad needs from `/etc/slad`, validated and resolved.
@@ -45,6 +59,75 @@ public struct SladConfiguration: Sendable {
 
 /// Loads and validates a configuration folder; reports every error, not the first.
 public enum ConfigLoader {
+    static let webhookKeys = [
+        "url", "secret_file", "secret_credential", "timeout", "kinds", "contracts", "format", "max_concurrency",
+        "max_age",
+    ]
+
+    /// One `webhooks:` entry.
+    static func webhook(_ name: String, _ value: YAMLValue, directory: String) -> WebhookConfig? {
+        guard let m = value.mapping(known: webhookKeys, what: "{ url, secret_file, timeout, kinds, … }"),
+            let url = m.required("url")?.string("a URL")
+        else { return nil }
+        if URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+            // The URL is not echoed: chat webhook URLs carry their secret in the path.
+            m["url"]!.fail("not an http(s) URL")
+        }
+        var hook = WebhookConfig(name: name, url: url, secretFile: m["secret_file"]?.string("a file path"))
+        if let file = hook.secretFile {
+            let path = file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file)
+            hook.secretFile = path
+            // Checked here so that check-config (ExecStartPre) catches it; the content is read by the daemon only.
+            if !FileManager.default.isReadableFile(atPath: path) {
+                m["secret_file"]!.fail(
+                    "cannot read the secret file \(path)", hint: "create it (mode 0600) or use secret_credential")
+            }
+        }
+        hook.secretCredential = m["secret_credential"]?.identifier("a credential name")
+        if hook.secretFile != nil && hook.secretCredential != nil {
+            m["secret_credential"]!.fail("give secret_file or secret_credential, not both")
+        }
+        if let v = m["timeout"], let d = v.duration() {
+            if d.days > 0 || d.seconds < 1 || d.seconds > 300 {
+                v.fail("timeout must be between 1s and 5m", hint: "e.g. 5s")
+            }
+            hook.timeoutMilliseconds = d.seconds * 1000
+        }
+        if let v = m["max_age"], let d = v.duration() {
+            let seconds = d.resolved(dayLength: 86_400)
+            if seconds < 60 { v.fail("max_age below 1m gives up on a receiver that is restarting", hint: "e.g. 24h") }
+            hook.maxAgeMilliseconds = seconds * 1000
+        }
+        if let v = m["max_concurrency"], let text = v.string("a number") {
+            if let n = Int(text), (1...64).contains(n) {
+                hook.maxConcurrency = n
+            } else {
+                v.fail("'\(text)' is not a number from 1 to 64")
+            }
+        }
+        if let v = m["format"], let text = v.string("standard, slack or pagerduty") {
+            if ["standard", "slack", "pagerduty"].contains(text) {
+                hook.format = text
+            } else {
+                v.fail("'\(text)' is not a webhook format", hint: "standard, slack or pagerduty")
+            }
+        }
+        if let v = m["kinds"], let names = v.strings("a list of kinds") {
+            var kinds = Set<NotificationKind>()
+            for name in names {
+                if let kind = NotificationKind(rawValue: name) {
+                    kinds.insert(kind)
+                } else {
+                    v.fail(
+                        "'\(name)' is not a notification kind", hint: "warning, breach, escalation, breach.retracted")
+                }
+            }
+            hook.kinds = kinds
+        }
+        if let v = m["contracts"], let names = v.strings("a list of contract ids") { hook.contracts = Set(names) }
+        return hook
+    }
+
     static let mainKeys = ["state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window"]
 
     /// Loads `directory` (slad.yaml, calendars/*.yaml, contracts.d/*.yaml).
@@ -92,15 +175,13 @@ public enum ConfigLoader {
             if let w = f["webhooks"]?.entries("webhooks by name") {
                 notifyTargets = []
                 for (name, value) in w {
-                    guard let m = value.mapping(known: ["url", "secret_file"], what: "{ url, secret_file }"),
-                        let url = m.required("url")?.string("a URL")
-                    else { continue }
-                    if URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
-                        m["url"]!.fail("'\(url)' is not an http(s) URL")
+                    if name == "journal" {
+                        value.fail("'journal' is the journal sink's name; name the webhook otherwise")
                     }
-                    webhooks.append(
-                        WebhookConfig(name: name, url: url, secretFile: m["secret_file"]?.string("a file path")))
-                    notifyTargets?.insert(name)
+                    if let hook = webhook(name, value, directory: directory) {
+                        webhooks.append(hook)
+                        notifyTargets?.insert(name)
+                    }
                 }
             }
         }

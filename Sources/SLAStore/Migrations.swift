@@ -93,6 +93,42 @@ enum Migrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        m.registerMigration("v2-deliveries") { db in
+            // The outbox keeps what a message needs (customer, elapsed, deadline); delivery state is
+            // per sink, so a dead webhook never holds back the journal or another endpoint.
+            try db.execute(
+                sql: """
+                    ALTER TABLE outbox ADD COLUMN customer TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE outbox ADD COLUMN elapsed INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE outbox ADD COLUMN deadline INTEGER;
+                    CREATE TABLE deliveries (
+                        seq INTEGER PRIMARY KEY,
+                        sink TEXT NOT NULL,
+                        notification TEXT NOT NULL REFERENCES outbox(id),
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'skipped')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_ms INTEGER NOT NULL,
+                        done_ms INTEGER,
+                        last_error TEXT,
+                        UNIQUE (sink, notification)
+                    );
+                    CREATE INDEX deliveries_pending ON deliveries(sink, seq) WHERE state = 'pending';
+                    INSERT INTO deliveries (sink, notification, state, next_attempt_ms)
+                        SELECT 'journal', id, 'pending', decided_at_ms FROM outbox ORDER BY decided_at_ms, id;
+                    """)
+            // Webhook names of outbox rows from before this migration.
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, notify, decided_at_ms FROM outbox ORDER BY decided_at_ms, id")
+            for row in rows {
+                let notify: String = row[1]
+                for sink in notify.split(separator: ",") {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO deliveries (sink, notification, state, next_attempt_ms) VALUES (?, ?, 'pending', ?)",
+                        arguments: [String(sink), row[0] as String, row[2] as Int64])
+                }
+            }
+        }
         return m
     }
 }

@@ -87,8 +87,14 @@ public struct Batch: Sendable {
     /// Engine rejections of the touched incidents (they replace the previous ones).
     public var rejections: [Rejection] = []
 
-    /// Warnings, breaches, escalations and retractions decided with this batch (persist before notify).
+    /// Warnings, breaches, escalations and retractions decided with this batch.
+    ///
+    /// Each new one gets a delivery row per sink (the journal, and every webhook
+    /// it names), pending unless listed in `journaled`.
     public var notifications: [SLANotification] = []
+    /// Notifications already written to the journal when decided (id → wall-clock ms):
+    /// their journal delivery is recorded as done in the same transaction.
+    public var journaled: [String: Int64] = [:]
     /// Per source: lines read, new events, duplicate events, quarantined lines in this batch.
     public var stats: [String: SourceStats] = [:]
 
@@ -97,4 +103,30 @@ public struct Batch: Sendable {
 
     /// Whether the batch changes nothing.
     public var isEmpty: Bool { events.isEmpty && quarantine.isEmpty && offsets.isEmpty && notifications.isEmpty }
+}
+
+/// The state of one notification for one sink.
+public enum DeliveryState: String, Sendable, CaseIterable {
+    /// Not yet delivered; retried at `next_attempt_ms`.
+    case pending
+    /// Taken by the sink.
+    case delivered
+    /// Given up after the sink's maximum age, or the sink is gone from the configuration.
+    case failed
+    /// The sink's filters exclude it.
+    case skipped
+}
+
+/// A pending delivery as the store holds it.
+public struct StoredDelivery: Sendable, Hashable {
+    /// Outbox order.
+    public var seq: Int64
+    /// `journal` or a webhook name.
+    public var sink: String
+    /// What to deliver.
+    public var notification: SLANotification
+    /// Attempts so far.
+    public var attempts: Int
+    /// Not before (wall-clock ms).
+    public var nextAttemptMilliseconds: Int64
 }

@@ -58,8 +58,14 @@ public final class SLAStore: Sendable {
             let outbox = try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO outbox
-                        (id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        (id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify,
+                         customer, elapsed, deadline)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            let delivery = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO deliveries (sink, notification, state, next_attempt_ms, done_ms, attempts)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     """)
             for n in batch.notifications {
                 try Self.run(
@@ -69,7 +75,27 @@ public final class SLAStore: Sendable {
                         .text(n.metric.description),
                         .text(n.priority), .text(n.percent.description), .int(n.target), .int(n.due.seconds),
                         .int(n.decidedAtMilliseconds), .int(n.late ? 1 : 0), .text(n.notify.joined(separator: ",")),
+                        .text(n.customer), .int(n.elapsed), Value(n.deadline?.seconds),
                     ], db)
+                // Already in the outbox (decided again after a crash): its deliveries exist.
+                guard db.changesCount == 1 else { continue }
+                if let at = batch.journaled[n.id] {
+                    try Self.run(
+                        delivery, [.text("journal"), .text(n.id), .text("delivered"), .int(at), .int(at), .int(1)], db)
+                } else {
+                    try Self.run(
+                        delivery,
+                        [
+                            .text("journal"), .text(n.id), .text("pending"), .int(n.decidedAtMilliseconds), .null,
+                            .int(0),
+                        ], db)
+                }
+                for sink in n.notify {
+                    try Self.run(
+                        delivery,
+                        [.text(sink), .text(n.id), .text("pending"), .int(n.decidedAtMilliseconds), .null, .int(0)],
+                        db)
+                }
             }
             for (source, st) in batch.stats {
                 try db.execute(
@@ -236,26 +262,95 @@ public final class SLAStore: Sendable {
         }
     }
 
+    static let notificationColumns = """
+        o.id, o.kind, o.incident, o.contract, o.metric, o.priority, o.percent, o.target, o.due_at, o.decided_at_ms,
+        o.late, o.notify, o.customer, o.elapsed, o.deadline
+        """
+
+    /// A notification from the columns of ``notificationColumns``, starting at `i`.
+    static func notification(_ r: Row, from i: Int = 0) -> SLANotification? {
+        guard let kind = NotificationKind(rawValue: r[i + 1]), let metric = Metric(parsing: r[i + 4]),
+            let percent = Percentage(parsing: r[i + 6])
+        else { return nil }
+        let notify: String = r[i + 11]
+        let deadline: Int64? = r[i + 14]
+        return SLANotification(
+            id: r[i], kind: kind, incident: r[i + 2], contract: r[i + 3], metric: metric, priority: r[i + 5],
+            percent: percent, target: r[i + 7], due: Instant(r[i + 8]), decidedAtMilliseconds: r[i + 9],
+            late: r[i + 10], notify: notify.isEmpty ? [] : notify.split(separator: ",").map(String.init),
+            customer: r[i + 12], elapsed: r[i + 13], deadline: deadline.map(Instant.init))
+    }
+
     /// Every notification decided so far, in decision order.
     public func outbox() throws -> [SLANotification] {
         try queue.read { db in
             try Row.fetchAll(
+                db, sql: "SELECT \(Self.notificationColumns) FROM outbox o ORDER BY o.decided_at_ms, o.id"
+            ).compactMap { Self.notification($0) }
+        }
+    }
+
+    /// Pending deliveries of one sink in outbox order, at most `limit`.
+    public func pendingDeliveries(sink: String, limit: Int) throws -> [StoredDelivery] {
+        try queue.read { db in
+            try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify
-                    FROM outbox ORDER BY decided_at_ms, id
-                    """
+                    SELECT d.seq, d.attempts, d.next_attempt_ms, \(Self.notificationColumns)
+                    FROM deliveries d JOIN outbox o ON o.id = d.notification
+                    WHERE d.sink = ? AND d.state = 'pending' ORDER BY d.seq LIMIT ?
+                    """, arguments: [sink, limit]
             ).compactMap { r in
-                guard let kind = NotificationKind(rawValue: r[1]), let metric = Metric(parsing: r[4]),
-                    let percent = Percentage(parsing: r[6])
-                else { return nil }
-                let notify: String = r[11]
-                return SLANotification(
-                    id: r[0], kind: kind, incident: r[2], contract: r[3], metric: metric, priority: r[5],
-                    percent: percent,
-                    target: r[7], due: Instant(r[8]), decidedAtMilliseconds: r[9], late: r[10],
-                    notify: notify.isEmpty ? [] : notify.split(separator: ",").map(String.init))
+                Self.notification(r, from: 3).map {
+                    StoredDelivery(
+                        seq: r[0], sink: sink, notification: $0, attempts: r[1], nextAttemptMilliseconds: r[2])
+                }
             }
+        }
+    }
+
+    /// Records an attempt's outcome: `pending` with the next attempt time, or a final state.
+    public func recordDelivery(
+        seq: Int64, state: DeliveryState, attempts: Int, nextAttemptMilliseconds: Int64?, doneMilliseconds: Int64?,
+        error: String?
+    ) throws {
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET state = ?, attempts = ?, next_attempt_ms = COALESCE(?, next_attempt_ms),
+                        done_ms = ?, last_error = ?
+                    WHERE seq = ?
+                    """,
+                arguments: [state.rawValue, attempts, nextAttemptMilliseconds, doneMilliseconds, error, seq])
+        }
+    }
+
+    /// Pending deliveries to sinks no longer configured are failed (and counted), never left waiting silently.
+    public func failOrphanDeliveries(knownSinks: Set<String>, nowMilliseconds: Int64) throws -> [String: Int] {
+        try queue.write { db in
+            var failed: [String: Int] = [:]
+            let sinks = try String.fetchAll(db, sql: "SELECT DISTINCT sink FROM deliveries WHERE state = 'pending'")
+            for sink in sinks where !knownSinks.contains(sink) {
+                try db.execute(
+                    sql: """
+                        UPDATE deliveries SET state = 'failed', done_ms = ?, last_error = ?
+                        WHERE sink = ? AND state = 'pending'
+                        """,
+                    arguments: [nowMilliseconds, "no webhook named \(sink) in slad.yaml", sink])
+                failed[sink] = db.changesCount
+            }
+            return failed
+        }
+    }
+
+    /// Deliveries per sink and state (`journal` → `delivered` → 12).
+    public func deliveryCounts() throws -> [String: [String: Int]] {
+        try queue.read { db in
+            var out: [String: [String: Int]] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT sink, state, COUNT(*) FROM deliveries GROUP BY sink, state") {
+                out[r[0], default: [:]][r[1]] = r[2]
+            }
+            return out
         }
     }
 

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SLAConfig
 import SLACore
 import SLAIngest
+import SLANotify
 import SLAStore
 import Synchronization
 
@@ -47,6 +49,13 @@ struct RunCommand: ParsableCommand {
         let store = try SLAStore(path: (stateDir as NSString).appendingPathComponent("slad.sqlite"))
         var ingest = Ingest(
             config: config, store: store, maxLineBytes: maxLineBytes, reference: referenceDecoder)
+        let notifier: Notifier
+        do {
+            notifier = try Notifier(config: config, store: store, logger: logger)
+        } catch let error as NotifierError {
+            log("slad: cannot start notifications", ["error": error.description], level: .error)
+            throw ExitCode(1)
+        }
         let caughtUp = try ingest.restore()
         log(
             "slad: started",
@@ -61,11 +70,21 @@ struct RunCommand: ParsableCommand {
         let watcher = FolderWatcher(patterns: config.sources.map(\.path))
         let clock = ContinuousClock()
         var readTime = Duration.zero
-        let committer = Committer(store: store)
+        let committer = Committer(store: store) { batch in
+            if !batch.notifications.isEmpty { notifier.wake() }
+        }
+        notifier.start()
+        // Decided notifications go to the journal at once (the engine loop's own thread, no
+        // commit in the way); the commit records that, and webhooks go out once it is durable.
+        func submit(_ batch: inout Batch) {
+            if !batch.notifications.isEmpty { batch.journaled = notifier.journalNow(batch.notifications) }
+            committer.submit(batch)
+        }
         if !caughtUp.isEmpty {
+            notifier.catchUpSummary(caughtUp)
             var batch = Batch()
             batch.notifications = caughtUp
-            committer.submit(batch)
+            submit(&batch)
         }
         var lastWall = wallMilliseconds()
         var lastMonotonic = clock.now
@@ -82,7 +101,7 @@ struct RunCommand: ParsableCommand {
                     // Backwards: rebuild the wheel so nothing armed for the old time fires early.
                     var batch = Batch()
                     batch.notifications = ingest.live.resetClock(nowMilliseconds: wall)
-                    if !batch.notifications.isEmpty { committer.submit(batch) }
+                    if !batch.notifications.isEmpty { submit(&batch) }
                 }
             }
             lastWall = wall
@@ -93,17 +112,18 @@ struct RunCommand: ParsableCommand {
                 log(
                     "slad: status",
                     ["open": String(s.open), "at_risk": String(s.atRisk), "breached": String(s.breached)]
-                        .merging(ingest.lag(), uniquingKeysWith: { a, _ in a }))
+                        .merging(ingest.lag(), uniquingKeysWith: { a, _ in a })
+                        .merging(notifier.stats(), uniquingKeysWith: { a, _ in a }))
             }
             // Thresholds that came due: decided on the events, written to the outbox.
             let due = ingest.live.advance(toMilliseconds: wall)
             if !due.isEmpty {
                 var batch = Batch()
                 batch.notifications = due
-                committer.submit(batch)
+                submit(&batch)
             }
             let readStart = clock.now
-            let batch = ingest.nextBatch(maxLines: batchLines)
+            var batch = ingest.nextBatch(maxLines: batchLines)
             readTime += clock.now - readStart
             if batch.isEmpty {
                 committer.drain()
@@ -113,9 +133,10 @@ struct RunCommand: ParsableCommand {
                 watcher.wait(milliseconds: Int32(max(0, min(200, next))))
                 continue
             }
-            committer.submit(batch)
+            submit(&batch)
         }
         committer.drain()
+        notifier.stop()
         log(
             "slad: stopped",
             [
@@ -147,8 +168,13 @@ final class Committer: Sendable {
     private let queue = DispatchQueue(label: "slad.commit")
     private let group = DispatchGroup()
     private let state = Mutex<(time: Duration, failed: Bool)>((.zero, false))
+    private let committed: @Sendable (Batch) -> Void
 
-    init(store: SLAStore) { self.store = store }
+    /// A committer to `store`; `committed` runs after each batch is durable.
+    init(store: SLAStore, committed: @escaping @Sendable (Batch) -> Void) {
+        self.store = store
+        self.committed = committed
+    }
 
     /// Time spent committing so far.
     var commitTime: Duration { state.withLock { $0.time } }
@@ -170,7 +196,9 @@ final class Committer: Sendable {
                 } catch {
                     // Never drop a batch: the same batch is retried until the store takes it (e.g. disk full).
                     attempt += 1
-                    log("slad: store commit failed; retrying", ["error": "\(error)", "attempt": String(attempt)])
+                    log(
+                        "slad: store commit failed; retrying", ["error": "\(error)", "attempt": String(attempt)],
+                        level: .error)
                     if stopRequested.load(ordering: .relaxed) {
                         state.withLock { $0.failed = true }
                         return
@@ -180,6 +208,7 @@ final class Committer: Sendable {
             }
             let elapsed = ContinuousClock.now - start
             state.withLock { $0.time += elapsed }
+            committed(batch)
         }
     }
 
@@ -366,10 +395,19 @@ func wallMilliseconds() -> Int64 {
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
-/// One log line: a constant message, data as key=value (the journal handler of the notification work replaces it).
-func log(_ message: String, _ metadata: [String: String] = [:]) {
-    let data = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-    printError(data.isEmpty ? message : "\(message) \(data)")
+/// slad's logger: native journal entries when stderr is the journal (under systemd),
+/// else one `message key=value …` line per record on stderr.
+let logger: Logger = {
+    let journal = JournalLogHandler.stderrIsJournal(environment: ProcessInfo.processInfo.environment)
+    LoggingSystem.bootstrap { label in
+        journal ? JournalLogHandler(label: label) as any LogHandler : LineLogHandler()
+    }
+    return Logger(label: "slad")
+}()
+
+/// One log record: a constant message, data in metadata.
+func log(_ message: String, _ metadata: [String: String] = [:], level: Logger.Level = .info) {
+    logger.log(level: level, "\(message)", metadata: metadata.mapValues { .string($0) })
 }
 
 struct DumpCommand: ParsableCommand {

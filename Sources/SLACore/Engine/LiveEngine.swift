@@ -32,11 +32,18 @@ public struct SLANotification: Sendable, Hashable {
     public var late: Bool
     /// Webhook names to notify.
     public var notify: [String]
+    /// The contract's customer.
+    public var customer: String
+    /// Business seconds the clock had run when slad decided (at least the threshold; more when late).
+    public var elapsed: Int64
+    /// When the target is (or was) breached, if the clock's calendar says so; nil once the clock stopped short of it.
+    public var deadline: Instant?
 
     /// Creates a notification.
     public init(
         id: String, kind: NotificationKind, incident: String, contract: String, metric: Metric, priority: String,
-        percent: Percentage, target: Int64, due: Instant, decidedAtMilliseconds: Int64, late: Bool, notify: [String]
+        percent: Percentage, target: Int64, due: Instant, decidedAtMilliseconds: Int64, late: Bool, notify: [String],
+        customer: String = "", elapsed: Int64 = 0, deadline: Instant? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -50,6 +57,9 @@ public struct SLANotification: Sendable, Hashable {
         self.decidedAtMilliseconds = decidedAtMilliseconds
         self.late = late
         self.notify = notify
+        self.customer = customer
+        self.elapsed = elapsed
+        self.deadline = deadline
     }
 }
 
@@ -261,6 +271,7 @@ public struct LiveEngine: Sendable {
             id: "\(v.incident)/\(clock.metric)/\(kind.rawValue)/\(crossing.threshold.at)", kind: kind,
             incident: v.incident, contract: v.contract, metric: clock.metric, priority: crossing.priority,
             percent: crossing.threshold.at, target: crossing.target, due: crossing.at, decidedAtMilliseconds: now,
-            late: now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000, notify: notify)
+            late: now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000, notify: notify,
+            customer: contract?.customer ?? "", elapsed: clock.elapsed, deadline: clock.breach?.at ?? clock.deadline)
     }
 }
