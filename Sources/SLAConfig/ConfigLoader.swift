@@ -95,7 +95,7 @@ public enum ConfigLoader {
         }
         if let v = m["max_age"], let d = v.duration() {
             let seconds = d.resolved(dayLength: 86_400)
-            if seconds < 60 { v.fail("max_age below 1m gives up on a receiver that is restarting", hint: "e.g. 24h") }
+            if seconds < 1 { v.fail("max_age must be at least 1s", hint: "e.g. 24h") }
             hook.maxAgeMilliseconds = seconds * 1000
         }
         if let v = m["max_concurrency"], let text = v.string("a number") {

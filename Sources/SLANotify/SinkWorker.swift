@@ -87,13 +87,20 @@ public final class SinkWorker: Sendable {
     /// There may be new work.
     public func wake() { signal.signal() }
 
-    /// Stops after the attempts in flight finish (each is bounded by its timeout);
-    /// waits up to `timeoutMilliseconds` for that. Returns whether the worker finished.
-    @discardableResult
-    public func stop(timeoutMilliseconds: Int) -> Bool {
+    /// Asks the worker to stop once the attempts in flight finish (each is bounded by its timeout).
+    public func requestStop() {
         state.withLock { $0.stopping = true }
         signal.signal()
-        return done.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .success
+    }
+
+    /// Stops (see ``requestStop()``) and waits up to `timeoutMilliseconds` for the thread to end.
+    /// Returns whether it ended; calling it again after it ended returns true at once.
+    @discardableResult
+    public func stop(timeoutMilliseconds: Int) -> Bool {
+        requestStop()
+        guard done.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .success else { return false }
+        done.signal()  // Leave the token for any later caller.
+        return true
     }
 
     private var stopping: Bool { state.withLock { $0.stopping } }

@@ -5,6 +5,7 @@ import SLAConfig
 import SLACore
 import SLANotify
 import SLAStore
+import Synchronization
 
 /// Wires the outbox to the sinks: the journal first-hand when a notification is
 /// decided, and a worker per sink (journal retries, each webhook endpoint)
@@ -14,6 +15,8 @@ final class Notifier: Sendable {
     private let client: HTTPClient
     let workers: [SinkWorker]
     private let logger: Logger
+    /// Journal entries written first-hand (not through the journal worker).
+    private let journaledInline = Mutex(0)
 
     /// Reads the webhook secrets and prepares a worker per sink; fails with a
     /// message naming the endpoint and the file (never the secret) when a secret cannot be read.
@@ -79,6 +82,7 @@ final class Notifier: Sendable {
             do throws(JournalError) {
                 try journal.send(n)
                 taken[n.id] = wallMilliseconds()
+                journaledInline.withLock { $0 += 1 }
             } catch {
                 logger.warning(
                     "slad: journal refused a notification; will retry",
@@ -112,7 +116,8 @@ final class Notifier: Sendable {
         var out: [String: String] = [:]
         for w in workers {
             let s = w.stats
-            out["delivered.\(w.sink)"] = String(s.delivered)
+            let inline = w.sink == "journal" ? journaledInline.withLock { $0 } : 0
+            out["delivered.\(w.sink)"] = String(s.delivered + inline)
             if s.failed > 0 { out["failed.\(w.sink)"] = String(s.failed) }
             if s.retries > 0 { out["retries.\(w.sink)"] = String(s.retries) }
         }
@@ -121,7 +126,7 @@ final class Notifier: Sendable {
 
     /// Lets attempts in flight finish (bounded by their timeouts), then closes the HTTP client.
     func stop() {
-        for w in workers { w.stop(timeoutMilliseconds: 0) }
+        for w in workers { w.requestStop() }
         for w in workers where !w.stop(timeoutMilliseconds: 10_000) {
             logger.warning("slad: delivery worker did not stop in time", metadata: ["sink": "\(w.sink)"])
         }

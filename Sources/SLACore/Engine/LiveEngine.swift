@@ -267,11 +267,16 @@ public struct LiveEngine: Sendable {
             }
         let contract = engine.contracts[v.contract]
         let notify = crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? [])
+        let late = now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000
         return SLANotification(
             id: "\(v.incident)/\(clock.metric)/\(kind.rawValue)/\(crossing.threshold.at)", kind: kind,
             incident: v.incident, contract: v.contract, metric: clock.metric, priority: crossing.priority,
             percent: crossing.threshold.at, target: crossing.target, due: crossing.at, decidedAtMilliseconds: now,
-            late: now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000, notify: notify,
-            customer: contract?.customer ?? "", elapsed: clock.elapsed, deadline: clock.breach?.at ?? clock.deadline)
+            late: late, notify: notify,
+            customer: contract?.customer ?? "",
+            // Decided on time, the clock has run the threshold (the whole-second evaluation
+            // reads a second more); decided late, what it had run by then.
+            elapsed: late ? clock.elapsed : min(clock.elapsed, crossing.threshold.at.ceilingOf(crossing.target)),
+            deadline: clock.breach?.at ?? clock.deadline)
     }
 }

@@ -12,7 +12,14 @@ done
 journald=$!
 for _ in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
 [ -S /run/systemd/journal/socket ] || { echo "with-journald: journald did not start" >&2; exit 98; }
-"$@" &
+# As under systemd: stderr is "the journal stream" and JOURNAL_STREAM names its device and inode.
+if [ -n "${STDERR_FILE:-}" ]; then
+    : > "$STDERR_FILE"
+    export JOURNAL_STREAM="$(stat -c '%d:%i' "$STDERR_FILE")"
+    "$@" 2>>"$STDERR_FILE" &
+else
+    "$@" &
+fi
 child=$!
 echo "$child" > "$CHILD_PID_FILE"
 trap 'kill -TERM $child 2>/dev/null' TERM INT
