@@ -1,0 +1,24 @@
+#!/bin/bash
+# Deadline → journald entry and deadline → webhook received, with the real
+# daemon holding many open incidents (default 1 000 000), against a baseline
+# measured in the same run: a process that sleeps until each deadline and then
+# writes the same kind of journal entry and POST. Prints p50/p99 and ratios.
+#
+#   Benchmarks/notify-latency.sh [INCIDENTS] [SAMPLES]
+#
+# Runs in a private mount namespace beside its own systemd-journald (the
+# machine's journal is untouched); needs root, python3 and a release build
+# (swift build -c release; the script builds it when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${SLAD_IN_NAMESPACE:-}" != 1 ]; then
+    [ -x .build/release/slad ] || swift build -c release --product slad
+    export SLAD_IN_NAMESPACE=1
+    exec unshare --mount --propagation private "$0" "$@"
+fi
+for d in /run/systemd/journal /run/log /var/log/journal; do mkdir -p "$d"; mount -t tmpfs tmpfs "$d"; done
+/lib/systemd/systemd-journald &
+journald=$!
+trap 'kill $journald 2>/dev/null || true' EXIT
+for _ in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+python3 Benchmarks/notify_latency.py .build/release/slad "${1:-1000000}" "${2:-300}"

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Driver of Benchmarks/notify-latency.sh (run inside its journald namespace).
+
+slad runs on a log of N incidents; SAMPLES of them breach their 1 h reaction
+target at known whole seconds inside a one-minute window after slad has loaded
+everything, the rest are open with deadlines far off (all armed in the wheel).
+Latency of an entry is journald's receive time (__REALTIME_TIMESTAMP) minus
+the deadline; of a webhook, the receiver's receive time minus the deadline.
+The baseline is a thread that sleeps until the same deadlines and sends a
+native journal datagram and a POST to the same receiver: the floor any
+design pays on this machine at this moment.
+"""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.request import Request, urlopen
+
+slad, incidents, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work = tempfile.mkdtemp(prefix="slad-notify-bench-")
+received = {}  # (path, id) -> ms
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        now = time.time() * 1000
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        with lock:
+            received.setdefault((self.path, self.headers.get("webhook-id", "")), now)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+port = server.server_address[1]
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+os.makedirs(f"{work}/config/contracts.d")
+with open(f"{work}/config/contracts.d/lat.yaml", "w") as f:
+    f.write(
+        'id: lat\ncustomer: Latency\ncalendar: 24x7\nfee: { amount: "1.00", currency: EUR }\n'
+        "priorities:\n  P1: { reaction: 1h, resolution: 30d }\nnotify: [hook]\n")
+with open(f"{work}/config/slad.yaml", "w") as f:
+    f.write(
+        f'allowed_lateness: 0s\nsources:\n  - {{ name: bench, path: "{work}/events.jsonl", format: jsonl }}\n'
+        f'webhooks:\n  hook: {{ url: "http://127.0.0.1:{port}/slad", timeout: 5s }}\n')
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+# Load time grows with N; the sampled deadlines start after slad has read everything.
+lead = 30 + incidents // 15_000
+now = int(time.time())
+window_start = now + lead
+deadlines = sorted(window_start + (k * 60) // samples for k in range(samples))
+rng = random.Random(1)
+with open(f"{work}/events.jsonl", "w") as f:
+    for i in range(incidents):
+        if i < samples:
+            opened = deadlines[i] - 3600
+        else:
+            opened = now - 1800 + rng.randrange(0, 600)  # breach due 30-40 min from now
+        f.write(
+            f'{{"id":"o-{i}","time":"{iso(opened)}","type":"incident.opened","incident":"B-{i}",'
+            f'"contract":"lat","priority":"P1"}}\n')
+print(f"{incidents} open incidents, {samples} sampled deadlines from +{lead}s over 60 s; loading...", flush=True)
+
+journal_socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+
+def baseline():
+    for k, d in enumerate(deadlines):
+        delay = d + 0.001 - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        journal_socket.sendto(
+            f"MESSAGE=baseline\nSYSLOG_IDENTIFIER=baseline\nBASELINE_DUE={d}\nBASELINE_ID={k}\n".encode(),
+            "/run/systemd/journal/socket")
+        urlopen(Request(f"http://127.0.0.1:{port}/baseline", data=b"{}", headers={"webhook-id": str(k)}), timeout=5)
+
+
+proc = subprocess.Popen(
+    [slad, "run", "--config", f"{work}/config", "--state", f"{work}/state"], stderr=open(f"{work}/stderr", "w"))
+thread = threading.Thread(target=baseline)
+thread.start()
+thread.join()
+time.sleep(5)
+proc.send_signal(signal.SIGTERM)
+proc.wait()
+
+out = subprocess.run(["journalctl", "-o", "json", "--no-pager"], capture_output=True, text=True).stdout
+slad_journal, base_journal = [], []
+for line in out.splitlines():
+    e = json.loads(line)
+    at = int(e["__REALTIME_TIMESTAMP"]) / 1000
+    if e.get("SLA_KIND") == "breach" and e.get("SLA_INCIDENT", "").startswith("B-"):
+        i = int(e["SLA_INCIDENT"][2:])
+        if i < samples:
+            slad_journal.append(at - deadlines[i] * 1000)
+    elif "BASELINE_DUE" in e:
+        base_journal.append(at - int(e["BASELINE_DUE"]) * 1000)
+slad_hook = [t - deadlines[int(i.split("/")[0][2:])] * 1000 for (p, i), t in received.items() if p == "/slad" and int(i.split("/")[0][2:]) < samples]
+base_hook = [t - deadlines[int(i)] * 1000 for (p, i), t in received.items() if p == "/baseline"]
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))] if xs else float("nan")
+
+
+def row(name, xs, base):
+    print(
+        f"{name:28s} n={len(xs):4d}  p50 {pct(xs, .5):8.2f} ms  p99 {pct(xs, .99):8.2f} ms   "
+        f"ratio to baseline p50 {pct(xs, .5) / max(pct(base, .5), 0.001):6.2f}x  p99 {pct(xs, .99) / max(pct(base, .99), 0.001):6.2f}x")
+
+
+print("latency after the deadline (goal: journal p99 <= 2 ms, webhook p99 <= 20 ms)")
+row("baseline journal", base_journal, base_journal)
+row("slad journal", slad_journal, base_journal)
+row("baseline webhook", base_hook, base_hook)
+row("slad webhook", slad_hook, base_hook)
+if len(slad_journal) < samples or len(slad_hook) < samples:
+    print(f"warning: only {len(slad_journal)} journal entries and {len(slad_hook)} webhooks of {samples}; see {work}/stderr")
