@@ -204,6 +204,63 @@ struct ConfigTests {
                 == true)
     }
 
+    @Test("webhook options: every bad value located; the URL and the secret are never echoed")
+    func webhookOptions() throws {
+        let folder = try ConfigFolder([
+            "slad.yaml": """
+            webhooks:
+              ops:
+                url: "https://hooks.example.com/T000/B000/s3cr3tpath"
+                secret_file: secrets/missing.key
+                secret_credential: ops
+                timeout: 10m
+                max_age: 0s
+                max_concurrency: 0
+                kinds: [breach, breech]
+                format: teams
+                retries: 3
+              chat: { url: "ftp://hooks.example.com/s3cr3tpath" }
+              journal: { url: "http://127.0.0.1:9/x" }
+            """,
+            "secrets/good.key": "whsec_c2VjcmV0",
+        ])
+        let text = folder.errors().map(\.description)
+        let expected = [
+            "slad.yaml:11:5: webhooks.ops.retries: unknown key 'retries'",
+            "slad.yaml:4:18: webhooks.ops.secret_file: cannot read the secret file",
+            "slad.yaml:5:24: webhooks.ops.secret_credential: give secret_file or secret_credential, not both",
+            "slad.yaml:6:14: webhooks.ops.timeout: timeout must be between 1s and 5m",
+            "slad.yaml:7:14: webhooks.ops.max_age: max_age must be at least 1s",
+            "slad.yaml:8:22: webhooks.ops.max_concurrency: '0' is not a number from 1 to 64",
+            "slad.yaml:10:13: webhooks.ops.format: 'teams' is not a webhook format",
+            "slad.yaml:9:12: webhooks.ops.kinds: 'breech' is not a notification kind",
+            "slad.yaml:12:16: webhooks.chat.url: not an http(s) URL",
+            "'journal' is the journal sink's name",
+        ]
+        for e in expected {
+            #expect(text.contains { $0.contains(e) }, "missing: \(e)\nin:\n\(text.joined(separator: "\n"))")
+        }
+        #expect(!text.joined().contains("s3cr3tpath"))
+        let good = try ConfigFolder([
+            "slad.yaml": """
+            webhooks:
+              ops: { url: "http://127.0.0.1:9/x", secret_file: secrets/good.key, kinds: [breach.retracted], format: pagerduty, timeout: 2s, max_age: 1h, max_concurrency: 8, contracts: [good] }
+            """,
+            "secrets/good.key": "whsec_c2VjcmV0",
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": goodContract,
+        ])
+        let config = try ConfigLoader.load(directory: good.url.path)
+        let hook = try #require(config.webhooks.first)
+        #expect(hook.secretFile == good.path("secrets/good.key"))
+        #expect(hook.kinds == [.retraction])
+        #expect(hook.format == "pagerduty")
+        #expect(hook.timeoutMilliseconds == 2_000)
+        #expect(hook.maxAgeMilliseconds == 3_600_000)
+        #expect(hook.maxConcurrency == 8)
+        #expect(hook.contracts == ["good"])
+    }
+
     @Test("two contracts with one id are an error; ids are unique")
     func duplicateIDs() throws {
         let folder = try ConfigFolder([

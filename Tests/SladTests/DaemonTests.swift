@@ -57,11 +57,20 @@ func iso(_ seconds: Int) -> String {
 }
 
 /// Starts the real daemon.
-func startSlad(_ arguments: [String]) throws -> Process {
+func startSlad(_ arguments: [String], stderr: URL? = nil) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: sladBinary)
     p.arguments = arguments
-    p.standardError = FileHandle.nullDevice
+    if let stderr {
+        if !FileManager.default.fileExists(atPath: stderr.path) {
+            _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: stderr)
+        handle.seekToEndOfFile()
+        p.standardError = handle
+    } else {
+        p.standardError = FileHandle.nullDevice
+    }
     p.standardOutput = FileHandle.nullDevice
     try p.run()
     return p

@@ -297,7 +297,8 @@ struct WebhookDeliveryTests {
                 "dead": hook("dead", deadPort, ", max_age: 2s"),
             ], notify: names)
         let state = work.appendingPathComponent("state")
-        var daemon = try startSlad(["run", "--config", config.path, "--state", state.path])
+        let stderr = work.appendingPathComponent("stderr")
+        var daemon = try startSlad(["run", "--config", config.path, "--state", state.path], stderr: stderr)
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
         let storePath = state.appendingPathComponent("slad.sqlite").path
         #expect(waitUntil(20) { FileManager.default.fileExists(atPath: storePath) })
@@ -342,6 +343,18 @@ struct WebhookDeliveryTests {
         let after = try SLAStore(path: storePath, readOnly: true).deliveryCounts()
         for name in ["fast", "flaky", "late"] { #expect(after[name] == ["delivered": 15], "\(name)") }
         #expect(after["dead"] == ["failed": 15])
+        // Failures were logged (the dead endpoint given up at error level), and no log line,
+        // error or store row carries the secret or an endpoint URL.
+        let logText = try String(contentsOf: stderr, encoding: .utf8)
+        #expect(logText.contains("slad: delivery given up after the maximum age"))
+        #expect(logText.contains("sink=dead"))
+        let storeBytes =
+            try Data(contentsOf: URL(fileURLWithPath: storePath))
+            + ((try? Data(contentsOf: URL(fileURLWithPath: storePath + "-wal"))) ?? Data())
+        for needle in [Self.secret, String(Self.secret.dropFirst(6)), "slad-test-secret", "/hooks/dead"] {
+            #expect(!logText.contains(needle), "log carries \(needle)")
+            #expect(storeBytes.range(of: Data(needle.utf8)) == nil, "store carries \(needle)")
+        }
     }
 
     @Test(
