@@ -37,75 +37,98 @@ public final class SLAStore: Sendable {
 
     /// Writes a batch in one transaction.
     public func commit(_ batch: Batch) throws {
+        // A batch of timer decisions only (no events, offsets or state) can be derived again:
+        // lost in a power cut, the restart decides the same ids again from the durable events.
+        // It commits without waiting for the disk (WAL, synchronous NORMAL), which takes the
+        // fsync out of the deadline → webhook path. Everything read from sources stays FULL.
+        let derivedOnly =
+            batch.events.isEmpty && batch.quarantine.isEmpty && batch.offsets.isEmpty && batch.incidents.isEmpty
+            && batch.unevaluated.isEmpty && batch.rejections.isEmpty && batch.stats.isEmpty
+        guard derivedOnly else { return try write(batch) }
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            try db.inTransaction {
+                try Self.writeBatch(batch, db)
+                return .commit
+            }
+        }
+    }
+
+    private func write(_ batch: Batch) throws {
         try queue.inTransaction { db in
-            try Self.insertEvents(batch.events, db)
-            for q in batch.quarantine {
-                try db.execute(
-                    sql: """
-                        INSERT OR IGNORE INTO quarantine (source, fingerprint, offset, line, field, reason, raw)
-                        VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [q.source, q.fingerprint, q.offset, q.line, q.field, q.reason, q.raw])
-            }
-            for o in batch.offsets {
-                try db.execute(
-                    sql: """
-                        INSERT INTO source_offsets (source, fingerprint, path, inode, offset, line) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (source, fingerprint) DO UPDATE SET
-                            path = excluded.path, inode = excluded.inode, offset = excluded.offset, line = excluded.line
-                        """, arguments: [o.source, o.fingerprint, o.path, Int64(bitPattern: o.inode), o.offset, o.line])
-            }
-            try Self.writeState(batch, db)
-            let outbox = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO outbox
-                        (id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify,
-                         customer, elapsed, deadline)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            let delivery = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO deliveries (sink, notification, state, next_attempt_ms, done_ms, attempts)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-            for n in batch.notifications {
-                try Self.run(
-                    outbox,
-                    [
-                        .text(n.id), .text(n.kind.rawValue), .text(n.incident), .text(n.contract),
-                        .text(n.metric.description),
-                        .text(n.priority), .text(n.percent.description), .int(n.target), .int(n.due.seconds),
-                        .int(n.decidedAtMilliseconds), .int(n.late ? 1 : 0), .text(n.notify.joined(separator: ",")),
-                        .text(n.customer), .int(n.elapsed), Value(n.deadline?.seconds),
-                    ], db)
-                // Already in the outbox (decided again after a crash): its deliveries exist.
-                guard db.changesCount == 1 else { continue }
-                if let at = batch.journaled[n.id] {
-                    try Self.run(
-                        delivery, [.text("journal"), .text(n.id), .text("delivered"), .int(at), .int(at), .int(1)], db)
-                } else {
-                    try Self.run(
-                        delivery,
-                        [
-                            .text("journal"), .text(n.id), .text("pending"), .int(n.decidedAtMilliseconds), .null,
-                            .int(0),
-                        ], db)
-                }
-                for sink in n.notify {
-                    try Self.run(
-                        delivery,
-                        [.text(sink), .text(n.id), .text("pending"), .int(n.decidedAtMilliseconds), .null, .int(0)],
-                        db)
-                }
-            }
-            for (source, st) in batch.stats {
-                try db.execute(
-                    sql: """
-                        INSERT INTO source_stats (source, lines, events, duplicates, quarantined) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (source) DO UPDATE SET lines = lines + excluded.lines, events = events + excluded.events,
-                            duplicates = duplicates + excluded.duplicates, quarantined = quarantined + excluded.quarantined
-                        """, arguments: [source, st.lines, st.events, st.duplicates, st.quarantined])
-            }
+            try Self.writeBatch(batch, db)
             return .commit
+        }
+    }
+
+    static func writeBatch(_ batch: Batch, _ db: Database) throws {
+        try Self.insertEvents(batch.events, db)
+        for q in batch.quarantine {
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO quarantine (source, fingerprint, offset, line, field, reason, raw)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [q.source, q.fingerprint, q.offset, q.line, q.field, q.reason, q.raw])
+        }
+        for o in batch.offsets {
+            try db.execute(
+                sql: """
+                    INSERT INTO source_offsets (source, fingerprint, path, inode, offset, line) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source, fingerprint) DO UPDATE SET
+                        path = excluded.path, inode = excluded.inode, offset = excluded.offset, line = excluded.line
+                    """, arguments: [o.source, o.fingerprint, o.path, Int64(bitPattern: o.inode), o.offset, o.line])
+        }
+        try Self.writeState(batch, db)
+        let outbox = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO outbox
+                    (id, kind, incident, contract, metric, priority, percent, target, due_at, decided_at_ms, late, notify,
+                     customer, elapsed, deadline)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let delivery = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO deliveries (sink, notification, state, next_attempt_ms, done_ms, attempts)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+        for n in batch.notifications {
+            try Self.run(
+                outbox,
+                [
+                    .text(n.id), .text(n.kind.rawValue), .text(n.incident), .text(n.contract),
+                    .text(n.metric.description),
+                    .text(n.priority), .text(n.percent.description), .int(n.target), .int(n.due.seconds),
+                    .int(n.decidedAtMilliseconds), .int(n.late ? 1 : 0), .text(n.notify.joined(separator: ",")),
+                    .text(n.customer), .int(n.elapsed), Value(n.deadline?.seconds),
+                ], db)
+            // Already in the outbox (decided again after a crash): its deliveries exist.
+            guard db.changesCount == 1 else { continue }
+            if let at = batch.journaled[n.id] {
+                try Self.run(
+                    delivery, [.text("journal"), .text(n.id), .text("delivered"), .int(at), .int(at), .int(1)], db)
+            } else {
+                try Self.run(
+                    delivery,
+                    [
+                        .text("journal"), .text(n.id), .text("pending"), .int(n.decidedAtMilliseconds), .null,
+                        .int(0),
+                    ], db)
+            }
+            for sink in n.notify {
+                try Self.run(
+                    delivery,
+                    [.text(sink), .text(n.id), .text("pending"), .int(n.decidedAtMilliseconds), .null, .int(0)],
+                    db)
+            }
+        }
+        for (source, st) in batch.stats {
+            try db.execute(
+                sql: """
+                    INSERT INTO source_stats (source, lines, events, duplicates, quarantined) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (source) DO UPDATE SET lines = lines + excluded.lines, events = events + excluded.events,
+                        duplicates = duplicates + excluded.duplicates, quarantined = quarantined + excluded.quarantined
+                    """, arguments: [source, st.lines, st.events, st.duplicates, st.quarantined])
         }
     }
 
@@ -310,11 +333,16 @@ public final class SLAStore: Sendable {
     }
 
     /// Records an attempt's outcome: `pending` with the next attempt time, or a final state.
+    ///
+    /// Not waited onto the disk (synchronous NORMAL): a record lost in a power cut means
+    /// one more delivery with the same id, which at-least-once allows.
     public func recordDelivery(
         seq: Int64, state: DeliveryState, attempts: Int, nextAttemptMilliseconds: Int64?, doneMilliseconds: Int64?,
         error: String?
     ) throws {
-        try queue.write { db in
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
             try db.execute(
                 sql: """
                     UPDATE deliveries SET state = ?, attempts = ?, next_attempt_ms = COALESCE(?, next_attempt_ms),

@@ -68,14 +68,14 @@ struct LiveEngineTests {
         d.run(until: (t0 + 40_000) * 1000)
         #expect(
             d.lines(t0) == [
-                "warning reaction 50% due=+450 decided=+450001ms",
-                "warning reaction 80% due=+720 decided=+720001ms",
-                "breach reaction 100% due=+900 decided=+905001ms",
-                "escalation reaction 200% due=+1800 decided=+1800001ms",
-                "warning resolution 50% due=+7200 decided=+7200001ms",
-                "warning resolution 80% due=+11520 decided=+11520001ms",
-                "breach resolution 100% due=+14400 decided=+14405001ms",
-                "escalation resolution 200% due=+28800 decided=+28800001ms",
+                "warning reaction 50% due=+450 decided=+450000ms",
+                "warning reaction 80% due=+720 decided=+720000ms",
+                "breach reaction 100% due=+900 decided=+905000ms",
+                "escalation reaction 200% due=+1800 decided=+1800000ms",
+                "warning resolution 50% due=+7200 decided=+7200000ms",
+                "warning resolution 80% due=+11520 decided=+11520000ms",
+                "breach resolution 100% due=+14400 decided=+14405000ms",
+                "escalation resolution 200% due=+28800 decided=+28800000ms",
             ])
         #expect(d.log.first { $0.kind == .escalation }?.notify == ["management"])
         #expect(d.log.first { $0.kind == .breach }?.notify == ["ops"])
@@ -92,9 +92,9 @@ struct LiveEngineTests {
         d.run(until: (t0 + 14_000) * 1000)
         // Acknowledged at +600: no reaction breach. The resolution clock ran 3,600 s, paused
         // 7,200 s, so its 50 % (7,200 s) is due at +14,400, not +7,200.
-        #expect(d.lines(t0) == ["warning reaction 50% due=+450 decided=+450001ms"])
+        #expect(d.lines(t0) == ["warning reaction 50% due=+450 decided=+450000ms"])
         d.run(until: (t0 + 14_401) * 1000)
-        #expect(d.lines(t0).last == "warning resolution 50% due=+14400 decided=+14400001ms")
+        #expect(d.lines(t0).last == "warning resolution 50% due=+14400 decided=+14400000ms")
     }
 
     @Test("a priority raised after a warning re-targets: the rest comes at the new target, the warning stays")
@@ -103,7 +103,7 @@ struct LiveEngineTests {
         d.ingest([ev("o", 0, .opened, priority: "P3")], at: t0 * 1000)
         d.ingest([ev("a", 60, .acknowledged)], at: (t0 + 60) * 1000)
         d.run(until: (t0 + 44_000) * 1000)
-        #expect(d.lines(t0) == ["warning resolution 50% due=+43200 decided=+43200001ms"])
+        #expect(d.lines(t0) == ["warning resolution 50% due=+43200 decided=+43200000ms"])
         d.ingest([ev("u", 44_000, .updated, priority: "P1")], at: (t0 + 44_000) * 1000)
         // 44,000 s elapsed is far past every P1 resolution threshold: all of them now, none twice.
         #expect(
@@ -112,7 +112,7 @@ struct LiveEngineTests {
                 "escalation resolution 200% due=+44000 decided=+44000000ms",
             ])
         d.run(until: (t0 + 44_006) * 1000)
-        #expect(d.lines(t0).last == "breach resolution 100% due=+44000 decided=+44005001ms")
+        #expect(d.lines(t0).last == "breach resolution 100% due=+44000 decided=+44005000ms")
         #expect(d.log.count == 4)
     }
 
@@ -126,10 +126,10 @@ struct LiveEngineTests {
         d.ingest([ev("x", 16_000, .reopened)], at: (t0 + 16_000) * 1000)
         d.run(until: (t0 + 30_000) * 1000)
         let lines = d.lines(t0)
-        #expect(lines.contains("breach promise:callback 100% due=+600 decided=+605001ms"))
+        #expect(lines.contains("breach promise:callback 100% due=+600 decided=+605000ms"))
         #expect(
             lines.filter { $0.hasPrefix("breach resolution") } == [
-                "breach resolution 100% due=+14400 decided=+14405001ms"
+                "breach resolution 100% due=+14400 decided=+14405000ms"
             ])
         #expect(Set(d.log.map(\.id)).count == d.log.count, "every notification once")
     }
@@ -179,7 +179,7 @@ struct LiveEngineTests {
         e.run(until: (t0 + 449) * 1000)
         #expect(e.log.isEmpty, "nothing before the 50 % warning at +450")
         e.run(until: (t0 + 451) * 1000)
-        #expect(e.lines(t0) == ["warning reaction 50% due=+450 decided=+450001ms"])
+        #expect(e.lines(t0) == ["warning reaction 50% due=+450 decided=+450000ms"])
     }
 
     @Test("late events: within the allowed lateness there is no breach; after it, the breach is retracted")

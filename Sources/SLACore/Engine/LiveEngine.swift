@@ -81,9 +81,9 @@ public struct LiveStatus: Sendable, Hashable {
 /// (milliseconds since the epoch).
 ///
 /// SLA clocks count whole seconds and a threshold is passed once elapsed time
-/// exceeds it, so a threshold due at second `t` is decided 1 ms after `t`,
-/// evaluating as of the next whole second: decisions come within milliseconds
-/// of the deadline, not a second later.
+/// exceeds it: at wall time `t` (milliseconds) a threshold due at second `t`
+/// is reached and every later instant exceeds it, so it is decided at `t`,
+/// evaluating as of the next whole second — on the deadline, not a second later.
 ///
 /// A timer only says "look now"; the decision re-evaluates the incident from
 /// its events as of that instant (the event-time truth), so a clock stopped by
@@ -197,8 +197,10 @@ public struct LiveEngine: Sendable {
     private mutating func refresh(_ incident: String, now: Int64) -> [SLANotification] {
         for handle in armed[incident] ?? [] { wheel.cancel(handle) }
         armed[incident] = nil
-        // Whole seconds, rounded up: at t + 1 ms a clock running since t has run "more than" t.
-        let asOf = Instant((now + 999) / 1000)
+        // Clocks count whole seconds and a threshold is passed when elapsed time exceeds it: at
+        // wall time t (to the millisecond) a threshold due at second t is reached, and every later
+        // instant exceeds it, so the decision is taken at t, evaluating as of the next whole second.
+        let asOf = Instant(now / 1000 + 1)
         let verdict = engine.evaluate(incident: incident, asOf: asOf).verdict
         var out: [SLANotification] = []
         var stillTrue = Set<String>()
@@ -208,8 +210,8 @@ public struct LiveEngine: Sendable {
                     let n = notification(verdict, clock, crossing, now: now)
                     if n.kind == .breach { stillTrue.insert(n.id) }
                     // A breach waits `allowedLateness` for events that could still stop the clock in time.
-                    if n.kind == .breach && now <= (crossing.at.seconds + allowedLateness) * 1000 {
-                        arm(incident, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000 + 1)
+                    if n.kind == .breach && now < (crossing.at.seconds + allowedLateness) * 1000 {
+                        arm(incident, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000)
                         continue
                     }
                     // Old history (a first import, a long outage) is recorded in verdicts, not announced.
@@ -221,7 +223,7 @@ public struct LiveEngine: Sendable {
                 // Only the next threshold of each clock is armed: when it fires, the refresh arms the one after.
                 if let next = clock.upcoming.min(by: { $0.at < $1.at }) {
                     let delay = next.threshold.kind == .breach ? allowedLateness : 0
-                    arm(incident, atMilliseconds: (next.at.seconds + delay) * 1000 + 1)
+                    arm(incident, atMilliseconds: (next.at.seconds + delay) * 1000)
                 }
             }
         }
