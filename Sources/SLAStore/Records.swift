@@ -104,29 +104,3 @@ public struct Batch: Sendable {
     /// Whether the batch changes nothing.
     public var isEmpty: Bool { events.isEmpty && quarantine.isEmpty && offsets.isEmpty && notifications.isEmpty }
 }
-
-/// The state of one notification for one sink.
-public enum DeliveryState: String, Sendable, CaseIterable {
-    /// Not yet delivered; retried at `next_attempt_ms`.
-    case pending
-    /// Taken by the sink.
-    case delivered
-    /// Given up after the sink's maximum age, or the sink is gone from the configuration.
-    case failed
-    /// The sink's filters exclude it.
-    case skipped
-}
-
-/// A pending delivery as the store holds it.
-public struct StoredDelivery: Sendable, Hashable {
-    /// Outbox order.
-    public var seq: Int64
-    /// `journal` or a webhook name.
-    public var sink: String
-    /// What to deliver.
-    public var notification: SLANotification
-    /// Attempts so far.
-    public var attempts: Int
-    /// Not before (wall-clock ms).
-    public var nextAttemptMilliseconds: Int64
-}

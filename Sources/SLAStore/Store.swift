@@ -314,7 +314,7 @@ public final class SLAStore: Sendable {
     }
 
     /// Pending deliveries of one sink in outbox order, at most `limit`.
-    public func pendingDeliveries(sink: String, limit: Int) throws -> [StoredDelivery] {
+    public func pendingDeliveries(sink: String, limit: Int) throws -> [PendingDelivery] {
         try queue.read { db in
             try Row.fetchAll(
                 db,
@@ -325,21 +325,26 @@ public final class SLAStore: Sendable {
                     """, arguments: [sink, limit]
             ).compactMap { r in
                 Self.notification(r, from: 3).map {
-                    StoredDelivery(
+                    PendingDelivery(
                         seq: r[0], sink: sink, notification: $0, attempts: r[1], nextAttemptMilliseconds: r[2])
                 }
             }
         }
     }
 
-    /// Records an attempt's outcome: `pending` with the next attempt time, or a final state.
+    /// Records an attempt's outcome: still `pending` with the next attempt time, or a final
+    /// state (`delivered`, `failed`, `skipped`) with its time and reason.
     ///
     /// Not waited onto the disk (synchronous NORMAL): a record lost in a power cut means
     /// one more delivery with the same id, which at-least-once allows.
-    public func recordDelivery(
-        seq: Int64, state: DeliveryState, attempts: Int, nextAttemptMilliseconds: Int64?, doneMilliseconds: Int64?,
-        error: String?
-    ) throws {
+    public func recordDelivery(seq: Int64, attempts: Int, outcome: DeliveryOutcome) throws {
+        let (state, next, done, error): (String, Int64?, Int64?, String?) =
+            switch outcome {
+            case .delivered(let at): ("delivered", nil, at, nil)
+            case .retry(let at, let error): ("pending", at, nil, error)
+            case .failed(let at, let error): ("failed", nil, at, error)
+            case .skipped(let at, let reason): ("skipped", nil, at, reason)
+            }
         try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
@@ -349,7 +354,7 @@ public final class SLAStore: Sendable {
                         done_ms = ?, last_error = ?
                     WHERE seq = ?
                     """,
-                arguments: [state.rawValue, attempts, nextAttemptMilliseconds, doneMilliseconds, error, seq])
+                arguments: [state, attempts, next, done, error, seq])
         }
     }
 

@@ -144,31 +144,10 @@ struct StoreDeliveryQueue: DeliveryQueue {
     let store: SLAStore
 
     func pending(sink: String, limit: Int) throws -> [PendingDelivery] {
-        try store.pendingDeliveries(sink: sink, limit: limit).map {
-            PendingDelivery(
-                seq: $0.seq, sink: $0.sink, notification: $0.notification, attempts: $0.attempts,
-                nextAttemptMilliseconds: $0.nextAttemptMilliseconds)
-        }
+        try store.pendingDeliveries(sink: sink, limit: limit)
     }
 
     func record(seq: Int64, attempts: Int, outcome: DeliveryOutcome) throws {
-        switch outcome {
-        case .delivered(let at):
-            try store.recordDelivery(
-                seq: seq, state: .delivered, attempts: attempts, nextAttemptMilliseconds: nil, doneMilliseconds: at,
-                error: nil)
-        case .retry(let at, let error):
-            try store.recordDelivery(
-                seq: seq, state: .pending, attempts: attempts, nextAttemptMilliseconds: at, doneMilliseconds: nil,
-                error: error)
-        case .failed(let at, let error):
-            try store.recordDelivery(
-                seq: seq, state: .failed, attempts: attempts, nextAttemptMilliseconds: nil, doneMilliseconds: at,
-                error: error)
-        case .skipped(let at, let reason):
-            try store.recordDelivery(
-                seq: seq, state: .skipped, attempts: attempts, nextAttemptMilliseconds: nil, doneMilliseconds: at,
-                error: reason)
-        }
+        try store.recordDelivery(seq: seq, attempts: attempts, outcome: outcome)
     }
 }
