@@ -103,4 +103,10 @@ public struct Batch: Sendable {
 
     /// Whether the batch changes nothing.
     public var isEmpty: Bool { events.isEmpty && quarantine.isEmpty && offsets.isEmpty && notifications.isEmpty }
+
+    /// Whether the batch holds decisions only (timer firings): no events, offsets, state or stats.
+    public var holdsOnlyDecisions: Bool {
+        events.isEmpty && quarantine.isEmpty && offsets.isEmpty && incidents.isEmpty && unevaluated.isEmpty
+            && rejections.isEmpty && stats.isEmpty
+    }
 }

@@ -37,17 +37,11 @@ public final class SLAStore: Sendable {
 
     /// Writes a batch in one transaction.
     public func commit(_ batch: Batch) throws {
-        // A batch of timer decisions only (no events, offsets or state) can be derived again:
-        // lost in a power cut, the restart decides the same ids again from the durable events.
-        // It commits without waiting for the disk (WAL, synchronous NORMAL), which takes the
-        // fsync out of the deadline → webhook path. Everything read from sources stays FULL.
-        let derivedOnly =
-            batch.events.isEmpty && batch.quarantine.isEmpty && batch.offsets.isEmpty && batch.incidents.isEmpty
-            && batch.unevaluated.isEmpty && batch.rejections.isEmpty && batch.stats.isEmpty
-        guard derivedOnly else { return try write(batch) }
-        try queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+        // A batch of timer decisions only can be derived again: lost in a power cut, the
+        // restart decides the same ids again from the durable events. It commits without
+        // waiting for the disk, which takes the fsync out of the deadline → webhook path.
+        // Everything read from sources waits for it.
+        try write(waitForDisk: !batch.holdsOnlyDecisions) { db in
             try db.inTransaction {
                 try Self.writeBatch(batch, db)
                 return .commit
@@ -55,10 +49,15 @@ public final class SLAStore: Sendable {
         }
     }
 
-    private func write(_ batch: Batch) throws {
-        try queue.inTransaction { db in
-            try Self.writeBatch(batch, db)
-            return .commit
+    /// Runs `body` on the connection; without `waitForDisk`, under `synchronous = NORMAL`
+    /// (WAL: consistent after a crash or power cut, but the last commits may be lost to a
+    /// power cut), for writes that are derived and so safe to lose.
+    private func write(waitForDisk: Bool, _ body: (Database) throws -> Void) throws {
+        try queue.writeWithoutTransaction { db in
+            guard !waitForDisk else { return try body(db) }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            try body(db)
         }
     }
 
@@ -345,9 +344,7 @@ public final class SLAStore: Sendable {
             case .failed(let at, let error): ("failed", nil, at, error)
             case .skipped(let at, let reason): ("skipped", nil, at, reason)
             }
-        try queue.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+        try write(waitForDisk: false) { db in
             try db.execute(
                 sql: """
                     UPDATE deliveries SET state = ?, attempts = ?, next_attempt_ms = COALESCE(?, next_attempt_ms),
