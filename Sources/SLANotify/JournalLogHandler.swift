@@ -54,8 +54,9 @@ public struct JournalLogHandler: LogHandler {
         do {
             try sink.send(fields)
         } catch {
-            let data = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            writeStandardError("\(event.message) \(data)\n")
+            var line = LineLogHandler()
+            line.metadata = metadata
+            line.log(event: event)
         }
     }
 
