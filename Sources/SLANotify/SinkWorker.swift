@@ -180,7 +180,7 @@ public final class SinkWorker: Sendable {
 public struct JournalDeliverer: Deliverer {
     /// `journal`.
     public let sink = "journal"
-    /// One at a time: the journal socket is local and fast.
+    /// Up to 64 entries per round, sent one after another: the journal socket is local and fast.
     public let maxConcurrency = 64
     /// Retry quickly: journald restarts in seconds.
     public let retry: RetryPolicy

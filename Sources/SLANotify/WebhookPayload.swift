@@ -4,19 +4,11 @@ import SLACore
 
 /// A webhook request ready to send: body and headers, signed per the Standard
 /// Webhooks convention (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
-public struct WebhookRequest: Sendable, Hashable {
+public struct WebhookRequest: Sendable {
     /// The body.
     public var body: [UInt8]
     /// Headers, in a fixed order.
     public var headers: [(String, String)]
-
-    /// Equal bodies and equal headers.
-    public static func == (a: Self, b: Self) -> Bool {
-        a.body == b.body && a.headers.map { [$0.0, $0.1] } == b.headers.map { [$0.0, $0.1] }
-    }
-
-    /// Hashes the body (headers vary with the timestamp).
-    public func hash(into hasher: inout Hasher) { hasher.combine(body) }
 
     /// Builds the request for `n` to `endpoint` at `timestamp` (seconds since the epoch).
     ///
