@@ -153,13 +153,8 @@ struct DaemonTests {
         while !FileManager.default.fileExists(atPath: storePath) && Date() < started { usleep(20_000) }
         usleep(300_000)
 
-        let opened = Int(Date().timeIntervalSince1970)
-        let handle = try FileHandle(forWritingTo: log)
-        handle.write(
-            Data(
-                (#"{"id":"rt-1","time":"\#(iso(opened))","type":"incident.opened","incident":"RT-1","contract":"rt","priority":"P1"}"#
-                    + "\n").utf8))
-        try handle.close()
+        let openedAt = Int(Date().timeIntervalSince1970)
+        try append(log, [opened("RT-1", at: openedAt)])
 
         var breach: (due: Int64, decided: Int64)?
         let deadline = Date().addingTimeInterval(10)
@@ -174,7 +169,7 @@ struct DaemonTests {
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         let b = try #require(breach, "no breach in the outbox")
-        #expect(b.due == Int64(opened + 2))
+        #expect(b.due == Int64(openedAt + 2))
         let latency = b.decided - b.due * 1000
         #expect(latency >= 0 && latency <= 50, "decided \(latency) ms after the deadline")
     }
@@ -222,16 +217,13 @@ struct DaemonTests {
 
         var written = 0
         func append(_ count: Int) throws {
-            let handle = try FileHandle(forWritingTo: live)
-            handle.seekToEndOfFile()
-            var text = ""
+            var lines: [String] = []
             for _ in 0..<count {
                 let t = 1_793_600_000 + written
-                text += #"{"id":"r-\#(written)","time":"\#(iso(t))","type":"service.down","service":"portal"}"# + "\n"
+                lines.append(#"{"id":"r-\#(written)","time":"\#(iso(t))","type":"service.down","service":"portal"}"#)
                 written += 1
             }
-            handle.write(Data(text.utf8))
-            try handle.close()
+            try SladTests.append(live, lines)
         }
         func ingested() -> Int {
             guard let store = try? SLAStore(path: storePath, readOnly: true) else { return 0 }

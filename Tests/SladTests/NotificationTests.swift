@@ -245,6 +245,13 @@ struct NotificationTests {
 struct WebhookDeliveryTests {
     static let secret = "whsec_c2xhZC10ZXN0LXNlY3JldC0wMTIzNDU2Nzg5"
 
+    /// The shared test secret in a file of `work`.
+    static func writeSecret(in work: URL) throws -> URL {
+        let file = work.appendingPathComponent("hook.key")
+        try secret.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     /// Ids each receiver answered 200 to, in order of that first success.
     static func delivered(_ r: Receiver) -> [String] {
         var seen = Set<String>()
@@ -270,8 +277,7 @@ struct WebhookDeliveryTests {
     )
     func flakyDownDead() throws {
         let work = try makeTemporaryDirectory("slad-webhooks")
-        let secretFile = work.appendingPathComponent("hook.key")
-        try Self.secret.write(to: secretFile, atomically: true, encoding: .utf8)
+        let secretFile = try Self.writeSecret(in: work)
         let fast = Receiver(directory: work, secret: Self.secret)
         let flaky = Receiver(
             directory: work, secret: Self.secret, ["--fail-first", "2", "--hang-first", "--hang-seconds", "2"])
@@ -362,8 +368,7 @@ struct WebhookDeliveryTests {
     )
     func crashes() throws {
         let work = try makeTemporaryDirectory("slad-webhook-crash")
-        let secretFile = work.appendingPathComponent("hook.key")
-        try Self.secret.write(to: secretFile, atomically: true, encoding: .utf8)
+        let secretFile = try Self.writeSecret(in: work)
         let receiver = Receiver(directory: work, secret: Self.secret, ["--fail-rate", "0.3", "--seed", "7"])
         try receiver.start()
         defer { receiver.stop() }
