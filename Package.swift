@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "slad", targets: ["slad"]),
+        .executable(name: "slactl", targets: ["slactl"]),
         .library(name: "SLACore", targets: ["SLACore"]),
         .library(name: "SLAConfig", targets: ["SLAConfig"]),
     ],
@@ -21,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "SLACore", swiftSettings: strict),
@@ -40,6 +44,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "SLAControl",
+            dependencies: [
+                "SLACore", "SLAStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .target(name: "SLAReport", dependencies: ["SLACore"], swiftSettings: strict),
         .target(
             name: "SLAStore",
@@ -51,9 +64,20 @@ let package = Package(
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
+                "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "slactl",
+            dependencies: [
+                "SLACore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),
@@ -70,6 +94,7 @@ let package = Package(
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
         .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
         .testTarget(name: "SLANotifyTests", dependencies: ["SLACore", "SLANotify"], swiftSettings: strict),
+        .testTarget(name: "SLAControlTests", dependencies: ["SLACore", "SLAControl"], swiftSettings: strict),
         .testTarget(name: "SLAStoreTests", dependencies: ["SLACore", "SLAStore"], swiftSettings: strict),
         .testTarget(
             name: "SladTests",

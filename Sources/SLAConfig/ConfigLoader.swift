@@ -35,6 +35,29 @@ public struct WebhookConfig: Sendable, Hashable {
     public var maxAgeMilliseconds: Int64 = 86_400_000
 }
 
+/// The control socket (`control:` in slad.yaml).
+public struct ControlConfig: Sendable, Hashable {
+    /// Socket path; nil means the daemon's default (`$RUNTIME_DIRECTORY/slad.sock`, else /run/slad/slad.sock).
+    public var socket: String?
+    /// File mode of the socket (connecting needs write permission on it).
+    public var socketMode: UInt32 = 0o660
+    /// Members may read (status, incidents, …); the socket file belongs to this group.
+    public var statusGroup: String?
+    /// Members may also write (reload, push events).
+    public var adminGroup: String?
+    /// Connections held at once.
+    public var maxConnections = 16_384
+    /// Largest request body, bytes.
+    public var maxBodyBytes = 16 << 20
+    /// From a request's first byte to its last, ms.
+    public var requestTimeoutMilliseconds: Int64 = 10_000
+    /// A connection idle this long between requests is closed, ms.
+    public var idleTimeoutMilliseconds: Int64 = 60_000
+
+    /// The defaults.
+    public init() {}
+}
+
 /// Everything slad needs from `/etc/slad`, validated and resolved.
 public struct SladConfiguration: Sendable {
     /// The folder the configuration was read from.
@@ -55,6 +78,8 @@ public struct SladConfiguration: Sendable {
     public var allowedLateness: Int64 = 5
     /// Thresholds due longer ago than this (seconds) are history: recorded, not notified.
     public var catchUpWindow: Int64 = 86_400
+    /// The control socket.
+    public var control = ControlConfig()
 }
 
 /// Loads and validates a configuration folder; reports every error, not the first.
@@ -128,7 +153,67 @@ public enum ConfigLoader {
         return hook
     }
 
-    static let mainKeys = ["state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window"]
+    static let mainKeys = ["state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control"]
+
+    static let controlKeys = [
+        "socket", "socket_mode", "status_group", "admin_group", "max_connections", "max_body", "request_timeout",
+        "idle_timeout",
+    ]
+
+    /// The `control:` section. Groups must exist: access silently denied to everyone is worse than an error.
+    static func control(_ value: YAMLValue) -> ControlConfig {
+        var c = ControlConfig()
+        guard let m = value.mapping(known: controlKeys, what: "{ socket, status_group, admin_group, … }") else {
+            return c
+        }
+        if let v = m["socket"], let path = v.string("a socket path") {
+            if !path.hasPrefix("/") { v.fail("the socket path must be absolute", hint: "e.g. /run/slad/slad.sock") }
+            if path.utf8.count > 107 { v.fail("a Unix socket path has at most 107 bytes") }
+            c.socket = path
+        }
+        if let v = m["socket_mode"], let text = v.string("an octal mode") {
+            if let mode = UInt32(text, radix: 8), mode <= 0o777 {
+                c.socketMode = mode
+            } else {
+                v.fail("'\(text)' is not an octal file mode", hint: "e.g. \"0660\" (quoted)")
+            }
+        }
+        for (key, path) in [("status_group", \ControlConfig.statusGroup), ("admin_group", \ControlConfig.adminGroup)] {
+            guard let v = m[key], let name = v.string("a group name") else { continue }
+            if getgrnam(name) == nil {
+                v.fail("group '\(name)' does not exist on this machine", hint: "create it (groupadd, sysusers.d) or remove the line")
+            }
+            c[keyPath: path] = name
+        }
+        if let v = m["max_connections"], let text = v.string("a number") {
+            if let n = Int(text), (1...1_000_000).contains(n) { c.maxConnections = n } else {
+                v.fail("'\(text)' is not a number from 1 to 1000000")
+            }
+        }
+        if let v = m["max_body"], let text = v.string("a size") {
+            if let n = byteSize(text), n >= 1024, n <= 1 << 30 { c.maxBodyBytes = n } else {
+                v.fail("'\(text)' is not a size from 1KiB to 1GiB", hint: "e.g. 16MiB")
+            }
+        }
+        for (key, path) in [
+            ("request_timeout", \ControlConfig.requestTimeoutMilliseconds),
+            ("idle_timeout", \ControlConfig.idleTimeoutMilliseconds),
+        ] {
+            guard let v = m[key], let d = v.duration() else { continue }
+            let seconds = d.resolved(dayLength: 86_400)
+            if seconds < 1 || seconds > 3600 { v.fail("\(key) must be between 1s and 1h") }
+            c[keyPath: path] = seconds * 1000
+        }
+        return c
+    }
+
+    /// `16MiB`, `512KiB`, `1048576` → bytes.
+    static func byteSize(_ text: String) -> Int? {
+        for (suffix, factor) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)] where text.hasSuffix(suffix) {
+            return Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * factor }
+        }
+        return Int(text)
+    }
 
     /// Loads `directory` (slad.yaml, calendars/*.yaml, contracts.d/*.yaml).
     ///
@@ -149,12 +234,14 @@ public enum ConfigLoader {
         var notifyTargets: Set<String>?
         var allowedLateness: Int64 = 5
         var catchUpWindow: Int64 = 86_400
+        var control = ControlConfig()
         let mainPath = join(directory, "slad.yaml")
         if fm.fileExists(atPath: mainPath),
             let root = YAMLFile.load(path: mainPath, displayName: mainPath, diagnostics: diagnostics),
             let f = root.mapping(known: mainKeys, what: "the main configuration")
         {
             stateDirectory = f["state_dir"]?.string("a folder")
+            if let v = f["control"] { control = Self.control(v) }
             if let v = f["allowed_lateness"], let d = v.duration() {
                 if d.days > 0 || d.seconds > 3600 {
                     v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")
@@ -250,7 +337,7 @@ public enum ConfigLoader {
         return SladConfiguration(
             directory: directory, stateDirectory: stateDirectory, sources: sources, webhooks: webhooks,
             calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
-            allowedLateness: allowedLateness, catchUpWindow: catchUpWindow)
+            allowedLateness: allowedLateness, catchUpWindow: catchUpWindow, control: control)
     }
 
     /// `*.yaml` files of a folder in name order; none when it does not exist.

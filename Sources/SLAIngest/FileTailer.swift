@@ -274,14 +274,16 @@ public final class FolderWatcher {
     /// Whether inotify is in use.
     public var usesInotify: Bool { fd >= 0 }
 
-    /// Waits until something changes or `milliseconds` pass.
-    public func wait(milliseconds: Int32) {
-        guard fd >= 0 else {
+    /// Waits until something changes, `other` becomes readable (another wake-up source,
+    /// e.g. an eventfd; the caller drains it), or `milliseconds` pass.
+    public func wait(milliseconds: Int32, alsoWatching other: Int32 = -1) {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: other, events: Int16(POLLIN), revents: 0)]
+        // poll ignores negative descriptors, so one call covers inotify, the other source, and neither.
+        guard fd >= 0 || other >= 0 else {
             usleep(useconds_t(milliseconds) * 1000)
             return
         }
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        if poll(&p, 1, milliseconds) > 0 {
+        if poll(&fds, 2, milliseconds) > 0, fds[0].revents != 0 {
             var drain = [UInt8](repeating: 0, count: 65_536)
             while drain.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, 65_536) }) > 0 {}
         }

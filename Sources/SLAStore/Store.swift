@@ -373,6 +373,19 @@ public final class SLAStore: Sendable {
         }
     }
 
+    /// Pending deliveries per sink (the outbox depth), through the partial index on pending rows.
+    public func pendingDeliveryCounts() throws -> [String: Int] {
+        try queue.read { db in
+            var out: [String: Int] = [:]
+            for r in try Row.fetchAll(
+                db, sql: "SELECT sink, COUNT(*) FROM deliveries WHERE state = 'pending' GROUP BY sink")
+            {
+                out[r[0]] = r[1]
+            }
+            return out
+        }
+    }
+
     /// Deliveries per sink and state (`journal` → `delivered` → 12).
     public func deliveryCounts() throws -> [String: [String: Int]] {
         try queue.read { db in
@@ -381,6 +394,29 @@ public final class SLAStore: Sendable {
                 out[r[0], default: [:]][r[1]] = r[2]
             }
             return out
+        }
+    }
+
+    /// Breached clocks since `since` (all when nil), oldest first, at most `limit`; whether more matched.
+    public func breaches(since: Instant?, contract: String?, limit: Int) throws -> (
+        breaches: [BreachView], truncated: Bool
+    ) {
+        try queue.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.incident, i.contract, c.metric, c.priority, c.target, c.elapsed, c.breached_at
+                    FROM clocks c JOIN incidents i ON i.incident = c.incident
+                    WHERE c.breached_at IS NOT NULL AND c.breached_at >= ? AND (? IS NULL OR i.contract = ?)
+                    ORDER BY c.breached_at, c.incident, c.metric LIMIT ?
+                    """,
+                arguments: [since?.seconds ?? Int64.min, contract, contract, limit + 1])
+            let views = rows.prefix(limit).map { r in
+                BreachView(
+                    incident: r[0], contract: r[1], metric: r[2], priority: r[3], targetSeconds: r[4],
+                    elapsedSeconds: r[5], breachedAt: ISO8601.format(Instant(r[6] as Int64), in: .utc))
+            }
+            return (Array(views), rows.count > limit)
         }
     }
 

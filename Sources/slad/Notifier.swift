@@ -112,12 +112,18 @@ final class Notifier: Sendable {
     func wake() { for w in workers { w.wake() } }
 
     /// Delivered / retried / failed / skipped counts per sink, for the status line.
+    /// A sink's counts since start; the journal's include the entries written inline by the engine loop.
+    func sinkStats(_ worker: SinkWorker) -> SinkStats {
+        var s = worker.stats
+        if worker.sink == "journal" { s.delivered += journaledInline.withLock { $0 } }
+        return s
+    }
+
     func stats() -> [String: String] {
         var out: [String: String] = [:]
         for w in workers {
-            let s = w.stats
-            let inline = w.sink == "journal" ? journaledInline.withLock { $0 } : 0
-            out["delivered.\(w.sink)"] = String(s.delivered + inline)
+            let s = sinkStats(w)
+            out["delivered.\(w.sink)"] = String(s.delivered)
             if s.failed > 0 { out["failed.\(w.sink)"] = String(s.failed) }
             if s.retries > 0 { out["retries.\(w.sink)"] = String(s.retries) }
         }

@@ -5,7 +5,7 @@
 /// (a crash and restart at any point must give the same store).
 public struct IngestEngine: Sendable {
     /// Contracts by id.
-    public let contracts: [String: Contract]
+    public private(set) var contracts: [String: Contract]
     private var incidents: [String: [SLAEvent]] = [:]
     private var seen: Set<String> = []
 
@@ -37,6 +37,17 @@ public struct IngestEngine: Sendable {
         let events = incidents[incident] ?? []
         let last = asOf ?? events.map(\.time).max() ?? Instant(0)
         return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
+    }
+
+    /// The events of `incident`, in arrival order.
+    public func events(of incident: String) -> [SLAEvent] { incidents[incident] ?? [] }
+
+    /// Whether `incident` has events.
+    public func knows(incident: String) -> Bool { incidents[incident] != nil }
+
+    /// Swaps the contracts (a reload); verdicts change on the next evaluation.
+    public mutating func replaceContracts(_ contracts: [Contract]) {
+        self.contracts = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Every incident with events.

@@ -76,6 +76,43 @@ public struct LiveStatus: Sendable, Hashable {
     public init() {}
 }
 
+/// Which open incidents a listing wants.
+public enum StandingFilter: String, Sendable, CaseIterable {
+    case open
+    case atRisk = "at_risk"
+    case breached
+}
+
+/// Where an open incident stands.
+enum Standing: UInt8, Sendable {
+    case none, fine, atRisk, breached
+}
+
+/// A position in an incident listing: the incident's earliest breach instant
+/// (ms; `Int64.max` when no clock has one) and its id.
+public struct IncidentCursor: Sendable, Hashable {
+    /// The earliest breach instant of the incident's clocks, ms since the epoch.
+    public var breachMilliseconds: Int64
+    /// The incident id (ties broken by id).
+    public var incident: String
+
+    /// A cursor.
+    public init(breachMilliseconds: Int64, incident: String) {
+        self.breachMilliseconds = breachMilliseconds
+        self.incident = incident
+    }
+
+    /// The opaque text form handed to clients (`ms:id`).
+    public var token: String { "\(breachMilliseconds):\(incident)" }
+
+    /// Parses ``token``.
+    public init?(token: String) {
+        guard let colon = token.firstIndex(of: ":"), let ms = Int64(token[..<colon]) else { return nil }
+        breachMilliseconds = ms
+        incident = String(token[token.index(after: colon)...])
+    }
+}
+
 /// Arms every open incident's next thresholds in a timer wheel and decides them
 /// when they come due. Pure: the caller passes wall-clock time in as values
 /// (milliseconds since the epoch).
@@ -128,22 +165,95 @@ public struct LiveEngine: Sendable {
     /// Timers armed.
     public var armedCount: Int { wheel.count }
 
-    private enum Standing { case fine, atRisk, breached }
-    /// The standing of each open incident, kept current by every refresh.
-    private var standing: [String: Standing] = [:]
+    /// The standing of each incident by payload index (`.none` once closed or not covered),
+    /// kept current by every refresh; arrays, so that a listing scans memory in order.
+    private var standings: [Standing] = []
+    /// Per payload index: the earliest breach instant (past or due) of its clocks, ms; `Int64.max` for none.
+    private var breachMilliseconds: [Int64] = []
+    /// Per payload index: its contract, as an index into `contractNames`.
+    private var contractOf: [Int32] = []
+    private var contractNames: [String] = []
+    private var contractIndex: [String: Int32] = [:]
     /// Open, at-risk and breached counts, maintained as incidents are re-decided.
     public private(set) var status = LiveStatus()
 
-    private mutating func setStanding(_ incident: String, _ new: Standing?) {
-        func apply(_ s: Standing?, _ d: Int) {
-            guard let s else { return }
+    private mutating func setStanding(_ index: Int, _ new: Standing) {
+        func apply(_ s: Standing, _ d: Int) {
+            guard s != .none else { return }
             status.open += d
             if s == .atRisk { status.atRisk += d }
             if s == .breached { status.breached += d }
         }
-        apply(standing[incident], -1)
-        standing[incident] = new
+        apply(standings[index], -1)
+        standings[index] = new
         apply(new, +1)
+    }
+
+    /// Open incidents matching `filter` (and `contract`), ordered by their earliest
+    /// breach instant then id — for at-risk incidents that is least time left first —
+    /// strictly after `cursor`; at most `limit`, and whether more follow.
+    ///
+    /// One pass over contiguous per-incident arrays keeping the `limit + 1` smallest
+    /// keys, so the first page costs a scan, not a sort of every open incident.
+    public func list(
+        _ filter: StandingFilter, contract: String? = nil, after cursor: IncidentCursor? = nil, limit: Int
+    ) -> (incidents: [IncidentCursor], more: Bool) {
+        let wanted: Int32?
+        if let contract {
+            guard let c = contractIndex[contract] else { return ([], false) }
+            wanted = c
+        } else {
+            wanted = nil
+        }
+        let keep = max(1, limit) + 1
+        var best: [(key: Int64, index: Int)] = []
+        best.reserveCapacity(keep)
+        func less(_ a: (key: Int64, index: Int), _ b: (key: Int64, index: Int)) -> Bool {
+            a.key != b.key ? a.key < b.key : incidentNames[a.index] < incidentNames[b.index]
+        }
+        for i in standings.indices {
+            let s = standings[i]
+            switch filter {
+            case .open: if s == .none { continue }
+            case .atRisk: if s != .atRisk { continue }
+            case .breached: if s != .breached { continue }
+            }
+            if let wanted, contractOf[i] != wanted { continue }
+            let key = breachMilliseconds[i]
+            if let cursor {
+                if key < cursor.breachMilliseconds { continue }
+                if key == cursor.breachMilliseconds && incidentNames[i] <= cursor.incident { continue }
+            }
+            let item = (key: key, index: i)
+            if best.count == keep {
+                guard less(item, best[keep - 1]) else { continue }
+                best.removeLast()
+            }
+            var lo = 0
+            var hi = best.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if less(best[mid], item) { lo = mid + 1 } else { hi = mid }
+            }
+            best.insert(item, at: lo)
+        }
+        let more = best.count > max(1, limit)
+        let page = best.prefix(max(1, limit)).map {
+            IncidentCursor(breachMilliseconds: $0.key, incident: incidentNames[$0.index])
+        }
+        return (Array(page), more)
+    }
+
+    /// Open, at-risk and breached counts of one contract's incidents (a scan: for the contract views).
+    public func counts(contract: String) -> LiveStatus {
+        var out = LiveStatus()
+        guard let c = contractIndex[contract] else { return out }
+        for i in standings.indices where contractOf[i] == c && standings[i] != .none {
+            out.open += 1
+            if standings[i] == .atRisk { out.atRisk += 1 }
+            if standings[i] == .breached { out.breached += 1 }
+        }
+        return out
     }
 
     /// The next wall-clock instant (ms) at which ``advance(to:)`` has work, nil when none.
@@ -172,6 +282,14 @@ public struct LiveEngine: Sendable {
         wheel = TimerWheel(now: now)
         armed = [:]
         return catchUp(incidents: engine.incidentIDs, nowMilliseconds: now)
+    }
+
+    /// Swaps the contracts (a reload) and re-decides every incident under them as of `now`.
+    /// Ids are stable, so a threshold already announced is not announced again; a breach
+    /// the new terms no longer support is retracted.
+    public mutating func replaceContracts(_ contracts: [Contract], nowMilliseconds now: Int64) -> [SLANotification] {
+        engine.replaceContracts(contracts)
+        return resetClock(nowMilliseconds: now)
     }
 
     /// Decides every incident as of `now`: the restart catch-up.
@@ -227,12 +345,16 @@ public struct LiveEngine: Sendable {
                 }
             }
         }
-        var standingNow: Standing?
+        var standingNow = Standing.none
         if let verdict, verdict.status == .open, verdict.covered {
             let kinds = verdict.clocks.flatMap { clock in clock.crossings.map(\.threshold.kind) }
             standingNow = kinds.contains(.breach) ? .breached : kinds.contains(.warning) ? .atRisk : .fine
         }
-        setStanding(incident, standingNow)
+        let index = Int(payload(incident))
+        setStanding(index, standingNow)
+        breachMilliseconds[index] =
+            verdict?.clocks.compactMap { ($0.breach?.at ?? $0.deadline).map { $0.seconds * 1000 } }.min() ?? .max
+        if let verdict { contractOf[index] = contractSlot(verdict.contract) }
         // Breaches announced for this incident that the events no longer support.
         for (id, breach) in breaches[incident] ?? [:] where !stillTrue.contains(id) {
             breaches[incident]?[id] = nil
@@ -246,16 +368,28 @@ public struct LiveEngine: Sendable {
         return out.sorted { ($0.due, $0.percent, $0.id) < ($1.due, $1.percent, $1.id) }
     }
 
+    /// The incident's index (wheel payload, listing arrays), assigned on first sight.
+    private mutating func payload(_ incident: String) -> UInt32 {
+        if let known = incidentIndex[incident] { return known }
+        let index = UInt32(incidentNames.count)
+        incidentNames.append(incident)
+        incidentIndex[incident] = index
+        standings.append(.none)
+        breachMilliseconds.append(.max)
+        contractOf.append(-1)
+        return index
+    }
+
+    private mutating func contractSlot(_ contract: String) -> Int32 {
+        if let known = contractIndex[contract] { return known }
+        let c = Int32(contractNames.count)
+        contractNames.append(contract)
+        contractIndex[contract] = c
+        return c
+    }
+
     private mutating func arm(_ incident: String, atMilliseconds deadline: Int64) {
-        let index: UInt32
-        if let known = incidentIndex[incident] {
-            index = known
-        } else {
-            index = UInt32(incidentNames.count)
-            incidentNames.append(incident)
-            incidentIndex[incident] = index
-        }
-        armed[incident, default: []].append(wheel.insert(deadline: deadline, payload: index))
+        armed[incident, default: []].append(wheel.insert(deadline: deadline, payload: payload(incident)))
     }
 
     private func notification(_ v: IncidentVerdict, _ clock: ClockVerdict, _ crossing: Crossing, now: Int64)

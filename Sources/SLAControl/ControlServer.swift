@@ -1,0 +1,411 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SLACore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bounds that keep one client from starving the others.
+public struct ControlLimits: Sendable {
+    /// Connections held at once; one more is answered 503 and closed.
+    public var maxConnections = 16_384
+    /// Largest request body (`POST /v1/events`); a larger one is answered 413 and the connection closed.
+    public var maxBodyBytes = 16 << 20
+    /// From a request's first byte to its last (head and body); a slower request is answered 408.
+    public var requestTimeoutMilliseconds: Int64 = 10_000
+    /// How long a connection may sit between requests before it is closed.
+    public var idleTimeoutMilliseconds: Int64 = 60_000
+
+    /// The defaults.
+    public init() {}
+}
+
+/// A request that passed routing and access checks.
+public struct ControlRequest: Sendable {
+    public var route: Route
+    public var body: [UInt8]
+    public var peer: PeerCredentials
+
+    /// A request.
+    public init(route: Route, body: [UInt8], peer: PeerCredentials) {
+        self.route = route
+        self.body = body
+        self.peer = peer
+    }
+}
+
+/// An answer: status, content type and body bytes.
+public struct ControlResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var body: [UInt8]
+
+    /// An answer.
+    public init(status: Int, contentType: String, body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    /// A JSON document.
+    public static func json(_ value: some Encodable, status: Int = 200) -> ControlResponse {
+        ControlResponse(status: status, contentType: "application/json", body: APIJSON.encode(value))
+    }
+
+    /// A JSON error.
+    public static func error(_ e: RouteError) -> ControlResponse { json(e.error, status: e.status) }
+}
+
+/// The daemon's side: answers routed, authorised requests. `reply` may be called
+/// from any thread, once.
+public protocol ControlResponder: Sendable {
+    /// Answers `request`.
+    func respond(to request: ControlRequest, reply: @escaping @Sendable (ControlResponse) -> Void)
+}
+
+/// The control socket: HTTP/1.1 on an `AF_UNIX` stream socket, on SwiftNIO event loops.
+///
+/// Routing, access (SO_PEERCRED) and limits are decided here, on the event
+/// loop, before the daemon sees a request; a slow client costs a file
+/// descriptor and a timer, never a thread.
+public final class ControlServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: Mutex<(any Channel)?> = Mutex(nil)
+    private let settings: Settings
+    /// Connections open now.
+    private let open = Counter()
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    struct Settings: Sendable {
+        let policy: AccessPolicy
+        let limits: ControlLimits
+        let responder: any ControlResponder
+        let observe: @Sendable (String, Int) -> Void
+    }
+
+    /// A server answering through `responder`; `observe` hears each answer (route name, status) for metrics.
+    public init(
+        policy: AccessPolicy, limits: ControlLimits, responder: any ControlResponder, threads: Int = 1,
+        observe: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        settings = Settings(policy: policy, limits: limits, responder: responder, observe: observe)
+    }
+
+    /// Connections open now.
+    public var connections: Int { open.value.load(ordering: .relaxed) }
+
+    /// Binds `path` (replacing a stale socket file), then sets its mode and group.
+    ///
+    /// The file is created owner-only and opened up afterwards, so no one outside
+    /// the intended group can connect in between.
+    public func bind(path: String, mode: UInt32, groupID: UInt32?) throws {
+        let old = umask(0o177)
+        defer { umask(old) }
+        let ch = try bootstrap().bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+        if let groupID, chown(path, UInt32.max, groupID) != 0 {
+            let e = errno
+            try? ch.close().wait()
+            throw ControlServerError("cannot give \(path) to group \(groupID): \(String(cString: strerror(e)))")
+        }
+        if chmod(path, mode_t(mode)) != 0 {
+            let e = errno
+            try? ch.close().wait()
+            throw ControlServerError("cannot chmod \(path): \(String(cString: strerror(e)))")
+        }
+        channel.withLock { $0 = ch }
+    }
+
+    /// Serves on a listening socket someone else bound (systemd socket activation).
+    public func adopt(descriptor: Int32) throws {
+        let ch = try bootstrap().withBoundSocket(descriptor).wait()
+        channel.withLock { $0 = ch }
+    }
+
+    /// Stops listening, closes every connection and the event loops.
+    public func stop() {
+        let ch = channel.withLock { c in
+            defer { c = nil }
+            return c
+        }
+        try? ch?.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    private func bootstrap() -> ServerBootstrap {
+        let settings = settings
+        let open = self.open
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                let now = open.value.wrappingAdd(1, ordering: .relaxed).newValue
+                channel.closeFuture.whenComplete { _ in open.value.wrappingSubtract(1, ordering: .relaxed) }
+                guard now <= settings.limits.maxConnections else {
+                    // Over the limit: a clear answer, then the descriptor is freed at once.
+                    let body = APIJSON.encode(
+                        APIError(
+                            code: "too_many_connections",
+                            message: "slad holds \(settings.limits.maxConnections) control connections; try again"))
+                    var buffer = channel.allocator.buffer(capacity: 128 + body.count)
+                    buffer.writeString(
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
+                    )
+                    buffer.writeBytes(body)
+                    settings.observe("connection_limit", 503)
+                    return channel.writeAndFlush(buffer).always { _ in channel.close(promise: nil) }
+                }
+                return Self.peer(of: channel).flatMapThrowing { peer in
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(RequestStartNotifier())
+                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                    try sync.addHandler(ControlHTTPHandler(settings: settings, peer: peer))
+                }
+            }
+    }
+
+    /// The kernel's word on who connected. Kept out of line: NIO's note on libc types in generic calls.
+    /// Nil when the kernel would not say: such a peer is refused every route.
+    static func peer(of channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        let future: EventLoopFuture<KernelCredentials> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return future.map { Optional(PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid)) }
+            .recover { _ in nil }
+    }
+}
+
+/// `struct ucred` of <sys/socket.h> (hidden behind _GNU_SOURCE, so not imported): pid, uid, gid.
+struct KernelCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+
+/// Binding or preparing the socket failed.
+public struct ControlServerError: Error, CustomStringConvertible {
+    public var description: String
+    /// An error saying `description`.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Marks that request bytes arrived, so the HTTP handler can tell a connection
+/// that idles between requests from one that trickles a request in.
+struct RequestBytesArrived: Sendable {}
+
+final class RequestStartNotifier: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireUserInboundEventTriggered(RequestBytesArrived())
+        context.fireChannelRead(data)
+    }
+}
+
+/// One connection: collects a request within the limits, checks access, hands it
+/// to the responder, writes the answer, then waits for the next request.
+final class ControlHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// Bytes of a request arrived, its head has not.
+        case started
+        /// Head parsed; body being collected.
+        case receiving(head: HTTPRequestHead, route: Route, body: ByteBuffer)
+        /// Head parsed but the request is refused; its body is read and dropped.
+        case refusing(head: HTTPRequestHead, error: RouteError)
+        /// Waiting for the responder.
+        case responding(keepAlive: Bool)
+        /// An answer with `connection: close` is out; nothing more is read.
+        case closing
+    }
+
+    private let settings: ControlServer.Settings
+    private let peer: PeerCredentials?
+    private var grants: (read: Bool, write: Bool) = (false, false)
+    private var state = State.idle
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    private var routeName = "unrouted"
+
+    init(settings: ControlServer.Settings, peer: PeerCredentials?) {
+        self.settings = settings
+        self.peer = peer
+        if let peer {
+            let groups = peer.uid == 0 ? [] : AccessPolicy.groups(of: peer.uid, primary: peer.gid)
+            grants = settings.policy.grants(peer, groups: groups)
+        }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        arm(context, settings.limits.idleTimeoutMilliseconds)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        state = .closing
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is RequestBytesArrived {
+            if case .idle = state {
+                state = .started
+                arm(context, settings.limits.requestTimeoutMilliseconds)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, _ milliseconds: Int64) {
+        timer?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) { bound.value.timedOut() }
+    }
+
+    private func timedOut() {
+        guard let context else { return }
+        switch state {
+        case .idle:
+            context.close(promise: nil)
+        case .started, .receiving, .refusing:
+            let e = RouteError(
+                408, "request_timeout",
+                "the request did not arrive within \(settings.limits.requestTimeoutMilliseconds / 1000) s")
+            write(.error(e), keepAlive: false, context: context)
+        case .responding, .closing:
+            break
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if case .closing = state { return }
+            let routed = Router.route(method: head.method.rawValue, uri: head.uri)
+            routeName = (try? routed.get().name) ?? "unrouted"
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init),
+                length > settings.limits.maxBodyBytes
+            {
+                tooLarge(context)
+                return
+            }
+            switch routed {
+            case .failure(let e):
+                state = .refusing(head: head, error: e)
+            case .success(let route):
+                if let refusal = refusal(route) {
+                    state = .refusing(head: head, error: refusal)
+                } else {
+                    state = .receiving(head: head, route: route, body: context.channel.allocator.buffer(capacity: 0))
+                }
+            }
+        case .body(var chunk):
+            switch state {
+            case .receiving(let head, let route, var body):
+                guard body.readableBytes + chunk.readableBytes <= settings.limits.maxBodyBytes else {
+                    tooLarge(context)
+                    return
+                }
+                state = .idle  // drop the reference so the append does not copy
+                body.writeBuffer(&chunk)
+                state = .receiving(head: head, route: route, body: body)
+            default:
+                break
+            }
+        case .end:
+            timer?.cancel()
+            switch state {
+            case .refusing(let head, let error):
+                state = .responding(keepAlive: head.isKeepAlive)
+                write(.error(error), keepAlive: head.isKeepAlive, context: context)
+            case .receiving(let head, let route, let body):
+                let keepAlive = head.isKeepAlive
+                state = .responding(keepAlive: keepAlive)
+                guard let peer else { return }
+                let request = ControlRequest(route: route, body: Array(buffer: body), peer: peer)
+                let loop = context.eventLoop
+                let bound = NIOLoopBound(self, eventLoop: loop)
+                settings.responder.respond(to: request) { response in
+                    if loop.inEventLoop {
+                        bound.value.answer(response, keepAlive: keepAlive)
+                    } else {
+                        loop.execute { bound.value.answer(response, keepAlive: keepAlive) }
+                    }
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Access is checked on the head, before any body is read.
+    private func refusal(_ route: Route) -> RouteError? {
+        guard let peer else {
+            return RouteError(403, "forbidden", "slad could not read the peer's credentials (SO_PEERCRED)")
+        }
+        let allowed = route.access == .read ? grants.read : grants.write
+        return allowed ? nil : RouteError(403, "forbidden", settings.policy.refusal(route.access, peer: peer))
+    }
+
+    private func tooLarge(_ context: ChannelHandlerContext) {
+        let e = RouteError(
+            413, "body_too_large",
+            "the request body exceeds \(settings.limits.maxBodyBytes) bytes; send events in smaller pieces")
+        write(.error(e), keepAlive: false, context: context)
+    }
+
+    private func answer(_ response: ControlResponse, keepAlive: Bool) {
+        guard let context, case .responding = state else { return }
+        write(response, keepAlive: keepAlive, context: context)
+    }
+
+    private func write(_ response: ControlResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+        settings.observe(routeName, response.status)
+        state = keepAlive ? .responding(keepAlive: true) : .closing
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(3)
+        headers.add(name: "content-type", value: response.contentType)
+        headers.add(name: "content-length", value: String(response.body.count))
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        let head = HTTPResponseHead(
+            version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            bound.value.written(keepAlive: keepAlive)
+        }
+    }
+
+    private func written(keepAlive: Bool) {
+        guard let context else { return }
+        if keepAlive {
+            if case .responding = state {
+                state = .idle
+                arm(context, settings.limits.idleTimeoutMilliseconds)
+            }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+}

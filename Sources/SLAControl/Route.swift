@@ -1,0 +1,202 @@
+import SLACore
+
+/// What a request asks for, parsed and validated before it reaches the daemon.
+public enum Route: Sendable, Hashable {
+    case status
+    case contracts
+    case contract(id: String)
+    case incidents(IncidentQuery)
+    case incident(id: String)
+    case breaches(since: Instant?, contract: String?, limit: Int)
+    case metrics
+    case reload
+    case events
+
+    /// Who may ask.
+    public var access: Access {
+        switch self {
+        case .reload, .events: .write
+        default: .read
+        }
+    }
+
+    /// A short name for logs and metrics (no ids).
+    public var name: String {
+        switch self {
+        case .status: "status"
+        case .contracts, .contract: "contracts"
+        case .incidents, .incident: "incidents"
+        case .breaches: "breaches"
+        case .metrics: "metrics"
+        case .reload: "reload"
+        case .events: "events"
+        }
+    }
+}
+
+/// `GET /v1/incidents` parameters.
+public struct IncidentQuery: Sendable, Hashable {
+    public var state: StandingFilter = .open
+    public var contract: String?
+    public var limit = 100
+    public var cursor: IncidentCursor?
+
+    /// The defaults: open incidents, 100 per page.
+    public init() {}
+}
+
+/// A failed request: the HTTP status and the JSON error body.
+public struct RouteError: Error, Sendable, Hashable {
+    public var status: Int
+    public var error: APIError
+
+    /// An error answer.
+    public init(_ status: Int, _ code: String, _ message: String, details: [String]? = nil) {
+        self.status = status
+        error = APIError(code: code, message: message, details: details)
+    }
+}
+
+/// Maps a method and a request target to a ``Route``.
+public enum Router {
+    /// Largest page of `/v1/incidents` and `/v1/breaches`.
+    public static let maxLimit = 1000
+
+    /// Parses `method` and `uri` (path and query string).
+    public static func route(method: String, uri: String) -> Result<Route, RouteError> {
+        let (path, query) = split(uri)
+        guard let query else {
+            return .failure(RouteError(400, "bad_request", "the query string is not valid percent-encoding"))
+        }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        func only(_ allowed: String, _ route: Route) -> Result<Route, RouteError> {
+            guard method == allowed else {
+                return .failure(
+                    RouteError(405, "method_not_allowed", "\(path) answers \(allowed) only, not \(method)"))
+            }
+            return .success(route)
+        }
+        func decoded(_ segment: String) -> String? { percentDecoded(segment) }
+        switch parts.count == 0 ? [] : parts {
+        case ["metrics"]: return only("GET", .metrics)
+        case ["v1", "status"]: return only("GET", .status)
+        case ["v1", "contracts"]: return only("GET", .contracts)
+        case ["v1", "reload"]: return only("POST", .reload)
+        case ["v1", "events"]: return only("POST", .events)
+        case ["v1", "incidents"]:
+            return incidentQuery(query).flatMap { only("GET", .incidents($0)) }
+        case ["v1", "breaches"]:
+            return breachQuery(query).flatMap { only("GET", $0) }
+        default:
+            if parts.count == 3, parts[0] == "v1", !parts[2].isEmpty, let id = decoded(parts[2]) {
+                if parts[1] == "contracts" { return only("GET", .contract(id: id)) }
+                if parts[1] == "incidents" { return only("GET", .incident(id: id)) }
+            }
+            return .failure(
+                RouteError(
+                    404, "not_found",
+                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/breaches, /metrics, /v1/reload, /v1/events)"
+                ))
+        }
+    }
+
+    static func limit(_ query: [String: String]) -> Result<Int?, RouteError> {
+        guard let text = query["limit"] else { return .success(nil) }
+        guard let n = Int(text), (1...maxLimit).contains(n) else {
+            return .failure(RouteError(400, "bad_request", "limit must be a number from 1 to \(maxLimit), not '\(text)'"))
+        }
+        return .success(n)
+    }
+
+    static func unknown(_ query: [String: String], _ known: Set<String>) -> RouteError? {
+        guard let bad = query.keys.sorted().first(where: { !known.contains($0) }) else { return nil }
+        return RouteError(
+            400, "bad_request", "unknown parameter '\(bad)' (known: \(known.sorted().joined(separator: ", ")))")
+    }
+
+    static func incidentQuery(_ query: [String: String]) -> Result<IncidentQuery, RouteError> {
+        if let e = unknown(query, ["state", "contract", "limit", "cursor"]) { return .failure(e) }
+        var q = IncidentQuery()
+        if let state = query["state"] {
+            guard let s = StandingFilter(rawValue: state) else {
+                return .failure(RouteError(400, "bad_request", "state must be open, at_risk or breached, not '\(state)'"))
+            }
+            q.state = s
+        }
+        q.contract = query["contract"]
+        if let cursor = query["cursor"] {
+            guard let c = IncidentCursor(token: cursor) else {
+                return .failure(
+                    RouteError(400, "bad_request", "cursor '\(cursor)' is not one this API handed out (next_cursor)"))
+            }
+            q.cursor = c
+        }
+        switch limit(query) {
+        case .failure(let e): return .failure(e)
+        case .success(let n): if let n { q.limit = n }
+        }
+        return .success(q)
+    }
+
+    static func breachQuery(_ query: [String: String]) -> Result<Route, RouteError> {
+        if let e = unknown(query, ["since", "contract", "limit"]) { return .failure(e) }
+        var since: Instant?
+        if let text = query["since"] {
+            // A date means its start in UTC; a time without an offset is read as UTC too.
+            guard
+                let t = ISO8601.parse(text).map({ $0.instant(in: .utc) })
+                    ?? LocalDate(parsing: text).map({ Instant($0.daysSinceEpoch * 86_400) })
+            else {
+                return .failure(
+                    RouteError(
+                        400, "bad_request",
+                        "since must be a date (2026-10-01) or an ISO 8601 time with offset (2026-10-01T00:00:00Z), not '\(text)'"
+                    ))
+            }
+            since = t
+        }
+        switch limit(query) {
+        case .failure(let e): return .failure(e)
+        case .success(let n): return .success(.breaches(since: since, contract: query["contract"], limit: n ?? maxLimit))
+        }
+    }
+
+    /// Path and decoded query parameters (nil when the query is not valid percent-encoding).
+    static func split(_ uri: String) -> (path: String, query: [String: String]?) {
+        guard let q = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var out: [String: String] = [:]
+        for pair in uri[uri.index(after: q)...].split(separator: "&") where !pair.isEmpty {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let k = percentDecoded(String(kv[0])),
+                let v = percentDecoded(kv.count > 1 ? String(kv[1]) : "")
+            else { return (String(uri[..<q]), nil) }
+            out[k] = v
+        }
+        return (String(uri[..<q]), out)
+    }
+
+    /// `%XX` and `+` decoded; nil for a broken escape or invalid UTF-8.
+    static func percentDecoded(_ s: String) -> String? {
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            switch b {
+            case UInt8(ascii: "+"): bytes.append(0x20)
+            case UInt8(ascii: "%"):
+                guard it.count >= 2, let hi = hex(it.removeFirst()), let lo = hex(it.removeFirst()) else { return nil }
+                bytes.append(hi << 4 | lo)
+            default: bytes.append(b)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    static func hex(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,447 @@
+import Foundation
+
+// The control socket's JSON documents, shared by the server (SLAControl, slad)
+// and the client (slactl), so that both sides agree on one shape. Keys are
+// snake_case on the wire; times are ISO 8601 UTC strings; durations are seconds.
+
+/// An error answer: a stable code for scripts and a sentence for people.
+public struct APIError: Codable, Sendable, Hashable, Error {
+    /// `not_found`, `forbidden`, `bad_request`, `invalid_events`, `invalid_config`, …
+    public var code: String
+    /// What went wrong and what to do.
+    public var message: String
+    /// Per-item details (a line of a pushed body, a file and field of a config).
+    public var details: [String]?
+
+    /// An error.
+    public init(code: String, message: String, details: [String]? = nil) {
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+}
+
+/// Open incidents by standing.
+public struct IncidentCounts: Codable, Sendable, Hashable {
+    /// Open incidents (any standing).
+    public var open: Int
+    /// Open incidents past a warning threshold, not breached.
+    public var atRisk: Int
+    /// Open incidents with a breached clock.
+    public var breached: Int
+
+    /// Counts.
+    public init(open: Int = 0, atRisk: Int = 0, breached: Int = 0) {
+        self.open = open
+        self.atRisk = atRisk
+        self.breached = breached
+    }
+}
+
+/// One tailed source, as the status shows it.
+public struct SourceStatus: Codable, Sendable, Hashable {
+    /// The source name of slad.yaml.
+    public var name: String
+    /// Its path or glob.
+    public var path: String
+    /// Bytes read, summed over its files.
+    public var offsetBytes: Int64
+    /// Bytes written to its files and not yet read.
+    public var lagBytes: Int64
+    /// Lines read, events taken, duplicates ignored, lines quarantined (since the store was created).
+    public var lines: Int
+    public var events: Int
+    public var duplicates: Int
+    public var quarantined: Int
+
+    /// A source's status.
+    public init(
+        name: String, path: String, offsetBytes: Int64 = 0, lagBytes: Int64 = 0, lines: Int = 0, events: Int = 0,
+        duplicates: Int = 0, quarantined: Int = 0
+    ) {
+        self.name = name
+        self.path = path
+        self.offsetBytes = offsetBytes
+        self.lagBytes = lagBytes
+        self.lines = lines
+        self.events = events
+        self.duplicates = duplicates
+        self.quarantined = quarantined
+    }
+}
+
+/// One notification sink (the journal or a webhook), as the status shows it.
+public struct SinkStatus: Codable, Sendable, Hashable {
+    /// `journal` or the webhook's name.
+    public var name: String
+    /// Notifications waiting for delivery (the outbox depth of this sink).
+    public var pending: Int
+    /// Delivered, given up after the maximum age, excluded by the sink's filters.
+    public var delivered: Int
+    public var failed: Int
+    public var skipped: Int
+
+    /// A sink's status.
+    public init(name: String, pending: Int = 0, delivered: Int = 0, failed: Int = 0, skipped: Int = 0) {
+        self.name = name
+        self.pending = pending
+        self.delivered = delivered
+        self.failed = failed
+        self.skipped = skipped
+    }
+}
+
+/// `GET /v1/status`.
+public struct StatusReport: Codable, Sendable, Hashable {
+    /// slad's version.
+    public var version: String
+    /// When the daemon started (UTC).
+    public var startedAt: String
+    /// Seconds since then.
+    public var uptimeSeconds: Int64
+    /// Starts at 1; each successful reload adds one.
+    public var configGeneration: Int
+    /// Events in the ledger.
+    public var events: Int
+    /// Timers armed in the wheel.
+    public var armedTimers: Int
+    /// Open incidents by standing.
+    public var incidents: IncidentCounts
+    /// Per source: offset, lag, counts.
+    public var sources: [SourceStatus]
+    /// Quarantined lines by reason (all sources), most frequent first.
+    public var quarantine: [QuarantineCount]
+    /// Per sink: outbox depth and delivery counts.
+    public var outbox: [SinkStatus]
+
+    /// A status document.
+    public init(
+        version: String, startedAt: String, uptimeSeconds: Int64, configGeneration: Int, events: Int,
+        armedTimers: Int, incidents: IncidentCounts, sources: [SourceStatus], quarantine: [QuarantineCount],
+        outbox: [SinkStatus]
+    ) {
+        self.version = version
+        self.startedAt = startedAt
+        self.uptimeSeconds = uptimeSeconds
+        self.configGeneration = configGeneration
+        self.events = events
+        self.armedTimers = armedTimers
+        self.incidents = incidents
+        self.sources = sources
+        self.quarantine = quarantine
+        self.outbox = outbox
+    }
+}
+
+/// How many quarantined lines share a reason.
+public struct QuarantineCount: Codable, Sendable, Hashable {
+    public var reason: String
+    public var count: Int
+
+    /// A count.
+    public init(reason: String, count: Int) {
+        self.reason = reason
+        self.count = count
+    }
+}
+
+/// The targets of one priority of a contract.
+public struct PriorityView: Codable, Sendable, Hashable {
+    public var name: String
+    /// Business seconds, nil when the priority has no such target.
+    public var reactionSeconds: Int64?
+    public var resolutionSeconds: Int64?
+    /// The calendar the clocks count in.
+    public var calendar: String
+
+    /// A priority's targets.
+    public init(name: String, reactionSeconds: Int64?, resolutionSeconds: Int64?, calendar: String) {
+        self.name = name
+        self.reactionSeconds = reactionSeconds
+        self.resolutionSeconds = resolutionSeconds
+        self.calendar = calendar
+    }
+}
+
+/// `GET /v1/contracts` (one per contract) and `GET /v1/contracts/ID`.
+public struct ContractView: Codable, Sendable, Hashable {
+    public var id: String
+    public var customer: String
+    public var services: [String]
+    /// IANA time zone of the contract's calendar.
+    public var timeZone: String
+    public var calendar: String
+    /// `YYYY-MM-DD`, nil when open-ended.
+    public var validFrom: String?
+    public var validTo: String?
+    /// Monthly fee in minor units, and its ISO 4217 currency.
+    public var feeMinor: Int64
+    public var currency: String
+    /// Availability target in percent (`99.9`), nil when the contract has none.
+    public var availabilityTarget: String?
+    public var priorities: [PriorityView]
+    /// Warning thresholds in percent of a target.
+    public var warnAt: [String]
+    /// Webhooks notified of its warnings and breaches.
+    public var notify: [String]
+    /// Open incidents under it now, by standing.
+    public var incidents: IncidentCounts
+
+    /// A contract's view.
+    public init(
+        id: String, customer: String, services: [String], timeZone: String, calendar: String, validFrom: String?,
+        validTo: String?, feeMinor: Int64, currency: String, availabilityTarget: String?, priorities: [PriorityView],
+        warnAt: [String], notify: [String], incidents: IncidentCounts
+    ) {
+        self.id = id
+        self.customer = customer
+        self.services = services
+        self.timeZone = timeZone
+        self.calendar = calendar
+        self.validFrom = validFrom
+        self.validTo = validTo
+        self.feeMinor = feeMinor
+        self.currency = currency
+        self.availabilityTarget = availabilityTarget
+        self.priorities = priorities
+        self.warnAt = warnAt
+        self.notify = notify
+        self.incidents = incidents
+    }
+}
+
+/// `GET /v1/contracts`.
+public struct ContractList: Codable, Sendable, Hashable {
+    public var contracts: [ContractView]
+    /// The list.
+    public init(contracts: [ContractView]) { self.contracts = contracts }
+}
+
+/// One SLA clock of an incident.
+public struct ClockView: Codable, Sendable, Hashable {
+    /// `reaction`, `resolution` or `promise:NAME`.
+    public var metric: String
+    public var priority: String
+    /// Business seconds; nil when the priority has no target for this clock.
+    public var targetSeconds: Int64?
+    public var elapsedSeconds: Int64
+    /// Business seconds left before the breach (negative: over by), nil when untracked.
+    public var remainingSeconds: Int64?
+    /// `running`, `paused`, `met`, `breached`, `untracked`.
+    public var outcome: String
+    public var paused: Bool
+    /// When the target falls due (if it keeps running) or was breached.
+    public var deadline: String?
+    public var breachedAt: String?
+    public var stoppedAt: String?
+
+    /// A clock.
+    public init(
+        metric: String, priority: String, targetSeconds: Int64?, elapsedSeconds: Int64, remainingSeconds: Int64?,
+        outcome: String, paused: Bool, deadline: String?, breachedAt: String?, stoppedAt: String?
+    ) {
+        self.metric = metric
+        self.priority = priority
+        self.targetSeconds = targetSeconds
+        self.elapsedSeconds = elapsedSeconds
+        self.remainingSeconds = remainingSeconds
+        self.outcome = outcome
+        self.paused = paused
+        self.deadline = deadline
+        self.breachedAt = breachedAt
+        self.stoppedAt = stoppedAt
+    }
+}
+
+/// One incident in a list.
+public struct IncidentSummary: Codable, Sendable, Hashable {
+    public var id: String
+    public var contract: String
+    public var priority: String
+    /// `open`, `resolved`, `closed`.
+    public var status: String
+    /// `fine`, `at_risk`, `breached` (open incidents), else nil.
+    public var standing: String?
+    public var openedAt: String
+    /// The clock closest to (or furthest past) its breach, and when that is.
+    public var nextMetric: String?
+    public var nextDeadline: String?
+    /// Wall-clock seconds from now to `next_deadline` (negative: overdue).
+    public var secondsLeft: Int64?
+
+    /// An incident line.
+    public init(
+        id: String, contract: String, priority: String, status: String, standing: String?, openedAt: String,
+        nextMetric: String?, nextDeadline: String?, secondsLeft: Int64?
+    ) {
+        self.id = id
+        self.contract = contract
+        self.priority = priority
+        self.status = status
+        self.standing = standing
+        self.openedAt = openedAt
+        self.nextMetric = nextMetric
+        self.nextDeadline = nextDeadline
+        self.secondsLeft = secondsLeft
+    }
+}
+
+/// `GET /v1/incidents`: a page, and the cursor of the next one.
+public struct IncidentPage: Codable, Sendable, Hashable {
+    public var incidents: [IncidentSummary]
+    /// Pass as `cursor=` for the next page; nil on the last page.
+    public var nextCursor: String?
+
+    /// A page.
+    public init(incidents: [IncidentSummary], nextCursor: String?) {
+        self.incidents = incidents
+        self.nextCursor = nextCursor
+    }
+}
+
+/// One event of an incident's timeline.
+public struct EventView: Codable, Sendable, Hashable {
+    public var id: String
+    public var time: String
+    public var type: String
+    public var priority: String?
+    public var status: String?
+    public var assignee: String?
+    public var team: String?
+    public var level: String?
+    /// Why the engine ignored it, if it did.
+    public var rejected: String?
+
+    /// A timeline entry.
+    public init(
+        id: String, time: String, type: String, priority: String?, status: String?, assignee: String?,
+        team: String?, level: String?, rejected: String?
+    ) {
+        self.id = id
+        self.time = time
+        self.type = type
+        self.priority = priority
+        self.status = status
+        self.assignee = assignee
+        self.team = team
+        self.level = level
+        self.rejected = rejected
+    }
+}
+
+/// `GET /v1/incidents/ID`.
+public struct IncidentDetail: Codable, Sendable, Hashable {
+    public var incident: IncidentSummary
+    public var service: String?
+    public var handoffs: Int
+    /// False when the contract does not cover the incident (validity, service).
+    public var covered: Bool
+    public var clocks: [ClockView]
+    /// Every event, in the engine's order.
+    public var events: [EventView]
+
+    /// An incident's detail.
+    public init(
+        incident: IncidentSummary, service: String?, handoffs: Int, covered: Bool, clocks: [ClockView],
+        events: [EventView]
+    ) {
+        self.incident = incident
+        self.service = service
+        self.handoffs = handoffs
+        self.covered = covered
+        self.clocks = clocks
+        self.events = events
+    }
+}
+
+/// One breached clock.
+public struct BreachView: Codable, Sendable, Hashable {
+    public var incident: String
+    public var contract: String
+    public var metric: String
+    public var priority: String
+    public var targetSeconds: Int64?
+    public var elapsedSeconds: Int64
+    public var breachedAt: String
+
+    /// A breach.
+    public init(
+        incident: String, contract: String, metric: String, priority: String, targetSeconds: Int64?,
+        elapsedSeconds: Int64, breachedAt: String
+    ) {
+        self.incident = incident
+        self.contract = contract
+        self.metric = metric
+        self.priority = priority
+        self.targetSeconds = targetSeconds
+        self.elapsedSeconds = elapsedSeconds
+        self.breachedAt = breachedAt
+    }
+}
+
+/// `GET /v1/breaches`.
+public struct BreachList: Codable, Sendable, Hashable {
+    public var breaches: [BreachView]
+    /// True when `limit` cut the list.
+    public var truncated: Bool
+
+    /// A list.
+    public init(breaches: [BreachView], truncated: Bool) {
+        self.breaches = breaches
+        self.truncated = truncated
+    }
+}
+
+/// `POST /v1/events`.
+public struct EventsResult: Codable, Sendable, Hashable {
+    /// Lines that added a new event.
+    public var accepted: Int
+    /// Lines whose event identity was already known (idempotent resends).
+    public var duplicates: Int
+
+    /// A result.
+    public init(accepted: Int, duplicates: Int) {
+        self.accepted = accepted
+        self.duplicates = duplicates
+    }
+}
+
+/// `POST /v1/reload`.
+public struct ReloadResult: Codable, Sendable, Hashable {
+    /// The generation now running.
+    public var configGeneration: Int
+    public var contracts: Int
+    public var sources: Int
+    /// Settings that changed and apply only after a restart (webhooks, control socket).
+    public var restartRequired: [String]
+
+    /// A result.
+    public init(configGeneration: Int, contracts: Int, sources: Int, restartRequired: [String]) {
+        self.configGeneration = configGeneration
+        self.contracts = contracts
+        self.sources = sources
+        self.restartRequired = restartRequired
+    }
+}
+
+/// The encoder and decoder of the control API (snake_case keys; sorted keys,
+/// so that equal documents are equal bytes).
+public enum APIJSON {
+    /// Encodes a document.
+    public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        // Our documents hold strings, integers and arrays only: encoding cannot fail.
+        var bytes = Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+        bytes.append(0x0A)
+        return bytes
+    }
+
+    /// Decodes a document.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(type, from: Data(bytes))
+    }
+}

@@ -1,0 +1,457 @@
+import Foundation
+import SLAConfig
+import SLAControl
+import SLACore
+import SLAIngest
+import SLAStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's engine loop: one thread owns the engine. It reads sources in
+/// batches, decides due thresholds, and between batches answers what the
+/// control socket asks of the engine (incidents, contracts, reload, pushed events).
+final class EngineLoop {
+    private(set) var config: SladConfiguration
+    let store: SLAStore
+    var ingest: Ingest
+    let notifier: Notifier
+    let committer: Committer
+    let board: StatusBoard
+    let mailbox = LoopMailbox()
+    let metrics: SladMetrics
+    private var watcher: FolderWatcher
+    private let batchLines: Int
+    private let exitWhenIdle: Bool
+    private var generation = 1
+    /// Per source counters since the store was created, and quarantined lines per reason.
+    private var sourceStats: [String: SourceStats] = [:]
+    private var quarantine: [String: Int] = [:]
+    private var published = (counts: IncidentCounts(), events: -1, armed: -1)
+
+    init(
+        config: SladConfiguration, store: SLAStore, ingest: Ingest, notifier: Notifier, batchLines: Int,
+        exitWhenIdle: Bool
+    ) throws {
+        self.config = config
+        self.store = store
+        self.ingest = ingest
+        self.notifier = notifier
+        self.batchLines = batchLines
+        self.exitWhenIdle = exitWhenIdle
+        board = StatusBoard(startedMilliseconds: wallMilliseconds())
+        metrics = SladMetrics(board: board)
+        watcher = FolderWatcher(patterns: config.sources.map(\.path))
+        committer = Committer(store: store) { batch in
+            if !batch.notifications.isEmpty { notifier.wake() }
+        }
+        sourceStats = try store.sourceStats()
+        quarantine = try store.quarantineCounts()
+    }
+
+    /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
+    func restore() throws -> [SLANotification] {
+        let caughtUp = try ingest.restore()
+        publish(positions: true)
+        return caughtUp
+    }
+
+    /// Binds the control socket and serves it.
+    func startControl(path: String, reader: SLAStore) throws -> ControlServer {
+        let c = config.control
+        var limits = ControlLimits()
+        limits.maxConnections = c.maxConnections
+        limits.maxBodyBytes = c.maxBodyBytes
+        limits.requestTimeoutMilliseconds = c.requestTimeoutMilliseconds
+        limits.idleTimeoutMilliseconds = c.idleTimeoutMilliseconds
+        let policy = AccessPolicy(
+            daemonUID: geteuid(), statusGID: c.statusGroup.flatMap(AccessPolicy.groupID),
+            adminGID: c.adminGroup.flatMap(AccessPolicy.groupID), statusGroup: c.statusGroup,
+            adminGroup: c.adminGroup)
+        let metrics = metrics
+        let server = ControlServer(
+            policy: policy, limits: limits,
+            responder: SladResponder(board: board, mailbox: mailbox, metrics: metrics, reader: reader),
+            observe: { route, status in metrics.answered(route: route, status: status) })
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if Self.someoneServes(path) {
+            throw ControlServerError("another process serves \(path) (a second slad?)")
+        }
+        try server.bind(path: path, mode: c.socketMode, groupID: policy.statusGID)
+        return server
+    }
+
+    /// Whether a live server answers on `path` (a stale socket file refuses the connection).
+    static func someoneServes(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8.prefix(107)) + [0]
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+    }
+
+    /// Decided notifications go to the journal at once (this thread, no commit in the way);
+    /// the commit records that, and webhooks go out once it is durable.
+    func submit(_ batch: inout Batch) {
+        if !batch.notifications.isEmpty { batch.journaled = notifier.journalNow(batch.notifications) }
+        for n in batch.notifications { metrics.notified(n.kind) }
+        metrics.events.increment(by: batch.events.count)
+        metrics.quarantined.increment(by: batch.quarantine.count)
+        for (name, s) in batch.stats {
+            sourceStats[name, default: SourceStats()].lines += s.lines
+            sourceStats[name, default: SourceStats()].events += s.events
+            sourceStats[name, default: SourceStats()].duplicates += s.duplicates
+            sourceStats[name, default: SourceStats()].quarantined += s.quarantined
+        }
+        for q in batch.quarantine { quarantine[q.reason, default: 0] += 1 }
+        committer.submit(batch)
+    }
+
+    /// Runs until SIGTERM/SIGINT (or, with `exitWhenIdle`, until every source is read).
+    func run(caughtUp: [SLANotification]) {
+        let clock = ContinuousClock()
+        var readTime = Duration.zero
+        notifier.start()
+        if !caughtUp.isEmpty {
+            notifier.catchUpSummary(caughtUp)
+            var batch = Batch()
+            batch.notifications = caughtUp
+            submit(&batch)
+        }
+        var lastWall = wallMilliseconds()
+        var lastMonotonic = clock.now
+        var lastStatusLog = clock.now
+        var lastPositions = clock.now
+        while !stopRequested.load(ordering: .relaxed) && !committer.failed {
+            mailbox.run(self)
+            if reloadRequested.exchange(false, ordering: .relaxed) {
+                if case .failure(let e) = reload() { _ = e }
+            }
+            // Deadlines are wall-clock instants; a step of the wall clock (NTP, date -s) is
+            // noticed by comparing it with the monotonic clock, and logged.
+            let wall = wallMilliseconds()
+            let monotonic = clock.now
+            let drift = (wall - lastWall) - Int64((monotonic - lastMonotonic) / .milliseconds(1))
+            if abs(drift) > 1_000 {
+                log("slad: wall clock stepped", ["by_ms": String(drift)])
+                if drift < 0 {
+                    // Backwards: rebuild the wheel so nothing armed for the old time fires early.
+                    var batch = Batch()
+                    batch.notifications = ingest.live.resetClock(nowMilliseconds: wall)
+                    if !batch.notifications.isEmpty { submit(&batch) }
+                }
+            }
+            lastWall = wall
+            lastMonotonic = monotonic
+            let positionsDue = monotonic - lastPositions > .seconds(1)
+            if positionsDue { lastPositions = monotonic }
+            publish(positions: positionsDue)
+            if monotonic - lastStatusLog > .seconds(10) {
+                lastStatusLog = monotonic
+                logStatus()
+            }
+            // Thresholds that came due: decided on the events, written to the outbox.
+            let due = ingest.live.advance(toMilliseconds: wall)
+            if !due.isEmpty {
+                var batch = Batch()
+                batch.notifications = due
+                submit(&batch)
+            }
+            let readStart = clock.now
+            var batch = ingest.nextBatch(maxLines: batchLines)
+            readTime += clock.now - readStart
+            if batch.isEmpty {
+                committer.drain()
+                if exitWhenIdle { break }
+                // Sleep until new lines, a control request or the next deadline, whichever comes first.
+                let next = ingest.live.nextWakeupMilliseconds.map { $0 - wallMilliseconds() } ?? 200
+                watcher.wait(milliseconds: Int32(max(0, min(200, next))), alsoWatching: mailbox.wakeDescriptor)
+                continue
+            }
+            submit(&batch)
+        }
+        committer.drain()
+        mailbox.close(self)
+        committer.drain()
+        notifier.stop()
+        log(
+            "slad: stopped",
+            [
+                "events": String(ingest.live.engine.eventCount),
+                "read_decode_evaluate_ms": String(readTime / .milliseconds(1)),
+                "commit_ms": String(committer.commitTime / .milliseconds(1)),
+            ])
+    }
+
+    private func logStatus() {
+        let s = ingest.live.status
+        var fields = ["open": String(s.open), "at_risk": String(s.atRisk), "breached": String(s.breached)]
+        for p in ingest.positions() { fields["lag_bytes.\(p.name)"] = String(p.lag) }
+        log("slad: status", fields.merging(notifier.stats(), uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// Publishes the engine's counts when they changed, and (every second) source positions and sinks.
+    private func publish(positions: Bool) {
+        let s = ingest.live.status
+        let counts = IncidentCounts(open: s.open, atRisk: s.atRisk, breached: s.breached)
+        let events = ingest.live.engine.eventCount
+        let armed = ingest.live.armedCount
+        let changed = counts != published.counts || events != published.events || armed != published.armed
+        guard changed || positions else { return }
+        published = (counts, events, armed)
+        var sources: [SourceStatus]?
+        var sinks: [SinkStatus]?
+        if positions {
+            sources = ingest.positions().map { p in
+                let st = sourceStats[p.name] ?? SourceStats()
+                return SourceStatus(
+                    name: p.name, path: p.path, offsetBytes: p.offset, lagBytes: p.lag, lines: st.lines,
+                    events: st.events, duplicates: st.duplicates, quarantined: st.quarantined)
+            }
+            if let api = sourceStats["api"] {
+                sources?.append(
+                    SourceStatus(
+                        name: "api", path: "POST /v1/events", lines: api.lines, events: api.events,
+                        duplicates: api.duplicates, quarantined: api.quarantined))
+            }
+            let pending = (try? store.pendingDeliveryCounts()) ?? [:]
+            sinks = notifier.workers.map { w in
+                let st = notifier.sinkStats(w)
+                return SinkStatus(
+                    name: w.sink, pending: pending[w.sink] ?? 0, delivered: st.delivered, failed: st.failed,
+                    skipped: st.skipped)
+            }
+        }
+        let quarantine = positions ? self.quarantine : nil
+        let generation = generation
+        board.publish { snap in
+            snap.counts = counts
+            snap.events = events
+            snap.armed = armed
+            snap.generation = generation
+            if let sources { snap.sources = sources }
+            if let sinks { snap.sinks = sinks }
+            if let quarantine { snap.quarantine = quarantine }
+        }
+    }
+
+    // MARK: - Control requests (on this thread)
+
+    /// Answers a request that needs the engine.
+    func answer(_ route: Route, body: [UInt8]) -> ControlResponse {
+        switch route {
+        case .contracts:
+            return .json(ContractList(contracts: config.contracts.map(contractView)))
+        case .contract(let id):
+            guard let c = config.contracts.first(where: { $0.id == id }) else {
+                return .error(RouteError(404, "not_found", "no contract '\(id)' (GET /v1/contracts lists them)"))
+            }
+            return .json(contractView(c))
+        case .incidents(let q):
+            if let contract = q.contract, !config.contracts.contains(where: { $0.id == contract }) {
+                return .error(RouteError(404, "not_found", "no contract '\(contract)' (GET /v1/contracts lists them)"))
+            }
+            let (page, more) = ingest.live.list(q.state, contract: q.contract, after: q.cursor, limit: q.limit)
+            let now = wallMilliseconds()
+            let items = page.compactMap { summary($0.incident, nowMilliseconds: now)?.summary }
+            return .json(IncidentPage(incidents: items, nextCursor: more ? page.last?.token : nil))
+        case .incident(let id):
+            return incidentDetail(id)
+        case .reload:
+            switch reload() {
+            case .success(let r): return .json(r)
+            case .failure(let e): return .error(e)
+            }
+        case .events:
+            return push(body)
+        case .status, .metrics, .breaches:
+            return .error(RouteError(500, "internal", "route \(route.name) is not answered by the engine loop"))
+        }
+    }
+
+    private func contractView(_ c: Contract) -> ContractView {
+        let s = ingest.live.counts(contract: c.id)
+        func percent(_ p: Percentage) -> String { String(p.description.dropLast()) }
+        return ContractView(
+            id: c.id, customer: c.customer, services: c.services, timeZone: c.zone.identifier, calendar: c.calendar.id,
+            validFrom: c.validFrom?.description, validTo: c.validTo?.description, feeMinor: c.fee.minorUnits,
+            currency: c.currency.code, availabilityTarget: c.availability.map { percent($0.target) },
+            priorities: c.priorities.map {
+                PriorityView(
+                    name: $0.name, reactionSeconds: $0.reaction, resolutionSeconds: $0.resolution,
+                    calendar: $0.calendar.id)
+            }, warnAt: c.warnAt.map(percent), notify: c.notify,
+            incidents: IncidentCounts(open: s.open, atRisk: s.atRisk, breached: s.breached))
+    }
+
+    /// An incident's line, evaluated as of now, with its verdict.
+    private func summary(_ id: String, nowMilliseconds now: Int64) -> (
+        summary: IncidentSummary, verdict: IncidentVerdict, rejections: [Rejection]
+    )? {
+        let (verdict, rejections) = ingest.live.engine.evaluate(incident: id, asOf: Instant(now / 1000))
+        guard let verdict else { return nil }
+        var standing: String?
+        if verdict.status == .open, verdict.covered {
+            let kinds = verdict.clocks.flatMap { $0.crossings.map(\.threshold.kind) }
+            standing = kinds.contains(.breach) ? "breached" : kinds.contains(.warning) ? "at_risk" : "fine"
+        }
+        let next = verdict.clocks.compactMap { clock in (clock.breach?.at ?? clock.deadline).map { (clock, $0) } }
+            .min { $0.1 < $1.1 }
+        let open = verdict.status == .open
+        return (
+            IncidentSummary(
+                id: id, contract: verdict.contract, priority: verdict.priority, status: verdict.status.rawValue,
+                standing: standing, openedAt: ISO8601.format(verdict.openedAt, in: .utc),
+                nextMetric: open ? next.map { "\($0.0.metric)" } : nil,
+                nextDeadline: open ? next.map { ISO8601.format($0.1, in: .utc) } : nil,
+                secondsLeft: open ? next.map { $0.1.seconds - now / 1000 } : nil),
+            verdict, rejections
+        )
+    }
+
+    private func incidentDetail(_ id: String) -> ControlResponse {
+        guard ingest.live.engine.knows(incident: id) else {
+            return .error(RouteError(404, "not_found", "no incident '\(id)' in the ledger"))
+        }
+        guard let (summary, verdict, rejections) = summary(id, nowMilliseconds: wallMilliseconds()) else {
+            let events = ingest.live.engine.events(of: id)
+            return .error(
+                RouteError(
+                    404, "not_evaluated",
+                    "incident '\(id)' has \(events.count) events but no verdict (no opened event, or an unknown contract)"
+                ))
+        }
+        let rejected = Dictionary(
+            rejections.map { ($0.event.id, "\($0.reason): \($0.detail)") }, uniquingKeysWith: { a, _ in a })
+        let clocks = verdict.clocks.map { c in
+            ClockView(
+                metric: "\(c.metric)", priority: c.priority, targetSeconds: c.target, elapsedSeconds: c.elapsed,
+                remainingSeconds: c.target.map { $0 - c.elapsed }, outcome: c.outcome.rawValue,
+                paused: c.outcome == .paused, deadline: c.deadline.map { ISO8601.format($0, in: .utc) },
+                breachedAt: c.breach.map { ISO8601.format($0.at, in: .utc) },
+                stoppedAt: c.stoppedAt.map { ISO8601.format($0, in: .utc) })
+        }
+        let events = ingest.live.engine.events(of: id).sorted(by: SLAEvent.canonicalOrder).map { e in
+            EventView(
+                id: e.id, time: ISO8601.format(e.time, in: .utc), type: e.type.rawValue, priority: e.priority,
+                status: e.status, assignee: e.assignee, team: e.team, level: e.level, rejected: rejected[e.id])
+        }
+        return .json(
+            IncidentDetail(
+                incident: summary, service: verdict.service, handoffs: verdict.handoffs, covered: verdict.covered,
+                clocks: clocks, events: events))
+    }
+
+    /// `POST /v1/events`: every line is validated first; one bad line rejects the body (nothing applied,
+    /// so a corrected resend is simple), else the events are applied and committed before the answer.
+    private func push(_ body: [UInt8]) -> ControlResponse {
+        let decoder = JSONLEventDecoder(source: "api")
+        var events: [SLAEvent] = []
+        var errors: [String] = []
+        var number = 0
+        for var line in body.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            number += 1
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            switch line.withUnsafeBytes({ decoder.decode(bytes: $0, number: number) }) {
+            case .success(let e): events.append(e)
+            case .failure(let e): errors.append("line \(number): \(e.field.map { "\($0): " } ?? "")\(e.reason)")
+            }
+        }
+        guard errors.isEmpty else {
+            return .error(
+                RouteError(
+                    422, "invalid_events",
+                    "\(errors.count) line\(errors.count == 1 ? " is" : "s are") not a valid event; nothing was applied",
+                    details: Array(errors.prefix(100))))
+        }
+        guard !events.isEmpty else {
+            return .error(RouteError(400, "empty_body", "the body holds no events (JSON Lines, one event per line)"))
+        }
+        var batch = Batch()
+        ingest.apply(events.map { ($0, "api") }, to: &batch)
+        batch.stats["api", default: SourceStats()].lines += events.count
+        let accepted = batch.events.count
+        submit(&batch)
+        committer.drain()
+        if committer.failed {
+            return .error(RouteError(503, "store_unavailable", "the store does not take writes; see slad's log"))
+        }
+        return .json(EventsResult(accepted: accepted, duplicates: events.count - accepted))
+    }
+
+    /// Loads the configuration folder again. A bad one changes nothing and every error is
+    /// logged and returned; a good one replaces contracts, calendars and sources.
+    func reload() -> Result<ReloadResult, RouteError> {
+        let new: SladConfiguration
+        do {
+            new = try ConfigLoader.load(directory: config.directory)
+        } catch {
+            for e in error.errors { log("slad: reload rejected", ["error": e.description], level: .error) }
+            log(
+                "slad: configuration not reloaded; the running one stays in force",
+                ["errors": String(error.errors.count)], level: .error)
+            return .failure(
+                RouteError(
+                    422, "invalid_config",
+                    "the configuration in \(config.directory) has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"); the running one stays in force",
+                    details: error.errors.map(\.description)))
+        }
+        var restart: [String] = []
+        if new.webhooks != config.webhooks { restart.append("webhooks") }
+        if new.control != config.control { restart.append("control") }
+        if new.stateDirectory != config.stateDirectory { restart.append("state_dir") }
+        if new.allowedLateness != config.allowedLateness { restart.append("allowed_lateness") }
+        if new.catchUpWindow != config.catchUpWindow { restart.append("catch_up_window") }
+        committer.drain()
+        var batch = Batch()
+        batch.notifications = ingest.live.replaceContracts(new.contracts, nowMilliseconds: wallMilliseconds())
+        // Stored verdicts follow the new terms.
+        for incident in ingest.live.engine.incidentIDs.sorted() {
+            let (verdict, rejections) = ingest.live.engine.evaluate(incident: incident)
+            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
+            batch.rejections += rejections
+        }
+        do {
+            try ingest.replaceSources(new)
+        } catch {
+            log("slad: reload could not read saved offsets", ["error": "\(error)"], level: .error)
+        }
+        watcher = FolderWatcher(patterns: new.sources.map(\.path))
+        submit(&batch)
+        // Settings that need a restart keep their running values.
+        var applied = new
+        applied.webhooks = config.webhooks
+        applied.control = config.control
+        applied.stateDirectory = config.stateDirectory
+        applied.allowedLateness = config.allowedLateness
+        applied.catchUpWindow = config.catchUpWindow
+        config = applied
+        generation += 1
+        publish(positions: true)
+        log(
+            "slad: configuration reloaded",
+            [
+                "generation": String(generation), "contracts": String(new.contracts.count),
+                "sources": String(new.sources.count), "restart_required": restart.joined(separator: ","),
+            ])
+        if !restart.isEmpty {
+            log(
+                "slad: some changed settings apply only after a restart",
+                ["settings": restart.joined(separator: ",")], level: .warning)
+        }
+        return .success(
+            ReloadResult(
+                configGeneration: generation, contracts: new.contracts.count, sources: new.sources.count,
+                restartRequired: restart))
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import SLAConfig
+import SLACore
+import SLAIngest
+import SLAStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One source being tailed and decoded.
+struct TailedSource {
+    let config: SourceConfig
+    let tailer: FileTailer
+    let jsonl: JSONLEventDecoder
+    let reference: ReferenceJSONLDecoder?
+    let mapping: SourceMapping?
+    /// Mapped sources: one mapper per source (incidents continue across rotated files), a header per file.
+    var mapper: SnapshotMapper?
+    var headers: [String: [String: Int]] = [:]
+}
+
+/// The ingest side of the daemon: sources → decoded events → engine → batches.
+struct Ingest {
+    let store: SLAStore
+    var live: LiveEngine
+    var sources: [TailedSource]
+    let maxLineBytes: Int
+    let useReference: Bool
+
+    init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool) {
+        self.store = store
+        self.maxLineBytes = maxLineBytes
+        useReference = reference
+        live = LiveEngine(
+            engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
+            allowedLateness: config.allowedLateness, catchUpWindow: config.catchUpWindow)
+        sources = config.sources.map { source in
+            Self.source(
+                source, mapping: config.mappings[source.format], saved: [], maxLineBytes: maxLineBytes,
+                reference: reference)
+        }
+    }
+
+    /// A tailed source resuming from `saved` offsets (JSONL sources; mapped sources re-read from the start).
+    static func source(
+        _ config: SourceConfig, mapping: SourceMapping?, saved: [SourceOffset], maxLineBytes: Int, reference: Bool
+    ) -> TailedSource {
+        let positions =
+            mapping != nil
+            ? []
+            : saved.map {
+                FilePosition(
+                    fingerprint: $0.fingerprint, path: $0.path, inode: $0.inode, offset: $0.offset, line: $0.line)
+            }
+        return TailedSource(
+            config: config, tailer: FileTailer(pattern: config.path, maxLineBytes: maxLineBytes, saved: positions),
+            jsonl: JSONLEventDecoder(source: config.name),
+            reference: reference ? ReferenceJSONLDecoder(source: config.name) : nil, mapping: mapping,
+            mapper: mapping.map { SnapshotMapper(mapping: $0) })
+    }
+
+    /// A reload: sources whose definition (and mapping) is unchanged keep their tailers;
+    /// new or changed ones start from their saved offsets; removed ones stop.
+    mutating func replaceSources(_ config: SladConfiguration) throws {
+        let saved = Dictionary(grouping: try store.offsets(), by: \.source)
+        sources = config.sources.map { source in
+            let mapping = config.mappings[source.format]
+            // A mapped source is rebuilt (its mapping may have changed): it re-reads from the start anyway.
+            if mapping == nil, let kept = sources.first(where: { $0.config == source && $0.mapping == nil }) {
+                return kept
+            }
+            return Self.source(
+                source, mapping: mapping, saved: saved[source.name] ?? [], maxLineBytes: maxLineBytes,
+                reference: useReference)
+        }
+    }
+
+    /// Loads the ledger into the engine and resumes every source from its saved offsets.
+    ///
+    /// Mapped (status-snapshot) sources re-read their files from the start:
+    /// their mapping depends on earlier rows, and the events they yield again
+    /// carry the same identities, which the ledger ignores.
+    mutating func restore() throws -> [SLANotification] {
+        var engine = live.engine
+        _ = engine.add(try store.events().map(\.event))
+        let now = wallMilliseconds()
+        live = LiveEngine(
+            engine: engine, nowMilliseconds: now, allowedLateness: live.allowedLateness,
+            catchUpWindow: live.catchUpWindow, emitted: try store.outbox())
+        let saved = Dictionary(grouping: try store.offsets(), by: \.source)
+        for i in sources.indices where sources[i].mapping == nil {
+            sources[i] = Self.source(
+                sources[i].config, mapping: nil, saved: saved[sources[i].config.name] ?? [], maxLineBytes: maxLineBytes,
+                reference: useReference)
+        }
+        // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
+        return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)
+    }
+
+    /// Per source: bytes read and bytes written but not yet read.
+    func positions() -> [(name: String, path: String, offset: Int64, lag: Int64)] {
+        sources.map { source in
+            var behind: Int64 = 0
+            var offset: Int64 = 0
+            for p in source.tailer.positions {
+                offset += p.offset
+                var st = stat()
+                if stat(p.path, &st) == 0, UInt64(st.st_ino) == p.inode {
+                    behind += max(0, Int64(st.st_size) - p.offset)
+                }
+            }
+            return (source.config.name, source.config.path, offset, behind)
+        }
+    }
+
+    /// Reads up to `maxLines` lines across sources and turns them into a batch.
+    mutating func nextBatch(maxLines: Int) -> Batch {
+        var batch = Batch()
+        var decoded: [(SLAEvent, String)] = []
+        var remaining = maxLines
+        for i in sources.indices where remaining > 0 {
+            let name = sources[i].config.name
+            let lines = sources[i].tailer.poll(maxLines: remaining)
+            guard !lines.isEmpty else { continue }
+            remaining -= lines.count
+            var stats = SourceStats()
+            stats.lines = lines.count
+            for line in lines {
+                func quarantine(_ field: String?, _ reason: String) {
+                    stats.quarantined += 1
+                    batch.quarantine.append(
+                        QuarantineRecord(
+                            source: name, fingerprint: line.fingerprint, offset: line.offset, line: line.number,
+                            field: field, reason: reason, raw: String(decoding: line.bytes, as: UTF8.self)))
+                }
+                if line.tooLong {
+                    quarantine(nil, "line longer than \(maxLineBytes) bytes")
+                    continue
+                }
+                if sources[i].mapping != nil {
+                    switch mapLine(&sources[i], line) {
+                    case .events(let events): decoded += events.map { ($0, name) }
+                    case .skipped, nil: continue
+                    case .rejected(let field, let reason): quarantine(field, reason)
+                    }
+                    continue
+                }
+                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                let result =
+                    sources[i].reference.map {
+                        $0.decode(line: Substring(String(decoding: line.bytes, as: UTF8.self)), number: line.number)
+                    }
+                    ?? line.bytes.withUnsafeBytes { sources[i].jsonl.decode(bytes: $0, number: line.number) }
+                switch result {
+                case .success(let e): decoded.append((e, name))
+                case .failure(let error): quarantine(error.field, error.reason)
+                }
+            }
+            batch.stats[name] = stats
+            for p in sources[i].tailer.positions {
+                batch.offsets.append(
+                    SourceOffset(
+                        source: name, fingerprint: p.fingerprint, path: p.path, inode: p.inode, offset: p.offset,
+                        line: p.line))
+            }
+        }
+        apply(decoded, to: &batch)
+        return batch
+    }
+
+    /// Applies decoded events (with their source) to the engine and records in `batch`
+    /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
+    mutating func apply(_ decoded: [(SLAEvent, String)], to batch: inout Batch) {
+        let (fresh, touched, notifications) = live.add(decoded.map(\.0), nowMilliseconds: wallMilliseconds())
+        batch.notifications += notifications
+        let freshIDs = Set(fresh.map(\.id))
+        var seenInBatch = Set<String>()
+        for (e, source) in decoded {
+            if freshIDs.contains(e.id), seenInBatch.insert(e.id).inserted {
+                batch.events.append((e, source))
+                batch.stats[source]?.events += 1
+            } else {
+                batch.stats[source]?.duplicates += 1
+            }
+        }
+        for incident in touched.sorted() {
+            let (verdict, rejections) = live.engine.evaluate(incident: incident)
+            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
+            batch.rejections += rejections
+        }
+    }
+
+    /// Maps one CSV line of a status-snapshot source (one record per line); the first line of a file is its header.
+    func mapLine(_ source: inout TailedSource, _ line: TailedLine) -> SnapshotMapper.Outcome? {
+        guard let mapping = source.mapping, case .csv(let delimiter) = mapping.format else {
+            return .rejected(field: nil, reason: "only CSV status-snapshot sources can be tailed")
+        }
+        var reader = CSVReader(bytes: line.bytes, delimiter: delimiter)
+        guard let record = reader.next() else { return nil }
+        guard let header = source.headers[line.fingerprint] else {
+            var index: [String: Int] = [:]
+            for (i, name) in record.fields.enumerated() where index[name] == nil { index[name] = i }
+            source.headers[line.fingerprint] = index
+            return nil
+        }
+        return source.mapper?.map(line: line.number, idPrefix: "\(source.config.name):\(line.fingerprint)") { name in
+            guard let i = header[name], i < record.fields.count else { return nil }
+            let v = record.fields[i]
+            return v.isEmpty || mapping.unknownValues.contains(v) ? nil : v
+        }
+    }
+}
+
