@@ -1,0 +1,177 @@
+import Foundation
+import SLACore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Human output: aligned tables; colour only on a terminal and never with NO_COLOR.
+enum Render {
+    static let colour: Bool =
+        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
+        && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+
+    static func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+
+    static func standing(_ s: String?) -> String {
+        switch s {
+        case "breached": paint("breached", "31")
+        case "at_risk": paint("at risk", "33")
+        case "fine": "fine"
+        default: s ?? "-"
+        }
+    }
+
+    /// Columns padded to their widest cell (ANSI colour codes do not count).
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        func width(_ s: String) -> Int {
+            var n = 0
+            var escape = false
+            for c in s.unicodeScalars {
+                if c == "\u{1B}" { escape = true } else if escape { if c == "m" { escape = false } } else { n += 1 }
+            }
+            return n
+        }
+        var widths = header.map(width)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], width(cell)) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - width(c))
+            }.joined(separator: "  ")
+        }
+        return ([paint(line(header), "1")] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    /// `4h12m`, `3d2h`, `45s`; negative as `-1h5m`.
+    static func duration(_ seconds: Int64?) -> String {
+        guard let seconds else { return "-" }
+        let sign = seconds < 0 ? "-" : ""
+        let s = seconds.magnitude
+        let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60)
+        if d > 0 { return "\(sign)\(d)d\(h)h" }
+        if h > 0 { return "\(sign)\(h)h\(m)m" }
+        if m > 0 { return "\(sign)\(m)m\(s % 60 == 0 ? "" : "\(s % 60)s")" }
+        return "\(sign)\(s)s"
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        n < 1024 ? "\(n) B" : n < 1 << 20 ? "\(n / 1024) KiB" : "\(n >> 20) MiB"
+    }
+
+    static func status(_ s: StatusReport) -> String {
+        let c = s.incidents
+        var out = "slad \(s.version), up \(duration(s.uptimeSeconds)), configuration generation \(s.configGeneration)\n"
+        out += "incidents: \(c.open) open, \(c.atRisk > 0 ? paint("\(c.atRisk) at risk", "33") : "0 at risk"), "
+        out += "\(c.breached > 0 ? paint("\(c.breached) breached", "31") : "0 breached")"
+        out += "; \(s.events) events, \(s.armedTimers) timers armed\n\n"
+        out += table(
+            ["SOURCE", "READ", "LAG", "LINES", "EVENTS", "DUPLICATES", "QUARANTINED"],
+            s.sources.map {
+                [
+                    $0.name, bytes($0.offsetBytes), $0.lagBytes > 0 ? paint(bytes($0.lagBytes), "33") : "0",
+                    "\($0.lines)", "\($0.events)", "\($0.duplicates)", "\($0.quarantined)",
+                ]
+            })
+        out += "\n"
+        out += table(
+            ["SINK", "PENDING", "DELIVERED", "FAILED", "SKIPPED"],
+            s.outbox.map {
+                [
+                    $0.name, "\($0.pending)", "\($0.delivered)", $0.failed > 0 ? paint("\($0.failed)", "31") : "0",
+                    "\($0.skipped)",
+                ]
+            })
+        if !s.quarantine.isEmpty {
+            out += "\n" + table(["QUARANTINED", "REASON"], s.quarantine.map { ["\($0.count)", $0.reason] })
+        }
+        return out
+    }
+
+    static func contracts(_ list: ContractList) -> String {
+        table(
+            ["CONTRACT", "CUSTOMER", "ZONE", "FEE", "OPEN", "AT RISK", "BREACHED"],
+            list.contracts.map {
+                [
+                    $0.id, $0.customer, $0.timeZone, money($0.feeMinor, $0.currency), "\($0.incidents.open)",
+                    "\($0.incidents.atRisk)", "\($0.incidents.breached)",
+                ]
+            })
+    }
+
+    static func money(_ minor: Int64, _ currency: String) -> String {
+        guard let c = Currency(code: currency) else { return "\(minor) (minor units) \(currency)" }
+        return Money(minorUnits: minor, currency: c).description
+    }
+
+    static func contract(_ c: ContractView) -> String {
+        var out = "\(c.id): \(c.customer) (\(c.services.joined(separator: ", ")))\n"
+        out += "valid \(c.validFrom ?? "…") to \(c.validTo ?? "…"), \(c.timeZone), calendar \(c.calendar)\n"
+        out += "fee \(money(c.feeMinor, c.currency)) a month"
+        out += c.availabilityTarget.map { ", availability target \($0) %" } ?? ""
+        out += "; warnings at \(c.warnAt.map { "\($0) %" }.joined(separator: ", ")); notifies \(c.notify.joined(separator: ", "))\n"
+        out += "open incidents: \(c.incidents.open) (\(c.incidents.atRisk) at risk, \(c.incidents.breached) breached)\n\n"
+        out += table(
+            ["PRIORITY", "REACTION", "RESOLUTION", "CALENDAR"],
+            c.priorities.map { [$0.name, duration($0.reactionSeconds), duration($0.resolutionSeconds), $0.calendar] })
+        return out
+    }
+
+    static func incidents(_ page: IncidentPage) -> String {
+        var out = table(
+            ["INCIDENT", "CONTRACT", "PRIORITY", "STANDING", "NEXT", "DEADLINE", "LEFT"],
+            page.incidents.map {
+                [
+                    $0.id, $0.contract, $0.priority, standing($0.standing), $0.nextMetric ?? "-", $0.nextDeadline ?? "-",
+                    ($0.secondsLeft ?? 0) < 0 ? paint("over \(duration(-($0.secondsLeft ?? 0)))", "31")
+                        : duration($0.secondsLeft),
+                ]
+            })
+        if let next = page.nextCursor { out += "more: --cursor '\(next)'\n" }
+        return out
+    }
+
+    static func incident(_ d: IncidentDetail) -> String {
+        let i = d.incident
+        var out = "\(i.id) (\(i.contract), \(i.priority)) \(i.status)"
+        out += i.standing.map { ", \(standing($0))" } ?? ""
+        out += "; opened \(i.openedAt); \(d.handoffs) handoff\(d.handoffs == 1 ? "" : "s")"
+        out += d.covered ? "\n\n" : "; not covered by the contract\n\n"
+        out += table(
+            ["CLOCK", "PRIORITY", "TARGET", "ELAPSED", "REMAINING", "OUTCOME", "DEADLINE / BREACHED"],
+            d.clocks.map {
+                [
+                    $0.metric, $0.priority, duration($0.targetSeconds), duration($0.elapsedSeconds),
+                    duration($0.remainingSeconds),
+                    $0.outcome == "breached" ? paint("breached", "31") : $0.outcome,
+                    $0.breachedAt ?? $0.deadline ?? $0.stoppedAt ?? "-",
+                ]
+            })
+        out += "\n"
+        out += table(
+            ["TIME", "EVENT", "DETAIL"],
+            d.events.map { e in
+                var detail: [String] = []
+                if let p = e.priority { detail.append("priority \(p)") }
+                if let s = e.status { detail.append("status \(s)") }
+                if let t = e.team { detail.append("team \(t)") }
+                if let l = e.level { detail.append("level \(l)") }
+                if let a = e.assignee { detail.append("assignee \(a)") }
+                if let r = e.rejected { detail.append(paint("ignored: \(r)", "33")) }
+                return [e.time, e.type, detail.joined(separator: ", ")]
+            })
+        return out
+    }
+
+    static func breaches(_ list: BreachList) -> String {
+        var out = table(
+            ["BREACHED AT", "INCIDENT", "CONTRACT", "CLOCK", "PRIORITY", "TARGET", "ELAPSED"],
+            list.breaches.map {
+                [
+                    $0.breachedAt, $0.incident, $0.contract, $0.metric, $0.priority, duration($0.targetSeconds),
+                    duration($0.elapsedSeconds),
+                ]
+            })
+        if list.truncated { out += "(more: narrow with --since or --contract)\n" }
+        return out
+    }
+}

@@ -1,0 +1,249 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SLACore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Slactl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slactl",
+        abstract: "Ask the running slad over its control socket.",
+        discussion: """
+            Exit codes: 0 done; 1 slad answered with an error; 2 not found; 3 slad cannot be reached; \
+            4 access refused (ask for the status or admin group); 64 bad usage.
+            The socket is --socket, else $SLAD_SOCKET, else /run/slad/slad.sock.
+            """,
+        version: "0.6.0",
+        subcommands: [
+            Status.self, Contracts.self, Incidents.self, Incident.self, Breaches.self, Reload.self, Push.self,
+        ])
+}
+
+/// Options every command takes.
+struct Connection: ParsableArguments {
+    @Option(help: "Control socket (default: $SLAD_SOCKET, else /run/slad/slad.sock).")
+    var socket: String?
+
+    @Flag(help: "Print slad's JSON answer instead of a table.")
+    var json = false
+
+    var socketPath: String {
+        socket ?? ProcessInfo.processInfo.environment["SLAD_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "/run/slad/slad.sock"
+    }
+}
+
+/// Exit codes (documented in `slactl --help` and docs/slactl.md).
+enum Exit {
+    static let failed: Int32 = 1
+    static let notFound: Int32 = 2
+    static let unreachable: Int32 = 3
+    static let forbidden: Int32 = 4
+}
+
+/// One request to slad: the body on 2xx, else a message and an exit code.
+enum Client {
+    static func call(_ connection: Connection, _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws
+        -> [UInt8]
+    {
+        let socket = connection.socketPath
+        guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
+            fail("'\(socket)' is not a usable socket path", code: Exit.unreachable)
+        }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "content-type", value: "application/x-ndjson")
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        } catch {
+            fail(unreachable(socket, error), code: Exit.unreachable)
+        }
+        let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 30))
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let e = try? APIJSON.decode(APIError.self, from: bytes)
+            var message = "slad: \(e?.message ?? "HTTP \(status)")"
+            for d in e?.details ?? [] { message += "\n  \(d)" }
+            fail(message, code: status == 404 ? Exit.notFound : status == 403 ? Exit.forbidden : Exit.failed)
+        }
+        return bytes
+    }
+
+    /// What to do about a connection that failed, by errno where there is one.
+    static func unreachable(_ socket: String, _ error: any Error) -> String {
+        var st = stat()
+        if stat(socket, &st) != 0 {
+            return "cannot reach \(socket): no such socket. Is slad running? systemctl status slad"
+        }
+        if access(socket, W_OK) != 0 {
+            return
+                "cannot reach \(socket): permission denied. Ask for membership of slad's status group (control.status_group), or use sudo"
+        }
+        return "cannot reach \(socket): \(error). Is slad running? systemctl status slad"
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(code)
+    }
+
+    /// Prints `bytes` as JSON (`--json`) or decodes them for `render`.
+    static func show<T: Decodable>(
+        _ connection: Connection, _ bytes: [UInt8], as type: T.Type, render: (T) -> String
+    ) throws {
+        if connection.json {
+            FileHandle.standardOutput.write(Data(bytes))
+            return
+        }
+        let value = try APIJSON.decode(type, from: bytes)
+        print(render(value), terminator: "")
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open, at-risk and breached incidents; sources, lag, quarantine; outbox per sink.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        let bytes = try await Client.call(connection, .GET, "/v1/status")
+        try Client.show(connection, bytes, as: StatusReport.self, render: Render.status)
+    }
+}
+
+struct Contracts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The contracts in force, or one contract's terms.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "A contract id.") var id: String?
+
+    func run() async throws {
+        if let id {
+            let bytes = try await Client.call(connection, .GET, "/v1/contracts/\(Path.escape(id))")
+            try Client.show(connection, bytes, as: ContractView.self, render: Render.contract)
+        } else {
+            let bytes = try await Client.call(connection, .GET, "/v1/contracts")
+            try Client.show(connection, bytes, as: ContractList.self, render: Render.contracts)
+        }
+    }
+}
+
+struct Incidents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open incidents, least time left first (at risk: closest to breaching).")
+    @OptionGroup var connection: Connection
+    @Flag(help: "Only incidents past a warning threshold and not breached.") var atRisk = false
+    @Flag(help: "Only incidents with a breached clock.") var breached = false
+    @Option(help: "Only this contract's incidents.") var contract: String?
+    @Option(help: "At most this many (1–1000).") var limit = 50
+    @Option(help: "Continue after this cursor (printed under a full page).") var cursor: String?
+
+    func validate() throws {
+        if atRisk && breached { throw ValidationError("--at-risk and --breached exclude each other") }
+        if !(1...1000).contains(limit) { throw ValidationError("--limit must be from 1 to 1000") }
+    }
+
+    func run() async throws {
+        var query = [("state", atRisk ? "at_risk" : breached ? "breached" : "open"), ("limit", String(limit))]
+        if let contract { query.append(("contract", contract)) }
+        if let cursor { query.append(("cursor", cursor)) }
+        let bytes = try await Client.call(connection, .GET, "/v1/incidents" + Path.query(query))
+        try Client.show(connection, bytes, as: IncidentPage.self, render: Render.incidents)
+    }
+}
+
+struct Incident: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "One incident: clocks and event timeline.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "The incident id.") var id: String
+
+    func run() async throws {
+        let bytes = try await Client.call(connection, .GET, "/v1/incidents/\(Path.escape(id))")
+        try Client.show(connection, bytes, as: IncidentDetail.self, render: Render.incident)
+    }
+}
+
+struct Breaches: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Breached clocks, oldest first.")
+    @OptionGroup var connection: Connection
+    @Option(help: "Only breaches at or after this date or time (2026-10-01, 2026-10-01T09:00:00+03:00).")
+    var since: String?
+    @Option(help: "Only this contract's breaches.") var contract: String?
+    @Option(help: "At most this many (1–1000).") var limit = 1000
+
+    func run() async throws {
+        var query = [("limit", String(limit))]
+        if let since { query.append(("since", since)) }
+        if let contract { query.append(("contract", contract)) }
+        let bytes = try await Client.call(connection, .GET, "/v1/breaches" + Path.query(query))
+        try Client.show(connection, bytes, as: BreachList.self, render: Render.breaches)
+    }
+}
+
+struct Reload: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reload contracts, calendars and sources; a bad configuration keeps the running one.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        let bytes = try await Client.call(connection, .POST, "/v1/reload")
+        try Client.show(connection, bytes, as: ReloadResult.self) { r in
+            var out = "reloaded: generation \(r.configGeneration), \(r.contracts) contracts, \(r.sources) sources\n"
+            if !r.restartRequired.isEmpty {
+                out += "restart slad to apply: \(r.restartRequired.joined(separator: ", "))\n"
+            }
+            return out
+        }
+    }
+}
+
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send events (JSON Lines) to slad; all lines are checked first, one bad line sends none.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "A JSON Lines file, or - for standard input.") var file: String
+
+    func run() async throws {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let d = FileManager.default.contents(atPath: file) else {
+                Client.fail("cannot read \(file)", code: Exit.failed)
+            }
+            data = d
+        }
+        let bytes = try await Client.call(connection, .POST, "/v1/events", body: Array(data))
+        try Client.show(connection, bytes, as: EventsResult.self) {
+            "accepted \($0.accepted) events, \($0.duplicates) already known\n"
+        }
+    }
+}
+
+enum Path {
+    static let allowed: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:".utf8))
+
+    /// Percent-encodes a path segment or query value.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            if allowed.contains(b) { out.unicodeScalars.append(Unicode.Scalar(b)) } else {
+                out += String(format: "%%%02X", b)
+            }
+        }
+        return out
+    }
+
+    static func query(_ items: [(String, String)]) -> String {
+        "?" + items.map { "\($0.0)=\(escape($0.1))" }.joined(separator: "&")
+    }
+}
