@@ -147,25 +147,16 @@ public final class ControlServer: Sendable {
             .childChannelInitializer { channel in
                 let now = open.value.wrappingAdd(1, ordering: .relaxed).newValue
                 channel.closeFuture.whenComplete { _ in open.value.wrappingSubtract(1, ordering: .relaxed) }
-                guard now <= settings.limits.maxConnections else {
-                    // Over the limit: a clear answer, then the descriptor is freed at once.
-                    let body = APIJSON.encode(
-                        APIError(
-                            code: "too_many_connections",
-                            message: "slad holds \(settings.limits.maxConnections) control connections; try again"))
-                    var buffer = channel.allocator.buffer(capacity: 128 + body.count)
-                    buffer.writeString(
-                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n"
-                    )
-                    buffer.writeBytes(body)
-                    settings.observe("connection_limit", 503)
-                    return channel.writeAndFlush(buffer).always { _ in channel.close(promise: nil) }
-                }
+                // Over the limit the connection still gets a clear answer (503) to its first request,
+                // then is closed; it holds its slot for at most a second.
+                let overLimit = now > settings.limits.maxConnections
                 return Self.peer(of: channel).flatMapThrowing { peer in
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(RequestStartNotifier())
+                    let front = RequestStartNotifier()
+                    try sync.addHandler(front)
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                    try sync.addHandler(ControlHTTPHandler(settings: settings, peer: peer))
+                    try sync.addHandler(
+                        ControlHTTPHandler(settings: settings, peer: peer, front: front, overLimit: overLimit))
                 }
             }
     }
@@ -201,13 +192,35 @@ public struct ControlServerError: Error, CustomStringConvertible {
 /// that idles between requests from one that trickles a request in.
 struct RequestBytesArrived: Sendable {}
 
-final class RequestStartNotifier: ChannelInboundHandler, RemovableChannelHandler {
+/// The first handler of a connection: tells the HTTP handler when request bytes arrive, and
+/// writes raw bytes past the HTTP handlers when a request is cut off before its head was
+/// even parsed (the HTTP encoder only answers parsed requests).
+final class RequestStartNotifier: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         context.fireUserInboundEventTriggered(RequestBytesArrived())
         context.fireChannelRead(data)
+    }
+
+    /// Writes a complete HTTP response as bytes, then closes the connection.
+    func answerRawAndClose(_ response: ControlResponse) {
+        guard let context else { return }
+        let reason = HTTPResponseStatus(statusCode: response.status).reasonPhrase
+        var buffer = context.channel.allocator.buffer(capacity: 160 + response.body.count)
+        buffer.writeString(
+            "HTTP/1.1 \(response.status) \(reason)\r\ncontent-type: \(response.contentType)\r\ncontent-length: \(response.body.count)\r\nconnection: close\r\n\r\n"
+        )
+        buffer.writeBytes(response.body)
+        let ctx = context
+        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in ctx.close(promise: nil) }
     }
 }
 
@@ -234,15 +247,19 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     private let settings: ControlServer.Settings
     private let peer: PeerCredentials?
+    private let front: RequestStartNotifier
+    private let overLimit: Bool
     private var grants: (read: Bool, write: Bool) = (false, false)
     private var state = State.idle
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var routeName = "unrouted"
 
-    init(settings: ControlServer.Settings, peer: PeerCredentials?) {
+    init(settings: ControlServer.Settings, peer: PeerCredentials?, front: RequestStartNotifier, overLimit: Bool) {
         self.settings = settings
         self.peer = peer
+        self.front = front
+        self.overLimit = overLimit
         if let peer {
             let groups = peer.uid == 0 ? [] : AccessPolicy.groups(of: peer.uid, primary: peer.gid)
             grants = settings.policy.grants(peer, groups: groups)
@@ -251,7 +268,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        arm(context, settings.limits.idleTimeoutMilliseconds)
+        arm(context, overLimit ? 1000 : settings.limits.idleTimeoutMilliseconds)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -269,7 +286,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         if event is RequestBytesArrived {
             if case .idle = state {
                 state = .started
-                arm(context, settings.limits.requestTimeoutMilliseconds)
+                arm(context, overLimit ? 1000 : settings.limits.requestTimeoutMilliseconds)
             }
             return
         }
@@ -282,16 +299,23 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         timer = context.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) { bound.value.timedOut() }
     }
 
+    private var timeout: RouteError {
+        RouteError(
+            408, "request_timeout",
+            "the request did not arrive within \(settings.limits.requestTimeoutMilliseconds / 1000) s")
+    }
+
     private func timedOut() {
         guard let context else { return }
         switch state {
         case .idle:
             context.close(promise: nil)
-        case .started, .receiving, .refusing:
-            let e = RouteError(
-                408, "request_timeout",
-                "the request did not arrive within \(settings.limits.requestTimeoutMilliseconds / 1000) s")
-            write(.error(e), keepAlive: false, context: context)
+        case .started:
+            state = .closing
+            settings.observe(routeName, 408)
+            front.answerRawAndClose(.error(timeout))
+        case .receiving, .refusing:
+            write(.error(timeout), keepAlive: false, context: context)
         case .responding, .closing:
             break
         }
@@ -310,8 +334,10 @@ final class ControlHTTPHandler: ChannelInboundHandler {
                 return
             }
             switch routed {
-            case .failure(let e):
+            case .failure(let e) where !overLimit:
                 state = .refusing(head: head, error: e)
+            case .failure:
+                state = .refusing(head: head, error: refusal(.status)!)
             case .success(let route):
                 if let refusal = refusal(route) {
                     state = .refusing(head: head, error: refusal)
@@ -336,8 +362,9 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             timer?.cancel()
             switch state {
             case .refusing(let head, let error):
-                state = .responding(keepAlive: head.isKeepAlive)
-                write(.error(error), keepAlive: head.isKeepAlive, context: context)
+                let keepAlive = head.isKeepAlive && !overLimit
+                state = .responding(keepAlive: keepAlive)
+                write(.error(error), keepAlive: keepAlive, context: context)
             case .receiving(let head, let route, let body):
                 let keepAlive = head.isKeepAlive
                 state = .responding(keepAlive: keepAlive)
@@ -360,6 +387,11 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     /// Access is checked on the head, before any body is read.
     private func refusal(_ route: Route) -> RouteError? {
+        if overLimit {
+            return RouteError(
+                503, "too_many_connections",
+                "slad holds \(settings.limits.maxConnections) control connections (control.max_connections); try again")
+        }
         guard let peer else {
             return RouteError(403, "forbidden", "slad could not read the peer's credentials (SO_PEERCRED)")
         }

@@ -398,6 +398,10 @@ public final class SLAStore: Sendable {
     }
 
     /// Breached clocks since `since` (all when nil), oldest first, at most `limit`; whether more matched.
+    ///
+    /// Stored verdicts are evaluated as of each incident's last event, so a clock that ran
+    /// out while the incident sat open is a breach the engine decided live: those come
+    /// from the outbox (unless retracted), the rest from the verdicts.
     public func breaches(since: Instant?, contract: String?, limit: Int) throws -> (
         breaches: [BreachView], truncated: Bool
     ) {
@@ -405,10 +409,21 @@ public final class SLAStore: Sendable {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT c.incident, i.contract, c.metric, c.priority, c.target, c.elapsed, c.breached_at
-                    FROM clocks c JOIN incidents i ON i.incident = c.incident
-                    WHERE c.breached_at IS NOT NULL AND c.breached_at >= ? AND (? IS NULL OR i.contract = ?)
-                    ORDER BY c.breached_at, c.incident, c.metric LIMIT ?
+                    SELECT incident, contract, metric, priority, target, elapsed, breached_at FROM (
+                        SELECT c.incident, i.contract, c.metric, c.priority, c.target, c.elapsed, c.breached_at
+                        FROM clocks c JOIN incidents i ON i.incident = c.incident
+                        WHERE c.breached_at IS NOT NULL
+                        UNION ALL
+                        SELECT o.incident, o.contract, o.metric, o.priority, o.target, o.elapsed, o.due_at
+                        FROM outbox o
+                        WHERE o.kind = 'breach'
+                            AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.id = o.id || '/retracted')
+                            AND NOT EXISTS (
+                                SELECT 1 FROM clocks c WHERE c.incident = o.incident AND c.metric = o.metric
+                                    AND c.breached_at IS NOT NULL)
+                    )
+                    WHERE breached_at >= ? AND (? IS NULL OR contract = ?)
+                    ORDER BY breached_at, incident, metric LIMIT ?
                     """,
                 arguments: [since?.seconds ?? Int64.min, contract, contract, limit + 1])
             let views = rows.prefix(limit).map { r in

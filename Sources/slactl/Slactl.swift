@@ -56,6 +56,7 @@ enum Client {
         guard let url = URL(httpURLWithSocketPath: socket, uri: path) else {
             fail("'\(socket)' is not a usable socket path", code: Exit.unreachable)
         }
+        if let problem = probe(socket) { fail(problem, code: Exit.unreachable) }
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
         if let body {
@@ -79,17 +80,40 @@ enum Client {
         return bytes
     }
 
-    /// What to do about a connection that failed, by errno where there is one.
-    static func unreachable(_ socket: String, _ error: any Error) -> String {
-        var st = stat()
-        if stat(socket, &st) != 0 {
-            return "cannot reach \(socket): no such socket. Is slad running? systemctl status slad"
+    /// Tries to connect once, so that a missing socket or a refused connection is reported at once
+    /// (the HTTP client would keep retrying until its deadline), with what to do about it.
+    static func probe(_ socket: String) -> String? {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socket.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            return "cannot reach \(socket): the path is too long for a Unix socket"
         }
-        if access(socket, W_OK) != 0 {
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+        if ok { return nil }
+        switch errno {
+        case ENOENT:
+            return "cannot reach \(socket): no such socket. Is slad running? systemctl status slad"
+        case EACCES, EPERM:
             return
                 "cannot reach \(socket): permission denied. Ask for membership of slad's status group (control.status_group), or use sudo"
+        case ECONNREFUSED:
+            return "cannot reach \(socket): nothing listens there (a stale socket). Is slad running? systemctl status slad"
+        default:
+            return "cannot reach \(socket): \(String(cString: strerror(errno))). Is slad running? systemctl status slad"
         }
-        return "cannot reach \(socket): \(error). Is slad running? systemctl status slad"
+    }
+
+    static func unreachable(_ socket: String, _ error: any Error) -> String {
+        "cannot reach \(socket): \(error). Is slad running? systemctl status slad"
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

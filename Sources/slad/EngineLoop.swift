@@ -131,6 +131,7 @@ final class EngineLoop {
         var lastMonotonic = clock.now
         var lastStatusLog = clock.now
         var lastPositions = clock.now
+        var readSinceStatus = false
         while !stopRequested.load(ordering: .relaxed) && !committer.failed {
             mailbox.run(self)
             if reloadRequested.exchange(false, ordering: .relaxed) {
@@ -152,8 +153,12 @@ final class EngineLoop {
             }
             lastWall = wall
             lastMonotonic = monotonic
-            let positionsDue = monotonic - lastPositions > .seconds(1)
-            if positionsDue { lastPositions = monotonic }
+            // Source positions cost a stat per file: after each batch read, and every second.
+            let positionsDue = readSinceStatus || monotonic - lastPositions > .seconds(1)
+            if positionsDue {
+                lastPositions = monotonic
+                readSinceStatus = false
+            }
             publish(positions: positionsDue)
             if monotonic - lastStatusLog > .seconds(10) {
                 lastStatusLog = monotonic
@@ -178,6 +183,7 @@ final class EngineLoop {
                 continue
             }
             submit(&batch)
+            readSinceStatus = true
         }
         committer.drain()
         mailbox.close(self)

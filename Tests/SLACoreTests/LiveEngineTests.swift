@@ -203,3 +203,44 @@ struct LiveEngineTests {
         #expect(e.log.filter { $0.kind == .retraction }.count == 1, "retracted once")
     }
 }
+
+@Suite("live engine: incident listings")
+struct LiveListingTests {
+    @Test("at risk by least time left, breached by most overdue, pages by cursor, filter by contract")
+    func listing() throws {
+        let contract = try #require(listingContract())
+        var live = LiveEngine(engine: IngestEngine(contracts: [contract]), nowMilliseconds: 0, allowedLateness: 0)
+        let now: Int64 = 1_800_000_000
+        var events: [SLAEvent] = []
+        // Reaction 1 h, warning at 50 %: opened 10, 40, 45, 90, 150 minutes ago.
+        for (i, minutes) in [10, 40, 45, 90, 150].enumerated() {
+            var e = SLAEvent(id: "o\(i)", time: Instant(now - Int64(minutes) * 60), type: .opened)
+            e.incident = "I\(i)"
+            e.contract = "c"
+            e.priority = "P1"
+            events.append(e)
+        }
+        _ = live.ingest(events, nowMilliseconds: now * 1000)
+        #expect(live.status.open == 5 && live.status.atRisk == 2 && live.status.breached == 2)
+        #expect(live.list(.atRisk, limit: 10).incidents.map(\.incident) == ["I2", "I1"])
+        #expect(live.list(.breached, limit: 10).incidents.map(\.incident) == ["I4", "I3"])
+        let first = live.list(.open, limit: 2)
+        #expect(first.incidents.map(\.incident) == ["I4", "I3"] && first.more)
+        let second = live.list(.open, after: first.incidents.last, limit: 2)
+        #expect(second.incidents.map(\.incident) == ["I2", "I1"] && second.more)
+        let third = live.list(.open, after: second.incidents.last, limit: 2)
+        #expect(third.incidents.map(\.incident) == ["I0"] && !third.more)
+        #expect(live.list(.open, contract: "other", limit: 5).incidents.isEmpty)
+        #expect(live.counts(contract: "c").open == 5)
+        let token = try #require(first.incidents.last?.token)
+        #expect(IncidentCursor(token: token) == first.incidents.last)
+    }
+
+    func listingContract() -> Contract? {
+        let cal = BusinessCalendar.twentyFourSeven()
+        return Contract(
+            id: "c", customer: "C", calendar: cal, fee: Money(parsing: "100.00", currency: Currency(code: "EUR")!)!,
+            priorities: [PriorityTerms(name: "P1", reaction: 3600, resolution: 36_000, calendar: cal)],
+            warnAt: [Percentage(parsing: "50%")!])
+    }
+}

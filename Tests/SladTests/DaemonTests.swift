@@ -56,11 +56,20 @@ func iso(_ seconds: Int) -> String {
     return f.string(from: d)
 }
 
+/// `slad run` arguments with a control socket inside the state folder, so that daemons of
+/// parallel tests never meet at the system path.
+func withControlSocket(_ arguments: [String]) -> [String] {
+    guard arguments.first == "run", !arguments.contains("--socket"), let i = arguments.firstIndex(of: "--state"),
+        i + 1 < arguments.count
+    else { return arguments }
+    return arguments + ["--socket", arguments[i + 1] + "/slad.sock"]
+}
+
 /// Starts the real daemon.
 func startSlad(_ arguments: [String], stderr: URL? = nil) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: sladBinary)
-    p.arguments = arguments
+    p.arguments = withControlSocket(arguments)
     if let stderr {
         if !FileManager.default.fileExists(atPath: stderr.path) {
             _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)

@@ -98,7 +98,7 @@ final class JournaldSlad {
                 "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])",
                 "unshare", "--mount", "--propagation", "private",
                 scriptsDirectory.appendingPathComponent("with-journald.sh").path, sladBinary,
-            ] + arguments
+            ] + withControlSocket(arguments)
         var env = ProcessInfo.processInfo.environment
         env["JOURNAL_OUT"] = journalOut.path
         env["CHILD_PID_FILE"] = pidFile.path

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Misbehaving control-socket clients for the tests.
+
+idle SOCKET N     open N connections that send nothing; print "ready N" once all are
+                  connected, then hold them until stdin closes.
+slow SOCKET       send a request one byte per second; print what the server answers
+                  (or "closed") and the seconds it took.
+garbage SOCKET    send bytes that are not HTTP; print the server's status line.
+"""
+import resource
+import socket
+import sys
+import time
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "idle":
+        n = int(sys.argv[3])
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
+        held = [connect(path) for _ in range(n)]
+        print(f"ready {len(held)}", flush=True)
+        sys.stdin.read()
+    elif mode == "slow":
+        s = connect(path)
+        start = time.monotonic()
+        request = b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 64 + b"\r\n\r\n"
+        answer = b""
+        s.settimeout(1.0)
+        for b in request:
+            try:
+                s.sendall(bytes([b]))
+            except OSError:
+                break
+            try:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            except socket.timeout:
+                pass
+            if answer:
+                break
+        if not answer:
+            try:
+                answer = s.recv(4096)
+            except OSError:
+                pass
+        line = answer.split(b"\r\n", 1)[0].decode() if answer else "closed"
+        print(f"{line}|{time.monotonic() - start:.1f}", flush=True)
+    elif mode == "garbage":
+        s = connect(path)
+        s.sendall(b"\x00\x01\x02 this is not HTTP\r\n\r\n")
+        s.settimeout(5)
+        answer = s.recv(4096)
+        print(answer.split(b"\r\n", 1)[0].decode() if answer else "closed", flush=True)
+
+
+main()
