@@ -181,17 +181,23 @@ public enum ConfigLoader {
         for (key, path) in [("status_group", \ControlConfig.statusGroup), ("admin_group", \ControlConfig.adminGroup)] {
             guard let v = m[key], let name = v.string("a group name") else { continue }
             if getgrnam(name) == nil {
-                v.fail("group '\(name)' does not exist on this machine", hint: "create it (groupadd, sysusers.d) or remove the line")
+                v.fail(
+                    "group '\(name)' does not exist on this machine",
+                    hint: "create it (groupadd, sysusers.d) or remove the line")
             }
             c[keyPath: path] = name
         }
         if let v = m["max_connections"], let text = v.string("a number") {
-            if let n = Int(text), (1...1_000_000).contains(n) { c.maxConnections = n } else {
+            if let n = Int(text), (1...1_000_000).contains(n) {
+                c.maxConnections = n
+            } else {
                 v.fail("'\(text)' is not a number from 1 to 1000000")
             }
         }
         if let v = m["max_body"], let text = v.string("a size") {
-            if let n = byteSize(text), n >= 1024, n <= 1 << 30 { c.maxBodyBytes = n } else {
+            if let n = byteSize(text), n >= 1024, n <= 1 << 30 {
+                c.maxBodyBytes = n
+            } else {
                 v.fail("'\(text)' is not a size from 1KiB to 1GiB", hint: "e.g. 16MiB")
             }
         }
@@ -209,7 +215,8 @@ public enum ConfigLoader {
 
     /// `16MiB`, `512KiB`, `1048576` → bytes.
     static func byteSize(_ text: String) -> Int? {
-        for (suffix, factor) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)] where text.hasSuffix(suffix) {
+        for (suffix, factor) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)]
+        where text.hasSuffix(suffix) {
             return Int(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)).map { $0 * factor }
         }
         return Int(text)

@@ -12,8 +12,11 @@ public enum Access: String, Sendable {
 
 /// Who is on the other end of a connection, as the kernel says (`SO_PEERCRED`), never as the request says.
 public struct PeerCredentials: Sendable, Hashable {
+    /// Process id.
     public var pid: Int32
+    /// User id.
     public var uid: UInt32
+    /// Primary group id.
     public var gid: UInt32
 
     /// Credentials.
@@ -36,6 +39,7 @@ public struct AccessPolicy: Sendable {
     public var adminGID: UInt32?
     /// The group names, for messages.
     public var statusGroup: String?
+    /// The admin group's name, for messages.
     public var adminGroup: String?
 
     /// A policy.

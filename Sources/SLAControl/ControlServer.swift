@@ -25,8 +25,11 @@ public struct ControlLimits: Sendable {
 
 /// A request that passed routing and access checks.
 public struct ControlRequest: Sendable {
+    /// What is asked.
     public var route: Route
+    /// Body bytes.
     public var body: [UInt8]
+    /// Who sent it (SO_PEERCRED).
     public var peer: PeerCredentials
 
     /// A request.
@@ -39,8 +42,11 @@ public struct ControlRequest: Sendable {
 
 /// An answer: status, content type and body bytes.
 public struct ControlResponse: Sendable {
+    /// HTTP status code.
     public var status: Int
+    /// Media type of the body.
     public var contentType: String
+    /// Body bytes.
     public var body: [UInt8]
 
     /// An answer.
@@ -183,6 +189,7 @@ struct KernelCredentials: Sendable {
 
 /// Binding or preparing the socket failed.
 public struct ControlServerError: Error, CustomStringConvertible {
+    /// What went wrong.
     public var description: String
     /// An error saying `description`.
     public init(_ description: String) { self.description = description }
@@ -422,7 +429,8 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         let head = HTTPResponseHead(
             version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        context.write(
+            wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             bound.value.written(keepAlive: keepAlive)

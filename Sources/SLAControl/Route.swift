@@ -36,9 +36,13 @@ public enum Route: Sendable, Hashable {
 
 /// `GET /v1/incidents` parameters.
 public struct IncidentQuery: Sendable, Hashable {
+    /// Which standing to list.
     public var state: StandingFilter = .open
+    /// Contract id.
     public var contract: String?
+    /// Page size (1–1000).
     public var limit = 100
+    /// Continue after this position.
     public var cursor: IncidentCursor?
 
     /// The defaults: open incidents, 100 per page.
@@ -47,7 +51,9 @@ public struct IncidentQuery: Sendable, Hashable {
 
 /// A failed request: the HTTP status and the JSON error body.
 public struct RouteError: Error, Sendable, Hashable {
+    /// HTTP status code.
     public var status: Int
+    /// The JSON error body.
     public var error: APIError
 
     /// An error answer.
@@ -103,7 +109,8 @@ public enum Router {
     static func limit(_ query: [String: String]) -> Result<Int?, RouteError> {
         guard let text = query["limit"] else { return .success(nil) }
         guard let n = Int(text), (1...maxLimit).contains(n) else {
-            return .failure(RouteError(400, "bad_request", "limit must be a number from 1 to \(maxLimit), not '\(text)'"))
+            return .failure(
+                RouteError(400, "bad_request", "limit must be a number from 1 to \(maxLimit), not '\(text)'"))
         }
         return .success(n)
     }
@@ -119,7 +126,8 @@ public enum Router {
         var q = IncidentQuery()
         if let state = query["state"] {
             guard let s = StandingFilter(rawValue: state) else {
-                return .failure(RouteError(400, "bad_request", "state must be open, at_risk or breached, not '\(state)'"))
+                return .failure(
+                    RouteError(400, "bad_request", "state must be open, at_risk or breached, not '\(state)'"))
             }
             q.state = s
         }
@@ -157,7 +165,8 @@ public enum Router {
         }
         switch limit(query) {
         case .failure(let e): return .failure(e)
-        case .success(let n): return .success(.breaches(since: since, contract: query["contract"], limit: n ?? maxLimit))
+        case .success(let n):
+            return .success(.breaches(since: since, contract: query["contract"], limit: n ?? maxLimit))
         }
     }
 

@@ -277,7 +277,9 @@ public final class FolderWatcher {
     /// Waits until something changes, `other` becomes readable (another wake-up source,
     /// e.g. an eventfd; the caller drains it), or `milliseconds` pass.
     public func wait(milliseconds: Int32, alsoWatching other: Int32 = -1) {
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: other, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: other, events: Int16(POLLIN), revents: 0),
+        ]
         // poll ignores negative descriptors, so one call covers inotify, the other source, and neither.
         guard fd >= 0 || other >= 0 else {
             usleep(useconds_t(milliseconds) * 1000)

@@ -108,8 +108,10 @@ enum Render {
         out += "valid \(c.validFrom ?? "…") to \(c.validTo ?? "…"), \(c.timeZone), calendar \(c.calendar)\n"
         out += "fee \(money(c.feeMinor, c.currency)) a month"
         out += c.availabilityTarget.map { ", availability target \($0) %" } ?? ""
-        out += "; warnings at \(c.warnAt.map { "\($0) %" }.joined(separator: ", ")); notifies \(c.notify.joined(separator: ", "))\n"
-        out += "open incidents: \(c.incidents.open) (\(c.incidents.atRisk) at risk, \(c.incidents.breached) breached)\n\n"
+        out +=
+            "; warnings at \(c.warnAt.map { "\($0) %" }.joined(separator: ", ")); notifies \(c.notify.joined(separator: ", "))\n"
+        out +=
+            "open incidents: \(c.incidents.open) (\(c.incidents.atRisk) at risk, \(c.incidents.breached) breached)\n\n"
         out += table(
             ["PRIORITY", "REACTION", "RESOLUTION", "CALENDAR"],
             c.priorities.map { [$0.name, duration($0.reactionSeconds), duration($0.resolutionSeconds), $0.calendar] })
@@ -121,8 +123,10 @@ enum Render {
             ["INCIDENT", "CONTRACT", "PRIORITY", "STANDING", "NEXT", "DEADLINE", "LEFT"],
             page.incidents.map {
                 [
-                    $0.id, $0.contract, $0.priority, standing($0.standing), $0.nextMetric ?? "-", $0.nextDeadline ?? "-",
-                    ($0.secondsLeft ?? 0) < 0 ? paint("over \(duration(-($0.secondsLeft ?? 0)))", "31")
+                    $0.id, $0.contract, $0.priority, standing($0.standing), $0.nextMetric ?? "-",
+                    $0.nextDeadline ?? "-",
+                    ($0.secondsLeft ?? 0) < 0
+                        ? paint("over \(duration(-($0.secondsLeft ?? 0)))", "31")
                         : duration($0.secondsLeft),
                 ]
             })

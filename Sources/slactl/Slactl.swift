@@ -106,7 +106,8 @@ enum Client {
             return
                 "cannot reach \(socket): permission denied. Ask for membership of slad's status group (control.status_group), or use sudo"
         case ECONNREFUSED:
-            return "cannot reach \(socket): nothing listens there (a stale socket). Is slad running? systemctl status slad"
+            return
+                "cannot reach \(socket): nothing listens there (a stale socket). Is slad running? systemctl status slad"
         default:
             return "cannot reach \(socket): \(String(cString: strerror(errno))). Is slad running? systemctl status slad"
         }
@@ -254,13 +255,16 @@ struct Push: AsyncParsableCommand {
 }
 
 enum Path {
-    static let allowed: Set<UInt8> = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:".utf8))
+    static let allowed: Set<UInt8> = Set(
+        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:".utf8))
 
     /// Percent-encodes a path segment or query value.
     static func escape(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {
-            if allowed.contains(b) { out.unicodeScalars.append(Unicode.Scalar(b)) } else {
+            if allowed.contains(b) {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            } else {
                 out += String(format: "%%%02X", b)
             }
         }

@@ -1,8 +1,8 @@
 import Foundation
 import Metrics
 import Prometheus
-import SLACore
 import SLAControl
+import SLACore
 import SLAStore
 import Synchronization
 
@@ -54,7 +54,9 @@ final class StatusBoard: Sendable {
     func statusBytes(nowMilliseconds now: Int64) -> [UInt8] {
         let second = now / 1000
         let (version, snapshot, cached): (Int, Snapshot, [UInt8]?) = state.withLock {
-            if let c = $0.cache, c.version == $0.version, c.second == second { return ($0.version, $0.snapshot, c.bytes) }
+            if let c = $0.cache, c.version == $0.version, c.second == second {
+                return ($0.version, $0.snapshot, c.bytes)
+            }
             return ($0.version, $0.snapshot, nil)
         }
         if let cached { return cached }
@@ -149,8 +151,10 @@ final class SladMetrics: Sendable {
 
     /// Counts an answer of the control socket.
     func answered(route: String, status: Int) {
-        Metrics.Counter(label: "slad_control_requests_total", dimensions: [("route", route), ("status", String(status))])
-            .increment()
+        Metrics.Counter(
+            label: "slad_control_requests_total", dimensions: [("route", route), ("status", String(status))]
+        )
+        .increment()
     }
 
     /// The exposition text.

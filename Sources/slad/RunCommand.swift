@@ -49,7 +49,10 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Exit once every source has been read to its end (tests, benchmarks, one-off imports).")
     var exitWhenIdle = false
 
-    @Option(help: "Control socket path (default: control.socket of slad.yaml, else $RUNTIME_DIRECTORY/slad.sock, else /run/slad/slad.sock).")
+    @Option(
+        help:
+            "Control socket path (default: control.socket of slad.yaml, else $RUNTIME_DIRECTORY/slad.sock, else /run/slad/slad.sock)."
+    )
     var socket: String?
 
     @Flag(help: "Decode JSONL with Foundation's JSONDecoder (the benchmark baseline) instead of the fast decoder.")

@@ -70,6 +70,8 @@ struct RouteTests {
         #expect(Route.reload.access == .write && Route.events.access == .write && Route.status.access == .read)
         let none = AccessPolicy(daemonUID: 990, statusGID: nil, adminGID: nil)
         #expect(!none.grants(PeerCredentials(pid: 1, uid: 5, gid: 5), groups: [5]).read)
-        #expect(none.refusal(.write, peer: PeerCredentials(pid: 1, uid: 4_000_000, gid: 5)).contains("admin_group is not set"))
+        #expect(
+            none.refusal(.write, peer: PeerCredentials(pid: 1, uid: 4_000_000, gid: 5)).contains(
+                "admin_group is not set"))
     }
 }

@@ -26,7 +26,10 @@ func runProgram(_ arguments: [String], user: String? = nil, environment: [String
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     let prefix =
         user.map { name in
-            ["setpriv", "--reuid=\(name)", "--regid=\(getpwnam(name).map { $0.pointee.pw_gid } ?? 65534)", "--init-groups", "--"]
+            [
+                "setpriv", "--reuid=\(name)", "--regid=\(getpwnam(name).map { $0.pointee.pw_gid } ?? 65534)",
+                "--init-groups", "--",
+            ]
         } ?? []
     p.arguments = prefix + arguments
     var env = ProcessInfo.processInfo.environment
@@ -49,7 +52,8 @@ func curl(
     maxTime: Int = 20
 ) throws -> (status: Int, body: String) {
     let out = try makeTemporaryDirectory("slad-curl").appendingPathComponent("body")
-    try? FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: out.deletingLastPathComponent().path)
+    try? FileManager.default.setAttributes(
+        [.posixPermissions: 0o777], ofItemAtPath: out.deletingLastPathComponent().path)
     var args = [
         "curl", "-s", "--max-time", String(maxTime), "--unix-socket", socket, "-o", out.path, "-w", "%{http_code}",
         "-X", method,
@@ -182,9 +186,13 @@ struct ControlTests {
         #expect(ids1 == ["LATE-1", "LATE-2"])
         let cursor = try #require(page1["next_cursor"] as? String)
         let page2 = json(
-            try curl(s, "/v1/incidents?limit=2&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
-                .body)
-        #expect((page2["incidents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == ["RISK-1", "FINE-1"])
+            try curl(
+                s,
+                "/v1/incidents?limit=2&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+            )
+            .body)
+        #expect(
+            (page2["incidents"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == ["RISK-1", "FINE-1"])
         #expect(page2["next_cursor"] == nil)
         #expect(try curl(s, "/v1/incidents?contract=ops&state=open").status == 200)
         #expect(try curl(s, "/v1/incidents?contract=nope").status == 404)
@@ -196,9 +204,10 @@ struct ControlTests {
         let detail = try curl(s, "/v1/incidents/DONE-1")
         #expect(detail.status == 200)
         let d = json(detail.body)
-        #expect((d["events"] as? [[String: Any]])?.map { $0["type"] as? String } == [
-            "incident.opened", "incident.acknowledged", "incident.resolved",
-        ])
+        #expect(
+            (d["events"] as? [[String: Any]])?.map { $0["type"] as? String } == [
+                "incident.opened", "incident.acknowledged", "incident.resolved",
+            ])
         let clocks = d["clocks"] as? [[String: Any]] ?? []
         #expect(clocks.first { $0["metric"] as? String == "reaction" }?["outcome"] as? String == "met")
         #expect(clocks.first { $0["metric"] as? String == "reaction" }?["elapsed_seconds"] as? Int == 100)
@@ -324,7 +333,9 @@ struct ControlTests {
         #expect(usage.status == 64)
         let nowhere = try runProgram([slactlBinary, "status", "--socket", world.work.path + "/none.sock"])
         #expect(nowhere.status == 3)
-        #expect(nowhere.stderr.contains("is slad running? systemctl status slad") || nowhere.stderr.contains("Is slad running?"))
+        #expect(
+            nowhere.stderr.contains("is slad running? systemctl status slad")
+                || nowhere.stderr.contains("Is slad running?"))
     }
 }
 
@@ -378,13 +389,17 @@ struct ControlAccessTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: push.path)
 
         // Reads: viewer and admin yes; writes: admin only.
-        for path in ["/v1/status", "/v1/contracts", "/v1/incidents", "/v1/incidents/RISK-1", "/v1/breaches", "/metrics"] {
+        for path in [
+            "/v1/status", "/v1/contracts", "/v1/incidents", "/v1/incidents/RISK-1", "/v1/breaches", "/metrics",
+        ] {
             #expect(try curl(s, path, user: TestUsers.viewer).status == 200, "viewer GET \(path)")
             #expect(try curl(s, path, user: TestUsers.admin).status == 200, "admin GET \(path)")
         }
         let denied = try curl(s, "/v1/reload", method: "POST", user: TestUsers.viewer)
         #expect(denied.status == 403)
-        #expect(json(denied.body)["message"] as? String == nil ? false : (json(denied.body)["message"] as! String).contains(TestUsers.adminGroup))
+        #expect(
+            json(denied.body)["message"] as? String == nil
+                ? false : (json(denied.body)["message"] as! String).contains(TestUsers.adminGroup))
         #expect(try curl(s, "/v1/events", method: "POST", body: push, user: TestUsers.viewer).status == 403)
         #expect(try curl(s, "/v1/reload", method: "POST", user: TestUsers.admin).status == 200)
         #expect(try curl(s, "/v1/events", method: "POST", body: push, user: TestUsers.admin).status == 200)
@@ -427,7 +442,9 @@ struct ControlAbuseTests {
         return p
     }
 
-    @Test("10 000 idle connections, a 1-byte-per-second client, garbage, a 100 MB body: others are served and ingest goes on")
+    @Test(
+        "10 000 idle connections, a 1-byte-per-second client, garbage, a 100 MB body: others are served and ingest goes on"
+    )
     func abuse() throws {
         let world = try ControlWorld(control: "control:\n  request_timeout: 3s\n  idle_timeout: 60s\n")
         let daemon = try world.start()
@@ -464,7 +481,9 @@ struct ControlAbuseTests {
         garbage.standardOutput = garbageOut
         try garbage.run()
         garbage.waitUntilExit()
-        #expect(String(decoding: garbageOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).hasPrefix("HTTP/1.1 400"))
+        #expect(
+            String(decoding: garbageOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).hasPrefix(
+                "HTTP/1.1 400"))
 
         let big = world.work.appendingPathComponent("big.jsonl")
         #expect(FileManager.default.createFile(atPath: big.path, contents: nil))

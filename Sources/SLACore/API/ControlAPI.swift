@@ -50,8 +50,11 @@ public struct SourceStatus: Codable, Sendable, Hashable {
     public var lagBytes: Int64
     /// Lines read, events taken, duplicates ignored, lines quarantined (since the store was created).
     public var lines: Int
+    /// Events taken.
     public var events: Int
+    /// Duplicate events ignored.
     public var duplicates: Int
+    /// Lines quarantined.
     public var quarantined: Int
 
     /// A source's status.
@@ -78,7 +81,9 @@ public struct SinkStatus: Codable, Sendable, Hashable {
     public var pending: Int
     /// Delivered, given up after the maximum age, excluded by the sink's filters.
     public var delivered: Int
+    /// Given up after the maximum age.
     public var failed: Int
+    /// Excluded by the sink's filters.
     public var skipped: Int
 
     /// A sink's status.
@@ -135,7 +140,9 @@ public struct StatusReport: Codable, Sendable, Hashable {
 
 /// How many quarantined lines share a reason.
 public struct QuarantineCount: Codable, Sendable, Hashable {
+    /// Why the lines were quarantined.
     public var reason: String
+    /// How many.
     public var count: Int
 
     /// A count.
@@ -147,9 +154,11 @@ public struct QuarantineCount: Codable, Sendable, Hashable {
 
 /// The targets of one priority of a contract.
 public struct PriorityView: Codable, Sendable, Hashable {
+    /// Name.
     public var name: String
     /// Business seconds, nil when the priority has no such target.
     public var reactionSeconds: Int64?
+    /// Resolution target, business seconds.
     public var resolutionSeconds: Int64?
     /// The calendar the clocks count in.
     public var calendar: String
@@ -165,20 +174,27 @@ public struct PriorityView: Codable, Sendable, Hashable {
 
 /// `GET /v1/contracts` (one per contract) and `GET /v1/contracts/ID`.
 public struct ContractView: Codable, Sendable, Hashable {
+    /// Identifier.
     public var id: String
+    /// Customer name.
     public var customer: String
+    /// Services covered.
     public var services: [String]
     /// IANA time zone of the contract's calendar.
     public var timeZone: String
+    /// Calendar id.
     public var calendar: String
     /// `YYYY-MM-DD`, nil when open-ended.
     public var validFrom: String?
+    /// Last day of validity.
     public var validTo: String?
     /// Monthly fee in minor units, and its ISO 4217 currency.
     public var feeMinor: Int64
+    /// ISO 4217 currency code.
     public var currency: String
     /// Availability target in percent (`99.9`), nil when the contract has none.
     public var availabilityTarget: String?
+    /// Targets per priority.
     public var priorities: [PriorityView]
     /// Warning thresholds in percent of a target.
     public var warnAt: [String]
@@ -212,6 +228,7 @@ public struct ContractView: Codable, Sendable, Hashable {
 
 /// `GET /v1/contracts`.
 public struct ContractList: Codable, Sendable, Hashable {
+    /// The contracts.
     public var contracts: [ContractView]
     /// The list.
     public init(contracts: [ContractView]) { self.contracts = contracts }
@@ -221,18 +238,23 @@ public struct ContractList: Codable, Sendable, Hashable {
 public struct ClockView: Codable, Sendable, Hashable {
     /// `reaction`, `resolution` or `promise:NAME`.
     public var metric: String
+    /// Priority.
     public var priority: String
     /// Business seconds; nil when the priority has no target for this clock.
     public var targetSeconds: Int64?
+    /// Business seconds the clock ran.
     public var elapsedSeconds: Int64
     /// Business seconds left before the breach (negative: over by), nil when untracked.
     public var remainingSeconds: Int64?
     /// `running`, `paused`, `met`, `breached`, `untracked`.
     public var outcome: String
+    /// Whether the clock is paused now.
     public var paused: Bool
     /// When the target falls due (if it keeps running) or was breached.
     public var deadline: String?
+    /// When the target was breached (UTC).
     public var breachedAt: String?
+    /// When the clock stopped for good (UTC).
     public var stoppedAt: String?
 
     /// A clock.
@@ -255,16 +277,21 @@ public struct ClockView: Codable, Sendable, Hashable {
 
 /// One incident in a list.
 public struct IncidentSummary: Codable, Sendable, Hashable {
+    /// Identifier.
     public var id: String
+    /// Contract id.
     public var contract: String
+    /// Priority.
     public var priority: String
     /// `open`, `resolved`, `closed`.
     public var status: String
     /// `fine`, `at_risk`, `breached` (open incidents), else nil.
     public var standing: String?
+    /// When the incident opened (UTC).
     public var openedAt: String
     /// The clock closest to (or furthest past) its breach, and when that is.
     public var nextMetric: String?
+    /// When that clock breaches or breached (UTC).
     public var nextDeadline: String?
     /// Wall-clock seconds from now to `next_deadline` (negative: overdue).
     public var secondsLeft: Int64?
@@ -288,6 +315,7 @@ public struct IncidentSummary: Codable, Sendable, Hashable {
 
 /// `GET /v1/incidents`: a page, and the cursor of the next one.
 public struct IncidentPage: Codable, Sendable, Hashable {
+    /// The incidents.
     public var incidents: [IncidentSummary]
     /// Pass as `cursor=` for the next page; nil on the last page.
     public var nextCursor: String?
@@ -301,13 +329,21 @@ public struct IncidentPage: Codable, Sendable, Hashable {
 
 /// One event of an incident's timeline.
 public struct EventView: Codable, Sendable, Hashable {
+    /// Identifier.
     public var id: String
+    /// Event time (UTC).
     public var time: String
+    /// Event type.
     public var type: String
+    /// Priority.
     public var priority: String?
+    /// Workflow status set by the event.
     public var status: String?
+    /// Assignee set by the event.
     public var assignee: String?
+    /// Team set by the event.
     public var team: String?
+    /// Support level set by the event.
     public var level: String?
     /// Why the engine ignored it, if it did.
     public var rejected: String?
@@ -331,11 +367,15 @@ public struct EventView: Codable, Sendable, Hashable {
 
 /// `GET /v1/incidents/ID`.
 public struct IncidentDetail: Codable, Sendable, Hashable {
+    /// Incident id.
     public var incident: IncidentSummary
+    /// Service, if the event named one.
     public var service: String?
+    /// Team or level changes.
     public var handoffs: Int
     /// False when the contract does not cover the incident (validity, service).
     public var covered: Bool
+    /// The incident's clocks.
     public var clocks: [ClockView]
     /// Every event, in the engine's order.
     public var events: [EventView]
@@ -356,12 +396,19 @@ public struct IncidentDetail: Codable, Sendable, Hashable {
 
 /// One breached clock.
 public struct BreachView: Codable, Sendable, Hashable {
+    /// Incident id.
     public var incident: String
+    /// Contract id.
     public var contract: String
+    /// `reaction`, `resolution` or `promise:NAME`.
     public var metric: String
+    /// Priority.
     public var priority: String
+    /// Target, business seconds.
     public var targetSeconds: Int64?
+    /// Business seconds the clock ran.
     public var elapsedSeconds: Int64
+    /// When the target was breached (UTC).
     public var breachedAt: String
 
     /// A breach.
@@ -381,6 +428,7 @@ public struct BreachView: Codable, Sendable, Hashable {
 
 /// `GET /v1/breaches`.
 public struct BreachList: Codable, Sendable, Hashable {
+    /// The breaches.
     public var breaches: [BreachView]
     /// True when `limit` cut the list.
     public var truncated: Bool
@@ -410,7 +458,9 @@ public struct EventsResult: Codable, Sendable, Hashable {
 public struct ReloadResult: Codable, Sendable, Hashable {
     /// The generation now running.
     public var configGeneration: Int
+    /// The contracts.
     public var contracts: Int
+    /// sources
     public var sources: Int
     /// Settings that changed and apply only after a restart (webhooks, control socket).
     public var restartRequired: [String]
@@ -431,7 +481,8 @@ public enum APIJSON {
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting =
+            pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         // Our documents hold strings, integers and arrays only: encoding cannot fail.
         var bytes = Array((try? encoder.encode(value)) ?? Data("{}".utf8))
         bytes.append(0x0A)
