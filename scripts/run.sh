@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 swift build --product slad
+swift build --product slactl
 bin="$(swift build --show-bin-path)/slad"
 
 echo "== slad check-config etc/slad"
@@ -16,7 +17,11 @@ echo
 echo "== slad replay --config etc/slad --events etc/samples/events.jsonl"
 "$bin" replay --config etc/slad --events etc/samples/events.jsonl
 echo
-echo "== slad run --config etc/slad --state state   (Ctrl-C stops it; 'slad dump --state state' shows the store)"
+# The control socket: the system path as root (slactl finds it without options), else under ./state.
+socket=/run/slad/slad.sock
+[ "$(id -u)" = 0 ] || socket="$PWD/state/slad.sock"
+echo "== slad run --config etc/slad --state state --socket $socket"
+echo "   (Ctrl-C stops it; in another shell: $(swift build --show-bin-path)/slactl status --socket $socket)"
 idle=()
 [ "${SLAD_EXIT_WHEN_IDLE:-0}" = "1" ] && idle=(--exit-when-idle)
-exec "$bin" run --config etc/slad --state state "${idle[@]}"
+exec "$bin" run --config etc/slad --state state --socket "$socket" "${idle[@]}"

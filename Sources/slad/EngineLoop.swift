@@ -73,6 +73,7 @@ final class EngineLoop {
         let server = ControlServer(
             policy: policy, limits: limits,
             responder: SladResponder(board: board, mailbox: mailbox, metrics: metrics, reader: reader),
+            threads: max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)),
             observe: { route, status in metrics.answered(route: route, status: status) })
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
