@@ -258,7 +258,11 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     private let overLimit: Bool
     private var grants: (read: Bool, write: Bool) = (false, false)
     private var state = State.idle
+    /// One timer per connection, never rescheduled per request: requests only record times,
+    /// and the timer, when it fires, acts or re-arms for the deadline that now applies.
     private var timer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+    private var requestStart = NIODeadline.now()
     private var context: ChannelHandlerContext?
     private var routeName = "unrouted"
 
@@ -275,8 +279,12 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        arm(context, overLimit ? 1000 : settings.limits.idleTimeoutMilliseconds)
+        lastActivity = .now()
+        arm(context, at: lastActivity + .milliseconds(min(idleLimit, requestLimit)))
     }
+
+    private var idleLimit: Int64 { overLimit ? 1000 : settings.limits.idleTimeoutMilliseconds }
+    private var requestLimit: Int64 { overLimit ? 1000 : settings.limits.requestTimeoutMilliseconds }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
@@ -293,17 +301,16 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         if event is RequestBytesArrived {
             if case .idle = state {
                 state = .started
-                arm(context, overLimit ? 1000 : settings.limits.requestTimeoutMilliseconds)
+                requestStart = .now()
             }
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func arm(_ context: ChannelHandlerContext, _ milliseconds: Int64) {
-        timer?.cancel()
+    private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) { bound.value.timedOut() }
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { bound.value.timedOut() }
     }
 
     private var timeout: RouteError {
@@ -314,6 +321,19 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     private func timedOut() {
         guard let context else { return }
+        let now = NIODeadline.now()
+        // The deadline that applies now; a request always has at least requestLimit from its start,
+        // so re-arming at most requestLimit ahead never fires late.
+        let deadline: NIODeadline
+        switch state {
+        case .idle: deadline = lastActivity + .milliseconds(idleLimit)
+        case .started, .receiving, .refusing: deadline = requestStart + .milliseconds(requestLimit)
+        case .responding, .closing: deadline = .distantFuture
+        }
+        guard now >= deadline else {
+            arm(context, at: min(deadline, now + .milliseconds(requestLimit)))
+            return
+        }
         switch state {
         case .idle:
             context.close(promise: nil)
@@ -366,7 +386,6 @@ final class ControlHTTPHandler: ChannelInboundHandler {
                 break
             }
         case .end:
-            timer?.cancel()
             switch state {
             case .refusing(let head, let error):
                 let keepAlive = head.isKeepAlive && !overLimit
@@ -442,7 +461,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         if keepAlive {
             if case .responding = state {
                 state = .idle
-                arm(context, settings.limits.idleTimeoutMilliseconds)
+                lastActivity = .now()
             }
         } else {
             context.close(promise: nil)

@@ -151,11 +151,19 @@ final class SladMetrics: Sendable {
 
     /// Counts an answer of the control socket.
     func answered(route: String, status: Int) {
-        Metrics.Counter(
-            label: "slad_control_requests_total", dimensions: [("route", route), ("status", String(status))]
-        )
-        .increment()
+        // Cached: this runs for every request, and a factory lookup per request is not free.
+        let key = "\(route) \(status)"
+        let counter = answerCounters.withLock { cache in
+            if let known = cache[key] { return known }
+            let made = Metrics.Counter(
+                label: "slad_control_requests_total", dimensions: [("route", route), ("status", String(status))])
+            cache[key] = made
+            return made
+        }
+        counter.increment()
     }
+
+    private let answerCounters = Mutex<[String: Metrics.Counter]>([:])
 
     /// The exposition text.
     func render(nowMilliseconds now: Int64) -> [UInt8] {

@@ -208,34 +208,47 @@ public struct LiveEngine: Sendable {
         let keep = max(1, limit) + 1
         var best: [(key: Int64, index: Int)] = []
         best.reserveCapacity(keep)
+        let names = incidentNames
         func less(_ a: (key: Int64, index: Int), _ b: (key: Int64, index: Int)) -> Bool {
-            a.key != b.key ? a.key < b.key : incidentNames[a.index] < incidentNames[b.index]
+            a.key != b.key ? a.key < b.key : names[a.index] < names[b.index]
         }
-        for i in standings.indices {
-            let s = standings[i]
+        let only: Standing? =
             switch filter {
-            case .open: if s == .none { continue }
-            case .atRisk: if s != .atRisk { continue }
-            case .breached: if s != .breached { continue }
+            case .open: nil
+            case .atRisk: .atRisk
+            case .breached: .breached
             }
-            if let wanted, contractOf[i] != wanted { continue }
-            let key = breachMilliseconds[i]
-            if let cursor {
-                if key < cursor.breachMilliseconds { continue }
-                if key == cursor.breachMilliseconds && incidentNames[i] <= cursor.incident { continue }
+        // While the page is full, any key above its last is out: one integer compare rejects most.
+        var bound = Int64.max
+        standings.withUnsafeBufferPointer { st in
+            breachMilliseconds.withUnsafeBufferPointer { bm in
+                contractOf.withUnsafeBufferPointer { co in
+                    for i in 0..<st.count {
+                        let key = bm[i]
+                        if key > bound { continue }
+                        let s = st[i]
+                        if let only { if s != only { continue } } else if s == .none { continue }
+                        if let wanted, co[i] != wanted { continue }
+                        if let cursor {
+                            if key < cursor.breachMilliseconds { continue }
+                            if key == cursor.breachMilliseconds && names[i] <= cursor.incident { continue }
+                        }
+                        let item = (key: key, index: i)
+                        if best.count == keep {
+                            guard less(item, best[keep - 1]) else { continue }
+                            best.removeLast()
+                        }
+                        var lo = 0
+                        var hi = best.count
+                        while lo < hi {
+                            let mid = (lo + hi) / 2
+                            if less(best[mid], item) { lo = mid + 1 } else { hi = mid }
+                        }
+                        best.insert(item, at: lo)
+                        if best.count == keep { bound = best[keep - 1].key }
+                    }
+                }
             }
-            let item = (key: key, index: i)
-            if best.count == keep {
-                guard less(item, best[keep - 1]) else { continue }
-                best.removeLast()
-            }
-            var lo = 0
-            var hi = best.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if less(best[mid], item) { lo = mid + 1 } else { hi = mid }
-            }
-            best.insert(item, at: lo)
         }
         let more = best.count > max(1, limit)
         let page = best.prefix(max(1, limit)).map {
