@@ -208,8 +208,7 @@ final class EngineLoop {
 
     /// Publishes the engine's counts when they changed, and (every second) source positions and sinks.
     private func publish(positions: Bool) {
-        let s = ingest.live.status
-        let counts = IncidentCounts(open: s.open, atRisk: s.atRisk, breached: s.breached)
+        let counts = ingest.live.status
         let events = ingest.live.engine.eventCount
         let armed = ingest.live.armedCount
         let changed = counts != published.counts || events != published.events || armed != published.armed
@@ -286,7 +285,6 @@ final class EngineLoop {
     }
 
     private func contractView(_ c: Contract) -> ContractView {
-        let s = ingest.live.counts(contract: c.id)
         func percent(_ p: Percentage) -> String { String(p.description.dropLast()) }
         return ContractView(
             id: c.id, customer: c.customer, services: c.services, timeZone: c.zone.identifier, calendar: c.calendar.id,
@@ -297,7 +295,7 @@ final class EngineLoop {
                     name: $0.name, reactionSeconds: $0.reaction, resolutionSeconds: $0.resolution,
                     calendar: $0.calendar.id)
             }, warnAt: c.warnAt.map(percent), notify: c.notify,
-            incidents: IncidentCounts(open: s.open, atRisk: s.atRisk, breached: s.breached))
+            incidents: ingest.live.counts(contract: c.id))
     }
 
     /// An incident's line, evaluated as of now, with its verdict.
@@ -306,21 +304,15 @@ final class EngineLoop {
     )? {
         let (verdict, rejections) = ingest.live.engine.evaluate(incident: id, asOf: Instant(now / 1000))
         guard let verdict else { return nil }
-        var standing: String?
-        if verdict.status == .open, verdict.covered {
-            let kinds = verdict.clocks.flatMap { $0.crossings.map(\.threshold.kind) }
-            standing = kinds.contains(.breach) ? "breached" : kinds.contains(.warning) ? "at_risk" : "fine"
-        }
-        let next = verdict.clocks.compactMap { clock in (clock.breach?.at ?? clock.deadline).map { (clock, $0) } }
-            .min { $0.1 < $1.1 }
+        let next = verdict.firstBreach
         let open = verdict.status == .open
         return (
             IncidentSummary(
                 id: id, contract: verdict.contract, priority: verdict.priority, status: verdict.status.rawValue,
-                standing: standing, openedAt: ISO8601.format(verdict.openedAt, in: .utc),
-                nextMetric: open ? next.map { "\($0.0.metric)" } : nil,
-                nextDeadline: open ? next.map { ISO8601.format($0.1, in: .utc) } : nil,
-                secondsLeft: open ? next.map { $0.1.seconds - now / 1000 } : nil),
+                standing: verdict.standing?.rawValue, openedAt: ISO8601.format(verdict.openedAt, in: .utc),
+                nextMetric: open ? next.map { "\($0.clock.metric)" } : nil,
+                nextDeadline: open ? next.map { ISO8601.format($0.at, in: .utc) } : nil,
+                secondsLeft: open ? next.map { $0.at.seconds - now / 1000 } : nil),
             verdict, rejections
         )
     }

@@ -160,7 +160,7 @@ struct LiveEngineTests {
         d.run(until: (t0 + 14_500) * 1000)
         #expect(d.live.status.atRisk == 0 && d.live.status.breached == 1)
         d.ingest([ev("r", 14_500, .resolved)], at: (t0 + 14_500) * 1000)
-        #expect(d.live.status == LiveStatus())
+        #expect(d.live.status == IncidentCounts())
     }
 
     @Test("after the wall clock steps back, nothing armed for the old time fires early")

@@ -63,19 +63,6 @@ public struct SLANotification: Sendable, Hashable {
     }
 }
 
-/// Counts for a status line: how many open incidents are fine, at risk, breached.
-public struct LiveStatus: Sendable, Hashable {
-    /// Incidents open (not resolved or closed).
-    public var open = 0
-    /// Open incidents with a warning passed on a clock that has not breached.
-    public var atRisk = 0
-    /// Open incidents with a breached clock.
-    public var breached = 0
-
-    /// Zero counts.
-    public init() {}
-}
-
 /// Which open incidents a listing wants.
 public enum StandingFilter: String, Sendable, CaseIterable {
     case open
@@ -84,8 +71,25 @@ public enum StandingFilter: String, Sendable, CaseIterable {
 }
 
 /// Where an open incident stands.
-enum Standing: UInt8, Sendable {
-    case none, fine, atRisk, breached
+public enum IncidentStanding: String, Sendable {
+    case fine
+    case atRisk = "at_risk"
+    case breached
+}
+
+extension IncidentVerdict {
+    /// Where the incident stands: nil unless it is open and covered by its contract;
+    /// breached when a clock breached, at risk when a clock passed a warning.
+    public var standing: IncidentStanding? {
+        guard status == .open, covered else { return nil }
+        let kinds = clocks.flatMap { clock in clock.crossings.map(\.threshold.kind) }
+        return kinds.contains(.breach) ? .breached : kinds.contains(.warning) ? .atRisk : .fine
+    }
+
+    /// The clock whose breach instant (passed, or due if it keeps running) comes first, and that instant.
+    public var firstBreach: (clock: ClockVerdict, at: Instant)? {
+        clocks.compactMap { clock in (clock.breach?.at ?? clock.deadline).map { (clock, $0) } }.min { $0.1 < $1.1 }
+    }
 }
 
 /// A position in an incident listing: the incident's earliest breach instant
@@ -165,9 +169,9 @@ public struct LiveEngine: Sendable {
     /// Timers armed.
     public var armedCount: Int { wheel.count }
 
-    /// The standing of each incident by payload index (`.none` once closed or not covered),
+    /// The standing of each incident by payload index (nil once closed or not covered),
     /// kept current by every refresh; arrays, so that a listing scans memory in order.
-    private var standings: [Standing] = []
+    private var standings: [IncidentStanding?] = []
     /// Per payload index: the earliest breach instant (past or due) of its clocks, ms; `Int64.max` for none.
     private var breachMilliseconds: [Int64] = []
     /// Per payload index: its contract, as an index into `contractNames`.
@@ -175,11 +179,11 @@ public struct LiveEngine: Sendable {
     private var contractNames: [String] = []
     private var contractIndex: [String: Int32] = [:]
     /// Open, at-risk and breached counts, maintained as incidents are re-decided.
-    public private(set) var status = LiveStatus()
+    public private(set) var status = IncidentCounts()
 
-    private mutating func setStanding(_ index: Int, _ new: Standing) {
-        func apply(_ s: Standing, _ d: Int) {
-            guard s != .none else { return }
+    private mutating func setStanding(_ index: Int, _ new: IncidentStanding?) {
+        func apply(_ s: IncidentStanding?, _ d: Int) {
+            guard s != nil else { return }
             status.open += d
             if s == .atRisk { status.atRisk += d }
             if s == .breached { status.breached += d }
@@ -212,7 +216,7 @@ public struct LiveEngine: Sendable {
         func less(_ a: (key: Int64, index: Int), _ b: (key: Int64, index: Int)) -> Bool {
             a.key != b.key ? a.key < b.key : names[a.index] < names[b.index]
         }
-        let only: Standing? =
+        let only: IncidentStanding? =
             switch filter {
             case .open: nil
             case .atRisk: .atRisk
@@ -227,7 +231,7 @@ public struct LiveEngine: Sendable {
                         let key = bm[i]
                         if key > bound { continue }
                         let s = st[i]
-                        if let only { if s != only { continue } } else if s == .none { continue }
+                        if let only { if s != only { continue } } else if s == nil { continue }
                         if let wanted, co[i] != wanted { continue }
                         if let cursor {
                             if key < cursor.breachMilliseconds { continue }
@@ -258,10 +262,10 @@ public struct LiveEngine: Sendable {
     }
 
     /// Open, at-risk and breached counts of one contract's incidents (a scan: for the contract views).
-    public func counts(contract: String) -> LiveStatus {
-        var out = LiveStatus()
+    public func counts(contract: String) -> IncidentCounts {
+        var out = IncidentCounts()
         guard let c = contractIndex[contract] else { return out }
-        for i in standings.indices where contractOf[i] == c && standings[i] != .none {
+        for i in standings.indices where contractOf[i] == c && standings[i] != nil {
             out.open += 1
             if standings[i] == .atRisk { out.atRisk += 1 }
             if standings[i] == .breached { out.breached += 1 }
@@ -358,15 +362,9 @@ public struct LiveEngine: Sendable {
                 }
             }
         }
-        var standingNow = Standing.none
-        if let verdict, verdict.status == .open, verdict.covered {
-            let kinds = verdict.clocks.flatMap { clock in clock.crossings.map(\.threshold.kind) }
-            standingNow = kinds.contains(.breach) ? .breached : kinds.contains(.warning) ? .atRisk : .fine
-        }
         let index = Int(payload(incident))
-        setStanding(index, standingNow)
-        breachMilliseconds[index] =
-            verdict?.clocks.compactMap { ($0.breach?.at ?? $0.deadline).map { $0.seconds * 1000 } }.min() ?? .max
+        setStanding(index, verdict?.standing)
+        breachMilliseconds[index] = verdict?.firstBreach.map { $0.at.seconds * 1000 } ?? .max
         if let verdict { contractOf[index] = contractSlot(verdict.contract) }
         // Breaches announced for this incident that the events no longer support.
         for (id, breach) in breaches[incident] ?? [:] where !stillTrue.contains(id) {
@@ -387,7 +385,7 @@ public struct LiveEngine: Sendable {
         let index = UInt32(incidentNames.count)
         incidentNames.append(incident)
         incidentIndex[incident] = index
-        standings.append(.none)
+        standings.append(nil)
         breachMilliseconds.append(.max)
         contractOf.append(-1)
         return index
