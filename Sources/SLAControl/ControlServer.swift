@@ -104,9 +104,6 @@ public final class ControlServer: Sendable {
         settings = Settings(policy: policy, limits: limits, responder: responder, observe: observe)
     }
 
-    /// Connections open now.
-    public var connections: Int { open.value.load(ordering: .relaxed) }
-
     /// Binds `path` (replacing a stale socket file), then sets its mode and group.
     ///
     /// The file is created owner-only and opened up afterwards, so no one outside

@@ -15,6 +15,9 @@ import Glibc
 final class EngineLoop {
     private(set) var config: SladConfiguration
     let store: SLAStore
+    /// A read-only connection for the loop's own reads (outbox depths): WAL readers never wait
+    /// for the committer, and the control socket's breach queries use a connection of their own.
+    let reader: SLAStore
     var ingest: Ingest
     let notifier: Notifier
     let committer: Committer
@@ -31,11 +34,12 @@ final class EngineLoop {
     private var published = (counts: IncidentCounts(), events: -1, armed: -1)
 
     init(
-        config: SladConfiguration, store: SLAStore, ingest: Ingest, notifier: Notifier, batchLines: Int,
-        exitWhenIdle: Bool
+        config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
+        batchLines: Int, exitWhenIdle: Bool
     ) throws {
         self.config = config
         self.store = store
+        self.reader = reader
         self.ingest = ingest
         self.notifier = notifier
         self.batchLines = batchLines
@@ -53,7 +57,7 @@ final class EngineLoop {
     /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
     func restore() throws -> [SLANotification] {
         let caughtUp = try ingest.restore()
-        publish(positions: true)
+        publish(positions: true, sinks: true)
         return caughtUp
     }
 
@@ -135,9 +139,8 @@ final class EngineLoop {
         var readSinceStatus = false
         while !stopRequested.load(ordering: .relaxed) && !committer.failed {
             mailbox.run(self)
-            if reloadRequested.exchange(false, ordering: .relaxed) {
-                if case .failure(let e) = reload() { _ = e }
-            }
+            // A failed reload has logged its errors; the running configuration stays.
+            if reloadRequested.exchange(false, ordering: .relaxed) { _ = reload() }
             // Deadlines are wall-clock instants; a step of the wall clock (NTP, date -s) is
             // noticed by comparing it with the monotonic clock, and logged.
             let wall = wallMilliseconds()
@@ -154,13 +157,12 @@ final class EngineLoop {
             }
             lastWall = wall
             lastMonotonic = monotonic
-            // Source positions cost a stat per file: after each batch read, and every second.
-            let positionsDue = readSinceStatus || monotonic - lastPositions > .seconds(1)
-            if positionsDue {
-                lastPositions = monotonic
-                readSinceStatus = false
-            }
-            publish(positions: positionsDue)
+            // Source positions cost a stat per file: after each batch read, and every second;
+            // outbox depths a query: every second.
+            let secondPassed = monotonic - lastPositions > .seconds(1)
+            if secondPassed { lastPositions = monotonic }
+            publish(positions: readSinceStatus || secondPassed, sinks: secondPassed)
+            readSinceStatus = false
             if monotonic - lastStatusLog > .seconds(10) {
                 lastStatusLog = monotonic
                 logStatus()
@@ -206,13 +208,13 @@ final class EngineLoop {
         log("slad: status", fields.merging(notifier.stats(), uniquingKeysWith: { a, _ in a }))
     }
 
-    /// Publishes the engine's counts when they changed, and (every second) source positions and sinks.
-    private func publish(positions: Bool) {
+    /// Publishes the engine's counts when they changed, and source positions and sinks when asked.
+    private func publish(positions: Bool, sinks publishSinks: Bool) {
         let counts = ingest.live.status
         let events = ingest.live.engine.eventCount
         let armed = ingest.live.armedCount
         let changed = counts != published.counts || events != published.events || armed != published.armed
-        guard changed || positions else { return }
+        guard changed || positions || publishSinks else { return }
         published = (counts, events, armed)
         var sources: [SourceStatus]?
         var sinks: [SinkStatus]?
@@ -229,7 +231,9 @@ final class EngineLoop {
                         name: "api", path: "POST /v1/events", lines: api.lines, events: api.events,
                         duplicates: api.duplicates, quarantined: api.quarantined))
             }
-            let pending = (try? store.pendingDeliveryCounts()) ?? [:]
+        }
+        if publishSinks {
+            let pending = (try? reader.pendingDeliveryCounts()) ?? [:]
             sinks = notifier.workers.map { w in
                 let st = notifier.sinkStats(w)
                 return SinkStatus(
@@ -415,11 +419,7 @@ final class EngineLoop {
         var batch = Batch()
         batch.notifications = ingest.live.replaceContracts(new.contracts, nowMilliseconds: wallMilliseconds())
         // Stored verdicts follow the new terms.
-        for incident in ingest.live.engine.incidentIDs.sorted() {
-            let (verdict, rejections) = ingest.live.engine.evaluate(incident: incident)
-            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
-            batch.rejections += rejections
-        }
+        ingest.recordVerdicts(of: ingest.live.engine.incidentIDs, into: &batch)
         do {
             try ingest.replaceSources(new)
         } catch {
@@ -436,7 +436,7 @@ final class EngineLoop {
         applied.catchUpWindow = config.catchUpWindow
         config = applied
         generation += 1
-        publish(positions: true)
+        publish(positions: true, sinks: true)
         log(
             "slad: configuration reloaded",
             [

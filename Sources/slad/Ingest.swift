@@ -184,7 +184,13 @@ struct Ingest {
                 batch.stats[source]?.duplicates += 1
             }
         }
-        for incident in touched.sorted() {
+        recordVerdicts(of: touched, into: &batch)
+    }
+
+    /// Puts the stored state of `incidents` into `batch`: each verdict (as of its last event), or
+    /// the incident as unevaluated, and the events the engine rejects.
+    func recordVerdicts(of incidents: some Sequence<String>, into batch: inout Batch) {
+        for incident in incidents.sorted() {
             let (verdict, rejections) = live.engine.evaluate(incident: incident)
             if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
             batch.rejections += rejections

@@ -80,8 +80,8 @@ struct RunCommand: ParsableCommand {
         }
         raiseDescriptorLimit()
         let loop = try EngineLoop(
-            config: config, store: store, ingest: ingest, notifier: notifier, batchLines: batchLines,
-            exitWhenIdle: exitWhenIdle)
+            config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
+            notifier: notifier, batchLines: batchLines, exitWhenIdle: exitWhenIdle)
         let caughtUp = try loop.restore()
         let socketPath = resolveSocketPath(config)
         let server: ControlServer
@@ -107,22 +107,25 @@ struct RunCommand: ParsableCommand {
         if loop.committer.failed { throw ExitCode(1) }
     }
 
+    /// The first folder of a `$…_DIRECTORY` variable systemd sets (colon-separated), nil when unset.
+    func systemdDirectory(_ variable: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else { return nil }
+        return value.split(separator: ":").first.map(String.init) ?? value
+    }
+
     /// `--socket`, else `control.socket`, else `$RUNTIME_DIRECTORY/slad.sock`, else /run/slad/slad.sock.
     func resolveSocketPath(_ config: SladConfiguration) -> String {
         if let socket { return socket }
         if let path = config.control.socket { return path }
-        if let dir = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"], !dir.isEmpty {
-            return ((dir.split(separator: ":").first.map(String.init) ?? dir) as NSString)
-                .appendingPathComponent("slad.sock")
+        if let dir = systemdDirectory("RUNTIME_DIRECTORY") {
+            return (dir as NSString).appendingPathComponent("slad.sock")
         }
         return "/run/slad/slad.sock"
     }
 
     func resolveStateDirectory(_ config: SladConfiguration) -> String {
         if let state { return state }
-        if let dir = ProcessInfo.processInfo.environment["STATE_DIRECTORY"], !dir.isEmpty {
-            return dir.split(separator: ":").first.map(String.init) ?? dir
-        }
+        if let dir = systemdDirectory("STATE_DIRECTORY") { return dir }
         if let dir = config.stateDirectory {
             return dir.hasPrefix("/") ? dir : (config.directory as NSString).appendingPathComponent(dir)
         }

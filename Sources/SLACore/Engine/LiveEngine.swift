@@ -209,7 +209,8 @@ public struct LiveEngine: Sendable {
         } else {
             wanted = nil
         }
-        let keep = max(1, limit) + 1
+        let pageSize = max(1, limit)
+        let keep = pageSize + 1
         var best: [(key: Int64, index: Int)] = []
         best.reserveCapacity(keep)
         let names = incidentNames
@@ -254,8 +255,8 @@ public struct LiveEngine: Sendable {
                 }
             }
         }
-        let more = best.count > max(1, limit)
-        let page = best.prefix(max(1, limit)).map {
+        let more = best.count > pageSize
+        let page = best.prefix(pageSize).map {
             IncidentCursor(breachMilliseconds: $0.key, incident: incidentNames[$0.index])
         }
         return (Array(page), more)
