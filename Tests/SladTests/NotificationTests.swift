@@ -263,9 +263,14 @@ struct WebhookDeliveryTests {
         }
     }
 
-    /// Every request carried a valid signature and a body whose data.id is its webhook-id.
+    /// Every complete request carried a valid signature and a body whose data.id is its webhook-id;
+    /// a request cut short by a SIGKILL of the sender is never answered, so never counts as delivered.
     static func checkSigned(_ r: Receiver) {
         for rec in r.records() {
+            if rec["incomplete"] as? Bool == true {
+                #expect(rec["status"] == nil, "an incomplete request was answered: \(rec)")
+                continue
+            }
             #expect(rec["valid"] as? Bool == true, "bad signature: \(rec)")
             let data = (rec["body"] as? [String: Any])?["data"] as? [String: Any]
             #expect(data?["id"] as? String == rec["id"] as? String)
