@@ -69,6 +69,22 @@ public struct Contract: Sendable {
         return true
     }
 
+    /// Days of `month` on which the contract is in force: the proration basis of its fee.
+    public func validDays(in month: YearMonth) -> Int {
+        let first = month.firstDay
+        let last = first.adding(days: Int64(LocalDate.daysIn(year: month.year, month: month.month) - 1))
+        let from = max(first, validFrom ?? first)
+        let to = min(last, validTo ?? last)
+        return from > to ? 0 : Int(to.daysSinceEpoch - from.daysSinceEpoch + 1)
+    }
+
+    /// The calendar named `id` among those the contract's clocks count in.
+    public func calendar(id: String) -> BusinessCalendar? {
+        if calendar.id == id { return calendar }
+        if let terms = priorities.first(where: { $0.calendar.id == id }) { return terms.calendar }
+        return id == "24x7" ? .twentyFourSeven(zone: zone) : nil
+    }
+
     /// `[start, end)` of the validity, unbounded sides as nil.
     public var validityInstants: (start: Instant?, end: Instant?) {
         (validFrom.map { zone.startOfDay($0) }, validTo.map { zone.startOfDay($0.adding(days: 1)) })

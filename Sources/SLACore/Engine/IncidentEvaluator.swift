@@ -37,6 +37,12 @@ public struct ClockVerdict: Sendable {
     public var upcoming: [Crossing]
     /// The calendar the clock counts in at the end.
     public var calendarID: String
+    /// Since when time has counted without a change, while it still counts (not stopped,
+    /// not paused); the base from which the next thresholds fall due.
+    public var runningSince: Instant?
+
+    /// Whether time still counts at the evaluation instant.
+    public var isRunning: Bool { runningSince != nil }
 
     /// The breach, if any.
     public var breach: Crossing? { crossings.first { $0.threshold.kind == .breach } }
@@ -304,7 +310,7 @@ private struct IncidentState {
         return ClockVerdict(
             metric: metric, priority: last.priority, target: last.target, elapsed: evaluation.elapsed, outcome: outcome,
             stoppedAt: track.stoppedAt, crossings: evaluation.crossings, upcoming: evaluation.upcoming,
-            calendarID: last.calendar.id)
+            calendarID: last.calendar.id, runningSince: track.isRunning && !track.isStopped ? last.start : nil)
     }
 
     /// Promises are wall-clock commitments: due is an instant, not a business duration.
@@ -318,6 +324,43 @@ private struct IncidentState {
             metric: .promise(name), priority: p.priority, target: target, elapsed: max(0, end.seconds - p.made.seconds),
             outcome: breached ? .breached : (p.keptAt != nil ? .met : .running), stoppedAt: p.keptAt,
             crossings: breached ? [crossing] : [], upcoming: breached || p.keptAt != nil ? [] : [crossing],
-            calendarID: "24x7")
+            calendarID: "24x7", runningSince: p.keptAt == nil ? p.made : nil)
+    }
+}
+
+extension IncidentVerdict {
+    /// The verdict at a later `instant` when no event arrived after ``asOf``.
+    ///
+    /// Between the last event and `instant` nothing changes but the clocks that run,
+    /// so their elapsed time grows in their calendar and the thresholds they pass are
+    /// crossed at the instants already computed as upcoming. This is what lets a report
+    /// use stored verdicts without re-reading every incident's events.
+    public func projected(to instant: Instant, in contract: Contract) -> IncidentVerdict {
+        guard instant > asOf else { return self }
+        var v = self
+        v.asOf = instant
+        for i in v.clocks.indices {
+            var c = v.clocks[i]
+            guard let since = c.runningSince, let calendar = contract.calendar(id: c.calendarID) else { continue }
+            // A threshold is dated when elapsed time reached it, counted from the start of the
+            // running stretch, as the evaluator does; that can lie before `asOf` when the target
+            // was reached exactly and nothing has counted since (a business day's end).
+            let atStart = c.elapsed - calendar.elapsed(from: since, to: asOf)
+            c.elapsed += calendar.elapsed(from: asOf, to: instant)
+            if let target = c.target {
+                let elapsed = c.elapsed
+                let passes = { (x: Crossing) in elapsed > x.threshold.at.ceilingOf(target) }
+                var passed = c.upcoming.filter(passes)
+                for k in passed.indices {
+                    let limit = passed[k].threshold.at.ceilingOf(target)
+                    passed[k].at = calendar.adding(business: max(0, limit - atStart), to: since) ?? passed[k].at
+                }
+                c.crossings += passed.sorted { $0.at < $1.at }
+                c.upcoming.removeAll(where: passes)
+                if c.breach != nil { c.outcome = .breached }
+            }
+            v.clocks[i] = c
+        }
+        return v
     }
 }

@@ -64,8 +64,15 @@ public struct MonthlyStatement: Sendable {
     public var periodStart: Instant
     /// End of the period covered (exclusive).
     public var periodEnd: Instant
-    /// The monthly fee.
+    /// The fee for the month: the monthly fee, prorated by valid days when the contract
+    /// covers only part of the month. Credits and a percentage cap apply to this amount.
     public var fee: Money
+    /// The monthly fee as written in the contract.
+    public var fullFee: Money
+    /// Days of the month (contract zone) the contract was valid.
+    public var validDays: Int
+    /// Days in the month.
+    public var daysInMonth: Int
     /// Availability figures, when the contract promises availability.
     public var availability: AvailabilityFigures?
     /// Incidents opened in the month, per priority.
@@ -106,6 +113,15 @@ public enum StatementBuilder {
         let end = max(start, min(monthEnd, validity.end ?? monthEnd, max(asOf, start)))
         let inMonth = { (t: Instant) in t >= monthStart && t < monthEnd }
         let currency = contract.currency
+        let daysInMonth = LocalDate.daysIn(year: month.year, month: month.month)
+        let validDays = contract.validDays(in: month)
+        let fee =
+            validDays == daysInMonth
+            ? contract.fee
+            : Money(
+                minorUnits: roundHalfEven(
+                    numerator: contract.fee.minorUnits * Int64(validDays), denominator: Int64(daysInMonth)),
+                currency: currency)
 
         var byPriority: [String: Int] = [:]
         var reaction = Compliance()
@@ -134,20 +150,21 @@ public enum StatementBuilder {
         lines.sort { ($0.at, $0.incident, $0.metric) < ($1.at, $1.incident, $1.metric) }
 
         let availability = contract.availability.map {
-            availabilityFigures($0, contract: contract, services: services, period: start.seconds..<end.seconds)
+            availabilityFigures(
+                $0, contract: contract, fee: fee, services: services, period: start.seconds..<end.seconds)
         }
         var subtotal = availability?.credit ?? .zero(currency)
         for line in lines { subtotal = subtotal + line.amount }
         let cap: Money? = contract.penalties.cap.map {
             switch $0 {
-            case .percentOfFee(let p): contract.fee.times(p)
+            case .percentOfFee(let p): fee.times(p)
             case .amount(let m): m
             }
         }
         let capApplied = cap.map { subtotal > $0 } ?? false
         return MonthlyStatement(
             contract: contract.id, customer: contract.customer, month: month, periodStart: start, periodEnd: end,
-            fee: contract.fee, availability: availability, incidentsByPriority: byPriority, reaction: reaction,
+            fee: fee, fullFee: contract.fee, validDays: validDays, daysInMonth: daysInMonth, availability: availability, incidentsByPriority: byPriority, reaction: reaction,
             resolution: resolution, handoffs: handoffs, bouncedIncidents: bounced, breaches: lines, subtotal: subtotal,
             cap: cap, capApplied: capApplied, total: capApplied ? cap! : subtotal, provisional: asOf < monthEnd)
     }
@@ -181,7 +198,7 @@ public enum StatementBuilder {
     }
 
     static func availabilityFigures(
-        _ terms: AvailabilityTerms, contract: Contract, services: ServiceTimeline, period: Range<Int64>
+        _ terms: AvailabilityTerms, contract: Contract, fee: Money, services: ServiceTimeline, period: Range<Int64>
     ) -> AvailabilityFigures {
         let calendar = terms.calendar
         let periodSet = IntervalSet([period])
@@ -203,6 +220,6 @@ public enum StatementBuilder {
         return AvailabilityFigures(
             periodSeconds: periodSeconds, maintenanceSeconds: maintenanceSeconds, downtimeSeconds: downSeconds,
             achieved: achieved, target: terms.target, met: !below(terms.target), tier: tier,
-            credit: tier.map { contract.fee.times($0.credit) } ?? .zero(contract.currency), downtime: downtime)
+            credit: tier.map { fee.times($0.credit) } ?? .zero(contract.currency), downtime: downtime)
     }
 }
