@@ -61,7 +61,8 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Evaluate an event file offline: verdict per incident and clock, penalties per contract and month.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case table, json, lines, verdicts, statements
+        case table, json, lines, verdicts, statements, csv, html, report
+        case reportJSON = "report-json"
     }
 
     @OptionGroup var options: ConfigOptions
@@ -69,8 +70,23 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("events"), help: "JSON Lines event file ('-' for standard input).")
     var eventsPath: String
 
-    @Option(help: "Output format: table, json, lines, verdicts (CSV, one row per clock) or statements.")
+    @Option(
+        help: """
+            Output format: table, json, lines, verdicts (CSV, one row per clock), statements; \
+            or the monthly penalty report as csv, html, report (terminal) or report-json.
+            """)
     var format: Format = .table
+
+    @Option(help: "Only this month (YYYY-MM) in report formats.")
+    var month: String?
+
+    @Option(
+        name: .customLong("diff"),
+        help: "A second configuration folder: print per contract and month the penalty difference between the two.")
+    var diffDirectory: String?
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write to this file instead of standard output.")
+    var output: String?
 
     @Option(
         name: .customLong("source"),
@@ -83,6 +99,9 @@ struct ReplayCommand: ParsableCommand {
     var asOf: String?
 
     func validate() throws {
+        if let month, YearMonth(parsing: month) == nil {
+            throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
+        }
         if let asOf, ISO8601.parse(asOf)?.offset == nil {
             throw ValidationError(
                 "--as-of '\(asOf)' must be an ISO 8601 time with an offset, e.g. 2026-11-30T00:00:00+03:00")
@@ -125,6 +144,29 @@ struct ReplayCommand: ParsableCommand {
         for e in lineErrors { printError("quarantined: \(e)") }
         let instant = asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) }
         let result = Replay.run(contracts: config.contracts, events: events, asOf: instant)
+        let selected = month.flatMap { YearMonth(parsing: $0) }
+        if let diffDirectory {
+            var otherOptions = options
+            otherOptions.directory = diffDirectory
+            let other = try otherOptions.load()
+            let otherResult = Replay.run(contracts: other.contracts, events: events, asOf: instant)
+            let diff = PenaltyDiff(base: result, proposed: otherResult, month: selected)
+            try emit(format == .csv ? diff.csv() : diff.table(base: options.directory, proposed: diffDirectory))
+            return
+        }
+        let reportFormat: ReportFormat? =
+            switch format {
+            case .csv: .csv
+            case .html: .html
+            case .report: .table
+            case .reportJSON: .json
+            default: nil
+            }
+        if let reportFormat {
+            let document = ReportDocument(result, contracts: config.contracts, month: selected)
+            try emit(String(decoding: ReportRenderer.render(document, as: reportFormat), as: UTF8.self))
+            return
+        }
         switch format {
         case .table:
             print(ReplayRenderer.table(result, contracts: config.contracts), terminator: "")
@@ -141,8 +183,23 @@ struct ReplayCommand: ParsableCommand {
         case .statements:
             print(ReplayRenderer.statements(result, contracts: config.contracts), terminator: "")
             if let mappedSummary { print("source: \(mappedSummary)") }
+        case .csv, .html, .report, .reportJSON: break
         }
         if let mappedSummary, format == .table { print("source: \(mappedSummary)") }
+    }
+
+    /// Writes `text` to `--output`, or to standard output.
+    func emit(_ text: String) throws {
+        guard let output else {
+            print(text, terminator: "")
+            return
+        }
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+        } catch {
+            printError("\(output): cannot be written: \(error.localizedDescription)")
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -9,7 +9,8 @@ struct ProjectionTests {
             id: "proj", customer: "Projection", calendar: office,
             fee: Money(parsing: "100.00", currency: Currency(code: "EUR")!)!,
             priorities: [
-                PriorityTerms(name: "P1", reaction: 1_800, resolution: 14_400, calendar: .twentyFourSeven(zone: Zones.berlin)),
+                PriorityTerms(
+                    name: "P1", reaction: 1_800, resolution: 14_400, calendar: .twentyFourSeven(zone: Zones.berlin)),
                 PriorityTerms(name: "P2", reaction: 7_200, resolution: 57_600, calendar: office),
             ], pauseOn: ["pending_customer"],
             warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!],

@@ -18,6 +18,8 @@ public struct AvailabilityFigures: Sendable, Hashable {
     public var credit: Money
     /// Downtime intervals that count, for charts.
     public var downtime: IntervalSet
+    /// Maintenance intervals excluded, for charts.
+    public var maintenance: IntervalSet
 }
 
 /// One breach and what it costs.
@@ -164,7 +166,8 @@ public enum StatementBuilder {
         let capApplied = cap.map { subtotal > $0 } ?? false
         return MonthlyStatement(
             contract: contract.id, customer: contract.customer, month: month, periodStart: start, periodEnd: end,
-            fee: fee, fullFee: contract.fee, validDays: validDays, daysInMonth: daysInMonth, availability: availability, incidentsByPriority: byPriority, reaction: reaction,
+            fee: fee, fullFee: contract.fee, validDays: validDays, daysInMonth: daysInMonth, availability: availability,
+            incidentsByPriority: byPriority, reaction: reaction,
             resolution: resolution, handoffs: handoffs, bouncedIncidents: bounced, breaches: lines, subtotal: subtotal,
             cap: cap, capApplied: capApplied, total: capApplied ? cap! : subtotal, provisional: asOf < monthEnd)
     }
@@ -220,6 +223,7 @@ public enum StatementBuilder {
         return AvailabilityFigures(
             periodSeconds: periodSeconds, maintenanceSeconds: maintenanceSeconds, downtimeSeconds: downSeconds,
             achieved: achieved, target: terms.target, met: !below(terms.target), tier: tier,
-            credit: tier.map { fee.times($0.credit) } ?? .zero(contract.currency), downtime: downtime)
+            credit: tier.map { fee.times($0.credit) } ?? .zero(contract.currency), downtime: downtime,
+            maintenance: maintenance)
     }
 }

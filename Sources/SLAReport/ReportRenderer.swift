@@ -1,0 +1,208 @@
+import Foundation
+import SLACore
+
+/// The documents of one report request: one month, one or more contracts.
+public struct ReportDocument: Codable, Sendable, Equatable {
+    /// `YYYY-MM`, or nil for a document spanning months (a replay).
+    public var month: String?
+    /// One report per contract and month, ordered by contract id then month.
+    public var reports: [MonthlyReport]
+
+    /// Creates a document.
+    public init(month: String?, reports: [MonthlyReport]) {
+        self.month = month
+        self.reports = reports
+    }
+}
+
+/// Output formats of a report.
+public enum ReportFormat: String, Sendable, CaseIterable {
+    case table, csv, json, html
+
+    /// The HTTP content type of the format.
+    public var contentType: String {
+        switch self {
+        case .table: "text/plain; charset=utf-8"
+        case .csv: "text/csv; charset=utf-8; header=present"
+        case .json: "application/json"
+        case .html: "text/html; charset=utf-8"
+        }
+    }
+}
+
+/// Renders report documents. Every renderer is a pure function of the document: the same
+/// document gives the same bytes.
+public enum ReportRenderer {
+    /// Renders `document` in `format`.
+    public static func render(_ document: ReportDocument, as format: ReportFormat) -> [UInt8] {
+        switch format {
+        case .json: APIJSON.encode(document, pretty: true)
+        case .csv: Array(csv(document).utf8)
+        case .table: Array(table(document).utf8)
+        case .html: Array(ReportHTML.page(document).utf8)
+        }
+    }
+
+    /// The canonical bytes a seal's hash covers: compact JSON of the report without its seal.
+    public static func canonical(_ report: MonthlyReport) -> [UInt8] {
+        var unsealed = report
+        unsealed.seal = nil
+        return APIJSON.encode(unsealed)
+    }
+
+    /// The CSV columns, in order.
+    public static let csvHeader = [
+        "contract", "month", "state", "section", "item", "incident", "metric", "priority", "at", "target_seconds",
+        "actual_seconds", "over_by_seconds", "value", "amount", "currency", "note",
+    ]
+
+    /// RFC 4180: CRLF line ends, one header row, fields quoted when they hold a comma, quote or line break.
+    public static func csv(_ document: ReportDocument) -> String {
+        var out = csvHeader.joined(separator: ",") + "\r\n"
+        for r in document.reports {
+            func row(
+                _ section: String, _ item: String, value: String = "", amount: MonthlyReport.Amount? = nil,
+                note: String = "", breach: MonthlyReport.Breach? = nil
+            ) {
+                let fields = [
+                    r.contract, r.month, r.state.rawValue, section, item, breach?.incident ?? "", breach?.metric ?? "",
+                    breach?.priority ?? "", breach?.at ?? "", breach.map { String($0.targetSeconds) } ?? "",
+                    breach.map { String($0.actualSeconds) } ?? "", breach.map { String($0.overBySeconds) } ?? "", value,
+                    amount?.amount ?? "", amount == nil ? "" : r.currency, note,
+                ]
+                out += fields.map(csvField).joined(separator: ",") + "\r\n"
+            }
+            row("report", "customer", value: r.customer)
+            row("report", "period_start", value: r.periodStart)
+            row("report", "period_end", value: r.periodEnd)
+            row("report", "timezone", value: r.timezone)
+            row("report", "as_of", value: r.asOf)
+            if let seal = r.seal { row("report", "sealed", value: seal.sealedAt, note: "sha256 " + seal.sha256) }
+            row("fee", "monthly", amount: r.fee.monthly)
+            row(
+                "fee", "charged", value: "\(r.fee.validDays)/\(r.fee.daysInMonth) days", amount: r.fee.charged,
+                note: r.fee.validDays == r.fee.daysInMonth ? "" : "prorated by valid days")
+            if let a = r.availability {
+                row("availability", "minutes_in_period", value: minutes(a.periodSeconds))
+                row("availability", "maintenance_minutes", value: minutes(a.maintenanceSeconds))
+                row("availability", "downtime_minutes", value: minutes(a.downtimeSeconds))
+                row("availability", "achieved", value: a.achieved)
+                row("availability", "target", value: a.target, note: a.met ? "met" : "missed")
+                row("availability", "tier", value: a.tierBelow.map { "below \($0)" } ?? "none")
+            }
+            for p in r.incidentsByPriority { row("incidents", p.priority, value: String(p.opened)) }
+            row("incidents", "total", value: String(r.incidentsByPriority.reduce(0) { $0 + $1.opened }))
+            for (name, c) in [("reaction", r.reaction), ("resolution", r.resolution)] {
+                row(name, "met", value: String(c.met))
+                row(name, "breached", value: String(c.breached))
+                row(name, "compliance", value: c.percent ?? "n/a")
+            }
+            row("handoffs", "total", value: String(r.handoffs.total))
+            row("handoffs", "per_incident", value: r.handoffs.perIncident)
+            row("handoffs", "bounced_incidents", value: String(r.handoffs.bounced), note: "more than 2 handoffs")
+            for b in r.breaches { row("breach", b.metric, amount: b.amount, note: b.rule, breach: b) }
+            if let a = r.availability {
+                row(
+                    "credit", "availability", amount: a.credit,
+                    note: a.tierBelow.map { "below \($0): \(a.tierCredit ?? "") of \(r.fee.charged.amount)" }
+                        ?? "no tier hit")
+            }
+            row("summary", "subtotal", amount: r.subtotal)
+            if let cap = r.cap { row("summary", "cap", amount: cap, note: r.capApplied ? "applied" : "not reached") }
+            for adj in r.adjustments {
+                row(
+                    "adjustment", adj.sealedMonth, amount: adj.amount,
+                    note:
+                        "sealed \(adj.sealedMonth) total \(adj.sealedTotal.amount), recomputed \(adj.recomputedTotal.amount) (sha256 \(adj.sealedSha256.prefix(12)))"
+                )
+            }
+            row("summary", "total", amount: r.total)
+            row("summary", "rounding", note: r.rounding)
+        }
+        return out
+    }
+
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Seconds as minutes with two decimals (half-even).
+    static func minutes(_ seconds: Int64) -> String { decimal(seconds, over: 60, digits: 2) }
+
+    /// A terminal page per contract: header, figures, breaches, money.
+    public static func table(_ document: ReportDocument) -> String {
+        var out = ""
+        for r in document.reports {
+            if !out.isEmpty { out += "\n" }
+            let state =
+                switch r.state {
+                case .sealed: "SEALED" + (r.seal.map { " \($0.sealedAt), sha256 \($0.sha256.prefix(16))…" } ?? "")
+                case .final: "FINAL (not sealed)"
+                case .provisional: "PROVISIONAL: figures may still change"
+                }
+            out += "\(r.contract) (\(r.customer)) \(r.month) [\(state)]\n"
+            out += "period \(r.periodStart) – \(r.periodEnd) (\(r.timezone)), as of \(r.asOf)\n"
+            var fee = "fee \(r.fee.monthly.amount) \(r.currency)"
+            if r.fee.validDays != r.fee.daysInMonth {
+                fee += ", prorated \(r.fee.validDays)/\(r.fee.daysInMonth) days: \(r.fee.charged.amount) \(r.currency)"
+            }
+            out += fee + "\n"
+            if let a = r.availability {
+                out +=
+                    "availability \(a.achieved) (target \(a.target), \(a.met ? "met" : "missed")): \(minutes(a.periodSeconds)) min in period, \(minutes(a.maintenanceSeconds)) maintenance, \(minutes(a.downtimeSeconds)) down; tier \(a.tierBelow.map { "below \($0)" } ?? "none")\n"
+            }
+            let byPriority = r.incidentsByPriority.map { "\($0.priority) \($0.opened)" }.joined(separator: ", ")
+            out += "incidents opened: \(byPriority.isEmpty ? "none" : byPriority)\n"
+            for (name, c) in [("reaction", r.reaction), ("resolution", r.resolution)] {
+                out += "\(name): \(c.met) met, \(c.breached) breached (\(c.percent ?? "n/a"))\n"
+            }
+            out +=
+                "handoffs: \(r.handoffs.total) (\(r.handoffs.perIncident) per incident), \(r.handoffs.bounced) bounced more than twice\n"
+            var rows = [["INCIDENT", "METRIC", "PRIO", "BREACHED AT", "TARGET", "ACTUAL", "OVER BY", "AMOUNT", "RULE"]]
+            for b in r.breaches {
+                rows.append([
+                    b.incident, b.metric, b.priority, b.at, formatSeconds(b.targetSeconds),
+                    formatSeconds(b.actualSeconds), formatSeconds(b.overBySeconds), b.amount.amount, b.rule,
+                ])
+            }
+            if r.breaches.isEmpty { out += "no breaches\n" } else { out += "\n" + ReplayRenderer.align(rows) + "\n" }
+            var money: [[String]] = []
+            if let a = r.availability { money.append(["availability credit", a.credit.amount]) }
+            money.append(["breach penalties", penalties(r)])
+            money.append(["subtotal", r.subtotal.amount])
+            if let cap = r.cap { money.append(["cap" + (r.capApplied ? " (applied)" : ""), cap.amount]) }
+            for adj in r.adjustments { money.append(["adjustment for sealed \(adj.sealedMonth)", adj.amount.amount]) }
+            money.append(["TOTAL " + r.currency, r.total.amount])
+            let width = money.map(\.[0].count).max() ?? 0
+            let amountWidth = money.map(\.[1].count).max() ?? 0
+            for m in money {
+                out +=
+                    m[0] + String(repeating: " ", count: width - m[0].count + 2)
+                    + String(repeating: " ", count: amountWidth - m[1].count) + m[1] + "\n"
+            }
+            out += "rounding: \(r.rounding)\n"
+        }
+        if document.reports.isEmpty { out = "no contract has a report for \(document.month ?? "these events")\n" }
+        return out
+    }
+
+    /// Sum of the breach lines, as decimal text.
+    static func penalties(_ r: MonthlyReport) -> String {
+        let minor = r.breaches.reduce(0) { $0 + $1.amount.minorUnits }
+        guard let currency = Currency(code: r.currency) else { return String(minor) }
+        return Money(minorUnits: minor, currency: currency).amountText
+    }
+}
+
+extension ReportDocument {
+    /// The reports of a replay: one per contract and month with activity (or of `month` only).
+    public init(_ result: ReplayResult, contracts: [Contract], month: YearMonth? = nil) {
+        let zones = Dictionary(contracts.map { ($0.id, $0.zone) }, uniquingKeysWith: { a, _ in a })
+        let reports = result.statements.filter { month == nil || $0.month == month }.map { s in
+            MonthlyReport(
+                s, zone: zones[s.contract] ?? .utc, asOf: result.asOf, state: s.provisional ? .provisional : .final)
+        }
+        self.init(month: month?.description, reports: reports)
+    }
+}
