@@ -28,11 +28,13 @@ struct Scenario: Sendable, CustomStringConvertible {
 struct SemanticsDocument: Sendable {
     var files: [(path: String, text: String)]
     var scenarios: [Scenario]
+    var reports: [GoldenReport] = []
 
-    static func load() throws -> SemanticsDocument {
-        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/semantics.md"), encoding: .utf8)
+    static func load(_ path: String = "docs/semantics.md") throws -> SemanticsDocument {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
         var files: [(String, String)] = []
         var scenarios: [Scenario] = []
+        var reports: [GoldenReport] = []
         var heading = ("", "")
         var block: [String]?
         var info = ""
@@ -43,6 +45,8 @@ struct SemanticsDocument: Sendable {
                         files.append((String(info.dropFirst("yaml file=".count)), body.joined(separator: "\n") + "\n"))
                     } else if info == "scenario" {
                         scenarios.append(parseScenario(body, id: heading.0, title: heading.1))
+                    } else if info == "report" {
+                        reports.append(GoldenReport(body, id: heading.0, title: heading.1))
                     }
                     block = nil
                 } else {
@@ -51,7 +55,7 @@ struct SemanticsDocument: Sendable {
                 }
                 continue
             }
-            if line.hasPrefix("### S") {
+            if line.hasPrefix("### S") || line.hasPrefix("### R") {
                 let rest = line.dropFirst(4)
                 let id = String(rest.prefix { $0 != "." })
                 heading = (id, String(rest.drop { $0 != "." }.dropFirst()).trimmingCharacters(in: .whitespaces))
@@ -60,7 +64,7 @@ struct SemanticsDocument: Sendable {
                 block = []
             }
         }
-        return SemanticsDocument(files: files, scenarios: scenarios)
+        return SemanticsDocument(files: files, scenarios: scenarios, reports: reports)
     }
 
     static func parseScenario(_ lines: [String], id: String, title: String) -> Scenario {
@@ -91,6 +95,56 @@ struct SemanticsDocument: Sendable {
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         return try ConfigLoader.load(directory: dir.path)
+    }
+}
+
+/// A hand-computed report of docs/reports.md: events, then per month the state and CSV rows expected.
+struct GoldenReport: Sendable, CustomStringConvertible {
+    struct Month: Sendable {
+        var month = ""
+        var state = ""
+        var expect: [String] = []
+    }
+    var id: String
+    var title: String
+    var contract = ""
+    var asOf = ""
+    var events: [String] = []
+    var months: [Month] = []
+
+    var description: String { "\(id) \(title)" }
+
+    init(_ lines: [String], id: String, title: String) {
+        self.id = id
+        self.title = title
+        var section = ""
+        for line in lines {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if let value = line.value(of: "contract") {
+                contract = value
+            } else if let value = line.value(of: "as-of") {
+                asOf = value
+            } else if let value = line.value(of: "month") {
+                months.append(Month(month: value))
+            } else if let value = line.value(of: "state") {
+                months[months.count - 1].state = value
+            } else if line == "events:" || line == "expect:" {
+                section = line
+            } else if !trimmed.isEmpty {
+                if section == "events:" {
+                    events.append(trimmed)
+                } else {
+                    months[months.count - 1].expect.append(trimmed)
+                }
+            }
+        }
+    }
+}
+
+extension String {
+    /// `VALUE` of a `key: VALUE` line.
+    fileprivate func value(of key: String) -> String? {
+        hasPrefix(key + ": ") ? String(dropFirst(key.count + 2)) : nil
     }
 }
 

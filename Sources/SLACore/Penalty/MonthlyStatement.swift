@@ -191,7 +191,8 @@ public enum StatementBuilder {
                 let over = max(0, actual - breach.target)
                 let hours = (over + 3599) / 3600
                 amount = amount + perHour.times(hours)
-                rule += " + \(hours) h × \(perHour.amountText)"
+                let hourly = "\(hours) h × \(perHour.amountText)"
+                rule = penalty.fixed.minorUnits == 0 ? hourly : rule + " + " + hourly
             }
         }
         return BreachLine(
