@@ -53,7 +53,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        .target(name: "SLAReport", dependencies: ["SLACore"], swiftSettings: strict),
+        .target(
+            name: "SLAReport",
+            dependencies: ["SLACore", "SLAStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .target(
             name: "SLAStore",
             dependencies: [

@@ -80,6 +80,8 @@ public struct SladConfiguration: Sendable {
     public var catchUpWindow: Int64 = 86_400
     /// The control socket.
     public var control = ControlConfig()
+    /// Seconds after a month's end (contract zone) before its report is sealed (`reports.seal_after`).
+    public var sealAfter: Int64 = 3 * 86_400
 }
 
 /// Loads and validates a configuration folder; reports every error, not the first.
@@ -153,7 +155,9 @@ public enum ConfigLoader {
         return hook
     }
 
-    static let mainKeys = ["state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control"]
+    static let mainKeys = [
+        "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports",
+    ]
 
     static let controlKeys = [
         "socket", "socket_mode", "status_group", "admin_group", "max_connections", "max_body", "request_timeout",
@@ -242,6 +246,7 @@ public enum ConfigLoader {
         var allowedLateness: Int64 = 5
         var catchUpWindow: Int64 = 86_400
         var control = ControlConfig()
+        var sealAfter: Int64 = 3 * 86_400
         let mainPath = join(directory, "slad.yaml")
         if fm.fileExists(atPath: mainPath),
             let root = YAMLFile.load(path: mainPath, displayName: mainPath, diagnostics: diagnostics),
@@ -256,6 +261,14 @@ public enum ConfigLoader {
                 allowedLateness = d.seconds
             }
             if let v = f["catch_up_window"], let d = v.duration() { catchUpWindow = d.resolved(dayLength: 86_400) }
+            if let r = f["reports"]?.mapping(known: ["seal_after"], what: "{ seal_after }"),
+                let v = r["seal_after"], let d = v.duration()
+            {
+                sealAfter = d.resolved(dayLength: 86_400)
+                if sealAfter > 366 * 86_400 {
+                    v.fail("seal_after above a year leaves finance without final figures", hint: "e.g. 3d")
+                }
+            }
             for item in f["sources"]?.list("a list of sources") ?? [] {
                 guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
                     let name = s.required("name")?.identifier("a source name"),
@@ -344,7 +357,7 @@ public enum ConfigLoader {
         return SladConfiguration(
             directory: directory, stateDirectory: stateDirectory, sources: sources, webhooks: webhooks,
             calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
-            allowedLateness: allowedLateness, catchUpWindow: catchUpWindow, control: control)
+            allowedLateness: allowedLateness, catchUpWindow: catchUpWindow, control: control, sealAfter: sealAfter)
     }
 
     /// `*.yaml` files of a folder in name order; none when it does not exist.

@@ -9,9 +9,10 @@ import SLACore
 public struct MonthlyReport: Codable, Sendable, Equatable {
     /// How final the figures are.
     public enum State: String, Codable, Sendable {
-        /// The month is not over (or still within the grace before sealing): figures may change.
+        /// The month is not over: figures will change.
         case provisional
-        /// The month is over and past its grace, but this report was computed, not read from a seal.
+        /// The month is over but not sealed (within the grace before sealing, or computed offline):
+        /// late events can still change it until it is sealed.
         case final
         /// Read from the store, where it was sealed: later events show as adjustments elsewhere.
         case sealed

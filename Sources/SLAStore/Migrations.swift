@@ -135,6 +135,42 @@ enum Migrations {
             try db.execute(
                 sql: "CREATE INDEX clocks_breached ON clocks(breached_at) WHERE breached_at IS NOT NULL")
         }
+        m.registerMigration("v4-reports") { db in
+            // Reports read stored verdicts and advance running clocks to the report instant, which
+            // needs each clock's running stretch and calendar, and the breach's own priority and
+            // target (a later priority change re-targets the clock, not the breach). Service events
+            // (no incident) get a partial index: reports read them all, ingest of incident events
+            // pays nothing. Sealed months keep their report as JSON with its hash; adjustments record
+            // which month carried a correction of a sealed one, so it is carried once.
+            try db.execute(
+                sql: """
+                    ALTER TABLE clocks ADD COLUMN running_since INTEGER;
+                    ALTER TABLE clocks ADD COLUMN calendar TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE clocks ADD COLUMN breach_priority TEXT;
+                    ALTER TABLE clocks ADD COLUMN breach_target INTEGER;
+                    UPDATE clocks SET breach_priority = priority, breach_target = target WHERE breached_at IS NOT NULL;
+                    UPDATE clocks SET running_since = (SELECT as_of FROM incidents i WHERE i.incident = clocks.incident)
+                        WHERE outcome = 'running';
+                    CREATE INDEX events_service ON events(time) WHERE incident IS NULL;
+                    CREATE TABLE sealed_reports (
+                        contract TEXT NOT NULL,
+                        month TEXT NOT NULL,
+                        sealed_at_ms INTEGER NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        total_minor INTEGER NOT NULL,
+                        currency TEXT NOT NULL,
+                        body BLOB NOT NULL,
+                        PRIMARY KEY (contract, month)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE report_adjustments (
+                        contract TEXT NOT NULL,
+                        sealed_month TEXT NOT NULL,
+                        applied_month TEXT NOT NULL,
+                        amount_minor INTEGER NOT NULL,
+                        PRIMARY KEY (contract, sealed_month, applied_month)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return m
     }
 }

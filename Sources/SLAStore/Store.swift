@@ -218,8 +218,9 @@ public final class SLAStore: Sendable {
                 """)
         let insertClock = try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO clocks (incident, metric, priority, outcome, target, elapsed, stopped_at, breached_at, deadline)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO clocks (incident, metric, priority, outcome, target, elapsed, stopped_at, breached_at,
+                    deadline, running_since, calendar, breach_priority, breach_target)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         for v in batch.incidents {
             try run(
@@ -235,7 +236,8 @@ public final class SLAStore: Sendable {
                     [
                         .text(v.incident), .text(c.metric.description), .text(c.priority), .text(c.outcome.rawValue),
                         Value(c.target), .int(c.elapsed), Value(c.stoppedAt?.seconds), Value(c.breach?.at.seconds),
-                        Value(c.deadline?.seconds),
+                        Value(c.deadline?.seconds), Value(c.runningSince?.seconds), .text(c.calendarID),
+                        Value(c.breach?.priority), Value(c.breach?.target),
                     ], db)
             }
         }

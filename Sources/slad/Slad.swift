@@ -10,7 +10,7 @@ struct Slad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slad",
         abstract: "SLA monitoring daemon: contracts, deadlines, breaches, penalties.",
-        subcommands: [CheckConfig.self, ReplayCommand.self, RunCommand.self, DumpCommand.self]
+        subcommands: [CheckConfig.self, ReplayCommand.self, RunCommand.self, ReportCommand.self, DumpCommand.self]
     )
 }
 
@@ -189,18 +189,7 @@ struct ReplayCommand: ParsableCommand {
     }
 
     /// Writes `text` to `--output`, or to standard output.
-    func emit(_ text: String) throws {
-        guard let output else {
-            print(text, terminator: "")
-            return
-        }
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-        } catch {
-            printError("\(output): cannot be written: \(error.localizedDescription)")
-            throw ExitCode(1)
-        }
-    }
+    func emit(_ text: String) throws { try writeOutput(Array(text.utf8), to: output) }
 }
 
 func printError(_ message: String) {

@@ -74,6 +74,14 @@ public struct Crossing: Sendable, Hashable {
     public var target: Int64
     /// The priority in force when it was passed.
     public var priority: String
+
+    /// Creates a crossing.
+    public init(threshold: Threshold, at: Instant, target: Int64, priority: String) {
+        self.threshold = threshold
+        self.at = at
+        self.target = target
+        self.priority = priority
+    }
 }
 
 /// One stretch of a clock's life with constant settings.

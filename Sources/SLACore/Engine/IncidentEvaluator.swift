@@ -44,6 +44,23 @@ public struct ClockVerdict: Sendable {
     /// Whether time still counts at the evaluation instant.
     public var isRunning: Bool { runningSince != nil }
 
+    /// Creates a verdict (the evaluator's, or one read back from a store).
+    public init(
+        metric: Metric, priority: String, target: Int64?, elapsed: Int64, outcome: ClockOutcome, stoppedAt: Instant?,
+        crossings: [Crossing], upcoming: [Crossing], calendarID: String, runningSince: Instant?
+    ) {
+        self.metric = metric
+        self.priority = priority
+        self.target = target
+        self.elapsed = elapsed
+        self.outcome = outcome
+        self.stoppedAt = stoppedAt
+        self.crossings = crossings
+        self.upcoming = upcoming
+        self.calendarID = calendarID
+        self.runningSince = runningSince
+    }
+
     /// The breach, if any.
     public var breach: Crossing? { crossings.first { $0.threshold.kind == .breach } }
     /// When the target falls due, for a clock still running.
@@ -78,6 +95,27 @@ public struct IncidentVerdict: Sendable {
     public var clocks: [ClockVerdict]
     /// The instant the verdict holds for: running clocks count up to it.
     public var asOf: Instant
+
+    /// Creates a verdict (the evaluator's, or one read back from a store).
+    public init(
+        incident: String, contract: String, service: String?, openedAt: Instant, openingPriority: String,
+        priority: String, status: IncidentStatus, resolvedAt: Instant? = nil, closedAt: Instant? = nil, handoffs: Int,
+        covered: Bool, clocks: [ClockVerdict], asOf: Instant
+    ) {
+        self.incident = incident
+        self.contract = contract
+        self.service = service
+        self.openedAt = openedAt
+        self.openingPriority = openingPriority
+        self.priority = priority
+        self.status = status
+        self.resolvedAt = resolvedAt
+        self.closedAt = closedAt
+        self.handoffs = handoffs
+        self.covered = covered
+        self.clocks = clocks
+        self.asOf = asOf
+    }
 }
 
 /// An event that was not applied, and why.
@@ -341,24 +379,24 @@ extension IncidentVerdict {
         v.asOf = instant
         for i in v.clocks.indices {
             var c = v.clocks[i]
-            guard let since = c.runningSince, let calendar = contract.calendar(id: c.calendarID) else { continue }
+            // A stretch without a target (a priority without terms) counts no time.
+            guard let since = c.runningSince, let target = c.target, let calendar = contract.calendar(id: c.calendarID)
+            else { continue }
             // A threshold is dated when elapsed time reached it, counted from the start of the
             // running stretch, as the evaluator does; that can lie before `asOf` when the target
             // was reached exactly and nothing has counted since (a business day's end).
             let atStart = c.elapsed - calendar.elapsed(from: since, to: asOf)
             c.elapsed += calendar.elapsed(from: asOf, to: instant)
-            if let target = c.target {
-                let elapsed = c.elapsed
-                let passes = { (x: Crossing) in elapsed > x.threshold.at.ceilingOf(target) }
-                var passed = c.upcoming.filter(passes)
-                for k in passed.indices {
-                    let limit = passed[k].threshold.at.ceilingOf(target)
-                    passed[k].at = calendar.adding(business: max(0, limit - atStart), to: since) ?? passed[k].at
-                }
-                c.crossings += passed.sorted { $0.at < $1.at }
-                c.upcoming.removeAll(where: passes)
-                if c.breach != nil { c.outcome = .breached }
+            let elapsed = c.elapsed
+            let passes = { (x: Crossing) in elapsed > x.threshold.at.ceilingOf(target) }
+            var passed = c.upcoming.filter(passes)
+            for k in passed.indices {
+                let limit = passed[k].threshold.at.ceilingOf(target)
+                passed[k].at = calendar.adding(business: max(0, limit - atStart), to: since) ?? passed[k].at
             }
+            c.crossings += passed.sorted { $0.at < $1.at }
+            c.upcoming.removeAll(where: passes)
+            if c.breach != nil { c.outcome = .breached }
             v.clocks[i] = c
         }
         return v

@@ -1,0 +1,145 @@
+import Crypto
+import Foundation
+import SLACore
+import SLAStore
+
+/// Monthly reports from the store: sealed months as sealed, other months computed from the
+/// stored verdicts advanced to the report instant, and the sealing itself.
+///
+/// A month is sealed once its end (in the contract zone) is `sealAfter` seconds past. Sealing
+/// goes in month order per contract, so the first month not sealed is always the one after the
+/// last sealed; that month carries the corrections of sealed months (docs/reports.md).
+public struct ReportBook: Sendable {
+    /// The store to read (and, for sealing, write).
+    public var store: SLAStore
+    /// Contracts in force now.
+    public var contracts: [Contract]
+    /// Grace after a month's end before it is sealed, in seconds.
+    public var sealAfter: Int64
+
+    /// Creates a book.
+    public init(store: SLAStore, contracts: [Contract], sealAfter: Int64) {
+        self.store = store
+        self.contracts = contracts
+        self.sealAfter = sealAfter
+    }
+
+    /// Thrown for a contract id no configuration knows.
+    public struct UnknownContract: Error, CustomStringConvertible {
+        /// The id asked for.
+        public var id: String
+        /// What to say.
+        public var description: String { "no contract '\(id)' is configured" }
+    }
+
+    /// The report document of `month`, for every contract valid in it (or `contract` only), as of `asOf`.
+    public func document(month: YearMonth, contract: String? = nil, asOf: Instant) throws -> ReportDocument {
+        if let contract, !contracts.contains(where: { $0.id == contract }) { throw UnknownContract(id: contract) }
+        let chosen = contracts.filter { ($0.id == contract || contract == nil) && $0.validDays(in: month) > 0 }
+        let services = try chosen.isEmpty ? [] : store.serviceEvents()
+        var reports: [MonthlyReport] = []
+        for c in chosen {
+            let sealed = try store.sealedReports(contract: c.id)
+            if let seal = sealed.first(where: { $0.month == month.description }) {
+                reports.append(try Self.decode(seal))
+            } else {
+                reports.append(try report(c, month: month, asOf: asOf, sealed: sealed, services: services))
+            }
+        }
+        return ReportDocument(month: month.description, reports: reports)
+    }
+
+    /// Seals every month due by `now` (Unix milliseconds), in month order per contract.
+    /// - Returns: `contract month` of each month sealed.
+    @discardableResult
+    public func sealDue(nowMilliseconds now: Int64) throws -> [String] {
+        let asOf = Instant(now / 1000)
+        var done: [String] = []
+        var services: [SLAEvent]?
+        for c in contracts {
+            guard let first = try store.firstIncident(contract: c.id) else { continue }
+            var sealed = try store.sealedReports(contract: c.id)
+            let start = sealed.last.flatMap { YearMonth(parsing: $0.month)?.next } ?? c.month(of: first)
+            var month = start
+            while c.zone.startOfDay(month.next.firstDay).seconds + sealAfter <= asOf.seconds {
+                defer { month = month.next }
+                guard c.validDays(in: month) > 0 else { continue }
+                if services == nil { services = try store.serviceEvents() }
+                var report = try report(c, month: month, asOf: asOf, sealed: sealed, services: services ?? [])
+                report.state = .sealed
+                let body = ReportRenderer.canonical(report)
+                let record = SealedReport(
+                    contract: c.id, month: month.description, sealedAtMilliseconds: now,
+                    sha256: SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined(),
+                    totalMinorUnits: report.cappedSubtotalMinorUnits, body: body)
+                let carried = report.adjustments.map {
+                    RecordedAdjustment(
+                        sealedMonth: $0.sealedMonth, appliedMonth: month.description,
+                        amountMinorUnits: $0.amount.minorUnits)
+                }
+                if try store.seal(record, currency: c.currency.code, carrying: carried) {
+                    done.append("\(c.id) \(month)")
+                }
+                sealed.append(record)
+            }
+        }
+        return done
+    }
+
+    /// A computed report; when `month` is the first not sealed, with adjustments for sealed months.
+    func report(
+        _ c: Contract, month: YearMonth, asOf: Instant, sealed: [SealedReport], services: [SLAEvent]
+    ) throws -> MonthlyReport {
+        let statement = try statement(c, month: month, asOf: asOf, services: services)
+        var adjustments: [MonthlyReport.Adjustment] = []
+        let firstOpen = sealed.last.flatMap { YearMonth(parsing: $0.month)?.next }
+        if month == firstOpen {
+            let carried = try store.adjustments(contract: c.id)
+            for s in sealed {
+                guard let sealedMonth = YearMonth(parsing: s.month) else { continue }
+                let already = carried.filter { $0.sealedMonth == s.month }.reduce(0) { $0 + $1.amountMinorUnits }
+                let now = try self.statement(c, month: sealedMonth, asOf: asOf, services: services).total
+                let delta = now.minorUnits - s.totalMinorUnits - already
+                guard delta != 0 else { continue }
+                adjustments.append(
+                    MonthlyReport.Adjustment(
+                        sealedMonth: s.month, sealedSha256: s.sha256,
+                        sealedTotal: .init(minorUnits: s.totalMinorUnits + already, currency: c.currency),
+                        recomputedTotal: .init(now), amount: .init(minorUnits: delta, currency: c.currency)))
+            }
+        }
+        let monthEnd = c.zone.startOfDay(month.next.firstDay)
+        let state: MonthlyReport.State = asOf >= monthEnd ? .final : .provisional
+        return MonthlyReport(statement, zone: c.zone, asOf: asOf, state: state, adjustments: adjustments)
+    }
+
+    /// The statement of one contract and month from stored verdicts advanced to `asOf`.
+    func statement(_ c: Contract, month: YearMonth, asOf: Instant, services: [SLAEvent]) throws -> MonthlyStatement {
+        let start = c.zone.startOfDay(month.firstDay)
+        let end = c.zone.startOfDay(month.next.firstDay)
+        let verdicts = try store.reportVerdicts(contract: c.id, from: start, to: end).map {
+            $0.projected(to: asOf, in: c)
+        }
+        let mine = Set(c.services)
+        let timeline = ServiceTimeline.build(
+            from: services.filter { $0.service.map(mine.contains) ?? false }, asOf: asOf
+        ).0
+        return StatementBuilder.statement(contract: c, month: month, verdicts: verdicts, services: timeline, asOf: asOf)
+    }
+
+    /// A sealed report as stored, with its seal.
+    static func decode(_ s: SealedReport) throws -> MonthlyReport {
+        var report = try APIJSON.decode(MonthlyReport.self, from: s.body)
+        report.seal = MonthlyReport.Seal(
+            sealedAt: ISO8601.format(Instant(s.sealedAtMilliseconds / 1000), in: .utc), sha256: s.sha256)
+        return report
+    }
+}
+
+extension Contract {
+    /// The calendar month (contract zone) of an instant.
+    func month(of instant: Instant) -> YearMonth {
+        let d = zone.localDate(at: instant)
+        return YearMonth(year: d.year, month: d.month)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import SLACore
+import SLAReport
+import SLAStore
+
+/// `slad report`: a month's penalty report from a store file, offline and read-only.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Print a month's penalty report from a store file (read-only; run it on a copy if you like).",
+        discussion: """
+            Sealed months are printed as sealed; other months are computed from the stored verdicts \
+            as of --as-of (default: now). Contracts come from --config. See docs/reports.md.
+            """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "The store: a slad.sqlite file, or the state folder holding it.")
+    var state: String
+
+    @Option(help: "The month, YYYY-MM (in each contract's time zone).")
+    var month: String
+
+    @Option(help: "Only this contract.")
+    var contract: String?
+
+    @Option(help: "Output format: table, csv, json or html.")
+    var format: ReportFormatArgument = .table
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write to this file instead of standard output.")
+    var output: String?
+
+    @Option(name: .customLong("as-of"), help: "Evaluate unsealed months as of this time (ISO 8601 with offset).")
+    var asOf: String?
+
+    func validate() throws {
+        if YearMonth(parsing: month) == nil {
+            throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
+        }
+        if let asOf, ISO8601.parse(asOf)?.offset == nil {
+            throw ValidationError("--as-of '\(asOf)' must be an ISO 8601 time with an offset")
+        }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: state, isDirectory: &isFolder)
+        let path = isFolder.boolValue ? (state as NSString).appendingPathComponent("slad.sqlite") : state
+        guard exists, FileManager.default.fileExists(atPath: path) else {
+            printError("\(path): no store here (give the slad.sqlite file or its state folder)")
+            throw ExitCode(1)
+        }
+        let instant =
+            asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) } ?? Instant(Int64(Date().timeIntervalSince1970))
+        do {
+            let store = try SLAStore(path: path, readOnly: true)
+            try store.requireCurrentSchema()
+            let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+            let document = try book.document(month: YearMonth(parsing: month)!, contract: contract, asOf: instant)
+            try writeOutput(ReportRenderer.render(document, as: format.format), to: output)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            printError("\(path): \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `--format` of report commands.
+enum ReportFormatArgument: String, ExpressibleByArgument, CaseIterable {
+    case table, csv, json, html
+
+    var format: ReportFormat { ReportFormat(rawValue: rawValue)! }
+}
+
+/// Writes `bytes` to `path`, or to standard output.
+func writeOutput(_ bytes: [UInt8], to path: String?) throws {
+    guard let path else {
+        FileHandle.standardOutput.write(Data(bytes))
+        return
+    }
+    do {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    } catch {
+        printError("\(path): cannot be written: \(error.localizedDescription)")
+        throw ExitCode(1)
+    }
+}
