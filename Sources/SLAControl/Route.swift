@@ -8,6 +8,8 @@ public enum Route: Sendable, Hashable {
     case incidents(IncidentQuery)
     case incident(id: String)
     case breaches(since: Instant?, contract: String?, limit: Int)
+    /// A month's penalty report; `format` is `table`, `csv`, `json` or `html`.
+    case report(month: YearMonth, contract: String?, format: String)
     case metrics
     case reload
     case events
@@ -27,6 +29,7 @@ public enum Route: Sendable, Hashable {
         case .contracts, .contract: "contracts"
         case .incidents, .incident: "incidents"
         case .breaches: "breaches"
+        case .report: "reports"
         case .metrics: "metrics"
         case .reload: "reload"
         case .events: "events"
@@ -95,13 +98,14 @@ public enum Router {
             return breachQuery(query).flatMap { only("GET", $0) }
         default:
             if parts.count == 3, parts[0] == "v1", !parts[2].isEmpty, let id = decoded(parts[2]) {
+                if parts[1] == "reports" { return reportQuery(month: id, query).flatMap { only("GET", $0) } }
                 if parts[1] == "contracts" { return only("GET", .contract(id: id)) }
                 if parts[1] == "incidents" { return only("GET", .incident(id: id)) }
             }
             return .failure(
                 RouteError(
                     404, "not_found",
-                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/breaches, /metrics, /v1/reload, /v1/events)"
+                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/breaches, /v1/reports/YYYY-MM, /metrics, /v1/reload, /v1/events)"
                 ))
         }
     }
@@ -168,6 +172,24 @@ public enum Router {
         case .success(let n):
             return .success(.breaches(since: since, contract: query["contract"], limit: n ?? maxLimit))
         }
+    }
+
+    /// Report formats the control socket renders.
+    public static let reportFormats = ["table", "csv", "json", "html"]
+
+    static func reportQuery(month: String, _ query: [String: String]) -> Result<Route, RouteError> {
+        if let e = unknown(query, ["contract", "format"]) { return .failure(e) }
+        guard let m = YearMonth(parsing: month) else {
+            return .failure(RouteError(400, "bad_request", "the month must be YYYY-MM (e.g. 2026-10), not '\(month)'"))
+        }
+        let format = query["format"] ?? "json"
+        guard reportFormats.contains(format) else {
+            return .failure(
+                RouteError(
+                    400, "bad_request",
+                    "format must be one of \(reportFormats.joined(separator: ", ")), not '\(format)'"))
+        }
+        return .success(.report(month: m, contract: query["contract"], format: format))
     }
 
     /// Path and decoded query parameters (nil when the query is not valid percent-encoding).

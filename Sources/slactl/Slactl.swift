@@ -21,7 +21,8 @@ struct Slactl: AsyncParsableCommand {
             """,
         version: "0.6.0",
         subcommands: [
-            Status.self, Contracts.self, Incidents.self, Incident.self, Breaches.self, Reload.self, Push.self,
+            Status.self, Contracts.self, Incidents.self, Incident.self, Breaches.self, Report.self, Reload.self,
+            Push.self,
         ])
 }
 
@@ -211,6 +212,44 @@ struct Breaches: AsyncParsableCommand {
         if let contract { query.append(("contract", contract)) }
         let bytes = try await Client.call(connection, .GET, "/v1/breaches" + Path.query(query))
         try Client.show(connection, bytes, as: BreachList.self, render: Render.breaches)
+    }
+}
+
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A month's penalty report: sealed, final or provisional, as the report says.",
+        discussion: "Formats: table (default), csv (RFC 4180), json, html (printable). See docs/reports.md.")
+    @OptionGroup var connection: Connection
+    @Option(help: "The month, YYYY-MM (default: the current month, UTC).") var month: String?
+    @Option(help: "Only this contract.") var contract: String?
+    @Option(help: "table, csv, json or html (--json means json).") var format: String = "table"
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write to this file instead of standard output.")
+    var output: String?
+
+    func validate() throws {
+        if let month, month.count != 7 || month.split(separator: "-").count != 2 {
+            throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
+        }
+        if !["table", "csv", "json", "html"].contains(format) {
+            throw ValidationError("--format must be table, csv, json or html, not '\(format)'")
+        }
+    }
+
+    func run() async throws {
+        let chosen = month ?? String(ISO8601.format(Instant(Int64(Date().timeIntervalSince1970)), in: .utc).prefix(7))
+        var query = [("format", connection.json ? "json" : format)]
+        if let contract { query.append(("contract", contract)) }
+        let bytes = try await Client.call(connection, .GET, "/v1/reports/" + Path.escape(chosen) + Path.query(query))
+        guard let output else {
+            FileHandle.standardOutput.write(Data(bytes))
+            return
+        }
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: output))
+        } catch {
+            Client.fail("\(output): cannot be written: \(error.localizedDescription)", code: Exit.failed)
+        }
+        FileHandle.standardError.write(Data("wrote \(bytes.count) bytes to \(output)\n".utf8))
     }
 }
 

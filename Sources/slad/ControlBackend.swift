@@ -3,6 +3,7 @@ import Metrics
 import Prometheus
 import SLAControl
 import SLACore
+import SLAReport
 import SLAStore
 import Synchronization
 
@@ -221,11 +222,40 @@ struct SladResponder: ControlResponder {
                     reply(.error(RouteError(500, "store_error", "reading breaches failed: \(error)")))
                 }
             }
+        case .report(let month, let contract, let format):
+            // The contracts in force come from the loop (a reload may change them); the report is
+            // computed on the reads queue with its own connection, so the engine never waits for it.
+            let posted = mailbox.post { loop in
+                let contracts = loop.config.contracts
+                let sealAfter = loop.config.sealAfter
+                reads.async {
+                    reply(
+                        Self.report(
+                            ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter), month: month,
+                            contract: contract, format: ReportFormat(rawValue: format) ?? .json))
+                }
+            }
+            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
         default:
             let route = request.route
             let body = request.body
             let posted = mailbox.post { loop in reply(loop.answer(route, body: body)) }
             if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
+        }
+    }
+
+    static func report(_ book: ReportBook, month: YearMonth, contract: String?, format: ReportFormat)
+        -> ControlResponse
+    {
+        do {
+            let document = try book.document(
+                month: month, contract: contract, asOf: Instant(wallMilliseconds() / 1000))
+            return ControlResponse(
+                status: 200, contentType: format.contentType, body: ReportRenderer.render(document, as: format))
+        } catch let unknown as ReportBook.UnknownContract {
+            return .error(RouteError(404, "not_found", unknown.description))
+        } catch {
+            return .error(RouteError(500, "store_error", "computing the report failed: \(error)"))
         }
     }
 }

@@ -3,6 +3,7 @@ import SLAConfig
 import SLAControl
 import SLACore
 import SLAIngest
+import SLAReport
 import SLAStore
 
 #if canImport(Glibc)
@@ -32,6 +33,8 @@ final class EngineLoop {
     private var sourceStats: [String: SourceStats] = [:]
     private var quarantine: [String: Int] = [:]
     private var published = (counts: IncidentCounts(), events: -1, armed: -1)
+    /// When to look for months due to be sealed next (Unix ms); checked once the sources are read.
+    private var nextSealCheck: Int64 = 0
 
     init(
         config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
@@ -179,6 +182,7 @@ final class EngineLoop {
             readTime += clock.now - readStart
             if batch.isEmpty {
                 committer.drain()
+                sealDueMonths()
                 if exitWhenIdle { break }
                 // Sleep until new lines, a control request or the next deadline, whichever comes first.
                 let next = ingest.live.nextWakeupMilliseconds.map { $0 - wallMilliseconds() } ?? 200
@@ -199,6 +203,31 @@ final class EngineLoop {
                 "read_decode_evaluate_ms": String(readTime / .milliseconds(1)),
                 "commit_ms": String(committer.commitTime / .milliseconds(1)),
             ])
+    }
+
+    /// Seals the reports of months whose grace has passed, when one may have become due: at
+    /// the first idle moment, after a reload, when a month's grace ends, and every 6 hours
+    /// (history imported into months already past). A failure is logged and retried later;
+    /// it never stops ingest.
+    private func sealDueMonths() {
+        let now = wallMilliseconds()
+        guard now >= nextSealCheck else { return }
+        let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+        do {
+            for sealed in try book.sealDue(nowMilliseconds: now) { log("slad: report sealed", ["month": sealed]) }
+        } catch {
+            log("slad: sealing reports failed; retrying in an hour", ["error": "\(error)"], level: .error)
+            nextSealCheck = now + 3_600_000
+            return
+        }
+        var next = now + 6 * 3_600_000
+        let graceAgo = Instant((now / 1000) - config.sealAfter)
+        for c in config.contracts {
+            let d = c.zone.localDate(at: graceAgo)
+            let end = c.zone.startOfDay(YearMonth(year: d.year, month: d.month).next.firstDay)
+            next = min(next, (end.seconds + config.sealAfter) * 1000)
+        }
+        nextSealCheck = max(next, now + 1_000)
     }
 
     private func logStatus() {
@@ -283,7 +312,7 @@ final class EngineLoop {
             }
         case .events:
             return push(body)
-        case .status, .metrics, .breaches:
+        case .status, .metrics, .breaches, .report:
             return .error(RouteError(500, "internal", "route \(route.name) is not answered by the engine loop"))
         }
     }
@@ -436,6 +465,7 @@ final class EngineLoop {
         applied.catchUpWindow = config.catchUpWindow
         config = applied
         generation += 1
+        nextSealCheck = 0
         publish(positions: true, sinks: true)
         log(
             "slad: configuration reloaded",

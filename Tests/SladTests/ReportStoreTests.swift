@@ -1,6 +1,7 @@
 import Foundation
 import SLACore
 import SLAReport
+import SLAStore
 import Testing
 
 /// Random incident histories for the docs/reports.md contracts, as native JSONL.
@@ -120,5 +121,155 @@ struct ReportStoreTests {
             }
         }
         #expect(compared > 100, "the data should produce breaches to compare")
+    }
+}
+
+@Suite("Sealed months (real daemon, real SQLite, real curl and slactl)", .serialized)
+struct SealedReportTests {
+    /// `YYYY-MM` of the month `back` months before the current one (UTC).
+    static func month(back: Int) -> String {
+        let c = Calendar(identifier: .gregorian)
+        var utc = c
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let d = utc.date(byAdding: .month, value: -back, to: Date())!
+        let parts = utc.dateComponents([.year, .month], from: d)
+        return String(format: "%04d-%02d", parts.year!, parts.month!)
+    }
+
+    static func incident(_ id: String, _ month: String, day: String, ack: String, resolved: String) -> [String] {
+        [
+            #"{"id":"\#(id)-o","time":"\#(month)-\#(day)T10:00:00+03:00","type":"incident.opened","incident":"\#(id)","contract":"rep-tiers","priority":"P1"}"#,
+            #"{"id":"\#(id)-a","time":"\#(month)-\#(day)T\#(ack):00+03:00","type":"incident.acknowledged","incident":"\#(id)"}"#,
+            #"{"id":"\#(id)-r","time":"\#(month)-\#(day)T\#(resolved):00+03:00","type":"incident.resolved","incident":"\#(id)"}"#,
+        ]
+    }
+
+    func report(_ dir: URL, _ month: String, format: String = "json") throws -> String {
+        let r = try runSlad([
+            "report", "--config", dir.path, "--state", "\(dir.path)/state", "--month", month, "--contract", "rep-tiers",
+            "--format", format,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        return r.stdout
+    }
+
+    @Test(
+        "past months are sealed with their hash; a late event leaves the seal byte-identical and shows as one adjustment in the first open month"
+    )
+    func sealAndAdjust() throws {
+        let (m2, m1, m0) = (Self.month(back: 2), Self.month(back: 1), Self.month(back: 0))
+        // Two months back and one month back: a 3.5 h late P1 resolution each (7000.00 RUB).
+        let events =
+            (Self.incident("A", m2, day: "10", ack: "10:05", resolved: "17:30")
+            + Self.incident("B", m1, day: "10", ack: "10:05", resolved: "17:30")).joined(separator: "\n") + "\n"
+        let dir = try reportWorld(sealAfter: "1s", events: events)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("report sealed"), "\(first.stderr)")
+
+        let sealedText = try report(dir, m2)
+        let sealed = try APIJSON.decode(ReportDocument.self, from: Array(sealedText.utf8)).reports[0]
+        #expect(sealed.state == .sealed)
+        #expect(sealed.total.amount == "7000.00")
+        let seal = try #require(sealed.seal)
+        // The hash covers the canonical JSON without the seal: anyone can check it with sha256sum.
+        let canonical = dir.appendingPathComponent("canonical.json")
+        try Data(ReportRenderer.canonical(sealed)).write(to: canonical)
+        let sum = try runProgram(["sha256sum", canonical.path])
+        #expect(sum.stdout.hasPrefix(seal.sha256 + " "), "\(sum.stdout) vs \(seal.sha256)")
+        #expect(try report(dir, m1).contains(#""state" : "sealed""#))
+        #expect(try report(dir, m0).contains(#""state" : "provisional""#))
+
+        // A late log line: an incident of two months back whose reaction breached (1000.00).
+        try append(
+            dir.appendingPathComponent("events.jsonl"),
+            Self.incident("C", m2, day: "20", ack: "10:30", resolved: "12:00"))
+        let daemon = try startSlad(["run", "--config", dir.path], stderr: dir.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        let socket = dir.appendingPathComponent("slad.sock").path
+        let caughtUp = try waitUntil(30) {
+            let r = try curl(socket, "/v1/status", maxTime: 2)
+            return r.status == 200 && (json(r.body)["events"] as? Int ?? 0) >= 9
+        }
+        #expect(caughtUp)
+        #expect(try report(dir, m2) == sealedText, "a sealed month is never rewritten")
+
+        let open = try curl(socket, "/v1/reports/\(m0)?contract=rep-tiers&format=json")
+        #expect(open.status == 200, "\(open.body)")
+        let current = try APIJSON.decode(ReportDocument.self, from: Array(open.body.utf8)).reports[0]
+        #expect(current.state == .provisional)
+        #expect(current.adjustments.count == 1)
+        let adjustment = try #require(current.adjustments.first)
+        #expect(adjustment.sealedMonth == m2)
+        #expect(adjustment.sealedSha256 == seal.sha256)
+        #expect(adjustment.sealedTotal.amount == "7000.00")
+        #expect(adjustment.recomputedTotal.amount == "8000.00")
+        #expect(adjustment.amount.amount == "1000.00")
+        #expect(current.total.minorUnits == current.cappedSubtotalMinorUnits + 100_000)
+
+        // Every format through the socket, and slactl.
+        for (format, marker) in [
+            ("csv", "adjustment,\(m2)"), ("table", "adjustment for sealed \(m2)"), ("html", "<svg"),
+        ] {
+            let r = try curl(socket, "/v1/reports/\(m0)?contract=rep-tiers&format=\(format)")
+            #expect(r.status == 200 && r.body.contains(marker), "\(format): \(r.body.prefix(500))")
+        }
+        let table = try runProgram([
+            slactlBinary, "report", "--socket", socket, "--month", m2, "--contract", "rep-tiers",
+        ])
+        #expect(table.status == 0 && table.stdout.contains("[SEALED"), "\(table.stdout)\(table.stderr)")
+        let out = dir.appendingPathComponent("report.csv")
+        let csv = try runProgram([
+            slactlBinary, "report", "--socket", socket, "--month", m2, "--format", "csv", "-o", out.path,
+        ])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        #expect(try String(contentsOf: out, encoding: .utf8).contains("rep-tiers,\(m2),sealed,summary,total"))
+        // Error paths: a bad month, format or parameter is 400; an unknown contract 404 (slactl exit 2).
+        #expect(try curl(socket, "/v1/reports/2026-13").status == 400)
+        #expect(try curl(socket, "/v1/reports/\(m0)?format=pdf").status == 400)
+        #expect(try curl(socket, "/v1/reports/\(m0)?colour=red").status == 400)
+        #expect(try curl(socket, "/v1/reports/\(m0)?contract=nobody").status == 404)
+        let missing = try runProgram([slactlBinary, "report", "--socket", socket, "--contract", "nobody"])
+        #expect(missing.status == 2, "\(missing.stderr)")
+    }
+
+    @Test("an adjustment is carried once: the month sealed with it records it, and later months no longer show it")
+    func carriedOnce() throws {
+        let (m2, m1, m0) = (Self.month(back: 2), Self.month(back: 1), Self.month(back: 0))
+        let events = Self.incident("A", m2, day: "10", ack: "10:05", resolved: "17:30").joined(separator: "\n") + "\n"
+        // The daemon seals nothing here (a long grace); the book seals at instants the test picks.
+        let dir = try reportWorld(sealAfter: "366d", events: events)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let contracts = try SemanticsDocument.load("docs/reports.md").configuration().contracts
+        let path = "\(dir.path)/state/slad.sqlite"
+        #expect(try runSlad(["run", "--config", dir.path, "--exit-when-idle"]).status == 0)
+        // Sealed ten days into last month: only two months back is over.
+        let tenDaysIn = (ISO8601.parse("\(m1)-11T00:00:00Z")!.instant(in: .utc).seconds) * 1000
+        let early = ReportBook(store: try SLAStore(path: path), contracts: contracts, sealAfter: 1)
+        #expect(try early.sealDue(nowMilliseconds: tenDaysIn) == ["rep-tiers \(m2)"])
+        try append(
+            dir.appendingPathComponent("events.jsonl"),
+            Self.incident("C", m2, day: "20", ack: "10:30", resolved: "12:00"))
+        #expect(try runSlad(["run", "--config", dir.path, "--exit-when-idle"]).status == 0)
+        // Now last month is sealed too, carrying the correction of two months back.
+        let book = ReportBook(store: try SLAStore(path: path), contracts: contracts, sealAfter: 1)
+        let now = Int64(Date().timeIntervalSince1970) * 1000
+        #expect(try book.sealDue(nowMilliseconds: now) == ["rep-tiers \(m1)"])
+        #expect(
+            try book.store.adjustments(contract: "rep-tiers") == [
+                RecordedAdjustment(sealedMonth: m2, appliedMonth: m1, amountMinorUnits: 100_000)
+            ])
+        let sealedM1 = try book.document(month: YearMonth(parsing: m1)!, contract: "rep-tiers", asOf: Instant(0))
+        #expect(sealedM1.reports[0].state == .sealed)
+        #expect(sealedM1.reports[0].adjustments.map(\.amount.amount) == ["1000.00"])
+        #expect(sealedM1.reports[0].total.amount == "1000.00")
+        let current = try book.document(
+            month: YearMonth(parsing: m0)!, contract: "rep-tiers", asOf: Instant(now / 1000))
+        #expect(current.reports[0].adjustments.isEmpty, "carried by \(m1) already")
+        #expect(try book.sealDue(nowMilliseconds: now).isEmpty, "nothing sealed twice")
     }
 }
