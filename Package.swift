@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
+                "CSystemd", "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -65,7 +65,7 @@ final class EngineLoop {
     }
 
     /// Binds the control socket and serves it.
-    func startControl(path: String, reader: SLAStore) throws -> ControlServer {
+    func startControl(path: String, reader: SLAStore, activated: Int32? = nil) throws -> ControlServer {
         let c = config.control
         var limits = ControlLimits()
         limits.maxConnections = c.maxConnections
@@ -82,6 +82,11 @@ final class EngineLoop {
             responder: SladResponder(board: board, mailbox: mailbox, metrics: metrics, reader: reader),
             threads: max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)),
             observe: { route, status in metrics.answered(route: route, status: status) })
+        // Socket activation: systemd made the socket (mode, group, path) and keeps it across restarts.
+        if let activated {
+            try server.adopt(descriptor: activated)
+            return server
+        }
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         if Self.someoneServes(path) {
@@ -140,7 +145,16 @@ final class EngineLoop {
         var lastStatusLog = clock.now
         var lastPositions = clock.now
         var readSinceStatus = false
+        // The watchdog is fed from this loop, not from a timer: a stuck engine stops the pings
+        // and systemd restarts slad.
+        let watchdog = ServiceManager.watchdogInterval()
+        var lastPing = clock.now
+        var lastStatusLine = ""
         while !stopRequested.load(ordering: .relaxed) && !committer.failed {
+            if let watchdog, clock.now - lastPing >= watchdog {
+                ServiceManager.notify("WATCHDOG=1")
+                lastPing = clock.now
+            }
             mailbox.run(self)
             // A failed reload has logged its errors; the running configuration stays.
             if reloadRequested.exchange(false, ordering: .relaxed) { _ = reload() }
@@ -166,6 +180,13 @@ final class EngineLoop {
             if secondPassed { lastPositions = monotonic }
             publish(positions: readSinceStatus || secondPassed, sinks: secondPassed)
             readSinceStatus = false
+            if secondPassed {
+                let line = statusLine()
+                if line != lastStatusLine {
+                    ServiceManager.notify("STATUS=" + line)
+                    lastStatusLine = line
+                }
+            }
             if monotonic - lastStatusLog > .seconds(10) {
                 lastStatusLog = monotonic
                 logStatus()
@@ -192,6 +213,7 @@ final class EngineLoop {
             submit(&batch)
             readSinceStatus = true
         }
+        ServiceManager.notify("STOPPING=1\nSTATUS=stopping: saving offsets")
         committer.drain()
         mailbox.close(self)
         committer.drain()
@@ -228,6 +250,13 @@ final class EngineLoop {
             next = min(next, (end.seconds + config.sealAfter) * 1000)
         }
         nextSealCheck = max(next, now + 1_000)
+    }
+
+    /// The one-line status systemd shows (`systemctl status slad`).
+    func statusLine() -> String {
+        let s = ingest.live.status
+        let lag = ingest.positions().reduce(0) { $0 + $1.lag }
+        return "\(s.open) open, \(s.atRisk) at risk, \(s.breached) breached; source lag \(lag) bytes"
     }
 
     private func logStatus() {
@@ -424,6 +453,9 @@ final class EngineLoop {
     /// Loads the configuration folder again. A bad one changes nothing and every error is
     /// logged and returned; a good one replaces contracts, calendars and sources.
     func reload() -> Result<ReloadResult, RouteError> {
+        ServiceManager.reloading()
+        // Whatever the outcome, slad is ready again with a configuration in force.
+        defer { ServiceManager.notify("READY=1\nSTATUS=" + statusLine()) }
         let new: SladConfiguration
         do {
             new = try ConfigLoader.load(directory: config.directory)

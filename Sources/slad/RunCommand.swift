@@ -84,9 +84,11 @@ struct RunCommand: ParsableCommand {
             notifier: notifier, batchLines: batchLines, exitWhenIdle: exitWhenIdle)
         let caughtUp = try loop.restore()
         let socketPath = resolveSocketPath(config)
+        let activated = ServiceManager.activatedSocket()
         let server: ControlServer
         do {
-            server = try loop.startControl(path: socketPath, reader: SLAStore(path: storePath, readOnly: true))
+            server = try loop.startControl(
+                path: socketPath, reader: SLAStore(path: storePath, readOnly: true), activated: activated)
         } catch {
             log("slad: cannot serve the control socket", ["socket": socketPath, "error": "\(error)"], level: .error)
             notifier.stop()
@@ -96,9 +98,12 @@ struct RunCommand: ParsableCommand {
             "slad: started",
             [
                 "state": stateDir, "events": String(loop.ingest.live.engine.eventCount),
-                "sources": String(config.sources.count), "socket": socketPath,
+                "sources": String(config.sources.count),
+                "socket": activated == nil ? socketPath : "fd \(activated!) from systemd",
                 "late_notifications": String(caughtUp.count),
             ])
+        // Ready only now: configuration, store, sources and the control socket are up.
+        ServiceManager.notify("READY=1\nSTATUS=" + loop.statusLine())
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
