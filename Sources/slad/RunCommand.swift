@@ -104,6 +104,12 @@ struct RunCommand: ParsableCommand {
             ])
         // Ready only now: configuration, store, sources and the control socket are up.
         ServiceManager.notify("READY=1\nSTATUS=" + loop.statusLine())
+        // A launcher may hand slad a blocked signal mask (systemd-socket-activate, test runners);
+        // the stop and reload signals must reach their handlers.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&wanted, s) }
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
