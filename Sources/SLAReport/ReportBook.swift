@@ -41,7 +41,7 @@ public struct ReportBook: Sendable {
         for c in chosen {
             let sealed = try store.sealedReports(contract: c.id)
             if let seal = sealed.first(where: { $0.month == month.description }) {
-                reports.append(try Self.decode(seal))
+                reports.append(try decode(seal))
             } else {
                 reports.append(try report(c, month: month, asOf: asOf, sealed: sealed, services: services))
             }
@@ -86,6 +86,15 @@ public struct ReportBook: Sendable {
         return done
     }
 
+    /// The earliest instant (Unix ms) after `now` at which a month's grace ends for some contract:
+    /// when `sealDue` can next find something to seal without new data in past months.
+    public func nextGraceEnd(afterMilliseconds now: Int64) -> Int64? {
+        let graceAgo = Instant(now / 1000 - sealAfter)
+        return contracts.map { c in
+            (c.zone.startOfDay(c.month(of: graceAgo).next.firstDay).seconds + sealAfter) * 1000
+        }.min()
+    }
+
     /// A computed report; when `month` is the first not sealed, with adjustments for sealed months.
     func report(
         _ c: Contract, month: YearMonth, asOf: Instant, sealed: [SealedReport], services: [SLAEvent]
@@ -128,18 +137,11 @@ public struct ReportBook: Sendable {
     }
 
     /// A sealed report as stored, with its seal.
-    static func decode(_ s: SealedReport) throws -> MonthlyReport {
-        var report = try APIJSON.decode(MonthlyReport.self, from: s.body)
+    func decode(_ s: SealedReport) throws -> MonthlyReport {
+        let body = try store.sealedBody(contract: s.contract, month: s.month) ?? []
+        var report = try APIJSON.decode(MonthlyReport.self, from: body)
         report.seal = MonthlyReport.Seal(
             sealedAt: ISO8601.format(Instant(s.sealedAtMilliseconds / 1000), in: .utc), sha256: s.sha256)
         return report
-    }
-}
-
-extension Contract {
-    /// The calendar month (contract zone) of an instant.
-    func month(of instant: Instant) -> YearMonth {
-        let d = zone.localDate(at: instant)
-        return YearMonth(year: d.year, month: d.month)
     }
 }

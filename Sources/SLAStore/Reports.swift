@@ -85,13 +85,7 @@ extension SLAStore {
                         AND (i.opened_at >= ?2 OR c.stopped_at IS NULL OR c.stopped_at >= ?2 OR c.breached_at >= ?2)
                     ORDER BY i.incident, c.metric
                     """)
-            let s = statement.sqliteStatement
-            sqlite3_reset(s)
-            let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-            var id = contract
-            id.withUTF8 { _ = sqlite3_bind_text(s, 1, $0.baseAddress, Int32($0.count), transient) }
-            sqlite3_bind_int64(s, 2, from.seconds)
-            sqlite3_bind_int64(s, 3, to.seconds)
+            let s = Self.bind(statement, [.text(contract), .int(from.seconds), .int(to.seconds)])
             defer { sqlite3_reset(s) }
             func text(_ i: Int32) -> String? {
                 guard let p = sqlite3_column_text(s, i) else { return nil }
@@ -105,11 +99,7 @@ extension SLAStore {
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: rc),
-                        message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                }
+                guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
                 let incident = text(0) ?? ""
                 if out.last?.incident != incident {
                     out.append(
@@ -170,20 +160,31 @@ extension SLAStore {
         }
     }
 
-    /// The sealed reports of a contract, by month.
+    /// The sealed reports of a contract, by month, without their bodies (`body` is empty: a
+    /// month's report can be large, and only the one asked for is read, with ``sealedBody``).
     public func sealedReports(contract: String) throws -> [SealedReport] {
         try queue.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT month, sealed_at_ms, sha256, total_minor, body FROM sealed_reports
+                    SELECT month, sealed_at_ms, sha256, total_minor FROM sealed_reports
                     WHERE contract = ? ORDER BY month
                     """, arguments: [contract]
             ).map {
                 SealedReport(
                     contract: contract, month: $0[0], sealedAtMilliseconds: $0[1], sha256: $0[2],
-                    totalMinorUnits: $0[3], body: Array(($0[4] as Data?) ?? Data()))
+                    totalMinorUnits: $0[3], body: [])
             }
+        }
+    }
+
+    /// The stored report of a sealed month.
+    public func sealedBody(contract: String, month: String) throws -> [UInt8]? {
+        try queue.read { db in
+            try Data.fetchOne(
+                db, sql: "SELECT body FROM sealed_reports WHERE contract = ? AND month = ?",
+                arguments: [contract, month]
+            ).map(Array.init)
         }
     }
 

@@ -147,6 +147,14 @@ public final class SLAStore: Sendable {
     /// every call; ingest runs a handful of statements per event, so the hot
     /// path binds directly (measured: docs/benchmarks.md).
     static func run(_ statement: Statement, _ values: [Value], _ db: Database) throws {
+        let s = bind(statement, values)
+        let rc = sqlite3_step(s)
+        sqlite3_reset(s)
+        guard rc == SQLITE_DONE else { throw failure(rc, db) }
+    }
+
+    /// Resets `statement` and binds `values` to its parameters 1, 2, …; returns the SQLite handle to step.
+    static func bind(_ statement: Statement, _ values: [Value]) -> OpaquePointer {
         let s = statement.sqliteStatement
         sqlite3_reset(s)
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -162,12 +170,13 @@ public final class SLAStore: Sendable {
                 }
             }
         }
-        let rc = sqlite3_step(s)
-        sqlite3_reset(s)
-        guard rc == SQLITE_DONE else {
-            throw DatabaseError(
-                resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
+        return s
+    }
+
+    /// The error of a failed step, with SQLite's message.
+    static func failure(_ rc: Int32, _ db: Database) -> DatabaseError {
+        DatabaseError(
+            resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
     }
 
     /// Inserts events: the ledger is idempotent on event identity.

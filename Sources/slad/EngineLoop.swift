@@ -33,6 +33,8 @@ final class EngineLoop {
     private var sourceStats: [String: SourceStats] = [:]
     private var quarantine: [String: Int] = [:]
     private var published = (counts: IncidentCounts(), events: -1, armed: -1)
+    /// Bytes not yet read over all sources, as of the last published positions.
+    private var sourceLag: Int64 = 0
     /// When to look for months due to be sealed next (Unix ms); checked once the sources are read.
     private var nextSealCheck: Int64 = 0
 
@@ -242,21 +244,14 @@ final class EngineLoop {
             nextSealCheck = now + 3_600_000
             return
         }
-        var next = now + 6 * 3_600_000
-        let graceAgo = Instant((now / 1000) - config.sealAfter)
-        for c in config.contracts {
-            let d = c.zone.localDate(at: graceAgo)
-            let end = c.zone.startOfDay(YearMonth(year: d.year, month: d.month).next.firstDay)
-            next = min(next, (end.seconds + config.sealAfter) * 1000)
-        }
+        let next = min(now + 6 * 3_600_000, book.nextGraceEnd(afterMilliseconds: now) ?? .max)
         nextSealCheck = max(next, now + 1_000)
     }
 
     /// The one-line status systemd shows (`systemctl status slad`).
     func statusLine() -> String {
         let s = ingest.live.status
-        let lag = ingest.positions().reduce(0) { $0 + $1.lag }
-        return "\(s.open) open, \(s.atRisk) at risk, \(s.breached) breached; source lag \(lag) bytes"
+        return "\(s.open) open, \(s.atRisk) at risk, \(s.breached) breached; source lag \(sourceLag) bytes"
     }
 
     private func logStatus() {
@@ -277,7 +272,9 @@ final class EngineLoop {
         var sources: [SourceStatus]?
         var sinks: [SinkStatus]?
         if positions {
-            sources = ingest.positions().map { p in
+            let current = ingest.positions()
+            sourceLag = current.reduce(0) { $0 + $1.lag }
+            sources = current.map { p in
                 let st = sourceStats[p.name] ?? SourceStats()
                 return SourceStatus(
                     name: p.name, path: p.path, offsetBytes: p.offset, lagBytes: p.lag, lines: st.lines,

@@ -102,8 +102,6 @@ struct RunCommand: ParsableCommand {
                 "socket": activated == nil ? socketPath : "fd \(activated!) from systemd",
                 "late_notifications": String(caughtUp.count),
             ])
-        // Ready only now: configuration, store, sources and the control socket are up.
-        ServiceManager.notify("READY=1\nSTATUS=" + loop.statusLine())
         // A launcher may hand slad a blocked signal mask (systemd-socket-activate, test runners);
         // the stop and reload signals must reach their handlers.
         var wanted = sigset_t()
@@ -113,6 +111,8 @@ struct RunCommand: ParsableCommand {
         signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
+        // Ready only now: configuration, store, sources, the control socket and the signal handlers are up.
+        ServiceManager.notify("READY=1\nSTATUS=" + loop.statusLine())
         loop.run(caughtUp: caughtUp)
         server.stop()
         if loop.committer.failed { throw ExitCode(1) }

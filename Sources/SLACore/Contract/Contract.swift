@@ -69,6 +69,12 @@ public struct Contract: Sendable {
         return true
     }
 
+    /// The calendar month (contract zone) an instant falls in.
+    public func month(of instant: Instant) -> YearMonth {
+        let d = zone.localDate(at: instant)
+        return YearMonth(year: d.year, month: d.month)
+    }
+
     /// Days of `month` on which the contract is in force: the proration basis of its fee.
     public func validDays(in month: YearMonth) -> Int {
         let first = month.firstDay

@@ -73,10 +73,7 @@ public enum Replay {
         for contract in contracts.sorted(by: { $0.id < $1.id }) {
             let mine = byContract[contract.id] ?? []
             var months = Set<YearMonth>()
-            func add(_ t: Instant) {
-                let d = contract.zone.localDate(at: t)
-                months.insert(YearMonth(year: d.year, month: d.month))
-            }
+            func add(_ t: Instant) { months.insert(contract.month(of: t)) }
             for v in mine where v.covered {
                 add(v.openedAt)
                 for c in v.clocks { if let b = c.breach { add(b.at) } }
