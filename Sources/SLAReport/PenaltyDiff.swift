@@ -47,7 +47,7 @@ public struct PenaltyDiff: Sendable {
                 [
                     r.contract, r.month, r.base?.amountText ?? "", r.proposed?.amountText ?? "",
                     r.difference?.amountText ?? "", currency,
-                ].map(ReportRenderer.csvField).joined(separator: ",") + "\r\n"
+                ].map(CSVWriter.escape).joined(separator: ",") + "\r\n"
         }
         return out
     }

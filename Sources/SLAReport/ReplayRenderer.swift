@@ -65,7 +65,7 @@ public enum ReplayRenderer {
                     c.outcome.rawValue, c.target.map(String.init) ?? "", String(c.elapsed),
                     c.breach.map { ISO8601.format($0.at, in: zone) } ?? "",
                 ]
-                out += fields.map(csvField).joined(separator: ",") + "\r\n"
+                out += fields.map(CSVWriter.escape).joined(separator: ",") + "\r\n"
             }
         }
         return out
@@ -80,11 +80,6 @@ public enum ReplayRenderer {
         let counts = result.rejectionCounts
         if !counts.isEmpty { out += " (" + counts.map { "\($0.reason): \($0.count)" }.joined(separator: ", ") + ")" }
         return out + "\n"
-    }
-
-    static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     /// A terminal summary: incidents with their clocks, then money per contract and month.

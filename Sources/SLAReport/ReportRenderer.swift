@@ -64,7 +64,7 @@ public enum ReportRenderer {
     /// The CSV as bytes: rows are written field by field into one buffer (a month can hold
     /// hundreds of thousands of breach lines; see Benchmarks/report-vs-duckdb.sh).
     static func csvBytes(_ document: ReportDocument) -> [UInt8] {
-        var out = CSVWriter()
+        var out = CSVWriter(capacity: 1 << 16)
         for (i, name) in csvHeader.enumerated() { out.field(name, first: i == 0) }
         out.endRow()
         for r in document.reports {
@@ -143,12 +143,6 @@ public enum ReportRenderer {
             row("summary", "rounding", note: r.rounding)
         }
         return out.bytes
-    }
-
-    static func csvField(_ text: String) -> String {
-        var w = CSVWriter()
-        w.field(text, first: true)
-        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// Seconds as minutes with two decimals (half-even).
@@ -235,7 +229,7 @@ extension ReportDocument {
 struct CSVWriter {
     var bytes: [UInt8] = []
 
-    init() { bytes.reserveCapacity(1 << 16) }
+    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
 
     /// A field, quoted only when it holds a comma, a quote or a line break.
     mutating func field(_ text: String, first: Bool = false) {
@@ -261,6 +255,13 @@ struct CSVWriter {
     /// `count` empty fields.
     mutating func empty(_ count: Int) {
         for _ in 0..<count { bytes.append(0x2C) }
+    }
+
+    /// One field as text, for callers that build rows as strings.
+    static func escape(_ text: String) -> String {
+        var w = CSVWriter()
+        w.field(text, first: true)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     mutating func endRow() {
