@@ -227,7 +227,7 @@ struct Report: AsyncParsableCommand {
     var output: String?
 
     func validate() throws {
-        if let month, month.count != 7 || month.split(separator: "-").count != 2 {
+        if let month, YearMonth(parsing: month) == nil {
             throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
         }
         if !["table", "csv", "json", "html"].contains(format) {

@@ -66,10 +66,13 @@ func withControlSocket(_ arguments: [String]) -> [String] {
 }
 
 /// Starts the real daemon.
-func startSlad(_ arguments: [String], stderr: URL? = nil) throws -> Process {
+func startSlad(_ arguments: [String], stderr: URL? = nil, environment: [String: String] = [:]) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: sladBinary)
     p.arguments = withControlSocket(arguments)
+    if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     if let stderr {
         if !FileManager.default.fileExists(atPath: stderr.path) {
             _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)

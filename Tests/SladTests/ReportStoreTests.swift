@@ -67,11 +67,7 @@ struct SeededRandom {
 /// A configuration folder with the docs/reports.md contracts tailing one JSONL file.
 func reportWorld(sealAfter: String, events: String) throws -> URL {
     let dir = try makeTemporaryDirectory("slad-reports")
-    for (path, text) in try SemanticsDocument.load("docs/reports.md").files {
-        let url = dir.appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-    }
+    try SemanticsDocument.load("docs/reports.md").write(to: dir)
     try events.write(to: dir.appendingPathComponent("events.jsonl"), atomically: true, encoding: .utf8)
     try """
     state_dir: \(dir.path)/state

@@ -1,19 +1,6 @@
 import Foundation
 import Testing
 
-/// Starts the real daemon with extra environment variables.
-func startSlad(_ arguments: [String], environment: [String: String], stderr: URL) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: sladBinary)
-    p.arguments = withControlSocket(arguments)
-    p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-    p.standardError = try FileHandle(forWritingTo: stderr)
-    p.standardOutput = FileHandle.nullDevice
-    try p.run()
-    return p
-}
-
 @Suite("systemd protocol without systemd: sd_notify datagrams (real daemon)", .serialized)
 struct ServiceManagerTests {
     @Test(
@@ -40,8 +27,8 @@ struct ServiceManagerTests {
         }
         let slad = try startSlad(
             ["run", "--config", world.config.path, "--state", world.state.path],
-            environment: ["NOTIFY_SOCKET": socket, "WATCHDOG_USEC": "1000000"],
-            stderr: world.work.appendingPathComponent("stderr"))
+            stderr: world.work.appendingPathComponent("stderr"),
+            environment: ["NOTIFY_SOCKET": socket, "WATCHDOG_USEC": "1000000"])
         #expect(waitUntil(30) { lines().contains { $0.hasPrefix("READY=1|STATUS=") } }, "\(lines())")
         // Ready means serving: the control socket answers at once.
         #expect(try curl(world.socket, "/v1/status").status == 200)

@@ -85,15 +85,20 @@ struct SemanticsDocument: Sendable {
         return s
     }
 
-    /// Writes the scenario configuration into a fresh folder and loads it.
-    func configuration() throws -> SladConfiguration {
-        let dir = try makeTemporaryDirectory("slad-scenarios")
+    /// Writes the document's configuration files (calendars, contracts) into `dir`.
+    func write(to dir: URL) throws {
         for (path, text) in files {
             let url = dir.appendingPathComponent(path)
             try FileManager.default.createDirectory(
                 at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// Writes the scenario configuration into a fresh folder and loads it.
+    func configuration() throws -> SladConfiguration {
+        let dir = try makeTemporaryDirectory("slad-scenarios")
+        try write(to: dir)
         return try ConfigLoader.load(directory: dir.path)
     }
 }
