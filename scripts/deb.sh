@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds dist/slad_VERSION_ARCH.deb with dpkg-deb from a staged `scripts/install.sh`.
+#
+#   scripts/deb.sh [--bin-dir DIR] [--version V] [--out DIR]
+#
+# The binaries must link only libraries that Debian packages ship: `make deb` builds them
+# with the Swift runtime linked statically. A binary linking a library no package owns
+# (a debug build against the toolchain's libswiftCore.so) is refused, naming the library.
+# Depends: is computed from the libraries the binaries link (dpkg -S), plus systemd.
+# Files under /etc are conffiles: an upgrade never overwrites an admin's edits.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin_dir=""
+version=""
+out=dist
+while (($#)); do
+    case "$1" in
+        --bin-dir) bin_dir="$2"; shift 2 ;;
+        --version) version="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "deb: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+[ -n "$bin_dir" ] || bin_dir="$(swift build -c release --static-swift-stdlib --show-bin-path)"
+if [ -z "$version" ]; then
+    # 0.YYYYMMDD.COMMITS from the last commit: reproducible from the same tree.
+    version="0.$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$(git rev-list --count HEAD 2>/dev/null || echo 0)"
+fi
+arch="$(dpkg --print-architecture)"
+
+# Depends: the packages owning each linked library; anything unowned is an error.
+declare -A packages=()
+unowned=()
+for b in slad slactl; do
+    [ -x "$bin_dir/$b" ] || { echo "deb: $bin_dir/$b is missing: run 'make' first" >&2; exit 1; }
+    while read -r lib; do
+        owner="$(dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true)"
+        if [ -z "$owner" ]; then
+            unowned+=("$b: $lib")
+        else
+            packages["${owner%%:*}"]=1
+        fi
+    done < <(ldd "$bin_dir/$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+done
+if ((${#unowned[@]})); then
+    echo "deb: these libraries belong to no Debian package (build with 'make deb', which links the Swift runtime statically):" >&2
+    printf '  %s\n' "${unowned[@]}" >&2
+    exit 1
+fi
+depends="$(printf '%s\n' "${!packages[@]}" systemd | sort -u | paste -sd, | sed 's/,/, /g')"
+
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+scripts/install.sh --bin-dir "$bin_dir" --prefix /usr --destdir "$stage" >/dev/null
+install -d -m 0755 "$stage/DEBIAN"
+(cd "$stage" && find etc -type f | sort | sed 's|^|/|') >"$stage/DEBIAN/conffiles"
+install -m 0755 scripts/postinst.sh "$stage/DEBIAN/postinst"
+cat >"$stage/DEBIAN/prerm" <<'EOF'
+#!/bin/sh
+set -e
+if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+    systemctl stop slad.service slad.socket || true
+    systemctl disable slad.service slad.socket || true
+fi
+EOF
+cat >"$stage/DEBIAN/postrm" <<'EOF'
+#!/bin/sh
+set -e
+if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+EOF
+chmod 0755 "$stage/DEBIAN/prerm" "$stage/DEBIAN/postrm"
+size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
+cat >"$stage/DEBIAN/control" <<EOF
+Package: slad
+Version: $version
+Architecture: $arch
+Maintainer: slad developers <slad@localhost>
+Installed-Size: $size
+Depends: $depends
+Section: admin
+Priority: optional
+Description: SLA monitoring daemon
+ slad loads SLA contracts, tails incident event logs, keeps every reaction and
+ resolution deadline in a timer wheel, warns before a breach, posts breaches to
+ the systemd journal and to webhooks, answers over a Unix socket (slactl) and
+ writes monthly penalty reports.
+EOF
+mkdir -p "$out"
+deb="$out/slad_${version}_${arch}.deb"
+dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+echo "$deb"
