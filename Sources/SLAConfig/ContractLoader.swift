@@ -60,7 +60,12 @@ enum ContractLoader {
 
         var availability: AvailabilityTerms?
         if let a = f["availability"]?.mapping(known: ["target", "calendar", "exclude_maintenance", "credits"]) {
-            let target = a.required("target")?.percentage()
+            let targetValue = a.required("target")
+            var target = targetValue?.percentage()
+            if let t = target, t > .hundred || t.millionths == 0 {
+                targetValue?.fail("an availability target is above 0% and at most 100%", hint: "e.g. 99.9%")
+                target = nil
+            }
             let availabilityCalendar = a["calendar"].map(lookup) ?? calendars("24x7", zone)
             let exclude = a["exclude_maintenance"]?.bool() ?? false
             var tiers: [CreditTier] = []

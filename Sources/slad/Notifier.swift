@@ -22,9 +22,9 @@ final class Notifier: Sendable {
     /// message naming the endpoint and the file (never the secret) when a secret cannot be read.
     init(config: SladConfiguration, store: SLAStore, logger: Logger) throws {
         self.logger = logger
-        client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let queue = StoreDeliveryQueue(store: store)
-        var workers = [SinkWorker(deliverer: JournalDeliverer(), queue: queue, logger: logger, now: wallMilliseconds)]
+        // Everything that can fail comes before the HTTP client: a client released without
+        // shutdown() is a fatal error in AsyncHTTPClient, and would hide the reason.
+        var endpoints: [WebhookEndpoint] = []
         for hook in config.webhooks {
             var endpoint = WebhookEndpoint(name: hook.name, url: hook.url, secret: try Self.secret(hook))
             endpoint.timeoutMilliseconds = hook.timeoutMilliseconds
@@ -33,14 +33,26 @@ final class Notifier: Sendable {
             endpoint.format = WebhookEndpoint.Format(rawValue: hook.format) ?? .standard
             endpoint.maxConcurrency = hook.maxConcurrency
             endpoint.maxAgeMilliseconds = hook.maxAgeMilliseconds
-            workers.append(
-                SinkWorker(
-                    deliverer: WebhookDeliverer(endpoint: endpoint, client: client, now: wallMilliseconds),
-                    queue: queue, logger: logger, now: wallMilliseconds))
+            endpoints.append(endpoint)
         }
-        self.workers = workers
-        let orphans = try store.failOrphanDeliveries(
-            knownSinks: Set(workers.map(\.sink)), nowMilliseconds: wallMilliseconds())
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.client = client
+        let queue = StoreDeliveryQueue(store: store)
+        workers =
+            [SinkWorker(deliverer: JournalDeliverer(), queue: queue, logger: logger, now: wallMilliseconds)]
+            + endpoints.map {
+                SinkWorker(
+                    deliverer: WebhookDeliverer(endpoint: $0, client: client, now: wallMilliseconds),
+                    queue: queue, logger: logger, now: wallMilliseconds)
+            }
+        let orphans: [String: Int]
+        do {
+            orphans = try store.failOrphanDeliveries(
+                knownSinks: Set(workers.map(\.sink)), nowMilliseconds: wallMilliseconds())
+        } catch {
+            try? client.syncShutdown()
+            throw error
+        }
         for (sink, count) in orphans.sorted(by: { $0.key < $1.key }) {
             logger.error(
                 "slad: pending notifications for a webhook no longer configured marked failed",

@@ -79,13 +79,22 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         raiseDescriptorLimit()
-        let loop = try EngineLoop(
-            config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
-            notifier: notifier, batchLines: batchLines, exitWhenIdle: exitWhenIdle)
-        let caughtUp = try loop.restore()
+        // From here the notifier's HTTP client runs: every way out stops it first.
+        let loop: EngineLoop
+        let caughtUp: [SLANotification]
+        let server: ControlServer
         let socketPath = resolveSocketPath(config)
         let activated = ServiceManager.activatedSocket()
-        let server: ControlServer
+        do {
+            loop = try EngineLoop(
+                config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
+                notifier: notifier, batchLines: batchLines, exitWhenIdle: exitWhenIdle)
+            caughtUp = try loop.restore()
+        } catch {
+            log("slad: cannot start the engine", ["error": "\(error)"], level: .error)
+            notifier.stop()
+            throw ExitCode(1)
+        }
         do {
             server = try loop.startControl(
                 path: socketPath, reader: SLAStore(path: storePath, readOnly: true), activated: activated)

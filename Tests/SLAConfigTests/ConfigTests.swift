@@ -270,4 +270,25 @@ struct ConfigTests {
         #expect(errors.count == 1)
         #expect(errors.first?.reason.hasPrefix("contract id 'good' is already used by") == true)
     }
+
+    @Test("availability targets lie in (0%, 100%]: 150% and 0% are located errors, 100% loads")
+    func availabilityTargetRange() throws {
+        func contract(_ target: String) -> String {
+            goodContract + """
+
+                services: [portal]
+                availability: { target: "\(target)" }
+                """
+        }
+        for bad in ["150%", "0%"] {
+            let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": contract(bad)])
+            let errors = folder.errors()
+            #expect(errors.count == 1, "\(errors)")
+            #expect(errors.first?.line == 8)
+            #expect(errors.first?.field == "availability.target")
+            #expect(errors.first?.reason == "an availability target is above 0% and at most 100%", "\(errors)")
+        }
+        let full = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": contract("100%")])
+        #expect(full.errors().isEmpty, "\(full.errors())")
+    }
 }
