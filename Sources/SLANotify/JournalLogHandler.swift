@@ -38,8 +38,11 @@ public struct JournalLogHandler: LogHandler {
 
     /// Writes one record; if the journal refuses it, falls back to stderr so nothing is lost.
     public func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        // MESSAGE is what `journalctl -u slad` shows: it carries the metadata too (the reason
+        // a reload was rejected, the sink that failed), as on stderr; the fields stay for queries.
         var fields: [(String, String)] = [
-            ("MESSAGE", event.message.description),
+            ("MESSAGE", LineLogHandler.line(event.message, merged)),
             ("PRIORITY", String(Self.priority(event.level))),
             ("SYSLOG_IDENTIFIER", "slad"),
             ("SLAD_LOGGER", label),
@@ -47,7 +50,6 @@ public struct JournalLogHandler: LogHandler {
             ("CODE_LINE", String(event.line)),
             ("CODE_FUNC", event.function),
         ]
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             fields.append(("SLAD_" + Self.fieldName(key), value.description))
         }
@@ -101,9 +103,13 @@ public struct LineLogHandler: LogHandler {
     /// Writes one line to stderr.
     public func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        let data = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = data.isEmpty ? "\(event.message)\n" : "\(event.message) \(data)\n"
-        writeStandardError(line)
+        writeStandardError(Self.line(event.message, merged) + "\n")
+    }
+
+    /// The message followed by its metadata as `key=value`, sorted by key.
+    static func line(_ message: Logger.Message, _ metadata: Logger.Metadata) -> String {
+        let data = metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        return data.isEmpty ? message.description : "\(message) \(data)"
     }
 }
 

@@ -230,8 +230,9 @@ struct NotificationTests {
             warning["MESSAGE"] as? String
                 == "RT-1 (rt, P1) at 50% of reaction: 2s target, 1s elapsed, breach at \(iso(start + 2))")
         #expect(sla.last?["PRIORITY"] as? String == "5")
-        // slad's own log records are journal entries too, with metadata as fields.
-        let started = try #require(all.first { $0["MESSAGE"] as? String == "slad: started" })
+        // slad's own log records are journal entries too, with metadata as fields and in MESSAGE.
+        let started = try #require(all.first { ($0["MESSAGE"] as? String)?.hasPrefix("slad: started ") == true })
+        #expect((started["MESSAGE"] as? String)?.contains(" sources=1") == true)
         #expect(started["SLAD_SOURCES"] as? String == "1")
         #expect(started["PRIORITY"] as? String == "6")
         // The journal deliveries are recorded as done in the store, with the outbox row.

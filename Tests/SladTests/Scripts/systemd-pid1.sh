@@ -46,4 +46,4 @@ UNIT
 # here are new ones, inside this namespace: nothing reaches the machine.
 mount --make-rshared /
 exec env -i container=slad-test PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-    /lib/systemd/systemd --system --unit=slad-test.target --log-target=kmsg --show-status=no
+    /lib/systemd/systemd --system --unit=slad-test.target --log-target=journal-or-kmsg --show-status=no
