@@ -3,7 +3,7 @@
 # Sourced by run.sh and test.sh; safe to run again.
 set -euo pipefail
 
-packages=(libsystemd-dev pkg-config libsqlite3-dev systemd curl)
+packages=(libsystemd-dev pkg-config libsqlite3-dev systemd curl make)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
