@@ -54,6 +54,12 @@ depends="$(printf '%s\n' "${!packages[@]}" systemd | sort -u | paste -sd, | sed 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 scripts/install.sh --bin-dir "$bin_dir" --prefix /usr --destdir "$stage" >/dev/null
+# As dh_strip does: the symbols stay in the build tree, the package ships lean binaries.
+if command -v strip >/dev/null; then
+    strip --strip-unneeded "$stage/usr/bin/slad" "$stage/usr/bin/slactl"
+else
+    echo "deb: strip not found (binutils): the binaries keep their symbols" >&2
+fi
 install -d -m 0755 "$stage/DEBIAN"
 (cd "$stage" && find etc -type f | sort | sed 's|^|/|') >"$stage/DEBIAN/conffiles"
 install -m 0755 scripts/postinst.sh "$stage/DEBIAN/postinst"

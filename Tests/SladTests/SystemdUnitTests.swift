@@ -33,4 +33,71 @@ struct SystemdUnitTests {
         let strict = try runProgram(["systemd-analyze", "security", "--offline=true", "--threshold=5", unit])
         #expect(strict.status != 0)
     }
+
+    @Test("make install DESTDIR=…: the documented layout, units follow PREFIX, an admin's configuration is kept")
+    func stagedInstall() throws {
+        let stage = try makeTemporaryDirectory("slad-stage")
+        defer { try? FileManager.default.removeItem(at: stage) }
+        let binDir = (sladBinary as NSString).deletingLastPathComponent
+        func install(prefix: String) throws -> Ran {
+            try runProgram([
+                "make", "-C", repositoryRoot.path, "install", "BIN_DIR=\(binDir)", "DESTDIR=\(stage.path)",
+                "PREFIX=\(prefix)",
+            ])
+        }
+        let first = try install(prefix: "/usr/local")
+        try #require(first.status == 0, "\(first.stdout)\(first.stderr)")
+        for path in [
+            "usr/local/bin/slad", "usr/local/bin/slactl", "usr/local/lib/systemd/system/slad.service",
+            "usr/local/lib/systemd/system/slad.socket", "usr/local/lib/sysusers.d/slad.conf",
+            "usr/local/lib/tmpfiles.d/slad.conf", "usr/local/lib/systemd/catalog/slad.catalog",
+            "usr/local/share/man/man1/slad.1.gz", "usr/local/share/man/man1/slactl.1.gz",
+            "usr/local/share/doc/slad/reports.md", "etc/slad/slad.yaml", "etc/slad/contracts.d/acme-gold.yaml",
+            "etc/slad/calendars/msk-business.yaml", "etc/slad/sources/servicenow.yaml",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: stage.appendingPathComponent(path).path), "\(path)")
+        }
+        // A staged install creates no key and no users: that is the postinst's work on the target.
+        #expect(!FileManager.default.fileExists(atPath: stage.appendingPathComponent("etc/slad/secrets/ops.key").path))
+        let unit = try String(
+            contentsOf: stage.appendingPathComponent("usr/local/lib/systemd/system/slad.service"), encoding: .utf8)
+        #expect(unit.contains("ExecStart=/usr/local/bin/slad run --config /etc/slad"))
+        #expect(!unit.contains("/usr/bin/slad"))
+        // The installed configuration is valid as shipped; the groups it names come from sysusers.d,
+        // which a staged install does not run: on a machine without them those are the only errors.
+        let check = try runProgram([sladBinary, "check-config", stage.appendingPathComponent("etc/slad").path])
+        if try runProgram(["getent", "group", "slad-status", "slad-admin"]).status == 0 {
+            #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        } else {
+            let text = check.stdout + check.stderr
+            let errors = text.split(separator: "\n").filter { $0.contains(": control.") }
+            #expect(check.status == 1)
+            #expect(text.contains("2 errors in"), "\(text)")
+            #expect(errors.count == 2, "\(text)")
+            #expect(errors.allSatisfy { $0.contains("does not exist on this machine") }, "\(text)")
+        }
+        // An admin's edit survives a second install.
+        let yaml = stage.appendingPathComponent("etc/slad/slad.yaml")
+        try "# edited by the admin\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let second = try install(prefix: "/usr/local")
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("keeping /etc/slad/slad.yaml (exists)"), "\(second.stdout)")
+        #expect(try String(contentsOf: yaml, encoding: .utf8) == "# edited by the admin\n")
+    }
+
+    @Test("scripts/deb.sh refuses binaries linking libraries no Debian package owns, naming them")
+    func debRefusesToolchainLinkedBinaries() throws {
+        // The test build links the toolchain's libswiftCore.so dynamically; `make deb` links it statically.
+        let out = try makeTemporaryDirectory("slad-deb")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let binDir = (sladBinary as NSString).deletingLastPathComponent
+        let r = try runProgram([
+            repositoryRoot.appendingPathComponent("scripts/deb.sh").path, "--bin-dir", binDir, "--out", out.path,
+        ])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("belong to no Debian package"), "\(r.stderr)")
+        #expect(r.stderr.contains("libswiftCore.so"), "\(r.stderr)")
+        let produced = try FileManager.default.contentsOfDirectory(atPath: out.path)
+        #expect(produced.isEmpty, "\(produced)")
+    }
 }
