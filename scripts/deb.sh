@@ -35,14 +35,18 @@ declare -A packages=()
 unowned=()
 for b in slad slactl; do
     [ -x "$bin_dir/$b" ] || { echo "deb: $bin_dir/$b is missing: run 'make' first" >&2; exit 1; }
-    while read -r lib; do
-        owner="$(dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || true)"
+    # Only the libraries the binary names itself (NEEDED); theirs are their packages' business.
+    resolved="$(ldd "$bin_dir/$b")"
+    while read -r soname; do
+        # "libz.so.1 => /lib/…/libz.so.1 (…)", or the loader itself: "/lib64/ld-linux-x86-64.so.2 (…)".
+        lib="$(awk -v n="$soname" '$1 == n && $2 == "=>" { print $3 } substr($1, length($1) - length(n)) == "/" n { print $1 }' <<<"$resolved")"
+        owner="$( [ -n "$lib" ] && { dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null; } || true)"
         if [ -z "$owner" ]; then
-            unowned+=("$b: $lib")
+            unowned+=("$b: ${lib:-$soname}")
         else
             packages["${owner%%:*}"]=1
         fi
-    done < <(ldd "$bin_dir/$b" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+    done < <(objdump -p "$bin_dir/$b" | awk '$1 == "NEEDED" { print $2 }')
 done
 if ((${#unowned[@]})); then
     echo "deb: these libraries belong to no Debian package (build with 'make deb', which links the Swift runtime statically):" >&2
@@ -53,6 +57,7 @@ depends="$(printf '%s\n' "${!packages[@]}" systemd | sort -u | paste -sd, | sed 
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage" # the package's root entry: mktemp's 0700 must not reach /
 scripts/install.sh --bin-dir "$bin_dir" --prefix /usr --destdir "$stage" >/dev/null
 # As dh_strip does: the symbols stay in the build tree, the package ships lean binaries.
 if command -v strip >/dev/null; then
