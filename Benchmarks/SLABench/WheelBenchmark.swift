@@ -16,7 +16,8 @@ struct LazyHeapTimers {
     var live = 0
 
     mutating func insert(deadline: Int64, id: UInt32) {
-        if Int(id) >= cancelled.count { cancelled += Array(repeating: false, count: Int(id) + 1 - cancelled.count) }
+        // Ids come in order: appending keeps the baseline free of a temporary array per insert.
+        while Int(id) >= cancelled.count { cancelled.append(false) }
         cancelled[Int(id)] = false
         heap.insert(Entry(deadline: deadline, id: id))
         live += 1

@@ -108,4 +108,41 @@ struct TimerWheelTests {
         #expect(TimerWheel.bytesPerTimer <= 32)
         #expect(wheel.storageBytes <= 100_000 * 32 + 8_192)
     }
+
+    @Test("lazy cancels: sweeps reclaim cancelled entries, the survivors fire exactly once, storage does not grow")
+    func sweeps() {
+        var rng = SeededGenerator(seed: 42)
+        let start: Int64 = 1_793_600_000_000
+        var wheel = TimerWheel(now: start)
+        var live: [TimerWheel.Handle: Int64] = [:]
+        for k in 0..<20_000 {
+            let deadline = start + 1 + Int64(rng.next() % (30 * 86_400_000))
+            live[wheel.insert(deadline: deadline, payload: UInt32(k))] = deadline
+        }
+        let bytes = wheel.storageBytes
+        // Many rounds of cancel-most and re-arm: each crosses the sweep threshold several times.
+        for _ in 0..<5 {
+            for handle in Array(live.keys).shuffled(using: &rng).prefix(15_000) {
+                let cancelled = wheel.cancel(handle)
+                #expect(cancelled)
+                live[handle] = nil
+            }
+            for k in 0..<15_000 {
+                let deadline = start + 1 + Int64(rng.next() % (30 * 86_400_000))
+                live[wheel.insert(deadline: deadline, payload: UInt32(k))] = deadline
+            }
+            #expect(wheel.count == live.count)
+        }
+        #expect(wheel.storageBytes <= bytes * 5 / 4, "cancelled entries are reused, not piled up")
+        var fired: [Int64] = []
+        wheel.advance(to: start + 31 * 86_400_000) { handle, _, deadline in
+            let armed = live.removeValue(forKey: handle)
+            #expect(armed == deadline)
+            fired.append(deadline)
+        }
+        #expect(live.isEmpty)
+        #expect(fired == fired.sorted())
+        #expect(wheel.count == 0)
+        #expect(wheel.nextWakeup() == nil)
+    }
 }
