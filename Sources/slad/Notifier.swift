@@ -22,8 +22,9 @@ final class Notifier: Sendable {
     /// message naming the endpoint and the file (never the secret) when a secret cannot be read.
     init(config: SladConfiguration, store: SLAStore, logger: Logger) throws {
         self.logger = logger
-        // Everything that can fail comes before the HTTP client: a client released without
-        // shutdown() is a fatal error in AsyncHTTPClient, and would hide the reason.
+        // The secrets are read before the HTTP client exists, and a later failure shuts it
+        // down: a client released without shutdown() is a fatal error in AsyncHTTPClient,
+        // and would hide the reason.
         var endpoints: [WebhookEndpoint] = []
         for hook in config.webhooks {
             var endpoint = WebhookEndpoint(name: hook.name, url: hook.url, secret: try Self.secret(hook))

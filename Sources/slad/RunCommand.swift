@@ -79,7 +79,10 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         raiseDescriptorLimit()
-        // From here the notifier's HTTP client runs: every way out stops it first.
+        // From here the notifier's HTTP client runs. The engine loop stops it when it ends;
+        // every way out before the loop runs stops it here.
+        var loopOwnsNotifier = false
+        defer { if !loopOwnsNotifier { notifier.stop() } }
         let loop: EngineLoop
         let caughtUp: [SLANotification]
         let server: ControlServer
@@ -92,7 +95,6 @@ struct RunCommand: ParsableCommand {
             caughtUp = try loop.restore()
         } catch {
             log("slad: cannot start the engine", ["error": "\(error)"], level: .error)
-            notifier.stop()
             throw ExitCode(1)
         }
         do {
@@ -100,7 +102,6 @@ struct RunCommand: ParsableCommand {
                 path: socketPath, reader: SLAStore(path: storePath, readOnly: true), activated: activated)
         } catch {
             log("slad: cannot serve the control socket", ["socket": socketPath, "error": "\(error)"], level: .error)
-            notifier.stop()
             throw ExitCode(1)
         }
         log(
@@ -122,6 +123,7 @@ struct RunCommand: ParsableCommand {
         signal(SIGHUP) { _ in reloadRequested.store(true, ordering: .relaxed) }
         // Ready only now: configuration, store, sources, the control socket and the signal handlers are up.
         ServiceManager.notify("READY=1\nSTATUS=" + loop.statusLine())
+        loopOwnsNotifier = true
         loop.run(caughtUp: caughtUp)
         server.stop()
         if loop.committer.failed { throw ExitCode(1) }

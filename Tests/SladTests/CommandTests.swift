@@ -7,6 +7,9 @@ let sladBinary: String = {
     return repositoryRoot.appendingPathComponent(".build/debug/slad").path
 }()
 
+/// The folder of the built binaries (slad, slactl): what `make install BIN_DIR=` takes.
+let binaryFolder: String = (sladBinary as NSString).deletingLastPathComponent
+
 struct CommandResult {
     var status: Int32
     var stdout: String

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-let slactlBinary: String = (sladBinary as NSString).deletingLastPathComponent + "/slactl"
+let slactlBinary: String = binaryFolder + "/slactl"
 
 /// What a command printed and how it ended.
 struct Ran {

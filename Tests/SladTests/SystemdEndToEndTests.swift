@@ -71,6 +71,11 @@ final class SystemdMachine {
         }
     }
 
+    /// A unit's log as `journalctl -u UNIT -o cat` shows it (systemd's lines about the unit included).
+    func unitLog(_ unit: String) throws -> String {
+        try run("journalctl -u \(unit) --no-pager -o cat").stdout
+    }
+
     /// A unit's properties (`systemctl show -p …`).
     func show(_ unit: String, _ properties: [String]) throws -> [String: String] {
         let out = try run("systemctl show \(unit) " + properties.map { "-p \($0)" }.joined(separator: " ")).stdout
@@ -124,7 +129,6 @@ struct SystemdEndToEndTests {
         let machine = try SystemdMachine()
         defer { machine.stop() }
         let repo = repositoryRoot.path
-        let binDir = (sladBinary as NSString).deletingLastPathComponent
 
         // A short watchdog, so the test does not wait 30 s; everything else is the shipped unit.
         try machine.run(
@@ -138,7 +142,7 @@ struct SystemdEndToEndTests {
 
         // The README's path: make install && systemctl enable --now slad.
         let install = try machine.run(
-            "cd \(repo) && make install BIN_DIR=\(binDir) && systemctl enable --now slad 2>&1")
+            "cd \(repo) && make install BIN_DIR=\(binaryFolder) && systemctl enable --now slad 2>&1")
         try #require(install.status == 0, "make install / enable:\n\(install.stdout)\(install.stderr)")
         for path in [
             "/usr/bin/slad", "/usr/bin/slactl", "/usr/lib/systemd/system/slad.service",
@@ -190,7 +194,7 @@ struct SystemdEndToEndTests {
         )
         #expect(
             waitUntil(15) {
-                let text = (try? machine.run("journalctl -u slad --no-pager -o cat").stdout) ?? ""
+                let text = (try? machine.unitLog("slad")) ?? ""
                 return text.contains("slad: reload rejected") && text.contains("/etc/slad/contracts.d/e2e-new.yaml:3")
             })
         #expect(try machine.run("slactl contracts").stdout.contains("e2e-new") == false)
@@ -213,7 +217,7 @@ struct SystemdEndToEndTests {
                 return s["ActiveState"] == "active" && s["MainPID"] != firstPID && s["MainPID"] != "0"
                     && (Int(s["NRestarts"] ?? "0") ?? 0) >= 1
             }, "slad was not restarted by the watchdog")
-        #expect(try machine.run("journalctl -u slad --no-pager -o cat").stdout.contains("Watchdog timeout"))
+        #expect(try machine.unitLog("slad").contains("Watchdog timeout"))
         #expect(waitUntil(30) { breaches().isSuperset(of: ["E2E-1"] + during) }, "\(breaches())")
         #expect(
             waitUntil(30) {
@@ -247,7 +251,7 @@ struct SystemdEndToEndTests {
         #expect(stopped["ActiveState"] == "inactive", "\(stopped)")
         #expect(stopped["Result"] == "success", "\(stopped)")
         #expect(stopped["ExecMainStatus"] == "0", "\(stopped)")
-        #expect(try machine.run("journalctl -u slad --no-pager -o cat").stdout.contains("slad: stopped"))
+        #expect(try machine.unitLog("slad").contains("slad: stopped"))
         // The next client starts it again through the socket.
         let again = try machine.run("slactl status")
         #expect(again.status == 0, "\(again.stderr)")

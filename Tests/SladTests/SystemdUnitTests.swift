@@ -38,10 +38,9 @@ struct SystemdUnitTests {
     func stagedInstall() throws {
         let stage = try makeTemporaryDirectory("slad-stage")
         defer { try? FileManager.default.removeItem(at: stage) }
-        let binDir = (sladBinary as NSString).deletingLastPathComponent
         func install(prefix: String) throws -> Ran {
             try runProgram([
-                "make", "-C", repositoryRoot.path, "install", "BIN_DIR=\(binDir)", "DESTDIR=\(stage.path)",
+                "make", "-C", repositoryRoot.path, "install", "BIN_DIR=\(binaryFolder)", "DESTDIR=\(stage.path)",
                 "PREFIX=\(prefix)",
             ])
         }
@@ -90,9 +89,8 @@ struct SystemdUnitTests {
         // The test build links the toolchain's libswiftCore.so dynamically; `make deb` links it statically.
         let out = try makeTemporaryDirectory("slad-deb")
         defer { try? FileManager.default.removeItem(at: out) }
-        let binDir = (sladBinary as NSString).deletingLastPathComponent
         let r = try runProgram([
-            repositoryRoot.appendingPathComponent("scripts/deb.sh").path, "--bin-dir", binDir, "--out", out.path,
+            repositoryRoot.appendingPathComponent("scripts/deb.sh").path, "--bin-dir", binaryFolder, "--out", out.path,
         ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("belong to no Debian package"), "\(r.stderr)")

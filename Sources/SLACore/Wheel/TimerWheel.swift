@@ -287,13 +287,7 @@ public struct TimerWheel: Sendable {
         freeHead = -1
         var i = Int32(storage.count) - 1
         while i >= 0 {
-            if tags[Int(i)] & 3 == Self.armed {
-                place(i)
-            } else {
-                tags[Int(i)] = tags[Int(i)] & ~3 | Self.free
-                e[Int(i)].next = freeHead
-                freeHead = i
-            }
+            if tags[Int(i)] & 3 == Self.armed { place(i) } else { release(i) }
             i -= 1
         }
         tombstones = 0
