@@ -55,7 +55,7 @@ public final class SinkWorker: Sendable {
     private let random: @Sendable () -> Double
     private let signal = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
-    private let state = Mutex<(stopping: Bool, stats: SinkStats)>((false, SinkStats()))
+    private let state = Mutex<(started: Bool, stopping: Bool, stats: SinkStats)>((false, false, SinkStats()))
 
     /// A worker for `deliverer`'s sink over `queue`; `now` is wall-clock ms, `random` a number in [0, 1).
     public init(
@@ -76,6 +76,7 @@ public final class SinkWorker: Sendable {
 
     /// Starts the worker thread.
     public func start() {
+        state.withLock { $0.started = true }
         let thread = Thread { [self] in
             loop()
             done.signal()
@@ -94,10 +95,12 @@ public final class SinkWorker: Sendable {
     }
 
     /// Stops (see ``requestStop()``) and waits up to `timeoutMilliseconds` for the thread to end.
-    /// Returns whether it ended; calling it again after it ended returns true at once.
+    /// Returns whether it ended; calling it again after it ended, or on a worker never
+    /// started (slad failing at start), returns true at once.
     @discardableResult
     public func stop(timeoutMilliseconds: Int) -> Bool {
         requestStop()
+        guard state.withLock({ $0.started }) else { return true }
         guard done.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .success else { return false }
         done.signal()  // Leave the token for any later caller.
         return true

@@ -90,6 +90,22 @@ struct CommandTests {
         #expect(lines.last == "5 errors in \(dir.path)")
     }
 
+    @Test(
+        "run with a control socket it cannot bind: exit 1 with the reason, delivery workers never started are not waited for"
+    )
+    func runFailsAtStart() throws {
+        let state = try makeTemporaryDirectory("slad-nosocket")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let r = try runSlad([
+            "run", "--config", repositoryRoot.appendingPathComponent("etc/slad").path, "--state", state.path,
+            "--socket", "/proc/no-such-folder/slad.sock",
+        ])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("slad: cannot serve the control socket"), "\(r.stderr)")
+        #expect(!r.stderr.contains("did not stop in time"), "\(r.stderr)")
+        #expect(!r.stderr.contains("Fatal error"), "\(r.stderr)")
+    }
+
     @Test("check-config on a missing folder fails clearly")
     func missingFolder() throws {
         let r = try runSlad(["check-config", "/nonexistent/slad"])
