@@ -8,13 +8,13 @@
 #
 #   Benchmarks/control-load.sh [INCIDENTS] [SECONDS] [CONNECTIONS]
 #
-# Needs gcc, python3, curl and a release build (built when missing).
+# Needs gcc, python3, curl and make (it builds the release binary as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 incidents=${1:-1000000}
 seconds=${2:-5}
 connections=${3:-4}
-[ -x .build/release/slad ] || swift build -c release --product slad
+make -s build  # the binary as shipped: release, Swift runtime linked statically
 work=$(mktemp -d /tmp/slad-control-bench.XXXXXX)
 trap 'kill $slad $baseline 2>/dev/null || true; rm -rf "$work"' EXIT
 slad=0

@@ -8,11 +8,11 @@
 #
 # Runs in a private mount namespace beside its own systemd-journald (the
 # machine's journal is untouched); needs root, python3 and a release build
-# (swift build -c release; the script builds it when missing).
+# (built with `make build`, as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${SLAD_IN_NAMESPACE:-}" != 1 ]; then
-    [ -x .build/release/slad ] || swift build -c release --product slad
+    make -s build  # the binary as shipped: release, Swift runtime linked statically
     export SLAD_IN_NAMESPACE=1
     exec unshare --mount --propagation private "$0" "$@"
 fi

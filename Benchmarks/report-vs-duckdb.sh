@@ -9,11 +9,11 @@
 #
 #   Benchmarks/report-vs-duckdb.sh [INCIDENTS]
 #
-# Needs python3 with duckdb (pip install duckdb; installed when missing) and a release build.
+# Needs python3 with duckdb (pip install duckdb; installed when missing) and make (it builds the release binary as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 incidents=${1:-1000000}
-[ -x .build/release/slad ] || swift build -c release --product slad
+make -s build  # the binary as shipped: release, Swift runtime linked statically
 python3 -c "import duckdb" 2>/dev/null || pip install -q duckdb 2>/dev/null || pip install -q --break-system-packages duckdb
 work=$(mktemp -d /tmp/slad-report-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

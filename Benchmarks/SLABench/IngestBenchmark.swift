@@ -6,7 +6,7 @@ import Foundation
 func runIngestBenchmark(lines: Int) throws {
     let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slad")
     guard FileManager.default.isExecutableFile(atPath: bin.path) else {
-        print("build slad first: swift build -c release --product slad")
+        print("build slad first: make build (release, as shipped)")
         exit(1)
     }
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("slad-ingest-bench-\(getpid())")

@@ -156,10 +156,11 @@ public final class ControlServer: Sendable {
                 return Self.peer(of: channel).flatMapThrowing { peer in
                     let sync = channel.pipeline.syncOperations
                     let front = RequestStartNotifier()
+                    let http = ControlHTTPHandler(settings: settings, peer: peer, front: front, overLimit: overLimit)
+                    front.http = http
                     try sync.addHandler(front)
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
-                    try sync.addHandler(
-                        ControlHTTPHandler(settings: settings, peer: peer, front: front, overLimit: overLimit))
+                    try sync.addHandler(http)
                 }
             }
     }
@@ -192,25 +193,25 @@ public struct ControlServerError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Marks that request bytes arrived, so the HTTP handler can tell a connection
-/// that idles between requests from one that trickles a request in.
-struct RequestBytesArrived: Sendable {}
-
-/// The first handler of a connection: tells the HTTP handler when request bytes arrive, and
+/// The first handler of a connection: tells the HTTP handler when request bytes arrive (so it
+/// can tell a connection that idles between requests from one that trickles a request in), and
 /// writes raw bytes past the HTTP handlers when a request is cut off before its head was
 /// even parsed (the HTTP encoder only answers parsed requests).
-final class RequestStartNotifier: ChannelDuplexHandler, RemovableChannelHandler {
+/// Inbound only: its context can still write toward the socket, and answers need not pass it.
+final class RequestStartNotifier: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private var context: ChannelHandlerContext?
+    /// Told directly, on the same event loop: a user event per read would be boxed and
+    /// type-checked by every HTTP handler in between.
+    weak var http: ControlHTTPHandler?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireUserInboundEventTriggered(RequestBytesArrived())
+        http?.requestBytesArrived()
         context.fireChannelRead(data)
     }
 
@@ -240,7 +241,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         /// Bytes of a request arrived, its head has not.
         case started
         /// Head parsed; body being collected.
-        case receiving(head: HTTPRequestHead, route: Route, body: ByteBuffer)
+        case receiving(head: HTTPRequestHead, route: Route, body: ByteBuffer?)
         /// Head parsed but the request is refused; its body is read and dropped.
         case refusing(head: HTTPRequestHead, error: RouteError)
         /// Waiting for the responder.
@@ -294,15 +295,12 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is RequestBytesArrived {
-            if case .idle = state {
-                state = .started
-                requestStart = .now()
-            }
-            return
+    /// Request bytes arrived (called by the connection's first handler).
+    func requestBytesArrived() {
+        if case .idle = state {
+            state = .started
+            requestStart = .now()
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
     private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
@@ -366,14 +364,18 @@ final class ControlHTTPHandler: ChannelInboundHandler {
                 if let refusal = refusal(route) {
                     state = .refusing(head: head, error: refusal)
                 } else {
-                    state = .receiving(head: head, route: route, body: context.channel.allocator.buffer(capacity: 0))
+                    state = .receiving(head: head, route: route, body: nil)
                 }
             }
         case .body(var chunk):
             switch state {
-            case .receiving(let head, let route, var body):
-                guard body.readableBytes + chunk.readableBytes <= settings.limits.maxBodyBytes else {
+            case .receiving(let head, let route, let collected):
+                guard (collected?.readableBytes ?? 0) + chunk.readableBytes <= settings.limits.maxBodyBytes else {
                     tooLarge(context)
+                    return
+                }
+                guard var body = collected else {
+                    state = .receiving(head: head, route: route, body: chunk)
                     return
                 }
                 state = .idle  // drop the reference so the append does not copy
@@ -392,7 +394,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
                 let keepAlive = head.isKeepAlive
                 state = .responding(keepAlive: keepAlive)
                 guard let peer else { return }
-                let request = ControlRequest(route: route, body: Array(buffer: body), peer: peer)
+                let request = ControlRequest(route: route, body: body.map { Array(buffer: $0) } ?? [], peer: peer)
                 let loop = context.eventLoop
                 let bound = NIOLoopBound(self, eventLoop: loop)
                 settings.responder.respond(to: request) { response in
@@ -447,21 +449,16 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(
             wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            bound.value.written(keepAlive: keepAlive)
-        }
-    }
-
-    private func written(keepAlive: Bool) {
-        guard let context else { return }
-        if keepAlive {
-            if case .responding = state {
-                state = .idle
-                lastActivity = .now()
+        guard keepAlive else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
             }
-        } else {
-            context.close(promise: nil)
+            return
         }
+        // Idle before the end goes out: the pipelining handler holds a next request back until
+        // this end passes it, and may hand it to us from inside this call.
+        state = .idle
+        lastActivity = .now()
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }

@@ -73,6 +73,8 @@ public enum Router {
 
     /// Parses `method` and `uri` (path and query string).
     public static func route(method: String, uri: String) -> Result<Route, RouteError> {
+        // Monitoring polls this one: answered without splitting the target into strings.
+        if uri == "/v1/status", method == "GET" { return .success(.status) }
         let (path, query) = split(uri)
         guard let query else {
             return .failure(RouteError(400, "bad_request", "the query string is not valid percent-encoding"))

@@ -153,7 +153,7 @@ final class SladMetrics: Sendable {
     /// Counts an answer of the control socket.
     func answered(route: String, status: Int) {
         // Cached: this runs for every request, and a factory lookup per request is not free.
-        let key = "\(route) \(status)"
+        let key = AnswerKey(route: route, status: status)
         let counter = answerCounters.withLock { cache in
             if let known = cache[key] { return known }
             let made = Metrics.Counter(
@@ -164,7 +164,12 @@ final class SladMetrics: Sendable {
         counter.increment()
     }
 
-    private let answerCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let answerCounters = Mutex<[AnswerKey: Metrics.Counter]>([:])
+
+    private struct AnswerKey: Hashable {
+        let route: String
+        let status: Int
+    }
 
     /// The exposition text.
     func render(nowMilliseconds now: Int64) -> [UInt8] {

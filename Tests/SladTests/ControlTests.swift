@@ -485,6 +485,16 @@ struct ControlAbuseTests {
             String(decoding: garbageOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).hasPrefix(
                 "HTTP/1.1 400"))
 
+        // Requests sent back to back in one write are answered in order, each once.
+        let pipelined = client(["pipelined", s])
+        let pipelinedOut = Pipe()
+        pipelined.standardOutput = pipelinedOut
+        try pipelined.run()
+        pipelined.waitUntilExit()
+        #expect(
+            String(decoding: pipelinedOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmed
+                == "200 404 200")
+
         let big = world.work.appendingPathComponent("big.jsonl")
         #expect(FileManager.default.createFile(atPath: big.path, contents: nil))
         let handle = try FileHandle(forWritingTo: big)

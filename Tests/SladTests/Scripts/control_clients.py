@@ -6,7 +6,10 @@ idle SOCKET N     open N connections that send nothing; print "ready N" once all
 slow SOCKET       send a request one byte per second; print what the server answers
                   (or "closed") and the seconds it took.
 garbage SOCKET    send bytes that are not HTTP; print the server's status line.
+pipelined SOCKET  send three requests in one write (status, an unknown route, contracts);
+                  print the status codes of the answers, in the order they came.
 """
+import re
 import resource
 import socket
 import sys
@@ -61,6 +64,21 @@ def main():
         s.settimeout(5)
         answer = s.recv(4096)
         print(answer.split(b"\r\n", 1)[0].decode() if answer else "closed", flush=True)
+    elif mode == "pipelined":
+        s = connect(path)
+        s.sendall(b"".join(b"GET " + p + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                           for p in (b"/v1/status", b"/v1/nothing", b"/v1/contracts")))
+        s.settimeout(5)
+        answer = b""
+        while len(re.findall(rb"HTTP/1.1 \d+", answer)) < 3:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            answer += chunk
+        print(" ".join(c.decode() for c in re.findall(rb"HTTP/1.1 (\d+)", answer)), flush=True)
 
 
 main()
