@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import SLACore
+import Synchronization
 
 /// slad's persistent state on SQLite (WAL): the event ledger, incident state,
 /// source offsets, quarantine and the outbox.
@@ -13,6 +14,8 @@ import SLACore
 public final class SLAStore: Sendable {
     /// The database; GRDB serializes access.
     let queue: DatabaseQueue
+    /// Moves the WAL into the database file from its own connection (nil when read-only).
+    private let checkpointer: Checkpointer?
 
     /// Opens (creating and migrating when needed) the store at `path`; with
     /// `readOnly`, opens an existing store for inspection without migrating or writing.
@@ -33,6 +36,7 @@ public final class SLAStore: Sendable {
         }
         queue = try DatabaseQueue(path: path, configuration: config)
         if !readOnly { try Migrations.migrator.migrate(queue) }
+        checkpointer = readOnly ? nil : try Checkpointer(path: path, configuration: config)
     }
 
     /// Writes a batch in one transaction.
@@ -52,11 +56,20 @@ public final class SLAStore: Sendable {
     /// Runs `body` on the connection; without `waitForDisk`, under `synchronous = NORMAL`
     /// (WAL: consistent after a crash or power cut, but the last commits may be lost to a
     /// power cut), for writes that are derived and so safe to lose.
+    ///
+    /// Those writes (timer decisions, delivery records) are on the deadline → notification
+    /// path, so they also never run SQLite's automatic checkpoint, which copies the WAL into
+    /// the database inside the commit that crosses 1000 WAL pages, fsyncs included (it was
+    /// the p99 of deadline → outbox). Ingest commits still run it, as throughput wants; the
+    /// ``Checkpointer`` covers a daemon that only decides.
     private func write(waitForDisk: Bool, _ body: (Database) throws -> Void) throws {
         try queue.writeWithoutTransaction { db in
-            guard !waitForDisk else { return try body(db) }
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+            guard !waitForDisk else {
+                checkpointer?.writerCheckpoints()
+                return try body(db)
+            }
+            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0")
+            defer { try? db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000") }
             try body(db)
         }
     }
@@ -513,4 +526,60 @@ public final class SLAStore: Sendable {
             return out
         }
     }
+}
+
+/// Checkpoints the WAL once a second from a connection of its own, for the
+/// commits that skip SQLite's automatic checkpoint (``SLAStore/commit(_:)``).
+///
+/// A passive checkpoint copies what no reader still needs and never takes the
+/// writer's lock, so commits go on meanwhile; once everything is copied, the
+/// next commit starts the WAL from its beginning again, which keeps it small.
+/// A second in which ingest committed is skipped: those commits checkpoint
+/// themselves, and a second checkpointer beside them cost a long import 10–20 %
+/// of its rate on two cores (measured, docs/benchmarks.md).
+/// A checkpoint that fails (a full disk) is retried at the next tick; the WAL
+/// keeps every commit meanwhile, so nothing is lost, and the commits themselves
+/// report the disk.
+final class Checkpointer: Sendable {
+    private final class State: Sendable {
+        let stopped = Atomic<Bool>(false)
+        /// Commits that ran SQLite's own checkpoint, counted.
+        let selfCheckpointing = Atomic<Int>(0)
+    }
+    private let state = State()
+    /// WAL frames (pages of 4 KiB) beyond which a checkpoint waits for the writer.
+    private static let largeWAL = 16_384
+
+    init(path: String, configuration: Configuration, everyMilliseconds interval: Int = 1_000) throws {
+        let connection = try DatabaseQueue(path: path, configuration: configuration)
+        let queue = DispatchQueue(label: "slad.store.checkpoint")
+        let state = state
+        queue.asyncAfter(deadline: .now() + .milliseconds(interval)) {
+            Self.tick(connection, queue, state, interval, seen: 0)
+        }
+    }
+
+    /// A commit that runs SQLite's automatic checkpoint is starting.
+    func writerCheckpoints() { state.selfCheckpointing.add(1, ordering: .relaxed) }
+
+    /// Checkpoints unless the writer did, then schedules the next tick; ends once the store is gone.
+    private static func tick(
+        _ connection: DatabaseQueue, _ queue: DispatchQueue, _ state: State, _ interval: Int, seen: Int
+    ) {
+        guard !state.stopped.load(ordering: .acquiring) else { return }
+        let now = state.selfCheckpointing.load(ordering: .relaxed)
+        if now == seen {
+            try? connection.writeWithoutTransaction { db in
+                // Under a writer that never pauses, passive checkpoints never reach the WAL's end, so
+                // it would only grow: past 64 MiB one checkpoint waits for the writer, copies
+                // everything and truncates the WAL (commits wait for it, once per 64 MiB).
+                if try db.checkpoint(.passive).walFrameCount > Self.largeWAL { try db.checkpoint(.truncate) }
+            }
+        }
+        queue.asyncAfter(deadline: .now() + .milliseconds(interval)) {
+            tick(connection, queue, state, interval, seen: now)
+        }
+    }
+
+    deinit { state.stopped.store(true, ordering: .releasing) }
 }

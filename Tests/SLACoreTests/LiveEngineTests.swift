@@ -59,6 +59,19 @@ func driver(at ms: Int64 = t0 * 1000) -> ManualDriver {
 
 @Suite("Live engine (manual clock)")
 struct LiveEngineTests {
+    @Test("a refresh after a timer fires re-arms one timer per running clock, never a second copy")
+    func oneTimerPerClock() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        // Reaction and resolution run: the next threshold of each is armed, nothing more.
+        #expect(d.live.armedCount == 2)
+        for until in [450, 720, 905, 1_800, 7_200] {
+            d.run(until: (t0 + Int64(until)) * 1000)
+            #expect(d.live.armedCount == (until < 1_800 ? 2 : 1), "after +\(until) s")
+        }
+        #expect(d.log.count == 5)
+    }
+
     @Test(
         "warnings at 50 % and 80 %, breach at 100 % after the allowed lateness, escalation at 200 %: each once, on time"
     )

@@ -57,6 +57,33 @@ struct StoreTests {
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
     }
 
+    @Test("decisions commit without SQLite's in-commit checkpoint; the background checkpointer copies them")
+    func backgroundCheckpoint() throws {
+        let path = try temporaryStorePath()
+        let store = try SLAStore(path: path)
+        func size(_ p: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: p)[.size] as? Int) ?? 0 }
+        let before = size(path)
+        // Decisions only: well past SQLite's 1000-page automatic checkpoint, which they must not run.
+        for b in 0..<20 {
+            var batch = Batch()
+            batch.notifications = (0..<500).map { i in
+                SLANotification(
+                    id: "INC-\(b)-\(i)/reaction/warning/50%", kind: .warning, incident: "INC-\(b)-\(i)",
+                    contract: "c", metric: .reaction, priority: "P1", percent: Percentage(millionths: 500_000),
+                    target: 3_600, due: Instant(1_800_000_000), decidedAtMilliseconds: 1_800_000_000_000, late: false,
+                    notify: ["ops"], customer: String(repeating: "x", count: 200))
+            }
+            try store.commit(batch)
+        }
+        #expect(size(path + "-wal") > 4_096 * 1_000, "the decisions sit in the WAL")
+        #expect(size(path) == before, "no checkpoint ran inside a decision commit")
+        // Within a few ticks (one a second) the checkpointer has copied them into the database file.
+        let deadline = Date().addingTimeInterval(10)
+        while size(path) <= before && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(size(path) > before + 4_096 * 500)
+        #expect(try store.outbox().count == 10_000)
+    }
+
     @Test("incident state is replaced per touched incident")
     func stateReplaced() throws {
         let store = try SLAStore(path: try temporaryStorePath())

@@ -3,6 +3,15 @@ public enum NotificationKind: String, Sendable, Codable, Hashable {
     case warning, breach, escalation
     /// A breach announced earlier that later events proved did not happen.
     case retraction = "breach.retracted"
+
+    /// The notification a threshold of that kind gives when crossed.
+    public init(_ threshold: ThresholdKind) {
+        switch threshold {
+        case .warning: self = .warning
+        case .breach: self = .breach
+        case .escalation: self = .escalation
+        }
+    }
 }
 
 /// A warning, breach, escalation or retraction, with a stable identity so that
@@ -134,8 +143,9 @@ public struct LiveEngine: Sendable {
     /// Events and verdicts.
     public private(set) var engine: IngestEngine
     private var wheel: TimerWheel
-    /// Armed timers per incident.
-    private var armed: [String: [TimerWheel.Handle]] = [:]
+    /// Armed timers per incident, by payload index (an array: a refresh cancels and re-arms
+    /// without hashing the incident's name, and keeps the array's capacity).
+    private var armed: [[TimerWheel.Handle]] = []
     /// Payload → incident (the wheel carries 32-bit payloads).
     private var incidentIndex: [String: UInt32] = [:]
     private var incidentNames: [String] = []
@@ -298,7 +308,7 @@ public struct LiveEngine: Sendable {
     /// at once and find nothing: rebuild the wheel at `now` and re-arm every incident.
     public mutating func resetClock(nowMilliseconds now: Int64) -> [SLANotification] {
         wheel = TimerWheel(now: now)
-        armed = [:]
+        armed = Array(repeating: [], count: incidentNames.count)
         return catchUp(incidents: engine.incidentIDs, nowMilliseconds: now)
     }
 
@@ -319,20 +329,26 @@ public struct LiveEngine: Sendable {
 
     /// Moves wall-clock time to `now` and decides every timer that came due.
     public mutating func advance(toMilliseconds now: Int64) -> [SLANotification] {
-        var due = Set<String>()
-        wheel.advance(to: now) { _, payload, _ in due.insert(incidentNames[Int(payload)]) }
+        var due = Set<UInt32>()
+        wheel.advance(to: now) { _, payload, _ in due.insert(payload) }
         var out: [SLANotification] = []
-        for incident in due.sorted() {
-            armed[incident] = nil
-            out += refresh(incident, now: now)
+        // Incidents in name order, so that the same timers give the same output.
+        for index in due.sorted(by: { incidentNames[Int($0)] < incidentNames[Int($1)] }) {
+            out += refresh(incidentNames[Int(index)], index: Int(index), now: now)
         }
         return out
     }
 
-    /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
     private mutating func refresh(_ incident: String, now: Int64) -> [SLANotification] {
-        for handle in armed[incident] ?? [] { wheel.cancel(handle) }
-        armed[incident] = nil
+        refresh(incident, index: Int(payload(incident)), now: now)
+    }
+
+    /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
+    /// `index` is the incident's payload index.
+    private mutating func refresh(_ incident: String, index: Int, now: Int64) -> [SLANotification] {
+        // Timers that just fired are stale handles by now; cancelling them is a no-op.
+        for handle in armed[index] { wheel.cancel(handle) }
+        armed[index].removeAll(keepingCapacity: true)
         // Clocks count whole seconds and a threshold is passed when elapsed time exceeds it: at
         // wall time t (to the millisecond) a threshold due at second t is reached, and every later
         // instant exceeds it, so the decision is taken at t, evaluating as of the next whole second.
@@ -343,27 +359,30 @@ public struct LiveEngine: Sendable {
         if let verdict {
             for clock in verdict.clocks {
                 for crossing in clock.crossings {
-                    let n = notification(verdict, clock, crossing, now: now)
-                    if n.kind == .breach { stillTrue.insert(n.id) }
+                    // Most crossings were announced at an earlier refresh: only the id is made for
+                    // them, the notification itself only for news.
+                    let kind = NotificationKind(crossing.threshold.kind)
+                    let id = Self.notificationID(incident, clock.metric, kind, crossing.threshold.at)
+                    if kind == .breach { stillTrue.insert(id) }
                     // A breach waits `allowedLateness` for events that could still stop the clock in time.
-                    if n.kind == .breach && now < (crossing.at.seconds + allowedLateness) * 1000 {
-                        arm(incident, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000)
+                    if kind == .breach && now < (crossing.at.seconds + allowedLateness) * 1000 {
+                        arm(index, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000)
                         continue
                     }
                     // Old history (a first import, a long outage) is recorded in verdicts, not announced.
                     if now - crossing.at.seconds * 1000 > catchUpWindow * 1000 { continue }
-                    guard emitted.insert(n.id).inserted else { continue }
-                    if n.kind == .breach { breaches[incident, default: [:]][n.id] = n }
+                    guard emitted.insert(id).inserted else { continue }
+                    let n = notification(verdict, clock, crossing, id: id, kind: kind, now: now)
+                    if kind == .breach { breaches[incident, default: [:]][id] = n }
                     out.append(n)
                 }
                 // Only the next threshold of each clock is armed: when it fires, the refresh arms the one after.
                 if let next = clock.upcoming.min(by: { $0.at < $1.at }) {
                     let delay = next.threshold.kind == .breach ? allowedLateness : 0
-                    arm(incident, atMilliseconds: (next.at.seconds + delay) * 1000)
+                    arm(index, atMilliseconds: (next.at.seconds + delay) * 1000)
                 }
             }
         }
-        let index = Int(payload(incident))
         setStanding(index, verdict?.standing)
         breachMilliseconds[index] = verdict?.firstBreach.map { $0.at.seconds * 1000 } ?? .max
         if let verdict { contractOf[index] = contractSlot(verdict.contract) }
@@ -387,6 +406,7 @@ public struct LiveEngine: Sendable {
         incidentNames.append(incident)
         incidentIndex[incident] = index
         standings.append(nil)
+        armed.append([])
         breachMilliseconds.append(.max)
         contractOf.append(-1)
         return index
@@ -400,24 +420,26 @@ public struct LiveEngine: Sendable {
         return c
     }
 
-    private mutating func arm(_ incident: String, atMilliseconds deadline: Int64) {
-        armed[incident, default: []].append(wheel.insert(deadline: deadline, payload: payload(incident)))
+    private mutating func arm(_ index: Int, atMilliseconds deadline: Int64) {
+        armed[index].append(wheel.insert(deadline: deadline, payload: UInt32(index)))
     }
 
-    private func notification(_ v: IncidentVerdict, _ clock: ClockVerdict, _ crossing: Crossing, now: Int64)
-        -> SLANotification
+    /// A notification's stable id (also the webhook id): incident, metric, kind and threshold.
+    static func notificationID(_ incident: String, _ metric: Metric, _ kind: NotificationKind, _ at: Percentage)
+        -> String
     {
-        let kind: NotificationKind =
-            switch crossing.threshold.kind {
-            case .warning: .warning
-            case .breach: .breach
-            case .escalation: .escalation
-            }
+        "\(incident)/\(metric)/\(kind.rawValue)/\(at)"
+    }
+
+    private func notification(
+        _ v: IncidentVerdict, _ clock: ClockVerdict, _ crossing: Crossing, id: String, kind: NotificationKind,
+        now: Int64
+    ) -> SLANotification {
         let contract = engine.contracts[v.contract]
         let notify = crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? [])
         let late = now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000
         return SLANotification(
-            id: "\(v.incident)/\(clock.metric)/\(kind.rawValue)/\(crossing.threshold.at)", kind: kind,
+            id: id, kind: kind,
             incident: v.incident, contract: v.contract, metric: clock.metric, priority: crossing.priority,
             percent: crossing.threshold.at, target: crossing.target, due: crossing.at, decidedAtMilliseconds: now,
             late: late, notify: notify,

@@ -176,6 +176,8 @@ public struct Percentage: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     /// `99.9%` (trailing zeros dropped).
     public var description: String {
+        // Whole percents (the usual thresholds) skip the padding: notification ids format one per crossing.
+        if millionths % 10_000 == 0 { return "\(millionths / 10_000)%" }
         let whole = millionths / 10_000
         var frac = pad(Int(millionths % 10_000), 4)
         while frac.hasSuffix("0") { frac.removeLast() }
