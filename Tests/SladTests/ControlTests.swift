@@ -442,6 +442,17 @@ struct ControlAbuseTests {
         return p
     }
 
+    /// Runs a client to its end and returns what it printed, trimmed.
+    func output(_ arguments: [String]) throws -> String {
+        let p = client(arguments)
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return text.trimmed
+    }
+
     @Test(
         "10 000 idle connections, a 1-byte-per-second client, garbage, a 100 MB body: others are served and ingest goes on"
     )
@@ -476,24 +487,9 @@ struct ControlAbuseTests {
         try append(world.log, [ControlWorld.opened("TAIL-1", at: Int(Date().timeIntervalSince1970))])
         #expect(try waitUntil(10) { try curl(s, "/v1/incidents/TAIL-1", maxTime: 5).status == 200 })
 
-        let garbage = client(["garbage", s])
-        let garbageOut = Pipe()
-        garbage.standardOutput = garbageOut
-        try garbage.run()
-        garbage.waitUntilExit()
-        #expect(
-            String(decoding: garbageOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).hasPrefix(
-                "HTTP/1.1 400"))
-
+        #expect(try output(["garbage", s]).hasPrefix("HTTP/1.1 400"))
         // Requests sent back to back in one write are answered in order, each once.
-        let pipelined = client(["pipelined", s])
-        let pipelinedOut = Pipe()
-        pipelined.standardOutput = pipelinedOut
-        try pipelined.run()
-        pipelined.waitUntilExit()
-        #expect(
-            String(decoding: pipelinedOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmed
-                == "200 404 200")
+        #expect(try output(["pipelined", s]) == "200 404 200")
 
         let big = world.work.appendingPathComponent("big.jsonl")
         #expect(FileManager.default.createFile(atPath: big.path, contents: nil))
