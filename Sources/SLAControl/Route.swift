@@ -73,13 +73,10 @@ public enum Router {
 
     /// Parses `method` and `uri` (path and query string).
     public static func route(method: String, uri: String) -> Result<Route, RouteError> {
-        // Monitoring polls this one: answered without splitting the target into strings.
-        if uri == "/v1/status", method == "GET" { return .success(.status) }
         let (path, query) = split(uri)
         guard let query else {
             return .failure(RouteError(400, "bad_request", "the query string is not valid percent-encoding"))
         }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         func only(_ allowed: String, _ route: Route) -> Result<Route, RouteError> {
             guard method == allowed else {
                 return .failure(
@@ -88,17 +85,20 @@ public enum Router {
             return .success(route)
         }
         func decoded(_ segment: String) -> String? { percentDecoded(segment) }
-        switch parts.count == 0 ? [] : parts {
-        case ["metrics"]: return only("GET", .metrics)
-        case ["v1", "status"]: return only("GET", .status)
-        case ["v1", "contracts"]: return only("GET", .contracts)
-        case ["v1", "reload"]: return only("POST", .reload)
-        case ["v1", "events"]: return only("POST", .events)
-        case ["v1", "incidents"]:
+        // Fixed routes are matched as text on the path after its first segment (empty when the
+        // target starts with "/"): monitoring polls them, so they are not split into strings.
+        switch path.drop(while: { $0 != "/" }) {
+        case "/metrics": return only("GET", .metrics)
+        case "/v1/status": return only("GET", .status)
+        case "/v1/contracts": return only("GET", .contracts)
+        case "/v1/reload": return only("POST", .reload)
+        case "/v1/events": return only("POST", .events)
+        case "/v1/incidents":
             return incidentQuery(query).flatMap { only("GET", .incidents($0)) }
-        case ["v1", "breaches"]:
+        case "/v1/breaches":
             return breachQuery(query).flatMap { only("GET", $0) }
         default:
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
             if parts.count == 3, parts[0] == "v1", !parts[2].isEmpty, let id = decoded(parts[2]) {
                 if parts[1] == "reports" { return reportQuery(month: id, query).flatMap { only("GET", $0) } }
                 if parts[1] == "contracts" { return only("GET", .contract(id: id)) }
