@@ -248,11 +248,13 @@ extension MonthlyReport {
         handoffs = Handoffs(
             total: s.handoffs, perIncident: decimal(Int64(s.handoffs), over: Int64(opened), digits: 2),
             bounced: s.bouncedIncidents)
-        breaches = s.breaches.map {
-            Breach(
-                incident: $0.incident, metric: $0.metric.description, priority: $0.priority, at: format($0.at),
-                targetSeconds: $0.target, actualSeconds: $0.actual, overBySeconds: $0.overBy, amount: Amount($0.amount),
-                rule: $0.rule)
+        let lines = s.breaches
+        breaches = Halves.map(lines.count) {
+            let line = lines[$0]
+            return Breach(
+                incident: line.incident, metric: line.metric.description, priority: line.priority,
+                at: format(line.at), targetSeconds: line.target, actualSeconds: line.actual,
+                overBySeconds: line.overBy, amount: Amount(line.amount), rule: line.rule)
         }
         subtotal = Amount(s.subtotal)
         cap = s.cap.map(Amount.init)

@@ -126,14 +126,16 @@ public struct ReportBook: Sendable {
     func statement(_ c: Contract, month: YearMonth, asOf: Instant, services: [SLAEvent]) throws -> MonthlyStatement {
         let start = c.zone.startOfDay(month.firstDay)
         let end = c.zone.startOfDay(month.next.firstDay)
-        let verdicts = try store.reportVerdicts(contract: c.id, from: start, to: end).map {
-            $0.projected(to: asOf, in: c)
+        var tally = StatementTally(contract: c, month: month)
+        try store.forEachReportVerdict(contract: c.id, from: start, to: end) { v in
+            v.project(to: asOf, in: c)
+            tally.add(v)
         }
         let mine = Set(c.services)
         let timeline = ServiceTimeline.build(
             from: services.filter { $0.service.map(mine.contains) ?? false }, asOf: asOf
         ).0
-        return StatementBuilder.statement(contract: c, month: month, verdicts: verdicts, services: timeline, asOf: asOf)
+        return tally.statement(services: timeline, asOf: asOf)
     }
 
     /// A sealed report as stored, with its seal.

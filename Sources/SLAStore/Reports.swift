@@ -67,13 +67,17 @@ extension SLAStore {
         }
     }
 
-    /// The stored verdicts of `contract`'s incidents that can matter for `[from, to)`: opened
-    /// before `to`, and opened in the period or with a clock decided in it or still undecided.
+    /// Calls `body` with the stored verdict of each of `contract`'s incidents that can matter for
+    /// `[from, to)`: opened before `to`, and opened in the period or with a clock decided in it or
+    /// still undecided; in incident order.
     ///
     /// Verdicts hold as of their incident's last event; advance them with
-    /// `IncidentVerdict.projected(to:in:)`. Only breach crossings are stored, which is what
-    /// statements use.
-    public func reportVerdicts(contract: String, from: Instant, to: Instant) throws -> [IncidentVerdict] {
+    /// `IncidentVerdict.project(to:in:)`. Only breach crossings are stored, which is what
+    /// statements use. One verdict value is refilled for every incident, so a month of a million
+    /// incidents is read without holding them all; copy it to keep it.
+    public func forEachReportVerdict(
+        contract: String, from: Instant, to: Instant, _ body: (inout IncidentVerdict) throws -> Void
+    ) throws {
         try queue.read { db in
             let statement = try db.makeStatement(
                 sql: """
@@ -87,51 +91,31 @@ extension SLAStore {
                     """)
             let s = Self.bind(statement, [.text(contract), .int(from.seconds), .int(to.seconds)])
             defer { sqlite3_reset(s) }
-            func text(_ i: Int32) -> String? {
-                guard let p = sqlite3_column_text(s, i) else { return nil }
-                return String(cString: p)
-            }
-            func int(_ i: Int32) -> Int64? {
-                sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_int64(s, i)
-            }
-            let breach = Threshold(kind: .breach, at: .hundred)
-            var out: [IncidentVerdict] = []
+            var row = VerdictRows(s)
+            var v = IncidentVerdict(
+                incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "", priority: "",
+                status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
+            var started = false
+            var clockCount = 0
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
-                let incident = text(0) ?? ""
-                if out.last?.incident != incident {
-                    out.append(
-                        IncidentVerdict(
-                            incident: incident, contract: contract, service: text(1), openedAt: Instant(int(2) ?? 0),
-                            openingPriority: text(3) ?? "", priority: text(4) ?? "",
-                            status: IncidentStatus(rawValue: text(5) ?? "") ?? .open, handoffs: Int(int(6) ?? 0),
-                            covered: int(7) == 1, clocks: [], asOf: Instant(int(8) ?? 0)))
+                if !started || !row.textEquals(0, v.incident) {
+                    if started {
+                        v.clocks.removeSubrange(clockCount...)
+                        try body(&v)
+                    }
+                    started = true
+                    clockCount = 0
+                    row.fillIncident(&v)
                 }
-                guard let metricText = text(9), let metric = Metric(parsing: metricText),
-                    let outcome = ClockOutcome(rawValue: text(11) ?? "")
-                else { continue }
-                let priority = text(10) ?? ""
-                let target = int(12)
-                var crossings: [Crossing] = []
-                if let at = int(15) {
-                    crossings.append(
-                        Crossing(
-                            threshold: breach, at: Instant(at), target: int(20) ?? target ?? 0,
-                            priority: text(19) ?? priority))
-                }
-                var upcoming: [Crossing] = []
-                if let due = int(16), let target {
-                    upcoming.append(Crossing(threshold: breach, at: Instant(due), target: target, priority: priority))
-                }
-                out[out.count - 1].clocks.append(
-                    ClockVerdict(
-                        metric: metric, priority: priority, target: target, elapsed: int(13) ?? 0, outcome: outcome,
-                        stoppedAt: int(14).map(Instant.init), crossings: crossings, upcoming: upcoming,
-                        calendarID: text(18) ?? "", runningSince: int(17).map(Instant.init)))
+                if row.fillClock(&v.clocks, at: clockCount) { clockCount += 1 }
             }
-            return out
+            if started {
+                v.clocks.removeSubrange(clockCount...)
+                try body(&v)
+            }
         }
     }
 
@@ -226,5 +210,124 @@ extension SLAStore {
             }
             return true
         }
+    }
+}
+
+/// Reads the rows of the report query into a reused verdict. The same few priorities, metrics,
+/// outcomes and calendars repeat on every row; each is made (and parsed) once, not per row.
+struct VerdictRows {
+    let s: OpaquePointer
+    var services = Recent<String>()
+    var openingPriorities = Recent<String>()
+    var priorities = Recent<String>()
+    var statuses = Recent<IncidentStatus?>()
+    var metrics = Recent<Metric?>()
+    var clockPriorities = Recent<String>()
+    var outcomes = Recent<ClockOutcome?>()
+    var calendars = Recent<String>()
+    var breachPriorities = Recent<String>()
+    let breach = Threshold(kind: .breach, at: .hundred)
+
+    init(_ s: OpaquePointer) { self.s = s }
+
+    func int(_ i: Int32) -> Int64? {
+        sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_int64(s, i)
+    }
+
+    /// A column declared NOT NULL.
+    func required(_ i: Int32) -> Int64 { sqlite3_column_int64(s, i) }
+
+    func bytes(_ i: Int32) -> UnsafeBufferPointer<UInt8>? {
+        guard let p = sqlite3_column_text(s, i) else { return nil }
+        return UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(s, i)))
+    }
+
+    static func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
+
+    func textEquals(_ i: Int32, _ known: String) -> Bool {
+        guard let b = bytes(i) else { return false }
+        var known = known
+        return known.withUTF8 { k in
+            k.count == b.count && (b.isEmpty || memcmp(k.baseAddress!, b.baseAddress!, b.count) == 0)
+        }
+    }
+
+    mutating func fillIncident(_ v: inout IncidentVerdict) {
+        v.incident = bytes(0).map(Self.string) ?? ""
+        v.service = bytes(1).map { services.value($0, Self.string) }
+        v.openedAt = Instant(required(2))
+        v.openingPriority = bytes(3).map { openingPriorities.value($0, Self.string) } ?? ""
+        v.priority = bytes(4).map { priorities.value($0, Self.string) } ?? ""
+        v.status = bytes(5).flatMap { statuses.value($0) { IncidentStatus(rawValue: Self.string($0)) } } ?? .open
+        v.handoffs = Int(required(6))
+        v.covered = required(7) == 1
+        v.asOf = Instant(required(8))
+    }
+
+    /// Fills `clocks[index]` (appending when the array is shorter) from the row's clock columns,
+    /// reusing the slot's arrays; false when the row has no clock (an incident without any).
+    mutating func fillClock(_ clocks: inout [ClockVerdict], at index: Int) -> Bool {
+        guard let metric = bytes(9).flatMap({ metrics.value($0) { Metric(parsing: Self.string($0)) } }),
+            let outcome = bytes(11).flatMap({ outcomes.value($0) { ClockOutcome(rawValue: Self.string($0)) } })
+        else { return false }
+        let priority = bytes(10).map { clockPriorities.value($0, Self.string) } ?? ""
+        let target = int(12)
+        if index == clocks.count {
+            clocks.append(
+                ClockVerdict(
+                    metric: metric, priority: "", target: nil, elapsed: 0, outcome: outcome, stoppedAt: nil,
+                    crossings: [], upcoming: [], calendarID: "", runningSince: nil))
+        }
+        clocks[index].metric = metric
+        clocks[index].priority = priority
+        clocks[index].target = target
+        clocks[index].elapsed = required(13)
+        clocks[index].outcome = outcome
+        clocks[index].stoppedAt = int(14).map(Instant.init)
+        clocks[index].crossings.removeAll(keepingCapacity: true)
+        if let at = int(15) {
+            let priority = bytes(19).map { breachPriorities.value($0, Self.string) } ?? priority
+            clocks[index].crossings.append(
+                Crossing(threshold: breach, at: Instant(at), target: int(20) ?? target ?? 0, priority: priority))
+        }
+        clocks[index].upcoming.removeAll(keepingCapacity: true)
+        if let due = int(16), let target {
+            clocks[index].upcoming.append(
+                Crossing(threshold: breach, at: Instant(due), target: target, priority: priority))
+        }
+        clocks[index].calendarID = bytes(18).map { calendars.value($0, Self.string) } ?? ""
+        clocks[index].runningSince = int(17).map(Instant.init)
+        return true
+    }
+}
+
+/// The last few distinct short texts of one column with what they were turned into, keyed by
+/// their bytes packed in two words: comparing two integers is cheaper than making the value again.
+struct Recent<Value> {
+    var keys: [Key] = []
+    var values: [Value] = []
+
+    struct Key: Equatable {
+        var count: Int
+        var low: UInt64
+        var high: UInt64
+    }
+
+    mutating func value(_ b: UnsafeBufferPointer<UInt8>, _ make: (UnsafeBufferPointer<UInt8>) -> Value) -> Value {
+        guard b.count <= 16 else { return make(b) }
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: UnsafeRawBufferPointer(b)) }
+        let key = Key(count: b.count, low: words.0, high: words.1)
+        for k in keys.indices where keys[k] == key { return values[k] }
+        let value = make(b)
+        if keys.count < 8 {
+            keys.append(key)
+            values.append(value)
+        } else {
+            let slot = Int(truncatingIfNeeded: key.low % 8)
+            keys[slot] = key
+            values[slot] = value
+        }
+        return value
     }
 }

@@ -78,14 +78,28 @@ enum ReportFormatArgument: String, ExpressibleByArgument, CaseIterable {
 
 /// Writes `bytes` to `path`, or to standard output.
 func writeOutput(_ bytes: [UInt8], to path: String?) throws {
-    guard let path else {
-        FileHandle.standardOutput.write(Data(bytes))
-        return
+    // Written straight from the buffer: a month's CSV can be a hundred megabytes, and wrapping it
+    // in `Data` first copied all of it.
+    let fd = path.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? STDOUT_FILENO
+    guard fd >= 0 else {
+        printError("\(path ?? "-"): cannot be written: \(String(cString: strerror(errno)))")
+        throw ExitCode(1)
     }
-    do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-    } catch {
-        printError("\(path): cannot be written: \(error.localizedDescription)")
+    defer { if path != nil { close(fd) } }
+    let failure: Int32? = bytes.withUnsafeBytes { buffer in
+        var done = 0
+        while done < buffer.count {
+            let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            done += n
+        }
+        return nil
+    }
+    if let failure {
+        printError("\(path ?? "standard output"): cannot be written: \(String(cString: strerror(failure)))")
         throw ExitCode(1)
     }
 }

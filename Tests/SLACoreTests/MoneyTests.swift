@@ -1,3 +1,4 @@
+import Foundation
 import SLACore
 import Testing
 
@@ -29,6 +30,20 @@ struct MoneyTests {
         #expect(Money(parsing: "1000", currency: jpy)?.amountText == "1000")
         #expect(Money(parsing: "1.5", currency: jpy) == nil)
         #expect(Money(parsing: "0.125", currency: kwd)?.amountText == "0.125")
+        #expect(Money(minorUnits: -5, currency: rub).amountText == "-0.05")
+        #expect(Money(minorUnits: 0, currency: rub).amountText == "0.00")
+        #expect(Money(minorUnits: -1_000, currency: jpy).amountText == "-1000")
+        #expect(Money(minorUnits: Int64.min, currency: rub).amountText == "-92233720368547758.08")
+        #expect(Money(minorUnits: Int64.max, currency: kwd).amountText == "9223372036854775.807")
+        var rng = SeededGenerator(seed: 5)
+        for _ in 0..<10_000 {
+            let minor = Int64.random(in: -10_000_000_000...10_000_000_000, using: &rng)
+            let text = Money(minorUnits: minor, currency: rub).amountText
+            #expect(text == String(format: "%@%lld.%02lld", minor < 0 ? "-" : "", abs(minor) / 100, abs(minor) % 100))
+            #expect(
+                Money(parsing: text.hasPrefix("-") ? String(text.dropFirst()) : text, currency: rub)?.minorUnits
+                    == abs(minor))
+        }
         for bad in ["", "1,000.00", "1.001", "-5", "1e3", ".5", "5.", "abc"] {
             #expect(Money(parsing: bad, currency: rub) == nil, "\(bad) must not parse")
         }

@@ -60,6 +60,35 @@ struct TimeTests {
         #expect(ISO8601.format(t("2026-03-08T07:00:00-04:00"), in: Zones.newYork) == "2026-03-08T07:00:00-04:00")
     }
 
+    @Test("formatting writes the same text as printf-style padding, across zones, years and offsets")
+    func formatMatchesPadding() {
+        var rng = SeededGenerator(seed: 41)
+        let zones: [ZoneRules] = [.utc, Zones.moscow, Zones.newYork, Zones.berlin]
+        // From year 0500 (three-digit years are padded) to 2200, then a few beyond 9999.
+        var instants = (0..<20_000).map { _ in Instant(Int64.random(in: -46_800_000_000...7_258_118_400, using: &rng)) }
+        instants += [Instant(0), Instant(-1), Instant(253_402_300_799), Instant(253_402_300_800)]
+        for instant in instants {
+            for zone in zones {
+                let offset = zone.offset(at: instant)
+                let local = instant.seconds + offset
+                let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+                let date = LocalDate(daysSinceEpoch: days)
+                let sod = local - days * 86_400
+                var expected = String(
+                    format: "%04d-%02d-%02dT%02d:%02d:%02d", date.year, date.month, date.day, Int(sod / 3_600),
+                    Int(sod / 60 % 60), Int(sod % 60))
+                if zone.identifier == "UTC" && offset == 0 {
+                    expected += "Z"
+                } else {
+                    expected += String(
+                        format: "%@%02d:%02d", offset < 0 ? "-" : "+", Int(abs(offset) / 3_600),
+                        Int(abs(offset) / 60 % 60))
+                }
+                #expect(ISO8601.format(instant, in: zone) == expected)
+            }
+        }
+    }
+
     @Test("durations parse in unit order and print canonically")
     func durations() {
         #expect(BusinessDuration(parsing: "15m") == BusinessDuration(seconds: 900))

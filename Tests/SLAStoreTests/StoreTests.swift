@@ -104,4 +104,46 @@ struct StoreTests {
         #expect(dump.contains("INC-1|reaction|P1|met|60|30|30|"))
         #expect(!dump.contains("INC-1|reaction|P1|running"), "the old verdict is gone")
     }
+
+    @Test("report verdicts are read one at a time; a verdict kept by the caller is not changed by the next")
+    func reportVerdictsOneAtATime() throws {
+        let store = try SLAStore(path: try temporaryStorePath())
+        let breach = Threshold(kind: .breach, at: .hundred)
+        func clock(_ metric: Metric, breachedAt: Int64?, due: Int64?) -> ClockVerdict {
+            ClockVerdict(
+                metric: metric, priority: "P1", target: 600, elapsed: breachedAt == nil ? 100 : 900,
+                outcome: breachedAt == nil ? .running : .breached, stoppedAt: nil,
+                crossings: breachedAt.map {
+                    [Crossing(threshold: breach, at: Instant($0), target: 600, priority: "P1")]
+                }
+                    ?? [],
+                upcoming: due.map { [Crossing(threshold: breach, at: Instant($0), target: 600, priority: "P1")] } ?? [],
+                calendarID: "24x7", runningSince: due.map { Instant($0 - 500) })
+        }
+        func verdict(_ id: String, _ clocks: [ClockVerdict]) -> IncidentVerdict {
+            IncidentVerdict(
+                incident: id, contract: "c", service: "web", openedAt: Instant(1_000), openingPriority: "P1",
+                priority: "P1", status: .open, handoffs: 3, covered: true, clocks: clocks, asOf: Instant(1_500))
+        }
+        var batch = Batch()
+        batch.incidents = [
+            verdict(
+                "A", [clock(.reaction, breachedAt: 1_600, due: nil), clock(.resolution, breachedAt: nil, due: 4_000)]),
+            verdict("B", [clock(.reaction, breachedAt: nil, due: 1_700)]),
+            verdict("C", []),
+        ]
+        try store.commit(batch)
+        var seen: [IncidentVerdict] = []
+        try store.forEachReportVerdict(contract: "c", from: Instant(0), to: Instant(10_000)) { seen.append($0) }
+        #expect(seen.map(\.incident) == ["A", "B", "C"])
+        #expect(seen.map(\.clocks.count) == [2, 1, 0])
+        #expect(seen.allSatisfy { $0.handoffs == 3 && $0.service == "web" && $0.asOf == Instant(1_500) })
+        #expect(seen[0].clocks[0].breach?.at == Instant(1_600) && seen[0].clocks[0].upcoming.isEmpty)
+        #expect(seen[0].clocks[1].breach == nil && seen[0].clocks[1].deadline == Instant(4_000))
+        #expect(seen[1].clocks[0].metric == .reaction && seen[1].clocks[0].deadline == Instant(1_700))
+        #expect(seen[1].clocks[0].crossings.isEmpty && seen[1].clocks[0].runningSince == Instant(1_200))
+        var none = 0
+        try store.forEachReportVerdict(contract: "other", from: Instant(0), to: Instant(10_000)) { _ in none += 1 }
+        #expect(none == 0)
+    }
 }

@@ -71,3 +71,59 @@ struct ReportGoldenTests {
         }
     }
 }
+
+@Suite("Large months")
+struct LargeReportTests {
+    @Test("a month of 120 000 breach lines keeps every line, in order, in the document and in CSV")
+    func manyLines() throws {
+        let eur = Currency(code: "EUR")!
+        let utc = BusinessCalendar.twentyFourSeven(zone: .utc)
+        let contract = Contract(
+            id: "big", customer: "Big, Inc.", calendar: utc, fee: Money(parsing: "100.00", currency: eur)!,
+            priorities: [PriorityTerms(name: "P1", reaction: 900, resolution: 14_400, calendar: utc)],
+            penalties: PenaltyRules(
+                resolution: [
+                    "P1": BreachPenalty(
+                        fixed: Money(parsing: "5.00", currency: eur)!,
+                        perHourLate: Money(parsing: "1.00", currency: eur)!)
+                ]))
+        let start = Int64(1_790_812_800)  // 2026-10-01T00:00:00Z
+        let breach = Threshold(kind: .breach, at: .hundred)
+        // Breach instants run backwards against incident numbers: the document's order is the
+        // statement's, not the order incidents were read in.
+        let verdicts = (0..<120_000).map { n in
+            let at = Instant(start + Int64(120_000 - n) * 20)
+            return IncidentVerdict(
+                incident: "INC-\(n)", contract: "big", service: nil, openedAt: Instant(start), openingPriority: "P1",
+                priority: "P1", status: .resolved, handoffs: 0, covered: true,
+                clocks: [
+                    ClockVerdict(
+                        metric: .resolution, priority: "P1", target: 14_400, elapsed: 14_400 + Int64(n % 7_200),
+                        outcome: .breached, stoppedAt: nil,
+                        crossings: [Crossing(threshold: breach, at: at, target: 14_400, priority: "P1")], upcoming: [],
+                        calendarID: "24x7", runningSince: nil)
+                ], asOf: Instant(start))
+        }
+        let statement = StatementBuilder.statement(
+            contract: contract, month: YearMonth(year: 2026, month: 10), verdicts: verdicts,
+            services: ServiceTimeline.build(from: [], asOf: Instant(start)).0, asOf: Instant(start + 40 * 86_400))
+        let report = MonthlyReport(statement, zone: .utc, asOf: Instant(start + 40 * 86_400), state: .final)
+        #expect(report.breaches.count == 120_000)
+        let rows = ReportRenderer.csv(ReportDocument(month: "2026-10", reports: [report])).split(separator: "\r\n")
+            .filter { $0.contains(",breach,") }
+        #expect(rows.count == 120_000)
+        for (k, line) in statement.breaches.enumerated() {
+            let n = 119_999 - k
+            #expect(line.incident == "INC-\(n)")
+            let b = report.breaches[k]
+            #expect(b.incident == line.incident && b.at == ISO8601.format(line.at, in: .utc))
+            #expect(b.amount.minorUnits == 500 + 100 * ((Int64(n % 7_200) + 3_599) / 3_600))
+            let expected =
+                "big,2026-10,final,breach,resolution,\(b.incident),resolution,P1,\(b.at),14400,\(b.actualSeconds),\(b.overBySeconds),,\(b.amount.amount),EUR,\(b.rule)"
+            if rows[k] != expected {
+                Issue.record("row \(k): \(rows[k]) is not \(expected)")
+                break
+            }
+        }
+    }
+}

@@ -374,19 +374,28 @@ extension IncidentVerdict {
     /// crossed at the instants already computed as upcoming. This is what lets a report
     /// use stored verdicts without re-reading every incident's events.
     public func projected(to instant: Instant, in contract: Contract) -> IncidentVerdict {
-        guard instant > asOf else { return self }
         var v = self
-        v.asOf = instant
-        for i in v.clocks.indices {
-            var c = v.clocks[i]
+        v.project(to: instant, in: contract)
+        return v
+    }
+
+    /// Advances this verdict to `instant` in place, as ``projected(to:in:)`` does; a clock
+    /// that no longer runs is left untouched, so a stored verdict costs nothing to advance.
+    public mutating func project(to instant: Instant, in contract: Contract) {
+        guard instant > asOf else { return }
+        let from = asOf
+        asOf = instant
+        for i in clocks.indices {
             // A stretch without a target (a priority without terms) counts no time.
-            guard let since = c.runningSince, let target = c.target, let calendar = contract.calendar(id: c.calendarID)
+            guard let since = clocks[i].runningSince, let target = clocks[i].target,
+                let calendar = contract.calendar(id: clocks[i].calendarID)
             else { continue }
+            var c = clocks[i]
             // A threshold is dated when elapsed time reached it, counted from the start of the
             // running stretch, as the evaluator does; that can lie before `asOf` when the target
             // was reached exactly and nothing has counted since (a business day's end).
-            let atStart = c.elapsed - calendar.elapsed(from: since, to: asOf)
-            c.elapsed += calendar.elapsed(from: asOf, to: instant)
+            let atStart = c.elapsed - calendar.elapsed(from: since, to: from)
+            c.elapsed += calendar.elapsed(from: from, to: instant)
             let elapsed = c.elapsed
             let passes = { (x: Crossing) in elapsed > x.threshold.at.ceilingOf(target) }
             var passed = c.upcoming.filter(passes)
@@ -397,8 +406,7 @@ extension IncidentVerdict {
             c.crossings += passed.sorted { $0.at < $1.at }
             c.upcoming.removeAll(where: passes)
             if c.breach != nil { c.outcome = .breached }
-            v.clocks[i] = c
+            clocks[i] = c
         }
-        return v
     }
 }

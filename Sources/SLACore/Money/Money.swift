@@ -105,12 +105,34 @@ public struct Money: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Decimal text with exactly `minorDigits` decimals, e.g. `1500.00`.
     public var amountText: String {
-        let scale = currency.scale
-        let sign = minorUnits < 0 ? "-" : ""
-        let a = minorUnits.magnitude
-        let whole = a / UInt64(scale)
-        guard currency.minorDigits > 0 else { return sign + String(whole) }
-        return sign + "\(whole)." + pad(Int(a % UInt64(scale)), currency.minorDigits)
+        let digits = currency.minorDigits
+        // Digits written from the right into one buffer: reports print an amount per breach line.
+        // 20 digits of UInt64, a point, the minor digits and a sign.
+        return String(unsafeUninitializedCapacity: 22 + digits) { out in
+            var a = minorUnits.magnitude
+            var i = out.count
+            for k in 0..<max(digits, 0) {
+                i -= 1
+                out[i] = 0x30 + UInt8(a % 10)
+                a /= 10
+                if k == digits - 1 {
+                    i -= 1
+                    out[i] = 0x2E
+                }
+            }
+            repeat {
+                i -= 1
+                out[i] = 0x30 + UInt8(a % 10)
+                a /= 10
+            } while a > 0
+            if minorUnits < 0 {
+                i -= 1
+                out[i] = 0x2D
+            }
+            let n = out.count - i
+            if i > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: out.baseAddress! + i, byteCount: n) }
+            return n
+        }
     }
 
     /// `1500.00 RUB`.

@@ -77,8 +77,52 @@ public enum ISO8601 {
         let local = instant.seconds + offset
         let date = LocalDate(daysSinceEpoch: floorDiv(local, 86_400))
         let sod = Int(local - date.daysSinceEpoch * 86_400)
+        let utc = offset == 0 && zone.identifier == "UTC"
+        guard (0...9999).contains(date.year), abs(offset) < 100 * 3600 else {
+            return padded(date, sod, offset, utc: utc)
+        }
+        // Written digit by digit: a monthly report formats one instant per breach line, and
+        // interpolating padded parts cost more than the rest of the line.
+        return String(unsafeUninitializedCapacity: 25) { out in
+            var n = 0
+            func two(_ v: Int) {
+                out[n] = 0x30 + UInt8(v / 10)
+                out[n + 1] = 0x30 + UInt8(v % 10)
+                n += 2
+            }
+            func put(_ c: UInt8) {
+                out[n] = c
+                n += 1
+            }
+            two(date.year / 100)
+            two(date.year % 100)
+            put(0x2D)
+            two(date.month)
+            put(0x2D)
+            two(date.day)
+            put(0x54)
+            two(sod / 3600)
+            put(0x3A)
+            two(sod / 60 % 60)
+            put(0x3A)
+            two(sod % 60)
+            if utc {
+                put(0x5A)
+            } else {
+                let a = Int(abs(offset))
+                put(offset < 0 ? 0x2D : 0x2B)
+                two(a / 3600)
+                put(0x3A)
+                two(a / 60 % 60)
+            }
+            return n
+        }
+    }
+
+    /// The general form, for years outside 0–9999.
+    static func padded(_ date: LocalDate, _ sod: Int, _ offset: Int64, utc: Bool) -> String {
         var out = "\(date)T\(pad(sod / 3600, 2)):\(pad(sod / 60 % 60, 2)):\(pad(sod % 60, 2))"
-        if offset == 0 && zone.identifier == "UTC" {
+        if utc {
             out += "Z"
         } else {
             let a = abs(offset)
