@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -131,8 +132,25 @@ def row(name, xs, base):
         f"ratio to baseline p50 {pct(xs, .5) / max(pct(base, .5), 0.001):6.2f}x  p99 {pct(xs, .99) / max(pct(base, .99), 0.001):6.2f}x")
 
 
+# Where slad's share of the journal latency goes, from its own store: when it decided (the
+# outbox record) and when sd_journal_sendv returned (the journal delivery), both wall-clock ms.
+# What is left of the journal latency after "sent" is journald getting to read the datagram.
+db = sqlite3.connect(f"{work}/state/slad.sqlite")
+decided, sent = [], []
+for incident, decided_ms, done_ms in db.execute(
+        "SELECT o.incident, o.decided_at_ms, d.done_ms FROM outbox o JOIN deliveries d ON d.notification = o.id "
+        "AND d.sink = 'journal' WHERE o.kind = 'breach' AND o.incident LIKE 'B-%'"):
+    i = int(incident[2:])
+    if i < samples:
+        decided.append(decided_ms - deadlines[i] * 1000)
+        if done_ms is not None:
+            sent.append(done_ms - deadlines[i] * 1000)
+db.close()
+
 print("latency after the deadline (goal: journal p99 <= 2 ms, webhook p99 <= 20 ms)")
 row("baseline journal", base_journal, base_journal)
+row("slad decided (ms clock)", decided, base_journal)
+row("slad sent to journal (ms)", sent, base_journal)
 row("slad journal", slad_journal, base_journal)
 row("baseline webhook", base_hook, base_hook)
 row("slad webhook", slad_hook, base_hook)

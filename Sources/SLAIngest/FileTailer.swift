@@ -275,17 +275,23 @@ public final class FolderWatcher {
     public var usesInotify: Bool { fd >= 0 }
 
     /// Waits until something changes, `other` becomes readable (another wake-up source,
-    /// e.g. an eventfd; the caller drains it), or `milliseconds` pass.
-    public func wait(milliseconds: Int32, alsoWatching other: Int32 = -1) {
+    /// e.g. an eventfd; the caller drains it), or `nanoseconds` pass.
+    ///
+    /// `poll` counts whole milliseconds, rounded down here so that it never wakes after the
+    /// time asked; the last fraction of a millisecond is slept with `nanosleep`. The daemon
+    /// sleeps until its next deadline this way, and rounding up woke it up to a millisecond late.
+    public func wait(nanoseconds: Int64, alsoWatching other: Int32 = -1) {
+        let milliseconds = nanoseconds / 1_000_000
+        guard milliseconds > 0 else {
+            var rest = timespec(tv_sec: 0, tv_nsec: Int(max(0, nanoseconds)))
+            nanosleep(&rest, nil)
+            return
+        }
         var fds = [
             pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: other, events: Int16(POLLIN), revents: 0),
         ]
         // poll ignores negative descriptors, so one call covers inotify, the other source, and neither.
-        guard fd >= 0 || other >= 0 else {
-            usleep(useconds_t(milliseconds) * 1000)
-            return
-        }
-        if poll(&fds, 2, milliseconds) > 0, fds[0].revents != 0 {
+        if poll(&fds, 2, Int32(min(milliseconds, Int64(Int32.max)))) > 0, fds[0].revents != 0 {
             var drain = [UInt8](repeating: 0, count: 65_536)
             while drain.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, 65_536) }) > 0 {}
         }

@@ -208,8 +208,8 @@ final class EngineLoop {
                 sealDueMonths()
                 if exitWhenIdle { break }
                 // Sleep until new lines, a control request or the next deadline, whichever comes first.
-                let next = ingest.live.nextWakeupMilliseconds.map { $0 - wallMilliseconds() } ?? 200
-                watcher.wait(milliseconds: Int32(max(0, min(200, next))), alsoWatching: mailbox.wakeDescriptor)
+                let next = ingest.live.nextWakeupMilliseconds.map { $0 * 1_000_000 - wallNanoseconds() } ?? 200_000_000
+                watcher.wait(nanoseconds: max(0, min(200_000_000, next)), alsoWatching: mailbox.wakeDescriptor)
                 continue
             }
             submit(&batch)
