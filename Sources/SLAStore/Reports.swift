@@ -97,11 +97,14 @@ extension SLAStore {
                 status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
             var started = false
             var clockCount = 0
+            // The current incident's id as stored: rows are grouped on the bytes, whatever text
+            // they make.
+            var key: [UInt8] = []
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
-                if !started || !row.textEquals(0, v.incident) {
+                if !started || !row.sameKey(0, as: key) {
                     if started {
                         v.clocks.removeSubrange(clockCount...)
                         try body(&v)
@@ -109,6 +112,8 @@ extension SLAStore {
                     started = true
                     clockCount = 0
                     row.fillIncident(&v)
+                    key.removeAll(keepingCapacity: true)
+                    key.append(contentsOf: row.bytes(0) ?? UnsafeBufferPointer(start: nil, count: 0))
                 }
                 if row.fillClock(&v.clocks, at: clockCount) { clockCount += 1 }
             }
@@ -244,10 +249,9 @@ struct VerdictRows {
 
     static func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
 
-    func textEquals(_ i: Int32, _ known: String) -> Bool {
+    func sameKey(_ i: Int32, as key: [UInt8]) -> Bool {
         guard let b = bytes(i) else { return false }
-        var known = known
-        return known.withUTF8 { k in
+        return key.withUnsafeBufferPointer { k in
             k.count == b.count && (b.isEmpty || memcmp(k.baseAddress!, b.baseAddress!, b.count) == 0)
         }
     }
