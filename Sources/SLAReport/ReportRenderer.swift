@@ -70,22 +70,11 @@ public enum ReportRenderer {
         for (i, name) in csvHeader.enumerated() { out.field(name, first: i == 0) }
         out.endRow()
         for r in document.reports {
-            let state = r.state.rawValue
             func row(
                 _ section: String, _ item: String, value: String = "", amount: MonthlyReport.Amount? = nil,
                 note: String = ""
             ) {
-                out.field(r.contract, first: true)
-                out.field(r.month)
-                out.field(state)
-                out.field(section)
-                out.field(item)
-                out.empty(7)
-                out.field(value)
-                out.field(amount?.amount ?? "")
-                out.field(amount == nil ? "" : r.currency)
-                out.field(note)
-                out.endRow()
+                out.row(r, section, item, value: value, amount: amount, note: note)
             }
             row("report", "customer", value: r.customer)
             row("report", "period_start", value: r.periodStart)
@@ -120,7 +109,9 @@ public enum ReportRenderer {
                 breaches.count,
                 { range in
                     var part = CSVWriter(capacity: 160 * range.count)
-                    for b in breaches[range] { part.breach(b, of: r) }
+                    for b in breaches[range] {
+                        part.row(r, "breach", b.metric, amount: b.amount, note: b.rule, breach: b)
+                    }
                     return part.bytes
                 })
             {
@@ -251,21 +242,10 @@ struct CSVWriter {
         }
     }
 
-    /// An integer field.
+    /// An integer field (digits and a sign never need quoting).
     mutating func number(_ value: Int64) {
         bytes.append(0x2C)
-        if value < 0 { bytes.append(0x2D) }
-        var a = value.magnitude
-        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[n] = 0x30 + UInt8(a % 10)
-                a /= 10
-                n += 1
-            } while a > 0
-            for k in stride(from: n - 1, through: 0, by: -1) { bytes.append(d[k]) }
-        }
+        bytes.append(contentsOf: String(value).utf8)
     }
 
     /// `count` empty fields.
@@ -280,24 +260,32 @@ struct CSVWriter {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    /// One breach line of report `r`, with the columns of `ReportRenderer.csvHeader`.
-    mutating func breach(_ b: MonthlyReport.Breach, of r: MonthlyReport) {
+    /// One row of report `r`, with the columns of `ReportRenderer.csvHeader`; the breach
+    /// columns are empty unless the row is a breach line.
+    mutating func row(
+        _ r: MonthlyReport, _ section: String, _ item: String, value: String = "",
+        amount: MonthlyReport.Amount? = nil, note: String = "", breach: MonthlyReport.Breach? = nil
+    ) {
         field(r.contract, first: true)
         field(r.month)
         field(r.state.rawValue)
-        field("breach")
-        field(b.metric)
-        field(b.incident)
-        field(b.metric)
-        field(b.priority)
-        field(b.at)
-        number(b.targetSeconds)
-        number(b.actualSeconds)
-        number(b.overBySeconds)
-        field("")
-        field(b.amount.amount)
-        field(r.currency)
-        field(b.rule)
+        field(section)
+        field(item)
+        if let b = breach {
+            field(b.incident)
+            field(b.metric)
+            field(b.priority)
+            field(b.at)
+            number(b.targetSeconds)
+            number(b.actualSeconds)
+            number(b.overBySeconds)
+        } else {
+            empty(7)
+        }
+        field(value)
+        field(amount?.amount ?? "")
+        field(amount == nil ? "" : r.currency)
+        field(note)
         endRow()
     }
 
