@@ -111,14 +111,14 @@ public struct Money: Hashable, Sendable, Comparable, CustomStringConvertible {
         return String(unsafeUninitializedCapacity: 22 + digits) { out in
             var a = minorUnits.magnitude
             var i = out.count
-            for k in 0..<max(digits, 0) {
+            for _ in 0..<digits {
                 i -= 1
                 out[i] = 0x30 + UInt8(a % 10)
                 a /= 10
-                if k == digits - 1 {
-                    i -= 1
-                    out[i] = 0x2E
-                }
+            }
+            if digits > 0 {
+                i -= 1
+                out[i] = 0x2E
             }
             repeat {
                 i -= 1
