@@ -100,15 +100,17 @@ extension SLAStore {
             // The current incident's id as stored: rows are grouped on the bytes, whatever text
             // they make.
             var key: [UInt8] = []
+            // Hands over the incident read so far, with the clocks of its own rows only.
+            func finish() throws {
+                v.clocks.removeSubrange(clockCount...)
+                try body(&v)
+            }
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
                 if !started || !row.sameKey(0, as: key) {
-                    if started {
-                        v.clocks.removeSubrange(clockCount...)
-                        try body(&v)
-                    }
+                    if started { try finish() }
                     started = true
                     clockCount = 0
                     row.fillIncident(&v)
@@ -117,10 +119,7 @@ extension SLAStore {
                 }
                 if row.fillClock(&v.clocks, at: clockCount) { clockCount += 1 }
             }
-            if started {
-                v.clocks.removeSubrange(clockCount...)
-                try body(&v)
-            }
+            if started { try finish() }
         }
     }
 
