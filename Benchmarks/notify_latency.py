@@ -26,6 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.request import Request, urlopen
 
 slad, incidents, samples = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# The receiver and the baseline are threads of this process: at a 5 ms switch interval (the
+# default) one waiting for the GIL could wait that long, which showed in both sides' tails.
+sys.setswitchinterval(0.0002)
 work = tempfile.mkdtemp(prefix="slad-notify-bench-")
 received = {}  # (path, id) -> ms
 lock = threading.Lock()

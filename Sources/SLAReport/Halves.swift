@@ -24,6 +24,18 @@ enum Halves {
         return both(2) { half in body(range(half, of: count)) }
     }
 
+    /// `body` on every element of `items`, each on a thread of its own.
+    static func each<T>(_ items: inout [T], _ body: (inout T) -> Void) {
+        items.withUnsafeMutableBufferPointer { buffer in
+            // Each thread touches its own element only.
+            nonisolated(unsafe) let buffer = buffer
+            withoutActuallyEscaping(body) { body in
+                nonisolated(unsafe) let body = body
+                DispatchQueue.concurrentPerform(iterations: buffer.count) { body(&buffer[$0]) }
+            }
+        }
+    }
+
     private static func both<T>(_ count: Int, _ element: (Int) -> T) -> [T] {
         Array(unsafeUninitializedCapacity: count) { buffer, initialized in
             // Each thread initializes only its own half of the buffer.

@@ -126,11 +126,17 @@ public struct ReportBook: Sendable {
     func statement(_ c: Contract, month: YearMonth, asOf: Instant, services: [SLAEvent]) throws -> MonthlyStatement {
         let start = c.zone.startOfDay(month.firstDay)
         let end = c.zone.startOfDay(month.next.firstDay)
-        var tally = StatementTally(contract: c, month: month)
-        try store.forEachReportVerdict(contract: c.id, from: start, to: end) { v in
+        // One part per core: the store reads a large month in as many ranges at once.
+        var parts = Array(
+            repeating: StatementTally(contract: c, month: month),
+            count: min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)))
+        try store.forEachReportVerdict(contract: c.id, from: start, to: end, parts: &parts) { tally, v in
             v.project(to: asOf, in: c)
             tally.add(v)
         }
+        if parts.count > 1 { Halves.each(&parts) { $0.orderLines() } }
+        var tally = parts[0]
+        for part in parts.dropFirst() { tally.merge(part) }
         let mine = Set(c.services)
         let timeline = ServiceTimeline.build(
             from: services.filter { $0.service.map(mine.contains) ?? false }, asOf: asOf

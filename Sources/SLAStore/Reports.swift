@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import SLACore
+import Synchronization
 
 /// A month's report as sealed in the store.
 public struct SealedReport: Sendable, Hashable {
@@ -79,48 +80,105 @@ extension SLAStore {
         contract: String, from: Instant, to: Instant, _ body: (inout IncidentVerdict) throws -> Void
     ) throws {
         try queue.read { db in
-            let statement = try db.makeStatement(
-                sql: """
-                    SELECT i.incident, i.service, i.opened_at, i.opening_priority, i.priority, i.status, i.handoffs,
-                        i.covered, i.as_of, c.metric, c.priority, c.outcome, c.target, c.elapsed, c.stopped_at,
-                        c.breached_at, c.deadline, c.running_since, c.calendar, c.breach_priority, c.breach_target
-                    FROM incidents i LEFT JOIN clocks c ON c.incident = i.incident
-                    WHERE i.contract = ?1 AND i.opened_at < ?3
-                        AND (i.opened_at >= ?2 OR c.stopped_at IS NULL OR c.stopped_at >= ?2 OR c.breached_at >= ?2)
-                    ORDER BY i.incident, c.metric
-                    """)
+            let statement = try db.makeStatement(sql: Self.reportQuery(lower: false, upper: false))
             let s = Self.bind(statement, [.text(contract), .int(from.seconds), .int(to.seconds)])
             defer { sqlite3_reset(s) }
-            var row = VerdictRows(s)
-            var v = IncidentVerdict(
-                incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "", priority: "",
-                status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
-            var started = false
-            var clockCount = 0
-            // The current incident's id as stored: rows are grouped on the bytes, whatever text
-            // they make.
-            var key: [UInt8] = []
-            // Hands over the incident read so far, with the clocks of its own rows only.
-            func finish() throws {
-                v.clocks.removeSubrange(clockCount...)
-                try body(&v)
-            }
-            while true {
-                let rc = sqlite3_step(s)
-                if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
-                if !started || !row.sameKey(0, as: key) {
-                    if started { try finish() }
-                    started = true
-                    clockCount = 0
-                    row.fillIncident(&v)
-                    key.removeAll(keepingCapacity: true)
-                    key.append(contentsOf: row.bytes(0) ?? UnsafeBufferPointer(start: nil, count: 0))
-                }
-                if row.fillClock(&v.clocks, at: clockCount) { clockCount += 1 }
-            }
-            if started { try finish() }
+            try Self.readVerdicts(s, contract: contract, failure: { Self.failure($0, db) }, body)
         }
+    }
+
+    /// ``forEachReportVerdict(contract:from:to:_:)`` read in `parts.count` ranges of incident ids
+    /// at once, each on a connection and thread of its own, every range from the same state of
+    /// the store: `body` is called with `parts[k]` for the verdicts of range `k`, in incident
+    /// order within a range, from several threads at once.
+    ///
+    /// The read of a month of a million incidents is mostly SQLite's (Benchmarks/report-vs-duckdb.sh),
+    /// and one connection reads on one core. Readers on several connections see one state only
+    /// if nothing is committed between their starts; SQLite's snapshot API would pin that, but
+    /// Debian's SQLite is built without it, so the readers check instead: the first notes
+    /// `PRAGMA data_version` (which changes on that connection whenever another connection
+    /// has committed since its previous read), the others begin their reads, and the first
+    /// begins its read and notes it again. Unchanged, every reader began on the state the first
+    /// noted. Changed (the daemon committed in between), or the period small, or the store
+    /// not openable again, everything is read into `parts[0]` on one connection.
+    public func forEachReportVerdict<Part: Sendable>(
+        contract: String, from: Instant, to: Instant, parts: inout [Part],
+        _ body: @Sendable (inout Part, inout IncidentVerdict) throws -> Void
+    ) throws {
+        precondition(!parts.isEmpty, "at least one part")
+        let count = parts.count
+        guard count > 1, let readers = ConsistentReaders(path: queue.path, count: count),
+            let bounds = try readers.splitKeys(contract: contract, parts: count)
+        else {
+            try forEachReportVerdict(contract: contract, from: from, to: to) { try body(&parts[0], &$0) }
+            return
+        }
+        let failed = Mutex<(any Error)?>(nil)
+        parts.withUnsafeMutableBufferPointer { buffer in
+            // Each thread touches its own part only.
+            nonisolated(unsafe) let buffer = buffer
+            DispatchQueue.concurrentPerform(iterations: count) { k in
+                do {
+                    try readers.read(
+                        k, contract: contract, from: from, to: to, lower: k == 0 ? nil : bounds[k - 1],
+                        upper: k == count - 1 ? nil : bounds[k]
+                    ) { try body(&buffer[k], &$0) }
+                } catch {
+                    failed.withLock { $0 = $0 ?? error }
+                }
+            }
+        }
+        if let error = failed.withLock({ $0 }) { throw error }
+    }
+
+    /// The report query; `lower` and `upper` add the bounds `incident >= ?4` and `incident < ?5`.
+    static func reportQuery(lower: Bool, upper: Bool) -> String {
+        """
+        SELECT i.incident, i.service, i.opened_at, i.opening_priority, i.priority, i.status, i.handoffs,
+            i.covered, i.as_of, c.metric, c.priority, c.outcome, c.target, c.elapsed, c.stopped_at,
+            c.breached_at, c.deadline, c.running_since, c.calendar, c.breach_priority, c.breach_target
+        FROM incidents i LEFT JOIN clocks c ON c.incident = i.incident
+        WHERE i.contract = ?1 AND i.opened_at < ?3
+            AND (i.opened_at >= ?2 OR c.stopped_at IS NULL OR c.stopped_at >= ?2 OR c.breached_at >= ?2)
+            \(lower ? "AND i.incident >= ?4" : "") \(upper ? "AND i.incident < ?5" : "")
+        ORDER BY i.incident, c.metric
+        """
+    }
+
+    /// Steps the bound report query `s`, calling `body` once per incident with its verdict.
+    static func readVerdicts(
+        _ s: OpaquePointer, contract: String, failure: (Int32) -> any Error,
+        _ body: (inout IncidentVerdict) throws -> Void
+    ) throws {
+        var row = VerdictRows(s)
+        var v = IncidentVerdict(
+            incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "", priority: "",
+            status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
+        var started = false
+        var clockCount = 0
+        // The current incident's id as stored: rows are grouped on the bytes, whatever text
+        // they make.
+        var key: [UInt8] = []
+        // Hands over the incident read so far, with the clocks of its own rows only.
+        func finish() throws {
+            v.clocks.removeSubrange(clockCount...)
+            try body(&v)
+        }
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw failure(rc) }
+            if !started || !row.sameKey(0, as: key) {
+                if started { try finish() }
+                started = true
+                clockCount = 0
+                row.fillIncident(&v)
+                key.removeAll(keepingCapacity: true)
+                key.append(contentsOf: row.bytes(0) ?? UnsafeBufferPointer(start: nil, count: 0))
+            }
+            if row.fillClock(&v.clocks, at: clockCount) { clockCount += 1 }
+        }
+        if started { try finish() }
     }
 
     /// Every service and maintenance event (those without an incident), in time order.

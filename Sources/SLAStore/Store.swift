@@ -168,7 +168,11 @@ public final class SLAStore: Sendable {
 
     /// Resets `statement` and binds `values` to its parameters 1, 2, …; returns the SQLite handle to step.
     static func bind(_ statement: Statement, _ values: [Value]) -> OpaquePointer {
-        let s = statement.sqliteStatement
+        bind(statement.sqliteStatement, values)
+    }
+
+    /// Resets the prepared statement `s` and binds `values` to its parameters 1, 2, …; returns `s`.
+    static func bind(_ s: OpaquePointer, _ values: [Value]) -> OpaquePointer {
         sqlite3_reset(s)
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (i, value) in values.enumerated() {
@@ -188,8 +192,12 @@ public final class SLAStore: Sendable {
 
     /// The error of a failed step, with SQLite's message.
     static func failure(_ rc: Int32, _ db: Database) -> DatabaseError {
-        DatabaseError(
-            resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        failure(rc, db.sqliteConnection)
+    }
+
+    /// The error of a failed call on the SQLite connection `connection`, with SQLite's message.
+    static func failure(_ rc: Int32, _ connection: OpaquePointer?) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(connection)))
     }
 
     /// Inserts events: the ledger is idempotent on event identity.

@@ -86,4 +86,46 @@ struct StatementTests {
         }
         #expect(statement.subtotal == total)
     }
+
+    @Test("a month tallied in parts, each ordered and merged in any order, gives the statement of one tally")
+    func partsMerge() {
+        let start = Int64(1_790_812_800)  // 2026-10-01T00:00:00Z
+        var rng = SeededGenerator(seed: 29)
+        var verdicts: [IncidentVerdict] = []
+        for n in 0..<2_000 {
+            let at = start + 60 * Int64.random(in: 0..<40, using: &rng)
+            var breaches: [(Metric, String, Int64, elapsed: Int64)] = []
+            if Bool.random(using: &rng) { breaches.append((.reaction, "P1", at, elapsed: 901)) }
+            if Bool.random(using: &rng) { breaches.append((.resolution, "P2", at, elapsed: 20_000)) }
+            verdicts.append(
+                Self.verdict("INC-\(Int.random(in: 0..<1_000, using: &rng))-\(n)", opened: start, breaches: breaches))
+        }
+        let contract = Self.contract()
+        let month = YearMonth(year: 2026, month: 10)
+        let services = ServiceTimeline.build(from: [], asOf: Instant(start)).0
+        let asOf = Instant(start + 40 * 86_400)
+        var one = StatementTally(contract: contract, month: month)
+        for v in verdicts { one.add(v) }
+        let expected = one.statement(services: services, asOf: asOf)
+        // Three parts of random sizes; ordered or not, merged in either direction.
+        var parts = Array(repeating: StatementTally(contract: contract, month: month), count: 3)
+        for v in verdicts { parts[Int.random(in: 0..<3, using: &rng)].add(v) }
+        for orderFirst in [true, false] {
+            var ps = parts
+            if orderFirst { for k in ps.indices { ps[k].orderLines() } }
+            var forward = ps[0]
+            for p in ps.dropFirst() { forward.merge(p) }
+            var backward = ps[2]
+            for p in ps.dropLast().reversed() { backward.merge(p) }
+            for merged in [forward, backward] {
+                let statement = merged.statement(services: services, asOf: asOf)
+                #expect(statement.breaches == expected.breaches)
+                #expect(statement.breaches.count > 1_000)
+                #expect(statement.subtotal == expected.subtotal && statement.total == expected.total)
+                #expect(statement.reaction == expected.reaction && statement.resolution == expected.resolution)
+                #expect(statement.incidentsByPriority == expected.incidentsByPriority)
+                #expect(statement.handoffs == expected.handoffs)
+            }
+        }
+    }
 }

@@ -174,6 +174,8 @@ public struct StatementTally: Sendable {
     var handoffs = 0
     var bounced = 0
     var lines: [BreachLine] = []
+    /// `lines` are in time order (``orderLines()``); lines added since are not.
+    var ordered = true
     /// Breach amounts and rules already worked out: a month has few distinct (metric, priority,
     /// started hours), and the rule text is shared rather than built per line.
     var priced: [PriceKey: (amount: Money, rule: String)] = [:]
@@ -206,10 +208,39 @@ public struct StatementTally: Sendable {
                 if clock.metric == .reaction { reaction.breached += 1 }
                 if clock.metric == .resolution { resolution.breached += 1 }
                 lines.append(line(v.incident, clock, breach))
+                ordered = false
             } else if clock.outcome == .met, let stop = clock.stoppedAt, stop >= monthStart && stop < monthEnd {
                 if clock.metric == .reaction { reaction.met += 1 }
                 if clock.metric == .resolution { resolution.met += 1 }
             }
+        }
+    }
+
+    /// Puts the lines counted so far in their statement order (time, incident, metric), which
+    /// ``statement(services:asOf:)`` would otherwise do: parts of a month can be ordered at once
+    /// on several threads, and ordered parts are merged in one pass.
+    public mutating func orderLines() {
+        if !ordered { lines = Self.inTimeOrder(lines) }
+        ordered = true
+    }
+
+    /// Adds what `other` counted (the same contract and month, other incidents): a month read
+    /// in parts is tallied per part, then merged. The statement's line order does not depend on
+    /// the order of merging.
+    public mutating func merge(_ other: StatementTally) {
+        precondition(other.contract.id == contract.id && other.month == month, "tallies of one contract and month")
+        byPriority.merge(other.byPriority, uniquingKeysWith: +)
+        reaction.met += other.reaction.met
+        reaction.breached += other.reaction.breached
+        resolution.met += other.resolution.met
+        resolution.breached += other.resolution.breached
+        handoffs += other.handoffs
+        bounced += other.bounced
+        if ordered && other.ordered {
+            lines = Self.merged(lines, other.lines)
+        } else {
+            lines += other.lines
+            ordered = false
         }
     }
 
@@ -243,7 +274,7 @@ public struct StatementTally: Sendable {
                 minorUnits: roundHalfEven(
                     numerator: contract.fee.minorUnits * Int64(validDays), denominator: Int64(daysInMonth)),
                 currency: currency)
-        let lines = Self.inTimeOrder(self.lines)
+        let lines = ordered ? self.lines : Self.inTimeOrder(self.lines)
         let availability = contract.availability.map {
             StatementBuilder.availabilityFigures(
                 $0, contract: contract, fee: fee, services: services, period: start.seconds..<end.seconds)
@@ -269,7 +300,6 @@ public struct StatementTally: Sendable {
     /// moving the lines themselves while comparing strings was most of a report's sort: order
     /// packed (time, position) integers instead, then settle equal times by incident and metric.
     static func inTimeOrder(_ lines: [BreachLine]) -> [BreachLine] {
-        let before = { (a: BreachLine, b: BreachLine) in (a.at, a.incident, a.metric) < (b.at, b.incident, b.metric) }
         guard let first = lines.min(by: { $0.at < $1.at })?.at.seconds,
             let last = lines.max(by: { $0.at < $1.at })?.at.seconds,
             lines.count < 1 << 24, last - first < 1 << 39
@@ -285,5 +315,31 @@ public struct StatementTally: Sendable {
             start = end
         }
         return order.map { lines[$0] }
+    }
+
+    static func before(_ a: BreachLine, _ b: BreachLine) -> Bool {
+        (a.at, a.incident, a.metric) < (b.at, b.incident, b.metric)
+    }
+
+    /// The lines of `a` and `b`, both in statement order, in statement order.
+    static func merged(_ a: [BreachLine], _ b: [BreachLine]) -> [BreachLine] {
+        guard !a.isEmpty else { return b }
+        guard !b.isEmpty else { return a }
+        var out: [BreachLine] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0
+        var j = 0
+        while i < a.count && j < b.count {
+            if before(b[j], a[i]) {
+                out.append(b[j])
+                j += 1
+            } else {
+                out.append(a[i])
+                i += 1
+            }
+        }
+        out += a[i...]
+        out += b[j...]
+        return out
     }
 }
