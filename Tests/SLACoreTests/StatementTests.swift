@@ -42,13 +42,15 @@ struct StatementTests {
             priority: "P1", status: .resolved, handoffs: 0, covered: true, clocks: clocks, asOf: Instant(opened))
     }
 
-    @Test("breach lines come in (time, incident, metric) order, ties included, and each is priced by its own rule")
-    func orderAndPrices() {
-        let start = Int64(1_790_812_800)  // 2026-10-01T00:00:00Z
-        var rng = SeededGenerator(seed: 23)
+    static let start = Int64(1_790_812_800)  // 2026-10-01T00:00:00Z
+
+    /// `count` incidents breaching at few distinct instants of October 2026, so that most lines
+    /// share their time with others; ids in random order, so input order says nothing about
+    /// the expected order.
+    static func randomMonth(_ count: Int, seed: UInt64) -> [IncidentVerdict] {
+        var rng = SeededGenerator(seed: seed)
         var verdicts: [IncidentVerdict] = []
-        // Few distinct instants, so that most lines share their time with others.
-        for n in 0..<3_000 {
+        for n in 0..<count {
             let at = start + 60 * Int64.random(in: 0..<50, using: &rng)
             var breaches: [(Metric, String, Int64, elapsed: Int64)] = []
             if Bool.random(using: &rng) { breaches.append((.reaction, "P1", at, elapsed: 900 + 1)) }
@@ -57,11 +59,16 @@ struct StatementTests {
                 breaches.append(
                     (.resolution, priority, at, elapsed: 14_400 + Int64.random(in: 0..<40_000, using: &rng)))
             }
-            // Ids in random order, so input order says nothing about the expected order.
             verdicts.append(
-                Self.verdict(
-                    "INC-\(Int.random(in: 0..<1_000_000, using: &rng))-\(n)", opened: start, breaches: breaches))
+                verdict("INC-\(Int.random(in: 0..<1_000_000, using: &rng))-\(n)", opened: start, breaches: breaches))
         }
+        return verdicts
+    }
+
+    @Test("breach lines come in (time, incident, metric) order, ties included, and each is priced by its own rule")
+    func orderAndPrices() {
+        let start = Self.start
+        let verdicts = Self.randomMonth(3_000, seed: 23)
         let statement = StatementBuilder.statement(
             contract: Self.contract(), month: YearMonth(year: 2026, month: 10), verdicts: verdicts,
             services: ServiceTimeline.build(from: [], asOf: Instant(start)).0, asOf: Instant(start + 40 * 86_400))
@@ -89,17 +96,9 @@ struct StatementTests {
 
     @Test("a month tallied in parts, each ordered and merged in any order, gives the statement of one tally")
     func partsMerge() {
-        let start = Int64(1_790_812_800)  // 2026-10-01T00:00:00Z
-        var rng = SeededGenerator(seed: 29)
-        var verdicts: [IncidentVerdict] = []
-        for n in 0..<2_000 {
-            let at = start + 60 * Int64.random(in: 0..<40, using: &rng)
-            var breaches: [(Metric, String, Int64, elapsed: Int64)] = []
-            if Bool.random(using: &rng) { breaches.append((.reaction, "P1", at, elapsed: 901)) }
-            if Bool.random(using: &rng) { breaches.append((.resolution, "P2", at, elapsed: 20_000)) }
-            verdicts.append(
-                Self.verdict("INC-\(Int.random(in: 0..<1_000, using: &rng))-\(n)", opened: start, breaches: breaches))
-        }
+        let start = Self.start
+        let verdicts = Self.randomMonth(2_000, seed: 29)
+        var rng = SeededGenerator(seed: 31)
         let contract = Self.contract()
         let month = YearMonth(year: 2026, month: 10)
         let services = ServiceTimeline.build(from: [], asOf: Instant(start)).0
