@@ -99,8 +99,9 @@ extension SLAStore {
     /// `PRAGMA data_version` (which changes on that connection whenever another connection
     /// has committed since its previous read), the others begin their reads, and the first
     /// begins its read and notes it again. Unchanged, every reader began on the state the first
-    /// noted. Changed (the daemon committed in between), or the period small, or the store
-    /// not openable again, everything is read into `parts[0]` on one connection.
+    /// noted. Changed (the daemon committed in between), a contract with few incidents
+    /// (``ConsistentReaders/minimumPerPart``) or a store that cannot be opened again: everything
+    /// is read into `parts[0]` on one connection.
     public func forEachReportVerdict<Part: Sendable>(
         contract: String, from: Instant, to: Instant, parts: inout [Part],
         _ body: @Sendable (inout Part, inout IncidentVerdict) throws -> Void
