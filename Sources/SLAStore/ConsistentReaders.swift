@@ -8,10 +8,6 @@ final class ConsistentReaders: @unchecked Sendable {
     // @unchecked: after `init`, connection k is used by one thread only (part k's).
     private let connections: [OpaquePointer]
 
-    /// Fewer incidents than this per part, and one connection reads them all: the count and the
-    /// threads would cost more than the split saves.
-    static let minimumPerPart = 25_000
-
     /// Opens `count` connections to the store at `path` and begins their reads; nil when one
     /// cannot be opened or something was committed while the reads began. `whileBeginning`
     /// runs after the other readers began, before the first one checks (tests commit there).
@@ -71,31 +67,6 @@ final class ConsistentReaders: @unchecked Sendable {
         let rc = sqlite3_prepare_v2(connections[k], sql, -1, &s, nil)
         guard rc == SQLITE_OK, let s else { throw SLAStore.failure(rc, connections[k]) }
         return s
-    }
-
-    /// The incident ids that split `contract`'s incidents into `parts` ranges of equal size
-    /// (`parts - 1` ids, ascending); nil when the contract has too few incidents to split.
-    func splitKeys(contract: String, parts: Int) throws -> [String]? {
-        let count = try prepare(0, "SELECT count(*) FROM incidents WHERE contract = ?1")
-        defer { sqlite3_finalize(count) }
-        _ = SLAStore.bind(count, [.text(contract)])
-        guard sqlite3_step(count) == SQLITE_ROW else {
-            throw SLAStore.failure(sqlite3_errcode(connections[0]), connections[0])
-        }
-        let total = Int(sqlite3_column_int64(count, 0))
-        guard total >= Self.minimumPerPart * parts else { return nil }
-        let nth = try prepare(
-            0, "SELECT incident FROM incidents WHERE contract = ?1 ORDER BY incident LIMIT 1 OFFSET ?2")
-        defer { sqlite3_finalize(nth) }
-        var keys: [String] = []
-        for k in 1..<parts {
-            _ = SLAStore.bind(nth, [.text(contract), .int(Int64(total * k / parts))])
-            guard sqlite3_step(nth) == SQLITE_ROW, let text = sqlite3_column_text(nth, 0) else { return nil }
-            // Any id splits exactly (ranges are `< key` and `>= key` of the same bound value), so
-            // an id that is not valid UTF-8 costs balance at most.
-            keys.append(String(cString: text))
-        }
-        return keys
     }
 
     /// Reads the verdicts of part `k`: incidents with `lower <= id < upper` (nil: unbounded).

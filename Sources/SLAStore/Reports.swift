@@ -100,16 +100,16 @@ extension SLAStore {
     /// has committed since its previous read), the others begin their reads, and the first
     /// begins its read and notes it again. Unchanged, every reader began on the state the first
     /// noted. Changed (the daemon committed in between), a contract with few incidents
-    /// (``ConsistentReaders/minimumPerPart``) or a store that cannot be opened again: everything
-    /// is read into `parts[0]` on one connection.
+    /// (``reportPartMinimum`` per part) or a store that cannot be opened again: everything is
+    /// read into `parts[0]` on one connection.
     public func forEachReportVerdict<Part: Sendable>(
         contract: String, from: Instant, to: Instant, parts: inout [Part],
         _ body: @Sendable (inout Part, inout IncidentVerdict) throws -> Void
     ) throws {
         precondition(!parts.isEmpty, "at least one part")
         let count = parts.count
-        guard count > 1, let readers = ConsistentReaders(path: queue.path, count: count),
-            let bounds = try readers.splitKeys(contract: contract, parts: count)
+        guard count > 1, let bounds = try splitKeys(contract: contract, parts: count),
+            let readers = ConsistentReaders(path: queue.path, count: count)
         else {
             try forEachReportVerdict(contract: contract, from: from, to: to) { try body(&parts[0], &$0) }
             return
@@ -130,6 +130,34 @@ extension SLAStore {
             }
         }
         if let error = failed.withLock({ $0 }) { throw error }
+    }
+
+    /// Fewer incidents of a contract than this per part, and one connection reads them all: the
+    /// count, the connections and the threads would cost more than the split saves.
+    static let reportPartMinimum = 25_000
+
+    /// The incident ids that split `contract`'s incidents into `parts` ranges of equal size
+    /// (`parts - 1` ids, ascending); nil when the contract has too few incidents to split.
+    ///
+    /// Counted before the readers begin, so possibly on an older state: a bound only decides
+    /// the balance, as any value splits exactly (the ranges are `< id` and `>= id` of it).
+    func splitKeys(contract: String, parts: Int) throws -> [String]? {
+        try queue.read { db in
+            let total =
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM incidents WHERE contract = ?", arguments: [contract])
+                ?? 0
+            guard total >= Self.reportPartMinimum * parts else { return nil }
+            var keys: [String] = []
+            for k in 1..<parts {
+                guard
+                    let key = try String.fetchOne(
+                        db, sql: "SELECT incident FROM incidents WHERE contract = ? ORDER BY incident LIMIT 1 OFFSET ?",
+                        arguments: [contract, total * k / parts])
+                else { return nil }
+                keys.append(key)
+            }
+            return keys
+        }
     }
 
     /// The report query; `lower` and `upper` add the bounds `incident >= ?4` and `incident < ?5`.

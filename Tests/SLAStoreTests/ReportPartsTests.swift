@@ -39,7 +39,7 @@ struct ReportPartsTests {
 
     @Test("a large month is read in two ranges at once: every incident once, in order within a range")
     func twoRanges() throws {
-        let count = 2 * ConsistentReaders.minimumPerPart + 1_000
+        let count = 2 * SLAStore.reportPartMinimum + 1_000
         let store = try Self.store(incidents: count)
         let parts = try Self.read(store, parts: 2)
         // Both ranges read something: the parallel path ran, not the one-connection fallback.
@@ -56,7 +56,7 @@ struct ReportPartsTests {
 
     @Test("a small month, or another contract's, is read on one connection into the first part")
     func smallMonth() throws {
-        let store = try Self.store(incidents: 2 * ConsistentReaders.minimumPerPart + 1_000)
+        let store = try Self.store(incidents: 2 * SLAStore.reportPartMinimum + 1_000)
         let parts = try Self.read(store, contract: "d", parts: 2)
         #expect(parts[0].count == 50 && parts[1].isEmpty)
         #expect(parts[0].allSatisfy { $0.hasSuffix("-d") })
