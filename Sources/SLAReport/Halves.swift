@@ -2,7 +2,8 @@ import Dispatch
 
 /// Work over a month's breach lines split in two halves run on two threads, once there are
 /// enough lines to pay for a thread: each line is formatted on its own, so the halves need
-/// nothing from each other, and the result is the same as one thread's.
+/// nothing from each other, and the result is the same as one thread's. The tallies of a month
+/// read in parts are finished the same way, one thread each (``each(_:_:)``).
 enum Halves {
     /// Below this many elements one thread does it all.
     static let minimum = 50_000
