@@ -37,10 +37,23 @@ public enum ReportRenderer {
     public static func render(_ document: ReportDocument, as format: ReportFormat) -> [UInt8] {
         switch format {
         case .json: APIJSON.encode(document, pretty: true)
-        case .csv: csvBytes(document)
+        case .csv: joined(csvPieces(document))
         case .table: Array(table(document).utf8)
         case .html: Array(ReportHTML.page(document).utf8)
         }
+    }
+
+    /// ``render(_:as:)`` in pieces, to be written in order: a month's CSV can be a hundred
+    /// megabytes made in parts on several threads, and joining them copies all of it.
+    public static func pieces(_ document: ReportDocument, as format: ReportFormat) -> [[UInt8]] {
+        format == .csv ? csvPieces(document) : [render(document, as: format)]
+    }
+
+    static func joined(_ pieces: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
+        for piece in pieces { out.append(contentsOf: piece) }
+        return out
     }
 
     /// The canonical bytes a seal's hash covers: compact JSON of the report without its seal.
@@ -58,15 +71,15 @@ public enum ReportRenderer {
 
     /// RFC 4180: CRLF line ends, one header row, fields quoted when they hold a comma, quote or line break.
     public static func csv(_ document: ReportDocument) -> String {
-        String(decoding: csvBytes(document), as: UTF8.self)
+        String(decoding: render(document, as: .csv), as: UTF8.self)
     }
 
-    /// The CSV as bytes: rows are written field by field into one buffer (a month can hold
-    /// hundreds of thousands of breach lines; see Benchmarks/report-vs-duckdb.sh).
-    static func csvBytes(_ document: ReportDocument) -> [UInt8] {
-        // About 130 bytes per breach line; one allocation instead of doubling through a
-        // hundred megabytes.
-        var out = CSVWriter(capacity: (1 << 16) + 160 * document.reports.reduce(0) { $0 + $1.breaches.count })
+    /// The CSV in pieces: rows are written field by field into byte buffers, the breach rows of
+    /// a large month in two halves on two threads (a month can hold a million breach lines;
+    /// see Benchmarks/report-vs-duckdb.sh).
+    static func csvPieces(_ document: ReportDocument) -> [[UInt8]] {
+        var pieces: [[UInt8]] = []
+        var out = CSVWriter(capacity: 1 << 16)
         for (i, name) in csvHeader.enumerated() { out.field(name, first: i == 0) }
         out.endRow()
         for r in document.reports {
@@ -109,12 +122,16 @@ public enum ReportRenderer {
             for part in Halves.run(
                 breaches.count,
                 { range in
+                    // About 130 bytes per breach line: one allocation instead of doubling
+                    // through tens of megabytes.
                     var part = CSVWriter(capacity: 160 * range.count)
                     for b in breaches[range] { part.breachRow(b, shared) }
                     return part.bytes
                 })
             {
-                out.bytes.append(contentsOf: part)
+                pieces.append(out.bytes)
+                out = CSVWriter(capacity: 1 << 16)
+                pieces.append(part)
             }
             if let a = r.availability {
                 row(
@@ -134,7 +151,8 @@ public enum ReportRenderer {
             row("summary", "total", amount: r.total)
             row("summary", "rounding", note: r.rounding)
         }
-        return out.bytes
+        pieces.append(out.bytes)
+        return pieces
     }
 
     /// Seconds as minutes with two decimals (half-even).

@@ -59,7 +59,7 @@ struct ReportCommand: ParsableCommand {
             try store.requireCurrentSchema()
             let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
             let document = try book.document(month: YearMonth(parsing: month)!, contract: contract, asOf: instant)
-            try writeOutput(ReportRenderer.render(document, as: format.format), to: output)
+            try writeOutput(ReportRenderer.pieces(document, as: format.format), to: output)
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -76,27 +76,30 @@ enum ReportFormatArgument: String, ExpressibleByArgument, CaseIterable {
     var format: ReportFormat { ReportFormat(rawValue: rawValue)! }
 }
 
-/// Writes `bytes` to `path`, or to standard output.
-func writeOutput(_ bytes: [UInt8], to path: String?) throws {
-    // Written straight from the buffer: a month's CSV can be a hundred megabytes, and wrapping it
-    // in `Data` first copied all of it.
+/// Writes `pieces`, in order, to `path`, or to standard output.
+func writeOutput(_ pieces: [[UInt8]], to path: String?) throws {
+    // Written straight from the buffers: a month's CSV can be a hundred megabytes, and wrapping
+    // it in `Data` or joining its pieces first copied all of it.
     let fd = path.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? STDOUT_FILENO
     guard fd >= 0 else {
         printError("\(path ?? "-"): cannot be written: \(String(cString: strerror(errno)))")
         throw ExitCode(1)
     }
     defer { if path != nil { close(fd) } }
-    let failure: Int32? = bytes.withUnsafeBytes { buffer in
-        var done = 0
-        while done < buffer.count {
-            let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno
+    var failure: Int32?
+    for piece in pieces where failure == nil {
+        failure = piece.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                done += n
             }
-            done += n
+            return nil
         }
-        return nil
     }
     if let failure {
         printError("\(path ?? "standard output"): cannot be written: \(String(cString: strerror(failure)))")

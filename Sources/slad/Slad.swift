@@ -189,7 +189,7 @@ struct ReplayCommand: ParsableCommand {
     }
 
     /// Writes `text` to `--output`, or to standard output.
-    func emit(_ text: String) throws { try writeOutput(Array(text.utf8), to: output) }
+    func emit(_ text: String) throws { try writeOutput([Array(text.utf8)], to: output) }
 }
 
 func printError(_ message: String) {
