@@ -220,7 +220,7 @@ public struct StatementTally: Sendable {
     /// ``statement(services:asOf:)`` would otherwise do: parts of a month can be ordered at once
     /// on several threads, and ordered parts are merged in one pass.
     public mutating func orderLines() {
-        if !ordered { lines = Self.inTimeOrder(lines) }
+        if !ordered { Self.putInTimeOrder(&lines) }
         ordered = true
     }
 
@@ -274,7 +274,8 @@ public struct StatementTally: Sendable {
                 minorUnits: roundHalfEven(
                     numerator: contract.fee.minorUnits * Int64(validDays), denominator: Int64(daysInMonth)),
                 currency: currency)
-        let lines = ordered ? self.lines : Self.inTimeOrder(self.lines)
+        var lines = self.lines
+        if !ordered { Self.putInTimeOrder(&lines) }
         let availability = contract.availability.map {
             StatementBuilder.availabilityFigures(
                 $0, contract: contract, fee: fee, services: services, period: start.seconds..<end.seconds)
@@ -296,14 +297,15 @@ public struct StatementTally: Sendable {
             cap: cap, capApplied: capApplied, total: capApplied ? cap! : subtotal, provisional: asOf < monthEnd)
     }
 
-    /// Lines ordered by (time, incident, metric). A month holds up to millions of lines, and
-    /// moving the lines themselves while comparing strings was most of a report's sort: order
-    /// packed (time, position) integers instead, then settle equal times by incident and metric.
-    static func inTimeOrder(_ lines: [BreachLine]) -> [BreachLine] {
+    /// Puts lines in order of (time, incident, metric). A month holds up to millions of lines,
+    /// and moving the lines themselves while comparing strings was most of a report's sort:
+    /// order packed (time, position) integers instead, settle equal times by incident and
+    /// metric, then move each line once to its place.
+    static func putInTimeOrder(_ lines: inout [BreachLine]) {
         guard let first = lines.min(by: { $0.at < $1.at })?.at.seconds,
             let last = lines.max(by: { $0.at < $1.at })?.at.seconds,
             lines.count < 1 << 24, last - first < 1 << 39
-        else { return lines.sorted(by: before) }
+        else { return lines.sort(by: before) }
         var keys = lines.indices.map { UInt64(lines[$0].at.seconds - first) << 24 | UInt64($0) }
         keys.sort()
         var order = keys.map { Int($0 & 0xFF_FFFF) }
@@ -314,7 +316,29 @@ public struct StatementTally: Sendable {
             if end - start > 1 { order[start..<end].sort { before(lines[$0], lines[$1]) } }
             start = end
         }
-        return order.map { lines[$0] }
+        permute(&lines, by: &order)
+    }
+
+    /// Rearranges `items` so that position `k` holds what was at `order[k]`, moving each item
+    /// once along the permutation's cycles: no second array of a million lines, and no
+    /// reference counting of their texts. `order` is used up (each entry set to `-1`).
+    static func permute<T>(_ items: inout [T], by order: inout [Int]) {
+        precondition(items.count == order.count, "one position per item")
+        items.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for start in order.indices where order[start] >= 0 {
+                let held = (base + start).move()
+                var k = start
+                while order[k] != start {
+                    let from = order[k]
+                    (base + k).moveInitialize(from: base + from, count: 1)
+                    order[k] = -1
+                    k = from
+                }
+                (base + k).initialize(to: held)
+                order[k] = -1
+            }
+        }
     }
 
     static func before(_ a: BreachLine, _ b: BreachLine) -> Bool {
