@@ -277,28 +277,18 @@ struct CSVWriter {
         return String(decoding: w.bytes, as: UTF8.self)
     }
 
-    /// One row of report `r`, with the columns of `ReportRenderer.csvHeader`; the breach
-    /// columns are empty unless the row is a breach line.
+    /// One row of report `r` other than a breach line (``breachRow(_:_:)``), with the columns
+    /// of `ReportRenderer.csvHeader`; the breach columns are empty.
     mutating func row(
         _ r: MonthlyReport, _ section: String, _ item: String, value: String = "",
-        amount: MonthlyReport.Amount? = nil, note: String = "", breach: MonthlyReport.Breach? = nil
+        amount: MonthlyReport.Amount? = nil, note: String = ""
     ) {
         field(r.contract, first: true)
         field(r.month)
         field(r.state.rawValue)
         field(section)
         field(item)
-        if let b = breach {
-            field(b.incident)
-            field(b.metric)
-            field(b.priority)
-            field(b.at)
-            number(b.targetSeconds)
-            number(b.actualSeconds)
-            number(b.overBySeconds)
-        } else {
-            empty(7)
-        }
+        empty(7)
         field(value)
         field(amount?.amount ?? "")
         field(amount == nil ? "" : r.currency)
@@ -329,8 +319,8 @@ struct CSVWriter {
         }
     }
 
-    /// The breach row of `b`: the same bytes as ``row(_:_:_:value:amount:note:breach:)`` with
-    /// section `breach`, item the metric, the amount, and the rule as its note.
+    /// The row of breach line `b`: section `breach`, item the metric, the breach columns, the
+    /// amount, and the rule as its note.
     mutating func breachRow(_ b: MonthlyReport.Breach, _ shared: BreachRowParts) {
         bytes.append(contentsOf: shared.lead)
         field(b.metric, first: true)
