@@ -134,7 +134,9 @@ public struct ReportBook: Sendable {
             v.project(to: asOf, in: c)
             tally.add(v)
         }
-        if parts.count > 1 { Halves.each(&parts) { $0.orderLines() } }
+        // Ordered here even when one part holds everything: the statement would otherwise
+        // order a copy of the lines, which are still shared with `parts`.
+        Halves.each(&parts) { $0.orderLines() }
         var tally = parts[0]
         for part in parts.dropFirst() { tally.merge(part) }
         let mine = Set(c.services)
