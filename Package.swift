@@ -100,7 +100,9 @@ let package = Package(
         .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
         .testTarget(name: "SLANotifyTests", dependencies: ["SLACore", "SLANotify"], swiftSettings: strict),
         .testTarget(name: "SLAControlTests", dependencies: ["SLACore", "SLAControl"], swiftSettings: strict),
-        .testTarget(name: "SLAStoreTests", dependencies: ["SLACore", "SLAStore"], swiftSettings: strict),
+        .testTarget(
+            name: "SLAStoreTests",
+            dependencies: ["SLACore", "SLAStore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         .testTarget(
             name: "SladTests",
             dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore"],

@@ -82,6 +82,7 @@ final class ConsistentReaders: @unchecked Sendable {
         }
         _ = SLAStore.bind(s, values)
         let connection = connections[k]
-        try SLAStore.readVerdicts(s, contract: contract, failure: { SLAStore.failure($0, connection) }, body)
+        try SLAStore.readVerdicts(
+            s, contract: contract, from: from, failure: { SLAStore.failure($0, connection) }, body)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The store's schema, as named migrations. Never edit a shipped migration: add one.
@@ -170,6 +171,66 @@ enum Migrations {
                         PRIMARY KEY (contract, sealed_month, applied_month)
                     ) WITHOUT ROWID;
                     """)
+        }
+        m.registerMigration("v5-clocks-in-row") { db in
+            // An incident's clocks move into its own row (`PackedClocks`): reports read one row
+            // per incident instead of joining one per clock, and ingest writes one row per
+            // touched incident. `settled_at` (when the last clock was decided; NULL while one is
+            // not) lets a report skip incidents of earlier months without decoding them. The
+            // control socket's breach list keeps a table of breached clocks only.
+            try db.execute(
+                sql: """
+                    ALTER TABLE incidents ADD COLUMN clocks BLOB NOT NULL DEFAULT x'';
+                    ALTER TABLE incidents ADD COLUMN settled_at INTEGER;
+                    CREATE TABLE breaches (
+                        incident TEXT NOT NULL,
+                        metric TEXT NOT NULL,
+                        breached_at INTEGER NOT NULL,
+                        priority TEXT NOT NULL,
+                        target INTEGER,
+                        elapsed INTEGER NOT NULL,
+                        PRIMARY KEY (incident, metric)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX breaches_time ON breaches(breached_at);
+                    INSERT INTO breaches (incident, metric, breached_at, priority, target, elapsed)
+                        SELECT incident, metric, breached_at, priority, target, elapsed FROM clocks
+                        WHERE breached_at IS NOT NULL;
+                    """)
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT incident, metric, priority, outcome, target, elapsed, stopped_at, breached_at, deadline,
+                        running_since, calendar, breach_priority, breach_target
+                    FROM clocks ORDER BY incident, metric
+                    """)
+            let update = try db.makeStatement(sql: "UPDATE incidents SET clocks = ?, settled_at = ? WHERE incident = ?")
+            var incident: String?
+            var clocks: [PackedClocks.Row] = []
+            func flush() throws {
+                guard let incident else { return }
+                var bytes: [UInt8] = []
+                PackedClocks.encode(clocks, into: &bytes)
+                try update.execute(arguments: [Data(bytes), PackedClocks.settledAt(clocks), incident])
+            }
+            while let r = try rows.next() {
+                let id: String = r[0]
+                if id != incident {
+                    try flush()
+                    incident = id
+                    clocks.removeAll(keepingCapacity: true)
+                }
+                let priority: String = r[2]
+                let breachedAt: Int64? = r[7]
+                let target: Int64? = r[4]
+                clocks.append(
+                    PackedClocks.Row(
+                        metric: r[1], priority: priority, outcome: r[3], target: target, elapsed: r[5],
+                        stoppedAt: r[6], breachedAt: breachedAt, deadline: r[8], runningSince: r[9], calendar: r[10],
+                        breachPriority: breachedAt == nil ? nil : (r[11] as String?) ?? priority,
+                        breachTarget: breachedAt == nil ? nil : (r[12] as Int64?) ?? target))
+            }
+            try flush()
+            try db.execute(sql: "DROP TABLE clocks")
         }
         return m
     }

@@ -83,7 +83,7 @@ extension SLAStore {
             let statement = try db.makeStatement(sql: Self.reportQuery(lower: false, upper: false))
             let s = Self.bind(statement, [.text(contract), .int(from.seconds), .int(to.seconds)])
             defer { sqlite3_reset(s) }
-            try Self.readVerdicts(s, contract: contract, failure: { Self.failure($0, db) }, body)
+            try Self.readVerdicts(s, contract: contract, from: from, failure: { Self.failure($0, db) }, body)
         }
     }
 
@@ -161,53 +161,40 @@ extension SLAStore {
     }
 
     /// The report query; `lower` and `upper` add the bounds `incident >= ?4` and `incident < ?5`.
+    ///
+    /// An incident opened before the period matters only while one of its clocks was decided
+    /// in the period or not yet (`settled_at`); its clocks decided before are dropped as read.
     static func reportQuery(lower: Bool, upper: Bool) -> String {
         """
-        SELECT i.incident, i.service, i.opened_at, i.opening_priority, i.priority, i.status, i.handoffs,
-            i.covered, i.as_of, c.metric, c.priority, c.outcome, c.target, c.elapsed, c.stopped_at,
-            c.breached_at, c.deadline, c.running_since, c.calendar, c.breach_priority, c.breach_target
-        FROM incidents i LEFT JOIN clocks c ON c.incident = i.incident
-        WHERE i.contract = ?1 AND i.opened_at < ?3
-            AND (i.opened_at >= ?2 OR c.stopped_at IS NULL OR c.stopped_at >= ?2 OR c.breached_at >= ?2)
-            \(lower ? "AND i.incident >= ?4" : "") \(upper ? "AND i.incident < ?5" : "")
-        ORDER BY i.incident, c.metric
+        SELECT incident, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of, clocks
+        FROM incidents
+        WHERE contract = ?1 AND opened_at < ?3 AND (opened_at >= ?2 OR settled_at IS NULL OR settled_at >= ?2)
+            \(lower ? "AND incident >= ?4" : "") \(upper ? "AND incident < ?5" : "")
+        ORDER BY incident
         """
     }
 
-    /// Steps the bound report query `s`, calling `body` once per incident with its verdict.
+    /// Steps the bound report query `s` for the period starting at `from`, calling `body` once
+    /// per incident with its verdict.
     static func readVerdicts(
-        _ s: OpaquePointer, contract: String, failure: (Int32) -> any Error,
+        _ s: OpaquePointer, contract: String, from: Instant, failure: (Int32) -> any Error,
         _ body: (inout IncidentVerdict) throws -> Void
     ) throws {
         var row = VerdictRows(s)
         var v = IncidentVerdict(
             incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "", priority: "",
             status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
-        var started = false
-        var clockCount = 0
-        // The current incident's id as stored: rows are grouped on the bytes, whatever text
-        // they make.
-        var key: [UInt8] = []
-        // Hands over the incident read so far, with the clocks of its own rows only.
-        func finish() throws {
-            v.clocks.removeSubrange(clockCount...)
-            try body(&v)
-        }
         while true {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw failure(rc) }
-            if !started || !row.sameKey(0, as: key) {
-                if started { try finish() }
-                started = true
-                clockCount = 0
-                row.fillIncident(&v)
-                key.removeAll(keepingCapacity: true)
-                key.append(contentsOf: row.bytes(0) ?? UnsafeBufferPointer(start: nil, count: 0))
+            row.fillIncident(&v)
+            let count = try row.fillClocks(&v.clocks, droppingDecidedBefore: v.openedAt < from ? from : nil) {
+                PackedClocks.Malformed(incident: v.incident)
             }
-            if row.fillClock(&v.clocks, at: clockCount) { clockCount += 1 }
+            v.clocks.removeSubrange(count...)
+            try body(&v)
         }
-        if started { try finish() }
     }
 
     /// Every service and maintenance event (those without an incident), in time order.
@@ -335,13 +322,6 @@ struct VerdictRows {
 
     static func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
 
-    func sameKey(_ i: Int32, as key: [UInt8]) -> Bool {
-        guard let b = bytes(i) else { return false }
-        return key.withUnsafeBufferPointer { k in
-            k.count == b.count && (b.isEmpty || memcmp(k.baseAddress!, b.baseAddress!, b.count) == 0)
-        }
-    }
-
     mutating func fillIncident(_ v: inout IncidentVerdict) {
         v.incident = bytes(0).map(Self.string) ?? ""
         v.service = bytes(1).map { services.value($0, Self.string) }
@@ -354,40 +334,58 @@ struct VerdictRows {
         v.asOf = Instant(required(8))
     }
 
-    /// Fills `clocks[index]` (appending when the array is shorter) from the row's clock columns,
-    /// reusing the slot's arrays; false when the row has no clock (an incident without any).
-    mutating func fillClock(_ clocks: inout [ClockVerdict], at index: Int) -> Bool {
-        guard let metric = bytes(9).flatMap({ metrics.value($0) { Metric(parsing: Self.string($0)) } }),
-            let outcome = bytes(11).flatMap({ outcomes.value($0) { ClockOutcome(rawValue: Self.string($0)) } })
-        else { return false }
-        let priority = bytes(10).map { clockPriorities.value($0, Self.string) } ?? ""
-        let target = int(12)
-        if index == clocks.count {
-            clocks.append(
-                ClockVerdict(
-                    metric: metric, priority: "", target: nil, elapsed: 0, outcome: outcome, stoppedAt: nil,
-                    crossings: [], upcoming: [], calendarID: "", runningSince: nil))
+    /// Fills `clocks` from the row's packed clocks (appending when the array is shorter),
+    /// reusing the slots' arrays, and returns how many it filled. With `before`, a clock
+    /// stopped before it (and not breached since) is left out.
+    mutating func fillClocks(
+        _ clocks: inout [ClockVerdict], droppingDecidedBefore before: Instant?, damaged: () -> any Error
+    ) throws -> Int {
+        let length = Int(sqlite3_column_bytes(s, 9))
+        guard length > 0, let start = sqlite3_column_blob(s, 9) else { return 0 }
+        var reader = PackedClocks.Reader(
+            UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: length))
+        var index = 0
+        while let raw = reader.next() {
+            guard let metric = metrics.value(raw.metric, { Metric(parsing: Self.string($0)) }),
+                let outcome = outcomes.value(raw.outcome, { ClockOutcome(rawValue: Self.string($0)) })
+            else { throw damaged() }
+            if let before, let stopped = raw.stoppedAt, stopped < before.seconds,
+                (raw.breachedAt ?? .min) < before.seconds
+            {
+                continue
+            }
+            let priority = clockPriorities.value(raw.priority, Self.string)
+            if index == clocks.count {
+                clocks.append(
+                    ClockVerdict(
+                        metric: metric, priority: "", target: nil, elapsed: 0, outcome: outcome, stoppedAt: nil,
+                        crossings: [], upcoming: [], calendarID: "", runningSince: nil))
+            }
+            clocks[index].metric = metric
+            clocks[index].priority = priority
+            clocks[index].target = raw.target
+            clocks[index].elapsed = raw.elapsed
+            clocks[index].outcome = outcome
+            clocks[index].stoppedAt = raw.stoppedAt.map(Instant.init)
+            clocks[index].crossings.removeAll(keepingCapacity: true)
+            if let at = raw.breachedAt {
+                let breachPriority = raw.breachPriority.map { breachPriorities.value($0, Self.string) } ?? priority
+                clocks[index].crossings.append(
+                    Crossing(
+                        threshold: breach, at: Instant(at), target: raw.breachTarget ?? raw.target ?? 0,
+                        priority: breachPriority))
+            }
+            clocks[index].upcoming.removeAll(keepingCapacity: true)
+            if let due = raw.deadline, let target = raw.target {
+                clocks[index].upcoming.append(
+                    Crossing(threshold: breach, at: Instant(due), target: target, priority: priority))
+            }
+            clocks[index].calendarID = calendars.value(raw.calendar, Self.string)
+            clocks[index].runningSince = raw.runningSince.map(Instant.init)
+            index += 1
         }
-        clocks[index].metric = metric
-        clocks[index].priority = priority
-        clocks[index].target = target
-        clocks[index].elapsed = required(13)
-        clocks[index].outcome = outcome
-        clocks[index].stoppedAt = int(14).map(Instant.init)
-        clocks[index].crossings.removeAll(keepingCapacity: true)
-        if let at = int(15) {
-            let priority = bytes(19).map { breachPriorities.value($0, Self.string) } ?? priority
-            clocks[index].crossings.append(
-                Crossing(threshold: breach, at: Instant(at), target: int(20) ?? target ?? 0, priority: priority))
-        }
-        clocks[index].upcoming.removeAll(keepingCapacity: true)
-        if let due = int(16), let target {
-            clocks[index].upcoming.append(
-                Crossing(threshold: breach, at: Instant(due), target: target, priority: priority))
-        }
-        clocks[index].calendarID = bytes(18).map { calendars.value($0, Self.string) } ?? ""
-        clocks[index].runningSince = int(17).map(Instant.init)
-        return true
+        guard !reader.damaged else { throw damaged() }
+        return index
     }
 }
 

@@ -148,6 +148,8 @@ public final class SLAStore: Sendable {
     enum Value {
         case int(Int64)
         case text(String)
+        /// Bytes; an empty blob is stored as an empty blob, not as NULL.
+        case blob([UInt8])
         case null
 
         init(_ text: String?) { self = text.map(Value.text) ?? .null }
@@ -184,6 +186,15 @@ public final class SLAStore: Sendable {
                 var copy = text
                 copy.withUTF8 { buffer in
                     _ = sqlite3_bind_text(s, index, buffer.baseAddress, Int32(buffer.count), transient)
+                }
+            case .blob(let bytes):
+                bytes.withUnsafeBytes { buffer in
+                    // A nil pointer would bind NULL: an empty blob gets a valid one.
+                    if buffer.isEmpty {
+                        sqlite3_bind_zeroblob(s, index, 0)
+                    } else {
+                        _ = sqlite3_bind_blob(s, index, buffer.baseAddress, Int32(buffer.count), transient)
+                    }
                 }
             }
         }
@@ -225,50 +236,53 @@ public final class SLAStore: Sendable {
 
     /// Replaces the state of the incidents a batch touched.
     static func writeState(_ batch: Batch, _ db: Database) throws {
-        // Rows are replaced in place: an incident's set of clocks only grows (reaction and
-        // resolution always, promises added), so only an incident left without a verdict
-        // or without clocks needs its old rows deleted. Rejections can disappear (an
-        // earlier opening makes an event no longer "before open"), so they are rewritten.
-        let deleteClocks = try db.cachedStatement(sql: "DELETE FROM clocks WHERE incident = ?")
+        // An incident's row holds its clocks, so replacing the row replaces them; its breached
+        // clocks (the control socket's list) and rejections can disappear (a late event retracts
+        // a breach; an earlier opening makes an event no longer "before open"), so both are
+        // rewritten.
+        let deleteBreaches = try db.cachedStatement(sql: "DELETE FROM breaches WHERE incident = ?")
         let deleteRejections = try db.cachedStatement(sql: "DELETE FROM rejections WHERE incident = ?")
         let deleteIncident = try db.cachedStatement(sql: "DELETE FROM incidents WHERE incident = ?")
         for incident in batch.unevaluated {
-            try run(deleteClocks, [.text(incident)], db)
             try run(deleteIncident, [.text(incident)], db)
         }
-        for v in batch.incidents where v.clocks.isEmpty { try run(deleteClocks, [.text(v.incident)], db) }
         for incident in batch.incidents.map(\.incident) + batch.unevaluated {
+            try run(deleteBreaches, [.text(incident)], db)
             try run(deleteRejections, [.text(incident)], db)
         }
         let insertIncident = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO incidents
-                    (incident, contract, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    (incident, contract, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of,
+                     clocks, settled_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        let insertClock = try db.cachedStatement(
+        let insertBreach = try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO clocks (incident, metric, priority, outcome, target, elapsed, stopped_at, breached_at,
-                    deadline, running_since, calendar, breach_priority, breach_target)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO breaches (incident, metric, breached_at, priority, target, elapsed)
+                VALUES (?, ?, ?, ?, ?, ?)
                 """)
+        var packed: [UInt8] = []
         for v in batch.incidents {
+            let clocks = v.clocks.map(PackedClocks.Row.init)
+            packed.removeAll(keepingCapacity: true)
+            PackedClocks.encode(clocks, into: &packed)
             try run(
                 insertIncident,
                 [
                     .text(v.incident), .text(v.contract), Value(v.service), .int(v.openedAt.seconds),
                     .text(v.openingPriority), .text(v.priority), .text(v.status.rawValue), .int(Int64(v.handoffs)),
-                    .int(v.covered ? 1 : 0), .int(v.asOf.seconds),
+                    .int(v.covered ? 1 : 0), .int(v.asOf.seconds), .blob(packed), Value(PackedClocks.settledAt(clocks)),
                 ], db)
-            for c in v.clocks {
+            for c in clocks {
+                guard let at = c.breachedAt else { continue }
                 try run(
-                    insertClock,
+                    insertBreach,
                     [
-                        .text(v.incident), .text(c.metric.description), .text(c.priority), .text(c.outcome.rawValue),
-                        Value(c.target), .int(c.elapsed), Value(c.stoppedAt?.seconds), Value(c.breach?.at.seconds),
-                        Value(c.deadline?.seconds), Value(c.runningSince?.seconds), .text(c.calendarID),
-                        Value(c.breach?.priority), Value(c.breach?.target),
-                    ], db)
+                        .text(v.incident), .text(c.metric), .int(at), .text(c.priority), Value(c.target),
+                        .int(c.elapsed),
+                    ],
+                    db)
             }
         }
         let insertRejection = try db.cachedStatement(
@@ -442,17 +456,15 @@ public final class SLAStore: Sendable {
                 db,
                 sql: """
                     SELECT incident, contract, metric, priority, target, elapsed, breached_at FROM (
-                        SELECT c.incident, i.contract, c.metric, c.priority, c.target, c.elapsed, c.breached_at
-                        FROM clocks c JOIN incidents i ON i.incident = c.incident
-                        WHERE c.breached_at IS NOT NULL
+                        SELECT b.incident, i.contract, b.metric, b.priority, b.target, b.elapsed, b.breached_at
+                        FROM breaches b JOIN incidents i ON i.incident = b.incident
                         UNION ALL
                         SELECT o.incident, o.contract, o.metric, o.priority, o.target, o.elapsed, o.due_at
                         FROM outbox o
                         WHERE o.kind = 'breach'
                             AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.id = o.id || '/retracted')
                             AND NOT EXISTS (
-                                SELECT 1 FROM clocks c WHERE c.incident = o.incident AND c.metric = o.metric
-                                    AND c.breached_at IS NOT NULL)
+                                SELECT 1 FROM breaches b WHERE b.incident = o.incident AND b.metric = o.metric)
                     )
                     WHERE breached_at >= ? AND (? IS NULL OR contract = ?)
                     ORDER BY breached_at, incident, metric LIMIT ?
@@ -525,8 +537,31 @@ public final class SLAStore: Sendable {
                 "events",
                 "SELECT id, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise FROM events ORDER BY id"
             )
-            try dump("incidents", "SELECT * FROM incidents ORDER BY incident")
-            try dump("clocks", "SELECT * FROM clocks ORDER BY incident, metric")
+            try dump(
+                "incidents",
+                """
+                SELECT incident, contract, service, opened_at, opening_priority, priority, status, handoffs, covered,
+                    as_of, settled_at
+                FROM incidents ORDER BY incident
+                """)
+            // The clocks one row each, as they were stored before they moved into their incident's row.
+            out += "# clocks\n"
+            let rows = try Row.fetchCursor(db, sql: "SELECT incident, clocks FROM incidents ORDER BY incident")
+            while let row = try rows.next() {
+                let incident: String = row[0]
+                let bytes: [UInt8] = (row[1] as Data?).map(Array.init) ?? []
+                for c in try bytes.withUnsafeBufferPointer({ try PackedClocks.rows($0, incident: incident) }) {
+                    let values: [DatabaseValue] = [
+                        incident.databaseValue, c.metric.databaseValue, c.priority.databaseValue,
+                        c.outcome.databaseValue, c.target.databaseValue, c.elapsed.databaseValue,
+                        c.stoppedAt.databaseValue, c.breachedAt.databaseValue, c.deadline.databaseValue,
+                        c.runningSince.databaseValue, c.calendar.databaseValue, c.breachPriority.databaseValue,
+                        c.breachTarget.databaseValue,
+                    ]
+                    out += values.map(Self.dumpText).joined(separator: "|") + "\n"
+                }
+            }
+            try dump("breaches", "SELECT * FROM breaches ORDER BY incident, metric")
             try dump("rejections", "SELECT * FROM rejections ORDER BY event_id")
             try dump("quarantine", "SELECT * FROM quarantine ORDER BY source, fingerprint, offset")
             try dump(
