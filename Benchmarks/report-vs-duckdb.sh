@@ -69,12 +69,20 @@ with open(os.path.join(work, "incidents.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["incident", "contract", "opened_at", "opening_priority", "handoffs", "covered"])
     w.writerows(db.execute("SELECT incident, contract, opened_at, opening_priority, handoffs, covered FROM incidents"))
+db.close()
+# Clocks are packed into their incident's row; `slad dump` prints them one line each
+# (incident|metric|priority|outcome|target|elapsed|stopped_at|breached_at|deadline|running_since|calendar|
+# breach_priority|breach_target, ∅ for NULL).
+dump = subprocess.run([".build/release/slad", "dump", "--state", os.path.join(work, "state")], check=True,
+                      capture_output=True, text=True).stdout
+clocks = dump.split("# clocks\n", 1)[1].split("\n# ", 1)[0]
 with open(os.path.join(work, "clocks.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["incident", "metric", "outcome", "elapsed", "stopped_at", "breached_at", "breach_priority", "breach_target"])
-    w.writerows(db.execute(
-        "SELECT incident, metric, outcome, elapsed, stopped_at, breached_at, breach_priority, breach_target FROM clocks"))
-db.close()
+    for line in clocks.splitlines():
+        c = ["" if v == "∅" else v for v in line.split("|")]
+        w.writerow([c[0], c[1], c[3], c[5], c[6], c[7], c[11], c[12]])
+del dump, clocks
 
 def slad():
     out = os.path.join(work, "slad.csv")
