@@ -2,7 +2,7 @@
 // minute-by-minute walk over the same calendar definition, measured in the
 // same run. Absolute numbers vary with the machine; the ratios are the claim.
 //
-// Run: swift run -c release --static-swift-stdlib SLABench [--quick]
+// Run: swift build -c release --static-swift-stdlib --product SLABench && .build/release/SLABench [--quick]
 import Foundation
 import SLACore
 import SLAIngest
