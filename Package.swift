@@ -95,17 +95,21 @@ let package = Package(
             path: "Benchmarks/SLABench",
             swiftSettings: strict
         ),
-        .testTarget(name: "SLACoreTests", dependencies: ["SLACore"], swiftSettings: strict),
+        // Helpers the test targets share (a seeded generator); not part of any product.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SLACoreTests", dependencies: ["SLACore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
-        .testTarget(name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest"], swiftSettings: strict),
+        .testTarget(
+            name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SLANotifyTests", dependencies: ["SLACore", "SLANotify"], swiftSettings: strict),
         .testTarget(name: "SLAControlTests", dependencies: ["SLACore", "SLAControl"], swiftSettings: strict),
         .testTarget(
             name: "SLAStoreTests",
-            dependencies: ["SLACore", "SLAStore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
+            dependencies: ["SLACore", "SLAStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         .testTarget(
             name: "SladTests",
-            dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore"],
+            dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore", "TestSupport"],
             exclude: ["Golden", "Scripts"], swiftSettings: strict),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("Business calendar arithmetic")
@@ -23,7 +24,7 @@ struct CalendarTests {
     @Test("elapsed(a, add(a, d)) == d for random a and d", arguments: 0..<calendars.count)
     func addThenElapsed(_ index: Int) {
         let (name, cal) = Self.calendars[index]
-        var rng = SeededGenerator(seed: 0x5A1D + UInt64(index))
+        var rng = SeededRandom(seed: 0x5A1D + UInt64(index))
         let base = t("2025-01-01T00:00:00Z").seconds
         for _ in 0..<5_000 {
             let a = Instant(base + Int64.random(in: 0..<(3 * 365 * 86_400), using: &rng))
@@ -42,7 +43,7 @@ struct CalendarTests {
     @Test("elapsed is additive and monotonic", arguments: 0..<calendars.count)
     func additiveMonotonic(_ index: Int) {
         let (name, cal) = Self.calendars[index]
-        var rng = SeededGenerator(seed: 0xBEEF + UInt64(index))
+        var rng = SeededRandom(seed: 0xBEEF + UInt64(index))
         let base = t("2026-01-01T00:00:00Z").seconds
         for _ in 0..<5_000 {
             var xs = (0..<3).map { _ in base + Int64.random(in: 0..<(365 * 86_400), using: &rng) }
@@ -129,7 +130,7 @@ struct CalendarTests {
     func matchesNaiveWalk() {
         let zone = Zones.newYork
         let cal = officeCalendar(zone, holidays: [LocalDate(year: 2026, month: 11, day: 26)])
-        var rng = SeededGenerator(seed: 42)
+        var rng = SeededRandom(seed: 42)
         let base = t("2026-10-25T00:00:00Z").seconds
         for _ in 0..<200 {
             let a = base + Int64.random(in: 0..<(20 * 86_400), using: &rng) / 60 * 60

@@ -1,5 +1,6 @@
 import Foundation
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("Money and percentages")
@@ -35,7 +36,7 @@ struct MoneyTests {
         #expect(Money(minorUnits: -1_000, currency: jpy).amountText == "-1000")
         #expect(Money(minorUnits: Int64.min, currency: rub).amountText == "-92233720368547758.08")
         #expect(Money(minorUnits: Int64.max, currency: kwd).amountText == "9223372036854775.807")
-        var rng = SeededGenerator(seed: 5)
+        var rng = SeededRandom(seed: 5)
         for _ in 0..<10_000 {
             let minor = Int64.random(in: -10_000_000_000...10_000_000_000, using: &rng)
             let text = Money(minorUnits: minor, currency: rub).amountText

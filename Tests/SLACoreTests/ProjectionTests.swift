@@ -1,4 +1,5 @@
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("Verdict projection")
@@ -18,7 +19,7 @@ struct ProjectionTests {
     }
 
     /// A random incident history: opened, then up to six of the other kinds at random times.
-    static func history(_ rng: inout SeededGenerator, start: Int64) -> [SLAEvent] {
+    static func history(_ rng: inout SeededRandom, start: Int64) -> [SLAEvent] {
         var time = start + Int64.random(in: 0..<(14 * 86_400), using: &rng)
         func event(_ n: Int, _ type: EventType) -> SLAEvent {
             SLAEvent(id: "e\(n)", time: Instant(time), type: type, incident: "INC", contract: "proj")
@@ -55,7 +56,7 @@ struct ProjectionTests {
     func projectionMatchesEvaluation() throws {
         let contract = Self.contract()
         let contracts = ["proj": contract]
-        var rng = SeededGenerator(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var projectedBreaches = 0
         for _ in 0..<2_000 {
             let events = Self.history(&rng, start: 1_790_000_000)

@@ -1,5 +1,6 @@
 import Foundation
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("Monthly statement: line order and prices")
@@ -48,7 +49,7 @@ struct StatementTests {
     /// share their time with others; ids in random order, so input order says nothing about
     /// the expected order.
     static func randomMonth(_ count: Int, seed: UInt64) -> [IncidentVerdict] {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var verdicts: [IncidentVerdict] = []
         for n in 0..<count {
             let at = start + 60 * Int64.random(in: 0..<50, using: &rng)
@@ -98,7 +99,7 @@ struct StatementTests {
     func partsMerge() {
         let start = Self.start
         let verdicts = Self.randomMonth(2_000, seed: 29)
-        var rng = SeededGenerator(seed: 31)
+        var rng = SeededRandom(seed: 31)
         let contract = Self.contract()
         let month = YearMonth(year: 2026, month: 10)
         let services = ServiceTimeline.build(from: [], asOf: Instant(start)).0

@@ -1,11 +1,12 @@
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("Timer wheel")
 struct TimerWheelTests {
     @Test("random inserts, cancels and advances fire exactly what a reference model fires", arguments: [1, 2, 3, 4])
     func againstReference(_ seed: Int) {
-        var rng = SeededGenerator(seed: UInt64(seed) * 7919)
+        var rng = SeededRandom(seed: UInt64(seed) * 7919)
         let start: Int64 = 1_793_600_000_000 + Int64(seed) * 12_345
         var wheel = TimerWheel(now: start)
         var live: [TimerWheel.Handle: (deadline: Int64, payload: UInt32)] = [:]
@@ -111,7 +112,7 @@ struct TimerWheelTests {
 
     @Test("lazy cancels: sweeps reclaim cancelled entries, the survivors fire exactly once, storage does not grow")
     func sweeps() {
-        var rng = SeededGenerator(seed: 42)
+        var rng = SeededRandom(seed: 42)
         let start: Int64 = 1_793_600_000_000
         var wheel = TimerWheel(now: start)
         var live: [TimerWheel.Handle: Int64] = [:]

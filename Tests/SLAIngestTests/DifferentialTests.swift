@@ -1,6 +1,7 @@
 import Foundation
 import SLACore
 import SLAIngest
+import TestSupport
 import Testing
 
 @Suite("Fast JSONL decoder agrees with the Foundation reference")
@@ -124,18 +125,5 @@ struct DifferentialTests {
             if case .failure = a { rejected += 1 }
         }
         #expect(rejected > 500, "corruption should reject many lines")
-    }
-}
-
-/// SplitMix64, seeded (tests must be reproducible).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SLACore
+import TestSupport
 import Testing
 
 @testable import SLAStore
@@ -10,7 +11,7 @@ struct PackedClocksTests {
     typealias Row = PackedClocks.Row
 
     /// Rows as a store reads them back: a breach's priority and target are kept only with a breach.
-    static func randomRows(_ rng: inout SplitMix, count: Int) -> [Row] {
+    static func randomRows(_ rng: inout SeededRandom, count: Int) -> [Row] {
         let texts = [
             "", "P1", "Prio 1 – Kritisch", "24x7", "office-hours", "ü|\\\n", String(repeating: "x", count: 300),
         ]
@@ -47,7 +48,7 @@ struct PackedClocksTests {
 
     @Test("every value reads back as written, in metric order, whatever order the clocks came in")
     func roundTrip() throws {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededRandom(seed: 7)
         for round in 0..<2_000 {
             let rows = Self.randomRows(&rng, count: round % 6)
             let bytes = Self.encoded(rows)
@@ -60,7 +61,7 @@ struct PackedClocksTests {
 
     @Test("damaged bytes end with an error naming the incident, never a read outside them")
     func damaged() throws {
-        var rng = SplitMix(seed: 11)
+        var rng = SeededRandom(seed: 11)
         var failures = 0
         for _ in 0..<300 {
             let bytes = Self.encoded(Self.randomRows(&rng, count: 1 + Int(rng.next() % 4)))
@@ -211,18 +212,5 @@ struct PackedClocksTests {
             seen[$0.incident] = $0.clocks.map(\.metric)
         }
         #expect(seen == ["B": [.resolution], "C": [.resolution], "D": [.reaction], "E": []])
-    }
-}
-
-/// A small seeded generator, so a failing case can be run again.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_9BBE_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import SLACore
 import SLAReport
 import SLAStore
+import TestSupport
 import Testing
 
 /// Random incident histories for the docs/reports.md contracts, as native JSONL.
@@ -49,19 +50,6 @@ func randomReportEvents(seed: UInt64, incidents: Int) -> String {
         }
     }
     return lines.joined(separator: "\n") + "\n"
-}
-
-/// SplitMix64 for reproducible test data.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A configuration folder with the docs/reports.md contracts tailing one JSONL file.
