@@ -199,14 +199,9 @@ enum PackedClocks {
             else { return nil }
             var raw = Raw(
                 metric: metric, priority: priority, outcome: outcome, calendar: calendar, elapsed: elapsed)
-            if flags & PackedClocks.hasTarget != 0 {
-                guard let v = number() else { return nil }
-                raw.target = v
-            }
-            if flags & PackedClocks.hasStoppedAt != 0 {
-                guard let v = number() else { return nil }
-                raw.stoppedAt = v
-            }
+            guard read(&raw.target, if: PackedClocks.hasTarget, in: flags),
+                read(&raw.stoppedAt, if: PackedClocks.hasStoppedAt, in: flags)
+            else { return nil }
             if flags & PackedClocks.hasBreach != 0 {
                 guard let v = number() else { return nil }
                 raw.breachedAt = v
@@ -218,15 +213,18 @@ enum PackedClocks {
                 guard let t = number() else { return nil }
                 raw.breachTarget = t &+ (raw.target ?? 0)
             }
-            if flags & PackedClocks.hasDeadline != 0 {
-                guard let v = number() else { return nil }
-                raw.deadline = v
-            }
-            if flags & PackedClocks.hasRunningSince != 0 {
-                guard let v = number() else { return nil }
-                raw.runningSince = v
-            }
+            guard read(&raw.deadline, if: PackedClocks.hasDeadline, in: flags),
+                read(&raw.runningSince, if: PackedClocks.hasRunningSince, in: flags)
+            else { return nil }
             return raw
+        }
+
+        /// Reads a number into `value` when `flags` has `flag`; false when the bytes end first.
+        private mutating func read(_ value: inout Int64?, if flag: UInt8, in flags: UInt8) -> Bool {
+            guard flags & flag != 0 else { return true }
+            guard let v = number() else { return false }
+            value = v
+            return true
         }
     }
 
