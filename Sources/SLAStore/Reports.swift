@@ -340,8 +340,9 @@ struct VerdictRows {
     mutating func fillClocks(
         _ clocks: inout [ClockVerdict], droppingDecidedBefore before: Instant?, damaged: () -> any Error
     ) throws -> Int {
+        // The pointer first, then the length (SQLite's documented order); no clocks: no bytes.
+        guard let start = sqlite3_column_blob(s, 9) else { return 0 }
         let length = Int(sqlite3_column_bytes(s, 9))
-        guard length > 0, let start = sqlite3_column_blob(s, 9) else { return 0 }
         var reader = PackedClocks.Reader(
             UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: length))
         var index = 0
