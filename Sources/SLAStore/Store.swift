@@ -259,7 +259,7 @@ public final class SLAStore: Sendable {
                 """)
         let insertBreach = try db.cachedStatement(
             sql: """
-                INSERT INTO breaches (incident, metric, breached_at, priority, target, elapsed)
+                INSERT OR REPLACE INTO breaches (incident, metric, breached_at, priority, target, elapsed)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """)
         var packed: [UInt8] = []
