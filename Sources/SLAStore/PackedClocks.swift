@@ -103,10 +103,17 @@ enum PackedClocks {
         guard !rows.isEmpty else { return nil }
         var latest = Int64.min
         for r in rows {
-            guard let stopped = r.stoppedAt else { return nil }
-            latest = max(latest, stopped, r.breachedAt ?? .min)
+            guard let decided = decidedAt(stoppedAt: r.stoppedAt, breachedAt: r.breachedAt) else { return nil }
+            latest = max(latest, decided)
         }
         return latest
+    }
+
+    /// When a clock was decided for good: its stop, or its breach when that came later; nil
+    /// while it has not stopped. The one definition behind `settled_at` and the clocks a
+    /// report drops as decided before its period.
+    static func decidedAt(stoppedAt: Int64?, breachedAt: Int64?) -> Int64? {
+        stoppedAt.map { max($0, breachedAt ?? .min) }
     }
 
     private static func text(_ s: String, _ out: inout [UInt8]) {

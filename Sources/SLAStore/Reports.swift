@@ -308,10 +308,6 @@ struct VerdictRows {
 
     init(_ s: OpaquePointer) { self.s = s }
 
-    func int(_ i: Int32) -> Int64? {
-        sqlite3_column_type(s, i) == SQLITE_NULL ? nil : sqlite3_column_int64(s, i)
-    }
-
     /// A column declared NOT NULL.
     func required(_ i: Int32) -> Int64 { sqlite3_column_int64(s, i) }
 
@@ -350,8 +346,9 @@ struct VerdictRows {
             guard let metric = metrics.value(raw.metric, { Metric(parsing: Self.string($0)) }),
                 let outcome = outcomes.value(raw.outcome, { ClockOutcome(rawValue: Self.string($0)) })
             else { throw damaged() }
-            if let before, let stopped = raw.stoppedAt, stopped < before.seconds,
-                (raw.breachedAt ?? .min) < before.seconds
+            if let before,
+                let decided = PackedClocks.decidedAt(stoppedAt: raw.stoppedAt, breachedAt: raw.breachedAt),
+                decided < before.seconds
             {
                 continue
             }
