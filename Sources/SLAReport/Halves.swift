@@ -13,12 +13,6 @@ enum Halves {
         half == 0 ? 0..<count / 2 : count / 2..<count
     }
 
-    /// `[element(0), element(1), …]`, each half built on its own thread.
-    static func map<T>(_ count: Int, _ element: (Int) -> T) -> [T] {
-        guard count >= minimum else { return (0..<count).map(element) }
-        return both(count, element)
-    }
-
     /// `body` of each half of `0..<count` (of all of it when `count` is small), in order.
     static func run<T>(_ count: Int, _ body: (Range<Int>) -> T) -> [T] {
         guard count >= minimum else { return [body(0..<count)] }

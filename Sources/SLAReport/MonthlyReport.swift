@@ -190,7 +190,7 @@ public struct MonthlyReport: Codable, Sendable, Equatable {
     /// Handoff statistics.
     public var handoffs: Handoffs
     /// Every breach of the month, in time order.
-    public var breaches: [Breach]
+    public var breaches: Breaches
     /// Availability credit plus breach penalties.
     public var subtotal: Amount
     /// The cap as an amount, if the contract has one.
@@ -248,14 +248,7 @@ extension MonthlyReport {
         handoffs = Handoffs(
             total: s.handoffs, perIncident: decimal(Int64(s.handoffs), over: Int64(opened), digits: 2),
             bounced: s.bouncedIncidents)
-        let lines = s.breaches
-        breaches = Halves.map(lines.count) {
-            let line = lines[$0]
-            return Breach(
-                incident: line.incident, metric: line.metric.description, priority: line.priority,
-                at: format(line.at), targetSeconds: line.target, actualSeconds: line.actual,
-                overBySeconds: line.overBy, amount: Amount(line.amount), rule: line.rule)
-        }
+        breaches = Breaches(s.breaches, zone: zone)
         subtotal = Amount(s.subtotal)
         cap = s.cap.map(Amount.init)
         capApplied = s.capApplied
@@ -267,6 +260,72 @@ extension MonthlyReport {
     /// The total in minor units before adjustments: what a later correction is measured against.
     public var cappedSubtotalMinorUnits: Int64 {
         total.minorUnits - adjustments.reduce(0) { $0 + $1.amount.minorUnits }
+    }
+}
+
+extension MonthlyReport {
+    /// The breach lines of a report: a JSON array of ``Breach``.
+    ///
+    /// A report made from a statement keeps the statement's compact lines and makes each
+    /// ``Breach`` when it is read, so a month of a million lines is not copied into a million
+    /// documents of five texts each before it is written; a report read from its JSON (a sealed
+    /// one) holds the decoded breaches. Both read the same.
+    public struct Breaches: RandomAccessCollection, Sendable, Codable, Equatable {
+        enum Storage: Sendable {
+            case decoded([Breach])
+            case lines(BreachLines, ZoneRules)
+        }
+
+        let storage: Storage
+
+        /// The breaches of `lines`, their instants written in `zone`.
+        public init(_ lines: BreachLines, zone: ZoneRules) { storage = .lines(lines, zone) }
+
+        /// `breaches`, as they are.
+        public init(_ breaches: [Breach] = []) { storage = .decoded(breaches) }
+
+        /// The statement lines and zone behind these breaches, when they were made from a statement.
+        public var statementLines: (lines: BreachLines, zone: ZoneRules)? {
+            if case .lines(let lines, let zone) = storage { return (lines, zone) }
+            return nil
+        }
+
+        /// The first breach's position, 0.
+        public var startIndex: Int { 0 }
+        /// One past the last breach.
+        public var endIndex: Int {
+            switch storage {
+            case .decoded(let breaches): breaches.count
+            case .lines(let lines, _): lines.count
+            }
+        }
+
+        /// Breach `k` (made from its statement line, when there is one).
+        public subscript(k: Int) -> Breach {
+            switch storage {
+            case .decoded(let breaches): return breaches[k]
+            case .lines(let lines, let zone):
+                let line = lines[k]
+                return Breach(
+                    incident: line.incident, metric: line.metric.description, priority: line.priority,
+                    at: ISO8601.format(line.at, in: zone), targetSeconds: line.target, actualSeconds: line.actual,
+                    overBySeconds: line.overBy, amount: Amount(line.amount), rule: line.rule)
+            }
+        }
+
+        /// Reads a JSON array of breaches.
+        public init(from decoder: any Decoder) throws {
+            storage = .decoded(try [Breach](from: decoder))
+        }
+
+        /// Writes a JSON array of breaches.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.unkeyedContainer()
+            for breach in self { try container.encode(breach) }
+        }
+
+        /// Equal when they read the same, however they are stored.
+        public static func == (a: Breaches, b: Breaches) -> Bool { a.elementsEqual(b) }
     }
 }
 

@@ -126,4 +126,56 @@ struct LargeReportTests {
             }
         }
     }
+
+    @Test(
+        "breach rows written from statement lines are the bytes of the breaches one by one: quoting, a zone with a DST change, promises, both halves"
+    )
+    func statementRowsMatchBreaches() throws {
+        let eur = Currency(code: "EUR")!
+        let berlin = BusinessCalendar.twentyFourSeven(zone: ZoneRules(timeZone: TimeZone(identifier: "Europe/Berlin")!))
+        func money(_ text: String) -> Money { Money(parsing: text, currency: eur)! }
+        let contract = Contract(
+            id: "quote, \"q\"", customer: "Q", calendar: berlin, fee: money("100.00"),
+            priorities: [PriorityTerms(name: "P,1", reaction: 900, resolution: 14_400, calendar: berlin)],
+            penalties: PenaltyRules(
+                reaction: ["P,1": BreachPenalty(fixed: money("1.50"))],
+                resolution: ["P,1": BreachPenalty(fixed: money("0.00"), perHourLate: money("2.00"))],
+                promise: BreachPenalty(fixed: money("3.00"))))
+        let start = Int64(1_790_805_600)  // 2026-10-01T00:00:00+02:00; summer time ends on the 25th
+        let breach = Threshold(kind: .breach, at: .hundred)
+        let ids = ["INC-1", "with,comma", "with \"quote\"", "line\nbreak", "", "Ünïcode-Ω"]
+        let metrics: [Metric] = [.reaction, .resolution, .promise("call, back")]
+        let verdicts = (0..<26_000).map { n in
+            IncidentVerdict(
+                incident: ids[n % ids.count] + "-\(n)", contract: contract.id, service: nil, openedAt: Instant(start),
+                openingPriority: "P,1", priority: "P,1", status: .resolved, handoffs: 0, covered: true,
+                clocks: (0..<2).map { c in
+                    let metric = metrics[(n + c) % 3]
+                    let target: Int64 = metric == .resolution ? 14_400 : 900
+                    let at = Instant(start + Int64(n) * 103 + Int64(c))
+                    return ClockVerdict(
+                        metric: metric, priority: "P,1", target: target, elapsed: target + Int64(n % 9_000),
+                        outcome: .breached, stoppedAt: nil,
+                        crossings: [Crossing(threshold: breach, at: at, target: target, priority: "P,1")],
+                        upcoming: [], calendarID: "24x7", runningSince: nil)
+                }, asOf: Instant(start))
+        }
+        let month = YearMonth(year: 2026, month: 10)
+        let statement = StatementBuilder.statement(
+            contract: contract, month: month, verdicts: verdicts,
+            services: ServiceTimeline.build(from: [], asOf: Instant(start)).0, asOf: Instant(start + 40 * 86_400))
+        let report = MonthlyReport(statement, zone: contract.zone, asOf: Instant(start + 40 * 86_400), state: .final)
+        #expect(report.breaches.statementLines != nil)
+        #expect(report.breaches.count == 52_000)
+        var oneByOne = report
+        oneByOne.breaches = MonthlyReport.Breaches(Array(report.breaches))
+        #expect(oneByOne.breaches.statementLines == nil)
+        let fast = ReportRenderer.render(ReportDocument(month: "2026-10", reports: [report]), as: .csv)
+        let slow = ReportRenderer.render(ReportDocument(month: "2026-10", reports: [oneByOne]), as: .csv)
+        #expect(fast.count > 52_000 * 100)
+        #expect(fast == slow)
+        let text = String(decoding: fast, as: UTF8.self)
+        #expect(text.contains("+02:00") && text.contains("+01:00"))
+        #expect(text.contains(#""with ""quote""-"#) && text.contains(#""promise:call, back""#))
+    }
 }

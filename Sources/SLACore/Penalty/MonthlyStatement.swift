@@ -88,7 +88,7 @@ public struct MonthlyStatement: Sendable {
     /// Incidents opened in the month handed off more than twice.
     public var bouncedIncidents: Int
     /// Every breach of the month, in time order.
-    public var breaches: [BreachLine]
+    public var breaches: BreachLines
     /// Credit plus breach penalties, before the cap.
     public var subtotal: Money
     /// The cap as an amount, when the contract has one.
@@ -173,12 +173,12 @@ public struct StatementTally: Sendable {
     var resolution = Compliance()
     var handoffs = 0
     var bounced = 0
-    var lines: [BreachLine] = []
+    var lines = BreachLines()
     /// `lines` are in time order (``orderLines()``); lines added since are not.
     var ordered = true
-    /// Breach amounts and rules already worked out: a month has few distinct (metric, priority,
-    /// started hours), and the rule text is shared rather than built per line.
-    var priced: [PriceKey: (amount: Money, rule: String)] = [:]
+    /// Where the price of each (metric, priority, started hours) is in `lines.prices`: a month
+    /// has few of them, and each amount and rule text is worked out once.
+    var priced: [PriceKey: Int] = [:]
 
     struct PriceKey: Hashable {
         var metric: Metric
@@ -207,7 +207,10 @@ public struct StatementTally: Sendable {
                 guard breach.at >= monthStart && breach.at < monthEnd else { continue }
                 if clock.metric == .reaction { reaction.breached += 1 }
                 if clock.metric == .resolution { resolution.breached += 1 }
-                lines.append(line(v.incident, clock, breach))
+                let hours = (max(0, clock.elapsed - breach.target) + 3599) / 3600
+                lines.append(
+                    incident: v.incident, at: breach.at, target: breach.target, actual: clock.elapsed,
+                    price: price(clock.metric, breach.priority, hours))
                 ordered = false
             } else if clock.outcome == .met, let stop = clock.stoppedAt, stop >= monthStart && stop < monthEnd {
                 if clock.metric == .reaction { reaction.met += 1 }
@@ -216,11 +219,21 @@ public struct StatementTally: Sendable {
         }
     }
 
+    /// The index of the price of a breach of `metric` at `priority`, `hours` started hours late.
+    mutating func price(_ metric: Metric, _ priority: String, _ hours: Int64) -> Int {
+        let key = PriceKey(metric: metric, priority: priority, hours: hours)
+        if let known = priced[key] { return known }
+        let (amount, rule) = StatementBuilder.price(metric, priority: priority, hours: hours, contract: contract)
+        let k = lines.addPrice(.init(metric: metric, priority: priority, amount: amount, rule: rule))
+        priced[key] = k
+        return k
+    }
+
     /// Puts the lines counted so far in their statement order (time, incident, metric), which
     /// ``statement(services:asOf:)`` would otherwise do: parts of a month can be ordered at once
     /// on several threads, and ordered parts are merged in one pass.
     public mutating func orderLines() {
-        if !ordered { Self.putInTimeOrder(&lines) }
+        if !ordered { lines.putInTimeOrder() }
         ordered = true
     }
 
@@ -236,27 +249,14 @@ public struct StatementTally: Sendable {
         resolution.breached += other.resolution.breached
         handoffs += other.handoffs
         bounced += other.bounced
+        let remap = lines.adopt(pricesOf: other.lines)
+        for (key, k) in other.priced where priced[key] == nil { priced[key] = remap[k] }
         if ordered && other.ordered {
-            lines = Self.merged(lines, other.lines)
+            lines.merge(ordered: other.lines, remap: remap)
         } else {
-            lines += other.lines
+            lines.append(contentsOf: other.lines, remap: remap)
             ordered = false
         }
-    }
-
-    mutating func line(_ incident: String, _ clock: ClockVerdict, _ breach: Crossing) -> BreachLine {
-        let hours = (max(0, clock.elapsed - breach.target) + 3599) / 3600
-        let key = PriceKey(metric: clock.metric, priority: breach.priority, hours: hours)
-        let price: (amount: Money, rule: String)
-        if let known = priced[key] {
-            price = known
-        } else {
-            price = StatementBuilder.price(clock.metric, priority: breach.priority, hours: hours, contract: contract)
-            priced[key] = price
-        }
-        return BreachLine(
-            incident: incident, metric: clock.metric, priority: breach.priority, target: breach.target,
-            actual: clock.elapsed, at: breach.at, amount: price.amount, rule: price.rule)
     }
 
     /// The statement of everything added, with the service timeline for availability.
@@ -275,13 +275,12 @@ public struct StatementTally: Sendable {
                     numerator: contract.fee.minorUnits * Int64(validDays), denominator: Int64(daysInMonth)),
                 currency: currency)
         var lines = self.lines
-        if !ordered { Self.putInTimeOrder(&lines) }
+        if !ordered { lines.putInTimeOrder() }
         let availability = contract.availability.map {
             StatementBuilder.availabilityFigures(
                 $0, contract: contract, fee: fee, services: services, period: start.seconds..<end.seconds)
         }
-        var subtotal = availability?.credit ?? .zero(currency)
-        for line in lines { subtotal = subtotal + line.amount }
+        let subtotal = lines.total(zero: availability?.credit ?? .zero(currency))
         let cap: Money? = contract.penalties.cap.map {
             switch $0 {
             case .percentOfFee(let p): fee.times(p)
@@ -295,75 +294,5 @@ public struct StatementTally: Sendable {
             incidentsByPriority: byPriority, reaction: reaction,
             resolution: resolution, handoffs: handoffs, bouncedIncidents: bounced, breaches: lines, subtotal: subtotal,
             cap: cap, capApplied: capApplied, total: capApplied ? cap! : subtotal, provisional: asOf < monthEnd)
-    }
-
-    /// Puts lines in order of (time, incident, metric). A month holds up to millions of lines,
-    /// and moving the lines themselves while comparing strings was most of a report's sort:
-    /// order packed (time, position) integers instead, settle equal times by incident and
-    /// metric, then move each line once to its place.
-    static func putInTimeOrder(_ lines: inout [BreachLine]) {
-        guard let first = lines.min(by: { $0.at < $1.at })?.at.seconds,
-            let last = lines.max(by: { $0.at < $1.at })?.at.seconds,
-            lines.count < 1 << 24, last - first < 1 << 39
-        else { return lines.sort(by: before) }
-        var keys = lines.indices.map { UInt64(lines[$0].at.seconds - first) << 24 | UInt64($0) }
-        keys.sort()
-        var order = keys.map { Int($0 & 0xFF_FFFF) }
-        var start = 0
-        while start < order.count {
-            var end = start + 1
-            while end < order.count && keys[end] >> 24 == keys[start] >> 24 { end += 1 }
-            if end - start > 1 { order[start..<end].sort { before(lines[$0], lines[$1]) } }
-            start = end
-        }
-        permute(&lines, by: &order)
-    }
-
-    /// Rearranges `items` so that position `k` holds what was at `order[k]`, moving each item
-    /// once along the permutation's cycles: no second array of a million lines, and no
-    /// reference counting of their texts. `order` is used up (each entry set to `-1`).
-    static func permute<T>(_ items: inout [T], by order: inout [Int]) {
-        precondition(items.count == order.count, "one position per item")
-        items.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            for start in order.indices where order[start] >= 0 {
-                let held = (base + start).move()
-                var k = start
-                while order[k] != start {
-                    let from = order[k]
-                    (base + k).moveInitialize(from: base + from, count: 1)
-                    order[k] = -1
-                    k = from
-                }
-                (base + k).initialize(to: held)
-                order[k] = -1
-            }
-        }
-    }
-
-    static func before(_ a: BreachLine, _ b: BreachLine) -> Bool {
-        (a.at, a.incident, a.metric) < (b.at, b.incident, b.metric)
-    }
-
-    /// The lines of `a` and `b`, both in statement order, in statement order.
-    static func merged(_ a: [BreachLine], _ b: [BreachLine]) -> [BreachLine] {
-        guard !a.isEmpty else { return b }
-        guard !b.isEmpty else { return a }
-        var out: [BreachLine] = []
-        out.reserveCapacity(a.count + b.count)
-        var i = 0
-        var j = 0
-        while i < a.count && j < b.count {
-            if before(b[j], a[i]) {
-                out.append(b[j])
-                j += 1
-            } else {
-                out.append(a[i])
-                i += 1
-            }
-        }
-        out += a[i...]
-        out += b[j...]
-        return out
     }
 }

@@ -73,50 +73,69 @@ public enum ISO8601 {
 
     /// Formats `instant` as `YYYY-MM-DDThh:mm:ss±hh:mm` in `zone` (`Z` for UTC offset 0 in the UTC zone).
     public static func format(_ instant: Instant, in zone: ZoneRules) -> String {
+        var written = true
+        let text = String(unsafeUninitializedCapacity: maximumWrittenLength) { out in
+            guard let n = write(instant, in: zone, to: out.baseAddress!) else {
+                written = false
+                return 0
+            }
+            return n
+        }
+        guard !written else { return text }
+        let offset = zone.offset(at: instant)
+        let local = instant.seconds + offset
+        let date = LocalDate(daysSinceEpoch: floorDiv(local, 86_400))
+        return padded(
+            date, Int(local - date.daysSinceEpoch * 86_400), offset, utc: offset == 0 && zone.identifier == "UTC")
+    }
+
+    /// The most bytes ``write(_:in:to:)`` writes.
+    public static let maximumWrittenLength = 25
+
+    /// Writes ``format(_:in:)`` of `instant` to `out`, which has room for
+    /// ``maximumWrittenLength`` bytes, and returns how many it wrote; nil, writing nothing, for
+    /// years outside 0–9999 (only ``format(_:in:)`` writes their general form).
+    ///
+    /// Digit by digit into the caller's buffer: a monthly report writes one instant per breach
+    /// line, up to millions, and interpolating padded parts cost more than the rest of the line.
+    public static func write(_ instant: Instant, in zone: ZoneRules, to out: UnsafeMutablePointer<UInt8>) -> Int? {
         let offset = zone.offset(at: instant)
         let local = instant.seconds + offset
         let date = LocalDate(daysSinceEpoch: floorDiv(local, 86_400))
         let sod = Int(local - date.daysSinceEpoch * 86_400)
-        let utc = offset == 0 && zone.identifier == "UTC"
-        guard (0...9999).contains(date.year), abs(offset) < 100 * 3600 else {
-            return padded(date, sod, offset, utc: utc)
+        guard (0...9999).contains(date.year), abs(offset) < 100 * 3600 else { return nil }
+        var n = 0
+        func two(_ v: Int) {
+            out[n] = 0x30 + UInt8(v / 10)
+            out[n + 1] = 0x30 + UInt8(v % 10)
+            n += 2
         }
-        // Written digit by digit: a monthly report formats one instant per breach line, and
-        // interpolating padded parts cost more than the rest of the line.
-        return String(unsafeUninitializedCapacity: 25) { out in
-            var n = 0
-            func two(_ v: Int) {
-                out[n] = 0x30 + UInt8(v / 10)
-                out[n + 1] = 0x30 + UInt8(v % 10)
-                n += 2
-            }
-            func put(_ c: UInt8) {
-                out[n] = c
-                n += 1
-            }
-            two(date.year / 100)
-            two(date.year % 100)
-            put(0x2D)
-            two(date.month)
-            put(0x2D)
-            two(date.day)
-            put(0x54)
-            two(sod / 3600)
-            put(0x3A)
-            two(sod / 60 % 60)
-            put(0x3A)
-            two(sod % 60)
-            if utc {
-                put(0x5A)
-            } else {
-                let a = Int(abs(offset))
-                put(offset < 0 ? 0x2D : 0x2B)
-                two(a / 3600)
-                put(0x3A)
-                two(a / 60 % 60)
-            }
-            return n
+        func put(_ c: UInt8) {
+            out[n] = c
+            n += 1
         }
+        two(date.year / 100)
+        two(date.year % 100)
+        put(0x2D)
+        two(date.month)
+        put(0x2D)
+        two(date.day)
+        put(0x54)
+        two(sod / 3600)
+        put(0x3A)
+        two(sod / 60 % 60)
+        put(0x3A)
+        two(sod % 60)
+        if offset == 0 && zone.identifier == "UTC" {
+            put(0x5A)
+        } else {
+            let a = Int(abs(offset))
+            put(offset < 0 ? 0x2D : 0x2B)
+            two(a / 3600)
+            put(0x3A)
+            two(a / 60 % 60)
+        }
+        return n
     }
 
     /// The general form, for years outside 0–9999.
