@@ -16,6 +16,10 @@ public final class SLAStore: Sendable {
     let queue: DatabaseQueue
     /// Moves the WAL into the database file from its own connection (nil when read-only).
     private let checkpointer: Checkpointer?
+    /// The ledger's last `seq` as of the last commit (nil: not read yet). `seq` has no index
+    /// (every index costs ingest), so `MAX(seq)` scans the whole ledger: read once, then
+    /// carried from commit to commit by the one writer.
+    private let lastSeq = Mutex<Int64?>(nil)
 
     /// Opens (creating and migrating when needed) the store at `path`; with
     /// `readOnly`, opens an existing store for inspection without migrating or writing.
@@ -46,11 +50,18 @@ public final class SLAStore: Sendable {
         // waiting for the disk, which takes the fsync out of the deadline → webhook path.
         // Everything read from sources waits for it.
         try write(waitForDisk: !batch.holdsOnlyDecisions) { db in
+            var seq = try lastSeq.withLock { $0 } ?? Self.maxSeq(db)
             try db.inTransaction {
-                try Self.writeBatch(batch, db)
+                try Self.writeBatch(batch, db, seq: &seq)
                 return .commit
             }
+            // Only a committed batch moves it on: a failed one is rolled back and retried.
+            lastSeq.withLock { $0 = seq }
         }
+    }
+
+    static func maxSeq(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
     }
 
     /// Runs `body` on the connection; without `waitForDisk`, under `synchronous = NORMAL`
@@ -74,8 +85,10 @@ public final class SLAStore: Sendable {
         }
     }
 
-    static func writeBatch(_ batch: Batch, _ db: Database) throws {
-        try Self.insertEvents(batch.events, db)
+    /// Writes `batch` in the open transaction; `seq` is the ledger's last `seq` and moves on
+    /// with the events inserted.
+    static func writeBatch(_ batch: Batch, _ db: Database, seq: inout Int64) throws {
+        try Self.insertEvents(batch.events, db, seq: &seq)
         for q in batch.quarantine {
             try db.execute(
                 sql: """
@@ -212,7 +225,7 @@ public final class SLAStore: Sendable {
     }
 
     /// Inserts events: the ledger is idempotent on event identity.
-    static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database) throws {
+    static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database, seq: inout Int64) throws {
         guard !events.isEmpty else { return }
         let statement = try db.cachedStatement(
             sql: """
@@ -220,7 +233,6 @@ public final class SLAStore: Sendable {
                     (id, seq, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-        var seq = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
         for (e, source) in events {
             seq += 1
             try run(

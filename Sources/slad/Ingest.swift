@@ -172,19 +172,33 @@ struct Ingest {
     /// Applies decoded events (with their source) to the engine and records in `batch`
     /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
     mutating func apply(_ decoded: [(SLAEvent, String)], to batch: inout Batch) {
-        let (fresh, touched, notifications) = live.add(decoded.map(\.0), nowMilliseconds: wallMilliseconds())
-        batch.notifications += notifications
-        let freshIDs = Set(fresh.map(\.id))
-        var seenInBatch = Set<String>()
-        for (e, source) in decoded {
-            if freshIDs.contains(e.id), seenInBatch.insert(e.id).inserted {
+        let recorded = live.record(decoded.map(\.0), nowMilliseconds: wallMilliseconds())
+        batch.notifications += recorded.notifications
+        batch.events.reserveCapacity(batch.events.count + decoded.count)
+        // A source's events are contiguous: counted in a run, written to `stats` once per run.
+        var run: (source: String, events: Int, duplicates: Int)?
+        func flush() {
+            guard let r = run else { return }
+            batch.stats[r.source]?.events += r.events
+            batch.stats[r.source]?.duplicates += r.duplicates
+        }
+        for ((e, source), fresh) in zip(decoded, recorded.fresh) {
+            if run?.source != source {
+                flush()
+                run = (source, 0, 0)
+            }
+            if fresh {
                 batch.events.append((e, source))
-                batch.stats[source]?.events += 1
+                run!.events += 1
             } else {
-                batch.stats[source]?.duplicates += 1
+                run!.duplicates += 1
             }
         }
-        recordVerdicts(of: touched, into: &batch)
+        flush()
+        for (incident, verdict, rejections) in recorded.touched {
+            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
+            batch.rejections += rejections
+        }
     }
 
     /// Puts the stored state of `incidents` into `batch`: each verdict (as of its last event), or

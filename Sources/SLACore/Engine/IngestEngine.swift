@@ -19,14 +19,23 @@ public struct IngestEngine: Sendable {
 
     /// Adds events; returns those not seen before and the incidents they touch.
     public mutating func add(_ events: [SLAEvent]) -> (fresh: [SLAEvent], touched: Set<String>) {
-        var fresh: [SLAEvent] = []
-        var touched = Set<String>()
-        for e in events where seen.insert(e.id).inserted {
-            fresh.append(e)
-            if e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty {
-                incidents[incident, default: []].append(e)
-                touched.insert(incident)
-            }
+        let (isFresh, touched) = mark(events)
+        return (zip(events, isFresh).filter(\.1).map(\.0), Set(touched))
+    }
+
+    /// Adds events; returns, per event, whether it was new (its identity not seen before, nor
+    /// earlier in `events`), and the incidents the new ones touch, each once, in first-touch order.
+    public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
+        var fresh: [Bool] = []
+        fresh.reserveCapacity(events.count)
+        var touched: [String] = []
+        var touchedSet = Set<String>()
+        for e in events {
+            let new = seen.insert(e.id).inserted
+            fresh.append(new)
+            guard new, e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty else { continue }
+            incidents[incident, default: []].append(e)
+            if touchedSet.insert(incident).inserted { touched.append(incident) }
         }
         return (fresh, touched)
     }

@@ -298,10 +298,42 @@ public struct LiveEngine: Sendable {
     public mutating func add(_ events: [SLAEvent], nowMilliseconds now: Int64)
         -> (fresh: [SLAEvent], touched: Set<String>, notifications: [SLANotification])
     {
-        let (fresh, touched) = engine.add(events)
+        let added = record(events, nowMilliseconds: now)
+        return (
+            zip(events, added.fresh).filter(\.1).map(\.0), Set(added.touched.map(\.incident)), added.notifications
+        )
+    }
+
+    /// What ``record(_:nowMilliseconds:)`` did with a batch of events.
+    public struct Recorded: Sendable {
+        /// Per event given: whether it was new (not seen before, nor earlier in the batch).
+        public var fresh: [Bool]
+        /// The incidents the new events touched, in name order, each with its verdict as of its
+        /// own last event (what the store keeps; nil when it cannot be evaluated) and the events
+        /// it rejects.
+        public var touched: [(incident: String, verdict: IncidentVerdict?, rejections: [Rejection])]
+        /// What the batch decided.
+        public var notifications: [SLANotification]
+    }
+
+    /// Adds events and re-decides the incidents they touch as of `now` (as ``ingest(_:nowMilliseconds:)``),
+    /// returning also each touched incident's verdict as of its last event.
+    ///
+    /// An incident is evaluated once for both when none of its clocks runs at its last event
+    /// (an imported history, a closed incident): nothing changes after that, so the verdict
+    /// holds at `now` too (tested: ProjectionTests). Otherwise it is evaluated at `now` as well.
+    public mutating func record(_ events: [SLAEvent], nowMilliseconds now: Int64) -> Recorded {
+        let (fresh, names) = engine.mark(events)
+        var touched: [(incident: String, verdict: IncidentVerdict?, rejections: [Rejection])] = []
+        touched.reserveCapacity(names.count)
         var out: [SLANotification] = []
-        for incident in touched.sorted() { out += refresh(incident, now: now) }
-        return (fresh, touched, out)
+        for incident in names.sorted() {
+            let (verdict, rejections) = engine.evaluate(incident: incident)
+            touched.append((incident, verdict, rejections))
+            let settled = verdict.map { $0.clocks.allSatisfy { $0.runningSince == nil } } ?? true
+            out += refresh(incident, index: Int(payload(incident)), now: now, settled: settled ? verdict : nil)
+        }
+        return Recorded(fresh: fresh, touched: touched, notifications: out)
     }
 
     /// After the wall clock stepped back, timers armed for the old time would come due
@@ -344,8 +376,11 @@ public struct LiveEngine: Sendable {
     }
 
     /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
-    /// `index` is the incident's payload index.
-    private mutating func refresh(_ incident: String, index: Int, now: Int64) -> [SLANotification] {
+    /// `index` is the incident's payload index; `settled` is its verdict at its last event when
+    /// no clock runs there, which then stands for the evaluation at `now`.
+    private mutating func refresh(
+        _ incident: String, index: Int, now: Int64, settled: IncidentVerdict? = nil
+    ) -> [SLANotification] {
         // Timers that just fired are stale handles by now; cancelling them is a no-op.
         for handle in armed[index] { wheel.cancel(handle) }
         armed[index].removeAll(keepingCapacity: true)
@@ -353,7 +388,8 @@ public struct LiveEngine: Sendable {
         // wall time t (to the millisecond) a threshold due at second t is reached, and every later
         // instant exceeds it, so the decision is taken at t, evaluating as of the next whole second.
         let asOf = Instant(now / 1000 + 1)
-        let verdict = engine.evaluate(incident: incident, asOf: asOf).verdict
+        var verdict = settled ?? engine.evaluate(incident: incident, asOf: asOf).verdict
+        if settled != nil, asOf > verdict!.asOf { verdict!.asOf = asOf }
         var out: [SLANotification] = []
         var stillTrue = Set<String>()
         if let verdict {
