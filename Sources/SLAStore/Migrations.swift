@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SLACore
 
 /// The store's schema, as named migrations. Never edit a shipped migration: add one.
 enum Migrations {
@@ -231,6 +232,62 @@ enum Migrations {
             }
             try flush()
             try db.execute(sql: "DROP TABLE clocks")
+        }
+        m.registerMigration("v6-ledger-in-runs") { db in
+            // The ledger moves from a row per event, keyed by its id, to a row per run of one
+            // source's events (`PackedEvents`): ingest wrote a B-tree entry of fifteen columns
+            // per event, most of a durable batch's cost (docs/benchmarks.md). Identity is the
+            // engine's, which loads every id from the ledger at start; service events, which
+            // reports read, get a small table of their own.
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger (
+                        seq INTEGER PRIMARY KEY,
+                        source TEXT NOT NULL,
+                        count INTEGER NOT NULL,
+                        events BLOB NOT NULL
+                    );
+                    CREATE TABLE service_events (
+                        id TEXT PRIMARY KEY,
+                        time INTEGER NOT NULL,
+                        type TEXT NOT NULL,
+                        service TEXT
+                    ) WITHOUT ROWID;
+                    INSERT INTO service_events (id, time, type, service)
+                        SELECT id, time, type, service FROM events WHERE incident IS NULL;
+                    """)
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT id, source, time, type, incident, contract, service, priority, status, assignee, team,
+                        level, due, promise
+                    FROM events ORDER BY seq
+                    """)
+            let insert = try db.makeStatement(sql: "INSERT INTO ledger (source, count, events) VALUES (?, ?, ?)")
+            var run: (source: String, events: [SLAEvent])?
+            func flush() throws {
+                guard let r = run, !r.events.isEmpty else { return }
+                var bytes: [UInt8] = []
+                PackedEvents.encode(r.events, into: &bytes)
+                try insert.execute(arguments: [r.source, r.events.count, Data(bytes)])
+            }
+            while let r = try rows.next() {
+                let source: String = r[1]
+                // Every stored type was decoded from one; the old reader skipped any other.
+                guard let type = EventType(rawValue: r[3]) else { continue }
+                let due: Int64? = r[12]
+                let e = SLAEvent(
+                    id: r[0], time: Instant(r[2] as Int64), type: type, incident: r[4], contract: r[5], service: r[6],
+                    priority: r[7], status: r[8], assignee: r[9], team: r[10], level: r[11],
+                    due: due.map(Instant.init), promise: r[13])
+                if run?.source != source || run!.events.count >= 20_000 {
+                    try flush()
+                    run = (source, [])
+                }
+                run!.events.append(e)
+            }
+            try flush()
+            try db.execute(sql: "DROP TABLE events")
         }
         return m
     }

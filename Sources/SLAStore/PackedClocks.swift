@@ -67,7 +67,7 @@ enum PackedClocks {
     static func encode(_ rows: [Row], into out: inout [UInt8]) {
         guard !rows.isEmpty else { return }
         out.append(tag)
-        number(Int64(rows.count), &out)
+        PackedBytes.number(Int64(rows.count), &out)
         for r in rows.sorted(by: { $0.metric.utf8.lexicographicallyPrecedes($1.metric.utf8) }) {
             var flags: UInt8 = 0
             if r.target != nil { flags |= hasTarget }
@@ -79,20 +79,20 @@ enum PackedClocks {
             // own, which is then not repeated (the target as a difference, mostly zero).
             if r.breachedAt != nil, r.breachPriority != r.priority { flags |= hasOwnBreachPriority }
             out.append(flags)
-            text(r.metric, &out)
-            text(r.priority, &out)
-            text(r.outcome, &out)
-            text(r.calendar, &out)
-            number(r.elapsed, &out)
-            if let v = r.target { number(v, &out) }
-            if let v = r.stoppedAt { number(v, &out) }
+            PackedBytes.text(r.metric, &out)
+            PackedBytes.text(r.priority, &out)
+            PackedBytes.text(r.outcome, &out)
+            PackedBytes.text(r.calendar, &out)
+            PackedBytes.number(r.elapsed, &out)
+            if let v = r.target { PackedBytes.number(v, &out) }
+            if let v = r.stoppedAt { PackedBytes.number(v, &out) }
             if let at = r.breachedAt {
-                number(at, &out)
-                if flags & hasOwnBreachPriority != 0 { text(r.breachPriority ?? "", &out) }
-                number((r.breachTarget ?? r.target ?? 0) &- (r.target ?? 0), &out)
+                PackedBytes.number(at, &out)
+                if flags & hasOwnBreachPriority != 0 { PackedBytes.text(r.breachPriority ?? "", &out) }
+                PackedBytes.number((r.breachTarget ?? r.target ?? 0) &- (r.target ?? 0), &out)
             }
-            if let v = r.deadline { number(v, &out) }
-            if let v = r.runningSince { number(v, &out) }
+            if let v = r.deadline { PackedBytes.number(v, &out) }
+            if let v = r.runningSince { PackedBytes.number(v, &out) }
         }
     }
 
@@ -116,23 +116,6 @@ enum PackedClocks {
         stoppedAt.map { max($0, breachedAt ?? .min) }
     }
 
-    private static func text(_ s: String, _ out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { b in
-            number(Int64(b.count), &out)
-            out.append(contentsOf: b)
-        }
-    }
-
-    private static func number(_ v: Int64, _ out: inout [UInt8]) {
-        var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
-        while z >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: z) | 0x80)
-            z >>= 7
-        }
-        out.append(UInt8(z))
-    }
-
     /// Thrown for bytes that are not an encoding of clocks (a damaged store).
     struct Malformed: Error, CustomStringConvertible {
         var incident: String
@@ -142,8 +125,7 @@ enum PackedClocks {
     /// Reads one encoded value in place, bounds-checked: damaged bytes (a damaged store) end the
     /// read, never a read outside them.
     struct Reader {
-        private let bytes: UnsafeBufferPointer<UInt8>
-        private var at = 0
+        private var bytes: PackedBytes.Reader
 
         /// Clocks not yet read.
         private var remaining = 0
@@ -152,40 +134,18 @@ enum PackedClocks {
 
         /// A reader of `bytes` (empty: no clocks).
         init(_ bytes: UnsafeBufferPointer<UInt8>) {
-            self.bytes = bytes
+            self.bytes = PackedBytes.Reader(bytes)
             guard !bytes.isEmpty else { return }
-            at = 1
-            guard bytes[0] == PackedClocks.tag, let n = number(), n > 0, n <= bytes.count else {
+            guard self.bytes.byte() == PackedClocks.tag, let n = self.bytes.number(), n > 0, n <= bytes.count else {
                 damaged = true
                 return
             }
             remaining = Int(n)
         }
 
-        private mutating func flags() -> UInt8? {
-            guard at < bytes.count else { return nil }
-            defer { at += 1 }
-            return bytes[at]
-        }
-
-        private mutating func number() -> Int64? {
-            var z: UInt64 = 0
-            var shift: UInt64 = 0
-            while at < bytes.count, shift < 64 {
-                let b = bytes[at]
-                at += 1
-                z |= UInt64(b & 0x7f) << shift
-                if b < 0x80 { return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))) }
-                shift += 7
-            }
-            return nil
-        }
-
-        private mutating func text() -> UnsafeBufferPointer<UInt8>? {
-            guard let n = number(), n >= 0, n <= bytes.count - at else { return nil }
-            defer { at += Int(n) }
-            return UnsafeBufferPointer(rebasing: bytes[at..<(at + Int(n))])
-        }
+        private mutating func flags() -> UInt8? { bytes.byte() }
+        private mutating func number() -> Int64? { bytes.number() }
+        private mutating func text() -> UnsafeBufferPointer<UInt8>? { bytes.text() }
 
         /// The next clock with its texts in place; nil after the last one, or where the bytes
         /// turn out damaged (then `damaged` is set; bytes left after the last clock are damage too).
@@ -196,7 +156,7 @@ enum PackedClocks {
                 return nil
             }
             remaining -= 1
-            if remaining == 0 && at != bytes.count { damaged = true }
+            if remaining == 0 && !bytes.atEnd { damaged = true }
             return damaged ? nil : raw
         }
 

@@ -202,7 +202,7 @@ extension SLAStore {
         try queue.read { db in
             let rows = try Row.fetchCursor(
                 db,
-                sql: "SELECT id, time, type, service FROM events WHERE incident IS NULL ORDER BY time, id")
+                sql: "SELECT id, time, type, service FROM service_events ORDER BY time, id")
             var out: [SLAEvent] = []
             while let r = try rows.next() {
                 guard let type = EventType(rawValue: r[2]) else { continue }

@@ -16,10 +16,6 @@ public final class SLAStore: Sendable {
     let queue: DatabaseQueue
     /// Moves the WAL into the database file from its own connection (nil when read-only).
     private let checkpointer: Checkpointer?
-    /// The ledger's last `seq` as of the last commit (nil: not read yet). `seq` has no index
-    /// (every index costs ingest), so `MAX(seq)` scans the whole ledger: read once, then
-    /// carried from commit to commit by the one writer.
-    private let lastSeq = Mutex<Int64?>(nil)
 
     /// Opens (creating and migrating when needed) the store at `path`; with
     /// `readOnly`, opens an existing store for inspection without migrating or writing.
@@ -50,18 +46,11 @@ public final class SLAStore: Sendable {
         // waiting for the disk, which takes the fsync out of the deadline → webhook path.
         // Everything read from sources waits for it.
         try write(waitForDisk: !batch.holdsOnlyDecisions) { db in
-            var seq = try lastSeq.withLock { $0 } ?? Self.maxSeq(db)
             try db.inTransaction {
-                try Self.writeBatch(batch, db, seq: &seq)
+                try Self.writeBatch(batch, db)
                 return .commit
             }
-            // Only a committed batch moves it on: a failed one is rolled back and retried.
-            lastSeq.withLock { $0 = seq }
         }
-    }
-
-    static func maxSeq(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
     }
 
     /// Runs `body` on the connection; without `waitForDisk`, under `synchronous = NORMAL`
@@ -85,10 +74,9 @@ public final class SLAStore: Sendable {
         }
     }
 
-    /// Writes `batch` in the open transaction; `seq` is the ledger's last `seq` and moves on
-    /// with the events inserted.
-    static func writeBatch(_ batch: Batch, _ db: Database, seq: inout Int64) throws {
-        try Self.insertEvents(batch.events, db, seq: &seq)
+    /// Writes `batch` in the open transaction.
+    static func writeBatch(_ batch: Batch, _ db: Database) throws {
+        try Self.insertEvents(batch.events, db)
         for q in batch.quarantine {
             try db.execute(
                 sql: """
@@ -224,25 +212,30 @@ public final class SLAStore: Sendable {
         DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(connection)))
     }
 
-    /// Inserts events: the ledger is idempotent on event identity.
-    static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database, seq: inout Int64) throws {
+    /// Appends events to the ledger: each run of one source's events is one row
+    /// (``PackedEvents``), in arrival order; service events also go to `service_events`, which
+    /// reports read.
+    ///
+    /// `events` are new ones only: identity is the engine's, which holds every id of the
+    /// ledger from the start (docs/decisions.md), so the ledger keeps no index of ids.
+    static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database) throws {
         guard !events.isEmpty else { return }
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT OR IGNORE INTO events
-                    (id, seq, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        for (e, source) in events {
-            seq += 1
-            try run(
-                statement,
-                [
-                    .text(e.id), .int(seq), .text(source), .int(e.time.seconds), .text(e.type.rawValue),
-                    Value(e.incident),
-                    Value(e.contract), Value(e.service), Value(e.priority), Value(e.status), Value(e.assignee),
-                    Value(e.team), Value(e.level), Value(e.due?.seconds), Value(e.promise),
-                ], db)
+        let insertRun = try db.cachedStatement(sql: "INSERT INTO ledger (source, count, events) VALUES (?, ?, ?)")
+        var packed: [UInt8] = []
+        var start = 0
+        while start < events.count {
+            let source = events[start].source
+            var end = start + 1
+            while end < events.count && events[end].source == source { end += 1 }
+            packed.removeAll(keepingCapacity: true)
+            PackedEvents.encode(events[start..<end].lazy.map(\.event), into: &packed)
+            try run(insertRun, [.text(source), .int(Int64(end - start)), .blob(packed)], db)
+            start = end
+        }
+        let insertService = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO service_events (id, time, type, service) VALUES (?, ?, ?, ?)")
+        for (e, _) in events where e.incident == nil {
+            try run(insertService, [.text(e.id), .int(e.time.seconds), .text(e.type.rawValue), Value(e.service)], db)
         }
     }
 
@@ -309,25 +302,36 @@ public final class SLAStore: Sendable {
     /// Every event in arrival order.
     public func events() throws -> [(event: SLAEvent, source: String)] {
         try queue.read { db in
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT id, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise
-                    FROM events ORDER BY seq
-                    """)
             var out: [(SLAEvent, String)] = []
-            while let r = try rows.next() {
-                guard let type = EventType(rawValue: r[3]) else { continue }
-                let due: Int64? = r[12]
-                out.append(
-                    (
-                        SLAEvent(
-                            id: r[0], time: Instant(r[2]), type: type, incident: r[4], contract: r[5], service: r[6],
-                            priority: r[7], status: r[8], assignee: r[9], team: r[10], level: r[11],
-                            due: due.map(Instant.init), promise: r[13]), r[1]
-                    ))
+            try Self.forEachLedgerRun(db) { source, events in
+                out.reserveCapacity(out.count + events.count)
+                for e in events { out.append((e, source)) }
             }
             return out
+        }
+    }
+
+    /// Calls `body` with each ledger row's source and events, in arrival order.
+    static func forEachLedgerRun(_ db: Database, _ body: (String, [SLAEvent]) throws -> Void) throws {
+        let statement = try db.makeStatement(sql: "SELECT seq, source, events FROM ledger ORDER BY seq")
+        let s = statement.sqliteStatement
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw failure(rc, db) }
+            let seq = sqlite3_column_int64(s, 0)
+            let source = String(cString: sqlite3_column_text(s, 1))
+            // The pointer first, then the length (SQLite's documented order).
+            let blob = sqlite3_column_blob(s, 2)
+            let length = Int(sqlite3_column_bytes(s, 2))
+            let bytes = UnsafeBufferPointer(start: blob?.assumingMemoryBound(to: UInt8.self), count: length)
+            let events: [SLAEvent]
+            do {
+                events = try PackedEvents.decode(bytes)
+            } catch {
+                throw PackedEvents.Malformed(row: seq)
+            }
+            try body(source, events)
         }
     }
 
@@ -545,10 +549,24 @@ public final class SLAStore: Sendable {
                     out += row.databaseValues.map(Self.dumpText).joined(separator: "|") + "\n"
                 }
             }
-            try dump(
-                "events",
-                "SELECT id, source, time, type, incident, contract, service, priority, status, assignee, team, level, due, promise FROM events ORDER BY id"
-            )
+            // The events one line each by id (in bytes, as SQLite orders text), as they were
+            // stored before they moved into runs.
+            out += "# events\n"
+            var lines: [(id: String, line: String)] = []
+            try Self.forEachLedgerRun(db) { source, events in
+                for e in events {
+                    let values: [DatabaseValue] = [
+                        e.id.databaseValue, source.databaseValue, e.time.seconds.databaseValue,
+                        e.type.rawValue.databaseValue, e.incident.databaseValue, e.contract.databaseValue,
+                        e.service.databaseValue, e.priority.databaseValue, e.status.databaseValue,
+                        e.assignee.databaseValue, e.team.databaseValue, e.level.databaseValue,
+                        e.due?.seconds.databaseValue ?? .null, e.promise.databaseValue,
+                    ]
+                    lines.append((e.id, values.map(Self.dumpText).joined(separator: "|")))
+                }
+            }
+            lines.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+            for l in lines { out += l.line + "\n" }
             try dump(
                 "incidents",
                 """

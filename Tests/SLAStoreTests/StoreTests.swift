@@ -16,8 +16,10 @@ func event(_ id: String, _ seconds: Int64, _ type: EventType, incident: String? 
 
 @Suite("SQLite store")
 struct StoreTests {
-    @Test("a batch commits atomically and the ledger is idempotent on event identity")
-    func idempotentLedger() throws {
+    @Test(
+        "a batch commits atomically; offsets and quarantine are idempotent, the ledger appends what it is given (identity is the engine's)"
+    )
+    func batchCommit() throws {
         let store = try SLAStore(path: try temporaryStorePath())
         var batch = Batch()
         batch.events = [(event("a", 100, .opened), "s"), (event("b", 200, .acknowledged), "s")]
@@ -27,12 +29,15 @@ struct StoreTests {
                 source: "s", fingerprint: "f", offset: 60, line: 2, field: "time", reason: "bad", raw: "{}")
         ]
         try store.commit(batch)
-        let first = try store.canonicalDump()
-        try store.commit(batch)
-        #expect(try store.canonicalDump() == first, "replaying a batch changes nothing")
         let events = try store.events()
         #expect(events.map(\.event.id) == ["a", "b"])
         #expect(events[0].event == event("a", 100, .opened))
+        // The same batch again: offsets and quarantine stay as they were. The ledger does not
+        // look events up by id (the engine, which holds every id, passes new events only:
+        // DaemonTests' reread and crash tests check that end to end).
+        batch.events = [(event("c", 300, .resolved), "s")]
+        try store.commit(batch)
+        #expect(try store.events().map(\.event.id) == ["a", "b", "c"])
         #expect(
             try store.offsets() == [
                 SourceOffset(source: "s", fingerprint: "f", path: "/x", inode: 7, offset: 120, line: 2)

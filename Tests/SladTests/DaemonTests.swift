@@ -139,6 +139,45 @@ struct DaemonTests {
         #expect(stats["app"]?.events == 60_000)
     }
 
+    @Test(
+        "a log read again (its lines appended once more, a copy as a second source, after a restart) adds nothing to the ledger or the incidents"
+    )
+    func rereadChangesNothing() throws {
+        let work = try makeTemporaryDirectory("slad-reread")
+        let log = work.appendingPathComponent("events.jsonl")
+        try writeLog(log, incidents: 300)
+        let config = try daemonConfig(pattern: log.path)
+        let state = work.appendingPathComponent("state")
+        func run() throws {
+            let p = try startSlad(["run", "--config", config.path, "--state", state.path, "--exit-when-idle"])
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+        }
+        /// The ledger and incident sections of the dump (offsets and counters do change).
+        func ledgerAndIncidents() throws -> String {
+            let dump = try runSlad(["dump", "--state", state.path]).stdout
+            return dump.components(separatedBy: "# quarantine\n")[0]
+        }
+        try run()
+        let first = try ledgerAndIncidents()
+        #expect(first.contains("\ne-299-4|"))
+        let lines = try String(contentsOf: log, encoding: .utf8)
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        handle.write(Data(lines.utf8))
+        try handle.close()
+        let copy = work.appendingPathComponent("copy.jsonl")
+        try lines.write(to: copy, atomically: true, encoding: .utf8)
+        try
+            "sources:\n  - { name: app, path: \"\(log.path)\", format: jsonl }\n  - { name: copy, path: \"\(copy.path)\", format: jsonl }\n"
+            .write(to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        try run()
+        #expect(try ledgerAndIncidents() == first)
+        let stats = try SLAStore(path: state.appendingPathComponent("slad.sqlite").path, readOnly: true).sourceStats()
+        #expect(stats["app"]?.events == 1_500 && stats["app"]?.duplicates == 1_500)
+        #expect(stats["copy"]?.events == 0 && stats["copy"]?.duplicates == 1_500)
+    }
+
     @Test("real time: a 2 s reaction target breaches within 50 ms of its deadline (outbox decision time)")
     func realTimeBreach() throws {
         let work = try makeTemporaryDirectory("slad-realtime")

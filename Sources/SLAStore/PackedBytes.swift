@@ -1,0 +1,63 @@
+/// The pieces of slad's packed column values (``PackedClocks``, ``PackedEvents``): texts as a
+/// length and UTF-8 bytes, numbers as zigzag LEB128 varints, read back bounds-checked.
+enum PackedBytes {
+    /// Appends `s` as its UTF-8 length and bytes.
+    static func text(_ s: String, _ out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { b in
+            number(Int64(b.count), &out)
+            out.append(contentsOf: b)
+        }
+    }
+
+    /// Appends `v` as a zigzag LEB128 varint (small magnitudes, either sign, take one byte).
+    static func number(_ v: Int64, _ out: inout [UInt8]) {
+        var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))
+        while z >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: z) | 0x80)
+            z >>= 7
+        }
+        out.append(UInt8(z))
+    }
+
+    /// Reads values in place; each read is nil where the bytes end first (damaged bytes end a
+    /// read, never a read outside them).
+    struct Reader {
+        private let bytes: UnsafeBufferPointer<UInt8>
+        private var at = 0
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+        /// Whether every byte was read.
+        var atEnd: Bool { at == bytes.count }
+
+        /// Bytes not read yet.
+        var remaining: Int { bytes.count - at }
+
+        mutating func byte() -> UInt8? {
+            guard at < bytes.count else { return nil }
+            defer { at += 1 }
+            return bytes[at]
+        }
+
+        mutating func number() -> Int64? {
+            var z: UInt64 = 0
+            var shift: UInt64 = 0
+            while at < bytes.count, shift < 64 {
+                let b = bytes[at]
+                at += 1
+                z |= UInt64(b & 0x7f) << shift
+                if b < 0x80 { return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))) }
+                shift += 7
+            }
+            return nil
+        }
+
+        /// A text's bytes, in place.
+        mutating func text() -> UnsafeBufferPointer<UInt8>? {
+            guard let n = number(), n >= 0, n <= bytes.count - at else { return nil }
+            defer { at += Int(n) }
+            return UnsafeBufferPointer(rebasing: bytes[at..<(at + Int(n))])
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import SLACore
+
+/// A run of events of one source as one value of the ledger (`ledger.events`), so that a batch
+/// of twenty thousand events is one row, not twenty thousand (docs/benchmarks.md, issue 3).
+///
+/// The encoding is deterministic: a tag byte, the number of events, then per event a flag
+/// byte pair saying which optional values follow, its texts as a length and UTF-8 bytes and its
+/// instants as zigzag LEB128 varints. The type is written as its text (`incident.opened`), so
+/// the encoding does not depend on the order of Swift's enum.
+enum PackedEvents {
+    /// The first byte: a later encoding comes with a migration and a new tag.
+    static let tag: UInt8 = 1
+
+    /// Appends the encoding of `events`, in their order, to `out`.
+    static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
+        out.append(tag)
+        PackedBytes.number(Int64(events.count), &out)
+        for e in events {
+            // Bit k: the k-th optional text below is present; bit 9: `due` is.
+            var flags: UInt16 = e.due == nil ? 0 : 1 << 9
+            var bit: UInt16 = 0
+            func present(_ v: String?) {
+                if v != nil { flags |= 1 << bit }
+                bit += 1
+            }
+            present(e.incident)
+            present(e.contract)
+            present(e.service)
+            present(e.priority)
+            present(e.status)
+            present(e.assignee)
+            present(e.team)
+            present(e.level)
+            present(e.promise)
+            out.append(UInt8(truncatingIfNeeded: flags))
+            out.append(UInt8(truncatingIfNeeded: flags >> 8))
+            PackedBytes.text(e.id, &out)
+            PackedBytes.text(e.type.rawValue, &out)
+            PackedBytes.number(e.time.seconds, &out)
+            func put(_ v: String?) { if let v { PackedBytes.text(v, &out) } }
+            put(e.incident)
+            put(e.contract)
+            put(e.service)
+            put(e.priority)
+            put(e.status)
+            put(e.assignee)
+            put(e.team)
+            put(e.level)
+            put(e.promise)
+            if let v = e.due { PackedBytes.number(v.seconds, &out) }
+        }
+    }
+
+    /// The events of `bytes`, in their order; throws ``Malformed`` for bytes that are not an
+    /// encoding of events (a damaged store), never reading outside them.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [SLAEvent] {
+        var reader = PackedBytes.Reader(bytes)
+        guard reader.byte() == tag, let count = reader.number(), count >= 0, count <= bytes.count else {
+            throw Malformed()
+        }
+        var out: [SLAEvent] = []
+        out.reserveCapacity(Int(count))
+        func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
+        for _ in 0..<count {
+            guard let low = reader.byte(), let high = reader.byte(), let id = reader.text(),
+                let typeName = reader.text(), let type = EventType(rawValue: string(typeName)),
+                let time = reader.number()
+            else { throw Malformed() }
+            let flags = UInt16(low) | UInt16(high) << 8
+            func next(_ bit: UInt16) throws -> String? {
+                guard flags & (1 << bit) != 0 else { return nil }
+                guard let v = reader.text() else { throw Malformed() }
+                return string(v)
+            }
+            var e = SLAEvent(
+                id: string(id), time: Instant(time), type: type, incident: try next(0), contract: try next(1),
+                service: try next(2), priority: try next(3), status: try next(4), assignee: try next(5),
+                team: try next(6), level: try next(7), promise: try next(8))
+            if flags & (1 << 9) != 0 {
+                guard let due = reader.number() else { throw Malformed() }
+                e.due = Instant(due)
+            }
+            out.append(e)
+        }
+        guard reader.atEnd else { throw Malformed() }
+        return out
+    }
+
+    /// Thrown for bytes that are not an encoding of events (a damaged store).
+    struct Malformed: Error, CustomStringConvertible {
+        /// The ledger row (`seq`), when known.
+        var row: Int64? = nil
+        var description: String {
+            "ledger row \(row.map(String.init) ?? "?"): its events are damaged (not slad's encoding)"
+        }
+    }
+}

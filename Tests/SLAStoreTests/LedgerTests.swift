@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import SLACore
+import TestSupport
+import Testing
+
+@testable import SLAStore
+
+@Suite("SQLite store: the ledger in runs of events")
+struct LedgerTests {
+    /// Events with every optional value present or not, texts that need care, extreme instants.
+    static func randomEvents(_ rng: inout SeededRandom, count: Int) -> [SLAEvent] {
+        let texts = ["", "P1", "Prio 1 – Kritisch", "ü|\\\n", String(repeating: "x", count: 300)]
+        let instants: [Int64] = [0, 1, -1, 1_790_812_800, -1_790_812_800, .max, .min]
+        func text() -> String? {
+            rng.next() % 3 == 0 ? nil : texts[Int(rng.next() % UInt64(texts.count))]
+        }
+        func instant() -> Int64 { instants[Int(rng.next() % UInt64(instants.count))] }
+        return (0..<count).map { n in
+            SLAEvent(
+                id: "e-\(n)-\(rng.next() % 1000)", time: Instant(instant()),
+                type: EventType.allCases[Int(rng.next() % UInt64(EventType.allCases.count))], incident: text(),
+                contract: text(), service: text(), priority: text(), status: text(), assignee: text(), team: text(),
+                level: text(), due: rng.next() % 2 == 0 ? nil : Instant(instant()), promise: text())
+        }
+    }
+
+    @Test(
+        "packed events read back as written, every field, in order; damaged bytes are an error, never a read outside them"
+    )
+    func roundTrip() throws {
+        var rng = SeededRandom(seed: 41)
+        let events = Self.randomEvents(&rng, count: 2_000)
+        var bytes: [UInt8] = []
+        PackedEvents.encode(events, into: &bytes)
+        let back = try bytes.withUnsafeBufferPointer { try PackedEvents.decode($0) }
+        #expect(back == events)
+        // Cut short anywhere, or with a byte too many, the bytes are not an encoding.
+        for cut in [0, 1, 2, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: PackedEvents.Malformed.self) {
+                try Array(bytes.prefix(cut)).withUnsafeBufferPointer { try PackedEvents.decode($0) }
+            }
+        }
+        #expect(throws: PackedEvents.Malformed.self) {
+            try (bytes + [0]).withUnsafeBufferPointer { try PackedEvents.decode($0) }
+        }
+    }
+
+    @Test("a batch's events are one row per run of a source; they read back in arrival order, service events apart")
+    func runsPerSource() throws {
+        let store = try SLAStore(path: try temporaryStorePath())
+        func event(_ id: String, _ type: EventType, incident: String? = "INC-1") -> SLAEvent {
+            SLAEvent(id: id, time: Instant(1_000), type: type, incident: incident, service: "web")
+        }
+        var batch = Batch()
+        batch.events = [
+            (event("a1", .opened), "a"), (event("a2", .acknowledged), "a"), (event("b1", .updated), "b"),
+            (event("s1", .serviceDown, incident: nil), "b"), (event("a3", .resolved), "a"),
+        ]
+        try store.commit(batch)
+        var second = Batch()
+        second.events = [(event("s2", .serviceUp, incident: nil), "a")]
+        try store.commit(second)
+        #expect(try store.events().map(\.event.id) == ["a1", "a2", "b1", "s1", "a3", "s2"])
+        #expect(try store.events().map(\.source) == ["a", "a", "b", "b", "a", "a"])
+        let rows = try store.queue.read { db in
+            try GRDB.Row.fetchAll(db, sql: "SELECT source, count FROM ledger ORDER BY seq").map {
+                "\($0[0] as String)×\($0[1] as Int)"
+            }
+        }
+        #expect(rows == ["a×2", "b×2", "a×1", "a×1"])
+        #expect(try store.serviceEvents().map(\.id) == ["s1", "s2"])
+    }
+
+    @Test(
+        "a store of the previous schema (a row per event) migrates: same events in arrival order, same dump, service events kept"
+    )
+    func migratesFromEventRows() throws {
+        let path = try temporaryStorePath()
+        let old = try DatabaseQueue(path: path)
+        try Migrations.migrator.migrate(old, upTo: "v5-clocks-in-row")
+        var rng = SeededRandom(seed: 43)
+        // Enough rows for several runs of one source, and two sources interleaved.
+        var events = Self.randomEvents(&rng, count: 45_000).enumerated().map { n, e in
+            var e = e
+            e.id = "id-\(n)"
+            return (event: e, source: n % 9_000 < 4_500 ? "one" : "two")
+        }
+        events.append((SLAEvent(id: "svc", time: Instant(5), type: .serviceDown, service: "web"), "one"))
+        try old.write { db in
+            for (seq, (e, source)) in events.enumerated() {
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (id, seq, source, time, type, incident, contract, service, priority, status,
+                            assignee, team, level, due, promise)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        e.id, seq + 1, source, e.time.seconds, e.type.rawValue, e.incident, e.contract, e.service,
+                        e.priority, e.status, e.assignee, e.team, e.level, e.due?.seconds, e.promise,
+                    ])
+            }
+        }
+        let before = try old.read { db in
+            try GRDB.Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, source, time, type, incident, contract, service, priority, status, assignee, team, level,
+                        due, promise
+                    FROM events ORDER BY id
+                    """
+            ).map { $0.databaseValues.map(SLAStore.dumpText).joined(separator: "|") + "\n" }.joined()
+        }
+        try old.close()
+
+        let store = try SLAStore(path: path)
+        let read = try store.events()
+        #expect(read.map(\.event) == events.map(\.event))
+        #expect(read.map(\.source) == events.map(\.source))
+        let dump = try store.canonicalDump()
+        #expect(dump.components(separatedBy: "# events\n")[1].components(separatedBy: "# incidents\n")[0] == before)
+        // Reports read them in (time, id) order, ids compared as bytes (SQLite's text order).
+        func inReportOrder(_ a: SLAEvent, _ b: SLAEvent) -> Bool {
+            a.time != b.time ? a.time < b.time : a.id.utf8.lexicographicallyPrecedes(b.id.utf8)
+        }
+        let services: [SLAEvent] = events.map(\.event).filter { $0.incident == nil }.sorted(by: inReportOrder)
+        #expect(services.count > 1_000)
+        let stored: [SLAEvent] = try store.serviceEvents()
+        #expect(stored.map(\.id) == services.map(\.id))
+        let runs = try store.queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger") ?? 0 }
+        #expect(runs == 10 + 1, "runs of 4 500 of one source (the last also holds the service event's run)")
+    }
+}
