@@ -172,8 +172,14 @@ struct Ingest {
     /// Applies decoded events (with their source) to the engine and records in `batch`
     /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
     mutating func apply(_ decoded: [(SLAEvent, String)], to batch: inout Batch) {
-        let recorded = live.record(decoded.map(\.0), nowMilliseconds: wallMilliseconds())
-        batch.notifications += recorded.notifications
+        let (fresh, names) = live.mark(decoded.map(\.0))
+        // Evaluating the touched incidents is pure: on both cores when there are many.
+        let engine = live.engine
+        let touched = ForkJoin.map(names.count) { k in
+            let (verdict, rejections) = engine.evaluate(incident: names[k])
+            return (incident: names[k], verdict: verdict, rejections: rejections)
+        }
+        batch.notifications += live.decide(touched, nowMilliseconds: wallMilliseconds())
         batch.events.reserveCapacity(batch.events.count + decoded.count)
         // A source's events are contiguous: counted in a run, written to `stats` once per run.
         var run: (source: String, events: Int, duplicates: Int)?
@@ -182,7 +188,7 @@ struct Ingest {
             batch.stats[r.source]?.events += r.events
             batch.stats[r.source]?.duplicates += r.duplicates
         }
-        for ((e, source), fresh) in zip(decoded, recorded.fresh) {
+        for ((e, source), fresh) in zip(decoded, fresh) {
             if run?.source != source {
                 flush()
                 run = (source, 0, 0)
@@ -195,7 +201,7 @@ struct Ingest {
             }
         }
         flush()
-        for (incident, verdict, rejections) in recorded.touched {
+        for (incident, verdict, rejections) in touched {
             if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
             batch.rejections += rejections
         }

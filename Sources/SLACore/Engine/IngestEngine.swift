@@ -6,8 +6,17 @@
 public struct IngestEngine: Sendable {
     /// Contracts by id.
     public private(set) var contracts: [String: Contract]
-    private var incidents: [String: [SLAEvent]] = [:]
+    private var incidents: [String: Log] = [:]
     private var seen: Set<String> = []
+    /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
+    private var generation = 0
+
+    /// One incident's events, and the last ``mark(_:)`` that added one: one dictionary access
+    /// per event both appends it and tells whether the batch touched the incident already.
+    struct Log {
+        var events: [SLAEvent] = []
+        var touched = 0
+    }
 
     /// Creates an engine with no events.
     public init(contracts: [Contract]) {
@@ -26,30 +35,38 @@ public struct IngestEngine: Sendable {
     /// Adds events; returns, per event, whether it was new (its identity not seen before, nor
     /// earlier in `events`), and the incidents the new ones touch, each once, in first-touch order.
     public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
+        generation += 1
+        let now = generation
         var fresh: [Bool] = []
         fresh.reserveCapacity(events.count)
         var touched: [String] = []
-        var touchedSet = Set<String>()
         for e in events {
             let new = seen.insert(e.id).inserted
             fresh.append(new)
             guard new, e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty else { continue }
-            incidents[incident, default: []].append(e)
-            if touchedSet.insert(incident).inserted { touched.append(incident) }
+            let first = Self.append(e, to: &incidents[incident, default: Log()], generation: now)
+            if first { touched.append(incident) }
         }
         return (fresh, touched)
+    }
+
+    /// Appends `e` to `log`; true when this is the first event `generation` adds.
+    private static func append(_ e: SLAEvent, to log: inout Log, generation: Int) -> Bool {
+        log.events.append(e)
+        defer { log.touched = generation }
+        return log.touched != generation
     }
 
     /// The verdict of `incident` as of its last event (or `asOf`), and the events it rejects.
     public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
     {
-        let events = incidents[incident] ?? []
+        let events = incidents[incident]?.events ?? []
         let last = asOf ?? events.map(\.time).max() ?? Instant(0)
         return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
     }
 
     /// The events of `incident`, in arrival order.
-    public func events(of incident: String) -> [SLAEvent] { incidents[incident] ?? [] }
+    public func events(of incident: String) -> [SLAEvent] { incidents[incident]?.events ?? [] }
 
     /// Whether `incident` has events.
     public func knows(incident: String) -> Bool { incidents[incident] != nil }

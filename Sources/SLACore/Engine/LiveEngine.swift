@@ -319,21 +319,40 @@ public struct LiveEngine: Sendable {
     /// Adds events and re-decides the incidents they touch as of `now` (as ``ingest(_:nowMilliseconds:)``),
     /// returning also each touched incident's verdict as of its last event.
     ///
+    /// The three steps one after the other: ``mark(_:)``, evaluating each touched incident
+    /// with `engine.evaluate(incident:)` (pure: a caller may spread it over threads), ``decide(_:nowMilliseconds:)``.
+    public mutating func record(_ events: [SLAEvent], nowMilliseconds now: Int64) -> Recorded {
+        let (fresh, names) = mark(events)
+        let touched = names.map { incident in
+            let (verdict, rejections) = engine.evaluate(incident: incident)
+            return (incident, verdict, rejections)
+        }
+        return Recorded(fresh: fresh, touched: touched, notifications: decide(touched, nowMilliseconds: now))
+    }
+
+    /// Adds events to the engine: per event whether it was new, and the incidents the new ones
+    /// touched, in name order (the order ``decide(_:nowMilliseconds:)`` wants them in).
+    public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
+        let (fresh, touched) = engine.mark(events)
+        return (fresh, touched.sorted())
+    }
+
+    /// Re-decides touched incidents as of `now`, given each one's evaluation as of its own last
+    /// event (`engine.evaluate(incident:)`), in name order.
+    ///
     /// An incident is evaluated once for both when none of its clocks runs at its last event
     /// (an imported history, a closed incident): nothing changes after that, so the verdict
     /// holds at `now` too (tested: ProjectionTests). Otherwise it is evaluated at `now` as well.
-    public mutating func record(_ events: [SLAEvent], nowMilliseconds now: Int64) -> Recorded {
-        let (fresh, names) = engine.mark(events)
-        var touched: [(incident: String, verdict: IncidentVerdict?, rejections: [Rejection])] = []
-        touched.reserveCapacity(names.count)
+    public mutating func decide(
+        _ touched: [(incident: String, verdict: IncidentVerdict?, rejections: [Rejection])],
+        nowMilliseconds now: Int64
+    ) -> [SLANotification] {
         var out: [SLANotification] = []
-        for incident in names.sorted() {
-            let (verdict, rejections) = engine.evaluate(incident: incident)
-            touched.append((incident, verdict, rejections))
+        for (incident, verdict, _) in touched {
             let settled = verdict.map { $0.clocks.allSatisfy { $0.runningSince == nil } } ?? true
             out += refresh(incident, index: Int(payload(incident)), now: now, settled: settled ? verdict : nil)
         }
-        return Recorded(fresh: fresh, touched: touched, notifications: out)
+        return out
     }
 
     /// After the wall clock stepped back, timers armed for the old time would come due
