@@ -55,15 +55,40 @@ public struct CalendarDefinition: Sendable, Hashable {
 /// duration" into one. DST days come out as the 23 h or 25 h they are, because
 /// the bounds of each span are converted with the zone rules of that very day.
 public struct BusinessCalendar: Sendable {
+    /// The table, shared by every copy: a calendar is copied into every clock phase of every
+    /// incident evaluated, and one reference costs one retain where its nine fields cost nine.
+    private final class Table: Sendable {
+        let definition: CalendarDefinition
+        let range: ClosedRange<Instant>
+        let always: Bool
+        let starts: [Int64]
+        let ends: [Int64]
+        /// `prefix[k]` is the total length of intervals `0..<k`.
+        let prefix: [Int64]
+
+        init(
+            definition: CalendarDefinition, range: ClosedRange<Instant>, always: Bool, starts: [Int64],
+            ends: [Int64], prefix: [Int64]
+        ) {
+            self.definition = definition
+            self.range = range
+            self.always = always
+            self.starts = starts
+            self.ends = ends
+            self.prefix = prefix
+        }
+    }
+
+    private let table: Table
+
     /// The configuration this table was built from.
-    public let definition: CalendarDefinition
+    public var definition: CalendarDefinition { table.definition }
     /// The first and last supported instant; outside, no time is business time.
-    public let range: ClosedRange<Instant>
-    private let always: Bool
-    private let starts: [Int64]
-    private let ends: [Int64]
-    /// `prefix[k]` is the total length of intervals `0..<k`.
-    private let prefix: [Int64]
+    public var range: ClosedRange<Instant> { table.range }
+    private var always: Bool { table.always }
+    private var starts: [Int64] { table.starts }
+    private var ends: [Int64] { table.ends }
+    private var prefix: [Int64] { table.prefix }
 
     /// The calendar's name.
     public var id: String { definition.id }
@@ -79,15 +104,11 @@ public struct BusinessCalendar: Sendable {
 
     /// Precomputes the table for `[fromYear, toYear)` in the calendar's zone.
     public init(_ definition: CalendarDefinition, fromYear: Int = 1990, toYear: Int = 2100) {
-        self.definition = definition
         let first = LocalDate(year: fromYear, month: 1, day: 1)
         let last = LocalDate(year: toYear, month: 1, day: 1)
-        range = definition.zone.startOfDay(first)...definition.zone.startOfDay(last).adding(seconds: -1)
-        always = definition.isAlways
-        guard !always else {
-            starts = []
-            ends = []
-            prefix = []
+        let range = definition.zone.startOfDay(first)...definition.zone.startOfDay(last).adding(seconds: -1)
+        guard !definition.isAlways else {
+            table = Table(definition: definition, range: range, always: true, starts: [], ends: [], prefix: [])
             return
         }
         var starts: [Int64] = []
@@ -111,9 +132,7 @@ public struct BusinessCalendar: Sendable {
         }
         var prefix = [Int64](repeating: 0, count: starts.count + 1)
         for k in 0..<starts.count { prefix[k + 1] = prefix[k] + ends[k] - starts[k] }
-        self.starts = starts
-        self.ends = ends
-        self.prefix = prefix
+        table = Table(definition: definition, range: range, always: false, starts: starts, ends: ends, prefix: prefix)
     }
 
     /// Number of precomputed working intervals (0 for round-the-clock).
