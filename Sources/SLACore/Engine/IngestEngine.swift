@@ -7,7 +7,7 @@ public struct IngestEngine: Sendable {
     /// Contracts by id.
     public private(set) var contracts: [String: Contract]
     private var incidents: [String: Log] = [:]
-    private var seen: Set<String> = []
+    private var seen = IdentitySet()
     /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
     private var generation = 0
 
@@ -41,7 +41,7 @@ public struct IngestEngine: Sendable {
         fresh.reserveCapacity(events.count)
         var touched: [String] = []
         for e in events {
-            let new = seen.insert(e.id).inserted
+            let new = seen.insert(e.id)
             fresh.append(new)
             guard new, e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty else { continue }
             let first = Self.append(e, to: &incidents[incident, default: Log()], generation: now)
