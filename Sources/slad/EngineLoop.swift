@@ -144,6 +144,7 @@ final class EngineLoop {
         }
         var lastWall = wallMilliseconds()
         var lastMonotonic = clock.now
+        var ahead: SourceRead?
         var lastStatusLog = clock.now
         var lastPositions = clock.now
         var readSinceStatus = false
@@ -201,9 +202,9 @@ final class EngineLoop {
                 submit(&batch)
             }
             let readStart = clock.now
-            var batch = ingest.nextBatch(maxLines: batchLines)
-            readTime += clock.now - readStart
-            if batch.isEmpty {
+            let read = ahead ?? ingest.sources.read(maxLines: batchLines)
+            ahead = nil
+            if read.isEmpty {
                 committer.drain()
                 sealDueMonths()
                 if exitWhenIdle { break }
@@ -212,6 +213,14 @@ final class EngineLoop {
                 watcher.wait(nanoseconds: max(0, min(200_000_000, next)), alsoWatching: mailbox.wakeDescriptor)
                 continue
             }
+            // The next batch is read and decoded on another core while the engine applies this
+            // one; it is waited for here, so nothing else of the loop meets the sources busy.
+            // A batch read ahead and not applied when slad stops was not committed: its lines
+            // are read again after the restart.
+            let next = ReadAhead(ingest.sources, maxLines: batchLines)
+            var batch = ingest.apply(read)
+            ahead = next.wait()
+            readTime += clock.now - readStart
             submit(&batch)
             readSinceStatus = true
         }

@@ -20,11 +20,36 @@ struct TailedSource {
     var headers: [String: [String: Int]] = [:]
 }
 
+/// What one read of the sources yields: decoded events with their source, quarantined lines,
+/// counters and the positions reached, before the engine sees any of it.
+struct SourceRead {
+    var decoded: [(SLAEvent, String)] = []
+    var quarantine: [QuarantineRecord] = []
+    var stats: [String: SourceStats] = [:]
+    var offsets: [SourceOffset] = []
+    /// No line was read.
+    var isEmpty: Bool { stats.isEmpty }
+}
+
+/// The sources being tailed, behind one reference: the engine loop reads the next batch on
+/// another core while the engine applies the previous one (`EngineLoop.run`).
+final class SourceSet: @unchecked Sendable {
+    // @unchecked: one thread at a time uses it, the engine thread or the read it started and
+    // waits for before it touches the sources again.
+    var list: [TailedSource]
+    let maxLineBytes: Int
+
+    init(_ list: [TailedSource], maxLineBytes: Int) {
+        self.list = list
+        self.maxLineBytes = maxLineBytes
+    }
+}
+
 /// The ingest side of the daemon: sources → decoded events → engine → batches.
 struct Ingest {
     let store: SLAStore
     var live: LiveEngine
-    var sources: [TailedSource]
+    let sources: SourceSet
     let maxLineBytes: Int
     let useReference: Bool
 
@@ -35,11 +60,12 @@ struct Ingest {
         live = LiveEngine(
             engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
             allowedLateness: config.allowedLateness, catchUpWindow: config.catchUpWindow)
-        sources = config.sources.map { source in
-            Self.source(
-                source, mapping: config.mappings[source.format], saved: [], maxLineBytes: maxLineBytes,
-                reference: reference)
-        }
+        sources = SourceSet(
+            config.sources.map { source in
+                Self.source(
+                    source, mapping: config.mappings[source.format], saved: [], maxLineBytes: maxLineBytes,
+                    reference: reference)
+            }, maxLineBytes: maxLineBytes)
     }
 
     /// A tailed source resuming from `saved` offsets (JSONL sources; mapped sources re-read from the start).
@@ -62,9 +88,10 @@ struct Ingest {
 
     /// A reload: sources whose definition (and mapping) is unchanged keep their tailers;
     /// new or changed ones start from their saved offsets; removed ones stop.
-    mutating func replaceSources(_ config: SladConfiguration) throws {
+    func replaceSources(_ config: SladConfiguration) throws {
         let saved = Dictionary(grouping: try store.offsets(), by: \.source)
-        sources = config.sources.map { source in
+        let sources = self.sources.list
+        self.sources.list = config.sources.map { source in
             let mapping = config.mappings[source.format]
             // A mapped source is rebuilt (its mapping may have changed): it re-reads from the start anyway.
             if mapping == nil, let kept = sources.first(where: { $0.config == source && $0.mapping == nil }) {
@@ -89,10 +116,10 @@ struct Ingest {
             engine: engine, nowMilliseconds: now, allowedLateness: live.allowedLateness,
             catchUpWindow: live.catchUpWindow, emitted: try store.outbox())
         let saved = Dictionary(grouping: try store.offsets(), by: \.source)
-        for i in sources.indices where sources[i].mapping == nil {
-            sources[i] = Self.source(
-                sources[i].config, mapping: nil, saved: saved[sources[i].config.name] ?? [], maxLineBytes: maxLineBytes,
-                reference: useReference)
+        for i in sources.list.indices where sources.list[i].mapping == nil {
+            sources.list[i] = Self.source(
+                sources.list[i].config, mapping: nil, saved: saved[sources.list[i].config.name] ?? [],
+                maxLineBytes: maxLineBytes, reference: useReference)
         }
         // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
         return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)
@@ -100,7 +127,7 @@ struct Ingest {
 
     /// Per source: bytes read and bytes written but not yet read.
     func positions() -> [(name: String, path: String, offset: Int64, lag: Int64)] {
-        sources.map { source in
+        sources.list.map { source in
             var behind: Int64 = 0
             var offset: Int64 = 0
             for p in source.tailer.positions {
@@ -115,57 +142,15 @@ struct Ingest {
     }
 
     /// Reads up to `maxLines` lines across sources and turns them into a batch.
-    mutating func nextBatch(maxLines: Int) -> Batch {
+    mutating func nextBatch(maxLines: Int) -> Batch { apply(sources.read(maxLines: maxLines)) }
+
+    /// A read of the sources applied to the engine: the batch to commit.
+    mutating func apply(_ read: SourceRead) -> Batch {
         var batch = Batch()
-        var decoded: [(SLAEvent, String)] = []
-        var remaining = maxLines
-        for i in sources.indices where remaining > 0 {
-            let name = sources[i].config.name
-            let lines = sources[i].tailer.poll(maxLines: remaining)
-            guard !lines.isEmpty else { continue }
-            remaining -= lines.count
-            var stats = SourceStats()
-            stats.lines = lines.count
-            for line in lines {
-                func quarantine(_ field: String?, _ reason: String) {
-                    stats.quarantined += 1
-                    batch.quarantine.append(
-                        QuarantineRecord(
-                            source: name, fingerprint: line.fingerprint, offset: line.offset, line: line.number,
-                            field: field, reason: reason, raw: String(decoding: line.bytes, as: UTF8.self)))
-                }
-                if line.tooLong {
-                    quarantine(nil, "line longer than \(maxLineBytes) bytes")
-                    continue
-                }
-                if sources[i].mapping != nil {
-                    switch mapLine(&sources[i], line) {
-                    case .events(let events): decoded += events.map { ($0, name) }
-                    case .skipped, nil: continue
-                    case .rejected(let field, let reason): quarantine(field, reason)
-                    }
-                    continue
-                }
-                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                let result =
-                    sources[i].reference.map {
-                        $0.decode(line: Substring(String(decoding: line.bytes, as: UTF8.self)), number: line.number)
-                    }
-                    ?? line.bytes.withUnsafeBytes { sources[i].jsonl.decode(bytes: $0, number: line.number) }
-                switch result {
-                case .success(let e): decoded.append((e, name))
-                case .failure(let error): quarantine(error.field, error.reason)
-                }
-            }
-            batch.stats[name] = stats
-            for p in sources[i].tailer.positions {
-                batch.offsets.append(
-                    SourceOffset(
-                        source: name, fingerprint: p.fingerprint, path: p.path, inode: p.inode, offset: p.offset,
-                        line: p.line))
-            }
-        }
-        apply(decoded, to: &batch)
+        batch.quarantine = read.quarantine
+        batch.stats = read.stats
+        batch.offsets = read.offsets
+        apply(read.decoded, to: &batch)
         return batch
     }
 
@@ -218,7 +203,7 @@ struct Ingest {
     }
 
     /// Maps one CSV line of a status-snapshot source (one record per line); the first line of a file is its header.
-    func mapLine(_ source: inout TailedSource, _ line: TailedLine) -> SnapshotMapper.Outcome? {
+    static func mapLine(_ source: inout TailedSource, _ line: TailedLine) -> SnapshotMapper.Outcome? {
         guard let mapping = source.mapping, case .csv(let delimiter) = mapping.format else {
             return .rejected(field: nil, reason: "only CSV status-snapshot sources can be tailed")
         }
@@ -235,5 +220,81 @@ struct Ingest {
             let v = record.fields[i]
             return v.isEmpty || mapping.unknownValues.contains(v) ? nil : v
         }
+    }
+}
+
+extension SourceSet {
+    /// Reads and decodes up to `maxLines` lines across sources.
+    func read(maxLines: Int) -> SourceRead {
+        var read = SourceRead()
+        var remaining = maxLines
+        for i in list.indices where remaining > 0 {
+            let name = list[i].config.name
+            let lines = list[i].tailer.poll(maxLines: remaining)
+            guard !lines.isEmpty else { continue }
+            remaining -= lines.count
+            var stats = SourceStats()
+            stats.lines = lines.count
+            for line in lines {
+                func quarantine(_ field: String?, _ reason: String) {
+                    stats.quarantined += 1
+                    read.quarantine.append(
+                        QuarantineRecord(
+                            source: name, fingerprint: line.fingerprint, offset: line.offset, line: line.number,
+                            field: field, reason: reason, raw: String(decoding: line.bytes, as: UTF8.self)))
+                }
+                if line.tooLong {
+                    quarantine(nil, "line longer than \(maxLineBytes) bytes")
+                    continue
+                }
+                if list[i].mapping != nil {
+                    switch Ingest.mapLine(&list[i], line) {
+                    case .events(let events): read.decoded += events.map { ($0, name) }
+                    case .skipped, nil: continue
+                    case .rejected(let field, let reason): quarantine(field, reason)
+                    }
+                    continue
+                }
+                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                let result =
+                    list[i].reference.map {
+                        $0.decode(line: Substring(String(decoding: line.bytes, as: UTF8.self)), number: line.number)
+                    }
+                    ?? line.bytes.withUnsafeBytes { list[i].jsonl.decode(bytes: $0, number: line.number) }
+                switch result {
+                case .success(let e): read.decoded.append((e, name))
+                case .failure(let error): quarantine(error.field, error.reason)
+                }
+            }
+            read.stats[name] = stats
+            for p in list[i].tailer.positions {
+                read.offsets.append(
+                    SourceOffset(
+                        source: name, fingerprint: p.fingerprint, path: p.path, inode: p.inode, offset: p.offset,
+                        line: p.line))
+            }
+        }
+        return read
+    }
+}
+
+/// A read of the sources running on a thread of its own.
+final class ReadAhead: @unchecked Sendable {
+    // @unchecked: `result` is written by the read before `done` signals, read after the wait.
+    private var result: SourceRead?
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts reading up to `maxLines` lines of `sources`; the caller leaves them alone until ``wait()``.
+    init(_ sources: SourceSet, maxLines: Int) {
+        DispatchQueue.global().async { [self] in
+            result = sources.read(maxLines: maxLines)
+            done.signal()
+        }
+    }
+
+    /// What was read.
+    func wait() -> SourceRead {
+        done.wait()
+        return result!
     }
 }
