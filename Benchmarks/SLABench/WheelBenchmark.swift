@@ -106,6 +106,14 @@ func runWheelBenchmark(held: Int, expiring: Int, operations: Int) {
         String(
             format: "    floor of (a): handle read + victim mark + append, nothing else %11.0f ops/s = %5.2fx the heap",
             f, f / b))
+    // Memory after the churn: cancelled entries wait for their slot or a sweep (the wheel), or
+    // for the next rebuild (the heap), so both hold more than the live timers.
+    let heapHeld =
+        heap.heap.unordered.capacity * MemoryLayout<LazyHeapTimers.Entry>.stride + heap.cancelled.capacity
+    print(
+        String(
+            format: "    memory after (a), per live timer: wheel %6.1f bytes   heap %6.1f bytes (with cancel flags)",
+            Double(wheel.storageBytes) / Double(held), Double(heapHeld) / Double(held)))
 
     // (b) Expire `expiring` timers spread over 30 days, advancing minute by minute.
     var expWheel = TimerWheel(now: now)
