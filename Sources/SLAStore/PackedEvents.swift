@@ -13,6 +13,8 @@ enum PackedEvents {
 
     /// Appends the encoding of `events`, in their order, to `out`.
     static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
+        // Most events take under 100 bytes: one allocation instead of doubling a megabyte.
+        out.reserveCapacity(out.count + 100 * events.count)
         out.append(tag)
         PackedBytes.number(Int64(events.count), &out)
         for e in events {
