@@ -16,6 +16,12 @@ public final class SLAStore: Sendable {
     let queue: DatabaseQueue
     /// Moves the WAL into the database file from its own connection (nil when read-only).
     private let checkpointer: Checkpointer?
+    /// Incidents with rows in `breaches` or `rejections` as of the last commit (nil: not read
+    /// yet). A batch deletes a touched incident's rows there only when it has some: a DELETE
+    /// of each per touched incident was a twentieth of a long import (docs/benchmarks.md).
+    /// Carried from commit to commit by the one writer; a failed commit drops it, and the
+    /// next one reads it again.
+    private let withSideRows = Mutex<Set<String>?>(nil)
 
     /// Opens (creating and migrating when needed) the store at `path`; with
     /// `readOnly`, opens an existing store for inspection without migrating or writing.
@@ -46,11 +52,25 @@ public final class SLAStore: Sendable {
         // waiting for the disk, which takes the fsync out of the deadline → webhook path.
         // Everything read from sources waits for it.
         try write(waitForDisk: !batch.holdsOnlyDecisions) { db in
+            let carried = withSideRows.withLock { state in
+                defer { state = nil }
+                return state
+            }
+            var sideRows = try carried ?? Self.incidentsWithSideRows(db)
             try db.inTransaction {
-                try Self.writeBatch(batch, db)
+                try Self.writeBatch(batch, db, sideRows: &sideRows)
                 return .commit
             }
+            withSideRows.withLock { $0 = sideRows }
         }
+    }
+
+    /// Incidents with rows in `breaches` or `rejections`.
+    static func incidentsWithSideRows(_ db: Database) throws -> Set<String> {
+        Set(
+            try String.fetchAll(
+                db,
+                sql: "SELECT incident FROM breaches UNION SELECT incident FROM rejections WHERE incident IS NOT NULL"))
     }
 
     /// Runs `body` on the connection; without `waitForDisk`, under `synchronous = NORMAL`
@@ -75,7 +95,8 @@ public final class SLAStore: Sendable {
     }
 
     /// Writes `batch` in the open transaction.
-    static func writeBatch(_ batch: Batch, _ db: Database) throws {
+    /// `sideRows` holds the incidents with rows in `breaches` or `rejections`, kept current.
+    static func writeBatch(_ batch: Batch, _ db: Database, sideRows: inout Set<String>) throws {
         try Self.insertEvents(batch.events, db)
         for q in batch.quarantine {
             try db.execute(
@@ -92,7 +113,7 @@ public final class SLAStore: Sendable {
                         path = excluded.path, inode = excluded.inode, offset = excluded.offset, line = excluded.line
                     """, arguments: [o.source, o.fingerprint, o.path, Int64(bitPattern: o.inode), o.offset, o.line])
         }
-        try Self.writeState(batch, db)
+        try Self.writeState(batch, db, sideRows: &sideRows)
         let outbox = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO outbox
@@ -239,8 +260,8 @@ public final class SLAStore: Sendable {
         }
     }
 
-    /// Replaces the state of the incidents a batch touched.
-    static func writeState(_ batch: Batch, _ db: Database) throws {
+    /// Replaces the state of the incidents a batch touched; `sideRows` as in ``writeBatch(_:_:sideRows:)``.
+    static func writeState(_ batch: Batch, _ db: Database, sideRows: inout Set<String>) throws {
         // An incident's row holds its clocks, so replacing the row replaces them; its breached
         // clocks (the control socket's list) and rejections can disappear (a late event retracts
         // a breach; an earlier opening makes an event no longer "before open"), so both are
@@ -251,7 +272,8 @@ public final class SLAStore: Sendable {
         for incident in batch.unevaluated {
             try run(deleteIncident, [.text(incident)], db)
         }
-        for incident in batch.incidents.map(\.incident) + batch.unevaluated {
+        for incident in batch.incidents.map(\.incident) + batch.unevaluated
+        where sideRows.remove(incident) != nil {
             try run(deleteBreaches, [.text(incident)], db)
             try run(deleteRejections, [.text(incident)], db)
         }
@@ -281,6 +303,7 @@ public final class SLAStore: Sendable {
                 ], db)
             for c in clocks {
                 guard let at = c.breachedAt else { continue }
+                sideRows.insert(v.incident)
                 try run(
                     insertBreach,
                     [
@@ -293,6 +316,7 @@ public final class SLAStore: Sendable {
         let insertRejection = try db.cachedStatement(
             sql: "INSERT OR REPLACE INTO rejections (event_id, incident, reason, detail) VALUES (?, ?, ?, ?)")
         for r in batch.rejections {
+            if let incident = r.event.incident { sideRows.insert(incident) }
             try run(
                 insertRejection,
                 [.text(r.event.id), Value(r.event.incident), .text(r.reason.rawValue), .text(r.detail)], db)

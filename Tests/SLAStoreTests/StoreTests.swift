@@ -112,6 +112,53 @@ struct StoreTests {
         #expect(!dump.contains("INC-1|reaction|P1|running"), "the old verdict is gone")
     }
 
+    @Test(
+        "a touched incident's breach and rejection rows are replaced: gone when its new state has none, also after the store is reopened"
+    )
+    func sideRowsReplaced() throws {
+        let path = try temporaryStorePath()
+        let contract = Contract(
+            id: "c", customer: "C", calendar: .twentyFourSeven(),
+            fee: Money(parsing: "10.00", currency: Currency(code: "EUR")!)!,
+            priorities: [PriorityTerms(name: "P1", reaction: 60, resolution: 100_000, calendar: .twentyFourSeven())])
+        var engine = IngestEngine(contracts: [contract])
+        func state(_ incidents: [String]) -> Batch {
+            var batch = Batch()
+            for incident in incidents {
+                let (verdict, rejections) = engine.evaluate(incident: incident, asOf: Instant(1_000))
+                batch.incidents.append(verdict!)
+                batch.rejections += rejections
+            }
+            return batch
+        }
+        // INC-1 breaches its reaction (no acknowledgement in 60 s) and has an event before its
+        // opening; INC-2 has neither.
+        _ = engine.add([
+            event("a", 100, .opened), event("early", 50, .updated), event("b", 0, .opened, incident: "INC-2"),
+            event("c", 10, .acknowledged, incident: "INC-2"),
+        ])
+        do {
+            let store = try SLAStore(path: path)
+            try store.commit(state(["INC-1", "INC-2"]))
+            let dump = try store.canonicalDump()
+            #expect(dump.contains("# breaches\nINC-1|reaction|"))
+            #expect(dump.contains("# rejections\nearly|INC-1|before_open|"))
+            // A touch of INC-2 alone leaves INC-1's rows as they are.
+            try store.commit(state(["INC-2"]))
+            #expect(try store.canonicalDump() == dump)
+        }
+        // Reopened (the writer learns again which incidents have such rows): an earlier opening
+        // and an acknowledgement in time take INC-1's breach and its "before open" rejection
+        // away; the later opening is now the one rejected.
+        let store = try SLAStore(path: path)
+        _ = engine.add([event("a0", 40, .opened), event("ack", 90, .acknowledged)])
+        try store.commit(state(["INC-1"]))
+        let dump = try store.canonicalDump()
+        #expect(dump.contains("# breaches\n# rejections\na|INC-1|duplicate_open|"), "no breach, one new rejection")
+        #expect(!dump.contains("early|INC-1|before_open"))
+        #expect(dump.contains("INC-1|reaction|P1|met|"))
+    }
+
     @Test("report verdicts are read one at a time; a verdict kept by the caller is not changed by the next")
     func reportVerdictsOneAtATime() throws {
         let store = try SLAStore(path: try temporaryStorePath())
