@@ -1,173 +1,36 @@
 /// An SLA contract with everything resolved: calendars built, durations in seconds, money parsed.
-public struct Contract: Sendable {
-    /// The fields, shared by every copy until one is changed: the engine copies its incident's
-    /// contract into every evaluation, and one reference costs one retain where the fields
-    /// cost fifteen.
-    private final class Storage: @unchecked Sendable {
-        // @unchecked: changed only through a uniquely referenced copy (``Contract/unique()``).
-        var id: String
-        var customer: String
-        var validFrom: LocalDate?
-        var validTo: LocalDate?
-        var calendar: BusinessCalendar
-        var fee: Money
-        var services: [String]
-        var availability: AvailabilityTerms?
-        var priorities: [PriorityTerms]
-        var pauseOn: Set<String>
-        var warnAt: [Percentage]
-        var escalations: [Escalation]
-        var penalties: PenaltyRules
-        var notify: [String]
-
-        init(
-            id: String, customer: String, validFrom: LocalDate?, validTo: LocalDate?, calendar: BusinessCalendar,
-            fee: Money, services: [String], availability: AvailabilityTerms?, priorities: [PriorityTerms],
-            pauseOn: Set<String>, warnAt: [Percentage], escalations: [Escalation], penalties: PenaltyRules,
-            notify: [String]
-        ) {
-            self.id = id
-            self.customer = customer
-            self.validFrom = validFrom
-            self.validTo = validTo
-            self.calendar = calendar
-            self.fee = fee
-            self.services = services
-            self.availability = availability
-            self.priorities = priorities
-            self.pauseOn = pauseOn
-            self.warnAt = warnAt
-            self.escalations = escalations
-            self.penalties = penalties
-            self.notify = notify
-        }
-
-        func copy() -> Storage {
-            Storage(
-                id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
-                services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
-                warnAt: warnAt, escalations: escalations, penalties: penalties, notify: notify)
-        }
-    }
-
-    private var storage: Storage
-
-    private mutating func unique() {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-    }
-
+///
+/// Immutable, and a class: the engine hands its incident's contract to every evaluation, and a
+/// reference is one retain where a struct of these fields was fifteen (docs/benchmarks.md).
+public final class Contract: Sendable {
     /// The contract id, unique across the configuration.
-    public var id: String {
-        get { storage.id }
-        set {
-            unique()
-            storage.id = newValue
-        }
-    }
+    public let id: String
     /// The customer's name as it appears in reports.
-    public var customer: String {
-        get { storage.customer }
-        set {
-            unique()
-            storage.customer = newValue
-        }
-    }
+    public let customer: String
     /// First and last day (inclusive, contract time zone) on which the contract applies.
-    public var validFrom: LocalDate? {
-        get { storage.validFrom }
-        set {
-            unique()
-            storage.validFrom = newValue
-        }
-    }
+    public let validFrom: LocalDate?
     /// Last day (inclusive, contract time zone) on which the contract applies.
-    public var validTo: LocalDate? {
-        get { storage.validTo }
-        set {
-            unique()
-            storage.validTo = newValue
-        }
-    }
+    public let validTo: LocalDate?
     /// The contract calendar: its zone defines report months, its hours the business time.
-    public var calendar: BusinessCalendar {
-        get { storage.calendar }
-        set {
-            unique()
-            storage.calendar = newValue
-        }
-    }
+    public let calendar: BusinessCalendar
     /// Monthly fee; its currency is the contract's currency.
-    public var fee: Money {
-        get { storage.fee }
-        set {
-            unique()
-            storage.fee = newValue
-        }
-    }
+    public let fee: Money
     /// Services whose outages count for availability.
-    public var services: [String] {
-        get { storage.services }
-        set {
-            unique()
-            storage.services = newValue
-        }
-    }
+    public let services: [String]
     /// The availability promise, if any.
-    public var availability: AvailabilityTerms? {
-        get { storage.availability }
-        set {
-            unique()
-            storage.availability = newValue
-        }
-    }
+    public let availability: AvailabilityTerms?
     /// Terms per priority name, in the order they were written.
-    public var priorities: [PriorityTerms] {
-        get { storage.priorities }
-        set {
-            unique()
-            storage.priorities = newValue
-        }
-    }
+    public let priorities: [PriorityTerms]
     /// Statuses that stop the resolution clock while the incident is in them.
-    public var pauseOn: Set<String> {
-        get { storage.pauseOn }
-        set {
-            unique()
-            storage.pauseOn = newValue
-        }
-    }
+    public let pauseOn: Set<String>
     /// Warning thresholds below 100 %, ascending.
-    public var warnAt: [Percentage] {
-        get { storage.warnAt }
-        set {
-            unique()
-            storage.warnAt = newValue
-        }
-    }
+    public let warnAt: [Percentage]
     /// Escalation levels at 100 % or more, ascending.
-    public var escalations: [Escalation] {
-        get { storage.escalations }
-        set {
-            unique()
-            storage.escalations = newValue
-        }
-    }
+    public let escalations: [Escalation]
     /// What breaches cost, and the monthly cap.
-    public var penalties: PenaltyRules {
-        get { storage.penalties }
-        set {
-            unique()
-            storage.penalties = newValue
-        }
-    }
+    public let penalties: PenaltyRules
     /// Webhook names that hear about this contract.
-    public var notify: [String] {
-        get { storage.notify }
-        set {
-            unique()
-            storage.notify = newValue
-        }
-    }
+    public let notify: [String]
 
     /// Creates a resolved contract.
     public init(
@@ -177,10 +40,20 @@ public struct Contract: Sendable {
         pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
         penalties: PenaltyRules = PenaltyRules(), notify: [String] = []
     ) {
-        storage = Storage(
-            id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
-            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn, warnAt: warnAt,
-            escalations: escalations, penalties: penalties, notify: notify)
+        self.id = id
+        self.customer = customer
+        self.validFrom = validFrom
+        self.validTo = validTo
+        self.calendar = calendar
+        self.fee = fee
+        self.services = services
+        self.availability = availability
+        self.priorities = priorities
+        self.pauseOn = pauseOn
+        self.warnAt = warnAt
+        self.escalations = escalations
+        self.penalties = penalties
+        self.notify = notify
     }
 
     /// The contract's zone: its calendar's.
