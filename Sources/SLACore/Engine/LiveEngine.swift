@@ -295,39 +295,20 @@ public struct LiveEngine: Sendable {
     }
 
     /// ``ingest(_:nowMilliseconds:)`` that also reports which events were new and which incidents they touched.
+    ///
+    /// ``mark(_:)``, evaluating each touched incident, ``decide(_:nowMilliseconds:)``; the
+    /// evaluation is pure, and the daemon spreads it over the cores between the two.
     public mutating func add(_ events: [SLAEvent], nowMilliseconds now: Int64)
         -> (fresh: [SLAEvent], touched: Set<String>, notifications: [SLANotification])
     {
-        let added = record(events, nowMilliseconds: now)
-        return (
-            zip(events, added.fresh).filter(\.1).map(\.0), Set(added.touched.map(\.incident)), added.notifications
-        )
-    }
-
-    /// What ``record(_:nowMilliseconds:)`` did with a batch of events.
-    public struct Recorded: Sendable {
-        /// Per event given: whether it was new (not seen before, nor earlier in the batch).
-        public var fresh: [Bool]
-        /// The incidents the new events touched, in name order, each with its verdict as of its
-        /// own last event (what the store keeps; nil when it cannot be evaluated) and the events
-        /// it rejects.
-        public var touched: [(incident: String, verdict: IncidentVerdict?, rejections: [Rejection])]
-        /// What the batch decided.
-        public var notifications: [SLANotification]
-    }
-
-    /// Adds events and re-decides the incidents they touch as of `now` (as ``ingest(_:nowMilliseconds:)``),
-    /// returning also each touched incident's verdict as of its last event.
-    ///
-    /// The three steps one after the other: ``mark(_:)``, evaluating each touched incident
-    /// with `engine.evaluate(incident:)` (pure: a caller may spread it over threads), ``decide(_:nowMilliseconds:)``.
-    public mutating func record(_ events: [SLAEvent], nowMilliseconds now: Int64) -> Recorded {
         let (fresh, names) = mark(events)
         let touched = names.map { incident in
             let (verdict, rejections) = engine.evaluate(incident: incident)
             return (incident, verdict, rejections)
         }
-        return Recorded(fresh: fresh, touched: touched, notifications: decide(touched, nowMilliseconds: now))
+        return (
+            zip(events, fresh).filter(\.1).map(\.0), Set(names), decide(touched, nowMilliseconds: now)
+        )
     }
 
     /// Adds events to the engine: per event whether it was new, and the incidents the new ones
