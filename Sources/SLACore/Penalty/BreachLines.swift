@@ -80,8 +80,13 @@ public struct BreachLines: RandomAccessCollection, Sendable {
 
     /// Appends `other`'s lines after these; `remap[k]` is where `other`'s price `k` is in ``prices``.
     mutating func append(contentsOf other: BreachLines, remap: [Int]) {
-        entries.reserveCapacity(entries.count + other.entries.count)
-        for var e in other.entries {
+        append(other.entries[...], remap: remap)
+    }
+
+    /// Appends `lines` of another `BreachLines`, their prices mapped by `remap`.
+    private mutating func append(_ lines: ArraySlice<Entry>, remap: [Int]) {
+        entries.reserveCapacity(entries.count + lines.count)
+        for var e in lines {
             e.price = remap[e.price]
             entries.append(e)
         }
@@ -176,11 +181,8 @@ public struct BreachLines: RandomAccessCollection, Sendable {
             }
         }
         out += a[i...]
-        for var e in b[j...] {
-            e.price = remap[e.price]
-            out.append(e)
-        }
         entries = out
+        append(b[j...], remap: remap)
     }
 }
 
