@@ -50,12 +50,10 @@ struct Ingest {
     let store: SLAStore
     var live: LiveEngine
     let sources: SourceSet
-    let maxLineBytes: Int
     let useReference: Bool
 
     init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool) {
         self.store = store
-        self.maxLineBytes = maxLineBytes
         useReference = reference
         live = LiveEngine(
             engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
@@ -90,15 +88,15 @@ struct Ingest {
     /// new or changed ones start from their saved offsets; removed ones stop.
     func replaceSources(_ config: SladConfiguration) throws {
         let saved = Dictionary(grouping: try store.offsets(), by: \.source)
-        let sources = self.sources.list
-        self.sources.list = config.sources.map { source in
+        let current = sources.list
+        sources.list = config.sources.map { source in
             let mapping = config.mappings[source.format]
             // A mapped source is rebuilt (its mapping may have changed): it re-reads from the start anyway.
-            if mapping == nil, let kept = sources.first(where: { $0.config == source && $0.mapping == nil }) {
+            if mapping == nil, let kept = current.first(where: { $0.config == source && $0.mapping == nil }) {
                 return kept
             }
             return Self.source(
-                source, mapping: mapping, saved: saved[source.name] ?? [], maxLineBytes: maxLineBytes,
+                source, mapping: mapping, saved: saved[source.name] ?? [], maxLineBytes: sources.maxLineBytes,
                 reference: useReference)
         }
     }
@@ -119,7 +117,7 @@ struct Ingest {
         for i in sources.list.indices where sources.list[i].mapping == nil {
             sources.list[i] = Self.source(
                 sources.list[i].config, mapping: nil, saved: saved[sources.list[i].config.name] ?? [],
-                maxLineBytes: maxLineBytes, reference: useReference)
+                maxLineBytes: sources.maxLineBytes, reference: useReference)
         }
         // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
         return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)
@@ -140,9 +138,6 @@ struct Ingest {
             return (source.config.name, source.config.path, offset, behind)
         }
     }
-
-    /// Reads up to `maxLines` lines across sources and turns them into a batch.
-    mutating func nextBatch(maxLines: Int) -> Batch { apply(sources.read(maxLines: maxLines)) }
 
     /// A read of the sources applied to the engine: the batch to commit.
     mutating func apply(_ read: SourceRead) -> Batch {
