@@ -143,10 +143,6 @@ enum PackedClocks {
             remaining = Int(n)
         }
 
-        private mutating func flags() -> UInt8? { bytes.byte() }
-        private mutating func number() -> Int64? { bytes.number() }
-        private mutating func text() -> UnsafeBufferPointer<UInt8>? { bytes.text() }
-
         /// The next clock with its texts in place; nil after the last one, or where the bytes
         /// turn out damaged (then `damaged` is set; bytes left after the last clock are damage too).
         mutating func next() -> Raw? {
@@ -161,8 +157,9 @@ enum PackedClocks {
         }
 
         private mutating func clock() -> Raw? {
-            guard let flags = flags(), let metric = text(), let priority = text(), let outcome = text(),
-                let calendar = text(), let elapsed = number()
+            guard let flags = bytes.byte(), let metric = bytes.text(), let priority = bytes.text(),
+                let outcome = bytes.text(),
+                let calendar = bytes.text(), let elapsed = bytes.number()
             else { return nil }
             var raw = Raw(
                 metric: metric, priority: priority, outcome: outcome, calendar: calendar, elapsed: elapsed)
@@ -170,14 +167,14 @@ enum PackedClocks {
                 read(&raw.stoppedAt, if: PackedClocks.hasStoppedAt, in: flags)
             else { return nil }
             if flags & PackedClocks.hasBreach != 0 {
-                guard let v = number() else { return nil }
+                guard let v = bytes.number() else { return nil }
                 raw.breachedAt = v
                 raw.breachPriority = priority
                 if flags & PackedClocks.hasOwnBreachPriority != 0 {
-                    guard let p = text() else { return nil }
+                    guard let p = bytes.text() else { return nil }
                     raw.breachPriority = p
                 }
-                guard let t = number() else { return nil }
+                guard let t = bytes.number() else { return nil }
                 raw.breachTarget = t &+ (raw.target ?? 0)
             }
             guard read(&raw.deadline, if: PackedClocks.hasDeadline, in: flags),
@@ -189,7 +186,7 @@ enum PackedClocks {
         /// Reads a number into `value` when `flags` has `flag`; false when the bytes end first.
         private mutating func read(_ value: inout Int64?, if flag: UInt8, in flags: UInt8) -> Bool {
             guard flags & flag != 0 else { return true }
-            guard let v = number() else { return false }
+            guard let v = bytes.number() else { return false }
             value = v
             return true
         }
