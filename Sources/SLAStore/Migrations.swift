@@ -244,7 +244,6 @@ enum Migrations {
                     CREATE TABLE ledger (
                         seq INTEGER PRIMARY KEY,
                         source TEXT NOT NULL,
-                        count INTEGER NOT NULL,
                         events BLOB NOT NULL
                     );
                     CREATE TABLE service_events (
@@ -263,13 +262,13 @@ enum Migrations {
                         level, due, promise
                     FROM events ORDER BY seq
                     """)
-            let insert = try db.makeStatement(sql: "INSERT INTO ledger (source, count, events) VALUES (?, ?, ?)")
+            let insert = try db.makeStatement(sql: "INSERT INTO ledger (source, events) VALUES (?, ?)")
             var run: (source: String, events: [SLAEvent])?
             func flush() throws {
                 guard let r = run, !r.events.isEmpty else { return }
                 var bytes: [UInt8] = []
                 PackedEvents.encode(r.events, into: &bytes)
-                try insert.execute(arguments: [r.source, r.events.count, Data(bytes)])
+                try insert.execute(arguments: [r.source, Data(bytes)])
             }
             while let r = try rows.next() {
                 let source: String = r[1]

@@ -241,7 +241,7 @@ public final class SLAStore: Sendable {
     /// ledger from the start (docs/decisions.md), so the ledger keeps no index of ids.
     static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database) throws {
         guard !events.isEmpty else { return }
-        let insertRun = try db.cachedStatement(sql: "INSERT INTO ledger (source, count, events) VALUES (?, ?, ?)")
+        let insertRun = try db.cachedStatement(sql: "INSERT INTO ledger (source, events) VALUES (?, ?)")
         var packed: [UInt8] = []
         var start = 0
         while start < events.count {
@@ -250,7 +250,7 @@ public final class SLAStore: Sendable {
             while end < events.count && events[end].source == source { end += 1 }
             packed.removeAll(keepingCapacity: true)
             PackedEvents.encode(events[start..<end].lazy.map(\.event), into: &packed)
-            try run(insertRun, [.text(source), .int(Int64(end - start)), .blob(packed)], db)
+            try run(insertRun, [.text(source), .blob(packed)], db)
             start = end
         }
         let insertService = try db.cachedStatement(

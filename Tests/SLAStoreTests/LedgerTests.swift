@@ -64,9 +64,9 @@ struct LedgerTests {
         #expect(try store.events().map(\.event.id) == ["a1", "a2", "b1", "s1", "a3", "s2"])
         #expect(try store.events().map(\.source) == ["a", "a", "b", "b", "a", "a"])
         let rows = try store.queue.read { db in
-            try GRDB.Row.fetchAll(db, sql: "SELECT source, count FROM ledger ORDER BY seq").map {
-                "\($0[0] as String)×\($0[1] as Int)"
-            }
+            var rows: [String] = []
+            try SLAStore.forEachLedgerRun(db) { source, events in rows.append("\(source)×\(events.count)") }
+            return rows
         }
         #expect(rows == ["a×2", "b×2", "a×1", "a×1"])
         #expect(try store.serviceEvents().map(\.id) == ["s1", "s2"])
