@@ -248,7 +248,7 @@ struct CSVWriter {
         if !first { bytes.append(0x2C) }
         var text = text
         text.withUTF8 { utf8 in
-            guard utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else {
+            guard Self.needsQuotes(utf8) else {
                 bytes.append(contentsOf: utf8)
                 return
             }
@@ -259,6 +259,11 @@ struct CSVWriter {
             }
             bytes.append(0x22)
         }
+    }
+
+    /// Whether a field of these bytes must be quoted: it holds a comma, a quote or a line break.
+    static func needsQuotes(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        utf8.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
     }
 
     /// An integer field (digits and a sign never need quoting).

@@ -92,7 +92,7 @@ struct StatementBreachRows {
                 put(head[price])
                 var incident = lines.incident(k)
                 incident.withUTF8 { utf8 in
-                    if utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+                    if CSVWriter.needsQuotes(utf8) {
                         out.pointee = 0x22
                         out += 1
                         for b in utf8 {
