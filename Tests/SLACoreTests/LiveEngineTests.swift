@@ -59,15 +59,18 @@ func driver(at ms: Int64 = t0 * 1000) -> ManualDriver {
 
 @Suite("Live engine (manual clock)")
 struct LiveEngineTests {
-    @Test("a refresh after a timer fires re-arms one timer per running clock, never a second copy")
-    func oneTimerPerClock() {
+    @Test("one timer per incident, at the earliest next threshold of its clocks; never a second copy")
+    func oneTimerPerIncident() {
         var d = driver()
         d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
-        // Reaction and resolution run: the next threshold of each is armed, nothing more.
-        #expect(d.live.armedCount == 2)
-        for until in [450, 720, 905, 1_800, 7_200] {
+        // Reaction (900 s) and resolution (14 400 s) run: the earliest next threshold is reaction's 50 %.
+        #expect(d.live.armedCount == 1)
+        #expect(d.live.armedMilliseconds(of: "INC") == (t0 + 450) * 1000)
+        // After each refresh: the next threshold of either clock (a breach waits the 5 s lateness).
+        for (until, next) in [(450, 720), (720, 905), (905, 1_800), (1_800, 7_200), (7_200, 11_520)] {
             d.run(until: (t0 + Int64(until)) * 1000)
-            #expect(d.live.armedCount == (until < 1_800 ? 2 : 1), "after +\(until) s")
+            #expect(d.live.armedCount == 1, "after +\(until) s")
+            #expect(d.live.armedMilliseconds(of: "INC") == (t0 + Int64(next)) * 1000, "after +\(until) s")
         }
         #expect(d.log.count == 5)
     }

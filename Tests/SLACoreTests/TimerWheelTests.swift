@@ -4,30 +4,35 @@ import Testing
 
 @Suite("Timer wheel")
 struct TimerWheelTests {
-    @Test("random inserts, cancels and advances fire exactly what a reference model fires", arguments: [1, 2, 3, 4])
+    @Test(
+        "random schedules, moves, cancels and advances fire exactly what a reference model fires",
+        arguments: [1, 2, 3, 4])
     func againstReference(_ seed: Int) {
         var rng = SeededRandom(seed: UInt64(seed) * 7919)
         let start: Int64 = 1_793_600_000_000 + Int64(seed) * 12_345
         var wheel = TimerWheel(now: start)
-        var live: [TimerWheel.Handle: (deadline: Int64, payload: UInt32)] = [:]
+        // Few keys, so that keys are moved, cancelled and re-armed (to old deadlines too) often.
+        let keys: UInt64 = 700
+        var live: [UInt32: Int64] = [:]
         var now = start
-        var payload: UInt32 = 0
         let scales: [Int64] = [5, 64, 4_096, 300_000, 86_400_000, 40 * 86_400_000, 3 * 365 * 86_400_000]
         for _ in 0..<20_000 {
             switch rng.next() % 10 {
             case 0...4:
+                let key = UInt32(rng.next() % keys)
                 let scale = scales[Int(rng.next() % UInt64(scales.count))]
-                let deadline = now - 3 + Int64(rng.next() % UInt64(scale))
-                payload += 1
-                live[wheel.insert(deadline: deadline, payload: payload)] = (deadline, payload)
+                // Sometimes back to a deadline it had before: its old reference must not fire twice.
+                let deadline =
+                    rng.next() % 8 == 0 ? start + Int64(key) * 1_000 : now - 3 + Int64(rng.next() % UInt64(scale))
+                wheel.schedule(key, at: deadline)
+                live[key] = deadline
             case 5, 6:
-                if let victim = live.keys.randomElement(using: &rng) {
-                    let cancelled = wheel.cancel(victim)
-                    let again = wheel.cancel(victim)
-                    #expect(cancelled)
-                    #expect(!again, "a cancelled handle is stale")
-                    live[victim] = nil
-                }
+                let key = UInt32(rng.next() % keys)
+                let cancelled = wheel.cancel(key)
+                #expect(cancelled == (live[key] != nil))
+                let again = wheel.cancel(key)
+                #expect(!again, "a cancelled key has no timer")
+                live[key] = nil
             default:
                 let step: Int64
                 switch rng.next() % 4 {
@@ -37,29 +42,30 @@ struct TimerWheelTests {
                 default: step = max(0, (wheel.nextWakeup() ?? now) - now)
                 }
                 let target = now + step
-                if let wake = wheel.nextWakeup(), let earliest = live.values.map(\.deadline).min() {
+                if let wake = wheel.nextWakeup(), let earliest = live.values.min() {
                     #expect(wake <= max(earliest, now), "the wheel must wake no later than its earliest timer")
                 }
-                var fired: [(TimerWheel.Handle, UInt32, Int64)] = []
-                wheel.advance(to: target) { fired.append(($0, $1, $2)) }
-                let expected = live.filter { $0.value.deadline <= target }
+                var fired: [(UInt32, Int64)] = []
+                wheel.advance(to: target) { fired.append(($0, $1)) }
+                let expected = live.filter { $0.value <= target }
                 #expect(fired.count == expected.count, "fired \(fired.count), expected \(expected.count)")
-                for (handle, p, deadline) in fired {
-                    #expect(live[handle]?.payload == p && live[handle]?.deadline == deadline)
-                    live[handle] = nil
+                for (key, deadline) in fired {
+                    #expect(live[key] == deadline, "key \(key) fired once, for its current deadline")
+                    live[key] = nil
                 }
-                let bad = zip(fired, fired.dropFirst()).first { $0.2 > $1.2 }
+                let bad = zip(fired, fired.dropFirst()).first { $0.1 > $1.1 }
                 #expect(
                     bad == nil,
-                    "fired in deadline order: \(bad.map { "\($0.0.2) before \($0.1.2)" } ?? ""), from \(now) to \(target), all \(fired.map(\.2))"
+                    "fired in deadline order: \(bad.map { "\($0.0.1) before \($0.1.1)" } ?? ""), from \(now) to \(target)"
                 )
                 now = max(now, target)
             }
             #expect(wheel.count == live.count)
+            for key in [UInt32(rng.next() % keys)] { #expect(wheel.deadline(of: key) == live[key]) }
         }
         // Drain everything, years ahead included.
         var rest = 0
-        wheel.advance(to: now + 10 * 365 * 86_400_000) { _, _, _ in rest += 1 }
+        wheel.advance(to: now + 10 * 365 * 86_400_000) { _, _ in rest += 1 }
         #expect(rest == live.count)
         #expect(wheel.count == 0)
         #expect(wheel.nextWakeup() == nil)
@@ -69,75 +75,85 @@ struct TimerWheelTests {
     func exactness() {
         var wheel = TimerWheel(now: 1_000)
         #expect(wheel.nextWakeup() == nil)
-        let h = wheel.insert(deadline: 1_000 + 86_400_000 + 17, payload: 7)
+        wheel.schedule(7, at: 1_000 + 86_400_000 + 17)
         var fired: [UInt32] = []
-        wheel.advance(to: 1_000 + 86_400_000 + 16) { _, p, _ in fired.append(p) }
+        wheel.advance(to: 1_000 + 86_400_000 + 16) { k, _ in fired.append(k) }
         #expect(fired.isEmpty)
-        #expect(wheel.deadline(of: h) == Int64(1_000 + 86_400_000 + 17))
-        wheel.advance(to: 1_000 + 86_400_000 + 17) { _, p, _ in fired.append(p) }
+        #expect(wheel.deadline(of: 7) == Int64(1_000 + 86_400_000 + 17))
+        wheel.advance(to: 1_000 + 86_400_000 + 17) { k, _ in fired.append(k) }
         #expect(fired == [7])
-        #expect(wheel.deadline(of: h) == nil)
-        let stale = wheel.cancel(h)
+        #expect(wheel.deadline(of: 7) == nil)
+        let stale = wheel.cancel(7)
         #expect(!stale)
         // Time never goes back: an earlier `now` fires nothing and keeps the wheel's time.
-        wheel.insert(deadline: 5_000 + 86_400_000, payload: 8)
-        wheel.advance(to: 0) { _, p, _ in fired.append(p) }
+        wheel.schedule(8, at: 5_000 + 86_400_000)
+        wheel.advance(to: 0) { k, _ in fired.append(k) }
         #expect(fired == [7])
         #expect(wheel.elapsed == 1_000 + 86_400_000 + 17)
     }
 
-    @Test("a deadline already passed fires on the next advance; handles of reused entries stay distinct")
-    func pastDeadlinesAndReuse() {
+    @Test("a deadline already passed fires on the next advance; a key moved back and forth fires once")
+    func pastDeadlinesAndMoves() {
         var wheel = TimerWheel(now: 10_000)
-        let a = wheel.insert(deadline: 9_000, payload: 1)
+        wheel.schedule(1, at: 9_000)
+        wheel.schedule(2, at: 8_000)
         var fired: [UInt32] = []
-        wheel.advance(to: 10_000) { _, p, _ in fired.append(p) }
-        #expect(fired == [1])
-        let b = wheel.insert(deadline: 20_000, payload: 2)
-        #expect(a != b, "the reused entry has a new generation")
-        let cancelA = wheel.cancel(a)
-        let cancelB = wheel.cancel(b)
-        #expect(!cancelA)
-        #expect(cancelB)
+        wheel.advance(to: 10_000) { k, _ in fired.append(k) }
+        #expect(fired == [2, 1], "late timers fire oldest first")
+        // Armed, moved, armed back to the first deadline: two references look live; one fires.
+        wheel.schedule(3, at: 20_000)
+        wheel.schedule(3, at: 30_000)
+        wheel.schedule(3, at: 20_000)
+        wheel.schedule(3, at: 20_000)
+        #expect(wheel.count == 1)
+        wheel.advance(to: 40_000) { k, _ in fired.append(k) }
+        #expect(fired == [2, 1, 3])
+        #expect(wheel.count == 0)
+        let cancelled = wheel.cancel(3)
+        #expect(!cancelled)
     }
 
     @Test("storage stays within 32 bytes per timer")
     func memory() {
         var wheel = TimerWheel(now: 0)
         wheel.reserveCapacity(100_000)
-        for i in 0..<100_000 { wheel.insert(deadline: Int64(i) * 997 + 1, payload: UInt32(i)) }
+        for i in 0..<100_000 { wheel.schedule(UInt32(i), at: Int64(i) * 997 + 1) }
         #expect(TimerWheel.bytesPerTimer <= 32)
-        #expect(wheel.storageBytes <= 100_000 * 32 + 8_192)
+        #expect(wheel.storageBytes <= 100_000 * 32 + 16_384)
     }
 
-    @Test("lazy cancels: sweeps reclaim cancelled entries, the survivors fire exactly once, storage does not grow")
+    @Test("lazy cancels: sweeps reclaim stale references, the survivors fire exactly once, storage does not grow")
     func sweeps() {
         var rng = SeededRandom(seed: 42)
         let start: Int64 = 1_793_600_000_000
         var wheel = TimerWheel(now: start)
-        var live: [TimerWheel.Handle: Int64] = [:]
+        var live: [UInt32: Int64] = [:]
         for k in 0..<20_000 {
             let deadline = start + 1 + Int64(rng.next() % (30 * 86_400_000))
-            live[wheel.insert(deadline: deadline, payload: UInt32(k))] = deadline
+            wheel.schedule(UInt32(k), at: deadline)
+            live[UInt32(k)] = deadline
         }
         let bytes = wheel.storageBytes
         // Many rounds of cancel-most and re-arm: each crosses the sweep threshold several times.
         for _ in 0..<5 {
-            for handle in Array(live.keys).shuffled(using: &rng).prefix(15_000) {
-                let cancelled = wheel.cancel(handle)
+            for key in Array(live.keys).shuffled(using: &rng).prefix(15_000) {
+                let cancelled = wheel.cancel(key)
                 #expect(cancelled)
-                live[handle] = nil
+                live[key] = nil
             }
             for k in 0..<15_000 {
+                let key = UInt32(rng.next() % 20_000)
                 let deadline = start + 1 + Int64(rng.next() % (30 * 86_400_000))
-                live[wheel.insert(deadline: deadline, payload: UInt32(k))] = deadline
+                wheel.schedule(key, at: deadline)
+                live[key] = deadline
+                _ = k
             }
             #expect(wheel.count == live.count)
         }
-        #expect(wheel.storageBytes <= bytes * 5 / 4, "cancelled entries are reused, not piled up")
+        #expect(wheel.storageBytes <= bytes * 2, "stale references are reclaimed, not piled up")
         var fired: [Int64] = []
-        wheel.advance(to: start + 31 * 86_400_000) { handle, _, deadline in
-            let armed = live.removeValue(forKey: handle)
+        wheel.advance(to: start + 31 * 86_400_000) { key, deadline in
+            let armed = live.removeValue(forKey: key)
             #expect(armed == deadline)
             fired.append(deadline)
         }

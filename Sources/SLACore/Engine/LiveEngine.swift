@@ -142,10 +142,9 @@ public struct IncidentCursor: Sendable, Hashable {
 public struct LiveEngine: Sendable {
     /// Events and verdicts.
     public private(set) var engine: IngestEngine
+    /// One timer per incident, keyed by its payload index, at the earliest next threshold of
+    /// its clocks: a timer only says "look now", and the refresh it causes arms the next one.
     private var wheel: TimerWheel
-    /// Armed timers per incident, by payload index (an array: a refresh cancels and re-arms
-    /// without hashing the incident's name, and keeps the array's capacity).
-    private var armed: [[TimerWheel.Handle]] = []
     /// Payload → incident (the wheel carries 32-bit payloads).
     private var incidentIndex: [String: UInt32] = [:]
     private var incidentNames: [String] = []
@@ -176,8 +175,14 @@ public struct LiveEngine: Sendable {
         }
     }
 
-    /// Timers armed.
+    /// Timers armed: one per incident with a threshold still to come (its earliest).
     public var armedCount: Int { wheel.count }
+
+    /// When `incident`'s timer is armed for (ms): the earliest next threshold of its clocks
+    /// (a breach's plus the allowed lateness); nil when nothing is to come.
+    public func armedMilliseconds(of incident: String) -> Int64? {
+        incidentIndex[incident].flatMap { wheel.deadline(of: $0) }
+    }
 
     /// The standing of each incident by payload index (nil once closed or not covered),
     /// kept current by every refresh; arrays, so that a listing scans memory in order.
@@ -340,7 +345,6 @@ public struct LiveEngine: Sendable {
     /// at once and find nothing: rebuild the wheel at `now` and re-arm every incident.
     public mutating func resetClock(nowMilliseconds now: Int64) -> [SLANotification] {
         wheel = TimerWheel(now: now)
-        armed = Array(repeating: [], count: incidentNames.count)
         return catchUp(incidents: engine.incidentIDs, nowMilliseconds: now)
     }
 
@@ -362,7 +366,7 @@ public struct LiveEngine: Sendable {
     /// Moves wall-clock time to `now` and decides every timer that came due.
     public mutating func advance(toMilliseconds now: Int64) -> [SLANotification] {
         var due = Set<UInt32>()
-        wheel.advance(to: now) { _, payload, _ in due.insert(payload) }
+        wheel.advance(to: now) { payload, _ in due.insert(payload) }
         var out: [SLANotification] = []
         // Incidents in name order, so that the same timers give the same output.
         for index in due.sorted(by: { incidentNames[Int($0)] < incidentNames[Int($1)] }) {
@@ -381,9 +385,7 @@ public struct LiveEngine: Sendable {
     private mutating func refresh(
         _ incident: String, index: Int, now: Int64, settled: IncidentVerdict? = nil
     ) -> [SLANotification] {
-        // Timers that just fired are stale handles by now; cancelling them is a no-op.
-        for handle in armed[index] { wheel.cancel(handle) }
-        armed[index].removeAll(keepingCapacity: true)
+        var next = Int64.max
         // Clocks count whole seconds and a threshold is passed when elapsed time exceeds it: at
         // wall time t (to the millisecond) a threshold due at second t is reached, and every later
         // instant exceeds it, so the decision is taken at t, evaluating as of the next whole second.
@@ -402,7 +404,7 @@ public struct LiveEngine: Sendable {
                     if kind == .breach { stillTrue.insert(id) }
                     // A breach waits `allowedLateness` for events that could still stop the clock in time.
                     if kind == .breach && now < (crossing.at.seconds + allowedLateness) * 1000 {
-                        arm(index, atMilliseconds: (crossing.at.seconds + allowedLateness) * 1000)
+                        next = min(next, (crossing.at.seconds + allowedLateness) * 1000)
                         continue
                     }
                     // Old history (a first import, a long outage) is recorded in verdicts, not announced.
@@ -412,13 +414,14 @@ public struct LiveEngine: Sendable {
                     if kind == .breach { breaches[incident, default: [:]][id] = n }
                     out.append(n)
                 }
-                // Only the next threshold of each clock is armed: when it fires, the refresh arms the one after.
-                if let next = clock.upcoming.min(by: { $0.at < $1.at }) {
-                    let delay = next.threshold.kind == .breach ? allowedLateness : 0
-                    arm(index, atMilliseconds: (next.at.seconds + delay) * 1000)
+                // Only the next threshold of each clock counts: when it fires, the refresh arms the one after.
+                if let upcoming = clock.upcoming.min(by: { $0.at < $1.at }) {
+                    let delay = upcoming.threshold.kind == .breach ? allowedLateness : 0
+                    next = min(next, (upcoming.at.seconds + delay) * 1000)
                 }
             }
         }
+        if next < .max { wheel.schedule(UInt32(index), at: next) } else { wheel.cancel(UInt32(index)) }
         setStanding(index, verdict?.standing)
         breachMilliseconds[index] = verdict?.firstBreach.map { $0.at.seconds * 1000 } ?? .max
         if let verdict { contractOf[index] = contractSlot(verdict.contract) }
@@ -442,7 +445,6 @@ public struct LiveEngine: Sendable {
         incidentNames.append(incident)
         incidentIndex[incident] = index
         standings.append(nil)
-        armed.append([])
         breachMilliseconds.append(.max)
         contractOf.append(-1)
         return index
@@ -454,10 +456,6 @@ public struct LiveEngine: Sendable {
         contractNames.append(contract)
         contractIndex[contract] = c
         return c
-    }
-
-    private mutating func arm(_ index: Int, atMilliseconds deadline: Int64) {
-        armed[index].append(wheel.insert(deadline: deadline, payload: UInt32(index)))
     }
 
     /// A notification's stable id (also the webhook id): incident, metric, kind and threshold.
