@@ -83,6 +83,12 @@ struct RawFields: Decodable {
     var level: String?
     var due: String?
     var promise: String?
+    /// `time` and `type` as the fast scanner reads them: straight from the line's bytes, so
+    /// the two fields every event has never become strings (`time` needs a heap string).
+    /// The text fields above hold them only when they did not parse (for the error) or came
+    /// through `Codable`.
+    var parsedTime: ISO8601.Parsed?
+    var parsedType: EventType?
 
     /// The event these fields describe, or the first field that is missing or malformed.
     /// `hash` gives the content identity of a line without an `id`.
@@ -90,13 +96,25 @@ struct RawFields: Decodable {
         func fail(_ field: String, _ reason: String) -> Result<SLAEvent, LineError> {
             .failure(LineError(source: source, line: line, field: field, reason: reason))
         }
-        guard let typeText = type else { return fail("type", "missing") }
-        guard let eventType = EventType(rawValue: typeText) else {
-            return fail("type", "unknown event type '\(typeText)'")
+        let eventType: EventType
+        if let parsedType {
+            eventType = parsedType
+        } else {
+            guard let typeText = type else { return fail("type", "missing") }
+            guard let known = EventType(rawValue: typeText) else {
+                return fail("type", "unknown event type '\(typeText)'")
+            }
+            eventType = known
         }
-        guard let timeText = time else { return fail("time", "missing") }
-        guard let parsedTime = ISO8601.parse(timeText) else {
-            return fail("time", "'\(timeText)' is not an ISO 8601 time")
+        let parsedTime: ISO8601.Parsed
+        if let early = self.parsedTime {
+            parsedTime = early
+        } else {
+            guard let timeText = time else { return fail("time", "missing") }
+            guard let parsed = ISO8601.parse(timeText) else {
+                return fail("time", "'\(timeText)' is not an ISO 8601 time")
+            }
+            parsedTime = parsed
         }
         var dueInstant: Instant?
         if let d = due {
@@ -118,33 +136,62 @@ struct RawFields: Decodable {
     /// What storing a key did.
     enum Store { case stored, unknown, duplicate }
 
-    /// Stores `value` (nil for JSON null) under `key` when it is a known field.
+    /// The bit of a known field's key, nil for any other key.
     ///
     /// Keys are matched as little-endian packed integers (every known key has at
     /// most 8 bytes): one load and one switch instead of byte-wise comparisons.
-    mutating func set(_ key: UnsafeRawBufferPointer, _ value: String?) -> Store {
-        guard key.count <= 8 else { return .unknown }
+    static func bit(_ key: UnsafeRawBufferPointer) -> UInt16? {
+        guard key.count <= 8 else { return nil }
         var packed: UInt64 = 0
         for (i, b) in key.enumerated() { packed |= UInt64(b) << (8 * UInt64(i)) }
-        let bit: UInt16
         switch packed {
-        case 0x0000000000006469: bit = 1 << 0  // "id"
-        case 0x0000000000657564: bit = 1 << 1  // "due"
-        case 0x00000000656D6974: bit = 1 << 2  // "time"
-        case 0x0000000065707974: bit = 1 << 3  // "type"
-        case 0x000000006D616574: bit = 1 << 4  // "team"
-        case 0x0000006C6576656C: bit = 1 << 5  // "level"
-        case 0x0000737574617473: bit = 1 << 6  // "status"
-        case 0x0065636976726573: bit = 1 << 7  // "service"
-        case 0x006573696D6F7270: bit = 1 << 8  // "promise"
-        case 0x746E656469636E69: bit = 1 << 9  // "incident"
-        case 0x74636172746E6F63: bit = 1 << 10  // "contract"
-        case 0x797469726F697270: bit = 1 << 11  // "priority"
-        case 0x65656E6769737361: bit = 1 << 12  // "assignee"
-        default: return .unknown
+        case 0x0000000000006469: return 1 << 0  // "id"
+        case 0x0000000000657564: return 1 << 1  // "due"
+        case 0x00000000656D6974: return timeBit  // "time"
+        case 0x0000000065707974: return typeBit  // "type"
+        case 0x000000006D616574: return 1 << 4  // "team"
+        case 0x0000006C6576656C: return 1 << 5  // "level"
+        case 0x0000737574617473: return 1 << 6  // "status"
+        case 0x0065636976726573: return 1 << 7  // "service"
+        case 0x006573696D6F7270: return 1 << 8  // "promise"
+        case 0x746E656469636E69: return 1 << 9  // "incident"
+        case 0x74636172746E6F63: return 1 << 10  // "contract"
+        case 0x797469726F697270: return 1 << 11  // "priority"
+        case 0x65656E6769737361: return 1 << 12  // "assignee"
+        default: return nil
         }
+    }
+
+    static let timeBit: UInt16 = 1 << 2
+    static let typeBit: UInt16 = 1 << 3
+
+    /// Stores `value` (nil for JSON null) under `key` when it is a known field.
+    mutating func set(_ key: UnsafeRawBufferPointer, _ value: String?) -> Store {
+        guard let bit = Self.bit(key) else { return .unknown }
         guard seen & bit == 0 else { return .duplicate }
         seen |= bit
+        assign(bit, value)
+        return .stored
+    }
+
+    /// Stores a string value read without escapes (`bytes`, valid UTF-8) under `key`: a
+    /// time or type that parses is kept parsed, anything else as a string; unknown keys
+    /// make no string at all.
+    mutating func set(_ key: UnsafeRawBufferPointer, plain bytes: UnsafeRawBufferPointer) -> Store {
+        guard let bit = Self.bit(key) else { return .unknown }
+        guard seen & bit == 0 else { return .duplicate }
+        seen |= bit
+        if bit == Self.timeBit, let parsed = ISO8601.parse(utf8: bytes) {
+            parsedTime = parsed
+        } else if bit == Self.typeBit, let known = EventType(utf8: bytes) {
+            parsedType = known
+        } else {
+            assign(bit, String(decoding: bytes, as: UTF8.self))
+        }
+        return .stored
+    }
+
+    private mutating func assign(_ bit: UInt16, _ value: String?) {
         switch bit {
         case 1 << 0: id = value
         case 1 << 1: due = value
@@ -160,8 +207,25 @@ struct RawFields: Decodable {
         case 1 << 11: priority = value
         default: assignee = value
         }
-        return .stored
     }
+}
+
+extension EventType {
+    /// The type whose name is exactly `bytes`, nil for any other text.
+    init?(utf8 bytes: UnsafeRawBufferPointer) {
+        // Names are compared from their last byte: they share their first nine ("incident.").
+        for (name, type) in Self.utf8Names where name.count == bytes.count {
+            var k = name.count - 1
+            while k >= 0, name[k] == bytes[k] { k -= 1 }
+            if k < 0 {
+                self = type
+                return
+            }
+        }
+        return nil
+    }
+
+    private static let utf8Names: [([UInt8], EventType)] = allCases.map { (Array($0.rawValue.utf8), $0) }
 }
 
 /// A minimal RFC 8259 scanner for one object per line.
@@ -218,7 +282,9 @@ struct Scanner {
                 escapedKey.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: rawKey, as: UTF8.self)
             }
             var outcome: RawFields.Store
-            if bytes[i] == UInt8(ascii: "\"") {
+            if bytes[i] == UInt8(ascii: "\""), escapedKey == nil, let plain = plainString() {
+                outcome = fields.set(rawKey, plain: plain)
+            } else if bytes[i] == UInt8(ascii: "\"") {
                 guard let value = string() else { return notObject }
                 outcome = store(value)
             } else if bytes[i] == UInt8(ascii: "n"), matches("null") {
@@ -271,6 +337,27 @@ struct Scanner {
             i += 1
         }
         return nil
+    }
+
+    /// The bytes of a string starting at the opening quote when it has no escapes and is
+    /// valid UTF-8 (and moves past it); nil otherwise, without moving, for ``string()`` to
+    /// read or reject.
+    mutating func plainString() -> UnsafeRawBufferPointer? {
+        let start = i + 1
+        var j = start
+        var ascii = true
+        while j < bytes.count {
+            let b = bytes[j]
+            if b == UInt8(ascii: "\"") { break }
+            if b == UInt8(ascii: "\\") || b < 0x20 { return nil }
+            if b >= 0x80 { ascii = false }
+            j += 1
+        }
+        guard j < bytes.count else { return nil }
+        let value = UnsafeRawBufferPointer(rebasing: bytes[start..<j])
+        guard ascii || makeString(value) != nil else { return nil }
+        i = j + 1
+        return value
     }
 
     /// Reads a string starting at the opening quote, resolving escapes; nil when malformed.
