@@ -159,16 +159,24 @@ public enum IncidentEvaluator {
     public static func evaluate(
         incident: String, events: [SLAEvent], contract: Contract, asOf: Instant
     ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
-        let sorted = events.sorted(by: SLAEvent.canonicalOrder)
+        // The canonical order as indices: sorting the events themselves would copy every one
+        // (a dozen reference-counted fields each) and move 190-byte values around, and most
+        // logs arrive in that order already, which one pass confirms.
+        var order = Array(events.indices)
+        if zip(events, events.dropFirst()).contains(where: { SLAEvent.canonicalOrder($1, $0) }) {
+            order.sort { SLAEvent.canonicalOrder(events[$0], events[$1]) }
+        }
         var rejections: [Rejection] = []
-        guard let openIndex = sorted.firstIndex(where: { $0.type == .opened }) else {
+        guard let openIndex = order.firstIndex(where: { events[$0].type == .opened }) else {
             return (
                 nil,
-                sorted.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") }
+                order.map {
+                    Rejection(event: events[$0], reason: .neverOpened, detail: "no incident.opened for \(incident)")
+                }
             )
         }
-        let open = sorted[openIndex]
-        for e in sorted[..<openIndex] {
+        let open = events[order[openIndex]]
+        for e in order[..<openIndex].lazy.map({ events[$0] }) {
             rejections.append(
                 Rejection(
                     event: e, reason: .beforeOpen,
@@ -179,17 +187,17 @@ public enum IncidentEvaluator {
         guard let openingPriority = open.priority else {
             return (
                 nil,
-                sorted.map {
-                    Rejection(event: $0, reason: .missingPriority, detail: "incident.opened without priority")
+                order.map {
+                    Rejection(event: events[$0], reason: .missingPriority, detail: "incident.opened without priority")
                 }
             )
         }
 
         var state = IncidentState(open: open, priority: openingPriority, contract: contract)
-        for e in sorted[(openIndex + 1)...] {
-            if let rejection = state.apply(e) { rejections.append(rejection) }
+        for k in order[(openIndex + 1)...] {
+            if let rejection = state.apply(events[k]) { rejections.append(rejection) }
         }
-        let end = max(asOf, sorted.last?.time ?? asOf)
+        let end = max(asOf, order.last.map { events[$0].time } ?? asOf)
         return (state.verdict(asOf: end), rejections)
     }
 }

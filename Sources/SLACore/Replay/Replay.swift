@@ -106,7 +106,13 @@ extension Replay {
     public static func evaluate(
         incident: String, events: [SLAEvent], contracts: [String: Contract], asOf: Instant
     ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
-        guard let opener = events.filter({ $0.type == .opened }).min(by: SLAEvent.canonicalOrder) else {
+        // The first opener, found in place (filtering would copy every opened event).
+        var first: Int?
+        for (k, e) in events.enumerated() where e.type == .opened {
+            if let f = first, !SLAEvent.canonicalOrder(e, events[f]) { continue }
+            first = k
+        }
+        guard let opener = first.map({ events[$0] }) else {
             return (
                 nil,
                 events.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") }
