@@ -23,7 +23,7 @@ struct TailedSource {
 /// What one read of the sources yields: decoded events with their source, quarantined lines,
 /// counters and the positions reached, before the engine sees any of it.
 struct SourceRead {
-    var decoded: [(SLAEvent, String)] = []
+    var decoded: [(event: SLAEvent, source: String)] = []
     var quarantine: [QuarantineRecord] = []
     var stats: [String: SourceStats] = [:]
     var offsets: [SourceOffset] = []
@@ -140,19 +140,23 @@ struct Ingest {
     }
 
     /// A read of the sources applied to the engine: the batch to commit.
-    mutating func apply(_ read: SourceRead) -> Batch {
+    mutating func apply(_ read: consuming SourceRead) -> Batch {
         var batch = Batch()
         batch.quarantine = read.quarantine
         batch.stats = read.stats
         batch.offsets = read.offsets
-        apply(read.decoded, to: &batch)
+        // Taken out of `read`, so that the batch can keep the array without copying it.
+        var decoded: [(event: SLAEvent, source: String)] = []
+        swap(&decoded, &read.decoded)
+        apply(decoded, to: &batch)
         return batch
     }
 
     /// Applies decoded events (with their source) to the engine and records in `batch`
     /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
-    mutating func apply(_ decoded: [(SLAEvent, String)], to batch: inout Batch) {
-        let (fresh, names) = live.mark(decoded.map(\.0))
+    mutating func apply(_ decoded: consuming [(event: SLAEvent, source: String)], to batch: inout Batch) {
+        var decoded = decoded
+        let (fresh, names) = live.mark(decoded)
         // Evaluating the touched incidents is pure: on both cores when there are many.
         let engine = live.engine
         let touched = ForkJoin.map(names.count) { k in
@@ -160,27 +164,32 @@ struct Ingest {
             return (incident: names[k], verdict: verdict, rejections: rejections)
         }
         batch.notifications += live.decide(touched, nowMilliseconds: wallMilliseconds())
-        batch.events.reserveCapacity(batch.events.count + decoded.count)
         // A source's events are contiguous: counted in a run, written to `stats` once per run.
+        // The new events are kept by moving them to the front of `decoded`, which then becomes
+        // (or joins) the batch's: no event is copied.
         var run: (source: String, events: Int, duplicates: Int)?
         func flush() {
             guard let r = run else { return }
             batch.stats[r.source]?.events += r.events
             batch.stats[r.source]?.duplicates += r.duplicates
         }
-        for ((e, source), fresh) in zip(decoded, fresh) {
-            if run?.source != source {
+        var kept = 0
+        for k in decoded.indices {
+            if run?.source != decoded[k].source {
                 flush()
-                run = (source, 0, 0)
+                run = (decoded[k].source, 0, 0)
             }
-            if fresh {
-                batch.events.append((e, source))
+            if fresh[k] {
+                if kept != k { decoded.swapAt(kept, k) }
+                kept += 1
                 run!.events += 1
             } else {
                 run!.duplicates += 1
             }
         }
         flush()
+        decoded.removeLast(decoded.count - kept)
+        if batch.events.isEmpty { batch.events = decoded } else { batch.events += decoded }
         for (incident, verdict, rejections) in touched {
             if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
             batch.rejections += rejections
@@ -244,7 +253,7 @@ extension SourceSet {
                 }
                 if list[i].mapping != nil {
                     switch Ingest.mapLine(&list[i], line) {
-                    case .events(let events): read.decoded += events.map { ($0, name) }
+                    case .events(let events): read.decoded += events.map { (event: $0, source: name) }
                     case .skipped, nil: continue
                     case .rejected(let field, let reason): quarantine(field, reason)
                     }
@@ -257,7 +266,7 @@ extension SourceSet {
                     }
                     ?? line.bytes.withUnsafeBytes { list[i].jsonl.decode(bytes: $0, number: line.number) }
                 switch result {
-                case .success(let e): read.decoded.append((e, name))
+                case .success(let e): read.decoded.append((event: e, source: name))
                 case .failure(let error): quarantine(error.field, error.reason)
                 }
             }

@@ -35,12 +35,24 @@ public struct IngestEngine: Sendable {
     /// Adds events; returns, per event, whether it was new (its identity not seen before, nor
     /// earlier in `events`), and the incidents the new ones touch, each once, in first-touch order.
     public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
+        mark(count: events.count) { events[$0] }
+    }
+
+    /// ``mark(_:)`` for events with their source, as ingest reads them: the batch keeps that
+    /// array for the store, so the events are not copied into one of their own first.
+    public mutating func mark(_ events: [(event: SLAEvent, source: String)]) -> (fresh: [Bool], touched: [String]) {
+        mark(count: events.count) { events[$0].event }
+    }
+
+    @inline(__always)
+    private mutating func mark(count: Int, _ event: (Int) -> SLAEvent) -> (fresh: [Bool], touched: [String]) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
-        fresh.reserveCapacity(events.count)
+        fresh.reserveCapacity(count)
         var touched: [String] = []
-        for e in events {
+        for k in 0..<count {
+            let e = event(k)
             let new = seen.insert(e.id)
             fresh.append(new)
             guard new, e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty else { continue }

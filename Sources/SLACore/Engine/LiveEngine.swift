@@ -323,6 +323,12 @@ public struct LiveEngine: Sendable {
         return (fresh, touched.sorted())
     }
 
+    /// ``mark(_:)`` for events with their source (``IngestEngine/mark(_:)-(_:)``).
+    public mutating func mark(_ events: [(event: SLAEvent, source: String)]) -> (fresh: [Bool], touched: [String]) {
+        let (fresh, touched) = engine.mark(events)
+        return (fresh, touched.sorted())
+    }
+
     /// Re-decides touched incidents as of `now`, given each one's evaluation as of its own last
     /// event (`engine.evaluate(incident:)`), in name order.
     ///
