@@ -237,6 +237,8 @@ extension SourceSet {
             let lines = list[i].tailer.poll(maxLines: remaining)
             guard !lines.isEmpty else { continue }
             remaining -= lines.count
+            // Events are 200-byte values: growing the array by doubling would move them all again.
+            read.decoded.reserveCapacity(read.decoded.count + lines.count)
             var stats = SourceStats()
             stats.lines = lines.count
             for line in lines {
