@@ -15,8 +15,9 @@ public struct TailedLine: Sendable {
     public var offset: Int64
     /// 1-based line number in the file.
     public var number: Int
-    /// The line without its newline (cut at the line limit when too long).
-    public var bytes: [UInt8]
+    /// The line without its newline (cut at the line limit when too long): a slice of the
+    /// chunk it was read in, so that a line costs no allocation of its own.
+    public var bytes: ArraySlice<UInt8>
     /// The line was longer than the limit; `bytes` holds its start only.
     public var tooLong: Bool
 }
@@ -154,31 +155,32 @@ public final class FileTailer {
     /// Reads complete lines of one file from its offset.
     private func read(_ state: State, into lines: inout [TailedLine], limit: Int) {
         let chunk = 1 << 20
-        var buffer = [UInt8](repeating: 0, count: chunk)
         while lines.count < limit {
             let start = state.position.offset
-            let n = buffer.withUnsafeMutableBytes { pread(state.fd, $0.baseAddress, chunk, off_t(start)) }
+            // A fresh chunk each time: the lines of the previous one still hold slices of it.
+            let buffer = [UInt8](unsafeUninitializedCapacity: chunk) { b, count in
+                count = max(0, pread(state.fd, b.baseAddress, chunk, off_t(start)))
+            }
+            let n = buffer.count
             guard n > 0 else { return }
             var lineStart = 0
-            var i = 0
             var progressed = false
-            while i < n, lines.count < limit {
-                guard buffer[i] == 0x0A else {
-                    i += 1
-                    continue
+            while lineStart < n, lines.count < limit {
+                let newline = buffer.withUnsafeBytes { raw in
+                    memchr(raw.baseAddress! + lineStart, 0x0A, n - lineStart).map { raw.baseAddress!.distance(to: $0) }
                 }
+                guard let i = newline else { break }
                 let length = i - lineStart
                 let tooLong = length > maxLineBytes
-                let end = tooLong ? lineStart + maxLineBytes : i
-                var bytes = Array(buffer[lineStart..<end])
-                if !tooLong, bytes.last == 0x0D { bytes.removeLast() }
+                var end = tooLong ? lineStart + maxLineBytes : i
+                if !tooLong, end > lineStart, buffer[end - 1] == 0x0D { end -= 1 }
                 state.position.line += 1
                 lines.append(
                     TailedLine(
                         fingerprint: state.position.fingerprint, path: state.position.path,
-                        offset: start + Int64(lineStart), number: state.position.line, bytes: bytes, tooLong: tooLong))
-                i += 1
-                lineStart = i
+                        offset: start + Int64(lineStart), number: state.position.line, bytes: buffer[lineStart..<end],
+                        tooLong: tooLong))
+                lineStart = i + 1
                 progressed = true
             }
             state.position.offset = start + Int64(lineStart)
@@ -213,7 +215,7 @@ public final class FileTailer {
                     TailedLine(
                         fingerprint: state.position.fingerprint, path: state.position.path,
                         offset: state.position.offset,
-                        number: state.position.line, bytes: Array(head.prefix(max(0, got))), tooLong: true))
+                        number: state.position.line, bytes: head.prefix(max(0, got)), tooLong: true))
                 state.position.offset = at + Int64(nl) + 1
                 state.scanFrom = state.position.offset
                 return

@@ -211,7 +211,7 @@ struct Ingest {
         guard let mapping = source.mapping, case .csv(let delimiter) = mapping.format else {
             return .rejected(field: nil, reason: "only CSV status-snapshot sources can be tailed")
         }
-        var reader = CSVReader(bytes: line.bytes, delimiter: delimiter)
+        var reader = CSVReader(bytes: Array(line.bytes), delimiter: delimiter)
         guard let record = reader.next() else { return nil }
         guard let header = source.headers[line.fingerprint] else {
             var index: [String: Int] = [:]
