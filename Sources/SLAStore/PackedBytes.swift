@@ -3,8 +3,13 @@
 enum PackedBytes {
     /// Appends `s` as its UTF-8 length and bytes.
     static func text(_ s: String, _ out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { b in
+        // In place for native strings (all of slad's); a copy only for the rare other kind.
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { b in
+            number(Int64(b.count), &out)
+            out.append(contentsOf: b)
+        }
+        if done == nil {
+            let b = Array(s.utf8)
             number(Int64(b.count), &out)
             out.append(contentsOf: b)
         }

@@ -13,44 +13,57 @@ enum PackedEvents {
 
     /// Appends the encoding of `events`, in their order, to `out`.
     static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
+        header(count: events.count, &out)
+        for e in events { append(e, &out) }
+    }
+
+    /// ``encode(_:into:)`` for a run of a batch's events, each read where it is (iterating
+    /// would copy every event, a retain per text field).
+    static func encode(_ events: ArraySlice<(event: SLAEvent, source: String)>, into out: inout [UInt8]) {
+        header(count: events.count, &out)
+        for k in events.indices { append(events[k].event, &out) }
+    }
+
+    private static func header(count: Int, _ out: inout [UInt8]) {
         // Most events take under 100 bytes: one allocation instead of doubling a megabyte.
-        out.reserveCapacity(out.count + 100 * events.count)
+        out.reserveCapacity(out.count + 100 * count)
         out.append(tag)
-        PackedBytes.number(Int64(events.count), &out)
-        for e in events {
-            // Bit k: the k-th optional text below is present; bit 9: `due` is.
-            var flags: UInt16 = e.due == nil ? 0 : 1 << 9
-            var bit: UInt16 = 0
-            func present(_ v: String?) {
-                if v != nil { flags |= 1 << bit }
-                bit += 1
-            }
-            present(e.incident)
-            present(e.contract)
-            present(e.service)
-            present(e.priority)
-            present(e.status)
-            present(e.assignee)
-            present(e.team)
-            present(e.level)
-            present(e.promise)
-            out.append(UInt8(truncatingIfNeeded: flags))
-            out.append(UInt8(truncatingIfNeeded: flags >> 8))
-            PackedBytes.text(e.id, &out)
-            PackedBytes.text(e.type.rawValue, &out)
-            PackedBytes.number(e.time.seconds, &out)
-            func put(_ v: String?) { if let v { PackedBytes.text(v, &out) } }
-            put(e.incident)
-            put(e.contract)
-            put(e.service)
-            put(e.priority)
-            put(e.status)
-            put(e.assignee)
-            put(e.team)
-            put(e.level)
-            put(e.promise)
-            if let v = e.due { PackedBytes.number(v.seconds, &out) }
+        PackedBytes.number(Int64(count), &out)
+    }
+
+    private static func append(_ e: SLAEvent, _ out: inout [UInt8]) {
+        // Bit k: the k-th optional text below is present; bit 9: `due` is.
+        var flags: UInt16 = e.due == nil ? 0 : 1 << 9
+        var bit: UInt16 = 0
+        func present(_ v: String?) {
+            if v != nil { flags |= 1 << bit }
+            bit += 1
         }
+        present(e.incident)
+        present(e.contract)
+        present(e.service)
+        present(e.priority)
+        present(e.status)
+        present(e.assignee)
+        present(e.team)
+        present(e.level)
+        present(e.promise)
+        out.append(UInt8(truncatingIfNeeded: flags))
+        out.append(UInt8(truncatingIfNeeded: flags >> 8))
+        PackedBytes.text(e.id, &out)
+        PackedBytes.text(e.type.rawValue, &out)
+        PackedBytes.number(e.time.seconds, &out)
+        func put(_ v: String?) { if let v { PackedBytes.text(v, &out) } }
+        put(e.incident)
+        put(e.contract)
+        put(e.service)
+        put(e.priority)
+        put(e.status)
+        put(e.assignee)
+        put(e.team)
+        put(e.level)
+        put(e.promise)
+        if let v = e.due { PackedBytes.number(v.seconds, &out) }
     }
 
     /// The events of `bytes`, in their order; throws ``Malformed`` for bytes that are not an

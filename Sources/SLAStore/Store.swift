@@ -249,13 +249,15 @@ public final class SLAStore: Sendable {
             var end = start + 1
             while end < events.count && events[end].source == source { end += 1 }
             packed.removeAll(keepingCapacity: true)
-            PackedEvents.encode(events[start..<end].lazy.map(\.event), into: &packed)
+            PackedEvents.encode(events[start..<end], into: &packed)
             try run(insertRun, [.text(source), .blob(packed)], db)
             start = end
         }
         let insertService = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO service_events (id, time, type, service) VALUES (?, ?, ?, ?)")
-        for (e, _) in events where e.incident == nil {
+        // Read in place: destructuring each element would copy every event to look at one field.
+        for k in events.indices where events[k].event.incident == nil {
+            let e = events[k].event
             try run(insertService, [.text(e.id), .int(e.time.seconds), .text(e.type.rawValue), Value(e.service)], db)
         }
     }
