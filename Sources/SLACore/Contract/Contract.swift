@@ -31,6 +31,10 @@ public final class Contract: Sendable {
     public let penalties: PenaltyRules
     /// Webhook names that hear about this contract.
     public let notify: [String]
+    /// Every threshold of a clock under this contract: its warnings, the breach, its
+    /// escalations, in that order.
+    /// Made once here rather than in each evaluation (four arrays per incident).
+    public let thresholds: [Threshold]
 
     /// Creates a resolved contract.
     public init(
@@ -54,6 +58,9 @@ public final class Contract: Sendable {
         self.escalations = escalations
         self.penalties = penalties
         self.notify = notify
+        thresholds =
+            warnAt.map { Threshold(kind: .warning, at: $0) } + [Threshold(kind: .breach, at: .hundred)]
+            + escalations.map { Threshold(kind: .escalation, at: $0.at, notify: $0.notify) }
     }
 
     /// The contract's zone: its calendar's.

@@ -51,12 +51,6 @@ public struct Threshold: Sendable, Hashable {
         self.at = at
         self.notify = notify
     }
-
-    /// The thresholds of a contract: its warnings, the breach, its escalations, in that order.
-    public static func of(_ contract: Contract) -> [Threshold] {
-        contract.warnAt.map { Threshold(kind: .warning, at: $0) } + [Threshold(kind: .breach, at: .hundred)]
-            + contract.escalations.map { Threshold(kind: .escalation, at: $0.at, notify: $0.notify) }
-    }
 }
 
 extension Percentage {

@@ -232,7 +232,7 @@ private struct IncidentState {
         self.open = open
         self.priority = priority
         openingPriority = priority
-        thresholds = Threshold.of(contract)
+        thresholds = contract.thresholds
         assignment = (open.assignee, open.team, open.level)
         workflowStatus = open.status
         covered = contract.isValid(at: open.time)
