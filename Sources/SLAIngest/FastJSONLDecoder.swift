@@ -92,7 +92,8 @@ struct RawFields: Decodable {
 
     /// The event these fields describe, or the first field that is missing or malformed.
     /// `hash` gives the content identity of a line without an `id`.
-    func event(source: String, line: Int, zone: ZoneRules, hash: () -> String) -> Result<SLAEvent, LineError> {
+    consuming func event(source: String, line: Int, zone: ZoneRules, hash: () -> String) -> Result<SLAEvent, LineError>
+    {
         func fail(_ field: String, _ reason: String) -> Result<SLAEvent, LineError> {
             .failure(LineError(source: source, line: line, field: field, reason: reason))
         }

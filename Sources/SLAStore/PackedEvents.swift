@@ -14,14 +14,13 @@ enum PackedEvents {
     /// Appends the encoding of `events`, in their order, to `out`.
     static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
         header(count: events.count, &out)
-        for e in events { append(e, &out) }
+        for e in events { withUnsafePointer(to: e) { append($0, &out) } }
     }
 
-    /// ``encode(_:into:)`` for a run of a batch's events, each read where it is (iterating
-    /// would copy every event, a retain per text field).
-    static func encode(_ events: ArraySlice<(event: SLAEvent, source: String)>, into out: inout [UInt8]) {
-        header(count: events.count, &out)
-        for k in events.indices { append(events[k].event, &out) }
+    /// ``encode(_:into:)`` for a run of a batch's events, each read where it is.
+    static func encode(_ pairs: PairsInPlace, _ range: Range<Int>, into out: inout [UInt8]) {
+        header(count: range.count, &out)
+        for k in range { append(pairs.event(k), &out) }
     }
 
     private static func header(count: Int, _ out: inout [UInt8]) {
@@ -31,39 +30,39 @@ enum PackedEvents {
         PackedBytes.number(Int64(count), &out)
     }
 
-    private static func append(_ e: SLAEvent, _ out: inout [UInt8]) {
+    private static func append(_ p: UnsafePointer<SLAEvent>, _ out: inout [UInt8]) {
         // Bit k: the k-th optional text below is present; bit 9: `due` is.
-        var flags: UInt16 = e.due == nil ? 0 : 1 << 9
+        var flags: UInt16 = p.pointee.due == nil ? 0 : 1 << 9
         var bit: UInt16 = 0
         func present(_ v: String?) {
             if v != nil { flags |= 1 << bit }
             bit += 1
         }
-        present(e.incident)
-        present(e.contract)
-        present(e.service)
-        present(e.priority)
-        present(e.status)
-        present(e.assignee)
-        present(e.team)
-        present(e.level)
-        present(e.promise)
+        present(p.pointee.incident)
+        present(p.pointee.contract)
+        present(p.pointee.service)
+        present(p.pointee.priority)
+        present(p.pointee.status)
+        present(p.pointee.assignee)
+        present(p.pointee.team)
+        present(p.pointee.level)
+        present(p.pointee.promise)
         out.append(UInt8(truncatingIfNeeded: flags))
         out.append(UInt8(truncatingIfNeeded: flags >> 8))
-        PackedBytes.text(e.id, &out)
-        PackedBytes.text(e.type.rawValue, &out)
-        PackedBytes.number(e.time.seconds, &out)
+        PackedBytes.text(p.pointee.id, &out)
+        PackedBytes.text(p.pointee.type.rawValue, &out)
+        PackedBytes.number(p.pointee.time.seconds, &out)
         func put(_ v: String?) { if let v { PackedBytes.text(v, &out) } }
-        put(e.incident)
-        put(e.contract)
-        put(e.service)
-        put(e.priority)
-        put(e.status)
-        put(e.assignee)
-        put(e.team)
-        put(e.level)
-        put(e.promise)
-        if let v = e.due { PackedBytes.number(v.seconds, &out) }
+        put(p.pointee.incident)
+        put(p.pointee.contract)
+        put(p.pointee.service)
+        put(p.pointee.priority)
+        put(p.pointee.status)
+        put(p.pointee.assignee)
+        put(p.pointee.team)
+        put(p.pointee.level)
+        put(p.pointee.promise)
+        if let v = p.pointee.due { PackedBytes.number(v.seconds, &out) }
     }
 
     /// The events of `bytes`, in their order; throws ``Malformed`` for bytes that are not an
@@ -108,5 +107,35 @@ enum PackedEvents {
         var description: String {
             "ledger row \(row.map(String.init) ?? "?"): its events are damaged (not slad's encoding)"
         }
+    }
+}
+
+/// A batch's (event, source) pairs, read where they are.
+///
+/// Why pointers: reading a field of an array's element, or handing the element's event to a
+/// call, copied the whole pair first — a 200-byte copy and a retain and release of every text
+/// in it, per event, twice per commit (seen in the disassembly; measured in
+/// docs/benchmarks.md). Through a pointer, only the fields read are loaded.
+struct PairsInPlace {
+    typealias Pair = (event: SLAEvent, source: String)
+    private let base: UnsafeRawPointer
+    let count: Int
+    private static let stride = MemoryLayout<Pair>.stride
+    private static let eventOffset = MemoryLayout<Pair>.offset(of: \Pair.event)!
+    private static let sourceOffset = MemoryLayout<Pair>.offset(of: \Pair.source)!
+
+    /// Valid only inside `withUnsafeBufferPointer` of the pairs' array; nil when it is empty.
+    init?(_ pairs: UnsafeBufferPointer<Pair>) {
+        guard let start = pairs.baseAddress else { return nil }
+        base = UnsafeRawPointer(start)
+        count = pairs.count
+    }
+
+    func event(_ k: Int) -> UnsafePointer<SLAEvent> {
+        (base + k * Self.stride + Self.eventOffset).assumingMemoryBound(to: SLAEvent.self)
+    }
+
+    func source(_ k: Int) -> UnsafePointer<String> {
+        (base + k * Self.stride + Self.sourceOffset).assumingMemoryBound(to: String.self)
     }
 }

@@ -242,23 +242,26 @@ public final class SLAStore: Sendable {
     static func insertEvents(_ events: [(event: SLAEvent, source: String)], _ db: Database) throws {
         guard !events.isEmpty else { return }
         let insertRun = try db.cachedStatement(sql: "INSERT INTO ledger (source, events) VALUES (?, ?)")
-        var packed: [UInt8] = []
-        var start = 0
-        while start < events.count {
-            let source = events[start].source
-            var end = start + 1
-            while end < events.count && events[end].source == source { end += 1 }
-            packed.removeAll(keepingCapacity: true)
-            PackedEvents.encode(events[start..<end], into: &packed)
-            try run(insertRun, [.text(source), .blob(packed)], db)
-            start = end
-        }
         let insertService = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO service_events (id, time, type, service) VALUES (?, ?, ?, ?)")
-        // Read in place: destructuring each element would copy every event to look at one field.
-        for k in events.indices where events[k].event.incident == nil {
-            let e = events[k].event
-            try run(insertService, [.text(e.id), .int(e.time.seconds), .text(e.type.rawValue), Value(e.service)], db)
+        var packed: [UInt8] = []
+        try events.withUnsafeBufferPointer { all in
+            guard let pairs = PairsInPlace(all) else { return }
+            var start = 0
+            while start < pairs.count {
+                let source = pairs.source(start).pointee
+                var end = start + 1
+                while end < pairs.count && pairs.source(end).pointee == source { end += 1 }
+                packed.removeAll(keepingCapacity: true)
+                PackedEvents.encode(pairs, start..<end, into: &packed)
+                try run(insertRun, [.text(source), .blob(packed)], db)
+                start = end
+            }
+            for k in 0..<pairs.count where pairs.event(k).pointee.incident == nil {
+                let e = pairs.event(k).pointee
+                try run(
+                    insertService, [.text(e.id), .int(e.time.seconds), .text(e.type.rawValue), Value(e.service)], db)
+            }
         }
     }
 

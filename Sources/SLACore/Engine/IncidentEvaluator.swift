@@ -163,7 +163,8 @@ public enum IncidentEvaluator {
         // (a dozen reference-counted fields each) and move 190-byte values around, and most
         // logs arrive in that order already, which one pass confirms.
         var order = Array(events.indices)
-        if zip(events, events.dropFirst()).contains(where: { SLAEvent.canonicalOrder($1, $0) }) {
+        // By index: iterating pairs (zip) would copy both events of each.
+        if events.indices.dropFirst().contains(where: { SLAEvent.canonicalOrder(events[$0], events[$0 - 1]) }) {
             order.sort { SLAEvent.canonicalOrder(events[$0], events[$1]) }
         }
         var rejections: [Rejection] = []
