@@ -18,7 +18,7 @@ enum PackedEvents {
     }
 
     /// ``encode(_:into:)`` for a run of a batch's events, each read where it is.
-    static func encode(_ pairs: PairsInPlace, _ range: Range<Int>, into out: inout [UInt8]) {
+    static func encode(_ pairs: EventPairs, _ range: Range<Int>, into out: inout [UInt8]) {
         header(count: range.count, &out)
         for k in range { append(pairs.event(k), &out) }
     }
@@ -107,35 +107,5 @@ enum PackedEvents {
         var description: String {
             "ledger row \(row.map(String.init) ?? "?"): its events are damaged (not slad's encoding)"
         }
-    }
-}
-
-/// A batch's (event, source) pairs, read where they are.
-///
-/// Why pointers: reading a field of an array's element, or handing the element's event to a
-/// call, copied the whole pair first — a 200-byte copy and a retain and release of every text
-/// in it, per event, twice per commit (seen in the disassembly; measured in
-/// docs/benchmarks.md). Through a pointer, only the fields read are loaded.
-struct PairsInPlace {
-    typealias Pair = (event: SLAEvent, source: String)
-    private let base: UnsafeRawPointer
-    let count: Int
-    private static let stride = MemoryLayout<Pair>.stride
-    private static let eventOffset = MemoryLayout<Pair>.offset(of: \Pair.event)!
-    private static let sourceOffset = MemoryLayout<Pair>.offset(of: \Pair.source)!
-
-    /// Valid only inside `withUnsafeBufferPointer` of the pairs' array; nil when it is empty.
-    init?(_ pairs: UnsafeBufferPointer<Pair>) {
-        guard let start = pairs.baseAddress else { return nil }
-        base = UnsafeRawPointer(start)
-        count = pairs.count
-    }
-
-    func event(_ k: Int) -> UnsafePointer<SLAEvent> {
-        (base + k * Self.stride + Self.eventOffset).assumingMemoryBound(to: SLAEvent.self)
-    }
-
-    func source(_ k: Int) -> UnsafePointer<String> {
-        (base + k * Self.stride + Self.sourceOffset).assumingMemoryBound(to: String.self)
     }
 }

@@ -246,7 +246,7 @@ public final class SLAStore: Sendable {
             sql: "INSERT OR IGNORE INTO service_events (id, time, type, service) VALUES (?, ?, ?, ?)")
         var packed: [UInt8] = []
         try events.withUnsafeBufferPointer { all in
-            guard let pairs = PairsInPlace(all) else { return }
+            guard let pairs = EventPairs(all) else { return }
             var start = 0
             while start < pairs.count {
                 let source = pairs.source(start).pointee

@@ -173,21 +173,23 @@ struct Ingest {
             batch.stats[r.source]?.events += r.events
             batch.stats[r.source]?.duplicates += r.duplicates
         }
-        var kept = 0
-        for k in decoded.indices {
-            if run?.source != decoded[k].source {
-                flush()
-                run = (decoded[k].source, 0, 0)
-            }
-            if fresh[k] {
-                if kept != k { decoded.swapAt(kept, k) }
-                kept += 1
-                run!.events += 1
-            } else {
-                run!.duplicates += 1
+        decoded.withUnsafeBufferPointer { all in
+            // Sources read in place (``EventPairs``: subscripting copies the whole pair).
+            guard let pairs = EventPairs(all) else { return }
+            for k in 0..<pairs.count {
+                if run?.source != pairs.source(k).pointee {
+                    flush()
+                    run = (pairs.source(k).pointee, 0, 0)
+                }
+                if fresh[k] { run!.events += 1 } else { run!.duplicates += 1 }
             }
         }
         flush()
+        var kept = 0
+        for k in decoded.indices where fresh[k] {
+            if kept != k { decoded.swapAt(kept, k) }
+            kept += 1
+        }
         decoded.removeLast(decoded.count - kept)
         if batch.events.isEmpty { batch.events = decoded } else { batch.events += decoded }
         for (incident, verdict, rejections) in touched {

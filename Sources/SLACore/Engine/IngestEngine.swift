@@ -35,29 +35,29 @@ public struct IngestEngine: Sendable {
     /// Adds events; returns, per event, whether it was new (its identity not seen before, nor
     /// earlier in `events`), and the incidents the new ones touch, each once, in first-touch order.
     public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
-        mark(count: events.count) { events[$0] }
+        mark(events.map { (event: $0, source: "") })
     }
 
-    /// ``mark(_:)`` for events with their source, as ingest reads them: the batch keeps that
-    /// array for the store, so the events are not copied into one of their own first.
+    /// ``mark(_:)`` for events with their source, as ingest reads them (the batch keeps that
+    /// array for the store). Each event is read where it is (``EventPairs``) and copied once,
+    /// into its incident's log.
     public mutating func mark(_ events: [(event: SLAEvent, source: String)]) -> (fresh: [Bool], touched: [String]) {
-        mark(count: events.count) { events[$0].event }
-    }
-
-    @inline(__always)
-    private mutating func mark(count: Int, _ event: (Int) -> SLAEvent) -> (fresh: [Bool], touched: [String]) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
-        fresh.reserveCapacity(count)
+        fresh.reserveCapacity(events.count)
         var touched: [String] = []
-        for k in 0..<count {
-            let e = event(k)
-            let new = seen.insert(e.id)
-            fresh.append(new)
-            guard new, e.type.isIncidentEvent, let incident = e.incident, !incident.isEmpty else { continue }
-            let first = Self.append(e, to: &incidents[incident, default: Log()], generation: now)
-            if first { touched.append(incident) }
+        events.withUnsafeBufferPointer { all in
+            guard let pairs = EventPairs(all) else { return }
+            for k in 0..<pairs.count {
+                let e = pairs.event(k)
+                let new = seen.insert(e.pointee.id)
+                fresh.append(new)
+                guard new, e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty
+                else { continue }
+                let first = Self.append(e.pointee, to: &incidents[incident, default: Log()], generation: now)
+                if first { touched.append(incident) }
+            }
         }
         return (fresh, touched)
     }
