@@ -163,9 +163,11 @@ public enum IncidentEvaluator {
         // (a dozen reference-counted fields each) and move 190-byte values around, and most
         // logs arrive in that order already, which one pass confirms.
         var order = Array(events.indices)
-        // By index: iterating pairs (zip) would copy both events of each.
-        if events.indices.dropFirst().contains(where: { SLAEvent.canonicalOrder(events[$0], events[$0 - 1]) }) {
-            order.sort { SLAEvent.canonicalOrder(events[$0], events[$1]) }
+        events.withUnsafeBufferPointer { all in
+            guard let e = all.baseAddress else { return }
+            if (1..<all.count).contains(where: { SLAEvent.canonicalOrder(e + $0, e + $0 - 1) }) {
+                order.sort { SLAEvent.canonicalOrder(e + $0, e + $1) }
+            }
         }
         var rejections: [Rejection] = []
         guard let openIndex = order.firstIndex(where: { events[$0].type == .opened }) else {

@@ -89,4 +89,12 @@ public struct SLAEvent: Sendable, Hashable {
         if a.type.rank != b.type.rank { return a.type.rank < b.type.rank }
         return a.id < b.id
     }
+
+    /// ``canonicalOrder(_:_:)`` of two events read where they are: comparing array elements
+    /// copies both (every text retained and released) unless the optimizer sees it need not.
+    static func canonicalOrder(_ a: UnsafePointer<SLAEvent>, _ b: UnsafePointer<SLAEvent>) -> Bool {
+        if a.pointee.time != b.pointee.time { return a.pointee.time < b.pointee.time }
+        if a.pointee.type.rank != b.pointee.type.rank { return a.pointee.type.rank < b.pointee.type.rank }
+        return a.pointee.id < b.pointee.id
+    }
 }

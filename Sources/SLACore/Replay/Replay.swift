@@ -106,11 +106,14 @@ extension Replay {
     public static func evaluate(
         incident: String, events: [SLAEvent], contracts: [String: Contract], asOf: Instant
     ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
-        // The first opener, found in place (filtering would copy every opened event).
+        // The first opener, found where it is (filtering, or even iterating, copies every event).
         var first: Int?
-        for (k, e) in events.enumerated() where e.type == .opened {
-            if let f = first, !SLAEvent.canonicalOrder(e, events[f]) { continue }
-            first = k
+        events.withUnsafeBufferPointer { all in
+            guard let e = all.baseAddress else { return }
+            for k in all.indices where e[k].type == .opened {
+                if let f = first, !SLAEvent.canonicalOrder(e + k, e + f) { continue }
+                first = k
+            }
         }
         guard let opener = first.map({ events[$0] }) else {
             return (
