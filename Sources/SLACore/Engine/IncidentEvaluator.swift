@@ -197,8 +197,10 @@ public enum IncidentEvaluator {
         }
 
         var state = IncidentState(open: open, priority: openingPriority, contract: contract)
-        for k in order[(openIndex + 1)...] {
-            if let rejection = state.apply(events[k]) { rejections.append(rejection) }
+        events.withUnsafeBufferPointer { all in
+            for k in order[(openIndex + 1)...] {
+                if let rejection = state.apply(all.baseAddress! + k) { rejections.append(rejection) }
+            }
         }
         let end = max(asOf, order.last.map { events[$0].time } ?? asOf)
         return (state.verdict(asOf: end), rejections)
@@ -247,59 +249,63 @@ private struct IncidentState {
         if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
     }
 
-    mutating func apply(_ e: SLAEvent) -> Rejection? {
+    /// `e` is read where it is, in the incident's log: handing the event over as a value
+    /// copied it (a retain and release per text) for every event of every evaluation.
+    mutating func apply(_ e: UnsafePointer<SLAEvent>) -> Rejection? {
         if status == .closed {
-            return Rejection(event: e, reason: .afterClose, detail: "\(e.type.rawValue) after incident.closed")
+            return Rejection(
+                event: e.pointee, reason: .afterClose, detail: "\(e.pointee.type.rawValue) after incident.closed")
         }
-        switch e.type {
+        switch e.pointee.type {
         case .opened:
-            return Rejection(event: e, reason: .duplicateOpen, detail: "incident already opened by \(open.id)")
+            return Rejection(event: e.pointee, reason: .duplicateOpen, detail: "incident already opened by \(open.id)")
         case .acknowledged:
-            reaction.stop(at: e.time)
+            reaction.stop(at: e.pointee.time)
         case .updated:
-            if let p = e.priority, p != priority {
+            if let p = e.pointee.priority, p != priority {
                 priority = p
                 let terms = contract.terms(for: p)
                 let calendar = terms?.calendar ?? contract.calendar
-                reaction.retarget(terms?.reaction, calendar: calendar, priority: p, at: e.time)
-                resolution.retarget(terms?.resolution, calendar: calendar, priority: p, at: e.time)
+                reaction.retarget(terms?.reaction, calendar: calendar, priority: p, at: e.pointee.time)
+                resolution.retarget(terms?.resolution, calendar: calendar, priority: p, at: e.pointee.time)
             }
-            if let s = e.status {
+            if let s = e.pointee.status {
                 workflowStatus = s
-                if status == .open { resolution.setRunning(!contract.pauseOn.contains(s), at: e.time) }
+                if status == .open { resolution.setRunning(!contract.pauseOn.contains(s), at: e.pointee.time) }
             }
             noteAssignment(e)
         case .resolved:
             guard status == .open else { return nil }
             status = .resolved
-            resolvedAt = e.time
-            reaction.stop(at: e.time)
-            resolution.stop(at: e.time)
-            dischargePromises(at: e.time)
+            resolvedAt = e.pointee.time
+            reaction.stop(at: e.pointee.time)
+            resolution.stop(at: e.pointee.time)
+            dischargePromises(at: e.pointee.time)
         case .reopened:
             guard status == .resolved else { return nil }
             status = .open
             resolvedAt = nil
-            workflowStatus = e.status
-            resolution.resume(at: e.time, running: !(e.status.map(contract.pauseOn.contains) ?? false))
+            workflowStatus = e.pointee.status
+            resolution.resume(at: e.pointee.time, running: !(e.pointee.status.map(contract.pauseOn.contains) ?? false))
             noteAssignment(e)
         case .closed:
             if status == .open {
-                resolvedAt = e.time
-                reaction.stop(at: e.time)
-                resolution.stop(at: e.time)
-                dischargePromises(at: e.time)
+                resolvedAt = e.pointee.time
+                reaction.stop(at: e.pointee.time)
+                resolution.stop(at: e.pointee.time)
+                dischargePromises(at: e.pointee.time)
             }
             status = .closed
-            closedAt = e.time
+            closedAt = e.pointee.time
         case .promiseMade:
-            guard let due = e.due else {
-                return Rejection(event: e, reason: .missingDue, detail: "promise.made without due")
+            guard let due = e.pointee.due else {
+                return Rejection(event: e.pointee, reason: .missingDue, detail: "promise.made without due")
             }
-            promises[e.promise ?? "promise"] = PromiseTrack(made: e.time, due: due, keptAt: nil, priority: priority)
+            promises[e.pointee.promise ?? "promise"] = PromiseTrack(
+                made: e.pointee.time, due: due, keptAt: nil, priority: priority)
         case .promiseKept:
-            let name = e.promise ?? "promise"
-            if promises[name]?.keptAt == nil { promises[name]?.keptAt = e.time }
+            let name = e.pointee.promise ?? "promise"
+            if promises[name]?.keptAt == nil { promises[name]?.keptAt = e.pointee.time }
         case .serviceDown, .serviceUp, .maintenanceStarted, .maintenanceEnded:
             return nil
         }
@@ -311,17 +317,17 @@ private struct IncidentState {
         for name in promises.keys where promises[name]?.keptAt == nil { promises[name]?.keptAt = t }
     }
 
-    mutating func noteAssignment(_ e: SLAEvent) {
+    mutating func noteAssignment(_ e: UnsafePointer<SLAEvent>) {
         var changed = false
-        if let a = e.assignee, a != assignment.assignee {
+        if let a = e.pointee.assignee, a != assignment.assignee {
             if assignment.assignee != nil { changed = true }
             assignment.assignee = a
         }
-        if let t = e.team, t != assignment.team {
+        if let t = e.pointee.team, t != assignment.team {
             if assignment.team != nil { changed = true }
             assignment.team = t
         }
-        if let l = e.level, l != assignment.level {
+        if let l = e.pointee.level, l != assignment.level {
             if assignment.level != nil { changed = true }
             assignment.level = l
         }
