@@ -73,7 +73,10 @@ public struct IngestEngine: Sendable {
     public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
     {
         let events = incidents[incident]?.events ?? []
-        let last = asOf ?? events.map(\.time).max() ?? Instant(0)
+        // The latest time, read in place (mapping the events copied each one).
+        let last =
+            asOf
+            ?? events.withUnsafeBufferPointer { all in all.indices.lazy.map { all[$0].time }.max() } ?? Instant(0)
         return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
     }
 
