@@ -243,35 +243,48 @@ extension SourceSet {
             read.decoded.reserveCapacity(read.decoded.count + lines.count)
             var stats = SourceStats()
             stats.lines = lines.count
-            for line in lines {
-                func quarantine(_ field: String?, _ reason: String) {
-                    stats.quarantined += 1
-                    read.quarantine.append(
-                        QuarantineRecord(
-                            source: name, fingerprint: line.fingerprint, offset: line.offset, line: line.number,
-                            field: field, reason: reason, raw: String(decoding: line.bytes, as: UTF8.self)))
-                }
-                if line.tooLong {
-                    quarantine(nil, "line longer than \(maxLineBytes) bytes")
-                    continue
-                }
-                if list[i].mapping != nil {
-                    switch Ingest.mapLine(&list[i], line) {
-                    case .events(let events): read.decoded += events.map { (event: $0, source: name) }
-                    case .skipped, nil: continue
-                    case .rejected(let field, let reason): quarantine(field, reason)
+            // Per source, not per line: `list[i]` copies the whole source each time it is read.
+            let mapped = list[i].mapping != nil
+            let reference = list[i].reference
+            let jsonl = list[i].jsonl
+            // Lines read where they are (iterating copies each line: its texts and its chunk).
+            lines.withUnsafeBufferPointer { all in
+                for k in all.indices {
+                    let line = all.baseAddress! + k
+                    func quarantine(_ field: String?, _ reason: String) {
+                        stats.quarantined += 1
+                        read.quarantine.append(
+                            QuarantineRecord(
+                                source: name, fingerprint: line.pointee.fingerprint, offset: line.pointee.offset,
+                                line: line.pointee.number, field: field, reason: reason,
+                                raw: String(decoding: line.pointee.bytes, as: UTF8.self)))
                     }
-                    continue
-                }
-                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                let result =
-                    list[i].reference.map {
-                        $0.decode(line: Substring(String(decoding: line.bytes, as: UTF8.self)), number: line.number)
+                    if line.pointee.tooLong {
+                        quarantine(nil, "line longer than \(maxLineBytes) bytes")
+                        continue
                     }
-                    ?? line.bytes.withUnsafeBytes { list[i].jsonl.decode(bytes: $0, number: line.number) }
-                switch result {
-                case .success(let e): read.decoded.append((event: e, source: name))
-                case .failure(let error): quarantine(error.field, error.reason)
+                    if mapped {
+                        switch Ingest.mapLine(&list[i], line.pointee) {
+                        case .events(let events): read.decoded += events.map { (event: $0, source: name) }
+                        case .skipped, nil: continue
+                        case .rejected(let field, let reason): quarantine(field, reason)
+                        }
+                        continue
+                    }
+                    let number = line.pointee.number
+                    let result: Result<SLAEvent, LineError>? = line.pointee.bytes.withUnsafeBytes { bytes in
+                        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+                        if let reference {
+                            return reference.decode(
+                                line: Substring(String(decoding: bytes, as: UTF8.self)), number: number)
+                        }
+                        return jsonl.decode(bytes: bytes, number: number)
+                    }
+                    switch result {
+                    case .success(let e)?: read.decoded.append((event: e, source: name))
+                    case .failure(let error)?: quarantine(error.field, error.reason)
+                    case nil: continue
+                    }
                 }
             }
             read.stats[name] = stats
