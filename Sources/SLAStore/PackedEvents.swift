@@ -31,37 +31,31 @@ enum PackedEvents {
     }
 
     private static func append(_ p: UnsafePointer<SLAEvent>, _ out: inout [UInt8]) {
-        // Bit k: the k-th optional text below is present; bit 9: `due` is.
+        // The optional texts, in their order in the encoding (the flags' bits 0-8).
+        func optionalTexts(_ body: (String?) -> Void) {
+            body(p.pointee.incident)
+            body(p.pointee.contract)
+            body(p.pointee.service)
+            body(p.pointee.priority)
+            body(p.pointee.status)
+            body(p.pointee.assignee)
+            body(p.pointee.team)
+            body(p.pointee.level)
+            body(p.pointee.promise)
+        }
+        // Bit k: the k-th optional text is present; bit 9: `due` is.
         var flags: UInt16 = p.pointee.due == nil ? 0 : 1 << 9
         var bit: UInt16 = 0
-        func present(_ v: String?) {
+        optionalTexts { v in
             if v != nil { flags |= 1 << bit }
             bit += 1
         }
-        present(p.pointee.incident)
-        present(p.pointee.contract)
-        present(p.pointee.service)
-        present(p.pointee.priority)
-        present(p.pointee.status)
-        present(p.pointee.assignee)
-        present(p.pointee.team)
-        present(p.pointee.level)
-        present(p.pointee.promise)
         out.append(UInt8(truncatingIfNeeded: flags))
         out.append(UInt8(truncatingIfNeeded: flags >> 8))
         PackedBytes.text(p.pointee.id, &out)
         PackedBytes.text(p.pointee.type.rawValue, &out)
         PackedBytes.number(p.pointee.time.seconds, &out)
-        func put(_ v: String?) { if let v { PackedBytes.text(v, &out) } }
-        put(p.pointee.incident)
-        put(p.pointee.contract)
-        put(p.pointee.service)
-        put(p.pointee.priority)
-        put(p.pointee.status)
-        put(p.pointee.assignee)
-        put(p.pointee.team)
-        put(p.pointee.level)
-        put(p.pointee.promise)
+        optionalTexts { v in if let v { PackedBytes.text(v, &out) } }
         if let v = p.pointee.due { PackedBytes.number(v.seconds, &out) }
     }
 
