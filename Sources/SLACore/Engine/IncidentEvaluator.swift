@@ -165,7 +165,7 @@ public enum IncidentEvaluator {
         var order = Array(events.indices)
         events.withUnsafeBufferPointer { all in
             guard let e = all.baseAddress else { return }
-            if (1..<all.count).contains(where: { SLAEvent.canonicalOrder(e + $0, e + $0 - 1) }) {
+            if all.count > 1, (1..<all.count).contains(where: { SLAEvent.canonicalOrder(e + $0, e + $0 - 1) }) {
                 order.sort { SLAEvent.canonicalOrder(e + $0, e + $1) }
             }
         }
