@@ -340,9 +340,15 @@ public struct LiveEngine: Sendable {
         nowMilliseconds now: Int64
     ) -> [SLANotification] {
         var out: [SLANotification] = []
-        for (incident, verdict, _) in touched {
-            let settled = verdict.map { $0.clocks.allSatisfy { $0.runningSince == nil } } ?? true
-            out += refresh(incident, index: Int(payload(incident)), now: now, settled: settled ? verdict : nil)
+        // Read in place: iterating copies each entry, its rejections included.
+        touched.withUnsafeBufferPointer { all in
+            for k in all.indices {
+                let t = all.baseAddress! + k
+                let settled = t.pointee.verdict.map { $0.clocks.allSatisfy { $0.runningSince == nil } } ?? true
+                let incident = t.pointee.incident
+                out += refresh(
+                    incident, index: Int(payload(incident)), now: now, settled: settled ? t.pointee.verdict : nil)
+            }
         }
         return out
     }
