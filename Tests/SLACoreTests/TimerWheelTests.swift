@@ -122,6 +122,36 @@ struct TimerWheelTests {
         #expect(wheel.storageBytes <= 100_000 * 32 + 16_384)
     }
 
+    @Test(
+        "stale references are reclaimed both ways: by checking them (many keys, few timers) and by rebuilding (most keys armed)",
+        arguments: [100_000, 600])
+    func reclaimBothWays(_ keySpace: Int) {
+        var rng = SeededRandom(seed: UInt64(keySpace))
+        let start: Int64 = 1_793_600_000_000
+        var wheel = TimerWheel(now: start)
+        // The highest key once armed and cancelled: the key table spans `keySpace` keys.
+        wheel.schedule(UInt32(keySpace - 1), at: start + 5)
+        wheel.cancel(UInt32(keySpace - 1))
+        var live: [UInt32: Int64] = [:]
+        let bytesBefore = wheel.storageBytes
+        // 500 keys re-armed 20 000 times: well past the reclaim threshold, many times over.
+        for _ in 0..<20_000 {
+            let key = UInt32(rng.next() % 500)
+            let deadline = start + 1 + Int64(rng.next() % (30 * 86_400_000))
+            wheel.schedule(key, at: deadline)
+            live[key] = deadline
+        }
+        #expect(wheel.count == live.count)
+        #expect(wheel.storageBytes < bytesBefore + 200_000, "stale references reclaimed, not piled up")
+        var fired: [UInt32: Int64] = [:]
+        wheel.advance(to: start + 31 * 86_400_000) { key, deadline in
+            #expect(fired[key] == nil, "key \(key) fired twice")
+            fired[key] = deadline
+        }
+        #expect(fired == live)
+        #expect(wheel.count == 0)
+    }
+
     @Test("lazy cancels: sweeps reclaim stale references, the survivors fire exactly once, storage does not grow")
     func sweeps() {
         var rng = SeededRandom(seed: 42)

@@ -237,7 +237,7 @@ public struct TimerWheel: Sendable {
         if old == Self.unarmed { count += 1 } else { stale += 1 }
         s.deadlines[Int(key)] = deadline
         place(key, deadline)
-        if stale > count / 2 + 1_024 { sweep() }
+        if stale > count / 2 + 1_024 { reclaim() }
     }
 
     /// Disarms `key`'s timer; false when it had none.
@@ -248,7 +248,7 @@ public struct TimerWheel: Sendable {
         storage.deadlines[Int(key)] = Self.unarmed
         count -= 1
         stale += 1
-        if stale > count / 2 + 1_024 { sweep() }
+        if stale > count / 2 + 1_024 { reclaim() }
         return true
     }
 
@@ -357,6 +357,37 @@ public struct TimerWheel: Sendable {
         return min(significant / Int(slotBits), levels - 1)
     }
 
+    /// Drops the stale references, the cheaper of two ways. Checking a reference reads its key's
+    /// word, a cache miss in a large wheel (about 12 ns here); when most keys have a timer, it
+    /// is cheaper to forget every list and place each armed key again, reading the key table
+    /// in order (measured: docs/benchmarks.md). With many keys and few timers (a daemon's
+    /// closed incidents keep their index), checking the references is.
+    private mutating func reclaim() {
+        if storage.keyCount <= 2 * (count + stale) { rebuild() } else { sweep() }
+        stale = 0
+    }
+
+    /// Every list emptied and every armed key placed again, in key order.
+    private mutating func rebuild() {
+        let s = storage
+        for list in 0..<Self.lists {
+            s.heads[list] = -1
+            s.tails[list] = -1
+            s.tailFill[list] = 0
+        }
+        for level in 0..<Self.levels { s.occupied[level] = 0 }
+        // All blocks free, handed out in ascending order.
+        s.freeBlock = -1
+        var b = Int32(s.blockCount) - 1
+        while b >= 0 {
+            s.releaseBlock(b)
+            b -= 1
+        }
+        for key in 0..<s.keyCount where s.deadlines[key] != Self.unarmed {
+            place(UInt32(key), s.deadlines[key])
+        }
+    }
+
     /// Compacts every list to its live references, in place, and frees the blocks left over.
     /// Amortized: it runs once stale references pass half the live count. Each reference's
     /// key is read once, and nothing branches on what it holds — the write position simply
@@ -399,7 +430,6 @@ public struct TimerWheel: Sendable {
                 s.tailFill[list] = Int32(w - (kept - 1) * Self.blockSize)
             }
         }
-        stale = 0
     }
 
     private func nextOccupied() -> (level: Int, slot: Int, time: Int64)? {
