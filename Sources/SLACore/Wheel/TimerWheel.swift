@@ -17,7 +17,8 @@
 /// its tail; a reference is live while its deadline is still the key's. Moving
 /// or cancelling a timer therefore leaves its old reference behind, reclaimed
 /// when its slot is taken or, once stale references pass half of the live
-/// timers, by one sweep. So insert and cancel are O(1) (amortized), with no
+/// timers, all at once (``reclaim()``: a pass over the keys or over the
+/// references, whichever is shorter). So insert and cancel are O(1) (amortized), with no
 /// allocation per timer: about 20 bytes each. Time is a value passed in
 /// (milliseconds since the epoch); the wheel never reads a clock.
 public struct TimerWheel: Sendable {
