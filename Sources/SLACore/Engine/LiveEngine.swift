@@ -319,8 +319,7 @@ public struct LiveEngine: Sendable {
     /// Adds events to the engine: per event whether it was new, and the incidents the new ones
     /// touched, in name order (the order ``decide(_:nowMilliseconds:)`` wants them in).
     public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
-        let (fresh, touched) = engine.mark(events)
-        return (fresh, touched.sorted())
+        mark(events.map { (event: $0, source: "") })
     }
 
     /// ``mark(_:)`` for events with their source (``IngestEngine/mark(_:)-(_:)``).
