@@ -85,13 +85,12 @@ public struct SLAEvent: Sendable, Hashable {
 
     /// The deterministic order of events: time, then kind, then id.
     public static func canonicalOrder(_ a: SLAEvent, _ b: SLAEvent) -> Bool {
-        if a.time != b.time { return a.time < b.time }
-        if a.type.rank != b.type.rank { return a.type.rank < b.type.rank }
-        return a.id < b.id
+        withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in canonicalOrder(a, b) } }
     }
 
-    /// ``canonicalOrder(_:_:)`` of two events read where they are: comparing array elements
-    /// copies both (every text retained and released) unless the optimizer sees it need not.
+    /// ``canonicalOrder(_:_:)`` of two events read where they are (the one definition of the
+    /// order): comparing array elements copies both (every text retained and released)
+    /// unless the optimizer sees it need not.
     static func canonicalOrder(_ a: UnsafePointer<SLAEvent>, _ b: UnsafePointer<SLAEvent>) -> Bool {
         if a.pointee.time != b.pointee.time { return a.pointee.time < b.pointee.time }
         if a.pointee.type.rank != b.pointee.type.rank { return a.pointee.type.rank < b.pointee.type.rank }
