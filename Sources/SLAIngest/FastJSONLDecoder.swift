@@ -363,24 +363,10 @@ struct Scanner {
 
     /// Reads a string starting at the opening quote, resolving escapes; nil when malformed.
     mutating func string() -> String? {
-        let start = i + 1
-        var j = start
-        var plain = true
-        while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
-            if bytes[j] == UInt8(ascii: "\\") {
-                plain = false
-                break
-            }
-            if bytes[j] < 0x20 { return nil }
-            j += 1
-        }
-        if plain {
-            guard j < bytes.count else { return nil }
-            i = j + 1
-            return makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<j]))
-        }
-        var out: [UInt8] = Array(bytes[start..<j])
-        i = j
+        if let plain = plainString() { return String(decoding: plain, as: UTF8.self) }
+        // Escapes to resolve (or bytes to reject: control characters, invalid UTF-8, no end).
+        var out: [UInt8] = []
+        i += 1
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
