@@ -315,9 +315,9 @@ public struct TimerWheel: Sendable {
 
     // MARK: - Internals
 
-    /// A stale reference was dropped. A key armed twice for one deadline (armed, moved,
-    /// armed back) has two live-looking references; the second is dropped without ever
-    /// having been counted, hence the floor at zero.
+    /// A stale reference was dropped. A key armed, moved and armed back to its first deadline
+    /// has two live-looking references; a reclaim that checks references keeps both and
+    /// counts neither, so the one dropped later was never counted: hence the floor at zero.
     private mutating func dropStale() {
         stale = max(0, stale - 1)
     }
