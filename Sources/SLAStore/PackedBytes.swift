@@ -3,13 +3,8 @@
 enum PackedBytes {
     /// Appends `s` as its UTF-8 length and bytes.
     static func text(_ s: String, _ out: inout [UInt8]) {
-        // In place for native strings (all of slad's); a copy only for the rare other kind.
-        let done: Void? = s.utf8.withContiguousStorageIfAvailable { b in
-            number(Int64(b.count), &out)
-            out.append(contentsOf: b)
-        }
-        if done == nil {
-            let b = Array(s.utf8)
+        var s = s
+        s.withUTF8 { b in
             number(Int64(b.count), &out)
             out.append(contentsOf: b)
         }
