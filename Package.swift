@@ -27,7 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "SLACore", swiftSettings: strict),
+        .target(name: "CPrefetch"),
+        .target(name: "SLACore", dependencies: ["CPrefetch"], swiftSettings: strict),
         .target(
             name: "SLAConfig",
             dependencies: ["SLACore", .product(name: "Yams", package: "Yams")],

@@ -75,6 +75,21 @@ struct LiveEngineTests {
         #expect(d.log.count == 5)
     }
 
+    @Test("a copy of the engine has its own timers: advancing one does not fire or move the other's")
+    func copiesAreIndependent() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        var copy = d
+        copy.run(until: (t0 + 1_000) * 1000)
+        #expect(copy.lines(t0).count == 3, "warnings at 50 % and 80 %, the breach")
+        #expect(copy.live.armedMilliseconds(of: "INC") == (t0 + 1_800) * 1000)
+        // The original still waits for its first threshold, and decides it itself.
+        #expect(d.live.armedMilliseconds(of: "INC") == (t0 + 450) * 1000)
+        #expect(d.log.isEmpty)
+        d.run(until: (t0 + 1_000) * 1000)
+        #expect(d.lines(t0) == copy.lines(t0))
+    }
+
     @Test(
         "warnings at 50 % and 80 %, breach at 100 % after the allowed lateness, escalation at 200 %: each once, on time"
     )

@@ -28,10 +28,10 @@ struct TimerWheelTests {
                 live[key] = deadline
             case 5, 6:
                 let key = UInt32(rng.next() % keys)
-                let cancelled = wheel.cancel(key)
-                #expect(cancelled == (live[key] != nil))
-                let again = wheel.cancel(key)
-                #expect(!again, "a cancelled key has no timer")
+                #expect(wheel.deadline(of: key) == live[key])
+                wheel.cancel(key)
+                #expect(wheel.deadline(of: key) == nil, "a cancelled key has no timer")
+                wheel.cancel(key)
                 live[key] = nil
             default:
                 let step: Int64
@@ -83,8 +83,8 @@ struct TimerWheelTests {
         wheel.advance(to: 1_000 + 86_400_000 + 17) { k, _ in fired.append(k) }
         #expect(fired == [7])
         #expect(wheel.deadline(of: 7) == nil)
-        let stale = wheel.cancel(7)
-        #expect(!stale)
+        wheel.cancel(7)
+        #expect(wheel.count == 0, "cancelling a fired key changes nothing")
         // Time never goes back: an earlier `now` fires nothing and keeps the wheel's time.
         wheel.schedule(8, at: 5_000 + 86_400_000)
         wheel.advance(to: 0) { k, _ in fired.append(k) }
@@ -109,8 +109,8 @@ struct TimerWheelTests {
         wheel.advance(to: 40_000) { k, _ in fired.append(k) }
         #expect(fired == [2, 1, 3])
         #expect(wheel.count == 0)
-        let cancelled = wheel.cancel(3)
-        #expect(!cancelled)
+        wheel.cancel(3)
+        #expect(wheel.count == 0)
     }
 
     @Test("storage stays within 32 bytes per timer")
@@ -167,8 +167,8 @@ struct TimerWheelTests {
         // Many rounds of cancel-most and re-arm: each crosses the sweep threshold several times.
         for _ in 0..<5 {
             for key in Array(live.keys).shuffled(using: &rng).prefix(15_000) {
-                let cancelled = wheel.cancel(key)
-                #expect(cancelled)
+                #expect(wheel.deadline(of: key) != nil)
+                wheel.cancel(key)
                 live[key] = nil
             }
             for k in 0..<15_000 {
@@ -191,5 +191,52 @@ struct TimerWheelTests {
         #expect(fired == fired.sorted())
         #expect(wheel.count == 0)
         #expect(wheel.nextWakeup() == nil)
+    }
+
+    @Test(
+        "queued updates: reads see them before they are applied, across many fillings of the queue; a copy is independent"
+    )
+    func queuedUpdatesAndCopies() {
+        var rng = SeededRandom(seed: 99)
+        let start: Int64 = 1_793_600_000_000
+        var wheel = TimerWheel(now: start)
+        var live: [UInt32: Int64] = [:]
+        // 30 000 updates without an advance: the queue (4 096) fills and is applied several times,
+        // and reads come at every point of its filling.
+        for step in 0..<30_000 {
+            let key = UInt32(rng.next() % 5_000)
+            if rng.next() % 4 == 0 {
+                wheel.cancel(key)
+                live[key] = nil
+            } else {
+                let deadline = start + 1 + Int64(rng.next() % (30 * 86_400_000))
+                wheel.schedule(key, at: deadline)
+                live[key] = deadline
+            }
+            if step % 97 == 0 {
+                #expect(wheel.count == live.count, "count at step \(step)")
+                let probe = UInt32(rng.next() % 5_000)
+                #expect(wheel.deadline(of: probe) == live[probe], "deadline of \(probe) at step \(step)")
+            }
+        }
+        let copy = wheel.copy()
+        let copied = live
+        // The original moves on; the copy must not see it.
+        for key in UInt32(0)..<2_000 {
+            wheel.schedule(key, at: start + 7)
+            live[key] = start + 7
+        }
+        var fired: [UInt32: Int64] = [:]
+        wheel.advance(to: start + 31 * 86_400_000) { key, deadline in
+            #expect(fired[key] == nil, "key \(key) fired twice")
+            fired[key] = deadline
+        }
+        #expect(fired == live)
+        #expect(copy.count == copied.count)
+        for key in UInt32(0)..<5_000 { #expect(copy.deadline(of: key) == copied[key]) }
+        var other = copy
+        var firedCopy: [UInt32: Int64] = [:]
+        other.advance(to: start + 31 * 86_400_000) { key, deadline in firedCopy[key] = deadline }
+        #expect(firedCopy == copied)
     }
 }

@@ -126,6 +126,13 @@ public struct IncidentCursor: Sendable, Hashable {
     }
 }
 
+/// Holds a live engine's timer wheel, which cannot be copied, so that the engine can be.
+/// Unchecked: the engine changes the wheel only through a box it alone references.
+final class WheelBox: @unchecked Sendable {
+    var wheel: TimerWheel
+    init(_ wheel: consuming TimerWheel) { self.wheel = wheel }
+}
+
 /// Arms every open incident's next thresholds in a timer wheel and decides them
 /// when they come due. Pure: the caller passes wall-clock time in as values
 /// (milliseconds since the epoch).
@@ -144,7 +151,8 @@ public struct LiveEngine: Sendable {
     public private(set) var engine: IngestEngine
     /// One timer per incident, keyed by its payload index, at the earliest next threshold of
     /// its clocks: a timer only says "look now", and the refresh it causes arms the next one.
-    private var wheel: TimerWheel
+    /// The wheel cannot be copied and the engine is a value: it sits in a box copied on write.
+    private var timers: WheelBox
     /// Payload → incident (the wheel carries 32-bit payloads).
     private var incidentIndex: [String: UInt32] = [:]
     private var incidentNames: [String] = []
@@ -167,7 +175,7 @@ public struct LiveEngine: Sendable {
         self.engine = engine
         self.allowedLateness = allowedLateness
         self.catchUpWindow = catchUpWindow
-        wheel = TimerWheel(now: nowMilliseconds)
+        timers = WheelBox(TimerWheel(now: nowMilliseconds))
         self.emitted = Set(emitted.map(\.id))
         for n in emitted where n.kind == .breach { breaches[n.incident, default: [:]][n.id] = n }
         for n in emitted where n.kind == .retraction {
@@ -176,12 +184,12 @@ public struct LiveEngine: Sendable {
     }
 
     /// Timers armed: one per incident with a threshold still to come (its earliest).
-    public var armedCount: Int { wheel.count }
+    public var armedCount: Int { timers.wheel.count }
 
     /// When `incident`'s timer is armed for (ms): the earliest next threshold of its clocks
     /// (a breach's plus the allowed lateness); nil when nothing is to come.
     public func armedMilliseconds(of incident: String) -> Int64? {
-        incidentIndex[incident].flatMap { wheel.deadline(of: $0) }
+        incidentIndex[incident].flatMap { timers.wheel.deadline(of: $0) }
     }
 
     /// The standing of each incident by payload index (nil once closed or not covered),
@@ -290,7 +298,7 @@ public struct LiveEngine: Sendable {
     }
 
     /// The next wall-clock instant (ms) at which ``advance(to:)`` has work, nil when none.
-    public var nextWakeupMilliseconds: Int64? { wheel.nextWakeup() }
+    public var nextWakeupMilliseconds: Int64? { timers.wheel.nextWakeup() }
 
     /// Adds events (from ingest) and re-decides the incidents they touch as of `now`:
     /// thresholds already past are decided (late if long past), breaches no longer
@@ -355,7 +363,7 @@ public struct LiveEngine: Sendable {
     /// After the wall clock stepped back, timers armed for the old time would come due
     /// at once and find nothing: rebuild the wheel at `now` and re-arm every incident.
     public mutating func resetClock(nowMilliseconds now: Int64) -> [SLANotification] {
-        wheel = TimerWheel(now: now)
+        timers = WheelBox(TimerWheel(now: now))
         return catchUp(incidents: engine.incidentIDs, nowMilliseconds: now)
     }
 
@@ -377,7 +385,7 @@ public struct LiveEngine: Sendable {
     /// Moves wall-clock time to `now` and decides every timer that came due.
     public mutating func advance(toMilliseconds now: Int64) -> [SLANotification] {
         var due = Set<UInt32>()
-        wheel.advance(to: now) { payload, _ in due.insert(payload) }
+        withWheel { $0.advance(to: now) { payload, _ in due.insert(payload) } }
         var out: [SLANotification] = []
         // Incidents in name order, so that the same timers give the same output.
         for index in due.sorted(by: { incidentNames[Int($0)] < incidentNames[Int($1)] }) {
@@ -432,7 +440,9 @@ public struct LiveEngine: Sendable {
                 }
             }
         }
-        if next < .max { wheel.schedule(UInt32(index), at: next) } else { wheel.cancel(UInt32(index)) }
+        withWheel { wheel in
+            if next < .max { wheel.schedule(UInt32(index), at: next) } else { wheel.cancel(UInt32(index)) }
+        }
         setStanding(index, verdict?.standing)
         breachMilliseconds[index] = verdict?.firstBreach.map { $0.at.seconds * 1000 } ?? .max
         if let verdict { contractOf[index] = contractSlot(verdict.contract) }
@@ -447,6 +457,12 @@ public struct LiveEngine: Sendable {
             if emitted.insert(retraction.id).inserted { out.append(retraction) }
         }
         return out.sorted { ($0.due, $0.percent, $0.id) < ($1.due, $1.percent, $1.id) }
+    }
+
+    /// The wheel, for changing: copied first when another engine value shares it.
+    private mutating func withWheel<R>(_ body: (inout TimerWheel) -> R) -> R {
+        if !isKnownUniquelyReferenced(&timers) { timers = WheelBox(timers.wheel.copy()) }
+        return body(&timers.wheel)
     }
 
     /// The incident's index (wheel payload, listing arrays), assigned on first sight.
