@@ -5,7 +5,9 @@ import Testing
 
 @Suite("Identity set")
 struct IdentitySetTests {
-    @Test("inserts answer as Set<String> does, across many growths, with repeats and look-alike ids")
+    @Test(
+        "batches answer as Set<String> does, id by id, across many growths, with repeats inside a batch and look-alike ids"
+    )
     func matchesSet() {
         var rng = SeededRandom(seed: 47)
         var ids = IdentitySet()
@@ -13,13 +15,19 @@ struct IdentitySetTests {
         // Few distinct ids at first (many repeats), then many; empty and long ids, and ids
         // that differ only late or by Unicode normalization (Set treats those as equal).
         let pool = ["", "é", "e\u{301}", String(repeating: "x", count: 200), String(repeating: "x", count: 199) + "y"]
-        for n in 0..<120_000 {
-            let id =
-                n % 97 == 0
-                ? pool[Int(rng.next() % UInt64(pool.count))]
-                : "e-\(rng.next() % UInt64(max(50, n / 2)))"
-            #expect(ids.insert(id) == model.insert(id).inserted, "insert \(n): \(id)")
+        var n = 0
+        while n < 120_000 {
+            // Batches of 1 to 300: a batch may repeat its own ids and cross a growth.
+            let batch = (0..<Int(1 + rng.next() % 300)).map { k in
+                (n + k) % 97 == 0
+                    ? pool[Int(rng.next() % UInt64(pool.count))]
+                    : "e-\(rng.next() % UInt64(max(50, (n + k) / 2)))"
+            }
+            let fresh = ids.insert(count: batch.count) { batch[$0] }
+            let expected = batch.map { model.insert($0).inserted }
+            #expect(fresh == expected, "batch at \(n)")
             #expect(ids.count == model.count)
+            n += batch.count
         }
         #expect(model.count > 30_000)
     }

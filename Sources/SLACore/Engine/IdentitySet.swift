@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The set of event identities the engine has seen: every id of the ledger, millions of them.
 ///
 /// An open-addressing table that keeps each id's hash beside it, so that growing the table
@@ -16,23 +18,63 @@ struct IdentitySet: Sendable {
         ids = Array(repeating: "", count: 16)
     }
 
-    /// Adds `id`; false when it was there already.
-    mutating func insert(_ id: String) -> Bool {
-        if (count + 1) * 4 > hashes.count * 3 { grow() }
-        var hasher = Hasher()
-        hasher.combine(id)
-        let h = UInt64(bitPattern: Int64(hasher.finalize())) | 1
-        let mask = hashes.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while hashes[i] != 0 {
-            if hashes[i] == h && ids[i] == id { return false }
-            i = (i + 1) & mask
+    /// Adds `count` ids, `id(0)` to `id(count - 1)`, in order; per id, false when it was
+    /// there already (an earlier id of the batch included).
+    ///
+    /// Why a batch: in a large set every id's slot is a cache miss, and one id at a time the
+    /// processor waits for each in turn (about a tenth of an import's engine time). Here the
+    /// hashes come first, then each probe asks for the slots of an id a few places ahead.
+    mutating func insert(count n: Int, id: (Int) -> String) -> [Bool] {
+        while (count + n) * 4 > hashes.count * 3 { grow() }
+        let keyed = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
+            for k in 0..<n {
+                var hasher = Hasher()
+                hasher.combine(id(k))
+                buffer[k] = UInt64(bitPattern: Int64(hasher.finalize())) | 1
+            }
+            initialized = n
         }
-        hashes[i] = h
-        ids[i] = id
-        count += 1
-        return true
+        let mask = hashes.count - 1
+        var added = 0
+        let fresh = [Bool](unsafeUninitializedCapacity: n) { out, initialized in
+            hashes.withUnsafeMutableBufferPointer { slotHashes in
+                ids.withUnsafeMutableBufferPointer { slotIDs in
+                    let hashBase = slotHashes.baseAddress!
+                    let idBase = slotIDs.baseAddress!
+                    for k in 0..<n {
+                        if k + Self.lookahead < n {
+                            let ahead = Int(truncatingIfNeeded: keyed[k + Self.lookahead]) & mask
+                            slad_prefetch_for_write(hashBase + ahead)
+                            slad_prefetch_for_write(idBase + ahead)
+                        }
+                        let h = keyed[k]
+                        let candidate = id(k)
+                        var i = Int(truncatingIfNeeded: h) & mask
+                        var new = true
+                        while hashBase[i] != 0 {
+                            if hashBase[i] == h && idBase[i] == candidate {
+                                new = false
+                                break
+                            }
+                            i = (i + 1) & mask
+                        }
+                        if new {
+                            hashBase[i] = h
+                            idBase[i] = candidate
+                            added += 1
+                        }
+                        out[k] = new
+                    }
+                }
+            }
+            initialized = n
+        }
+        count += added
+        return fresh
     }
+
+    /// How many ids ahead a batch insert asks for slots.
+    private static let lookahead = 16
 
     /// Twice the slots, each id moved by its kept hash.
     private mutating func grow() {

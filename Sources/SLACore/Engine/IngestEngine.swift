@@ -45,15 +45,13 @@ public struct IngestEngine: Sendable {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
-        fresh.reserveCapacity(events.count)
         var touched: [String] = []
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
+            fresh = seen.insert(count: pairs.count) { pairs.event($0).pointee.id }
             for k in 0..<pairs.count {
                 let e = pairs.event(k)
-                let new = seen.insert(e.pointee.id)
-                fresh.append(new)
-                guard new, e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty
+                guard fresh[k], e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty
                 else { continue }
                 let first = Self.append(e.pointee, to: &incidents[incident, default: Log()], generation: now)
                 if first { touched.append(incident) }
