@@ -24,6 +24,9 @@ struct TailedSource {
 /// counters and the positions reached, before the engine sees any of it.
 struct SourceRead {
     var decoded: [(event: SLAEvent, source: String)] = []
+    /// The engine's hash of each decoded event's id (`IngestEngine.identityHash`), made on
+    /// the reading thread: hashing was a fifteenth of the engine thread's time.
+    var idHashes: [UInt64] = []
     var quarantine: [QuarantineRecord] = []
     var stats: [String: SourceStats] = [:]
     var offsets: [SourceOffset] = []
@@ -148,15 +151,18 @@ struct Ingest {
         // Taken out of `read`, so that the batch can keep the array without copying it.
         var decoded: [(event: SLAEvent, source: String)] = []
         swap(&decoded, &read.decoded)
-        apply(decoded, to: &batch)
+        apply(decoded, idHashes: read.idHashes, to: &batch)
         return batch
     }
 
     /// Applies decoded events (with their source) to the engine and records in `batch`
     /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
-    mutating func apply(_ decoded: consuming [(event: SLAEvent, source: String)], to batch: inout Batch) {
+    /// `idHashes`, when given, are the engine's hashes of the events' ids (``SourceRead``).
+    mutating func apply(
+        _ decoded: consuming [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, to batch: inout Batch
+    ) {
         var decoded = decoded
-        let (fresh, names) = live.mark(decoded)
+        let (fresh, names) = live.mark(decoded, idHashes: idHashes)
         // Evaluating the touched incidents is pure: on both cores when there are many.
         let engine = live.engine
         let touched = ForkJoin.map(names.count) { k in
@@ -294,6 +300,10 @@ extension SourceSet {
                         source: name, fingerprint: p.fingerprint, path: p.path, inode: p.inode, offset: p.offset,
                         line: p.line))
             }
+        }
+        read.decoded.withUnsafeBufferPointer { all in
+            guard let pairs = EventPairs(all) else { return }
+            read.idHashes = (0..<pairs.count).map { IngestEngine.identityHash(pairs.event($0).pointee.id) }
         }
         return read
     }

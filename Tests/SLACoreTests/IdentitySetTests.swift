@@ -23,7 +23,9 @@ struct IdentitySetTests {
                     ? pool[Int(rng.next() % UInt64(pool.count))]
                     : "e-\(rng.next() % UInt64(max(50, (n + k) / 2)))"
             }
-            let fresh = ids.insert(count: batch.count) { batch[$0] }
+            // Every other batch with its hashes made beforehand, as ingest's reading thread does.
+            let given = n % 2 == 0 ? nil : batch.map { IngestEngine.identityHash($0) }
+            let fresh = ids.insert(count: batch.count, hashes: given) { batch[$0] }
             let expected = batch.map { model.insert($0).inserted }
             #expect(fresh == expected, "batch at \(n)")
             #expect(ids.count == model.count)

@@ -24,15 +24,19 @@ struct IdentitySet: Sendable {
     /// Why a batch: in a large set every id's slot is a cache miss, and one id at a time the
     /// processor waits for each in turn (about a tenth of an import's engine time). Here the
     /// hashes come first, then each probe asks for the slots of an id a few places ahead.
-    mutating func insert(count n: Int, id: (Int) -> String) -> [Bool] {
+    ///
+    /// `hashes`, when given, holds ``hash(_:)`` of each id, made beforehand (ingest hashes a
+    /// read's ids on the thread that reads and decodes them, off the engine's thread).
+    mutating func insert(count n: Int, hashes given: [UInt64]? = nil, id: (Int) -> String) -> [Bool] {
         while (count + n) * 4 > hashes.count * 3 { grow() }
-        let keyed = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
-            for k in 0..<n {
-                var hasher = Hasher()
-                hasher.combine(id(k))
-                buffer[k] = UInt64(bitPattern: Int64(hasher.finalize())) | 1
+        let keyed: [UInt64]
+        if let given, given.count == n {
+            keyed = given
+        } else {
+            keyed = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
+                for k in 0..<n { buffer[k] = Self.hash(id(k)) }
+                initialized = n
             }
-            initialized = n
         }
         let mask = hashes.count - 1
         var added = 0
@@ -71,6 +75,13 @@ struct IdentitySet: Sendable {
         }
         count += added
         return fresh
+    }
+
+    /// The hash an id is kept under: Swift's seeded `Hasher`, never 0.
+    static func hash(_ id: String) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(id)
+        return UInt64(bitPattern: Int64(hasher.finalize())) | 1
     }
 
     /// How many ids ahead a batch insert asks for slots.

@@ -41,14 +41,18 @@ public struct IngestEngine: Sendable {
     /// ``mark(_:)`` for events with their source, as ingest reads them (the batch keeps that
     /// array for the store). Each event is read where it is (``EventPairs``) and copied once,
     /// into its incident's log.
-    public mutating func mark(_ events: [(event: SLAEvent, source: String)]) -> (fresh: [Bool], touched: [String]) {
+    ///
+    /// `idHashes`, when given, holds ``identityHash(_:)`` of each event's id, in order.
+    public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
+        fresh: [Bool], touched: [String]
+    ) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
         var touched: [String] = []
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
-            fresh = seen.insert(count: pairs.count) { pairs.event($0).pointee.id }
+            fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
             for k in 0..<pairs.count {
                 let e = pairs.event(k)
                 guard fresh[k], e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty
@@ -59,6 +63,10 @@ public struct IngestEngine: Sendable {
         }
         return (fresh, touched)
     }
+
+    /// The hash under which the engine keeps an event id, for ``mark(_:idHashes:)``: whoever
+    /// decodes events can make it on their own thread.
+    public static func identityHash(_ id: String) -> UInt64 { IdentitySet.hash(id) }
 
     /// Appends `e` to `log`; true when this is the first event `generation` adds.
     private static func append(_ e: SLAEvent, to log: inout Log, generation: Int) -> Bool {

@@ -331,8 +331,10 @@ public struct LiveEngine: Sendable {
     }
 
     /// ``mark(_:)`` for events with their source (``IngestEngine/mark(_:)-(_:)``).
-    public mutating func mark(_ events: [(event: SLAEvent, source: String)]) -> (fresh: [Bool], touched: [String]) {
-        let (fresh, touched) = engine.mark(events)
+    public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
+        fresh: [Bool], touched: [String]
+    ) {
+        let (fresh, touched) = engine.mark(events, idHashes: idHashes)
         return (fresh, touched.sorted())
     }
 
