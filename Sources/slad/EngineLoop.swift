@@ -131,6 +131,15 @@ final class EngineLoop {
         committer.submit(batch)
     }
 
+    /// At exit, after the last commit: the engine's state (every event of the ledger, hundreds
+    /// of megabytes for a large store) is left to the kernel, which takes it back with the
+    /// process at once, instead of being freed object by object (about 0.1 s per million
+    /// events, measured: docs/benchmarks.md). The stores and sockets still close as usual.
+    func leaveEngineStateToExit() {
+        _ = Unmanaged.passRetained(LeftAtExit(ingest.live))
+        ingest.live = LiveEngine(engine: IngestEngine(contracts: []), nowMilliseconds: 0)
+    }
+
     /// Runs until SIGTERM/SIGINT (or, with `exitWhenIdle`, until every source is read).
     func run(caughtUp: [SLANotification]) {
         let clock = ContinuousClock()
@@ -521,4 +530,10 @@ final class EngineLoop {
                 configGeneration: generation, contracts: new.contracts.count, sources: new.sources.count,
                 restartRequired: restart))
     }
+}
+
+/// Holds what ``EngineLoop/leaveEngineStateToExit()`` leaves for the process's exit to reclaim.
+private final class LeftAtExit<Value> {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -126,6 +126,7 @@ struct RunCommand: ParsableCommand {
         loopOwnsNotifier = true
         loop.run(caughtUp: caughtUp)
         server.stop()
+        loop.leaveEngineStateToExit()
         if loop.committer.failed { throw ExitCode(1) }
     }
 
