@@ -6,8 +6,11 @@
 public struct IngestEngine: Sendable {
     /// Contracts by id.
     public private(set) var contracts: [String: Contract]
-    private var incidents: [String: Log] = [:]
-    private var seen = IdentitySet()
+    /// Incidents, numbered in the order they were first seen; `logs` by the same number.
+    private var incidents = StringTable()
+    private var logs: [Log] = []
+    /// Every event identity seen.
+    private var seen = StringTable()
     /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
     private var generation = 0
 
@@ -57,7 +60,9 @@ public struct IngestEngine: Sendable {
                 let e = pairs.event(k)
                 guard fresh[k], e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty
                 else { continue }
-                let first = Self.append(e.pointee, to: &incidents[incident, default: Log()], generation: now)
+                let (number, new) = incidents.insert(incident)
+                if new { logs.append(Log()) }
+                let first = Self.append(e.pointee, to: &logs[number], generation: now)
                 if first { touched.append(incident) }
             }
         }
@@ -66,7 +71,17 @@ public struct IngestEngine: Sendable {
 
     /// The hash under which the engine keeps an event id, for ``mark(_:idHashes:)``: whoever
     /// decodes events can make it on their own thread.
-    public static func identityHash(_ id: String) -> UInt64 { IdentitySet.hash(id) }
+    public static func identityHash(_ id: String) -> UInt64 { StringTable.hash(id) }
+
+    /// The incident's number: dense, in the order incidents were first seen, stable for the
+    /// engine's life (the live engine keys its timers and listings by it). Nil when unknown.
+    public func number(of incident: String) -> Int? { incidents.number(of: incident) }
+
+    /// Incidents with events, that is, one past the highest incident number.
+    public var incidentCount: Int { incidents.count }
+
+    /// The incident with number `number`.
+    public func incident(number: Int) -> String { incidents.strings[number] }
 
     /// Appends `e` to `log`; true when this is the first event `generation` adds.
     private static func append(_ e: SLAEvent, to log: inout Log, generation: Int) -> Bool {
@@ -78,7 +93,7 @@ public struct IngestEngine: Sendable {
     /// The verdict of `incident` as of its last event (or `asOf`), and the events it rejects.
     public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
     {
-        let events = incidents[incident]?.events ?? []
+        let events = incidents.number(of: incident).map { logs[$0].events } ?? []
         // The latest time, read in place (mapping the events copied each one).
         let last =
             asOf
@@ -87,16 +102,18 @@ public struct IngestEngine: Sendable {
     }
 
     /// The events of `incident`, in arrival order.
-    public func events(of incident: String) -> [SLAEvent] { incidents[incident]?.events ?? [] }
+    public func events(of incident: String) -> [SLAEvent] {
+        incidents.number(of: incident).map { logs[$0].events } ?? []
+    }
 
     /// Whether `incident` has events.
-    public func knows(incident: String) -> Bool { incidents[incident] != nil }
+    public func knows(incident: String) -> Bool { incidents.number(of: incident) != nil }
 
     /// Swaps the contracts (a reload); verdicts change on the next evaluation.
     public mutating func replaceContracts(_ contracts: [Contract]) {
         self.contracts = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// Every incident with events.
-    public var incidentIDs: [String] { Array(incidents.keys) }
+    /// Every incident with events, in the order they were first seen.
+    public var incidentIDs: [String] { incidents.strings }
 }

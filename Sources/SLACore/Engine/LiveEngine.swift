@@ -153,9 +153,6 @@ public struct LiveEngine: Sendable {
     /// its clocks: a timer only says "look now", and the refresh it causes arms the next one.
     /// The wheel cannot be copied and the engine is a value: it sits in a box copied on write.
     private var timers: WheelBox
-    /// Payload → incident (the wheel carries 32-bit payloads).
-    private var incidentIndex: [String: UInt32] = [:]
-    private var incidentNames: [String] = []
     /// SLANotification ids already decided.
     public private(set) var emitted: Set<String>
     /// Breaches decided and not retracted, by incident, then notification id
@@ -189,7 +186,7 @@ public struct LiveEngine: Sendable {
     /// When `incident`'s timer is armed for (ms): the earliest next threshold of its clocks
     /// (a breach's plus the allowed lateness); nil when nothing is to come.
     public func armedMilliseconds(of incident: String) -> Int64? {
-        incidentIndex[incident].flatMap { timers.wheel.deadline(of: $0) }
+        engine.number(of: incident).flatMap { timers.wheel.deadline(of: UInt32($0)) }
     }
 
     /// The standing of each incident by payload index (nil once closed or not covered),
@@ -236,7 +233,7 @@ public struct LiveEngine: Sendable {
         let keep = pageSize + 1
         var best: [(key: Int64, index: Int)] = []
         best.reserveCapacity(keep)
-        let names = incidentNames
+        let names = engine.incidentIDs
         func less(_ a: (key: Int64, index: Int), _ b: (key: Int64, index: Int)) -> Bool {
             a.key != b.key ? a.key < b.key : names[a.index] < names[b.index]
         }
@@ -280,7 +277,7 @@ public struct LiveEngine: Sendable {
         }
         let more = best.count > pageSize
         let page = best.prefix(pageSize).map {
-            IncidentCursor(breachMilliseconds: $0.key, incident: incidentNames[$0.index])
+            IncidentCursor(breachMilliseconds: $0.key, incident: names[$0.index])
         }
         return (Array(page), more)
     }
@@ -355,8 +352,9 @@ public struct LiveEngine: Sendable {
                 let t = all.baseAddress! + k
                 let settled = t.pointee.verdict.map { $0.clocks.allSatisfy { $0.runningSince == nil } } ?? true
                 let incident = t.pointee.incident
-                out += refresh(
-                    incident, index: Int(payload(incident)), now: now, settled: settled ? t.pointee.verdict : nil)
+                // Touched incidents have events: the engine has numbered them.
+                guard let index = payload(incident) else { continue }
+                out += refresh(incident, index: Int(index), now: now, settled: settled ? t.pointee.verdict : nil)
             }
         }
         return out
@@ -390,14 +388,17 @@ public struct LiveEngine: Sendable {
         withWheel { $0.advance(to: now) { payload, _ in due.insert(payload) } }
         var out: [SLANotification] = []
         // Incidents in name order, so that the same timers give the same output.
-        for index in due.sorted(by: { incidentNames[Int($0)] < incidentNames[Int($1)] }) {
-            out += refresh(incidentNames[Int(index)], index: Int(index), now: now)
+        let names = engine.incidentIDs
+        for index in due.sorted(by: { names[Int($0)] < names[Int($1)] }) {
+            out += refresh(names[Int(index)], index: Int(index), now: now)
         }
         return out
     }
 
+    /// Nothing for an incident without events: it has no clock to arm or decide.
     private mutating func refresh(_ incident: String, now: Int64) -> [SLANotification] {
-        refresh(incident, index: Int(payload(incident)), now: now)
+        guard let index = payload(incident) else { return [] }
+        return refresh(incident, index: Int(index), now: now)
     }
 
     /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
@@ -467,16 +468,17 @@ public struct LiveEngine: Sendable {
         return body(&timers.wheel)
     }
 
-    /// The incident's index (wheel payload, listing arrays), assigned on first sight.
-    private mutating func payload(_ incident: String) -> UInt32 {
-        if let known = incidentIndex[incident] { return known }
-        let index = UInt32(incidentNames.count)
-        incidentNames.append(incident)
-        incidentIndex[incident] = index
-        standings.append(nil)
-        breachMilliseconds.append(.max)
-        contractOf.append(-1)
-        return index
+    /// The incident's index (wheel payload, listing arrays): the engine's number for it, so that
+    /// no second table of names is kept or searched. Nil for an incident without events.
+    private mutating func payload(_ incident: String) -> UInt32? {
+        guard let index = engine.number(of: incident) else { return nil }
+        if index >= standings.count {
+            let missing = engine.incidentCount - standings.count
+            standings += repeatElement(nil, count: missing)
+            breachMilliseconds += repeatElement(.max, count: missing)
+            contractOf += repeatElement(-1, count: missing)
+        }
+        return UInt32(index)
     }
 
     private mutating func contractSlot(_ contract: String) -> Int32 {

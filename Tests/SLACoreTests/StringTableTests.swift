@@ -3,14 +3,14 @@ import Testing
 
 @testable import SLACore
 
-@Suite("Identity set")
-struct IdentitySetTests {
+@Suite("String table")
+struct StringTableTests {
     @Test(
         "batches answer as Set<String> does, id by id, across many growths, with repeats inside a batch and look-alike ids"
     )
     func matchesSet() {
         var rng = SeededRandom(seed: 47)
-        var ids = IdentitySet()
+        var ids = StringTable()
         var model = Set<String>()
         // Few distinct ids at first (many repeats), then many; empty and long ids, and ids
         // that differ only late or by Unicode normalization (Set treats those as equal).
@@ -25,10 +25,20 @@ struct IdentitySetTests {
             }
             // Every other batch with its hashes made beforehand, as ingest's reading thread does.
             let given = n % 2 == 0 ? nil : batch.map { IngestEngine.identityHash($0) }
-            let fresh = ids.insert(count: batch.count, hashes: given) { batch[$0] }
+            var numbers: [Int] = []
+            let fresh = ids.insert(count: batch.count, hashes: given) {
+                batch[$0]
+            } onEach: { _, number, _ in
+                numbers.append(number)
+            }
             let expected = batch.map { model.insert($0).inserted }
             #expect(fresh == expected, "batch at \(n)")
             #expect(ids.count == model.count)
+            // Numbers are dense, in first-seen order, and lead back to the string.
+            for (k, number) in numbers.enumerated() {
+                #expect(ids.strings[number] == batch[k])
+                #expect(ids.number(of: batch[k]) == number)
+            }
             n += batch.count
         }
         #expect(model.count > 30_000)

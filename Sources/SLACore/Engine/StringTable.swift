@@ -1,0 +1,142 @@
+import CPrefetch
+
+/// Strings numbered densely in the order they were first added (event ids, incident names:
+/// millions of them), found through an open-addressing table.
+///
+/// The table keeps each string's hash beside its number, so that growing it moves hashes and
+/// numbers without hashing a single string again: `Set<String>` and `Dictionary` rehash every
+/// key at each growth, which was a tenth of a long import's engine time (docs/benchmarks.md).
+/// The strings themselves sit in one dense array, in order. Hashes are Swift's seeded
+/// `Hasher`, as `Set` uses: the strings come from outside.
+struct StringTable: Sendable {
+    /// `hash | 1` per slot (0: empty), probed linearly.
+    private var hashes: [UInt64]
+    /// Per slot: the number of its string.
+    private var numbers: [Int32]
+    /// The strings, by number.
+    private(set) var strings: [String] = []
+
+    /// Strings held.
+    var count: Int { strings.count }
+
+    init() {
+        hashes = Array(repeating: 0, count: 16)
+        numbers = Array(repeating: 0, count: 16)
+    }
+
+    /// The hash a string is kept under: Swift's seeded `Hasher`, never 0.
+    static func hash(_ string: String) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(string)
+        return UInt64(bitPattern: Int64(hasher.finalize())) | 1
+    }
+
+    /// The number of `string`, nil when it is not held.
+    func number(of string: String) -> Int? {
+        let h = Self.hash(string)
+        let mask = hashes.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while hashes[i] != 0 {
+            if hashes[i] == h && strings[Int(numbers[i])] == string { return Int(numbers[i]) }
+            i = (i + 1) & mask
+        }
+        return nil
+    }
+
+    /// The number of `string`, which is added when it is not held yet.
+    mutating func insert(_ string: String) -> (number: Int, inserted: Bool) {
+        var result = (number: 0, inserted: false)
+        _ = insert(count: 1, hashes: nil) { _ in
+            string
+        } onEach: { _, number, inserted in
+            result = (number, inserted)
+        }
+        return result
+    }
+
+    /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, false
+    /// when it was held already (an earlier string of the batch included). `onEach` is told
+    /// each string's number.
+    ///
+    /// Why a batch: in a large table every string's slot is a cache miss, and one string at a
+    /// time the processor waits for each in turn (about a tenth of an import's engine time).
+    /// Here the hashes come first, then each probe asks for the slots of a string a few
+    /// places ahead. `hashes`, when given, holds ``hash(_:)`` of each string, made beforehand
+    /// (ingest hashes a read's ids on the thread that reads and decodes them).
+    @discardableResult
+    mutating func insert(
+        count n: Int, hashes given: [UInt64]?, string: (Int) -> String,
+        onEach: (_ k: Int, _ number: Int, _ inserted: Bool) -> Void = { _, _, _ in }
+    ) -> [Bool] {
+        while (count + n) * 4 > hashes.count * 3 { grow() }
+        let keyed: [UInt64]
+        if let given, given.count == n {
+            keyed = given
+        } else {
+            keyed = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
+                for k in 0..<n { buffer[k] = Self.hash(string(k)) }
+                initialized = n
+            }
+        }
+        let mask = hashes.count - 1
+        var strings = self.strings
+        self.strings = []
+        defer { self.strings = strings }
+        return [Bool](unsafeUninitializedCapacity: n) { out, initialized in
+            hashes.withUnsafeMutableBufferPointer { slotHashes in
+                numbers.withUnsafeMutableBufferPointer { slotNumbers in
+                    let hashBase = slotHashes.baseAddress!
+                    let numberBase = slotNumbers.baseAddress!
+                    for k in 0..<n {
+                        if k + Self.lookahead < n {
+                            let ahead = Int(truncatingIfNeeded: keyed[k + Self.lookahead]) & mask
+                            slad_prefetch_for_write(hashBase + ahead)
+                            slad_prefetch_for_write(numberBase + ahead)
+                        }
+                        let h = keyed[k]
+                        let candidate = string(k)
+                        var i = Int(truncatingIfNeeded: h) & mask
+                        var found = -1
+                        while hashBase[i] != 0 {
+                            if hashBase[i] == h && strings[Int(numberBase[i])] == candidate {
+                                found = Int(numberBase[i])
+                                break
+                            }
+                            i = (i + 1) & mask
+                        }
+                        if found < 0 {
+                            found = strings.count
+                            hashBase[i] = h
+                            numberBase[i] = Int32(found)
+                            strings.append(candidate)
+                            out[k] = true
+                        } else {
+                            out[k] = false
+                        }
+                        onEach(k, found, out[k])
+                    }
+                }
+            }
+            initialized = n
+        }
+    }
+
+    /// How many strings ahead a batch insert asks for slots.
+    private static let lookahead = 16
+
+    /// Twice the slots, each number moved by its kept hash.
+    private mutating func grow() {
+        let capacity = hashes.count * 2
+        var newHashes = [UInt64](repeating: 0, count: capacity)
+        var newNumbers = [Int32](repeating: 0, count: capacity)
+        let mask = capacity - 1
+        for k in hashes.indices where hashes[k] != 0 {
+            var i = Int(truncatingIfNeeded: hashes[k]) & mask
+            while newHashes[i] != 0 { i = (i + 1) & mask }
+            newHashes[i] = hashes[k]
+            newNumbers[i] = numbers[k]
+        }
+        hashes = newHashes
+        numbers = newNumbers
+    }
+}
