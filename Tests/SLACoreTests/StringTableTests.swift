@@ -6,7 +6,7 @@ import Testing
 @Suite("String table")
 struct StringTableTests {
     @Test(
-        "batches answer as Set<String> does, id by id, across many growths, with repeats inside a batch and look-alike ids"
+        "batches and single inserts answer as Set<String> does, id by id, across many growths, with repeats inside a batch and look-alike ids"
     )
     func matchesSet() {
         var rng = SeededRandom(seed: 47)
@@ -26,10 +26,20 @@ struct StringTableTests {
             // Every other batch with its hashes made beforehand, as ingest's reading thread does.
             let given = n % 2 == 0 ? nil : batch.map { IngestEngine.identityHash($0) }
             var numbers: [Int] = []
-            let fresh = ids.insert(count: batch.count, hashes: given) {
-                batch[$0]
-            } onEach: { _, number, _ in
-                numbers.append(number)
+            var fresh: [Bool] = []
+            if batch.count % 3 == 0 {
+                // One by one, as the engine numbers incidents.
+                for id in batch {
+                    let (number, inserted) = ids.insert(id)
+                    numbers.append(number)
+                    fresh.append(inserted)
+                }
+            } else {
+                fresh = ids.insert(count: batch.count, hashes: given) {
+                    batch[$0]
+                } onEach: { _, number, _ in
+                    numbers.append(number)
+                }
             }
             let expected = batch.map { model.insert($0).inserted }
             #expect(fresh == expected, "batch at \(n)")

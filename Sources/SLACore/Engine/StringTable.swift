@@ -33,30 +33,35 @@ struct StringTable: Sendable {
 
     /// The number of `string`, nil when it is not held.
     func number(of string: String) -> Int? {
-        let h = Self.hash(string)
-        let mask = hashes.count - 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while hashes[i] != 0 {
-            if hashes[i] == h && strings[Int(numbers[i])] == string { return Int(numbers[i]) }
-            i = (i + 1) & mask
-        }
-        return nil
+        find(string, Self.hash(string)).number
     }
 
     /// The number of `string`, which is added when it is not held yet.
     mutating func insert(_ string: String) -> (number: Int, inserted: Bool) {
-        var result = (number: 0, inserted: false)
-        _ = insert(count: 1, hashes: nil) { _ in
-            string
-        } onEach: { _, number, inserted in
-            result = (number, inserted)
+        if (count + 1) * 4 > hashes.count * 3 { grow() }
+        let h = Self.hash(string)
+        let (slot, number) = find(string, h)
+        if let number { return (number, false) }
+        hashes[slot] = h
+        numbers[slot] = Int32(strings.count)
+        strings.append(string)
+        return (strings.count - 1, true)
+    }
+
+    /// Where `string` (hash `h`) is: its slot and number, or the empty slot where it belongs.
+    private func find(_ string: String, _ h: UInt64) -> (slot: Int, number: Int?) {
+        let mask = hashes.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while hashes[i] != 0 {
+            if hashes[i] == h && strings[Int(numbers[i])] == string { return (i, Int(numbers[i])) }
+            i = (i + 1) & mask
         }
-        return result
+        return (i, nil)
     }
 
     /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, false
     /// when it was held already (an earlier string of the batch included). `onEach` is told
-    /// each string's number.
+    /// each string's number. The probe is ``find(_:_:)``'s, through pointers.
     ///
     /// Why a batch: in a large table every string's slot is a cache miss, and one string at a
     /// time the processor waits for each in turn (about a tenth of an import's engine time).
