@@ -233,6 +233,19 @@ struct LiveEngineTests {
         e.ingest([ev("b", 900, .updated, status: "x")], at: (t0 + 1_001) * 1000)
         #expect(e.log.filter { $0.kind == .retraction }.count == 1, "retracted once")
     }
+
+    @Test(
+        "a breach announced stands when its incident is refreshed after the catch-up window: history is not retracted")
+    func announcedBreachOutlivesTheWindow() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1")], at: t0 * 1000)
+        d.run(until: (t0 + 40_000) * 1000)
+        #expect(d.log.contains { $0.id == "INC/reaction/breach/100%" })
+        #expect(d.log.contains { $0.id == "INC/resolution/breach/100%" })
+        // Two days on, an update arrives: every crossing is now older than the 24 h window.
+        d.ingest([ev("u", 2 * 86_400, .updated, status: "waiting")], at: (t0 + 2 * 86_400) * 1000)
+        #expect(!d.log.contains { $0.kind == .retraction }, "\(d.lines(t0))")
+    }
 }
 
 @Suite("live engine: incident listings")
