@@ -286,7 +286,7 @@ extension SourceSet {
                         }
                         return jsonl.decode(bytes: bytes, number: number)
                     }
-                    switch result {
+                    switch consume result {
                     case .success(let e)?: read.decoded.append((event: e, source: name))
                     case .failure(let error)?: quarantine(error.field, error.reason)
                     case nil: continue
