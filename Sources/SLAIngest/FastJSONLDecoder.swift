@@ -31,7 +31,8 @@ public struct JSONLEventDecoder: Sendable {
         if let problem = scanner.object(into: &fields) {
             return .failure(LineError(source: source, line: number, field: problem.field, reason: problem.reason))
         }
-        return fields.event(source: source, line: number, zone: defaultZone) { contentHash(bytes) }
+        // Consumed: the call otherwise got a copy of every text, and the original was released.
+        return (consume fields).event(source: source, line: number, zone: defaultZone) { contentHash(bytes) }
     }
 
     /// Decodes a whole file's text; blank lines are skipped. Lines split on byte 0x0A (CRLF tolerated).

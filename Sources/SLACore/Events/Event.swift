@@ -63,7 +63,10 @@ public struct SLAEvent: Sendable, Hashable {
     public var promise: String?
 
     /// Creates an event; only id, time and type are always required.
-    public init(
+    ///
+    /// Inlinable: called across modules (the decoders), it built the event on the stack and
+    /// copied it out, retaining and releasing every text (seen in perf).
+    @inlinable public init(
         id: String, time: Instant, type: EventType, incident: String? = nil, contract: String? = nil,
         service: String? = nil, priority: String? = nil, status: String? = nil, assignee: String? = nil,
         team: String? = nil, level: String? = nil, due: Instant? = nil, promise: String? = nil
