@@ -237,13 +237,7 @@ public struct TimerWheel: ~Copyable {
             // Timers armed after their deadline: few, fired oldest first.
             var late: [(key: UInt32, deadline: Int64)] = []
             Self.visit(&self, Self.lateList) { wheel, key, deadline in
-                if wheel.deadlines[Int(key)] == deadline {
-                    wheel.deadlines[Int(key)] = Self.unarmed
-                    wheel.armed -= 1
-                    late.append((key, deadline))
-                } else {
-                    wheel.dropStale()
-                }
+                if wheel.claim(key, deadline) { late.append((key, deadline)) }
             }
             late.sort { ($0.deadline, $0.key) < ($1.deadline, $1.key) }
             for t in late { fire(t.key, t.deadline) }
@@ -253,32 +247,17 @@ public struct TimerWheel: ~Copyable {
             elapsed = time
             occupied[level] &= ~(1 << UInt64(slot))
             // Take the whole slot, then fire or cascade each reference relative to the new time.
-            let (head, lastFill) = take(level * Self.slotsPerLevel + slot)
-            var b = head
-            while b >= 0 {
-                let next = blockNext[Int(b)]
-                let base = Int(b) * Self.blockSize
-                for p in base..<(base + (next >= 0 ? Self.blockSize : lastFill)) {
-                    let key = refKeys[p]
-                    let deadline = refDeadlines[p]
-                    if deadline > time {
-                        // Cascading needs no look at the key: a stale reference moves down as one, and
-                        // is dropped when its deadline comes. Due within seconds, it will be checked
-                        // against its key soon: the key's line is asked for now, so that firing, one
-                        // slot after another, does not wait for each key in turn.
-                        if deadline &- time < Self.soon { slad_prefetch_for_write(deadlines + Int(key)) }
-                        cascade(key, deadline)
-                    } else if deadlines[Int(key)] == deadline {
-                        deadlines[Int(key)] = Self.unarmed
-                        armed -= 1
-                        fire(key, deadline)
-                    } else {
-                        dropStale()
-                    }
+            Self.visit(&self, level * Self.slotsPerLevel + slot) { wheel, key, deadline in
+                if deadline > time {
+                    // Cascading needs no look at the key: a stale reference moves down as one, and
+                    // is dropped when its deadline comes. Due within seconds, it will be checked
+                    // against its key soon: the key's line is asked for now, so that firing, one
+                    // slot after another, does not wait for each key in turn.
+                    if deadline &- time < Self.soon { slad_prefetch_for_write(wheel.deadlines + Int(key)) }
+                    wheel.cascade(key, deadline)
+                } else if wheel.claim(key, deadline) {
+                    fire(key, deadline)
                 }
-                // Released once read, so that cascading into other lists reuses it.
-                releaseBlock(b)
-                b = next
             }
         }
         elapsed = now
@@ -452,6 +431,18 @@ public struct TimerWheel: ~Copyable {
         tails[list] = -1
         tailFill[list] = 0
         return taken
+    }
+
+    /// A reference whose time has come: true when it is its key's timer, which is then
+    /// disarmed (the caller fires it); false when it is stale, and it is dropped.
+    mutating func claim(_ key: UInt32, _ deadline: Int64) -> Bool {
+        guard deadlines[Int(key)] == deadline else {
+            dropStale()
+            return false
+        }
+        deadlines[Int(key)] = Self.unarmed
+        armed -= 1
+        return true
     }
 
     /// A stale reference was dropped. A key armed, moved and armed back to its first deadline
