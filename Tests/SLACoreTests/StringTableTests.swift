@@ -25,29 +25,27 @@ struct StringTableTests {
             }
             // Every other batch with its hashes made beforehand, as ingest's reading thread does.
             let given = n % 2 == 0 ? nil : batch.map { IngestEngine.identityHash($0) }
-            var numbers: [Int] = []
+            let before = ids.count
             var fresh: [Bool] = []
             if batch.count % 3 == 0 {
                 // One by one, as the engine numbers incidents.
                 for id in batch {
                     let (number, inserted) = ids.insert(id)
-                    numbers.append(number)
+                    #expect(ids.strings[number] == id)
                     fresh.append(inserted)
                 }
             } else {
-                fresh = ids.insert(count: batch.count, hashes: given) {
-                    batch[$0]
-                } onEach: { _, number, _ in
-                    numbers.append(number)
-                }
+                fresh = ids.insert(count: batch.count, hashes: given) { batch[$0] }
             }
             let expected = batch.map { model.insert($0).inserted }
             #expect(fresh == expected, "batch at \(n)")
             #expect(ids.count == model.count)
-            // Numbers are dense, in first-seen order, and lead back to the string.
-            for (k, number) in numbers.enumerated() {
-                #expect(ids.strings[number] == batch[k])
-                #expect(ids.number(of: batch[k]) == number)
+            // Numbers are dense, new strings take the next ones in first-seen order, and every
+            // string's number leads back to it.
+            #expect(Array(ids.strings[before...]) == zip(batch, fresh).filter(\.1).map(\.0))
+            for id in batch {
+                let number = ids.number(of: id)
+                #expect(number.map { ids.strings[$0] } == id)
             }
             n += batch.count
         }

@@ -50,7 +50,19 @@ struct StringTable: Sendable {
 
     /// Where `string` (hash `h`) is: its slot and number, or the empty slot where it belongs.
     private func find(_ string: String, _ h: UInt64) -> (slot: Int, number: Int?) {
-        let mask = hashes.count - 1
+        hashes.withUnsafeBufferPointer { slotHashes in
+            numbers.withUnsafeBufferPointer { slotNumbers in
+                Self.probe(string, h, slotHashes.baseAddress!, slotNumbers.baseAddress!, hashes.count - 1, strings)
+            }
+        }
+    }
+
+    /// The probe itself, on the slots' memory: one definition for single lookups and batches.
+    @inline(__always)
+    private static func probe(
+        _ string: String, _ h: UInt64, _ hashes: UnsafePointer<UInt64>, _ numbers: UnsafePointer<Int32>,
+        _ mask: Int, _ strings: [String]
+    ) -> (slot: Int, number: Int?) {
         var i = Int(truncatingIfNeeded: h) & mask
         while hashes[i] != 0 {
             if hashes[i] == h && strings[Int(numbers[i])] == string { return (i, Int(numbers[i])) }
@@ -60,8 +72,7 @@ struct StringTable: Sendable {
     }
 
     /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, false
-    /// when it was held already (an earlier string of the batch included). `onEach` is told
-    /// each string's number. The probe is ``find(_:_:)``'s, through pointers.
+    /// when it was held already (an earlier string of the batch included).
     ///
     /// Why a batch: in a large table every string's slot is a cache miss, and one string at a
     /// time the processor waits for each in turn (about a tenth of an import's engine time).
@@ -69,10 +80,7 @@ struct StringTable: Sendable {
     /// places ahead. `hashes`, when given, holds ``hash(_:)`` of each string, made beforehand
     /// (ingest hashes a read's ids on the thread that reads and decodes them).
     @discardableResult
-    mutating func insert(
-        count n: Int, hashes given: [UInt64]?, string: (Int) -> String,
-        onEach: (_ k: Int, _ number: Int, _ inserted: Bool) -> Void = { _, _, _ in }
-    ) -> [Bool] {
+    mutating func insert(count n: Int, hashes given: [UInt64]?, string: (Int) -> String) -> [Bool] {
         while (count + n) * 4 > hashes.count * 3 { grow() }
         let keyed: [UInt64]
         if let given, given.count == n {
@@ -100,25 +108,13 @@ struct StringTable: Sendable {
                         }
                         let h = keyed[k]
                         let candidate = string(k)
-                        var i = Int(truncatingIfNeeded: h) & mask
-                        var found = -1
-                        while hashBase[i] != 0 {
-                            if hashBase[i] == h && strings[Int(numberBase[i])] == candidate {
-                                found = Int(numberBase[i])
-                                break
-                            }
-                            i = (i + 1) & mask
-                        }
-                        if found < 0 {
-                            found = strings.count
-                            hashBase[i] = h
-                            numberBase[i] = Int32(found)
+                        let (slot, number) = Self.probe(candidate, h, hashBase, numberBase, mask, strings)
+                        out[k] = number == nil
+                        if number == nil {
+                            hashBase[slot] = h
+                            numberBase[slot] = Int32(strings.count)
                             strings.append(candidate)
-                            out[k] = true
-                        } else {
-                            out[k] = false
                         }
-                        onEach(k, found, out[k])
                     }
                 }
             }
