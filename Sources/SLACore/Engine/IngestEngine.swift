@@ -80,9 +80,6 @@ public struct IngestEngine: Sendable {
     /// Incidents with events, that is, one past the highest incident number.
     public var incidentCount: Int { incidents.count }
 
-    /// The incident with number `number`.
-    public func incident(number: Int) -> String { incidents.strings[number] }
-
     /// Appends `e` to `log`; true when this is the first event `generation` adds.
     private static func append(_ e: SLAEvent, to log: inout Log, generation: Int) -> Bool {
         log.events.append(e)
@@ -93,7 +90,7 @@ public struct IngestEngine: Sendable {
     /// The verdict of `incident` as of its last event (or `asOf`), and the events it rejects.
     public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
     {
-        let events = incidents.number(of: incident).map { logs[$0].events } ?? []
+        let events = self.events(of: incident)
         // The latest time, read in place (mapping the events copied each one).
         let last =
             asOf
