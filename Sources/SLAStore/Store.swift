@@ -183,11 +183,58 @@ public final class SLAStore: Sendable {
     /// GRDB's `execute(sql:arguments:)` parses, authorizes and boxes arguments on
     /// every call; ingest runs a handful of statements per event, so the hot
     /// path binds directly (measured: docs/benchmarks.md).
+    ///
+    /// The values are bound without a copy by SQLite (`SQLITE_STATIC`): texts from one
+    /// scratch area per row (on the stack for a row of a few hundred bytes), blobs where they
+    /// are, both alive until the step is done. A copy per value was a SQLite allocation and a
+    /// `memcpy` for every text of every row, and a fresh megabyte for each batch's ledger row
+    /// (measured: docs/benchmarks.md).
     static func run(_ statement: Statement, _ values: [Value], _ db: Database) throws {
-        let s = bind(statement, values)
-        let rc = sqlite3_step(s)
+        let s = statement.sqliteStatement
         sqlite3_reset(s)
+        var textBytes = 0
+        for case .text(let text) in values { textBytes += text.utf8.count }
+        let rc = withUnsafeTemporaryAllocation(byteCount: textBytes + 1, alignment: 1) { scratch in
+            var at = scratch.baseAddress!
+            for (i, value) in values.enumerated() {
+                let index = Int32(i + 1)
+                switch value {
+                case .int(let v): sqlite3_bind_int64(s, index, v)
+                case .null: sqlite3_bind_null(s, index)
+                case .text(let text):
+                    var text = text
+                    // A nil pointer would bind NULL: an empty text gets a valid one.
+                    let count = text.withUTF8 { buffer in
+                        if let base = buffer.baseAddress { at.copyMemory(from: base, byteCount: buffer.count) }
+                        return buffer.count
+                    }
+                    sqlite3_bind_text(s, index, at.assumingMemoryBound(to: CChar.self), Int32(count), nil)
+                    at += count
+                case .blob: break
+                }
+            }
+            return stepBindingBlobs(s, values, from: 0)
+        }
+        sqlite3_reset(s)
+        // Nothing is left pointing at memory that is gone once this returns.
+        sqlite3_clear_bindings(s)
         guard rc == SQLITE_DONE else { throw failure(rc, db) }
+    }
+
+    /// Binds the blobs of `values` from `from` on where their bytes are, then steps `s` once.
+    private static func stepBindingBlobs(_ s: OpaquePointer, _ values: [Value], from: Int) -> Int32 {
+        guard let k = values[from...].firstIndex(where: { if case .blob = $0 { true } else { false } }),
+            case .blob(let bytes) = values[k]
+        else { return sqlite3_step(s) }
+        return bytes.withUnsafeBytes { buffer in
+            // A nil pointer would bind NULL: an empty blob gets a valid one.
+            if buffer.isEmpty {
+                sqlite3_bind_zeroblob(s, Int32(k + 1), 0)
+            } else {
+                sqlite3_bind_blob(s, Int32(k + 1), buffer.baseAddress, Int32(buffer.count), nil)
+            }
+            return stepBindingBlobs(s, values, from: k + 1)
+        }
     }
 
     /// Resets `statement` and binds `values` to its parameters 1, 2, …; returns the SQLite handle to step.

@@ -162,12 +162,12 @@ struct Ingest {
         _ decoded: consuming [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, to batch: inout Batch
     ) {
         var decoded = decoded
-        let (fresh, names) = live.mark(decoded, idHashes: idHashes)
+        let (fresh, numbers) = live.mark(decoded, idHashes: idHashes)
         // Evaluating the touched incidents is pure: on both cores when there are many.
         let engine = live.engine
-        let touched = ForkJoin.map(names.count) { k in
-            let (verdict, rejections) = engine.evaluate(incident: names[k])
-            return (incident: names[k], verdict: verdict, rejections: rejections)
+        let touched = ForkJoin.map(numbers.count) { k in
+            let (verdict, rejections) = engine.evaluate(number: numbers[k])
+            return (number: numbers[k], verdict: verdict, rejections: rejections)
         }
         batch.notifications += live.decide(touched, nowMilliseconds: wallMilliseconds())
         // A source's events are contiguous: counted in a run, written to `stats` once per run.
@@ -198,8 +198,8 @@ struct Ingest {
         }
         decoded.removeLast(decoded.count - kept)
         if batch.events.isEmpty { batch.events = decoded } else { batch.events += decoded }
-        for (incident, verdict, rejections) in touched {
-            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
+        for (number, verdict, rejections) in touched {
+            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(engine.name(of: number)) }
             batch.rejections += rejections
         }
     }

@@ -104,7 +104,11 @@ struct ClockTrack {
 
     /// Starts the clock (the first phase).
     mutating func start(at t: Instant, target: Int64?, calendar: BusinessCalendar, priority: String) {
-        phases = [ClockPhase(start: t, running: true, target: target, calendar: calendar, priority: priority)]
+        phases = []
+        // A clock usually stops (a second phase) and may pause or change priority first: room
+        // for that at once, instead of a reallocation per added phase.
+        phases.reserveCapacity(4)
+        phases.append(ClockPhase(start: t, running: true, target: target, calendar: calendar, priority: priority))
     }
 
     /// Changes whether time runs; no-op when unchanged or stopped.

@@ -337,6 +337,8 @@ private struct IncidentState {
     func verdict(asOf: Instant) -> IncidentVerdict {
         var clocks: [ClockVerdict] = []
         if covered {
+            // Growing the array one clock at a time allocated it twice per evaluation.
+            clocks.reserveCapacity(2 + promises.count)
             clocks.append(clockVerdict(.reaction, reaction, asOf: asOf))
             clocks.append(clockVerdict(.resolution, resolution, asOf: asOf))
             for name in promises.keys.sorted() {

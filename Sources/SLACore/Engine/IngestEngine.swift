@@ -38,21 +38,24 @@ public struct IngestEngine: Sendable {
     /// Adds events; returns, per event, whether it was new (its identity not seen before, nor
     /// earlier in `events`), and the incidents the new ones touch, each once, in first-touch order.
     public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
-        mark(events.map { (event: $0, source: "") })
+        let (fresh, touched) = mark(events.map { (event: $0, source: "") })
+        return (fresh, touched.map { incidents.strings[$0] })
     }
 
     /// ``mark(_:)`` for events with their source, as ingest reads them (the batch keeps that
     /// array for the store). Each event is read where it is (``EventPairs``) and copied once,
     /// into its incident's log.
     ///
-    /// `idHashes`, when given, holds ``identityHash(_:)`` of each event's id, in order.
+    /// `idHashes`, when given, holds ``identityHash(_:)`` of each event's id, in order. The
+    /// touched incidents come as their numbers (``number(of:)``): whoever evaluates and decides
+    /// them then finds each one without looking its name up again.
     public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
-        fresh: [Bool], touched: [String]
+        fresh: [Bool], touched: [Int]
     ) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
-        var touched: [String] = []
+        var touched: [Int] = []
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
@@ -63,7 +66,7 @@ public struct IngestEngine: Sendable {
                 let (number, new) = incidents.insert(incident)
                 if new { logs.append(Log()) }
                 let first = Self.append(e.pointee, to: &logs[number], generation: now)
-                if first { touched.append(incident) }
+                if first { touched.append(number) }
             }
         }
         return (fresh, touched)
@@ -90,7 +93,17 @@ public struct IngestEngine: Sendable {
     /// The verdict of `incident` as of its last event (or `asOf`), and the events it rejects.
     public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
     {
-        let events = self.events(of: incident)
+        Self.evaluate(incident: incident, events: events(of: incident), contracts: contracts, asOf: asOf)
+    }
+
+    /// ``evaluate(incident:asOf:)`` for the incident numbered `number`.
+    public func evaluate(number: Int, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+        Self.evaluate(incident: incidents.strings[number], events: logs[number].events, contracts: contracts, asOf: asOf)
+    }
+
+    private static func evaluate(incident: String, events: [SLAEvent], contracts: [String: Contract], asOf: Instant?)
+        -> (verdict: IncidentVerdict?, rejections: [Rejection])
+    {
         // The latest time, read in place (mapping the events copied each one).
         let last =
             asOf
@@ -102,6 +115,9 @@ public struct IngestEngine: Sendable {
     public func events(of incident: String) -> [SLAEvent] {
         incidents.number(of: incident).map { logs[$0].events } ?? []
     }
+
+    /// The name of the incident numbered `number` (``number(of:)``).
+    public func name(of number: Int) -> String { incidents.strings[number] }
 
     /// Whether `incident` has events.
     public func knows(incident: String) -> Bool { incidents.number(of: incident) != nil }

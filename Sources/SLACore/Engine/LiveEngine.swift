@@ -311,50 +311,48 @@ public struct LiveEngine: Sendable {
     public mutating func add(_ events: [SLAEvent], nowMilliseconds now: Int64)
         -> (fresh: [SLAEvent], touched: Set<String>, notifications: [SLANotification])
     {
-        let (fresh, names) = mark(events)
-        let touched = names.map { incident in
-            let (verdict, rejections) = engine.evaluate(incident: incident)
-            return (incident, verdict, rejections)
+        let (fresh, numbers) = mark(events.map { (event: $0, source: "") })
+        let touched = numbers.map { number in
+            let (verdict, rejections) = engine.evaluate(number: number)
+            return (number, verdict, rejections)
         }
         return (
-            zip(events, fresh).filter(\.1).map(\.0), Set(names), decide(touched, nowMilliseconds: now)
+            zip(events, fresh).filter(\.1).map(\.0), Set(numbers.map(engine.name(of:))),
+            decide(touched, nowMilliseconds: now)
         )
     }
 
-    /// Adds events to the engine: per event whether it was new, and the incidents the new ones
-    /// touched, in name order (the order ``decide(_:nowMilliseconds:)`` wants them in).
-    public mutating func mark(_ events: [SLAEvent]) -> (fresh: [Bool], touched: [String]) {
-        mark(events.map { (event: $0, source: "") })
-    }
-
-    /// ``mark(_:)`` for events with their source (``IngestEngine/mark(_:)-(_:)``).
+    /// Adds events (with their source, ``IngestEngine/mark(_:idHashes:)``) to the engine: per
+    /// event whether it was new, and the numbers of the incidents the new ones touched, in
+    /// name order (the order ``decide(_:nowMilliseconds:)`` wants them in).
     public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
-        fresh: [Bool], touched: [String]
+        fresh: [Bool], touched: [Int]
     ) {
         let (fresh, touched) = engine.mark(events, idHashes: idHashes)
-        return (fresh, touched.sorted())
+        let names = engine.incidentIDs
+        return (fresh, touched.sorted { names[$0] < names[$1] })
     }
 
-    /// Re-decides touched incidents as of `now`, given each one's evaluation as of its own last
-    /// event (`engine.evaluate(incident:)`), in name order.
+    /// Re-decides touched incidents (by number) as of `now`, given each one's evaluation as of
+    /// its own last event (`engine.evaluate(number:)`), in name order.
     ///
     /// An incident is evaluated once for both when none of its clocks runs at its last event
     /// (an imported history, a closed incident): nothing changes after that, so the verdict
     /// holds at `now` too (tested: ProjectionTests). Otherwise it is evaluated at `now` as well.
     public mutating func decide(
-        _ touched: [(incident: String, verdict: IncidentVerdict?, rejections: [Rejection])],
+        _ touched: [(number: Int, verdict: IncidentVerdict?, rejections: [Rejection])],
         nowMilliseconds now: Int64
     ) -> [SLANotification] {
         var out: [SLANotification] = []
+        let names = engine.incidentIDs
         // Read in place: iterating copies each entry, its rejections included.
         touched.withUnsafeBufferPointer { all in
             for k in all.indices {
                 let t = all.baseAddress! + k
                 let settled = t.pointee.verdict.map { $0.clocks.allSatisfy { $0.runningSince == nil } } ?? true
-                let incident = t.pointee.incident
-                // Touched incidents have events: the engine has numbered them.
-                guard let index = payload(incident) else { continue }
-                out += refresh(incident, index: Int(index), now: now, settled: settled ? t.pointee.verdict : nil)
+                let index = t.pointee.number
+                makeRoom(for: index)
+                out += refresh(names[index], index: index, now: now, settled: settled ? t.pointee.verdict : nil)
             }
         }
         return out
@@ -472,13 +470,17 @@ public struct LiveEngine: Sendable {
     /// no second table of names is kept or searched. Nil for an incident without events.
     private mutating func payload(_ incident: String) -> UInt32? {
         guard let index = engine.number(of: incident) else { return nil }
-        if index >= standings.count {
-            let missing = engine.incidentCount - standings.count
-            standings += repeatElement(nil, count: missing)
-            breachMilliseconds += repeatElement(.max, count: missing)
-            contractOf += repeatElement(-1, count: missing)
-        }
+        makeRoom(for: index)
         return UInt32(index)
+    }
+
+    /// Makes the listing arrays reach every incident the engine has numbered, `index` included.
+    private mutating func makeRoom(for index: Int) {
+        guard index >= standings.count else { return }
+        let missing = engine.incidentCount - standings.count
+        standings += repeatElement(nil, count: missing)
+        breachMilliseconds += repeatElement(.max, count: missing)
+        contractOf += repeatElement(-1, count: missing)
     }
 
     private mutating func contractSlot(_ contract: String) -> Int32 {
