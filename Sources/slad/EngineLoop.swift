@@ -144,6 +144,10 @@ final class EngineLoop {
     func run(caughtUp: [SLANotification]) {
         let clock = ContinuousClock()
         var readTime = Duration.zero
+        // Where the engine thread waited: for the read ahead, for room at the committer (the
+        // stop line says which stage held ingest back).
+        var waitRead = Duration.zero
+        var waitCommit = Duration.zero
         notifier.start()
         if !caughtUp.isEmpty {
             notifier.catchUpSummary(caughtUp)
@@ -228,9 +232,13 @@ final class EngineLoop {
             // are read again after the restart.
             let next = ReadAhead(ingest.sources, maxLines: batchLines)
             var batch = ingest.apply(read)
+            let applied = clock.now
             ahead = next.wait()
-            readTime += clock.now - readStart
+            let arrived = clock.now
+            waitRead += arrived - applied
+            readTime += arrived - readStart
             submit(&batch)
+            waitCommit += clock.now - arrived
             readSinceStatus = true
         }
         ServiceManager.notify("STOPPING=1\nSTATUS=stopping: saving offsets")
@@ -244,6 +252,8 @@ final class EngineLoop {
                 "events": String(ingest.live.engine.eventCount),
                 "read_decode_evaluate_ms": String(readTime / .milliseconds(1)),
                 "commit_ms": String(committer.commitTime / .milliseconds(1)),
+                "wait_read_ms": String(waitRead / .milliseconds(1)),
+                "wait_commit_ms": String(waitCommit / .milliseconds(1)),
             ])
     }
 

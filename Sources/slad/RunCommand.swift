@@ -156,20 +156,26 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-/// Commits batches in order on its own thread with one batch in flight, so that
-/// reading, decoding and evaluating the next batch overlaps the SQLite write of
-/// the previous one (two cores, two stages). Order is kept, so a crash leaves
-/// the store at a batch boundary as before.
+/// Commits batches in order on its own thread with up to `depth` batches handed over and
+/// not yet committed, so that reading, decoding and evaluating the next batches overlaps the
+/// SQLite write of the previous ones. Order is kept, so a crash leaves the store at a batch
+/// boundary as before.
+///
+/// Two batches rather than one: with one, the engine waited for each commit before handing
+/// over the next batch, and while it waited the reading thread was often done, leaving a
+/// core idle (measured: docs/benchmarks.md).
 final class Committer: Sendable {
     private let store: SLAStore
     private let queue = DispatchQueue(label: "slad.commit")
     private let group = DispatchGroup()
+    private let slots: DispatchSemaphore
     private let state = Mutex<(time: Duration, failed: Bool)>((.zero, false))
     private let committed: @Sendable (Batch) -> Void
 
     /// A committer to `store`; `committed` runs after each batch is durable.
-    init(store: SLAStore, committed: @escaping @Sendable (Batch) -> Void) {
+    init(store: SLAStore, depth: Int = 2, committed: @escaping @Sendable (Batch) -> Void) {
         self.store = store
+        slots = DispatchSemaphore(value: depth)
         self.committed = committed
     }
 
@@ -178,12 +184,15 @@ final class Committer: Sendable {
     /// A commit kept failing until a stop was requested.
     var failed: Bool { state.withLock { $0.failed } }
 
-    /// Waits for the batch in flight, then hands over the next one.
+    /// Hands over the next batch, once fewer than `depth` wait for their commit.
     func submit(_ batch: Batch) {
-        group.wait()
+        slots.wait()
         group.enter()
         queue.async { [self] in
-            defer { group.leave() }
+            defer {
+                slots.signal()
+                group.leave()
+            }
             let start = ContinuousClock.now
             var attempt = 0
             while true {
