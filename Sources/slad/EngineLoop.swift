@@ -129,6 +129,8 @@ final class EngineLoop {
         }
         for q in batch.quarantine { quarantine[q.reason, default: 0] += 1 }
         committer.submit(batch)
+        // The committer holds the batch alone from here: it is freed where the committer says.
+        batch = Batch()
     }
 
     /// At exit, after the last commit: the engine's state (every event of the ledger, hundreds
