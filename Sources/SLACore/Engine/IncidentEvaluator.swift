@@ -159,51 +159,73 @@ public enum IncidentEvaluator {
     public static func evaluate(
         incident: String, events: [SLAEvent], contract: Contract, asOf: Instant
     ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+        EventRefs.with(events) { evaluate(incident: incident, events: $0, contract: contract, asOf: asOf) }
+    }
+
+    /// ``evaluate(incident:events:contract:asOf:)`` of events read where they are: the ingest
+    /// engine keeps each event once, and an evaluation copied none of them.
+    static func evaluate(
+        incident: String, events: EventRefs, contract: Contract, asOf: Instant
+    ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
         // The canonical order as indices: sorting the events themselves would copy every one
         // (a dozen reference-counted fields each) and move 190-byte values around, and most
         // logs arrive in that order already, which one pass confirms.
         var order = Array(events.indices)
-        events.withUnsafeBufferPointer { all in
-            guard let e = all.baseAddress else { return }
-            if all.count > 1, (1..<all.count).contains(where: { SLAEvent.canonicalOrder(e + $0, e + $0 - 1) }) {
-                order.sort { SLAEvent.canonicalOrder(e + $0, e + $1) }
-            }
+        if events.count > 1, (1..<events.count).contains(where: { SLAEvent.canonicalOrder(events[$0], events[$0 - 1]) })
+        {
+            order.sort { SLAEvent.canonicalOrder(events[$0], events[$1]) }
         }
         var rejections: [Rejection] = []
-        guard let openIndex = order.firstIndex(where: { events[$0].type == .opened }) else {
+        guard let openIndex = order.firstIndex(where: { events[$0].pointee.type == .opened }) else {
             return (
                 nil,
                 order.map {
-                    Rejection(event: events[$0], reason: .neverOpened, detail: "no incident.opened for \(incident)")
+                    Rejection(
+                        event: events[$0].pointee, reason: .neverOpened, detail: "no incident.opened for \(incident)")
                 }
             )
         }
         let open = events[order[openIndex]]
-        for e in order[..<openIndex].lazy.map({ events[$0] }) {
+        for k in order[..<openIndex] {
+            let e = events[k]
             rejections.append(
                 Rejection(
-                    event: e, reason: .beforeOpen,
+                    event: e.pointee, reason: .beforeOpen,
                     detail:
-                        "\(e.type.rawValue) at \(ISO8601.format(e.time, in: .utc)) is before incident.opened at \(ISO8601.format(open.time, in: .utc))"
+                        "\(e.pointee.type.rawValue) at \(ISO8601.format(e.pointee.time, in: .utc)) is before incident.opened at \(ISO8601.format(open.pointee.time, in: .utc))"
                 ))
         }
-        guard let openingPriority = open.priority else {
+        guard let openingPriority = open.pointee.priority else {
             return (
                 nil,
                 order.map {
-                    Rejection(event: events[$0], reason: .missingPriority, detail: "incident.opened without priority")
+                    Rejection(event: events[$0].pointee, reason: .missingPriority, detail: "incident.opened without priority")
                 }
             )
         }
 
-        var state = IncidentState(open: open, priority: openingPriority, contract: contract)
+        var state = IncidentState(open: open.pointee, priority: openingPriority, contract: contract)
+        for k in order[(openIndex + 1)...] {
+            if let rejection = state.apply(events[k]) { rejections.append(rejection) }
+        }
+        let end = max(asOf, order.last.map { events[$0].pointee.time } ?? asOf)
+        return (state.verdict(asOf: end), rejections)
+    }
+}
+
+/// One incident's events, read where they are: a pointer to each, in arrival order. Valid
+/// only inside the call that hands them out.
+typealias EventRefs = UnsafeBufferPointer<UnsafePointer<SLAEvent>>
+
+extension EventRefs {
+    /// Calls `body` with references to the events of `events`, in their order.
+    static func with<R>(_ events: [SLAEvent], _ body: (EventRefs) -> R) -> R {
         events.withUnsafeBufferPointer { all in
-            for k in order[(openIndex + 1)...] {
-                if let rejection = state.apply(all.baseAddress! + k) { rejections.append(rejection) }
+            withUnsafeTemporaryAllocation(of: UnsafePointer<SLAEvent>.self, capacity: all.count) { refs in
+                for k in all.indices { (refs.baseAddress! + k).initialize(to: all.baseAddress! + k) }
+                return body(EventRefs(refs))
             }
         }
-        let end = max(asOf, order.last.map { events[$0].time } ?? asOf)
-        return (state.verdict(asOf: end), rejections)
     }
 }
 

@@ -9,15 +9,22 @@ public struct IngestEngine: Sendable {
     /// Incidents, numbered in the order they were first seen; `logs` by the same number.
     private var incidents = StringTable()
     private var logs: [Log] = []
+    /// The incidents' events, each once, in arrival order; `next[i]` is the index of the next
+    /// event of event `i`'s incident (-1: none yet).
+    private var events = EventStore()
+    private var next: [Int] = []
     /// Every event identity seen.
     private var seen = StringTable()
     /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
     private var generation = 0
 
-    /// One incident's events, and the last ``mark(_:)`` that added one: one dictionary access
-    /// per event both appends it and tells whether the batch touched the incident already.
+    /// One incident's events, as a list through `next`, and the last ``mark(_:)`` that added
+    /// one: one access per event both appends it and tells whether the batch touched the
+    /// incident already.
     struct Log {
-        var events: [SLAEvent] = []
+        var first = -1
+        var last = -1
+        var count = 0
         var touched = 0
     }
 
@@ -56,6 +63,8 @@ public struct IngestEngine: Sendable {
         let now = generation
         var fresh: [Bool] = []
         var touched: [Int] = []
+        // Shared with a copy of this engine: the copy keeps the events it has.
+        if !isKnownUniquelyReferenced(&self.events) { self.events = self.events.copy() }
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
@@ -65,8 +74,7 @@ public struct IngestEngine: Sendable {
                 else { continue }
                 let (number, new) = incidents.insert(incident)
                 if new { logs.append(Log()) }
-                let first = Self.append(e.pointee, to: &logs[number], generation: now)
-                if first { touched.append(number) }
+                if append(e, to: number, generation: now) { touched.append(number) }
             }
         }
         return (fresh, touched)
@@ -83,37 +91,51 @@ public struct IngestEngine: Sendable {
     /// Incidents with events, that is, one past the highest incident number.
     public var incidentCount: Int { incidents.count }
 
-    /// Appends `e` to `log`; true when this is the first event `generation` adds.
-    private static func append(_ e: SLAEvent, to log: inout Log, generation: Int) -> Bool {
-        log.events.append(e)
-        defer { log.touched = generation }
-        return log.touched != generation
+    /// Appends `e` to the log of incident `number`; true when this is the first event
+    /// `generation` adds to it.
+    private mutating func append(_ e: UnsafePointer<SLAEvent>, to number: Int, generation: Int) -> Bool {
+        let index = events.count
+        events.append(e)
+        next.append(-1)
+        if logs[number].last >= 0 { next[logs[number].last] = index } else { logs[number].first = index }
+        logs[number].last = index
+        logs[number].count += 1
+        defer { logs[number].touched = generation }
+        return logs[number].touched != generation
+    }
+
+    /// Calls `body` with the events of incident `number`, in arrival order, where they are.
+    private func withEvents<R>(of number: Int, _ body: (EventRefs) -> R) -> R {
+        let log = logs[number]
+        return withUnsafeTemporaryAllocation(of: UnsafePointer<SLAEvent>.self, capacity: log.count) { refs in
+            var i = log.first
+            for k in 0..<log.count {
+                (refs.baseAddress! + k).initialize(to: events[i])
+                i = next[i]
+            }
+            return body(EventRefs(refs))
+        }
     }
 
     /// The verdict of `incident` as of its last event (or `asOf`), and the events it rejects.
     public func evaluate(incident: String, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection])
     {
-        Self.evaluate(incident: incident, events: events(of: incident), contracts: contracts, asOf: asOf)
+        guard let number = incidents.number(of: incident) else { return (nil, []) }
+        return evaluate(number: number, asOf: asOf)
     }
 
     /// ``evaluate(incident:asOf:)`` for the incident numbered `number`.
     public func evaluate(number: Int, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
-        Self.evaluate(incident: incidents.strings[number], events: logs[number].events, contracts: contracts, asOf: asOf)
-    }
-
-    private static func evaluate(incident: String, events: [SLAEvent], contracts: [String: Contract], asOf: Instant?)
-        -> (verdict: IncidentVerdict?, rejections: [Rejection])
-    {
-        // The latest time, read in place (mapping the events copied each one).
-        let last =
-            asOf
-            ?? events.withUnsafeBufferPointer { all in all.indices.lazy.map { all[$0].time }.max() } ?? Instant(0)
-        return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
+        withEvents(of: number) { events in
+            let last = asOf ?? events.lazy.map(\.pointee.time).max() ?? Instant(0)
+            return Replay.evaluate(incident: incidents.strings[number], events: events, contracts: contracts, asOf: last)
+        }
     }
 
     /// The events of `incident`, in arrival order.
     public func events(of incident: String) -> [SLAEvent] {
-        incidents.number(of: incident).map { logs[$0].events } ?? []
+        guard let number = incidents.number(of: incident) else { return [] }
+        return withEvents(of: number) { $0.map(\.pointee) }
     }
 
     /// The name of the incident numbered `number` (``number(of:)``).

@@ -106,24 +106,29 @@ extension Replay {
     public static func evaluate(
         incident: String, events: [SLAEvent], contracts: [String: Contract], asOf: Instant
     ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
-        // The first opener, found where it is (filtering, or even iterating, copies every event).
-        var first: Int?
-        events.withUnsafeBufferPointer { all in
-            guard let e = all.baseAddress else { return }
-            for k in all.indices where e[k].type == .opened {
-                if let f = first, !SLAEvent.canonicalOrder(e + k, e + f) { continue }
-                first = k
-            }
+        EventRefs.with(events) { evaluate(incident: incident, events: $0, contracts: contracts, asOf: asOf) }
+    }
+
+    /// ``evaluate(incident:events:contracts:asOf:)`` of events read where they are.
+    static func evaluate(
+        incident: String, events: EventRefs, contracts: [String: Contract], asOf: Instant
+    ) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
+        var first: UnsafePointer<SLAEvent>?
+        for e in events where e.pointee.type == .opened {
+            if let f = first, !SLAEvent.canonicalOrder(e, f) { continue }
+            first = e
         }
-        guard let opener = first.map({ events[$0] }) else {
+        guard let opener = first else {
             return (
                 nil,
-                events.map { Rejection(event: $0, reason: .neverOpened, detail: "no incident.opened for \(incident)") }
+                events.map {
+                    Rejection(event: $0.pointee, reason: .neverOpened, detail: "no incident.opened for \(incident)")
+                }
             )
         }
-        guard let contractID = opener.contract, let contract = contracts[contractID] else {
-            let detail = "contract \(opener.contract.map { "'\($0)'" } ?? "(none)") is not configured"
-            return (nil, events.map { Rejection(event: $0, reason: .unknownContract, detail: detail) })
+        guard let contractID = opener.pointee.contract, let contract = contracts[contractID] else {
+            let detail = "contract \(opener.pointee.contract.map { "'\($0)'" } ?? "(none)") is not configured"
+            return (nil, events.map { Rejection(event: $0.pointee, reason: .unknownContract, detail: detail) })
         }
         return IncidentEvaluator.evaluate(incident: incident, events: events, contract: contract, asOf: asOf)
     }
