@@ -199,7 +199,11 @@ struct Ingest {
         decoded.removeLast(decoded.count - kept)
         if batch.events.isEmpty { batch.events = decoded } else { batch.events += decoded }
         for (number, verdict, rejections) in touched {
-            if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(engine.name(of: number)) }
+            if let verdict {
+                batch.incidents.append(verdict)
+            } else {
+                batch.unevaluated.append(engine.name(of: number))
+            }
             batch.rejections += rejections
         }
     }

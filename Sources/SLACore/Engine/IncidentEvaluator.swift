@@ -199,7 +199,8 @@ public enum IncidentEvaluator {
             return (
                 nil,
                 order.map {
-                    Rejection(event: events[$0].pointee, reason: .missingPriority, detail: "incident.opened without priority")
+                    Rejection(
+                        event: events[$0].pointee, reason: .missingPriority, detail: "incident.opened without priority")
                 }
             )
         }

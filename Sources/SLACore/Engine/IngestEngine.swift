@@ -128,7 +128,8 @@ public struct IngestEngine: Sendable {
     public func evaluate(number: Int, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
         withEvents(of: number) { events in
             let last = asOf ?? events.lazy.map(\.pointee.time).max() ?? Instant(0)
-            return Replay.evaluate(incident: incidents.strings[number], events: events, contracts: contracts, asOf: last)
+            return Replay.evaluate(
+                incident: incidents.strings[number], events: events, contracts: contracts, asOf: last)
         }
     }
 
