@@ -105,15 +105,21 @@ public struct IngestEngine: Sendable {
     }
 
     /// Calls `body` with the events of incident `number`, in arrival order, where they are.
+    ///
+    /// What the closures use is taken out first: a closure reading `self` copied the whole
+    /// engine, a retain and a release of each of its tables, for every evaluation (perf).
     private func withEvents<R>(of number: Int, _ body: (EventRefs) -> R) -> R {
         let log = logs[number]
-        return withUnsafeTemporaryAllocation(of: UnsafePointer<SLAEvent>.self, capacity: log.count) { refs in
-            var i = log.first
-            for k in 0..<log.count {
-                (refs.baseAddress! + k).initialize(to: events[i])
-                i = next[i]
+        let store = events
+        return next.withUnsafeBufferPointer { next in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<SLAEvent>.self, capacity: log.count) { refs in
+                var i = log.first
+                for k in 0..<log.count {
+                    (refs.baseAddress! + k).initialize(to: store[i])
+                    i = next[i]
+                }
+                return body(EventRefs(refs))
             }
-            return body(EventRefs(refs))
         }
     }
 
@@ -126,10 +132,11 @@ public struct IngestEngine: Sendable {
 
     /// ``evaluate(incident:asOf:)`` for the incident numbered `number`.
     public func evaluate(number: Int, asOf: Instant? = nil) -> (verdict: IncidentVerdict?, rejections: [Rejection]) {
-        withEvents(of: number) { events in
+        let incident = incidents.strings[number]
+        let contracts = contracts
+        return withEvents(of: number) { events in
             let last = asOf ?? events.lazy.map(\.pointee.time).max() ?? Instant(0)
-            return Replay.evaluate(
-                incident: incidents.strings[number], events: events, contracts: contracts, asOf: last)
+            return Replay.evaluate(incident: incident, events: events, contracts: contracts, asOf: last)
         }
     }
 
