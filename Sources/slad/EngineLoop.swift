@@ -89,8 +89,11 @@ final class EngineLoop {
             try server.adopt(descriptor: activated)
             return server
         }
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        // A bare file name (`--socket slad.sock`) lives in the working folder, which exists.
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
         if Self.someoneServes(path) {
             throw ControlServerError("another process serves \(path) (a second slad?)")
         }

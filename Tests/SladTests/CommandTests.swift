@@ -106,6 +106,38 @@ struct CommandTests {
         #expect(!r.stderr.contains("Fatal error"), "\(r.stderr)")
     }
 
+    @Test("run with a control socket named by a bare file name serves it in the working folder")
+    func bareSocketName() throws {
+        let work = try makeTemporaryDirectory("slad-baresocket")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.createDirectory(
+            at: config.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
+        try """
+        id: c
+        customer: C
+        calendar: 24x7
+        timezone: UTC
+        fee: { amount: "10.00", currency: EUR }
+        priorities:
+          P1: { reaction: 15m, resolution: 4h }
+        """.write(to: config.appendingPathComponent("contracts.d/c.yaml"), atomically: true, encoding: .utf8)
+        try
+            #"{"id":"e1","time":"2026-01-01T00:00:00Z","type":"incident.opened","incident":"I","contract":"c","priority":"P1"}"#
+            .appending("\n").write(to: work.appendingPathComponent("e.jsonl"), atomically: true, encoding: .utf8)
+        try "sources:\n  - { name: s, path: ../e.jsonl, format: jsonl }\n".write(
+            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        // `env -C`: slad runs in `work`, where the socket goes.
+        let r = try runProgram([
+            "-C", work.path, sladBinary, "run", "--config", config.path, "--state",
+            work.appendingPathComponent("state").path, "--socket", "slad.sock", "--exit-when-idle",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("socket=slad.sock"), "\(r.stderr)")
+        #expect(r.stderr.contains("events=1"), "\(r.stderr)")
+        #expect(!r.stderr.contains("cannot serve"), "\(r.stderr)")
+    }
+
     @Test("check-config on a missing folder fails clearly")
     func missingFolder() throws {
         let r = try runSlad(["check-config", "/nonexistent/slad"])
