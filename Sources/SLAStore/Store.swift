@@ -196,22 +196,11 @@ public final class SLAStore: Sendable {
         for case .text(let text) in values { textBytes += text.utf8.count }
         let rc = withUnsafeTemporaryAllocation(byteCount: textBytes + 1, alignment: 1) { scratch in
             var at = scratch.baseAddress!
-            for (i, value) in values.enumerated() {
-                let index = Int32(i + 1)
-                switch value {
-                case .int(let v): sqlite3_bind_int64(s, index, v)
-                case .null: sqlite3_bind_null(s, index)
-                case .text(let text):
-                    var text = text
-                    // A nil pointer would bind NULL: an empty text gets a valid one.
-                    let count = text.withUTF8 { buffer in
-                        if let base = buffer.baseAddress { at.copyMemory(from: base, byteCount: buffer.count) }
-                        return buffer.count
-                    }
-                    sqlite3_bind_text(s, index, at.assumingMemoryBound(to: CChar.self), Int32(count), nil)
-                    at += count
-                case .blob: break
-                }
+            bindAllButBlobs(s, values) { index, buffer in
+                // Copied to `at` even when empty: a nil pointer would bind NULL.
+                if let base = buffer.baseAddress { at.copyMemory(from: base, byteCount: buffer.count) }
+                sqlite3_bind_text(s, index, at.assumingMemoryBound(to: CChar.self), Int32(buffer.count), nil)
+                at += buffer.count
             }
             return stepBindingBlobs(s, values, from: 0)
         }
@@ -227,12 +216,7 @@ public final class SLAStore: Sendable {
             case .blob(let bytes) = values[k]
         else { return sqlite3_step(s) }
         return bytes.withUnsafeBytes { buffer in
-            // A nil pointer would bind NULL: an empty blob gets a valid one.
-            if buffer.isEmpty {
-                sqlite3_bind_zeroblob(s, Int32(k + 1), 0)
-            } else {
-                sqlite3_bind_blob(s, Int32(k + 1), buffer.baseAddress, Int32(buffer.count), nil)
-            }
+            bindBlob(s, Int32(k + 1), buffer, usedInPlace)
             return stepBindingBlobs(s, values, from: k + 1)
         }
     }
@@ -242,33 +226,52 @@ public final class SLAStore: Sendable {
         bind(statement.sqliteStatement, values)
     }
 
-    /// Resets the prepared statement `s` and binds `values` to its parameters 1, 2, …; returns `s`.
+    /// Resets the prepared statement `s` and binds `values` to its parameters 1, 2, … (SQLite
+    /// copies texts and blobs: the caller steps `s` later); returns `s`.
     static func bind(_ s: OpaquePointer, _ values: [Value]) -> OpaquePointer {
         sqlite3_reset(s)
-        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        bindAllButBlobs(s, values) { index, buffer in
+            _ = sqlite3_bind_text(s, index, buffer.baseAddress, Int32(buffer.count), copied)
+        }
+        for (i, value) in values.enumerated() {
+            guard case .blob(let bytes) = value else { continue }
+            bytes.withUnsafeBytes { bindBlob(s, Int32(i + 1), $0, copied) }
+        }
+        return s
+    }
+
+    /// Binds the integers, NULLs and texts of `values` to the parameters 1, 2, … of `s`, each
+    /// text through `text` (its parameter index and UTF-8 bytes); blobs are left to the caller.
+    private static func bindAllButBlobs(
+        _ s: OpaquePointer, _ values: [Value], text: (Int32, UnsafeBufferPointer<UInt8>) -> Void
+    ) {
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
             switch value {
             case .int(let v): sqlite3_bind_int64(s, index, v)
             case .null: sqlite3_bind_null(s, index)
-            case .text(let text):
-                var copy = text
-                copy.withUTF8 { buffer in
-                    _ = sqlite3_bind_text(s, index, buffer.baseAddress, Int32(buffer.count), transient)
-                }
-            case .blob(let bytes):
-                bytes.withUnsafeBytes { buffer in
-                    // A nil pointer would bind NULL: an empty blob gets a valid one.
-                    if buffer.isEmpty {
-                        sqlite3_bind_zeroblob(s, index, 0)
-                    } else {
-                        _ = sqlite3_bind_blob(s, index, buffer.baseAddress, Int32(buffer.count), transient)
-                    }
-                }
+            case .text(var string): string.withUTF8 { text(index, $0) }
+            case .blob: break
             }
         }
-        return s
     }
+
+    /// Binds `bytes` as blob parameter `index` of `s`; an empty blob as an empty blob (a nil
+    /// pointer would bind NULL).
+    private static func bindBlob(
+        _ s: OpaquePointer, _ index: Int32, _ bytes: UnsafeRawBufferPointer, _ destructor: sqlite3_destructor_type?
+    ) {
+        if bytes.isEmpty {
+            sqlite3_bind_zeroblob(s, index, 0)
+        } else {
+            sqlite3_bind_blob(s, index, bytes.baseAddress, Int32(bytes.count), destructor)
+        }
+    }
+
+    /// SQLite's `SQLITE_STATIC`: it uses the bytes where they are, until the step.
+    private static let usedInPlace: sqlite3_destructor_type? = nil
+    /// SQLite's `SQLITE_TRANSIENT`: it copies the bytes at once.
+    private static let copied = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// The error of a failed step, with SQLite's message.
     static func failure(_ rc: Int32, _ db: Database) -> DatabaseError {
