@@ -358,7 +358,7 @@ struct Scanner {
         }
         guard j < bytes.count else { return nil }
         let value = UnsafeRawBufferPointer(rebasing: bytes[start..<j])
-        guard ascii || makeString(value) != nil else { return nil }
+        guard ascii || Self.isValidUTF8(value) else { return nil }
         i = j + 1
         return value
     }
@@ -424,20 +424,20 @@ struct Scanner {
             ascii = false
             break
         }
-        if ascii { return String(decoding: bytes, as: UTF8.self) }
-        var valid = true
+        return ascii || Self.isValidUTF8(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+
+    /// Whether `bytes` are valid UTF-8, checked without making a string.
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var iterator = bytes.makeIterator()
         var decoder = Unicode.UTF8()
-        loop: while true {
+        while true {
             switch decoder.decode(&iterator) {
             case .scalarValue: continue
-            case .emptyInput: break loop
-            case .error:
-                valid = false
-                break loop
+            case .emptyInput: return true
+            case .error: return false
             }
         }
-        return valid ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
     mutating func hex4() -> UInt32? {

@@ -73,4 +73,21 @@ struct JSONLDecoderTests {
         #expect(events.map(\.id) == ["a", "b"])
         #expect(errors.map(\.line) == [3])
     }
+
+    @Test("non-ASCII text is kept as it is, invalid UTF-8 in a value rejects the line")
+    func utf8() throws {
+        func decode(_ bytes: [UInt8]) -> Result<SLAEvent, LineError> {
+            bytes.withUnsafeBytes { decoder.decode(bytes: $0, number: 1) }
+        }
+        let head = Array(
+            #"{"id":"e-1","time":"2026-11-02T09:14:03Z","type":"incident.updated","incident":"INC-1","team":""#.utf8)
+        let good = try decode(head + Array(#"Équipe ✓ 🚀"}"#.utf8)).get()
+        #expect(good.team == "Équipe ✓ 🚀")
+        // A lone continuation byte, a truncated sequence, an overlong encoding: each in a plain
+        // value (no escapes), and once with an escape beside it.
+        for bad: [UInt8] in [[0x80], [0xC3], [0xE2, 0x9C], [0xC0, 0xAF], [0xFF]] {
+            #expect(throws: LineError.self) { try decode(head + bad + Array(#""}"#.utf8)).get() }
+            #expect(throws: LineError.self) { try decode(head + bad + Array(#"\n"}"#.utf8)).get() }
+        }
+    }
 }
