@@ -23,12 +23,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "CPrefetch"),
         .target(name: "SLACore", dependencies: ["CPrefetch"], swiftSettings: strict),
+        // The control API's wire documents, shared by the daemon and slactl.
+        .target(name: "SLAAPI", dependencies: ["SLACore"], swiftSettings: strict),
         .target(
             name: "SLAConfig",
             dependencies: ["SLACore", .product(name: "Yams", package: "Yams")],
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "SLAControl",
             dependencies: [
-                "SLACore", "SLAStore",
+                "SLAAPI", "SLACore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -56,7 +58,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "SLAReport",
-            dependencies: ["SLACore", "SLAStore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SLACore", "SLAAPI", "SLAStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(
             name: "SLAStore",
@@ -65,21 +67,33 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict),
+        // The daemon runtime: engine loop, committer, ingest, notifier, control backend, as services.
+        .target(
+            name: "SLADaemon",
+            dependencies: [
+                "CSystemd", "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAReport",
+                "SLAStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "slad",
             dependencies: [
-                "CSystemd", "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
+                "SLACore", "SLAConfig", "SLADaemon", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "slactl",
             dependencies: [
-                "SLACore",
+                "SLAAPI", "SLACore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,14 +117,25 @@ let package = Package(
         .testTarget(
             name: "SLAIngestTests", dependencies: ["SLACore", "SLAIngest", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SLANotifyTests", dependencies: ["SLACore", "SLANotify"], swiftSettings: strict),
-        .testTarget(name: "SLAControlTests", dependencies: ["SLACore", "SLAControl"], swiftSettings: strict),
+        .testTarget(
+            name: "SLAControlTests", dependencies: ["SLAAPI", "SLACore", "SLAControl"], swiftSettings: strict),
+        .testTarget(
+            name: "SLADaemonTests",
+            dependencies: [
+                "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLADaemon", "SLAStore", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "SLAStoreTests",
             dependencies: ["SLACore", "SLAStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         .testTarget(
             name: "SladTests",
-            dependencies: ["SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore", "TestSupport"],
+            dependencies: [
+                "SLAAPI", "SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore", "TestSupport",
+            ],
             exclude: ["Golden", "Scripts"], swiftSettings: strict),
     ]
 )

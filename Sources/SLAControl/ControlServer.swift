@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SLAAPI
 import SLACore
 import Synchronization
 
@@ -104,41 +105,52 @@ public final class ControlServer: Sendable {
         settings = Settings(policy: policy, limits: limits, responder: responder, observe: observe)
     }
 
-    /// Binds `path` (replacing a stale socket file), then sets its mode and group.
+    /// Binds `path` (replacing a stale socket file) with the given mode and group.
     ///
-    /// The file is created owner-only and opened up afterwards, so no one outside
-    /// the intended group can connect in between.
-    public func bind(path: String, mode: UInt32, groupID: UInt32?) throws {
-        let old = umask(0o177)
-        defer { umask(old) }
-        let ch = try bootstrap().bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
-        if let groupID, chown(path, UInt32.max, groupID) != 0 {
-            let e = errno
-            try? ch.close().wait()
-            throw ControlServerError("cannot give \(path) to group \(groupID): \(String(cString: strerror(e)))")
+    /// The socket is bound in a private folder (mode 0700) beside `path`, given its mode and
+    /// group there, then renamed into place: no one outside the intended group can connect in
+    /// between, and the process's umask is left alone (other threads may be creating files).
+    public func bind(path: String, mode: UInt32, groupID: UInt32?) async throws {
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var template = Array(((folder.isEmpty ? "/" : folder) + "/.slad-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ControlServerError(
+                "cannot create a private folder beside \(path): \(String(cString: strerror(errno)))")
         }
-        if chmod(path, mode_t(mode)) != 0 {
-            let e = errno
-            try? ch.close().wait()
-            throw ControlServerError("cannot chmod \(path): \(String(cString: strerror(e)))")
+        let privateFolder = String(cString: made)
+        let temporary = privateFolder + "/s"
+        defer {
+            unlink(temporary)
+            rmdir(privateFolder)
         }
-        channel.withLock { $0 = ch }
+        let bound = try await bootstrap().bind(unixDomainSocketPath: temporary).get()
+        func fail(_ what: String) async -> ControlServerError {
+            let reason = String(cString: strerror(errno))
+            try? await bound.close()
+            return ControlServerError("\(what): \(reason)")
+        }
+        if let groupID, chown(temporary, UInt32.max, groupID) != 0 {
+            throw await fail("cannot give \(path) to group \(groupID)")
+        }
+        if chmod(temporary, mode_t(mode)) != 0 { throw await fail("cannot chmod \(path)") }
+        if rename(temporary, path) != 0 { throw await fail("cannot move the socket to \(path)") }
+        channel.withLock { $0 = bound }
     }
 
     /// Serves on a listening socket someone else bound (systemd socket activation).
-    public func adopt(descriptor: Int32) throws {
-        let ch = try bootstrap().withBoundSocket(descriptor).wait()
-        channel.withLock { $0 = ch }
+    public func adopt(descriptor: Int32) async throws {
+        let adopted = try await bootstrap().withBoundSocket(descriptor).get()
+        channel.withLock { $0 = adopted }
     }
 
     /// Stops listening, closes every connection and the event loops.
-    public func stop() {
-        let ch = channel.withLock { c in
+    public func stop() async {
+        let listening = channel.withLock { c in
             defer { c = nil }
             return c
         }
-        try? ch?.close().wait()
-        try? group.syncShutdownGracefully()
+        try? await listening?.close()
+        try? await group.shutdownGracefully()
     }
 
     private func bootstrap() -> ServerBootstrap {

@@ -1,3 +1,4 @@
+import SLAAPI
 import SLACore
 
 /// What a request asks for, parsed and validated before it reaches the daemon.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SLAAPI
 import SLACore
 import SLAStore
 

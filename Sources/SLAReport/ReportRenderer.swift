@@ -1,4 +1,5 @@
 import Foundation
+import SLAAPI
 import SLACore
 
 /// The documents of one report request: one month, one or more contracts.

@@ -14,7 +14,8 @@ import Synchronization
 public final class SLAStore: Sendable {
     /// The database; GRDB serializes access.
     let queue: DatabaseQueue
-    /// Moves the WAL into the database file from its own connection (nil when read-only).
+    /// Moves the WAL into the database file from its own connection (nil when read-only);
+    /// ``checkpoint()`` runs it, the daemon once a second.
     private let checkpointer: Checkpointer?
     /// Incidents with rows in `breaches` or `rejections` as of the last commit (nil: not read
     /// yet). A batch deletes a touched incident's rows there only when it has some: a DELETE
@@ -43,6 +44,14 @@ public final class SLAStore: Sendable {
         queue = try DatabaseQueue(path: path, configuration: config)
         if !readOnly { try Migrations.migrator.migrate(queue) }
         checkpointer = readOnly ? nil : try Checkpointer(path: path, configuration: config)
+    }
+
+    /// Copies committed pages from the WAL into the database file, unless a commit since the
+    /// last call ran SQLite's own checkpoint (ingest commits do; decisions and deliveries
+    /// skip it, see ``commit(_:)``). A failure (a full disk) is left for the next call: the
+    /// WAL keeps every commit meanwhile, and the commits themselves report the disk.
+    public func checkpoint() {
+        checkpointer?.tick()
     }
 
     /// Writes a batch in one transaction.
@@ -544,7 +553,7 @@ public final class SLAStore: Sendable {
     /// out while the incident sat open is a breach the engine decided live: those come
     /// from the outbox (unless retracted), the rest from the verdicts.
     public func breaches(since: Instant?, contract: String?, limit: Int) throws -> (
-        breaches: [BreachView], truncated: Bool
+        breaches: [StoredBreach], truncated: Bool
     ) {
         try queue.read { db in
             let rows = try Row.fetchAll(
@@ -565,12 +574,12 @@ public final class SLAStore: Sendable {
                     ORDER BY breached_at, incident, metric LIMIT ?
                     """,
                 arguments: [since?.seconds ?? Int64.min, contract, contract, limit + 1])
-            let views = rows.prefix(limit).map { r in
-                BreachView(
+            let breaches = rows.prefix(limit).map { r in
+                StoredBreach(
                     incident: r[0], contract: r[1], metric: r[2], priority: r[3], targetSeconds: r[4],
-                    elapsedSeconds: r[5], breachedAt: ISO8601.format(Instant(r[6] as Int64), in: .utc))
+                    elapsedSeconds: r[5], breachedAt: Instant(r[6] as Int64))
             }
-            return (Array(views), rows.count > limit)
+            return (Array(breaches), rows.count > limit)
         }
     }
 
@@ -680,58 +689,60 @@ public final class SLAStore: Sendable {
     }
 }
 
-/// Checkpoints the WAL once a second from a connection of its own, for the
-/// commits that skip SQLite's automatic checkpoint (``SLAStore/commit(_:)``).
+/// Checkpoints the WAL from a connection of its own, for the commits that skip SQLite's
+/// automatic checkpoint (``SLAStore/commit(_:)``).
 ///
-/// A passive checkpoint copies what no reader still needs and never takes the
-/// writer's lock, so commits go on meanwhile; once everything is copied, the
-/// next commit starts the WAL from its beginning again, which keeps it small.
-/// A second in which ingest committed is skipped: those commits checkpoint
-/// themselves, and a second checkpointer beside them cost a long import 10–20 %
-/// of its rate on two cores (measured, docs/benchmarks.md).
-/// A checkpoint that fails (a full disk) is retried at the next tick; the WAL
-/// keeps every commit meanwhile, so nothing is lost, and the commits themselves
-/// report the disk.
+/// A passive checkpoint copies what no reader still needs and never takes the writer's
+/// lock, so commits go on meanwhile; once everything is copied, the next commit starts the
+/// WAL from its beginning again, which keeps it small. A tick after which ingest committed
+/// does nothing: those commits checkpoint themselves, and a second checkpointer beside them
+/// competes with the import for the disk and the second core.
 final class Checkpointer: Sendable {
-    private final class State: Sendable {
-        let stopped = Atomic<Bool>(false)
-        /// Commits that ran SQLite's own checkpoint, counted.
-        let selfCheckpointing = Atomic<Int>(0)
-    }
-    private let state = State()
+    /// Commits that ran SQLite's own checkpoint, counted, and the count at the last tick.
+    private let selfCheckpointing = Atomic<Int>(0)
+    private let seen = Mutex(0)
+    private let connection: DatabaseQueue
     /// WAL frames (pages of 4 KiB) beyond which a checkpoint waits for the writer.
     private static let largeWAL = 16_384
 
-    init(path: String, configuration: Configuration, everyMilliseconds interval: Int = 1_000) throws {
-        let connection = try DatabaseQueue(path: path, configuration: configuration)
-        let queue = DispatchQueue(label: "slad.store.checkpoint")
-        let state = state
-        queue.asyncAfter(deadline: .now() + .milliseconds(interval)) {
-            Self.tick(connection, queue, state, interval, seen: 0)
-        }
+    init(path: String, configuration: Configuration) throws {
+        connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
     /// A commit that runs SQLite's automatic checkpoint is starting.
-    func writerCheckpoints() { state.selfCheckpointing.add(1, ordering: .relaxed) }
+    func writerCheckpoints() { selfCheckpointing.add(1, ordering: .relaxed) }
 
-    /// Checkpoints unless the writer did, then schedules the next tick; ends once the store is gone.
-    private static func tick(
-        _ connection: DatabaseQueue, _ queue: DispatchQueue, _ state: State, _ interval: Int, seen: Int
-    ) {
-        guard !state.stopped.load(ordering: .acquiring) else { return }
-        let now = state.selfCheckpointing.load(ordering: .relaxed)
-        if now == seen {
-            try? connection.writeWithoutTransaction { db in
-                // Under a writer that never pauses, passive checkpoints never reach the WAL's end, so
-                // it would only grow: past 64 MiB one checkpoint waits for the writer, copies
-                // everything and truncates the WAL (commits wait for it, once per 64 MiB).
-                if try db.checkpoint(.passive).walFrameCount > Self.largeWAL { try db.checkpoint(.truncate) }
-            }
+    /// Checkpoints unless the writer did since the last tick.
+    func tick() {
+        let now = selfCheckpointing.load(ordering: .relaxed)
+        let idle = seen.withLock { last in
+            defer { last = now }
+            return last == now
         }
-        queue.asyncAfter(deadline: .now() + .milliseconds(interval)) {
-            tick(connection, queue, state, interval, seen: now)
+        guard idle else { return }
+        try? connection.writeWithoutTransaction { db in
+            // Under a writer that never pauses, passive checkpoints never reach the WAL's end, so
+            // it would only grow: past 64 MiB one checkpoint waits for the writer, copies
+            // everything and truncates the WAL (commits wait for it, once per 64 MiB).
+            if try db.checkpoint(.passive).walFrameCount > Self.largeWAL { try db.checkpoint(.truncate) }
         }
     }
+}
 
-    deinit { state.stopped.store(true, ordering: .releasing) }
+/// One breached clock as the store lists it (``SLAStore/breaches(since:contract:limit:)``).
+public struct StoredBreach: Sendable, Hashable {
+    /// Incident id.
+    public var incident: String
+    /// Contract id.
+    public var contract: String
+    /// `reaction`, `resolution` or `promise:NAME`.
+    public var metric: String
+    /// Priority in force when the clock breached.
+    public var priority: String
+    /// Target, business seconds.
+    public var targetSeconds: Int64?
+    /// Business seconds the clock ran.
+    public var elapsedSeconds: Int64
+    /// When the target was used up.
+    public var breachedAt: Instant
 }

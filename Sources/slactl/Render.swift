@@ -1,4 +1,5 @@
 import Foundation
+import SLAAPI
 import SLACore
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("ingest engine: events kept once, by incident")
@@ -13,7 +14,8 @@ struct IngestEngineTests {
     @Test("events of interleaved incidents, added in batches, come back per incident in arrival order")
     func interleaved() {
         var engine = IngestEngine(contracts: [liveContract()])
-        var rng = SystemRandomNumberGenerator()
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
         var expected: [String: [String]] = [:]
         var all: [SLAEvent] = []
         for n in 0..<3_000 {
@@ -28,14 +30,16 @@ struct IngestEngineTests {
             // Some events come again in a later batch: they are not added twice.
             let again = start > 0 ? [all[Int.random(in: 0..<start, using: &rng)]] : []
             let (fresh, touched) = engine.mark(Array(all[start..<end]) + again)
-            #expect(fresh == Array(repeating: true, count: end - start) + again.map { _ in false })
-            #expect(Set(touched) == Set(all[start..<end].compactMap(\.incident)))
+            #expect(
+                fresh == Array(repeating: true, count: end - start) + again.map { _ in false }, "SLAD_TEST_SEED=\(seed)"
+            )
+            #expect(Set(touched) == Set(all[start..<end].compactMap(\.incident)), "SLAD_TEST_SEED=\(seed)")
             start = end
         }
-        #expect(engine.eventCount == all.count)
-        #expect(Set(engine.incidentIDs) == Set(expected.keys))
+        #expect(engine.eventCount == all.count, "SLAD_TEST_SEED=\(seed)")
+        #expect(Set(engine.incidentIDs) == Set(expected.keys), "SLAD_TEST_SEED=\(seed)")
         for (incident, ids) in expected {
-            #expect(engine.events(of: incident).map(\.id) == ids)
+            #expect(engine.events(of: incident).map(\.id) == ids, "SLAD_TEST_SEED=\(seed)")
             let number = engine.number(of: incident)!
             #expect(engine.name(of: number) == incident)
             let verdict = engine.evaluate(number: number).verdict

@@ -25,6 +25,8 @@ final class SystemdMachine {
             "--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--propagation", "private", "--uts", "--ipc",
             "--net", "--cgroup", "--mount-proc",
             repositoryRoot.appendingPathComponent("Tests/SladTests/Scripts/systemd-pid1.sh").path, scratch.path,
+            repositoryRoot.path,
+            binaryFolder,
         ]
         let log = scratch.appendingPathComponent("boot.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)

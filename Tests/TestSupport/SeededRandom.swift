@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64: a tiny seeded generator, so property tests and generated data are reproducible
 /// (a failing seed runs again). Shared by the test targets.
 public struct SeededRandom: RandomNumberGenerator {
@@ -14,4 +16,12 @@ public struct SeededRandom: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// The seed of a randomized test: `$SLAD_TEST_SEED` when set (to run a failure again), else a
+/// new one. Tests name it in their failure messages.
+public func testSeed() -> UInt64 {
+    if let text = ProcessInfo.processInfo.environment["SLAD_TEST_SEED"], let seed = UInt64(text) { return seed }
+    var any = SystemRandomNumberGenerator()
+    return any.next()
 }

@@ -3,7 +3,10 @@
 # Run inside `unshare --pid --fork --kill-child=SIGKILL --mount --propagation private
 # --uts --ipc --net --cgroup --mount-proc`; SCRATCH (not under /run) holds the overlays.
 #
-#   systemd-pid1.sh SCRATCH
+#   systemd-pid1.sh SCRATCH [KEEP...]
+#
+# KEEP: folders the test uses inside (the checkout, with its build): where one lives under
+# /tmp, it is bound back into the machine's own fresh /tmp at the same path.
 #
 # /usr, /etc and /var become overlays whose upper layers live in SCRATCH, so `make
 # install`, users, units and state written inside never reach the machine; /run and the
@@ -11,13 +14,28 @@
 # which pulls in journald; the test adds slad through systemctl.
 set -euo pipefail
 scratch="$1"
+shift
+keep=("$@")
 for d in usr etc var; do
     mkdir -p "$scratch/$d.upper" "$scratch/$d.work"
     mount -t overlay overlay -o "lowerdir=/$d,upperdir=$scratch/$d.upper,workdir=$scratch/$d.work" "/$d"
 done
 mount -t tmpfs -o mode=0755 tmpfs /run
-# systemd-tmpfiles and friends would empty the machine's /tmp: give the test its own.
+# systemd-tmpfiles and friends would empty the machine's /tmp: give the test its own, with
+# the kept folders that live under the old one bound back at their paths.
+mkdir /run/host-tmp
+mount --bind /tmp /run/host-tmp
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+for k in "${keep[@]}"; do
+    case "$k" in
+    /tmp/*)
+        mkdir -p "$k"
+        mount --bind "/run/host-tmp/${k#/tmp/}" "$k"
+        ;;
+    esac
+done
+umount -l /run/host-tmp
+rmdir /run/host-tmp
 mkdir -p /var/log/journal
 mount -t tmpfs tmpfs /var/log/journal
 # Units of a real boot that act on the whole machine (sysctl, udev, remounts, /tmp

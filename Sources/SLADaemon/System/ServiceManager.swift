@@ -9,7 +9,7 @@ import Glibc
 /// and the control socket passed by socket activation (`sd_listen_fds`). Every call is a no-op
 /// when slad does not run under systemd (`NOTIFY_SOCKET`, `WATCHDOG_USEC`, `LISTEN_FDS` unset),
 /// so the foreground run needs nothing.
-enum ServiceManager {
+public enum ServiceManager {
     /// Sends `state` (e.g. `READY=1`, `STATUS=…`) to the service manager.
     static func notify(_ state: String) {
         _ = sd_notify(0, state)
@@ -32,7 +32,7 @@ enum ServiceManager {
 
     /// The listening socket systemd passed (the first one, or the one named `control`), nil when
     /// slad was not socket-activated. `LISTEN_*` are unset afterwards so children never see them.
-    static func activatedSocket() -> Int32? {
+    public static func activatedSocket() -> Int32? {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
         let count = sd_listen_fds_with_names(1, &names)
         guard count > 0 else { return nil }

@@ -144,12 +144,16 @@ final class Notifier: Sendable {
     }
 
     /// Lets attempts in flight finish (bounded by their timeouts), then closes the HTTP client.
-    func stop() {
-        for w in workers { w.requestStop() }
-        for w in workers where !w.stop(timeoutMilliseconds: 10_000) {
-            logger.warning("slad: delivery worker did not stop in time", metadata: ["sink": "\(w.sink)"])
+    func stop() async {
+        let workers = workers
+        let logger = logger
+        await onThread(named: "slad.notify.stop") {
+            for w in workers { w.requestStop() }
+            for w in workers where !w.stop(timeoutMilliseconds: 10_000) {
+                logger.warning("slad: delivery worker did not stop in time", metadata: ["sink": "\(w.sink)"])
+            }
         }
-        try? client.syncShutdown()
+        try? await client.shutdown()
     }
 }
 

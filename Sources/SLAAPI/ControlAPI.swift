@@ -1,4 +1,5 @@
 import Foundation
+import SLACore
 
 // The control socket's JSON documents, shared by the server (SLAControl, slad)
 // and the client (slactl), so that both sides agree on one shape. Keys are
@@ -18,23 +19,6 @@ public struct APIError: Codable, Sendable, Hashable, Error {
         self.code = code
         self.message = message
         self.details = details
-    }
-}
-
-/// Open incidents by standing.
-public struct IncidentCounts: Codable, Sendable, Hashable {
-    /// Open incidents (any standing).
-    public var open: Int
-    /// Open incidents past a warning threshold, not breached.
-    public var atRisk: Int
-    /// Open incidents with a breached clock.
-    public var breached: Int
-
-    /// Counts.
-    public init(open: Int = 0, atRisk: Int = 0, breached: Int = 0) {
-        self.open = open
-        self.atRisk = atRisk
-        self.breached = breached
     }
 }
 

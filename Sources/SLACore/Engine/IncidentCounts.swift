@@ -1,0 +1,16 @@
+/// Open incidents by standing.
+public struct IncidentCounts: Codable, Sendable, Hashable {
+    /// Open incidents (any standing).
+    public var open: Int
+    /// Open incidents past a warning threshold, not breached.
+    public var atRisk: Int
+    /// Open incidents with a breached clock.
+    public var breached: Int
+
+    /// Counts.
+    public init(open: Int = 0, atRisk: Int = 0, breached: Int = 0) {
+        self.open = open
+        self.atRisk = atRisk
+        self.breached = breached
+    }
+}

@@ -1,0 +1,85 @@
+import Dispatch
+import SLAAPI
+import SLAControl
+import SLACore
+import SLAReport
+import SLAStore
+
+/// Answers the control socket: status and metrics at once from the board,
+/// breaches from a read-only store connection on its own queue, the rest on
+/// the engine loop.
+struct SladResponder: ControlResponder {
+    let board: StatusBoard
+    let mailbox: LoopMailbox<EngineLoop>
+    let metrics: SladMetrics
+    let reader: SLAStore
+    let reads = DispatchQueue(label: "slad.control.reads")
+
+    func respond(to request: ControlRequest, reply: @escaping @Sendable (ControlResponse) -> Void) {
+        switch request.route {
+        case .status:
+            reply(
+                ControlResponse(
+                    status: 200, contentType: "application/json",
+                    body: board.statusBytes(nowMilliseconds: wallMilliseconds())))
+        case .metrics:
+            reply(
+                ControlResponse(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                    body: metrics.render(nowMilliseconds: wallMilliseconds())))
+        case .breaches(let since, let contract, let limit):
+            reads.async {
+                do {
+                    let (rows, truncated) = try reader.breaches(since: since, contract: contract, limit: limit)
+                    reply(.json(BreachList(breaches: rows.map(BreachView.init), truncated: truncated)))
+                } catch {
+                    reply(.error(RouteError(500, "store_error", "reading breaches failed: \(error)")))
+                }
+            }
+        case .report(let month, let contract, let format):
+            // The contracts in force come from the loop (a reload may change them); the report is
+            // computed on the reads queue with its own connection, so the engine never waits for it.
+            let posted = mailbox.post { loop in
+                let contracts = loop.config.contracts
+                let sealAfter = loop.config.sealAfter
+                reads.async {
+                    reply(
+                        Self.report(
+                            ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter), month: month,
+                            contract: contract, format: ReportFormat(rawValue: format) ?? .json))
+                }
+            }
+            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
+        default:
+            let route = request.route
+            let body = request.body
+            let posted = mailbox.post { loop in reply(loop.answer(route, body: body)) }
+            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
+        }
+    }
+
+    static func report(_ book: ReportBook, month: YearMonth, contract: String?, format: ReportFormat)
+        -> ControlResponse
+    {
+        do {
+            let document = try book.document(
+                month: month, contract: contract, asOf: Instant(wallMilliseconds() / 1000))
+            return ControlResponse(
+                status: 200, contentType: format.contentType, body: ReportRenderer.render(document, as: format))
+        } catch let unknown as ReportBook.UnknownContract {
+            return .error(RouteError(404, "not_found", unknown.description))
+        } catch {
+            return .error(RouteError(500, "store_error", "computing the report failed: \(error)"))
+        }
+    }
+}
+
+extension BreachView {
+    /// A stored breach as the API shows it.
+    init(_ stored: StoredBreach) {
+        self.init(
+            incident: stored.incident, contract: stored.contract, metric: stored.metric, priority: stored.priority,
+            targetSeconds: stored.targetSeconds, elapsedSeconds: stored.elapsedSeconds,
+            breachedAt: ISO8601.format(stored.breachedAt, in: .utc))
+    }
+}

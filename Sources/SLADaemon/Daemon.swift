@@ -1,0 +1,171 @@
+import Foundation
+import Logging
+import SLAConfig
+import SLAControl
+import SLACore
+import SLAStore
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How one daemon runs: where its state and control socket are, and the ingest settings.
+public struct DaemonOptions: Sendable {
+    /// The folder holding `slad.sqlite` (created when missing).
+    public var stateDirectory: String
+    /// Where the control socket is bound, unless systemd passed one.
+    public var socketPath: String
+    /// The listening control socket systemd passed (socket activation), if any.
+    public var activatedSocket: Int32?
+    /// Lines per batch (one transaction each).
+    public var batchLines = 20_000
+    /// Lines longer than this many bytes are quarantined.
+    public var maxLineBytes = 1 << 20
+    /// Stop once every source has been read to its end (tests, benchmarks, one-off imports).
+    public var exitWhenIdle = false
+    /// Decode JSONL with Foundation's JSONDecoder (the benchmark baseline).
+    public var referenceDecoder = false
+    /// How often the WAL is copied into the database file.
+    public var checkpointInterval: Duration = .seconds(1)
+
+    /// Options with the defaults above.
+    public init(stateDirectory: String, socketPath: String) {
+        self.stateDirectory = stateDirectory
+        self.socketPath = socketPath
+    }
+}
+
+/// Why the daemon could not start or stopped in error: a constant message and its data.
+public struct DaemonError: Error, CustomStringConvertible {
+    /// What failed (`slad: cannot serve the control socket`).
+    public var message: String
+    /// Its data (`socket`, `error`).
+    public var fields: [String: String]
+
+    init(_ message: String, _ fields: [String: String] = [:]) {
+        self.message = message
+        self.fields = fields
+    }
+
+    /// The message and its fields, `key=value`, in key order.
+    public var description: String {
+        ([message] + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ")
+    }
+}
+
+/// The daemon: opens the store, restores the engine, binds the control socket, then runs the
+/// engine, the notifier, the control server, the checkpointer and the reload signal as one
+/// `ServiceGroup` until SIGTERM or SIGINT (or, with `exitWhenIdle`, until the sources are read).
+///
+/// Start-up errors are thrown before systemd is told `READY=1`; the group shuts down in the
+/// reverse order of the list below, so the engine finishes its batch first and the notifier,
+/// which delivers what that batch decided, stops after it.
+public enum Daemon {
+    /// Runs the daemon on `config` until it is told to stop.
+    public static func run(config: SladConfiguration, options: DaemonOptions, logger: Logger) async throws {
+        let store = try openStore(options)
+        let notifier: Notifier
+        do {
+            notifier = try Notifier(config: config, store: store, logger: logger)
+        } catch {
+            throw DaemonError("slad: cannot start notifications", ["error": "\(error)"])
+        }
+        raiseDescriptorLimit()
+        let parts: (loop: EngineLoop, caughtUp: [SLANotification], server: ControlServer)
+        do {
+            parts = try await start(config: config, store: store, notifier: notifier, options: options, logger: logger)
+        } catch {
+            await notifier.stop()
+            throw error
+        }
+        let (loop, caughtUp, server) = parts
+        logger.note(
+            "slad: started",
+            [
+                "state": options.stateDirectory, "events": String(loop.ingest.live.engine.eventCount),
+                "sources": String(config.sources.count),
+                "socket": options.activatedSocket.map { "fd \($0) from systemd" } ?? options.socketPath,
+                "late_notifications": String(caughtUp.count),
+            ])
+        unblockStopAndReloadSignals()
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: CheckpointService(store: store, interval: options.checkpointInterval)),
+                    .init(service: NotifierService(notifier: notifier)),
+                    .init(service: ControlService(server: server)),
+                    .init(service: HangupService(mailbox: loop.mailbox)),
+                    .init(
+                        service: EngineService(loop: loop, caughtUp: caughtUp),
+                        successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        loop.leaveEngineStateToExit()
+    }
+
+    /// The store in the state folder, created when missing.
+    static func openStore(_ options: DaemonOptions) throws -> SLAStore {
+        let path = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
+        do {
+            try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
+            return try SLAStore(path: path)
+        } catch {
+            throw DaemonError("slad: cannot open the store", ["store": path, "error": "\(error)"])
+        }
+    }
+
+    /// The engine loop with the ledger loaded and the control socket bound: everything that
+    /// must work before slad says it is ready.
+    static func start(
+        config: SladConfiguration, store: SLAStore, notifier: Notifier, options: DaemonOptions, logger: Logger
+    ) async throws -> (EngineLoop, [SLANotification], ControlServer) {
+        let storePath = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
+        let loop: EngineLoop
+        let caughtUp: [SLANotification]
+        do {
+            let ingest = Ingest(
+                config: config, store: store, maxLineBytes: options.maxLineBytes, reference: options.referenceDecoder)
+            let board = StatusBoard(startedMilliseconds: wallMilliseconds())
+            loop = try EngineLoop(
+                config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
+                notifier: notifier, mailbox: LoopMailbox<EngineLoop>(), board: board,
+                metrics: SladMetrics(board: board),
+                batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
+            caughtUp = try loop.restore()
+        } catch {
+            throw DaemonError("slad: cannot start the engine", ["error": "\(error)"])
+        }
+        do {
+            let server = try await ControlEndpoint.serve(
+                loop: loop, reader: SLAStore(path: storePath, readOnly: true), path: options.socketPath,
+                activated: options.activatedSocket)
+            return (loop, caughtUp, server)
+        } catch {
+            throw DaemonError(
+                "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
+        }
+    }
+
+    /// Thousands of control connections need thousands of descriptors: the soft limit goes up
+    /// to the hard one.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
+
+    /// A launcher may hand slad a blocked signal mask (systemd-socket-activate, test runners);
+    /// the stop and reload signals must reach the service group.
+    static func unblockStopAndReloadSignals() {
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&wanted, s) }
+        pthread_sigmask(SIG_UNBLOCK, &wanted, nil)
+    }
+}

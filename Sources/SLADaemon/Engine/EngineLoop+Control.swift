@@ -1,0 +1,145 @@
+import SLAAPI
+import SLAControl
+import SLACore
+import SLAIngest
+
+/// The requests of the control socket that need the engine, answered on the loop's thread.
+extension EngineLoop {
+
+    /// Answers a request that needs the engine.
+    func answer(_ route: Route, body: [UInt8]) -> ControlResponse {
+        switch route {
+        case .contracts:
+            return .json(ContractList(contracts: config.contracts.map(contractView)))
+        case .contract(let id):
+            guard let c = config.contracts.first(where: { $0.id == id }) else {
+                return .error(RouteError(404, "not_found", "no contract '\(id)' (GET /v1/contracts lists them)"))
+            }
+            return .json(contractView(c))
+        case .incidents(let q):
+            if let contract = q.contract, !config.contracts.contains(where: { $0.id == contract }) {
+                return .error(RouteError(404, "not_found", "no contract '\(contract)' (GET /v1/contracts lists them)"))
+            }
+            let (page, more) = ingest.live.list(q.state, contract: q.contract, after: q.cursor, limit: q.limit)
+            let now = wallMilliseconds()
+            let items = page.compactMap { summary($0.incident, nowMilliseconds: now)?.summary }
+            return .json(IncidentPage(incidents: items, nextCursor: more ? page.last?.token : nil))
+        case .incident(let id):
+            return incidentDetail(id)
+        case .reload:
+            switch reload() {
+            case .success(let r): return .json(r)
+            case .failure(let e): return .error(e)
+            }
+        case .events:
+            return push(body)
+        case .status, .metrics, .breaches, .report:
+            return .error(RouteError(500, "internal", "route \(route.name) is not answered by the engine loop"))
+        }
+    }
+
+    private func contractView(_ c: Contract) -> ContractView {
+        func percent(_ p: Percentage) -> String { String(p.description.dropLast()) }
+        return ContractView(
+            id: c.id, customer: c.customer, services: c.services, timeZone: c.zone.identifier, calendar: c.calendar.id,
+            validFrom: c.validFrom?.description, validTo: c.validTo?.description, feeMinor: c.fee.minorUnits,
+            currency: c.currency.code, availabilityTarget: c.availability.map { percent($0.target) },
+            priorities: c.priorities.map {
+                PriorityView(
+                    name: $0.name, reactionSeconds: $0.reaction, resolutionSeconds: $0.resolution,
+                    calendar: $0.calendar.id)
+            }, warnAt: c.warnAt.map(percent), notify: c.notify,
+            incidents: ingest.live.counts(contract: c.id))
+    }
+
+    /// An incident's line, evaluated as of now, with its verdict.
+    private func summary(_ id: String, nowMilliseconds now: Int64) -> (
+        summary: IncidentSummary, verdict: IncidentVerdict, rejections: [Rejection]
+    )? {
+        let (verdict, rejections) = ingest.live.engine.evaluate(incident: id, asOf: Instant(now / 1000))
+        guard let verdict else { return nil }
+        let next = verdict.firstBreach
+        let open = verdict.status == .open
+        return (
+            IncidentSummary(
+                id: id, contract: verdict.contract, priority: verdict.priority, status: verdict.status.rawValue,
+                standing: verdict.standing?.rawValue, openedAt: ISO8601.format(verdict.openedAt, in: .utc),
+                nextMetric: open ? next.map { "\($0.clock.metric)" } : nil,
+                nextDeadline: open ? next.map { ISO8601.format($0.at, in: .utc) } : nil,
+                secondsLeft: open ? next.map { $0.at.seconds - now / 1000 } : nil),
+            verdict, rejections
+        )
+    }
+
+    private func incidentDetail(_ id: String) -> ControlResponse {
+        guard ingest.live.engine.knows(incident: id) else {
+            return .error(RouteError(404, "not_found", "no incident '\(id)' in the ledger"))
+        }
+        guard let (summary, verdict, rejections) = summary(id, nowMilliseconds: wallMilliseconds()) else {
+            let events = ingest.live.engine.events(of: id)
+            return .error(
+                RouteError(
+                    404, "not_evaluated",
+                    "incident '\(id)' has \(events.count) events but no verdict (no opened event, or an unknown contract)"
+                ))
+        }
+        let rejected = Dictionary(
+            rejections.map { ($0.event.id, "\($0.reason): \($0.detail)") }, uniquingKeysWith: { a, _ in a })
+        let clocks = verdict.clocks.map { c in
+            ClockView(
+                metric: "\(c.metric)", priority: c.priority, targetSeconds: c.target, elapsedSeconds: c.elapsed,
+                remainingSeconds: c.target.map { $0 - c.elapsed }, outcome: c.outcome.rawValue,
+                paused: c.outcome == .paused, deadline: c.deadline.map { ISO8601.format($0, in: .utc) },
+                breachedAt: c.breach.map { ISO8601.format($0.at, in: .utc) },
+                stoppedAt: c.stoppedAt.map { ISO8601.format($0, in: .utc) })
+        }
+        let events = ingest.live.engine.events(of: id).sorted(by: SLAEvent.canonicalOrder).map { e in
+            EventView(
+                id: e.id, time: ISO8601.format(e.time, in: .utc), type: e.type.rawValue, priority: e.priority,
+                status: e.status, assignee: e.assignee, team: e.team, level: e.level, rejected: rejected[e.id])
+        }
+        return .json(
+            IncidentDetail(
+                incident: summary, service: verdict.service, handoffs: verdict.handoffs, covered: verdict.covered,
+                clocks: clocks, events: events))
+    }
+
+    /// `POST /v1/events`: every line is validated first; one bad line rejects the body (nothing applied,
+    /// so a corrected resend is simple), else the events are applied and committed before the answer.
+    private func push(_ body: [UInt8]) -> ControlResponse {
+        let decoder = JSONLEventDecoder(source: "api")
+        var events: [SLAEvent] = []
+        var errors: [String] = []
+        var number = 0
+        for var line in body.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            number += 1
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            switch line.withUnsafeBytes({ decoder.decode(bytes: $0, number: number) }) {
+            case .success(let e): events.append(e)
+            case .failure(let e): errors.append("line \(number): \(e.field.map { "\($0): " } ?? "")\(e.reason)")
+            }
+        }
+        guard errors.isEmpty else {
+            return .error(
+                RouteError(
+                    422, "invalid_events",
+                    "\(errors.count) line\(errors.count == 1 ? " is" : "s are") not a valid event; nothing was applied",
+                    details: Array(errors.prefix(100))))
+        }
+        guard !events.isEmpty else {
+            return .error(RouteError(400, "empty_body", "the body holds no events (JSON Lines, one event per line)"))
+        }
+        var batch = Batch()
+        ingest.apply(events.map { ($0, "api") }, to: &batch)
+        batch.stats["api", default: SourceStats()].lines += events.count
+        let accepted = batch.events.count
+        submit(&batch)
+        committer.drain()
+        if committer.failed {
+            return .error(RouteError(503, "store_unavailable", "the store does not take writes; see slad's log"))
+        }
+        return .json(EventsResult(accepted: accepted, duplicates: events.count - accepted))
+    }
+
+}

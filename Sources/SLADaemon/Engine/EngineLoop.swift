@@ -1,0 +1,434 @@
+import Foundation
+import Logging
+import SLAAPI
+import SLAConfig
+import SLAControl
+import SLACore
+import SLAIngest
+import SLAReport
+import SLAStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's engine loop: one thread owns the engine. It reads sources in batches, decides
+/// due thresholds, and between batches runs what other threads post to its ``LoopMailbox``
+/// (control requests, reloads, pushed events).
+///
+/// `@unchecked Sendable`: the loop's state is touched by its own thread only; other threads
+/// reach it through the mailbox, which runs their jobs on that thread.
+final class EngineLoop: @unchecked Sendable {
+    private(set) var config: SladConfiguration
+    let store: SLAStore
+    /// A read-only connection for the loop's own reads (outbox depths): WAL readers never wait
+    /// for the committer, and the control socket's breach queries use a connection of their own.
+    let reader: SLAStore
+    var ingest: Ingest
+    let notifier: Notifier
+    let committer: Committer
+    let board: StatusBoard
+    let mailbox: LoopMailbox<EngineLoop>
+    let metrics: SladMetrics
+    let logger: Logger
+    private var watcher: FolderWatcher
+    private let batchLines: Int
+    private let exitWhenIdle: Bool
+    private var generation = 1
+    /// Per source counters since the store was created, and quarantined lines per reason.
+    private var sourceStats: [String: SourceStats] = [:]
+    private var quarantine: [String: Int] = [:]
+    private var published = (counts: IncidentCounts(), events: -1, armed: -1)
+    /// Bytes not yet read over all sources, as of the last published positions.
+    private var sourceLag: Int64 = 0
+    /// When to look for months due to be sealed next (Unix ms); checked once the sources are read.
+    private var nextSealCheck: Int64 = 0
+    /// What the loop measures and remembers from one turn to the next.
+    private var turn = Turn()
+
+    init(
+        config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
+        mailbox: LoopMailbox<EngineLoop>, board: StatusBoard, metrics: SladMetrics, batchLines: Int, exitWhenIdle: Bool,
+        logger: Logger
+    ) throws {
+        self.config = config
+        self.store = store
+        self.reader = reader
+        self.ingest = ingest
+        self.notifier = notifier
+        self.mailbox = mailbox
+        self.board = board
+        self.metrics = metrics
+        self.batchLines = batchLines
+        self.exitWhenIdle = exitWhenIdle
+        self.logger = logger
+        watcher = FolderWatcher(patterns: config.sources.map(\.path))
+        committer = Committer(store: store, logger: logger, giveUp: { mailbox.stopRequested }) { batch in
+            if !batch.notifications.isEmpty { notifier.wake() }
+        }
+        sourceStats = try store.sourceStats()
+        quarantine = try store.quarantineCounts()
+    }
+
+    /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
+    func restore() throws -> [SLANotification] {
+        let caughtUp = try ingest.restore()
+        publish(positions: true, sinks: true)
+        return caughtUp
+    }
+
+    /// Decided notifications go to the journal at once (this thread, no commit in the way);
+    /// the commit records that, and webhooks go out once it is durable.
+    func submit(_ batch: inout Batch) {
+        if !batch.notifications.isEmpty { batch.journaled = notifier.journalNow(batch.notifications) }
+        for n in batch.notifications { metrics.notified(n.kind) }
+        metrics.ingested(events: batch.events.count, quarantined: batch.quarantine.count)
+        for (name, s) in batch.stats { sourceStats[name, default: SourceStats()].add(s) }
+        for q in batch.quarantine { quarantine[q.reason, default: 0] += 1 }
+        committer.submit(batch)
+        // The committer holds the batch alone from here: it is freed where the committer says.
+        batch = Batch()
+    }
+
+    /// At exit, after the last commit: the engine's state (every event of the ledger, hundreds
+    /// of megabytes for a large store) is left to the kernel, which takes it back with the
+    /// process at once, instead of being freed object by object. The stores and sockets still
+    /// close as usual.
+    func leaveEngineStateToExit() {
+        _ = Unmanaged.passRetained(LeftAtExit(ingest.live))
+        ingest.live = LiveEngine(engine: IngestEngine(contracts: []), nowMilliseconds: 0)
+    }
+
+    // MARK: - The loop
+
+    /// What the loop carries from one turn to the next: the clocks it compares, when it last
+    /// did its periodic work, and where the engine thread waited.
+    private struct Turn {
+        let clock = ContinuousClock()
+        var lastWall = wallMilliseconds()
+        var lastMonotonic = ContinuousClock.now
+        var lastStatusLog = ContinuousClock.now
+        var lastPositions = ContinuousClock.now
+        var lastPing = ContinuousClock.now
+        var lastStatusLine = ""
+        var readSinceStatus = false
+        /// The batch read and decoded on another core while the engine applied the previous one.
+        var ahead: SourceRead?
+        var readTime = Duration.zero
+        /// Waiting for the read ahead, and for room at the committer: which stage held ingest back.
+        var waitRead = Duration.zero
+        var waitCommit = Duration.zero
+    }
+
+    /// Runs until ``LoopMailbox/requestStop()`` (or, with `exitWhenIdle`, until every source is
+    /// read), then stops: the last batch committed, the mailbox closed.
+    func run(caughtUp: [SLANotification]) {
+        ServiceManager.notify("READY=1\nSTATUS=" + statusLine())
+        if !caughtUp.isEmpty {
+            notifier.catchUpSummary(caughtUp)
+            submitDecisions(caughtUp)
+        }
+        turn = Turn()
+        let watchdog = ServiceManager.watchdogInterval()
+        while !mailbox.stopRequested && !committer.failed {
+            // The watchdog is fed from this loop, not from a timer: a stuck engine stops the
+            // pings and systemd restarts slad.
+            if let watchdog, turn.clock.now - turn.lastPing >= watchdog {
+                ServiceManager.notify("WATCHDOG=1")
+                turn.lastPing = turn.clock.now
+            }
+            mailbox.run(self)
+            noticeWallClockStep()
+            publishPeriodically()
+            submitDecisions(ingest.live.advance(toMilliseconds: wallMilliseconds()))
+            if readAndApplyBatch() { continue }
+            committer.drain()
+            sealDueMonths()
+            if exitWhenIdle { break }
+            waitForWork()
+        }
+        finish()
+    }
+
+    /// Commits decisions (thresholds that came due) on their own.
+    private func submitDecisions(_ notifications: [SLANotification]) {
+        guard !notifications.isEmpty else { return }
+        var batch = Batch()
+        batch.notifications = notifications
+        submit(&batch)
+    }
+
+    /// Deadlines are wall-clock instants; a step of the wall clock (NTP, date -s) is noticed by
+    /// comparing it with the monotonic clock, and logged. Backwards, the wheel is rebuilt so
+    /// nothing armed for the old time fires early.
+    private func noticeWallClockStep() {
+        let wall = wallMilliseconds()
+        let monotonic = turn.clock.now
+        let drift = (wall - turn.lastWall) - Int64((monotonic - turn.lastMonotonic) / .milliseconds(1))
+        if abs(drift) > 1_000 {
+            logger.note("slad: wall clock stepped", ["by_ms": String(drift)])
+            if drift < 0 { submitDecisions(ingest.live.resetClock(nowMilliseconds: wall)) }
+        }
+        turn.lastWall = wall
+        turn.lastMonotonic = monotonic
+    }
+
+    /// Source positions cost a stat per file: published after each batch read, and every second;
+    /// outbox depths a query: every second. The status line goes to systemd when it changed,
+    /// and to the log every 10 s.
+    private func publishPeriodically() {
+        let now = turn.clock.now
+        let secondPassed = now - turn.lastPositions > .seconds(1)
+        if secondPassed { turn.lastPositions = now }
+        publish(positions: turn.readSinceStatus || secondPassed, sinks: secondPassed)
+        turn.readSinceStatus = false
+        if secondPassed {
+            let line = statusLine()
+            if line != turn.lastStatusLine {
+                ServiceManager.notify("STATUS=" + line)
+                turn.lastStatusLine = line
+            }
+        }
+        if now - turn.lastStatusLog > .seconds(10) {
+            turn.lastStatusLog = now
+            logStatus()
+        }
+    }
+
+    /// Applies the next batch of the sources, if there is one; false when nothing was read.
+    ///
+    /// The batch after it is read and decoded on another core while the engine applies this
+    /// one, and waited for here, so nothing else of the loop meets the sources busy. A batch
+    /// read ahead and not applied when slad stops was not committed: its lines are read again
+    /// after the restart.
+    private func readAndApplyBatch() -> Bool {
+        let readStart = turn.clock.now
+        let read = turn.ahead ?? ingest.sources.read(maxLines: batchLines)
+        turn.ahead = nil
+        guard !read.isEmpty else { return false }
+        let next = ReadAhead(ingest.sources, maxLines: batchLines)
+        var batch = ingest.apply(read)
+        let applied = turn.clock.now
+        turn.ahead = next.wait()
+        let arrived = turn.clock.now
+        turn.waitRead += arrived - applied
+        turn.readTime += arrived - readStart
+        submit(&batch)
+        turn.waitCommit += turn.clock.now - arrived
+        turn.readSinceStatus = true
+        return true
+    }
+
+    /// Sleeps until new lines, a mailbox post or the next deadline, whichever comes first
+    /// (at most 200 ms, so the periodic work still runs).
+    private func waitForWork() {
+        let next = ingest.live.nextWakeupMilliseconds.map { $0 * 1_000_000 - wallNanoseconds() } ?? 200_000_000
+        watcher.wait(nanoseconds: max(0, min(200_000_000, next)), alsoWatching: mailbox.wakeDescriptor)
+    }
+
+    /// Commits what is in flight, answers what is queued, and logs where the time went.
+    private func finish() {
+        if mailbox.stopRequested { ServiceManager.notify("STOPPING=1\nSTATUS=stopping: saving offsets") }
+        committer.drain()
+        mailbox.close(self)
+        committer.drain()
+        logger.note(
+            "slad: stopped",
+            [
+                "events": String(ingest.live.engine.eventCount),
+                "read_decode_evaluate_ms": String(turn.readTime / .milliseconds(1)),
+                "commit_ms": String(committer.commitTime / .milliseconds(1)),
+                "wait_read_ms": String(turn.waitRead / .milliseconds(1)),
+                "wait_commit_ms": String(turn.waitCommit / .milliseconds(1)),
+            ])
+    }
+
+    /// Seals the reports of months whose grace has passed, when one may have become due: at
+    /// the first idle moment, after a reload, when a month's grace ends, and every 6 hours
+    /// (history imported into months already past). A failure is logged and retried later;
+    /// it never stops ingest.
+    private func sealDueMonths() {
+        let now = wallMilliseconds()
+        guard now >= nextSealCheck else { return }
+        let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+        do {
+            for sealed in try book.sealDue(nowMilliseconds: now) {
+                logger.note("slad: report sealed", ["month": sealed])
+            }
+        } catch {
+            logger.note("slad: sealing reports failed; retrying in an hour", ["error": "\(error)"], level: .error)
+            nextSealCheck = now + 3_600_000
+            return
+        }
+        let next = min(now + 6 * 3_600_000, book.nextGraceEnd(afterMilliseconds: now) ?? .max)
+        nextSealCheck = max(next, now + 1_000)
+    }
+
+    // MARK: - Status
+
+    /// The one-line status systemd shows (`systemctl status slad`).
+    func statusLine() -> String {
+        let s = ingest.live.status
+        return "\(s.open) open, \(s.atRisk) at risk, \(s.breached) breached; source lag \(sourceLag) bytes"
+    }
+
+    private func logStatus() {
+        let s = ingest.live.status
+        var fields = ["open": String(s.open), "at_risk": String(s.atRisk), "breached": String(s.breached)]
+        for p in ingest.positions() { fields["lag_bytes.\(p.name)"] = String(p.lag) }
+        logger.note("slad: status", fields.merging(notifier.stats(), uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// Publishes the engine's counts when they changed, and source positions and sinks when asked.
+    private func publish(positions: Bool, sinks publishSinks: Bool) {
+        let counts = ingest.live.status
+        let events = ingest.live.engine.eventCount
+        let armed = ingest.live.armedCount
+        let changed = counts != published.counts || events != published.events || armed != published.armed
+        guard changed || positions || publishSinks else { return }
+        published = (counts, events, armed)
+        let sources = positions ? sourceStatuses() : nil
+        let sinks = publishSinks ? sinkStatuses() : nil
+        let quarantine = positions ? self.quarantine : nil
+        let generation = generation
+        board.publish { snap in
+            snap.counts = counts
+            snap.events = events
+            snap.armed = armed
+            snap.generation = generation
+            if let sources { snap.sources = sources }
+            if let sinks { snap.sinks = sinks }
+            if let quarantine { snap.quarantine = quarantine }
+        }
+    }
+
+    /// Each source's position and lag (a stat per file), with its counters; pushed events as `api`.
+    private func sourceStatuses() -> [SourceStatus] {
+        let current = ingest.positions()
+        sourceLag = current.reduce(0) { $0 + $1.lag }
+        var sources = current.map { p in
+            let st = sourceStats[p.name] ?? SourceStats()
+            return SourceStatus(
+                name: p.name, path: p.path, offsetBytes: p.offset, lagBytes: p.lag, lines: st.lines,
+                events: st.events, duplicates: st.duplicates, quarantined: st.quarantined)
+        }
+        if let api = sourceStats["api"] {
+            sources.append(
+                SourceStatus(
+                    name: "api", path: "POST /v1/events", lines: api.lines, events: api.events,
+                    duplicates: api.duplicates, quarantined: api.quarantined))
+        }
+        return sources
+    }
+
+    /// Each sink's pending deliveries (a query) and its counters.
+    private func sinkStatuses() -> [SinkStatus] {
+        let pending = (try? reader.pendingDeliveryCounts()) ?? [:]
+        return notifier.workers.map { w in
+            let st = notifier.sinkStats(w)
+            return SinkStatus(
+                name: w.sink, pending: pending[w.sink] ?? 0, delivered: st.delivered, failed: st.failed,
+                skipped: st.skipped)
+        }
+    }
+
+    // MARK: - Reload
+
+    /// Loads the configuration folder again. A bad one changes nothing and every error is
+    /// logged and returned; a good one replaces contracts, calendars and sources.
+    func reload() -> Result<ReloadResult, RouteError> {
+        ServiceManager.reloading()
+        // Whatever the outcome, slad is ready again with a configuration in force.
+        defer { ServiceManager.notify("READY=1\nSTATUS=" + statusLine()) }
+        let new: SladConfiguration
+        do {
+            new = try ConfigLoader.load(directory: config.directory)
+        } catch {
+            return .failure(rejectReload(error))
+        }
+        let restart = settingsNeedingRestart(new)
+        committer.drain()
+        var batch = Batch()
+        batch.notifications = ingest.live.replaceContracts(new.contracts, nowMilliseconds: wallMilliseconds())
+        // Stored verdicts follow the new terms.
+        ingest.recordVerdicts(of: ingest.live.engine.incidentIDs, into: &batch)
+        do {
+            try ingest.replaceSources(new)
+        } catch {
+            logger.note("slad: reload could not read saved offsets", ["error": "\(error)"], level: .error)
+        }
+        watcher = FolderWatcher(patterns: new.sources.map(\.path))
+        submit(&batch)
+        config = new.keepingRestartSettings(of: config)
+        generation += 1
+        nextSealCheck = 0
+        publish(positions: true, sinks: true)
+        logger.note(
+            "slad: configuration reloaded",
+            [
+                "generation": String(generation), "contracts": String(new.contracts.count),
+                "sources": String(new.sources.count), "restart_required": restart.joined(separator: ","),
+            ])
+        if !restart.isEmpty {
+            logger.note(
+                "slad: some changed settings apply only after a restart",
+                ["settings": restart.joined(separator: ",")], level: .warning)
+        }
+        return .success(
+            ReloadResult(
+                configGeneration: generation, contracts: new.contracts.count, sources: new.sources.count,
+                restartRequired: restart))
+    }
+
+    /// Logs every error of a configuration that does not load; the running one stays.
+    private func rejectReload(_ error: ConfigErrors) -> RouteError {
+        for e in error.errors { logger.note("slad: reload rejected", ["error": e.description], level: .error) }
+        logger.note(
+            "slad: configuration not reloaded; the running one stays in force",
+            ["errors": String(error.errors.count)], level: .error)
+        return RouteError(
+            422, "invalid_config",
+            "the configuration in \(config.directory) has \(error.errors.count) error\(error.errors.count == 1 ? "" : "s"); the running one stays in force",
+            details: error.errors.map(\.description))
+    }
+
+    /// Settings of `new` that differ from the running ones and apply only after a restart.
+    private func settingsNeedingRestart(_ new: SladConfiguration) -> [String] {
+        var restart: [String] = []
+        if new.webhooks != config.webhooks { restart.append("webhooks") }
+        if new.control != config.control { restart.append("control") }
+        if new.stateDirectory != config.stateDirectory { restart.append("state_dir") }
+        if new.allowedLateness != config.allowedLateness { restart.append("allowed_lateness") }
+        if new.catchUpWindow != config.catchUpWindow { restart.append("catch_up_window") }
+        return restart
+    }
+}
+
+extension SladConfiguration {
+    /// This configuration with the settings that apply only at start taken from `running`.
+    func keepingRestartSettings(of running: SladConfiguration) -> SladConfiguration {
+        var applied = self
+        applied.webhooks = running.webhooks
+        applied.control = running.control
+        applied.stateDirectory = running.stateDirectory
+        applied.allowedLateness = running.allowedLateness
+        applied.catchUpWindow = running.catchUpWindow
+        return applied
+    }
+}
+
+extension SourceStats {
+    /// Adds another batch's counters.
+    mutating func add(_ other: SourceStats) {
+        lines += other.lines
+        events += other.events
+        duplicates += other.duplicates
+        quarantined += other.quarantined
+    }
+}
+
+/// Holds what ``EngineLoop/leaveEngineStateToExit()`` leaves for the process's exit to reclaim.
+private final class LeftAtExit<Value> {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
