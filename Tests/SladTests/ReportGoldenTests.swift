@@ -1,4 +1,5 @@
 import Foundation
+import SLAAPI
 import SLACore
 import SLAReport
 import Testing
@@ -40,10 +41,10 @@ struct ReportGoldenTests {
             let rows = csv.split(separator: "\r\n").dropFirst().map(String.init)
             let prefix = "\(golden.contract),\(m.month),\(m.state),"
             for row in rows { #expect(row.hasPrefix(prefix), "\(golden.id): row not \(prefix)…: \(row)") }
-            let bodies = Set(rows.map { String($0.dropFirst(prefix.count)) })
-            for expected in m.expect {
-                #expect(bodies.contains(expected), "\(golden.id) \(m.month): missing row\n  \(expected)\nin:\n\(csv)")
-            }
+            let bodies = rows.map { String($0.dropFirst(prefix.count)) }
+            #expect(
+                bodies == m.expect,
+                "\(golden.id) \(m.month): the rows are not the expected ones\n\(lineDiff(m.expect, bodies))")
             // Same inputs, same bytes: CSV and JSON rendered twice, and from a shuffled event order.
             let again = Replay.run(contracts: config.contracts, events: events.reversed(), asOf: asOf)
             var second = ReportDocument(again, contracts: config.contracts, month: month)

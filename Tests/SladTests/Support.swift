@@ -205,3 +205,18 @@ func scenarioEvents(_ lines: [String], contract: Contract, scenario: String) thr
     }
     return events
 }
+
+/// What differs between two lists of lines, for a failure message: lines missing (`-`) and
+/// lines not expected (`+`), then, when both hold the same lines, the order each has.
+func lineDiff(_ expected: [String], _ actual: [String]) -> String {
+    var unmatched = actual
+    var missing: [String] = []
+    for line in expected {
+        if let i = unmatched.firstIndex(of: line) { unmatched.remove(at: i) } else { missing.append(line) }
+    }
+    if missing.isEmpty && unmatched.isEmpty {
+        return "same lines, other order; actual:\n" + actual.map { "  " + $0 }.joined(separator: "\n")
+    }
+    return (missing.map { "- " + $0 } + unmatched.map { "+ " + $0 }).joined(separator: "\n")
+        + "\nactual:\n" + actual.map { "  " + $0 }.joined(separator: "\n")
+}
