@@ -31,7 +31,7 @@ public struct JSONLEventDecoder: Sendable {
         if let problem = scanner.object(into: &fields) {
             return .failure(LineError(source: source, line: number, field: problem.field, reason: problem.reason))
         }
-        // Consumed: the call otherwise got a copy of every text, and the original was released.
+        // Consumed: otherwise the call gets a copy of every text, and the original is released.
         return (consume fields).event(source: source, line: number, zone: defaultZone) { contentHash(bytes) }
     }
 

@@ -1,4 +1,4 @@
-import Dispatch
+import SLACore
 
 /// Work over a month's breach lines split in two halves run on two threads, once there are
 /// enough lines to pay for a thread: each line is formatted on its own, so the halves need
@@ -16,32 +16,11 @@ enum Halves {
     /// `body` of each half of `0..<count` (of all of it when `count` is small), in order.
     static func run<T>(_ count: Int, _ body: (Range<Int>) -> T) -> [T] {
         guard count >= minimum else { return [body(0..<count)] }
-        return both(2) { half in body(range(half, of: count)) }
+        return Parallel.map(2, parts: 2) { half in body(range(half, of: count)) }
     }
 
     /// `body` on every element of `items`, each on a thread of its own.
     static func each<T>(_ items: inout [T], _ body: (inout T) -> Void) {
-        items.withUnsafeMutableBufferPointer { buffer in
-            // Each thread touches its own element only.
-            nonisolated(unsafe) let buffer = buffer
-            withoutActuallyEscaping(body) { body in
-                nonisolated(unsafe) let body = body
-                DispatchQueue.concurrentPerform(iterations: buffer.count) { body(&buffer[$0]) }
-            }
-        }
-    }
-
-    private static func both<T>(_ count: Int, _ element: (Int) -> T) -> [T] {
-        Array(unsafeUninitializedCapacity: count) { buffer, initialized in
-            // Each thread initializes only its own half of the buffer.
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            withoutActuallyEscaping(element) { element in
-                nonisolated(unsafe) let element = element
-                DispatchQueue.concurrentPerform(iterations: 2) { half in
-                    for i in range(half, of: count) { (base + i).initialize(to: element(i)) }
-                }
-            }
-            initialized = count
-        }
+        Parallel.each(&items, body)
     }
 }

@@ -140,7 +140,8 @@ public enum ReplayRenderer {
     }
 }
 
-/// The documented JSON shape of `slad replay --format json` (docs/replay.md).
+/// The JSON shape of `slad replay --format json`: incidents with their clocks and thresholds,
+/// quarantined lines, rejections, and the statement per contract and month.
 struct JSONReplay: Encodable {
     struct MoneyJSON: Encodable {
         var amount: String

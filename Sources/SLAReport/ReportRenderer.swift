@@ -305,7 +305,7 @@ struct CSVWriter {
     }
 
     /// The fields every breach row of a report shares, quoted once: a month can have a million
-    /// breach rows, and these were most of the fields written per row.
+    /// breach rows, and these are most of the fields written per row.
     struct BreachRowParts {
         /// `contract,month,state,breach,`
         var lead: [UInt8]

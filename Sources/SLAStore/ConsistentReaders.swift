@@ -16,8 +16,8 @@ final class ConsistentReaders: @unchecked Sendable {
         var opened: [OpaquePointer] = []
         for _ in 0..<count {
             var connection: OpaquePointer?
-            // NOMUTEX: a connection is used by one thread at a time, and SQLite's per-call lock
-            // (serialized mode, Debian's default) was a tenth of a report's time (perf).
+            // NOMUTEX: a connection is used by one thread at a time, so SQLite's per-call lock
+            // (serialized mode, Debian's default) is pure cost.
             let rc = sqlite3_open_v2(path, &connection, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
             if let connection { opened.append(connection) }
             guard rc == SQLITE_OK else {

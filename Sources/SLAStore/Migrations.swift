@@ -235,8 +235,8 @@ enum Migrations {
         }
         m.registerMigration("v6-ledger-in-runs") { db in
             // The ledger moves from a row per event, keyed by its id, to a row per run of one
-            // source's events (`PackedEvents`): ingest wrote a B-tree entry of fifteen columns
-            // per event, most of a durable batch's cost (docs/benchmarks.md). Identity is the
+            // source's events (`PackedEvents`): a B-tree entry of fifteen columns per event
+            // was most of a durable batch's cost. Identity is the
             // engine's, which loads every id from the ledger at start; service events, which
             // reports read, get a small table of their own.
             try db.execute(

@@ -1,8 +1,8 @@
 import SLACore
 
 /// An incident's clocks as one value of its own row (`incidents.clocks`), so a report reads
-/// one row per incident instead of joining a row per clock (a third of the join's time,
-/// measured: docs/benchmarks.md), and ingest writes one row per touched incident.
+/// one row per incident instead of joining a row per clock, and ingest writes one row per
+/// touched incident.
 ///
 /// The encoding is deterministic (same clocks, same bytes): a tag byte, the number of clocks,
 /// then the clocks in metric order, each a flag byte saying which optional values follow, its

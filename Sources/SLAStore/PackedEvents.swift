@@ -1,7 +1,7 @@
 import SLACore
 
 /// A run of events of one source as one value of the ledger (`ledger.events`), so that a batch
-/// of twenty thousand events is one row, not twenty thousand (docs/benchmarks.md, issue 3).
+/// of twenty thousand events is one B-tree insert, not twenty thousand.
 ///
 /// The encoding is deterministic: a tag byte, the number of events, then per event a flag
 /// byte pair saying which optional values follow, its texts as a length and UTF-8 bytes and its

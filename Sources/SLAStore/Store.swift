@@ -18,8 +18,8 @@ public final class SLAStore: Sendable {
     /// ``checkpoint()`` runs it, the daemon once a second.
     private let checkpointer: Checkpointer?
     /// Incidents with rows in `breaches` or `rejections` as of the last commit (nil: not read
-    /// yet). A batch deletes a touched incident's rows there only when it has some: a DELETE
-    /// of each per touched incident was a twentieth of a long import (docs/benchmarks.md).
+    /// yet). A batch deletes a touched incident's rows there only when it has some, instead
+    /// of two DELETEs per touched incident.
     /// Carried from commit to commit by the one writer; a failed commit drops it, and the
     /// next one reads it again.
     private let withSideRows = Mutex<Set<String>?>(nil)
@@ -88,9 +88,9 @@ public final class SLAStore: Sendable {
     ///
     /// Those writes (timer decisions, delivery records) are on the deadline → notification
     /// path, so they also never run SQLite's automatic checkpoint, which copies the WAL into
-    /// the database inside the commit that crosses 1000 WAL pages, fsyncs included (it was
-    /// the p99 of deadline → outbox). Ingest commits still run it, as throughput wants; the
-    /// ``Checkpointer`` covers a daemon that only decides.
+    /// the database inside the commit that crosses 1000 WAL pages, fsyncs included, and would
+    /// set the p99 of deadline → outbox. Ingest commits still run it, as throughput wants;
+    /// ``checkpoint()`` covers a daemon that only decides.
     private func write(waitForDisk: Bool, _ body: (Database) throws -> Void) throws {
         try queue.writeWithoutTransaction { db in
             guard !waitForDisk else {
@@ -191,13 +191,13 @@ public final class SLAStore: Sendable {
     ///
     /// GRDB's `execute(sql:arguments:)` parses, authorizes and boxes arguments on
     /// every call; ingest runs a handful of statements per event, so the hot
-    /// path binds directly (measured: docs/benchmarks.md).
+    /// path binds directly.
     ///
     /// The values are bound without a copy by SQLite (`SQLITE_STATIC`): texts from one
     /// scratch area per row (on the stack for a row of a few hundred bytes), blobs where they
-    /// are, both alive until the step is done. A copy per value was a SQLite allocation and a
-    /// `memcpy` for every text of every row, and a fresh megabyte for each batch's ledger row
-    /// (measured: docs/benchmarks.md).
+    /// are, both alive until the step is done. A copy per value would be a SQLite allocation
+    /// and a `memcpy` for every text of every row, and a fresh megabyte for each batch's
+    /// ledger row.
     static func run(_ statement: Statement, _ values: [Value], _ db: Database) throws {
         let s = statement.sqliteStatement
         sqlite3_reset(s)

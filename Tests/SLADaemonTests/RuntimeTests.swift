@@ -234,13 +234,16 @@ struct DaemonLifecycleTests {
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await Daemon.run(config: config, options: options, logger: testLogger) }
-                // Serving: the socket answers once the engine has caught up with the file.
-                var served = false
-                for _ in 0..<200 where !served {
+                // Serving, and caught up with the file (the socket is bound before the first read).
+                let storePath = setup.state.appendingPathComponent("slad.sqlite").path
+                var caughtUp = false
+                for _ in 0..<400 where !caughtUp {
                     try await Task.sleep(for: .milliseconds(50))
-                    served = ControlEndpoint.someoneServes(options.socketPath)
+                    caughtUp =
+                        ControlEndpoint.someoneServes(options.socketPath)
+                        && (try? SLAStore(path: storePath, readOnly: true).events().count) == 50
                 }
-                #expect(served)
+                #expect(caughtUp)
                 trigger.triggerGracefulShutdown()
                 try await group.waitForAll()
             }
@@ -250,6 +253,36 @@ struct DaemonLifecycleTests {
         #expect(try store.events().count == 50)
         let size = try FileManager.default.attributesOfItem(atPath: setup.log.path)[.size] as? Int
         #expect(try store.offsets().map(\.offset) == [Int64(size ?? -1)])
+    }
+
+    @Test(
+        "a shutdown in the middle of a long file leaves the store at a batch boundary: every line before the saved offset is an event, none after"
+    )
+    func shutdownMidFile() async throws {
+        let setup = try TestSetup()
+        try setup.append(
+            (1...20_000).map { eventLine("m\($0)", "incident.opened", incident: "INC-\($0)", secondsFromNow: -60) })
+        var small = setup.options()
+        small.batchLines = 500
+        let options = small
+        let config = try setup.configuration()
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await Daemon.run(config: config, options: options, logger: testLogger) }
+                for _ in 0..<200 where !ControlEndpoint.someoneServes(options.socketPath) {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                trigger.triggerGracefulShutdown()
+                try await group.waitForAll()
+            }
+        }
+        let store = try SLAStore(path: setup.state.appendingPathComponent("slad.sqlite").path, readOnly: true)
+        // Nothing committed yet (a stop before the first batch) is a boundary too.
+        let offset = try store.offsets().first?.offset ?? 0
+        let bytes = try Data(contentsOf: setup.log)
+        let linesBefore = bytes.prefix(Int(offset)).filter { $0 == 0x0A }.count
+        #expect(offset == 0 || bytes[Int(offset) - 1] == 0x0A, "the offset is at a line boundary")
+        #expect(try store.events().count == linesBefore)
     }
 
     @Test("with exitWhenIdle the group stops by itself once the sources are read")

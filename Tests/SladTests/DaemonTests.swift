@@ -1,6 +1,7 @@
 import Foundation
 import SLACore
 import SLAStore
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -105,7 +106,9 @@ struct DaemonTests {
         let expected = try runSlad(["dump", "--state", clean.path]).stdout
         #expect(expected.contains("\ne-11999-4|"), "the clean run ingested everything")
 
-        var rng = SystemRandomNumberGenerator()
+        // The kill times are random; the seed names them in a failure (SLAD_TEST_SEED runs them again).
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
         var killedWhileRunning = 0
         var kills = 0
         while kills < 50 || killedWhileRunning < 30 {
@@ -133,7 +136,7 @@ struct DaemonTests {
         let firstDifference = (0..<min(a.count, e.count)).first { a[$0] != e[$0] } ?? min(a.count, e.count)
         #expect(
             same,
-            "the store after \(kills) kills differs from a clean run at dump line \(firstDifference + 1): \(a.count > firstDifference ? String(a[firstDifference]) : "<end>") vs \(e.count > firstDifference ? String(e[firstDifference]) : "<end>")"
+            "the store after \(kills) kills (SLAD_TEST_SEED=\(seed)) differs from a clean run at dump line \(firstDifference + 1): \(a.count > firstDifference ? String(a[firstDifference]) : "<end>") vs \(e.count > firstDifference ? String(e[firstDifference]) : "<end>")"
         )
         let stats = try SLAStore(path: crashed.appendingPathComponent("slad.sqlite").path, readOnly: true).sourceStats()
         #expect(stats["app"]?.events == 60_000)

@@ -2,6 +2,7 @@ import Foundation
 import SLACore
 import SLANotify
 import SLAStore
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -392,7 +393,9 @@ struct WebhookDeliveryTests {
         // 20 incidents whose thresholds come due over the next ~8 s, while slad is killed and restarted.
         let start = Int(Date().timeIntervalSince1970)
         try append(log, (0..<20).map { opened("K-\($0)", at: start - 2 + $0 / 4) })
-        var rng = SystemRandomNumberGenerator()
+        // The kill times are random; the seed names them in a failure (SLAD_TEST_SEED runs them again).
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
         for _ in 0..<15 {
             let daemon = try startSlad(["run", "--config", config.path, "--state", state.path])
             usleep(UInt32.random(in: 200_000...900_000, using: &rng))
@@ -402,7 +405,9 @@ struct WebhookDeliveryTests {
         let daemon = try startSlad(["run", "--config", config.path, "--state", state.path])
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
         let expected = 20 * 3
-        #expect(waitUntil(90) { Set(Self.delivered(receiver)).count == expected })
+        #expect(
+            waitUntil(90) { Set(Self.delivered(receiver)).count == expected },
+            "not every notification arrived after 15 kills (SLAD_TEST_SEED=\(seed))")
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         let outbox = try SLAStore(path: storePath, readOnly: true).outbox()

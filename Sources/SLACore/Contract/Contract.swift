@@ -1,7 +1,7 @@
 /// An SLA contract with everything resolved: calendars built, durations in seconds, money parsed.
 ///
 /// Immutable, and a class: the engine hands its incident's contract to every evaluation, and a
-/// reference is one retain where a struct of these fields was fifteen (docs/benchmarks.md).
+/// reference is one retain where a struct of these fields would be fifteen.
 public final class Contract: Sendable {
     /// The contract id, unique across the configuration.
     public let id: String

@@ -2,9 +2,8 @@
 /// pointer to an event stays valid while the store lives, so an evaluation reads events where
 /// they are, and holding a million events costs no allocation per incident.
 ///
-/// An array per incident, as before, was a `malloc` and a move of every event at each
-/// doubling, and a third more memory (room for eight events where an incident had five), which
-/// the engine thread paid for in page faults (measured: docs/benchmarks.md).
+/// An array per incident would cost a `malloc` and a move of every event at each doubling,
+/// and a third more memory (room for eight events where an incident has five).
 final class EventStore: @unchecked Sendable {
     // @unchecked: events are only appended, through a store its engine holds alone (the engine
     // copies it first otherwise, ``IngestEngine``); reads, from several threads at once, happen
@@ -26,7 +25,7 @@ final class EventStore: @unchecked Sendable {
     }
 
     /// Adds a copy of the event `event` points at, at index `count`: copied once, from where
-    /// it is into where it stays (handed over as a value, it was copied twice).
+    /// it is into where it stays (handed over as a value, it would be copied twice).
     func append(_ event: UnsafePointer<SLAEvent>) {
         let offset = count & (Self.chunkSize - 1)
         if offset == 0 { chunks.append(.allocate(capacity: Self.chunkSize)) }

@@ -5,7 +5,7 @@ import CPrefetch
 ///
 /// The table keeps each string's hash beside its number, so that growing it moves hashes and
 /// numbers without hashing a single string again: `Set<String>` and `Dictionary` rehash every
-/// key at each growth, which was a tenth of a long import's engine time (docs/benchmarks.md).
+/// key at each growth.
 /// The strings themselves sit in one dense array, in order. Hashes are Swift's seeded
 /// `Hasher`, as `Set` uses: the strings come from outside.
 struct StringTable: Sendable {
@@ -75,7 +75,7 @@ struct StringTable: Sendable {
     /// when it was held already (an earlier string of the batch included).
     ///
     /// Why a batch: in a large table every string's slot is a cache miss, and one string at a
-    /// time the processor waits for each in turn (about a tenth of an import's engine time).
+    /// time the processor waits for each in turn.
     /// Here the hashes come first, then each probe asks for the slots of a string a few
     /// places ahead. `hashes`, when given, holds ``hash(_:)`` of each string, made beforehand
     /// (ingest hashes a read's ids on the thread that reads and decodes them).

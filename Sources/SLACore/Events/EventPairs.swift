@@ -1,10 +1,9 @@
 /// Events with their source, as ingest reads them, read where they are in their array.
 ///
 /// Why pointers: `Array`'s subscript returns a copy, so reading one field of an element, or
-/// handing its event to a call, copied the whole pair first — 200 bytes, and a retain and a
-/// release of every text in it — wherever the optimizer could not prove the copy useless
-/// (seen in the disassembly of the engine's and the store's loops; measured in
-/// docs/benchmarks.md). Through a pointer, only the fields read are loaded.
+/// handing its event to a call, copies the whole pair first (200 bytes, and a retain and a
+/// release of every text in it) wherever the optimizer cannot prove the copy useless.
+/// Through a pointer, only the fields read are loaded.
 @frozen public struct EventPairs {
     /// An event and the source it came from.
     public typealias Pair = (event: SLAEvent, source: String)

@@ -21,8 +21,8 @@ import CPrefetch
 /// references outnumber the live timers, all at once (``reclaim()``).
 ///
 /// Why updates are queued: in a large wheel the key's word is a cache miss, and
-/// an operation that waits for it is all waiting (measured: most of the time of
-/// a cancel + insert). So `schedule` and `cancel` only append to a short queue
+/// an operation that waits for it spends most of its time waiting. So `schedule`
+/// and `cancel` only append to a short queue
 /// (and `schedule` places its reference, which needs no key); the queue is applied
 /// to the key words when it is full or before anything reads them, in a tight
 /// loop that asks for each key's line well before it gets there. Reads
@@ -286,9 +286,8 @@ public struct TimerWheel: ~Copyable {
         occupied[level] |= 1 << UInt64(slot)
     }
 
-    /// `place`, out of line: inlined into the loop that fires a slot, it made that loop
-    /// large enough that fewer of its key reads (cache misses) overlapped (measured: about
-    /// 1.7x slower expiry).
+    /// `place`, out of line: inlined into the loop that fires a slot, it makes that loop
+    /// large enough that fewer of its key reads (cache misses) overlap.
     @inline(never)
     mutating func cascade(_ key: UInt32, _ deadline: Int64) {
         place(key, deadline)
@@ -471,8 +470,8 @@ public struct TimerWheel: ~Copyable {
     /// Drops the stale references, the cheaper of two ways. Checking a reference reads its key's
     /// word, a cache miss in a large wheel (about 12 ns here); when most keys have a timer, it
     /// is cheaper to forget every list and place each armed key again, reading the key table
-    /// in order (measured: docs/benchmarks.md). With many keys and few timers (a daemon's
-    /// closed incidents keep their index), checking the references is.
+    /// in order. With many keys and few timers (a daemon's closed incidents keep their
+    /// index), checking the references is.
     mutating func reclaim() {
         if keyCount <= 2 * (armed + stale) { rebuild() } else { sweep() }
         stale = 0
@@ -501,8 +500,7 @@ public struct TimerWheel: ~Copyable {
     /// Compacts every list to its live references, in place, and frees the blocks left over.
     /// Each reference's key is read once, and nothing branches on what it holds — the write
     /// position simply advances by 0 or 1 — so the processor overlaps those reads instead of
-    /// stalling on a mispredicted branch for every stale one (measured: the branching loop
-    /// was most of the cost).
+    /// stalling on a mispredicted branch for every stale one.
     mutating func sweep() {
         var chain: [Int32] = []
         for list in 0..<Self.lists where heads[list] >= 0 {

@@ -20,7 +20,7 @@ struct TailedSource {
 struct SourceRead {
     var decoded: [(event: SLAEvent, source: String)] = []
     /// The engine's hash of each decoded event's id (`IngestEngine.identityHash`), made on
-    /// the reading thread: hashing was a fifteenth of the engine thread's time.
+    /// the reading thread, which has time to spare, instead of the engine thread.
     var idHashes: [UInt64] = []
     var quarantine: [QuarantineRecord] = []
     var stats: [String: SourceStats] = [:]
