@@ -104,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "SLABench",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAIngest", "SLAStore",
+                "SLACore", "SLAConfig", "SLAIngest", "SLAStore", "TestSupport",
                 .product(name: "HeapModule", package: "swift-collections"),
             ],
             path: "Benchmarks/SLABench",

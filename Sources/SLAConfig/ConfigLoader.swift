@@ -226,104 +226,146 @@ public enum ConfigLoader {
         return Int(text)
     }
 
-    /// Loads `directory` (slad.yaml, calendars/*.yaml, contracts.d/*.yaml).
+    /// Loads `directory` (slad.yaml, calendars/*.yaml, contracts.d/*.yaml, sources/*.yaml).
     ///
     /// - Throws: ``ConfigErrors`` with every problem found, in file order.
     public static func load(directory: String) throws(ConfigErrors) -> SladConfiguration {
-        let diagnostics = Diagnostics()
-        let fm = FileManager.default
-        func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
         var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
             throw ConfigErrors([ConfigError(file: directory, field: "", reason: "is not a folder")])
         }
+        let diagnostics = Diagnostics()
+        let main = mainFile(directory, diagnostics)
+        let calendars = Self.calendars(join(directory, "calendars"), diagnostics)
+        let contracts = Self.contracts(
+            join(directory, "contracts.d"), calendars: calendars, notifyTargets: main.notifyTargets, diagnostics)
+        let mappings = Self.mappings(
+            join(directory, "sources"),
+            contracts: Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+            diagnostics)
+        for source in main.sources where source.format != "jsonl" && mappings[source.format] == nil {
+            diagnostics.report(
+                ConfigError(
+                    file: join(directory, "slad.yaml"), field: "sources",
+                    reason: "source '\(source.name)' uses mapping '\(source.format)', which is not in sources/"))
+        }
+        guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
+        return SladConfiguration(
+            directory: directory, stateDirectory: main.stateDirectory, sources: main.sources, webhooks: main.webhooks,
+            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
+            allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow, control: main.control,
+            sealAfter: main.sealAfter)
+    }
 
-        // slad.yaml (optional: defaults apply without it).
+    static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
+
+    /// What slad.yaml sets; the defaults when it is missing.
+    struct MainSettings {
         var stateDirectory: String?
         var sources: [SourceConfig] = []
         var webhooks: [WebhookConfig] = []
+        /// Webhook names contracts may notify; nil when slad.yaml defines no webhooks (names unchecked).
         var notifyTargets: Set<String>?
         var allowedLateness: Int64 = 5
         var catchUpWindow: Int64 = 86_400
         var control = ControlConfig()
         var sealAfter: Int64 = 3 * 86_400
-        let mainPath = join(directory, "slad.yaml")
-        if fm.fileExists(atPath: mainPath),
-            let root = YAMLFile.load(path: mainPath, displayName: mainPath, diagnostics: diagnostics),
+    }
+
+    /// slad.yaml (optional: defaults apply without it).
+    static func mainFile(_ directory: String, _ diagnostics: Diagnostics) -> MainSettings {
+        var main = MainSettings()
+        let path = join(directory, "slad.yaml")
+        guard FileManager.default.fileExists(atPath: path),
+            let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics),
             let f = root.mapping(known: mainKeys, what: "the main configuration")
+        else { return main }
+        main.stateDirectory = f["state_dir"]?.string("a folder")
+        if let v = f["control"] { main.control = Self.control(v) }
+        if let v = f["allowed_lateness"], let d = v.duration() {
+            if d.days > 0 || d.seconds > 3600 {
+                v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")
+            }
+            main.allowedLateness = d.seconds
+        }
+        if let v = f["catch_up_window"], let d = v.duration() { main.catchUpWindow = d.resolved(dayLength: 86_400) }
+        if let r = f["reports"]?.mapping(known: ["seal_after"], what: "{ seal_after }"),
+            let v = r["seal_after"], let d = v.duration()
         {
-            stateDirectory = f["state_dir"]?.string("a folder")
-            if let v = f["control"] { control = Self.control(v) }
-            if let v = f["allowed_lateness"], let d = v.duration() {
-                if d.days > 0 || d.seconds > 3600 {
-                    v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")
-                }
-                allowedLateness = d.seconds
-            }
-            if let v = f["catch_up_window"], let d = v.duration() { catchUpWindow = d.resolved(dayLength: 86_400) }
-            if let r = f["reports"]?.mapping(known: ["seal_after"], what: "{ seal_after }"),
-                let v = r["seal_after"], let d = v.duration()
-            {
-                sealAfter = d.resolved(dayLength: 86_400)
-                if sealAfter > 366 * 86_400 {
-                    v.fail("seal_after above a year leaves finance without final figures", hint: "e.g. 3d")
-                }
-            }
-            for item in f["sources"]?.list("a list of sources") ?? [] {
-                guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
-                    let name = s.required("name")?.identifier("a source name"),
-                    let path = s.required("path")?.string("a path")
-                else { continue }
-                let format = s["format"]?.string("jsonl") ?? "jsonl"
-                if sources.contains(where: { $0.name == name }) { s["name"]!.fail("source '\(name)' is defined twice") }
-                sources.append(
-                    SourceConfig(name: name, path: path.hasPrefix("/") ? path : join(directory, path), format: format))
-            }
-            if let w = f["webhooks"]?.entries("webhooks by name") {
-                notifyTargets = []
-                for (name, value) in w {
-                    if name == "journal" {
-                        value.fail("'journal' is the journal sink's name; name the webhook otherwise")
-                    }
-                    if let hook = webhook(name, value, directory: directory) {
-                        webhooks.append(hook)
-                        notifyTargets?.insert(name)
-                    }
-                }
+            main.sealAfter = d.resolved(dayLength: 86_400)
+            if main.sealAfter > 366 * 86_400 {
+                v.fail("seal_after above a year leaves finance without final figures", hint: "e.g. 3d")
             }
         }
+        main.sources = sources(f["sources"], directory: directory)
+        if let w = f["webhooks"]?.entries("webhooks by name") {
+            var targets = Set<String>()
+            for (name, value) in w {
+                if name == "journal" {
+                    value.fail("'journal' is the journal sink's name; name the webhook otherwise")
+                }
+                if let hook = webhook(name, value, directory: directory) {
+                    main.webhooks.append(hook)
+                    targets.insert(name)
+                }
+            }
+            main.notifyTargets = targets
+        }
+        return main
+    }
 
-        // Calendars.
-        let calendarDir = join(directory, "calendars")
-        var definitions: [String: CalendarDefinition] = [:]
-        for file in yamlFiles(in: calendarDir) {
+    /// `sources: [{ name, path, format }]`; a relative path is relative to the configuration folder.
+    static func sources(_ value: YAMLValue?, directory: String) -> [SourceConfig] {
+        var sources: [SourceConfig] = []
+        for item in value?.list("a list of sources") ?? [] {
+            guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
+                let name = s.required("name")?.identifier("a source name"),
+                let path = s.required("path")?.string("a path")
+            else { continue }
+            let format = s["format"]?.string("jsonl") ?? "jsonl"
+            if sources.contains(where: { $0.name == name }) { s["name"]!.fail("source '\(name)' is defined twice") }
+            sources.append(
+                SourceConfig(name: name, path: path.hasPrefix("/") ? path : join(directory, path), format: format))
+        }
+        return sources
+    }
+
+    /// `calendars/*.yaml`, each built into its table; `24x7` is built in.
+    static func calendars(_ folder: String, _ diagnostics: Diagnostics) -> [String: BusinessCalendar] {
+        var calendars: [String: BusinessCalendar] = [:]
+        for file in yamlFiles(in: folder) {
             let name = String(file.dropLast(5))
-            let path = join(calendarDir, file)
+            let path = join(folder, file)
             guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics) else { continue }
             if name == "24x7" {
                 root.fail("24x7 is built in and cannot be redefined", hint: "rename the file")
                 continue
             }
-            if let def = CalendarLoader.load(root, name: name, directory: calendarDir) { definitions[name] = def }
+            if let def = CalendarLoader.load(root, name: name, directory: folder) {
+                calendars[name] = BusinessCalendar(def)
+            }
         }
-        var calendars: [String: BusinessCalendar] = [:]
-        for (name, def) in definitions { calendars[name] = BusinessCalendar(def) }
-        let frozen = calendars
+        return calendars
+    }
+
+    /// `contracts.d/*.yaml`; an id used twice is an error against the second file.
+    static func contracts(
+        _ folder: String, calendars: [String: BusinessCalendar], notifyTargets: Set<String>?,
+        _ diagnostics: Diagnostics
+    ) -> [Contract] {
         let lookup: ContractLoader.CalendarLookup = { name, zone in
-            name == "24x7" ? .twentyFourSeven(zone: zone ?? .utc) : frozen[name]
+            name == "24x7" ? .twentyFourSeven(zone: zone ?? .utc) : calendars[name]
         }
         let calendarNames = ["24x7"] + calendars.keys.sorted()
-
-        // Contracts.
-        let contractDir = join(directory, "contracts.d")
         var contracts: [Contract] = []
         var firstFile: [String: String] = [:]
-        let contractFiles = yamlFiles(in: contractDir)
-        if contractFiles.isEmpty {
-            diagnostics.report(ConfigError(file: contractDir, field: "", reason: "holds no contracts (*.yaml)"))
+        let files = yamlFiles(in: folder)
+        if files.isEmpty {
+            diagnostics.report(ConfigError(file: folder, field: "", reason: "holds no contracts (*.yaml)"))
         }
-        for file in contractFiles {
-            let path = join(contractDir, file)
+        for file in files {
+            let path = join(folder, file)
             guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics),
                 let contract = ContractLoader.load(
                     root, calendars: lookup, calendarNames: calendarNames, notifyTargets: notifyTargets)
@@ -335,29 +377,23 @@ public enum ConfigLoader {
             firstFile[contract.id] = path
             contracts.append(contract)
         }
-        // Source mappings (they name contracts and their priorities).
-        let mappingDir = join(directory, "sources")
+        return contracts
+    }
+
+    /// `sources/*.yaml` source mappings (they name contracts and their priorities).
+    static func mappings(_ folder: String, contracts: [String: Contract], _ diagnostics: Diagnostics) -> [String:
+        SourceMapping]
+    {
         var mappings: [String: SourceMapping] = [:]
-        let contractsByID = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for file in yamlFiles(in: mappingDir) {
-            let path = join(mappingDir, file)
+        for file in yamlFiles(in: folder) {
+            let path = join(folder, file)
             let name = String(file.dropLast(5))
             guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics),
-                let mapping = SourceMappingLoader.load(root, name: name, contracts: contractsByID)
+                let mapping = SourceMappingLoader.load(root, name: name, contracts: contracts)
             else { continue }
             mappings[name] = mapping
         }
-        for source in sources where source.format != "jsonl" && mappings[source.format] == nil {
-            diagnostics.report(
-                ConfigError(
-                    file: mainPath, field: "sources",
-                    reason: "source '\(source.name)' uses mapping '\(source.format)', which is not in sources/"))
-        }
-        guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
-        return SladConfiguration(
-            directory: directory, stateDirectory: stateDirectory, sources: sources, webhooks: webhooks,
-            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
-            allowedLateness: allowedLateness, catchUpWindow: catchUpWindow, control: control, sealAfter: sealAfter)
+        return mappings
     }
 
     /// `*.yaml` files of a folder in name order; none when it does not exist.

@@ -10,119 +10,172 @@ enum ContractLoader {
     /// Resolves a calendar name (`24x7` is built in) in the zone of the contract.
     typealias CalendarLookup = (_ name: String, _ zone: ZoneRules?) -> BusinessCalendar?
 
-    static func load(_ root: YAMLValue, calendars: CalendarLookup, calendarNames: [String], notifyTargets: Set<String>?)
-        -> Contract?
-    {
+    /// One contract file, every error reported against its line and field; nil when it has any.
+    static func load(
+        _ root: YAMLValue, calendars: @escaping CalendarLookup, calendarNames: [String], notifyTargets: Set<String>?
+    ) -> Contract? {
         guard let f = root.mapping(known: keys, what: "a contract (id, customer, calendar, fee, priorities, …)") else {
             return nil
         }
         let before = root.diagnostics.count
         let id = f.required("id")?.identifier("a contract id")
         let customer = f.required("customer")?.string("the customer's name")
-        var validFrom: LocalDate?
-        var validTo: LocalDate?
-        if let v = f["valid"]?.mapping(known: ["from", "to"], what: "{ from, to }") {
-            validFrom = v["from"]?.date()
-            validTo = v["to"]?.date()
-            if let a = validFrom, let b = validTo, b < a {
-                v["to"]!.fail("'to' (\(b)) is before 'from' (\(a))")
-            }
-        }
-        let explicitZone = f["timezone"]?.timeZone()
-        func lookup(_ value: YAMLValue) -> BusinessCalendar? {
-            guard let name = value.string("a calendar name") else { return nil }
-            if let c = calendars(name, explicitZone) { return c }
-            let hint =
-                closest(to: name, in: calendarNames).map { "did you mean '\($0)'?" }
-                ?? "known calendars: \(calendarNames.joined(separator: ", "))"
-            value.fail("calendar '\(name)' is not defined in calendars/", hint: hint)
-            return nil
-        }
-        let calendar = f.required("calendar", hint: "a file name in calendars/ without .yaml, or 24x7").flatMap(lookup)
-        if let explicitZone, let calendar, calendar.id != "24x7", calendar.zone != explicitZone {
+        let (validFrom, validTo) = validity(f)
+        let resolver = CalendarResolver(
+            calendars: calendars, names: calendarNames, zone: f["timezone"]?.timeZone())
+        let calendar = f.required("calendar", hint: "a file name in calendars/ without .yaml, or 24x7").flatMap(
+            resolver.calendar)
+        if let explicitZone = resolver.zone, let calendar, calendar.id != "24x7", calendar.zone != explicitZone {
             f["timezone"]!.fail(
                 "timezone \(explicitZone.identifier) differs from calendar \(calendar.id)'s \(calendar.zone.identifier)",
                 hint: "drop timezone: the calendar's zone is the contract's")
         }
-        let zone = explicitZone ?? calendar?.zone
-        var currency: Currency?
-        var fee: Money?
-        if let feeValue = f.required("fee", hint: "e.g. fee: { amount: \"150000.00\", currency: RUB }"),
-            let m = feeValue.mapping(known: ["amount", "currency"], what: "{ amount, currency }")
-        {
-            if let c = m.required("currency"), let code = c.string("a currency code") {
-                currency = Currency(code: code)
-                if currency == nil { c.fail("'\(code)' is not an ISO 4217 currency code", hint: "e.g. EUR, USD, RUB") }
-            }
-            fee = m.required("amount")?.money(currency)
-        }
+        let (currency, fee) = self.fee(f)
         let services = f["services"]?.strings("a list of service names") ?? []
-
-        var availability: AvailabilityTerms?
-        if let a = f["availability"]?.mapping(known: ["target", "calendar", "exclude_maintenance", "credits"]) {
-            let targetValue = a.required("target")
-            var target = targetValue?.percentage()
-            if let t = target, t > .hundred || t.millionths == 0 {
-                targetValue?.fail("an availability target is above 0% and at most 100%", hint: "e.g. 99.9%")
-                target = nil
-            }
-            let availabilityCalendar = a["calendar"].map(lookup) ?? calendars("24x7", zone)
-            let exclude = a["exclude_maintenance"]?.bool() ?? false
-            var tiers: [CreditTier] = []
-            for item in a["credits"]?.list("a list of { below, credit }") ?? [] {
-                guard let t = item.mapping(known: ["below", "credit"], what: "{ below, credit }"),
-                    let belowValue = t.required("below"), let below = belowValue.percentage(),
-                    let credit = t.required("credit")?.percentage()
-                else { continue }
-                if let target, below > target {
-                    belowValue.fail("credit tier below \(below) is above the target \(target)")
-                }
-                if credit > .hundred { t["credit"]!.fail("a credit above 100% of the fee") }
-                tiers.append(CreditTier(below: below, credit: credit))
-            }
-            if services.isEmpty {
-                a.parent.fail("availability needs the contract's services", hint: "add services: [name, …]")
-            }
-            if let target, let availabilityCalendar {
-                availability = AvailabilityTerms(
-                    target: target, calendar: availabilityCalendar, excludeMaintenance: exclude, credits: tiers)
-            }
+        let availability = f["availability"].flatMap {
+            self.availability($0, services: services, resolver: resolver, zone: resolver.zone ?? calendar?.zone)
         }
-
-        var priorities: [PriorityTerms] = []
-        // Names come from the file, not the resolved terms, so a bad calendar does not hide them.
-        var priorityNames = Set<String>()
-        if let entries = f.required("priorities", hint: "e.g. priorities: { P1: { reaction: 15m, resolution: 4h } }")?
-            .entries("priorities by name")
-        {
-            for (name, value) in entries {
-                priorityNames.insert(name)
-                guard
-                    let p = value.mapping(
-                        known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
-                else { continue }
-                let cal = p["calendar"].map(lookup) ?? calendar
-                let reaction = p["reaction"]?.duration()
-                let resolution = p["resolution"]?.duration()
-                if p["reaction"] == nil && p["resolution"] == nil {
-                    value.fail("priority \(name) has neither reaction nor resolution")
-                }
-                if let cal {
-                    priorities.append(
-                        PriorityTerms(
-                            name: name, reaction: reaction?.resolved(dayLength: cal.dayLength),
-                            resolution: resolution?.resolved(dayLength: cal.dayLength), calendar: cal))
-                }
-            }
-        }
+        let (priorities, priorityNames) = self.priorities(f, resolver: resolver, calendar: calendar)
         let pauseOn = Set(f["pause_on"]?.strings("a list of statuses") ?? [])
+        let warnAt = self.warnings(f)
+        let escalations = self.escalations(f, notifyTargets: notifyTargets)
+        let penalties =
+            f["penalties"].flatMap { self.penalties($0, priorityNames: priorityNames, currency: currency) }
+            ?? PenaltyRules()
+        let notify = f["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
 
+        guard root.diagnostics.count == before, let id, let customer, let calendar, let fee else { return nil }
+        return Contract(
+            id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
+            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
+            warnAt: warnAt.sorted(),
+            escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify)
+    }
+
+    /// Calendar names of one contract resolved in its zone; an unknown name is an error with a hint.
+    struct CalendarResolver {
+        let calendars: CalendarLookup
+        let names: [String]
+        /// The contract's explicit `timezone`, if it has one.
+        let zone: ZoneRules?
+
+        func calendar(_ value: YAMLValue) -> BusinessCalendar? {
+            guard let name = value.string("a calendar name") else { return nil }
+            if let c = calendars(name, zone) { return c }
+            let hint =
+                closest(to: name, in: names).map { "did you mean '\($0)'?" }
+                ?? "known calendars: \(names.joined(separator: ", "))"
+            value.fail("calendar '\(name)' is not defined in calendars/", hint: hint)
+            return nil
+        }
+    }
+
+    /// `valid: { from, to }`, whole days; `to` may not be before `from`.
+    static func validity(_ f: Fields) -> (from: LocalDate?, to: LocalDate?) {
+        guard let v = f["valid"]?.mapping(known: ["from", "to"], what: "{ from, to }") else { return (nil, nil) }
+        let from = v["from"]?.date()
+        let to = v["to"]?.date()
+        if let a = from, let b = to, b < a {
+            v["to"]!.fail("'to' (\(b)) is before 'from' (\(a))")
+        }
+        return (from, to)
+    }
+
+    /// `fee: { amount, currency }`: the currency (ISO 4217) and the monthly fee in it.
+    static func fee(_ f: Fields) -> (currency: Currency?, fee: Money?) {
+        guard let feeValue = f.required("fee", hint: "e.g. fee: { amount: \"150000.00\", currency: RUB }"),
+            let m = feeValue.mapping(known: ["amount", "currency"], what: "{ amount, currency }")
+        else { return (nil, nil) }
+        var currency: Currency?
+        if let c = m.required("currency"), let code = c.string("a currency code") {
+            currency = Currency(code: code)
+            if currency == nil { c.fail("'\(code)' is not an ISO 4217 currency code", hint: "e.g. EUR, USD, RUB") }
+        }
+        return (currency, m.required("amount")?.money(currency))
+    }
+
+    /// `availability: { target, calendar, exclude_maintenance, credits }`; needs `services`.
+    static func availability(
+        _ value: YAMLValue, services: [String], resolver: CalendarResolver, zone: ZoneRules?
+    ) -> AvailabilityTerms? {
+        guard let a = value.mapping(known: ["target", "calendar", "exclude_maintenance", "credits"]) else {
+            return nil
+        }
+        let targetValue = a.required("target")
+        var target = targetValue?.percentage()
+        if let t = target, t > .hundred || t.millionths == 0 {
+            targetValue?.fail("an availability target is above 0% and at most 100%", hint: "e.g. 99.9%")
+            target = nil
+        }
+        let availabilityCalendar = a["calendar"].map(resolver.calendar) ?? resolver.calendars("24x7", zone)
+        let exclude = a["exclude_maintenance"]?.bool() ?? false
+        var tiers: [CreditTier] = []
+        for item in a["credits"]?.list("a list of { below, credit }") ?? [] {
+            guard let t = item.mapping(known: ["below", "credit"], what: "{ below, credit }"),
+                let belowValue = t.required("below"), let below = belowValue.percentage(),
+                let credit = t.required("credit")?.percentage()
+            else { continue }
+            if let target, below > target {
+                belowValue.fail("credit tier below \(below) is above the target \(target)")
+            }
+            if credit > .hundred { t["credit"]!.fail("a credit above 100% of the fee") }
+            tiers.append(CreditTier(below: below, credit: credit))
+        }
+        if services.isEmpty {
+            a.parent.fail("availability needs the contract's services", hint: "add services: [name, …]")
+        }
+        guard let target, let availabilityCalendar else { return nil }
+        return AvailabilityTerms(
+            target: target, calendar: availabilityCalendar, excludeMaintenance: exclude, credits: tiers)
+    }
+
+    /// `priorities: { NAME: { reaction, resolution, calendar } }`, and every name written (a
+    /// priority whose calendar is bad still counts as named, so penalties may refer to it).
+    static func priorities(_ f: Fields, resolver: CalendarResolver, calendar: BusinessCalendar?) -> (
+        [PriorityTerms], Set<String>
+    ) {
+        var priorities: [PriorityTerms] = []
+        var names = Set<String>()
+        guard
+            let entries = f.required(
+                "priorities", hint: "e.g. priorities: { P1: { reaction: 15m, resolution: 4h } }")?.entries(
+                    "priorities by name")
+        else { return ([], []) }
+        for (name, value) in entries {
+            names.insert(name)
+            guard
+                let p = value.mapping(
+                    known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
+            else { continue }
+            let cal = p["calendar"].map(resolver.calendar) ?? calendar
+            let reaction = p["reaction"]?.duration()
+            let resolution = p["resolution"]?.duration()
+            if p["reaction"] == nil && p["resolution"] == nil {
+                value.fail("priority \(name) has neither reaction nor resolution")
+            }
+            if let cal {
+                priorities.append(
+                    PriorityTerms(
+                        name: name, reaction: reaction?.resolved(dayLength: cal.dayLength),
+                        resolution: resolution?.resolved(dayLength: cal.dayLength), calendar: cal))
+            }
+        }
+        return (priorities, names)
+    }
+
+    /// `warn_at`: shares above 0 % and below 100 %.
+    static func warnings(_ f: Fields) -> [Percentage] {
         var warnAt: [Percentage] = []
         for item in f["warn_at"]?.list("a list of percentages") ?? [] {
             guard let p = item.percentage() else { continue }
             if p >= .hundred || p.millionths == 0 { item.fail("a warning must be above 0% and below 100%") }
             warnAt.append(p)
         }
+        return warnAt
+    }
+
+    /// `escalations: [{ at, notify }]`, each at 100 % or more.
+    static func escalations(_ f: Fields, notifyTargets: Set<String>?) -> [Escalation] {
         var escalations: [Escalation] = []
         for item in f["escalations"]?.list("a list of { at, notify }") ?? [] {
             guard let e = item.mapping(known: ["at", "notify"], what: "{ at, notify }"), let atValue = e.required("at"),
@@ -132,40 +185,39 @@ enum ContractLoader {
             let notify = e["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
             escalations.append(Escalation(at: at, notify: notify))
         }
+        return escalations
+    }
 
-        var penalties = PenaltyRules()
-        if let p = f["penalties"]?.mapping(known: ["reaction_breach", "resolution_breach", "promise_breach", "cap"]) {
-            func table(_ key: String) -> [String: BreachPenalty] {
-                var out: [String: BreachPenalty] = [:]
-                for (name, value) in p[key]?.entries("penalties by priority") ?? [] {
-                    if !priorityNames.contains(name) {
-                        value.fail(
-                            "priority \(name) is not in priorities",
-                            hint: "known: \(priorityNames.sorted().joined(separator: ", "))")
-                    }
-                    if let b = breachPenalty(value, currency) { out[name] = b }
+    /// `penalties: { reaction_breach, resolution_breach, promise_breach, cap }`; per-priority
+    /// tables may name only the contract's priorities.
+    static func penalties(_ value: YAMLValue, priorityNames: Set<String>, currency: Currency?) -> PenaltyRules? {
+        guard let p = value.mapping(known: ["reaction_breach", "resolution_breach", "promise_breach", "cap"]) else {
+            return nil
+        }
+        func table(_ key: String) -> [String: BreachPenalty] {
+            var out: [String: BreachPenalty] = [:]
+            for (name, value) in p[key]?.entries("penalties by priority") ?? [] {
+                if !priorityNames.contains(name) {
+                    value.fail(
+                        "priority \(name) is not in priorities",
+                        hint: "known: \(priorityNames.sorted().joined(separator: ", "))")
                 }
-                return out
+                if let b = breachPenalty(value, currency) { out[name] = b }
             }
-            penalties.reaction = table("reaction_breach")
-            penalties.resolution = table("resolution_breach")
-            penalties.promise = p["promise_breach"].flatMap { breachPenalty($0, currency) }
-            if let c = p["cap"], let text = c.string("a percentage of the fee or an amount") {
-                if let pct = Percentage(parsing: text) {
-                    penalties.cap = .percentOfFee(pct)
-                } else if let m = c.money(currency) {
-                    penalties.cap = .amount(m)
-                }
+            return out
+        }
+        var penalties = PenaltyRules()
+        penalties.reaction = table("reaction_breach")
+        penalties.resolution = table("resolution_breach")
+        penalties.promise = p["promise_breach"].flatMap { breachPenalty($0, currency) }
+        if let c = p["cap"], let text = c.string("a percentage of the fee or an amount") {
+            if let pct = Percentage(parsing: text) {
+                penalties.cap = .percentOfFee(pct)
+            } else if let m = c.money(currency) {
+                penalties.cap = .amount(m)
             }
         }
-        let notify = f["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
-
-        guard root.diagnostics.count == before, let id, let customer, let calendar, let fee else { return nil }
-        return Contract(
-            id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
-            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
-            warnAt: warnAt.sorted(),
-            escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify)
+        return penalties
     }
 
     /// `"1000.00"` or `{ fixed: "5000.00", per_hour_late: "500.00" }`.

@@ -47,77 +47,119 @@ public struct SnapshotMapper {
     /// Maps one row; `value` returns a field's text by column name (nil when absent or unknown).
     /// Event ids are `PREFIX:LINE:KIND` with the mapping's name as the default prefix.
     public mutating func map(line: Int, idPrefix: String? = nil, value: (String) -> String?) -> Outcome {
+        let row: Row
+        switch read(value) {
+        case .success(let r): row = r
+        case .failure(let rejection): return .rejected(field: rejection.field, reason: rejection.reason)
+        }
+        if case .skip(let reason) = row.rule { return .skipped(reason: reason) }
+        let prefix = "\(idPrefix ?? mapping.name):\(line)"
+        let event = { (kind: String, type: EventType, at: Instant?) in
+            SLAEvent(id: "\(prefix):\(kind)", time: at ?? row.time, type: type, incident: row.incident)
+        }
+        guard let state = incidents[row.incident] else { return first(row, value: value, event: event) }
+        return later(row, state: state, event: event)
+    }
+
+    /// The fields of one row, read and mapped.
+    private struct Row {
+        var incident: String
+        var time: Instant
+        var rule: SourceMapping.StatusRule
+        var priority: String? = nil
+        var team: String? = nil
+        var level: String? = nil
+        var assignee: String? = nil
+    }
+
+    private struct Rejection: Error {
+        var field: String?
+        var reason: String
+    }
+
+    /// Reads a row's fields; a missing incident or time, a time not in the format, an unmapped
+    /// status or priority rejects it.
+    private func read(_ value: (String) -> String?) -> Result<Row, Rejection> {
         let m = mapping
         guard let incident = value(m.fields.incident), !incident.isEmpty else {
-            return .rejected(field: m.fields.incident, reason: "missing incident id")
+            return .failure(Rejection(field: m.fields.incident, reason: "missing incident id"))
         }
         guard let timeText = value(m.fields.time) else {
-            return .rejected(field: m.fields.time, reason: "missing time")
+            return .failure(Rejection(field: m.fields.time, reason: "missing time"))
         }
         guard let time = parseTime(timeText) else {
-            return .rejected(field: m.fields.time, reason: "'\(timeText)' does not match the time format")
+            return .failure(Rejection(field: m.fields.time, reason: "'\(timeText)' does not match the time format"))
         }
         let statusKey = m.fields.status.map { value($0) ?? "" }.joined(separator: "/")
         guard let rule = m.statuses[statusKey] else {
-            return .rejected(
-                field: m.fields.status.joined(separator: "/"), reason: "status '\(statusKey)' is not mapped")
+            return .failure(
+                Rejection(field: m.fields.status.joined(separator: "/"), reason: "status '\(statusKey)' is not mapped"))
         }
-        if case .skip(let reason) = rule { return .skipped(reason: reason) }
+        // A skipped row is read no further.
+        if case .skip = rule { return .success(Row(incident: incident, time: time, rule: rule)) }
         var priority: String?
         if let field = m.fields.priority, let raw = value(field) {
             guard let mapped = m.priorities[raw] else {
-                return .rejected(field: field, reason: "priority '\(raw)' is not mapped")
+                return .failure(Rejection(field: field, reason: "priority '\(raw)' is not mapped"))
             }
             priority = mapped
         }
-        let team = m.fields.team.flatMap(value)
-        let level = m.fields.level.flatMap(value)
-        let assignee = m.fields.assignee.flatMap(value)
-        let prefix = "\(idPrefix ?? m.name):\(line)"
-        func event(_ kind: String, _ type: EventType, at t: Instant? = nil) -> SLAEvent {
-            SLAEvent(id: "\(prefix):\(kind)", time: t ?? time, type: type, incident: incident)
-        }
+        return .success(
+            Row(
+                incident: incident, time: time, rule: rule, priority: priority, team: m.fields.team.flatMap(value),
+                level: m.fields.level.flatMap(value), assignee: m.fields.assignee.flatMap(value)))
+    }
 
-        guard var state = incidents[incident] else {
-            guard let priority else {
-                return .rejected(field: m.fields.priority, reason: "first row without a priority")
-            }
-            var openTime = time
-            if let field = m.fields.openedTime, let text = value(field) {
-                guard let opened = parseTime(text) else {
-                    return .rejected(field: field, reason: "'\(text)' does not match the time format")
-                }
-                // A log may stamp the open after its own first row; the earlier one is the truth.
-                openTime = min(opened, time)
-            }
-            var open = event("open", .opened, at: openTime)
-            open.contract = m.fields.contract.flatMap(value) ?? m.contract
-            open.priority = priority
-            open.service = m.fields.service.flatMap(value)
-            open.team = team
-            open.level = level
-            open.assignee = assignee
-            var state = IncidentSnapshot(
-                phase: .open, status: nil, acknowledged: false, priority: priority, team: team, level: level,
-                assignee: assignee)
-            if case .active(let status, _) = rule {
-                open.status = status
-                state.status = status
-            }
-            var events = [open]
-            settle(rule, &state, &events) { event($0, $1) }
-            incidents[incident] = state
-            return .events(events)
+    /// An incident's first row opens it (at the row's time, or an earlier `opened_time`).
+    private mutating func first(
+        _ row: Row, value: (String) -> String?, event: (String, EventType, Instant?) -> SLAEvent
+    ) -> Outcome {
+        let m = mapping
+        guard let priority = row.priority else {
+            return .rejected(field: m.fields.priority, reason: "first row without a priority")
         }
+        var openTime = row.time
+        if let field = m.fields.openedTime, let text = value(field) {
+            guard let opened = parseTime(text) else {
+                return .rejected(field: field, reason: "'\(text)' does not match the time format")
+            }
+            // A log may stamp the open after its own first row; the earlier one is the truth.
+            openTime = min(opened, row.time)
+        }
+        var open = event("open", .opened, openTime)
+        open.contract = m.fields.contract.flatMap(value) ?? m.contract
+        open.priority = priority
+        open.service = m.fields.service.flatMap(value)
+        open.team = row.team
+        open.level = row.level
+        open.assignee = row.assignee
+        var state = IncidentSnapshot(
+            phase: .open, status: nil, acknowledged: false, priority: priority, team: row.team, level: row.level,
+            assignee: row.assignee)
+        if case .active(let status, _) = row.rule {
+            open.status = status
+            state.status = status
+        }
+        var events = [open]
+        settle(row.rule, &state, &events) { event($0, $1, nil) }
+        incidents[row.incident] = state
+        return .events(events)
+    }
 
+    /// A later row: what differs from the incident's last row becomes one update; a resolved
+    /// incident that is active again is reopened; rows after the close are refused.
+    private mutating func later(
+        _ row: Row, state: IncidentSnapshot, event: (String, EventType, Instant?) -> SLAEvent
+    ) -> Outcome {
+        var state = state
         if state.phase == .closed {
-            if case .closed = rule, priority == state.priority || priority == nil {
+            if case .closed = row.rule, row.priority == state.priority || row.priority == nil {
                 return .skipped(reason: "no_change")
             }
             return .rejected(field: nil, reason: "row after the incident was closed")
         }
         var events: [SLAEvent] = []
-        var update = event("upd", .updated)
+        var update = event("upd", .updated, nil)
         var changed = false
         // A value that differs from the last row's becomes part of one update.
         func take(
@@ -129,13 +171,13 @@ public struct SnapshotMapper {
             state[keyPath: known] = value
             changed = true
         }
-        take(priority, \.priority, \.priority)
-        take(team, \.team, \.team)
-        take(level, \.level, \.level)
-        take(assignee, \.assignee, \.assignee)
-        if case .active(let status, _) = rule {
+        take(row.priority, \.priority, \.priority)
+        take(row.team, \.team, \.team)
+        take(row.level, \.level, \.level)
+        take(row.assignee, \.assignee, \.assignee)
+        if case .active(let status, _) = row.rule {
             if state.phase == .resolved {
-                var reopen = event("reo", .reopened)
+                var reopen = event("reo", .reopened, nil)
                 reopen.status = status
                 events.append(reopen)
                 state.phase = .open
@@ -146,9 +188,9 @@ public struct SnapshotMapper {
                 changed = true
             }
         }
-        settle(rule, &state, &events) { event($0, $1) }
+        settle(row.rule, &state, &events) { event($0, $1, nil) }
         if changed { events.insert(update, at: 0) }
-        incidents[incident] = state
+        incidents[row.incident] = state
         return events.isEmpty ? .skipped(reason: "no_change") : .events(events)
     }
 
