@@ -1,13 +1,15 @@
 #!/bin/bash
 # Deadline → journald entry and deadline → webhook received, with the real
 # daemon holding many open incidents (default 1 000 000), against a baseline
-# measured in the same run: a process that sleeps until each deadline and then
-# writes the same kind of journal entry and POST. Prints p50/p99 and ratios.
+# measured in the same run: a C program (notify_baseline.c) that sleeps until each
+# deadline and then writes the same kind of journal entry and POST. Prints p50/p99
+# and ratios; slad runs with allowed_lateness 0s, and a notification before its
+# deadline fails the run.
 #
 #   Benchmarks/notify-latency.sh [INCIDENTS] [SAMPLES]
 #
 # Runs in a private mount namespace beside its own systemd-journald (the
-# machine's journal is untouched); needs root, python3 and a release build
+# machine's journal is untouched); needs root, python3, gcc and a release build
 # (built with `make build`, as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."

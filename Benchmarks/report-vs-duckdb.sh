@@ -8,10 +8,11 @@
 #
 #   Benchmarks/report-vs-duckdb.sh [INCIDENTS] [RUNS]
 #
-# Needs python3 with duckdb (installed from PyPI when missing) and make (it builds the release
-# binary as shipped).
+# Needs python3 with duckdb (installed from PyPI when missing), GNU time (installed when missing)
+# and make (it builds the release binary as shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build
 python3 -c "import duckdb" 2>/dev/null || pip install -q duckdb 2>/dev/null || pip install -q --break-system-packages duckdb
+[ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 exec python3 Benchmarks/report_vs_duckdb.py "$PWD/.build/release/slad" "${1:-1000000}" "${2:-3}"

@@ -23,7 +23,6 @@ comparison is of the work for this input, not of generality.
 import csv
 import os
 import random
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -205,14 +204,16 @@ def generate(path, n):
 
 
 def timed(argv):
-    """Wall seconds and peak resident MiB of one process."""
-    start = time.perf_counter()
-    p = subprocess.Popen(argv)
-    _, status, usage = os.wait4(p.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"failed ({status}): {' '.join(argv)}")
-    return seconds, usage.ru_maxrss / 1024
+    """Wall seconds and peak resident MiB of one process. The peak comes from GNU time, which
+    starts the process itself: a process started from this one would count this one's memory
+    (the pages it had at the fork) in its own peak."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        start = time.perf_counter()
+        status = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak.name] + argv).returncode
+        seconds = time.perf_counter() - start
+        if status != 0:
+            sys.exit(f"failed ({status}): {' '.join(argv)}")
+        return seconds, int(peak.read().split()[-1]) / 1024
 
 
 def same(a, b, what):
