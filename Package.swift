@@ -123,6 +123,7 @@ let package = Package(
             name: "SLADaemonTests",
             dependencies: [
                 "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLADaemon", "SLAStore", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],

@@ -40,12 +40,19 @@ public struct SourceStatus: Codable, Sendable, Hashable {
     public var duplicates: Int
     /// Lines quarantined.
     public var quarantined: Int
+    /// Events whose id was known with other content (not applied; the first stands).
+    public var conflicts: Int
+    /// Why some of its files cannot be read now (a folder where a file should be, no permission),
+    /// nil when every file is read.
+    public var error: String?
 
     /// A source's status.
     public init(
         name: String, path: String, offsetBytes: Int64 = 0, lagBytes: Int64 = 0, lines: Int = 0, events: Int = 0,
-        duplicates: Int = 0, quarantined: Int = 0
+        duplicates: Int = 0, quarantined: Int = 0, conflicts: Int = 0, error: String? = nil
     ) {
+        self.conflicts = conflicts
+        self.error = error
         self.name = name
         self.path = path
         self.offsetBytes = offsetBytes
@@ -102,13 +109,17 @@ public struct StatusReport: Codable, Sendable, Hashable {
     public var quarantine: [QuarantineCount]
     /// Per sink: outbox depth and delivery counts.
     public var outbox: [SinkStatus]
+    /// Why the store does not take writes now (a full disk, a read-only mount), with when that
+    /// began; nil while commits succeed. Nothing is lost meanwhile: the batch is retried.
+    public var storeError: String?
 
     /// A status document.
     public init(
         version: String, startedAt: String, uptimeSeconds: Int64, configGeneration: Int, events: Int,
         armedTimers: Int, incidents: IncidentCounts, sources: [SourceStatus], quarantine: [QuarantineCount],
-        outbox: [SinkStatus]
+        outbox: [SinkStatus], storeError: String? = nil
     ) {
+        self.storeError = storeError
         self.version = version
         self.startedAt = startedAt
         self.uptimeSeconds = uptimeSeconds

@@ -205,8 +205,8 @@ enum YAMLFile {
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            let (reason, mark) = describe(error)
-            fail(reason, line: mark?.line, column: mark?.column)
+            let (reason, mark, hint) = describe(error, text: text)
+            fail(reason, line: mark?.line, column: mark?.column, hint: hint)
             return nil
         } catch {
             fail("is not valid YAML: \(error)")
@@ -219,17 +219,34 @@ enum YAMLFile {
         return YAMLValue(node: node, path: "", file: displayName, diagnostics: diagnostics)
     }
 
-    static func describe(_ error: YamlError) -> (String, Mark?) {
+    /// What a YAML error says, where, and a hint. A syntax error is placed where the construct
+    /// it broke starts (an unclosed `[` is reported on its own line, not at the end of the
+    /// file where the parser noticed), with the place the parser stopped in the message.
+    static func describe(_ error: YamlError, text: String) -> (String, Mark?, String?) {
         switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-            .composer(_, let problem, let mark, _):
-            return ("YAML syntax: \(problem)", mark)
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let hint = tabHint(problem, at: mark, in: text)
+            guard let context,
+                context.mark.line < mark.line || (context.mark.line == mark.line && context.mark.column < mark.column)
+            else { return ("YAML syntax: \(problem)", mark, hint) }
+            return (
+                "YAML syntax: \(problem) \(context.text) (noticed at line \(mark.line), column \(mark.column))",
+                context.mark, hint
+            )
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return ("duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", "))", context.mark)
+            return ("duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", "))", context.mark, nil)
         case .reader(let problem, _, _, _):
-            return ("YAML: \(problem)", nil)
+            return ("YAML: \(problem)", nil, nil)
         default:
-            return ("YAML: \(error)", nil)
+            return ("YAML: \(error)", nil, nil)
         }
+    }
+
+    /// A tab where YAML allows only spaces gets a hint saying so.
+    static func tabHint(_ problem: String, at mark: Mark, in text: String) -> String? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count, lines[mark.line - 1].contains("\t") else { return nil }
+        return "YAML indents with spaces only: replace the tab on line \(mark.line) with spaces"
     }
 }

@@ -11,8 +11,11 @@ import Glibc
 
 /// Bounds that keep one client from starving the others.
 public struct ControlLimits: Sendable {
-    /// Connections held at once; one more is answered 503 and closed.
+    /// Connections held at once; one more is answered 503 and closed (root and the admin group:
+    /// only once the reserve is used up too).
     public var maxConnections = 16_384
+    /// Connections beyond `maxConnections` kept for root and the admin group.
+    public var reservedConnections = 64
     /// Largest request body (`POST /v1/events`); a larger one is answered 413 and the connection closed.
     public var maxBodyBytes = 16 << 20
     /// From a request's first byte to its last (head and body); a slower request is answered 408.
@@ -159,17 +162,25 @@ public final class ControlServer: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Answers a client does not read stay in this much memory at most: past the high mark
+            // the connection's requests are no longer read (BackPressureHandler) until it drains.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
             .childChannelInitializer { channel in
                 let now = open.value.wrappingAdd(1, ordering: .relaxed).newValue
                 channel.closeFuture.whenComplete { _ in open.value.wrappingSubtract(1, ordering: .relaxed) }
                 // Over the limit the connection still gets a clear answer (503) to its first request,
-                // then is closed; it holds its slot for at most a second.
-                let overLimit = now > settings.limits.maxConnections
+                // then is closed; it holds its slot for at most a second. Root and the admin group
+                // are served past the limit, up to a reserve, so that a crowd of clients never
+                // locks out the operator who has to look into it.
+                let load = ControlHTTPHandler.Load(
+                    overLimit: now > settings.limits.maxConnections,
+                    beyondReserve: now > settings.limits.maxConnections + settings.limits.reservedConnections)
                 return Self.peer(of: channel).flatMapThrowing { peer in
                     let sync = channel.pipeline.syncOperations
                     let front = RequestStartNotifier()
-                    let http = ControlHTTPHandler(settings: settings, peer: peer, front: front, overLimit: overLimit)
+                    let http = ControlHTTPHandler(settings: settings, peer: peer, front: front, load: load)
                     front.http = http
+                    try sync.addHandler(BackPressureHandler())
                     try sync.addHandler(front)
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(http)
@@ -266,7 +277,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     private let peer: PeerCredentials?
     private let front: RequestStartNotifier
     private let overLimit: Bool
-    private var grants: (read: Bool, write: Bool) = (false, false)
+    private let grants: (read: Bool, write: Bool)
     private var state = State.idle
     /// One timer per connection, never rescheduled per request: requests only record times,
     /// and the timer, when it fires, acts or re-arms for the deadline that now applies.
@@ -276,15 +287,26 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var routeName = "unrouted"
 
-    init(settings: ControlServer.Settings, peer: PeerCredentials?, front: RequestStartNotifier, overLimit: Bool) {
+    /// How full the server was when the connection came.
+    struct Load {
+        /// More connections than `maxConnections`.
+        var overLimit: Bool
+        /// More than `maxConnections` plus the reserve for root and the admin group.
+        var beyondReserve: Bool
+    }
+
+    init(settings: ControlServer.Settings, peer: PeerCredentials?, front: RequestStartNotifier, load: Load) {
         self.settings = settings
         self.peer = peer
         self.front = front
-        self.overLimit = overLimit
+        var grants: (read: Bool, write: Bool) = (false, false)
         if let peer {
             let groups = peer.uid == 0 ? [] : AccessPolicy.groups(of: peer.uid, primary: peer.gid)
             grants = settings.policy.grants(peer, groups: groups)
         }
+        self.grants = grants
+        let privileged = peer?.uid == 0 || grants.write
+        overLimit = load.beyondReserve || (load.overLimit && !privileged)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

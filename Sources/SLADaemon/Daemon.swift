@@ -64,6 +64,8 @@ public struct DaemonError: Error, CustomStringConvertible {
 public enum Daemon {
     /// Runs the daemon on `config` until it is told to stop.
     public static func run(config: SladConfiguration, options: DaemonOptions, logger: Logger) async throws {
+        let lock = try lockState(options)
+        defer { withExtendedLifetime(lock) {} }
         let store = try openStore(options)
         let notifier: Notifier
         do {
@@ -107,6 +109,17 @@ public enum Daemon {
         loop.leaveEngineStateToExit()
     }
 
+    /// The state folder, created when missing, locked for this process.
+    static func lockState(_ options: DaemonOptions) throws -> StateLock {
+        do {
+            try FileManager.default.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonError(
+                "slad: cannot create the state folder", ["state": options.stateDirectory, "error": "\(error)"])
+        }
+        return try StateLock(folder: options.stateDirectory)
+    }
+
     /// The store in the state folder, created when missing.
     static func openStore(_ options: DaemonOptions) throws -> SLAStore {
         let path = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
@@ -128,7 +141,8 @@ public enum Daemon {
         let caughtUp: [SLANotification]
         do {
             let ingest = Ingest(
-                config: config, store: store, maxLineBytes: options.maxLineBytes, reference: options.referenceDecoder)
+                config: config, store: store, maxLineBytes: options.maxLineBytes, reference: options.referenceDecoder,
+                logger: logger)
             let board = StatusBoard(startedMilliseconds: wallMilliseconds())
             loop = try EngineLoop(
                 config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
@@ -137,7 +151,7 @@ public enum Daemon {
                 batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
             caughtUp = try loop.restore()
         } catch {
-            throw DaemonError("slad: cannot start the engine", ["error": "\(error)"])
+            throw DaemonError("slad: cannot start the engine", ["store": storePath, "error": "\(error)"])
         }
         do {
             let server = try await ControlEndpoint.serve(

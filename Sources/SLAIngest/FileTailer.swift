@@ -7,7 +7,7 @@ import Glibc
 
 /// A complete line read from a tailed file.
 public struct TailedLine: Sendable {
-    /// The file's identity (hash of its first line).
+    /// The file's identity (``FilePosition/fingerprint``).
     public var fingerprint: String
     /// Where the file is (or was) when read.
     public var path: String
@@ -24,7 +24,9 @@ public struct TailedLine: Sendable {
 
 /// Where reading of one file stands.
 public struct FilePosition: Sendable, Hashable {
-    /// The file's identity.
+    /// The file's identity: the hash of its first line, and for a second file whose first line
+    /// is the same (a CSV header, a banner) but whose content is another, that hash with `~2`,
+    /// `~3`, … appended.
     public var fingerprint: String
     /// Where it was last seen.
     public var path: String
@@ -34,32 +36,51 @@ public struct FilePosition: Sendable, Hashable {
     public var offset: Int64
     /// Lines consumed.
     public var line: Int
+    /// The hash of the last line consumed (``FileTailer/tailHash(fd:offset:)``): a file found
+    /// under another inode continues this position only when the line ending at `offset` is
+    /// the same there. Nil before the first line.
+    public var tail: UInt64?
 
     /// Creates a position.
-    public init(fingerprint: String, path: String, inode: UInt64, offset: Int64, line: Int) {
+    public init(fingerprint: String, path: String, inode: UInt64, offset: Int64, line: Int, tail: UInt64? = nil) {
         self.fingerprint = fingerprint
         self.path = path
         self.inode = inode
         self.offset = offset
         self.line = line
+        self.tail = tail
     }
+
+    /// The hash of the file's first line, without the `~N` that tells apart files sharing it.
+    public var firstLineHash: Substring { fingerprint.prefix { $0 != "~" } }
 }
 
 /// Follows the files matching a path or glob, line by line, across rotation.
 ///
-/// Files are identified by a fingerprint of their first line plus their inode,
-/// as the best log shippers do: a renamed file keeps its identity (and its
-/// offset), a re-created or truncated file gets a new one, and a reused inode
-/// with different content is a new file. A file is kept open until it has been
-/// read to its end, so lines written just before a rename or a deletion are
-/// not lost. A partial last line waits for its newline. Not `Sendable`: one
-/// ingest loop owns it.
+/// A file is its inode and the hash of its first line, so a renamed file keeps its identity
+/// and offset, and files that share a first line (CSV exports with one header, logs that open
+/// with a banner) are still different files. A file found under another inode continues a
+/// known position only when it holds what was read from it: the same first line, and the same
+/// line ending at the saved offset (a copy made by copytruncate, a file moved while slad was
+/// down). A re-created or truncated file, or a reused inode with other content, starts over.
+/// A file is kept open until it has been read to its end, so lines written just before a
+/// rename or a deletion are not lost. A partial last line waits for its newline. Not
+/// `Sendable`: one ingest loop owns it.
 public final class FileTailer {
     /// The path or glob.
     public let pattern: String
     /// Lines longer than this are cut and flagged.
     public let maxLineBytes: Int
+    /// Every file seen, by identity (``FilePosition/fingerprint``).
     private var states: [String: State] = [:]
+    /// Bytes searched for the end of an over-long line per poll.
+    public static let scanBudget: Int64 = 64 << 20
+    /// The last poll stopped in the middle of searching an over-long line: poll again soon, as
+    /// there is more to read than its lines show.
+    public private(set) var scanning = false
+    /// Why files that match the pattern cannot be read, as of the last poll (a folder where a
+    /// file should be, no permission to read); empty when every one is read.
+    public private(set) var problems: [String] = []
 
     private final class State {
         var position: FilePosition
@@ -68,6 +89,18 @@ public final class FileTailer {
         var scanFrom: Int64 = 0
         init(_ position: FilePosition) { self.position = position }
         deinit { if fd >= 0 { close(fd) } }
+    }
+
+    /// A file that matches the pattern now, open for the poll: what is read of it (its first
+    /// line, the line at an offset) is read through this descriptor, never through the path,
+    /// which a rotation may give to another file meanwhile.
+    private struct Listed {
+        var path: String
+        var fd: Int32
+        var inode: UInt64
+        var size: Int64
+        var mtime: Int
+        var firstLineHash: String
     }
 
     /// Creates a tailer resuming from `saved` positions.
@@ -82,55 +115,186 @@ public final class FileTailer {
 
     /// Reads up to `maxLines` complete new lines from all files, oldest file first.
     public func poll(maxLines: Int) -> [TailedLine] {
+        scanning = false
         var lines: [TailedLine] = []
-        // Files that currently match, identified.
-        var current: [String: (path: String, inode: UInt64, size: Int64, mtime: Int)] = [:]
-        for path in Self.glob(pattern) {
-            var st = stat()
-            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-            guard let fp = Self.fingerprint(path: path) else { continue }
-            let size = Int64(st.st_size)
-            if let existing = current[fp], existing.size >= size { continue }
-            current[fp] = (path, UInt64(st.st_ino), size, Int(st.st_mtim.tv_sec))
-        }
+        let listed = list()
+        defer { for file in listed { close(file.fd) } }
+        let matched = identify(listed)
         // Oldest first: rotated generations before the live file.
-        let order = current.sorted { ($0.value.mtime, $0.value.path) < ($1.value.mtime, $1.value.path) }
-        for (fp, file) in order {
-            let state =
-                states[fp]
-                ?? State(FilePosition(fingerprint: fp, path: file.path, inode: file.inode, offset: 0, line: 0))
-            states[fp] = state
+        for (file, state) in matched.sorted(by: { ($0.0.mtime, $0.0.path) < ($1.0.mtime, $1.0.path) }) {
             if state.fd < 0 || state.position.inode != file.inode {
                 if state.fd >= 0 { close(state.fd) }
-                state.fd = open(file.path, O_RDONLY | O_CLOEXEC)
-                // The path may have been renamed and re-created since it was listed:
-                // trust only the inode of what was actually opened.
-                var opened = stat()
-                if state.fd >= 0, fstat(state.fd, &opened) != 0 || UInt64(opened.st_ino) != file.inode {
-                    close(state.fd)
-                    state.fd = -1
-                }
+                // The descriptor the file was listed through: the file identified, whatever
+                // the path shows now.
+                state.fd = dup(file.fd)
+                _ = fcntl(state.fd, F_SETFD, FD_CLOEXEC)
                 state.position.inode = file.inode
             }
             state.position.path = file.path
             guard state.fd >= 0 else { continue }
-            if file.size < state.position.offset {
-                // Truncated in place and rewritten with the same first line: a new file after all.
-                state.position.offset = 0
-                state.position.line = 0
-                state.scanFrom = 0
-            }
             readVerified(state, into: &lines, limit: maxLines)
             if lines.count >= maxLines { return lines }
         }
         // Drain files that left the pattern (renamed away, deleted) through their open descriptor.
-        for (fp, state) in states where current[fp] == nil && state.fd >= 0 {
+        let reading = Set(matched.map { ObjectIdentifier($0.1) })
+        for state in states.values.sorted(by: { $0.position.fingerprint < $1.position.fingerprint })
+        where !reading.contains(ObjectIdentifier(state)) && state.fd >= 0 {
             readVerified(state, into: &lines, limit: maxLines)
             if lines.count >= maxLines { return lines }
             close(state.fd)
             state.fd = -1
         }
         return lines
+    }
+
+    /// Regular files matching the pattern whose first line is complete; what cannot be read
+    /// goes to ``problems``.
+    private func list() -> [Listed] {
+        var problems: [String] = []
+        let listed: [Listed] = Self.glob(pattern).compactMap { path in
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                if (st.st_mode & S_IFMT) == S_IFDIR { problems.append("\(path) is a folder, not a log file") }
+                return nil
+            }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                problems.append("\(path) cannot be read: \(String(cString: strerror(errno)))")
+                return nil
+            }
+            // Inode, size and first line of the file opened, not of whatever the path names later.
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let fp = Self.fingerprint(fd: fd) else {
+                close(fd)
+                return nil
+            }
+            return Listed(
+                path: path, fd: fd, inode: UInt64(st.st_ino), size: Int64(st.st_size), mtime: Int(st.st_mtim.tv_sec),
+                firstLineHash: fp)
+        }
+        self.problems = problems
+        return listed
+    }
+
+    /// Which known position each listed file continues, or a new one.
+    ///
+    /// 1. The state of the same inode, when the file still starts with the same first line. A
+    ///    file shorter than what was read of it, or without the line that ended the reading,
+    ///    was truncated and refilled: if another file continues its lines (below), it is a
+    ///    new file; else it starts over.
+    /// 2. A state no listed file holds any more (renamed away, truncated after a copy, moved
+    ///    while slad was down) with the same first line: when this file holds the line that
+    ///    ended its reading at its offset, it continues there.
+    /// 3. A copy of a file still being read, whole or still being written (the moments of
+    ///    copytruncate's copy, before its truncation): left alone this time; once the original
+    ///    is truncated, rule 2 applies.
+    /// 4. Otherwise a new file from its start, under the first-line hash, or that hash with
+    ///    `~N` when a file with another content has it.
+    private func identify(_ listed: [Listed]) -> [(Listed, State)] {
+        var matched: [(Listed, State)] = []
+        var held = Set<ObjectIdentifier>()
+        var rest: [Listed] = []
+        var truncated: [(Listed, State)] = []
+        let byInode = Dictionary(
+            states.values.map { ($0.position.inode, $0) }, uniquingKeysWith: { a, b in a.fd >= 0 ? a : b })
+        for file in listed {
+            guard let state = byInode[file.inode], state.position.firstLineHash == file.firstLineHash,
+                !held.contains(ObjectIdentifier(state))
+            else {
+                rest.append(file)
+                continue
+            }
+            held.insert(ObjectIdentifier(state))
+            if file.size < state.position.offset || !stillHolds(state.position, file) {
+                truncated.append((file, state))
+            } else {
+                matched.append((file, state))
+            }
+        }
+        // A truncated file's lines may continue in a copy (copytruncate): the copy takes the
+        // position, and the truncated file is a new one. Without a copy, it starts over.
+        let truncatedStates = Set(truncated.map { ObjectIdentifier($0.1) })
+        for file in rest {
+            let candidates = states.values.filter {
+                $0.position.firstLineHash == file.firstLineHash
+                    && (!held.contains(ObjectIdentifier($0)) || truncatedStates.contains(ObjectIdentifier($0)))
+            }.sorted { $0.position.fingerprint < $1.position.fingerprint }
+            if let state = candidates.first(where: { continues($0.position, in: file) }) {
+                held.insert(ObjectIdentifier(state))
+                if truncatedStates.contains(ObjectIdentifier(state)) {
+                    truncated.removeAll { $0.1 === state }
+                    let fresh = newState(
+                        for: file.firstLineHash, path: state.position.path, inode: state.position.inode)
+                    if let t = listed.first(where: { $0.inode == state.position.inode }) { matched.append((t, fresh)) }
+                }
+                matched.append((file, state))
+                continue
+            }
+            let copyOfLive = states.values.contains {
+                held.contains(ObjectIdentifier($0)) && !truncatedStates.contains(ObjectIdentifier($0))
+                    && $0.position.firstLineHash == file.firstLineHash && Self.isCopy(file, of: $0)
+            }
+            if copyOfLive { continue }
+            matched.append((file, newState(for: file.firstLineHash, path: file.path, inode: file.inode)))
+        }
+        for (file, state) in truncated {
+            state.position.offset = 0
+            state.position.line = 0
+            state.position.tail = nil
+            state.scanFrom = 0
+            matched.append((file, state))
+        }
+        return matched
+    }
+
+    /// Whether the file of `position` still holds the line that ended its reading (not known
+    /// for a position saved before lines were hashed: then it is taken to).
+    private func stillHolds(_ position: FilePosition, _ file: Listed) -> Bool {
+        guard position.offset > 0, position.tail != nil else { return true }
+        return continues(position, in: file)
+    }
+
+    /// Whether `file` holds what was read at `position`: nothing yet, or the same line ending at
+    /// its offset.
+    private func continues(_ position: FilePosition, in file: Listed) -> Bool {
+        guard position.offset > 0 else { return true }
+        guard file.size >= position.offset, let tail = position.tail else { return false }
+        return Self.tailHash(fd: file.fd, offset: position.offset) == tail
+    }
+
+    /// Whether `file` holds the same bytes as the file of `state` so far: its first and last
+    /// 4 KiB are the same bytes at the same offsets there (a copy being made, or made).
+    private static func isCopy(_ file: Listed, of state: State) -> Bool {
+        let copy = file.fd
+        let original = state.fd >= 0 ? state.fd : open(state.position.path, O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else { return false }
+        defer { if original != state.fd { close(original) } }
+        var st = stat()
+        guard fstat(original, &st) == 0, Int64(st.st_size) >= file.size else { return false }
+        func same(at offset: Int64, count: Int) -> Bool {
+            guard count > 0 else { return true }
+            var a = [UInt8](repeating: 0, count: count)
+            var b = [UInt8](repeating: 1, count: count)
+            let n = a.withUnsafeMutableBytes { pread(copy, $0.baseAddress, count, off_t(offset)) }
+            let m = b.withUnsafeMutableBytes { pread(original, $0.baseAddress, count, off_t(offset)) }
+            return n == count && m == count && a == b
+        }
+        let head = Int(min(file.size, 4096))
+        let tailStart = max(Int64(head), file.size - 4096)
+        return same(at: 0, count: head) && same(at: tailStart, count: Int(file.size - tailStart))
+    }
+
+    /// A new state for a file whose first line hashes to `hash`: identity `hash`, or `hash~N`.
+    private func newState(for hash: String, path: String, inode: UInt64) -> State {
+        var identity = hash
+        var n = 2
+        while states[identity] != nil {
+            identity = "\(hash)~\(n)"
+            n += 1
+        }
+        let state = State(FilePosition(fingerprint: identity, path: path, inode: inode, offset: 0, line: 0))
+        states[identity] = state
+        return state
     }
 
     /// Reads, then checks through the same descriptor that the file still starts
@@ -142,7 +306,7 @@ public final class FileTailer {
         let before = (state.position, state.scanFrom, lines.count)
         read(state, into: &lines, limit: limit)
         guard lines.count > before.2 || state.position != before.0 else { return }
-        if Self.fingerprint(fd: state.fd) != state.position.fingerprint {
+        if Self.fingerprint(fd: state.fd).map({ $0[...] }) != state.position.firstLineHash {
             lines.removeSubrange(before.2...)
             state.position = before.0
             state.scanFrom = before.1
@@ -184,6 +348,7 @@ public final class FileTailer {
                 progressed = true
             }
             state.position.offset = start + Int64(lineStart)
+            if progressed { state.position.tail = Self.tailHash(fd: state.fd, offset: state.position.offset) }
             if !progressed {
                 // No newline in a whole chunk: an over-long line still being written, or one to skip.
                 if n == chunk { skipLongLine(state, into: &lines) }
@@ -203,13 +368,24 @@ public final class FileTailer {
         let probeSize = 1 << 16
         var probe = [UInt8](repeating: 0, count: probeSize)
         var at = max(state.scanFrom, state.position.offset)
+        let stop = at + Self.scanBudget
         while true {
+            // A line of gigabytes (a sparse region, a file of zeros) is searched a slice per poll,
+            // so that the loop polling it stays free for its other work.
+            guard at < stop else {
+                state.scanFrom = at
+                scanning = true
+                return
+            }
             let n = probe.withUnsafeMutableBytes { pread(state.fd, $0.baseAddress, probeSize, off_t(at)) }
             guard n > 0 else {
                 state.scanFrom = at
                 return
             }
-            if let nl = probe[0..<n].firstIndex(of: 0x0A) {
+            let newline = probe.withUnsafeBytes { raw in
+                memchr(raw.baseAddress!, 0x0A, n).map { raw.baseAddress!.distance(to: $0) }
+            }
+            if let nl = newline {
                 state.position.line += 1
                 lines.append(
                     TailedLine(
@@ -217,6 +393,7 @@ public final class FileTailer {
                         offset: state.position.offset,
                         number: state.position.line, bytes: head.prefix(max(0, got)), tooLong: true))
                 state.position.offset = at + Int64(nl) + 1
+                state.position.tail = Self.tailHash(fd: state.fd, offset: state.position.offset)
                 state.scanFrom = state.position.offset
                 return
             }
@@ -246,6 +423,24 @@ public final class FileTailer {
             h = h &* 0x100_0000_01b3
         }
         return String(h, radix: 16)
+    }
+
+    /// The hash of the line that ends at `offset` (its last 4 KiB when longer), nil when
+    /// `offset` is not just after a newline.
+    static func tailHash(fd: Int32, offset: Int64) -> UInt64? {
+        guard offset > 0 else { return nil }
+        let start = max(0, offset - 4096)
+        let count = Int(offset - start)
+        var window = [UInt8](repeating: 0, count: count)
+        let n = window.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(start)) }
+        guard n == count, window[count - 1] == 0x0A else { return nil }
+        let from = window[0..<(count - 1)].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in window[from..<(count - 1)] {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h
     }
 
     /// Paths matching a glob, sorted.

@@ -50,19 +50,23 @@ public struct ReportBook: Sendable {
         return ReportDocument(month: month.description, reports: reports)
     }
 
-    /// Seals every month due by `now` (Unix milliseconds), in month order per contract.
-    /// - Returns: `contract month` of each month sealed.
+    /// Seals the months due by `now` (Unix milliseconds), in month order per contract, at most
+    /// `limit` of them: a daemon seals a long history a few months at a time between its other
+    /// work, never all of it in one go.
+    /// - Returns: `contract month` of each month sealed, and whether more are due.
     @discardableResult
-    public func sealDue(nowMilliseconds now: Int64) throws -> [String] {
+    public func sealDue(nowMilliseconds now: Int64, limit: Int = .max) throws -> (sealed: [String], more: Bool) {
         let asOf = Instant(now / 1000)
         var done: [String] = []
         var services: [SLAEvent]?
+        var budget = limit
         for c in contracts {
             guard let first = try store.firstIncident(contract: c.id) else { continue }
             var sealed = try store.sealedReports(contract: c.id)
             let start = sealed.last.flatMap { YearMonth(parsing: $0.month)?.next } ?? c.month(of: first)
             var month = start
             while c.zone.startOfDay(month.next.firstDay).seconds + sealAfter <= asOf.seconds {
+                guard budget > 0 else { return (done, true) }
                 defer { month = month.next }
                 guard c.validDays(in: month) > 0 else { continue }
                 if services == nil { services = try store.serviceEvents() }
@@ -82,9 +86,10 @@ public struct ReportBook: Sendable {
                     done.append("\(c.id) \(month)")
                 }
                 sealed.append(record)
+                budget -= 1
             }
         }
-        return done
+        return (done, false)
     }
 
     /// The earliest instant (Unix ms) after `now` at which a month's grace ends for some contract:

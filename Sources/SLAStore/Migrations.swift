@@ -288,6 +288,13 @@ enum Migrations {
             try flush()
             try db.execute(sql: "DROP TABLE events")
         }
+        m.registerMigration("v7-source-tail-and-conflicts") { db in
+            // The hash of the last line read of each file: a file found under another inode
+            // continues a saved position only when it holds that line at the saved offset.
+            try db.execute(sql: "ALTER TABLE source_offsets ADD COLUMN tail INTEGER")
+            // Events whose id was known with other content, per source.
+            try db.execute(sql: "ALTER TABLE source_stats ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0")
+        }
         return m
     }
 }

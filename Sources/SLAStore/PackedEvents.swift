@@ -3,31 +3,49 @@ import SLACore
 /// A run of events of one source as one value of the ledger (`ledger.events`), so that a batch
 /// of twenty thousand events is one B-tree insert, not twenty thousand.
 ///
-/// The encoding is deterministic: a tag byte, the number of events, then per event a flag
-/// byte pair saying which optional values follow, its texts as a length and UTF-8 bytes and its
-/// instants as zigzag LEB128 varints. The type is written as its text (`incident.opened`), so
-/// the encoding does not depend on the order of Swift's enum.
+/// The encoding is deterministic: a tag byte, a checksum of everything after it (8 bytes,
+/// little-endian), the number of events, then per event a flag byte pair saying which optional
+/// values follow, its texts as a length and UTF-8 bytes and its instants as zigzag LEB128
+/// varints. The type is written as its text (`incident.opened`), so the encoding does not
+/// depend on the order of Swift's enum. The checksum makes a flipped byte (a `P3` become `P1`)
+/// an error on read instead of a different ledger; rows written before it (tag 1) have none.
 enum PackedEvents {
-    /// The first byte: a later encoding comes with a migration and a new tag.
-    static let tag: UInt8 = 1
+    /// The first byte: a later encoding comes with a new tag (readers keep reading the old).
+    static let tag: UInt8 = 2
+    /// The tag of rows without a checksum.
+    static let uncheckedTag: UInt8 = 1
 
     /// Appends the encoding of `events`, in their order, to `out`.
     static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
-        header(count: events.count, &out)
+        let start = header(count: events.count, &out)
         for e in events { withUnsafePointer(to: e) { append($0, &out) } }
+        seal(from: start, &out)
     }
 
     /// ``encode(_:into:)`` for a run of a batch's events, each read where it is.
     static func encode(_ pairs: EventPairs, _ range: Range<Int>, into out: inout [UInt8]) {
-        header(count: range.count, &out)
+        let start = header(count: range.count, &out)
         for k in range { append(pairs.event(k), &out) }
+        seal(from: start, &out)
     }
 
-    private static func header(count: Int, _ out: inout [UInt8]) {
+    /// Writes the tag, room for the checksum and the count; returns where the encoding starts.
+    private static func header(count: Int, _ out: inout [UInt8]) -> Int {
         // Most events take under 100 bytes: one allocation instead of doubling a megabyte.
         out.reserveCapacity(out.count + 100 * count)
+        let start = out.count
         out.append(tag)
+        out.append(contentsOf: repeatElement(0, count: 8))
         PackedBytes.number(Int64(count), &out)
+        return start
+    }
+
+    /// Fills in the checksum of the encoding that starts at `start`.
+    private static func seal(from start: Int, _ out: inout [UInt8]) {
+        out.withUnsafeMutableBufferPointer { b in
+            let sum = PackedBytes.checksum(UnsafeBufferPointer(rebasing: b[(start + 9)...]))
+            for k in 0..<8 { b[start + 1 + k] = UInt8(truncatingIfNeeded: sum >> (8 * UInt64(k))) }
+        }
     }
 
     private static func append(_ p: UnsafePointer<SLAEvent>, _ out: inout [UInt8]) {
@@ -63,9 +81,20 @@ enum PackedEvents {
     /// encoding of events (a damaged store), never reading outside them.
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [SLAEvent] {
         var reader = PackedBytes.Reader(bytes)
-        guard reader.byte() == tag, let count = reader.number(), count >= 0, count <= bytes.count else {
+        switch reader.byte() {
+        case tag:
+            guard bytes.count >= 9 else { throw Malformed() }
+            var stored: UInt64 = 0
+            for k in 0..<8 { stored |= UInt64(reader.byte()!) << (8 * UInt64(k)) }
+            guard stored == PackedBytes.checksum(UnsafeBufferPointer(rebasing: bytes[9...])) else {
+                throw Malformed(reason: "its checksum does not match: a byte of the store changed on disk")
+            }
+        case uncheckedTag:
+            break
+        default:
             throw Malformed()
         }
+        guard let count = reader.number(), count >= 0, count <= bytes.count else { throw Malformed() }
         var out: [SLAEvent] = []
         out.reserveCapacity(Int(count))
         func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
@@ -98,8 +127,10 @@ enum PackedEvents {
     struct Malformed: Error, CustomStringConvertible {
         /// The ledger row (`seq`), when known.
         var row: Int64? = nil
+        /// What is wrong with it.
+        var reason = "not slad's encoding"
         var description: String {
-            "ledger row \(row.map(String.init) ?? "?"): its events are damaged (not slad's encoding)"
+            "ledger row \(row.map(String.init) ?? "?"): its events are damaged (\(reason))"
         }
     }
 }

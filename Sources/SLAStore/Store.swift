@@ -117,10 +117,16 @@ public final class SLAStore: Sendable {
         for o in batch.offsets {
             try db.execute(
                 sql: """
-                    INSERT INTO source_offsets (source, fingerprint, path, inode, offset, line) VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO source_offsets (source, fingerprint, path, inode, offset, line, tail)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (source, fingerprint) DO UPDATE SET
-                        path = excluded.path, inode = excluded.inode, offset = excluded.offset, line = excluded.line
-                    """, arguments: [o.source, o.fingerprint, o.path, Int64(bitPattern: o.inode), o.offset, o.line])
+                        path = excluded.path, inode = excluded.inode, offset = excluded.offset, line = excluded.line,
+                        tail = excluded.tail
+                    """,
+                arguments: [
+                    o.source, o.fingerprint, o.path, Int64(bitPattern: o.inode), o.offset, o.line,
+                    o.tail.map { Int64(bitPattern: $0) },
+                ])
         }
         try Self.writeState(batch, db, sideRows: &sideRows)
         let outbox = try db.cachedStatement(
@@ -168,10 +174,12 @@ public final class SLAStore: Sendable {
         for (source, st) in batch.stats {
             try db.execute(
                 sql: """
-                    INSERT INTO source_stats (source, lines, events, duplicates, quarantined) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO source_stats (source, lines, events, duplicates, quarantined, conflicts)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (source) DO UPDATE SET lines = lines + excluded.lines, events = events + excluded.events,
-                        duplicates = duplicates + excluded.duplicates, quarantined = quarantined + excluded.quarantined
-                    """, arguments: [source, st.lines, st.events, st.duplicates, st.quarantined])
+                        duplicates = duplicates + excluded.duplicates, quarantined = quarantined + excluded.quarantined,
+                        conflicts = conflicts + excluded.conflicts
+                    """, arguments: [source, st.lines, st.events, st.duplicates, st.quarantined, st.conflicts])
         }
     }
 
@@ -391,8 +399,9 @@ public final class SLAStore: Sendable {
     public func events() throws -> [(event: SLAEvent, source: String)] {
         try queue.read { db in
             var out: [(SLAEvent, String)] = []
+            // Grown by appending, which doubles: reserving each row's exact room would copy the
+            // whole array once per ledger row, quadratic in the number of batches.
             try Self.forEachLedgerRun(db) { source, events in
-                out.reserveCapacity(out.count + events.count)
                 for e in events { out.append((e, source)) }
             }
             return out
@@ -416,8 +425,9 @@ public final class SLAStore: Sendable {
             let events: [SLAEvent]
             do {
                 events = try PackedEvents.decode(bytes)
-            } catch {
-                throw PackedEvents.Malformed(row: seq)
+            } catch var malformed as PackedEvents.Malformed {
+                malformed.row = seq
+                throw malformed
             }
             try body(source, events)
         }
@@ -426,10 +436,12 @@ public final class SLAStore: Sendable {
     /// Saved offsets of every file of every source.
     public func offsets() throws -> [SourceOffset] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT source, fingerprint, path, inode, offset, line FROM source_offsets").map {
+            try Row.fetchAll(
+                db, sql: "SELECT source, fingerprint, path, inode, offset, line, tail FROM source_offsets"
+            ).map {
                 SourceOffset(
                     source: $0[0], fingerprint: $0[1], path: $0[2], inode: UInt64(bitPattern: $0[3]), offset: $0[4],
-                    line: $0[5])
+                    line: $0[5], tail: ($0[6] as Int64?).map { UInt64(bitPattern: $0) })
             }
         }
     }
@@ -588,13 +600,14 @@ public final class SLAStore: Sendable {
         try queue.read { db in
             var out: [String: SourceStats] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT source, lines, events, duplicates, quarantined FROM source_stats")
+                db, sql: "SELECT source, lines, events, duplicates, quarantined, conflicts FROM source_stats")
             {
                 var st = SourceStats()
                 st.lines = row[1]
                 st.events = row[2]
                 st.duplicates = row[3]
                 st.quarantined = row[4]
+                st.conflicts = row[5]
                 out[row[0]] = st
             }
             return out

@@ -64,13 +64,21 @@ enum Render {
         var out = "slad \(s.version), up \(duration(s.uptimeSeconds)), configuration generation \(s.configGeneration)\n"
         out += "incidents: \(c.open) open, \(c.atRisk > 0 ? paint("\(c.atRisk) at risk", "33") : "0 at risk"), "
         out += "\(c.breached > 0 ? paint("\(c.breached) breached", "31") : "0 breached")"
-        out += "; \(s.events) events, \(s.armedTimers) timers armed\n\n"
+        out += "; \(s.events) events, \(s.armedTimers) timers armed\n"
+        if let error = s.storeError {
+            out += paint("store: does not take writes: \(error); retrying, nothing is lost", "31") + "\n"
+        }
+        for source in s.sources {
+            if let error = source.error { out += paint("source \(source.name): \(error)", "31") + "\n" }
+        }
+        out += "\n"
         out += table(
-            ["SOURCE", "READ", "LAG", "LINES", "EVENTS", "DUPLICATES", "QUARANTINED"],
+            ["SOURCE", "READ", "LAG", "LINES", "EVENTS", "DUPLICATES", "CONFLICTS", "QUARANTINED"],
             s.sources.map {
                 [
                     $0.name, bytes($0.offsetBytes), $0.lagBytes > 0 ? paint(bytes($0.lagBytes), "33") : "0",
-                    "\($0.lines)", "\($0.events)", "\($0.duplicates)", "\($0.quarantined)",
+                    "\($0.lines)", "\($0.events)", "\($0.duplicates)",
+                    $0.conflicts > 0 ? paint("\($0.conflicts)", "31") : "0", "\($0.quarantined)",
                 ]
             })
         out += "\n"

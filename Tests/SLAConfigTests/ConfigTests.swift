@@ -291,4 +291,26 @@ struct ConfigTests {
         let full = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": contract("100%")])
         #expect(full.errors().isEmpty, "\(full.errors())")
     }
+
+    @Test("a YAML syntax error is placed on the line that broke it, not at the end of the file; a tab gets a hint")
+    func yamlSyntaxLines() throws {
+        let unclosed = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": "id: good\ncustomer: [unclosed\nfee: { amount: \"1.00\", currency: EUR }\n\n\n",
+        ])
+        let errors = unclosed.errors()
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?.line == 2, "\(errors)")
+        #expect(errors.first?.reason.contains("noticed at line") == true, "\(errors)")
+        let tab = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": "id: good\npriorities:\n\tP1: { reaction: 15m }\n",
+        ])
+        let tabErrors = tab.errors()
+        #expect(tabErrors.count == 1, "\(tabErrors)")
+        #expect(tabErrors.first?.line == 3, "\(tabErrors)")
+        #expect(
+            tabErrors.first?.hint == "YAML indents with spaces only: replace the tab on line 3 with spaces",
+            "\(tabErrors)")
+    }
 }

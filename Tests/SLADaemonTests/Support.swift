@@ -71,7 +71,7 @@ struct TestSetup {
         let config = try configuration()
         let store = try Daemon.openStore(options())
         let notifier = try Notifier(config: config, store: store, logger: testLogger)
-        let ingest = Ingest(config: config, store: store, maxLineBytes: 1 << 20, reference: false)
+        let ingest = Ingest(config: config, store: store, maxLineBytes: 1 << 20, reference: false, logger: testLogger)
         let board = StatusBoard(startedMilliseconds: wallMilliseconds())
         let loop = try EngineLoop(
             config: config, store: store,

@@ -85,3 +85,109 @@ struct FileTailerTests {
         #expect(texts(tailer.poll(maxLines: 10)) == ["no newline yet"])
     }
 }
+
+@Suite("File identity: files that share a first line (real files)")
+struct FileIdentityTests {
+    /// Polls until nothing more comes.
+    func drain(_ tailer: FileTailer) -> [String] {
+        var all: [String] = []
+        while true {
+            let lines = tailer.poll(maxLines: 1_000)
+            if lines.isEmpty && !tailer.scanning { return all }
+            all += texts(lines)
+        }
+    }
+
+    @Test("two CSV exports with the same header are two files: every row of both is read, each once")
+    func sharedHeader() throws {
+        let dir = try tempFolder()
+        let rows = (1...3_000).map { "INC-\($0),2026-11-01,Accepted" }
+        try appendBytes(
+            dir.appendingPathComponent("export-1.csv"),
+            Array(("id,time,status\n" + rows[..<1_500].joined(separator: "\n") + "\n").utf8))
+        try appendBytes(
+            dir.appendingPathComponent("export-2.csv"),
+            Array(("id,time,status\n" + rows[1_500...].joined(separator: "\n") + "\n").utf8))
+        let tailer = FileTailer(pattern: dir.appendingPathComponent("export-*.csv").path)
+        let read = drain(tailer)
+        #expect(read.filter { $0 == "id,time,status" }.count == 2)
+        #expect(Set(read.filter { $0 != "id,time,status" }) == Set(rows))
+        #expect(read.count == rows.count + 2)
+        let ids = tailer.positions.map(\.fingerprint)
+        #expect(ids.count == 2 && Set(ids).count == 2, "two identities: \(ids)")
+        // A restart from the saved positions reads nothing again, and new rows of each file once.
+        let again = FileTailer(pattern: tailer.pattern, saved: tailer.positions)
+        #expect(drain(again).isEmpty)
+        try appendBytes(dir.appendingPathComponent("export-2.csv"), Array("INC-9001,2026-11-02,Closed\n".utf8))
+        #expect(drain(again) == ["INC-9001,2026-11-02,Closed"])
+    }
+
+    @Test(
+        "rotation by rename of a log that opens with a banner: the old file is finished, the new one read from its start"
+    )
+    func bannerRotation() throws {
+        let dir = try tempFolder()
+        let live = dir.appendingPathComponent("app.log")
+        let banner = "# app log v1\n"
+        try appendBytes(live, Array((banner + (1...400).map { "old-\($0)\n" }.joined()).utf8))
+        let tailer = FileTailer(pattern: live.path)
+        var read = drain(tailer)
+        try appendBytes(live, Array((401...500).map { "old-\($0)\n" }.joined().utf8))
+        // Rotated: renamed away, a new file with the same banner (and, as it happens, longer).
+        try FileManager.default.moveItem(at: live, to: dir.appendingPathComponent("app.log.1"))
+        try appendBytes(live, Array((banner + (1...800).map { "new-\($0)\n" }.joined()).utf8))
+        read += drain(tailer)
+        #expect(read.filter { $0 == "# app log v1" }.count == 2)
+        #expect(read.filter { $0.hasPrefix("old-") } == (1...500).map { "old-\($0)" })
+        #expect(read.filter { $0.hasPrefix("new-") } == (1...800).map { "new-\($0)" })
+    }
+
+    @Test(
+        "copytruncate of a log with a banner: the copy is finished from where reading stood, the truncated file read anew"
+    )
+    func bannerCopyTruncate() throws {
+        let dir = try tempFolder()
+        let live = dir.appendingPathComponent("app.log")
+        let banner = "# app log v1\n"
+        try appendBytes(live, Array((banner + (1...300).map { "a-\($0)\n" }.joined()).utf8))
+        let tailer = FileTailer(pattern: dir.appendingPathComponent("app.log*").path)
+        var read = drain(tailer)
+        try appendBytes(live, Array((301...350).map { "a-\($0)\n" }.joined().utf8))
+        // copytruncate: copy, then a poll between copy and truncation, then truncate and refill.
+        let copy = dir.appendingPathComponent("app.log.1")
+        try FileManager.default.copyItem(at: live, to: copy)
+        read += drain(tailer)
+        let fd = open(live.path, O_WRONLY | O_TRUNC)
+        close(fd)
+        try appendBytes(live, Array((banner + (1...20).map { "b-\($0)\n" }.joined()).utf8))
+        read += drain(tailer)
+        #expect(read.filter { $0.hasPrefix("a-") } == (1...350).map { "a-\($0)" })
+        #expect(read.filter { $0.hasPrefix("b-") } == (1...20).map { "b-\($0)" })
+        #expect(read.filter { $0 == "# app log v1" }.count == 2)
+    }
+
+    @Test(
+        "a line of gigabytes without a newline (a sparse region) is searched a slice per poll, then the next line read")
+    func sparseRegion() throws {
+        let dir = try tempFolder()
+        let file = dir.appendingPathComponent("a.log")
+        try appendBytes(file, Array("first\n".utf8))
+        // 1 GiB of zeros that take no disk (a hole), then a line.
+        let fd = open(file.path, O_WRONLY)
+        #expect(ftruncate(fd, 6 + (1 << 30)) == 0)
+        close(fd)
+        try appendBytes(file, Array("\nafter\n".utf8))
+        let tailer = FileTailer(pattern: file.path, maxLineBytes: 1_000)
+        var polls = 0
+        var lines: [TailedLine] = []
+        var last: [TailedLine]
+        repeat {
+            last = tailer.poll(maxLines: 100)
+            lines += last
+            polls += 1
+        } while tailer.scanning || !last.isEmpty
+        #expect(polls >= Int((1 << 30) / FileTailer.scanBudget), "each poll searched a slice, not all of it")
+        #expect(lines.map(\.tooLong) == [false, true, false])
+        #expect(texts([lines[0], lines[2]]) == ["first", "after"])
+    }
+}

@@ -46,6 +46,56 @@ struct LedgerTests {
         }
     }
 
+    @Test(
+        "a flipped byte anywhere in a ledger row is an error on read, not another ledger; rows without a checksum still read"
+    )
+    func checksum() throws {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        let events = Self.randomEvents(&rng, count: 300)
+        var bytes: [UInt8] = []
+        PackedEvents.encode(events, into: &bytes)
+        for _ in 0..<200 {
+            var damaged = bytes
+            let at = 1 + Int(rng.next() % UInt64(bytes.count - 1))
+            damaged[at] ^= UInt8(1 << (rng.next() % 8))
+            #expect(throws: PackedEvents.Malformed.self, "byte \(at) flipped (SLAD_TEST_SEED=\(seed))") {
+                try damaged.withUnsafeBufferPointer { try PackedEvents.decode($0) }
+            }
+        }
+        // The encoding without its checksum, under the tag of rows written before checksums.
+        let unchecked = [PackedEvents.uncheckedTag] + bytes.dropFirst(9)
+        #expect(try unchecked.withUnsafeBufferPointer { try PackedEvents.decode($0) } == events)
+    }
+
+    @Test("a priority changed on disk inside a ledger row stops the store's reader with the row named")
+    func damagedStore() throws {
+        let path = try temporaryStorePath()
+        let store = try SLAStore(path: path)
+        var batch = Batch()
+        batch.events = [
+            (SLAEvent(id: "o", time: Instant(1_000), type: .opened, incident: "INC-1", priority: "P3"), "src")
+        ]
+        try store.commit(batch)
+        // Rewrite the row's bytes as a disk would damage them: P3 becomes P1.
+        let raw = try GRDB.DatabaseQueue(path: path)
+        try raw.write { db in
+            let blob = try Data.fetchOne(db, sql: "SELECT events FROM ledger")!
+            var bytes = [UInt8](blob)
+            let i = try #require(
+                bytes.indices.first { bytes[$0] == UInt8(ascii: "P") && bytes[$0 + 1] == UInt8(ascii: "3") })
+            bytes[i + 1] = UInt8(ascii: "1")
+            try db.execute(sql: "UPDATE ledger SET events = ?", arguments: [Data(bytes)])
+        }
+        let error = try #require(throws: PackedEvents.Malformed.self) {
+            try SLAStore(path: path, readOnly: true).events()
+        }
+        #expect(
+            error.description
+                == "ledger row 1: its events are damaged (its checksum does not match: a byte of the store changed on disk)"
+        )
+    }
+
     @Test("a batch's events are one row per run of a source; they read back in arrival order, service events apart")
     func runsPerSource() throws {
         let store = try SLAStore(path: try temporaryStorePath())

@@ -511,9 +511,12 @@ struct ControlAbuseTests {
         #expect(try curl(s, "/v1/status").status == 200)
     }
 
-    @Test("over max_connections: a clear 503, and the slot frees when a client leaves")
+    @Test(
+        "over max_connections: a clear 503 for a status reader, root still served from the reserve, and the slot frees when a client leaves"
+    )
     func connectionLimit() throws {
-        let world = try ControlWorld(control: "control:\n  max_connections: 50\n")
+        // nobody reads through the socket's group (nogroup); root and the admin group use the reserve.
+        let world = try ControlWorld(control: "control:\n  max_connections: 50\n  status_group: nogroup\n")
         let daemon = try world.start()
         defer { world.stop(daemon) }
         let idle = client(["idle", world.socket, "50"])
@@ -528,12 +531,44 @@ struct ControlAbuseTests {
         var refused = (status: 0, body: "")
         #expect(
             try waitUntil(5) {
-                refused = try curl(world.socket, "/v1/status")
+                refused = try curl(world.socket, "/v1/status", user: "nobody")
                 return refused.status == 503
             })
         #expect(json(refused.body)["code"] as? String == "too_many_connections")
+        // The operator who has to look into it is not locked out.
+        #expect(try curl(world.socket, "/v1/status").status == 200)
         try idleIn.fileHandleForWriting.close()
         idle.waitUntilExit()
-        #expect(try waitUntil(10) { try curl(world.socket, "/v1/status").status == 200 })
+        #expect(try waitUntil(10) { try curl(world.socket, "/v1/status", user: "nobody").status == 200 })
+    }
+
+    @Test("clients that pipeline requests and never read the answers cost slad a bounded amount of memory")
+    func unreadAnswers() throws {
+        let world = try ControlWorld()
+        let daemon = try world.start()
+        defer { world.stop(daemon) }
+        func residentKiB() -> Int {
+            let text = (try? String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let line = text.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+        }
+        let before = residentKiB()
+        // 20 connections, 4 MB of requests each: about 2.6 million status answers never read.
+        let flood = client(["flood", world.socket, "20", String(4 << 20)])
+        let out = Pipe()
+        let hold = Pipe()
+        flood.standardOutput = out
+        flood.standardInput = hold
+        try flood.run()
+        let said = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(said.hasPrefix("flooded"), "\(said)")
+        let during = residentKiB()
+        // Others are still served while those connections sit full.
+        #expect(try curl(world.socket, "/v1/status", maxTime: 5).status == 200)
+        try hold.fileHandleForWriting.close()
+        flood.waitUntilExit()
+        #expect(
+            during - before < 64 * 1024,
+            "resident memory grew from \(before / 1024) MB to \(during / 1024) MB with unread answers (\(said))")
     }
 }

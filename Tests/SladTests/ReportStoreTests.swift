@@ -235,7 +235,7 @@ struct SealedReportTests {
         // Sealed ten days into last month: only two months back is over.
         let tenDaysIn = (ISO8601.parse("\(m1)-11T00:00:00Z")!.instant(in: .utc).seconds) * 1000
         let early = ReportBook(store: try SLAStore(path: path), contracts: contracts, sealAfter: 1)
-        #expect(try early.sealDue(nowMilliseconds: tenDaysIn) == ["rep-tiers \(m2)"])
+        #expect(try early.sealDue(nowMilliseconds: tenDaysIn).sealed == ["rep-tiers \(m2)"])
         try append(
             dir.appendingPathComponent("events.jsonl"),
             Self.incident("C", m2, day: "20", ack: "10:30", resolved: "12:00"))
@@ -243,7 +243,7 @@ struct SealedReportTests {
         // Now last month is sealed too, carrying the correction of two months back.
         let book = ReportBook(store: try SLAStore(path: path), contracts: contracts, sealAfter: 1)
         let now = Int64(Date().timeIntervalSince1970) * 1000
-        #expect(try book.sealDue(nowMilliseconds: now) == ["rep-tiers \(m1)"])
+        #expect(try book.sealDue(nowMilliseconds: now).sealed == ["rep-tiers \(m1)"])
         #expect(
             try book.store.adjustments(contract: "rep-tiers") == [
                 RecordedAdjustment(sealedMonth: m2, appliedMonth: m1, amountMinorUnits: 100_000)
@@ -255,6 +255,6 @@ struct SealedReportTests {
         let current = try book.document(
             month: YearMonth(parsing: m0)!, contract: "rep-tiers", asOf: Instant(now / 1000))
         #expect(current.reports[0].adjustments.isEmpty, "carried by \(m1) already")
-        #expect(try book.sealDue(nowMilliseconds: now).isEmpty, "nothing sealed twice")
+        #expect(try book.sealDue(nowMilliseconds: now).sealed.isEmpty, "nothing sealed twice")
     }
 }

@@ -197,7 +197,7 @@ struct SystemdEndToEndTests {
         #expect(
             waitUntil(15) {
                 let text = (try? machine.unitLog("slad")) ?? ""
-                return text.contains("slad: reload rejected") && text.contains("/etc/slad/contracts.d/e2e-new.yaml:3")
+                return text.contains("slad: reload rejected") && text.contains("/etc/slad/contracts.d/e2e-new.yaml:2:")
             })
         #expect(try machine.run("slactl contracts").stdout.contains("e2e-new") == false)
         #expect(try machine.show("slad.service", ["MainPID"])["MainPID"] == firstPID)

@@ -13,8 +13,13 @@ public struct IngestEngine: Sendable {
     /// event of event `i`'s incident (-1: none yet).
     private var events = EventStore()
     private var next: [Int] = []
-    /// Every event identity seen.
+    /// Every event identity seen, and the ``SLAEvent/contentHash`` of the event it came with,
+    /// by the identity's number (8 bytes per id).
     private var seen = StringTable()
+    private var contents: [UInt64] = []
+    /// Positions, in the events of the last ``mark(_:idHashes:contentHashes:)``, of events whose
+    /// id was known with other content: not applied (the first event of an id stands).
+    public private(set) var lastConflicts: [Int] = []
     /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
     private var generation = 0
 
@@ -56,18 +61,27 @@ public struct IngestEngine: Sendable {
     /// `idHashes`, when given, holds ``identityHash(_:)`` of each event's id, in order. The
     /// touched incidents come as their numbers (``number(of:)``): whoever evaluates and decides
     /// them then finds each one without looking its name up again.
-    public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
-        fresh: [Bool], touched: [Int]
-    ) {
+    public mutating func mark(
+        _ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, contentHashes: [UInt64]? = nil
+    ) -> (fresh: [Bool], touched: [Int]) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
         var touched: [Int] = []
+        lastConflicts = []
         // Shared with a copy of this engine: the copy keeps the events it has.
         if !isKnownUniquelyReferenced(&self.events) { self.events = self.events.copy() }
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
+            func content(_ k: Int) -> UInt64 { contentHashes?[k] ?? pairs.event(k).pointee.contentHash }
+            // New ids are numbered in order: their contents first, then the known ids are compared.
+            for k in 0..<pairs.count where fresh[k] { contents.append(content(k)) }
+            for k in 0..<pairs.count where !fresh[k] {
+                if let n = seen.number(of: pairs.event(k).pointee.id), contents[n] != content(k) {
+                    lastConflicts.append(k)
+                }
+            }
             for k in 0..<pairs.count {
                 let e = pairs.event(k)
                 guard fresh[k], e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty

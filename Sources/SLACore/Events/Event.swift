@@ -100,3 +100,40 @@ public struct SLAEvent: Sendable, Hashable {
         return a.pointee.id < b.pointee.id
     }
 }
+
+extension SLAEvent {
+    /// Why the daemon keeps this event out of the engine (the line is quarantined), as replay
+    /// does: a time outside the range every calendar covers, or an incident event without its
+    /// incident. Nil when the event may go in.
+    public var refusal: (field: String, reason: String)? {
+        if !BusinessCalendar.supportedRange.contains(time) {
+            return ("time", "time_out_of_range: outside 1990–2099")
+        }
+        if type.isIncidentEvent, incident?.isEmpty ?? true {
+            return ("incident", "missing_incident: an incident event without incident")
+        }
+        return nil
+    }
+}
+
+extension SLAEvent {
+    /// A hash of everything but the id: an id that comes again with another content hash is a
+    /// conflict, not a duplicate. Seeded per process, like Swift's hashing: compared within one
+    /// run only (a restart hashes the ledger's events again).
+    public var contentHash: UInt64 {
+        var h = Hasher()
+        h.combine(time)
+        h.combine(type)
+        h.combine(incident)
+        h.combine(contract)
+        h.combine(service)
+        h.combine(priority)
+        h.combine(status)
+        h.combine(assignee)
+        h.combine(team)
+        h.combine(level)
+        h.combine(due)
+        h.combine(promise)
+        return UInt64(bitPattern: Int64(h.finalize()))
+    }
+}

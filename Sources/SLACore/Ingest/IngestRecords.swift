@@ -2,7 +2,8 @@
 public struct SourceOffset: Sendable, Hashable {
     /// The configured source.
     public var source: String
-    /// Identity of the file: a hash of its first line (survives renames, detects inode reuse).
+    /// Identity of the file (the tailer's): the hash of its first line, with `~N` for a later
+    /// file that shares it.
     public var fingerprint: String
     /// Where the file was last seen.
     public var path: String
@@ -12,15 +13,21 @@ public struct SourceOffset: Sendable, Hashable {
     public var offset: Int64
     /// Lines consumed.
     public var line: Int
+    /// The hash of the last line consumed, which a file found under another inode must hold
+    /// at `offset` to continue here; nil before the first line (and in stores from before it).
+    public var tail: UInt64?
 
     /// Creates an offset record.
-    public init(source: String, fingerprint: String, path: String, inode: UInt64, offset: Int64, line: Int) {
+    public init(
+        source: String, fingerprint: String, path: String, inode: UInt64, offset: Int64, line: Int, tail: UInt64? = nil
+    ) {
         self.source = source
         self.fingerprint = fingerprint
         self.path = path
         self.inode = inode
         self.offset = offset
         self.line = line
+        self.tail = tail
     }
 }
 
@@ -61,8 +68,11 @@ public struct SourceStats: Sendable, Hashable {
     public var lines = 0
     /// Events new to the ledger.
     public var events = 0
-    /// Events whose identity was already in the ledger.
+    /// Events whose identity was already in the ledger, with the same content.
     public var duplicates = 0
+    /// Events whose identity was already in the ledger with other content: the first stands,
+    /// these are not applied (a source reusing ids is misconfigured or replaying altered data).
+    public var conflicts = 0
     /// Lines quarantined.
     public var quarantined = 0
 

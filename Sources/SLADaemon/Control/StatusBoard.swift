@@ -16,6 +16,7 @@ final class StatusBoard: Sendable {
         var sources: [SourceStatus] = []
         var quarantine: [String: Int] = [:]
         var sinks: [SinkStatus] = []
+        var storeError: String?
     }
 
     private struct State {
@@ -55,7 +56,7 @@ final class StatusBoard: Sendable {
             events: snapshot.events, armedTimers: snapshot.armed, incidents: snapshot.counts, sources: snapshot.sources,
             quarantine: snapshot.quarantine.map { QuarantineCount(reason: $0.key, count: $0.value) }
                 .sorted { ($1.count, $0.reason) < ($0.count, $1.reason) },
-            outbox: snapshot.sinks)
+            outbox: snapshot.sinks, storeError: snapshot.storeError)
         let bytes = APIJSON.encode(report)
         state.withLock { $0.cache = (version, second, bytes) }
         return bytes

@@ -34,20 +34,25 @@ final class Committer: Sendable {
     private let giveUp: @Sendable () -> Bool
     private let committed: @Sendable (Batch) -> Void
     private let retryDelay: @Sendable (Int) -> Void
+    private let health: @Sendable (String?) -> Void
 
     /// A committer to `store`; `committed` runs after each batch is durable. A commit that
-    /// fails is retried (after `retryDelay(attempt)`) until it succeeds or `giveUp` says so.
+    /// fails is retried (after `retryDelay(attempt)`) until it succeeds or `giveUp` says so;
+    /// `health` hears why the store fails (on the commit thread, while the engine may be
+    /// waiting for room), and nil once a commit succeeds again.
     init(
         store: any BatchCommitting, depth: Int = 2, logger: Logger, giveUp: @escaping @Sendable () -> Bool,
         retryDelay: @escaping @Sendable (Int) -> Void = { attempt in
             usleep(useconds_t(min(5_000_000, 100_000 * attempt)))
         },
+        health: @escaping @Sendable (String?) -> Void = { _ in },
         committed: @escaping @Sendable (Batch) -> Void
     ) {
         self.store = store
         self.logger = logger
         self.giveUp = giveUp
         self.retryDelay = retryDelay
+        self.health = health
         slots = DispatchSemaphore(value: depth)
         self.committed = committed
     }
@@ -83,12 +88,17 @@ final class Committer: Sendable {
         while true {
             do {
                 try store.commit(batch)
+                if attempt > 0 {
+                    logger.note("slad: the store takes writes again", ["attempts": String(attempt + 1)])
+                    health(nil)
+                }
                 break
             } catch {
                 attempt += 1
                 logger.note(
                     "slad: store commit failed; retrying", ["error": "\(error)", "attempt": String(attempt)],
                     level: .error)
+                if attempt == 1 { health("\(error)") }
                 if giveUp() {
                     state.withLock { $0.failed = true }
                     return

@@ -116,7 +116,12 @@ extension EngineLoop {
             if line.last == 0x0D { line = line.dropLast() }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             switch line.withUnsafeBytes({ decoder.decode(bytes: $0, number: number) }) {
-            case .success(let e): events.append(e)
+            case .success(let e):
+                if let refused = e.refusal {
+                    errors.append("line \(number): \(refused.field): \(refused.reason)")
+                } else {
+                    events.append(e)
+                }
             case .failure(let e): errors.append("line \(number): \(e.field.map { "\($0): " } ?? "")\(e.reason)")
             }
         }
@@ -131,8 +136,10 @@ extension EngineLoop {
             return .error(RouteError(400, "empty_body", "the body holds no events (JSON Lines, one event per line)"))
         }
         var batch = Batch()
+        // The source's counters exist before apply adds its events, duplicates and conflicts.
+        batch.stats["api"] = SourceStats()
+        batch.stats["api"]!.lines = events.count
         ingest.apply(events.map { ($0, "api") }, to: &batch)
-        batch.stats["api", default: SourceStats()].lines += events.count
         let accepted = batch.events.count
         submit(&batch)
         committer.drain()

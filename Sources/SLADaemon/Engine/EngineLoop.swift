@@ -63,7 +63,17 @@ final class EngineLoop: @unchecked Sendable {
         self.exitWhenIdle = exitWhenIdle
         self.logger = logger
         watcher = FolderWatcher(patterns: config.sources.map(\.path))
-        committer = Committer(store: store, logger: logger, giveUp: { mailbox.stopRequested }) { batch in
+        committer = Committer(
+            store: store, logger: logger, giveUp: { mailbox.stopRequested },
+            health: { error in
+                // Published from the commit thread: the engine may be waiting for it, and the
+                // status must say why while it does.
+                let since = ISO8601.format(Instant(wallMilliseconds() / 1000), in: .utc)
+                board.publish { $0.storeError = error.map { "\($0) (since \(since))" } }
+                ServiceManager.notify(
+                    "STATUS=" + (error.map { "store does not take writes: \($0); retrying" } ?? "store writable again"))
+            }
+        ) { batch in
             if !batch.notifications.isEmpty { notifier.wake() }
         }
         sourceStats = try store.sourceStats()
@@ -101,6 +111,8 @@ final class EngineLoop: @unchecked Sendable {
 
     // MARK: - The loop
 
+    /// Why each source cannot be read, as last logged.
+    private var sourceProblems: [String: String] = [:]
     /// What the loop carries from one turn to the next: the clocks it compares, when it last
     /// did its periodic work, and where the engine thread waited.
     private struct Turn {
@@ -143,7 +155,8 @@ final class EngineLoop: @unchecked Sendable {
             submitDecisions(ingest.live.advance(toMilliseconds: wallMilliseconds()))
             if readAndApplyBatch() { continue }
             committer.drain()
-            sealDueMonths()
+            // More months to seal: back to the top of the loop at once, after the other work.
+            if sealDueMonths() { continue }
             if exitWhenIdle { break }
             waitForWork()
         }
@@ -205,7 +218,8 @@ final class EngineLoop: @unchecked Sendable {
         let readStart = turn.clock.now
         let read = turn.ahead ?? ingest.sources.read(maxLines: batchLines)
         turn.ahead = nil
-        guard !read.isEmpty else { return false }
+        // A source still searching an over-long line has more at once: no idle turn yet.
+        guard !read.isEmpty else { return read.scanning }
         let next = ReadAhead(ingest.sources, maxLines: batchLines)
         var batch = ingest.apply(read)
         let applied = turn.clock.now
@@ -245,31 +259,54 @@ final class EngineLoop: @unchecked Sendable {
 
     /// Seals the reports of months whose grace has passed, when one may have become due: at
     /// the first idle moment, after a reload, when a month's grace ends, and every 6 hours
-    /// (history imported into months already past). A failure is logged and retried later;
-    /// it never stops ingest.
-    private func sealDueMonths() {
+    /// (history imported into months already past). A long history is sealed a few months per
+    /// idle turn (about 50 ms of work), so reading, deciding, control requests and a stop go on
+    /// meanwhile; true when months are left for the next turn. A failure is logged and retried
+    /// later; it never stops ingest.
+    private func sealDueMonths() -> Bool {
         let now = wallMilliseconds()
-        guard now >= nextSealCheck else { return }
+        guard now >= nextSealCheck else { return false }
         let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+        let started = ContinuousClock.now
+        var more = true
         do {
-            for sealed in try book.sealDue(nowMilliseconds: now) {
-                logger.note("slad: report sealed", ["month": sealed])
+            while more && ContinuousClock.now - started < .milliseconds(50) {
+                let step = try book.sealDue(nowMilliseconds: now, limit: 1)
+                for sealed in step.sealed { logger.note("slad: report sealed", ["month": sealed]) }
+                more = step.more
             }
         } catch {
             logger.note("slad: sealing reports failed; retrying in an hour", ["error": "\(error)"], level: .error)
             nextSealCheck = now + 3_600_000
-            return
+            return false
         }
+        if more { return true }
         let next = min(now + 6 * 3_600_000, book.nextGraceEnd(afterMilliseconds: now) ?? .max)
         nextSealCheck = max(next, now + 1_000)
+        return false
     }
 
     // MARK: - Status
 
-    /// The one-line status systemd shows (`systemctl status slad`).
+    /// The one-line status systemd shows (`systemctl status slad`), with what is wrong.
     func statusLine() -> String {
         let s = ingest.live.status
-        return "\(s.open) open, \(s.atRisk) at risk, \(s.breached) breached; source lag \(sourceLag) bytes"
+        var line = "\(s.open) open, \(s.atRisk) at risk, \(s.breached) breached; source lag \(sourceLag) bytes"
+        if let error = board.snapshot.storeError { line += "; store does not take writes: \(error)" }
+        for (name, problem) in sourceProblems.sorted(by: { $0.key < $1.key }) { line += "; source \(name): \(problem)" }
+        return line
+    }
+
+    /// Logs a source's problem when it appears or changes, and when it is gone.
+    private func noteSourceProblems(_ now: [(name: String, error: String?)]) {
+        for (name, error) in now where sourceProblems[name] != error {
+            if let error {
+                logger.note("slad: source cannot be read", ["source": name, "error": error], level: .error)
+            } else {
+                logger.note("slad: source readable again", ["source": name])
+            }
+            sourceProblems[name] = error
+        }
     }
 
     private func logStatus() {
@@ -280,7 +317,7 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// Publishes the engine's counts when they changed, and source positions and sinks when asked.
-    private func publish(positions: Bool, sinks publishSinks: Bool) {
+    func publish(positions: Bool, sinks publishSinks: Bool) {
         let counts = ingest.live.status
         let events = ingest.live.engine.eventCount
         let armed = ingest.live.armedCount
@@ -310,13 +347,15 @@ final class EngineLoop: @unchecked Sendable {
             let st = sourceStats[p.name] ?? SourceStats()
             return SourceStatus(
                 name: p.name, path: p.path, offsetBytes: p.offset, lagBytes: p.lag, lines: st.lines,
-                events: st.events, duplicates: st.duplicates, quarantined: st.quarantined)
+                events: st.events, duplicates: st.duplicates, quarantined: st.quarantined, conflicts: st.conflicts,
+                error: p.error)
         }
+        noteSourceProblems(current.map { ($0.name, $0.error) })
         if let api = sourceStats["api"] {
             sources.append(
                 SourceStatus(
                     name: "api", path: "POST /v1/events", lines: api.lines, events: api.events,
-                    duplicates: api.duplicates, quarantined: api.quarantined))
+                    duplicates: api.duplicates, quarantined: api.quarantined, conflicts: api.conflicts))
         }
         return sources
     }
@@ -424,6 +463,7 @@ extension SourceStats {
         events += other.events
         duplicates += other.duplicates
         quarantined += other.quarantined
+        conflicts += other.conflicts
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SLAConfig
 import SLACore
 import SLAIngest
@@ -11,12 +12,14 @@ import Glibc
 /// The ingest side of the daemon: sources → decoded events → engine → batches.
 struct Ingest {
     let store: SLAStore
+    let logger: Logger
     var live: LiveEngine
     let sources: SourceSet
     let useReference: Bool
 
-    init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool) {
+    init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool, logger: Logger) {
         self.store = store
+        self.logger = logger
         useReference = reference
         live = LiveEngine(
             engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
@@ -38,7 +41,8 @@ struct Ingest {
             ? []
             : saved.map {
                 FilePosition(
-                    fingerprint: $0.fingerprint, path: $0.path, inode: $0.inode, offset: $0.offset, line: $0.line)
+                    fingerprint: $0.fingerprint, path: $0.path, inode: $0.inode, offset: $0.offset, line: $0.line,
+                    tail: $0.tail)
             }
         return TailedSource(
             config: config, tailer: FileTailer(pattern: config.path, maxLineBytes: maxLineBytes, saved: positions),
@@ -86,8 +90,8 @@ struct Ingest {
         return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)
     }
 
-    /// Per source: bytes read and bytes written but not yet read.
-    func positions() -> [(name: String, path: String, offset: Int64, lag: Int64)] {
+    /// Per source: bytes read, bytes written but not yet read, and why files cannot be read.
+    func positions() -> [(name: String, path: String, offset: Int64, lag: Int64, error: String?)] {
         sources.list.map { source in
             var behind: Int64 = 0
             var offset: Int64 = 0
@@ -98,7 +102,11 @@ struct Ingest {
                     behind += max(0, Int64(st.st_size) - p.offset)
                 }
             }
-            return (source.config.name, source.config.path, offset, behind)
+            let problems = source.tailer.problems
+            return (
+                source.config.name, source.config.path, offset, behind,
+                problems.isEmpty ? nil : problems.joined(separator: "; ")
+            )
         }
     }
 
@@ -111,7 +119,7 @@ struct Ingest {
         // Taken out of `read`, so that the batch can keep the array without copying it.
         var decoded: [(event: SLAEvent, source: String)] = []
         swap(&decoded, &read.decoded)
-        apply(decoded, idHashes: read.idHashes, to: &batch)
+        apply(decoded, idHashes: read.idHashes, contentHashes: read.contentHashes, to: &batch)
         return batch
     }
 
@@ -119,10 +127,17 @@ struct Ingest {
     /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
     /// `idHashes`, when given, are the engine's hashes of the events' ids (``SourceRead``).
     mutating func apply(
-        _ decoded: consuming [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, to batch: inout Batch
+        _ decoded: consuming [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil,
+        contentHashes: [UInt64]? = nil, to batch: inout Batch
     ) {
         var decoded = decoded
-        let (fresh, numbers) = live.mark(decoded, idHashes: idHashes)
+        let (fresh, numbers) = live.mark(decoded, idHashes: idHashes, contentHashes: contentHashes)
+        var conflicting = Set(live.engine.lastConflicts)
+        for k in live.engine.lastConflicts.prefix(10) {
+            logger.note(
+                "slad: an event id came again with other content; the first stands",
+                ["id": decoded[k].event.id, "source": decoded[k].source], level: .error)
+        }
         // Evaluating the touched incidents is pure: on both cores when there are many.
         let engine = live.engine
         let touched = ForkJoin.map(numbers.count) { k in
@@ -133,11 +148,12 @@ struct Ingest {
         // A source's events are contiguous: counted in a run, written to `stats` once per run.
         // The new events are kept by moving them to the front of `decoded`, which then becomes
         // (or joins) the batch's: no event is copied.
-        var run: (source: String, events: Int, duplicates: Int)?
+        var run: (source: String, events: Int, duplicates: Int, conflicts: Int)?
         func flush() {
             guard let r = run else { return }
             batch.stats[r.source]?.events += r.events
             batch.stats[r.source]?.duplicates += r.duplicates
+            batch.stats[r.source]?.conflicts += r.conflicts
         }
         decoded.withUnsafeBufferPointer { all in
             // Sources read in place (``EventPairs``: subscripting copies the whole pair).
@@ -145,9 +161,15 @@ struct Ingest {
             for k in 0..<pairs.count {
                 if run?.source != pairs.source(k).pointee {
                     flush()
-                    run = (pairs.source(k).pointee, 0, 0)
+                    run = (pairs.source(k).pointee, 0, 0, 0)
                 }
-                if fresh[k] { run!.events += 1 } else { run!.duplicates += 1 }
+                if fresh[k] {
+                    run!.events += 1
+                } else if conflicting.remove(k) != nil {
+                    run!.conflicts += 1
+                } else {
+                    run!.duplicates += 1
+                }
             }
         }
         flush()

@@ -22,9 +22,13 @@ struct SourceRead {
     /// The engine's hash of each decoded event's id (`IngestEngine.identityHash`), made on
     /// the reading thread, which has time to spare, instead of the engine thread.
     var idHashes: [UInt64] = []
+    /// Each decoded event's ``SLAEvent/contentHash``, made on the reading thread as well.
+    var contentHashes: [UInt64] = []
     var quarantine: [QuarantineRecord] = []
     var stats: [String: SourceStats] = [:]
     var offsets: [SourceOffset] = []
+    /// A source is in the middle of searching an over-long line: more is to come at once.
+    var scanning = false
     /// No line was read.
     var isEmpty: Bool { stats.isEmpty }
 }
@@ -51,6 +55,7 @@ extension SourceSet {
         for i in list.indices where remaining > 0 {
             let name = list[i].config.name
             let lines = list[i].tailer.poll(maxLines: remaining)
+            if list[i].tailer.scanning { read.scanning = true }
             guard !lines.isEmpty else { continue }
             remaining -= lines.count
             // Events are 200-byte values: growing the array by doubling would move them all again.
@@ -79,7 +84,12 @@ extension SourceSet {
                     }
                     if mapped {
                         switch Ingest.mapLine(&list[i], line.pointee) {
-                        case .events(let events): read.decoded += events.map { (event: $0, source: name) }
+                        case .events(let events):
+                            if let refused = events.lazy.compactMap(\.refusal).first {
+                                quarantine(refused.field, refused.reason)
+                            } else {
+                                read.decoded += events.map { (event: $0, source: name) }
+                            }
                         case .skipped, nil: continue
                         case .rejected(let field, let reason): quarantine(field, reason)
                         }
@@ -95,7 +105,12 @@ extension SourceSet {
                         return jsonl.decode(bytes: bytes, number: number)
                     }
                     switch consume result {
-                    case .success(let e)?: read.decoded.append((event: e, source: name))
+                    case .success(let e)?:
+                        if let refused = e.refusal {
+                            quarantine(refused.field, refused.reason)
+                        } else {
+                            read.decoded.append((event: e, source: name))
+                        }
                     case .failure(let error)?: quarantine(error.field, error.reason)
                     case nil: continue
                     }
@@ -106,12 +121,13 @@ extension SourceSet {
                 read.offsets.append(
                     SourceOffset(
                         source: name, fingerprint: p.fingerprint, path: p.path, inode: p.inode, offset: p.offset,
-                        line: p.line))
+                        line: p.line, tail: p.tail))
             }
         }
         read.decoded.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             read.idHashes = (0..<pairs.count).map { IngestEngine.identityHash(pairs.event($0).pointee.id) }
+            read.contentHashes = (0..<pairs.count).map { pairs.event($0).pointee.contentHash }
         }
         return read
     }

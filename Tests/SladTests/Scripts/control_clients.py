@@ -8,6 +8,9 @@ slow SOCKET       send a request one byte per second; print what the server answ
 garbage SOCKET    send bytes that are not HTTP; print the server's status line.
 pipelined SOCKET  send three requests in one write (status, an unknown route, contracts);
                   print the status codes of the answers, in the order they came.
+flood SOCKET N B  open N connections and write B bytes of pipelined status requests on each
+                  without reading an answer (as much as the server takes within 5 s); print
+                  "flooded" with the bytes taken, then hold the connections until stdin closes.
 """
 import re
 import resource
@@ -79,6 +82,33 @@ def main():
                 break
             answer += chunk
         print(" ".join(c.decode() for c in re.findall(rb"HTTP/1.1 (\d+)", answer)), flush=True)
-
+    elif mode == "flood":
+        n, size = int(sys.argv[3]), int(sys.argv[4])
+        request = b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+        payload = request * (size // len(request))
+        held = [connect(path) for _ in range(n)]
+        for s in held:
+            s.setblocking(False)
+        sent = [0] * n
+        deadline, last_progress = time.monotonic() + 10, time.monotonic()
+        # Round-robin until everything is sent, 10 s pass, or the server has taken nothing for
+        # a second (it stopped reading: its answers are not read).
+        while time.monotonic() < deadline and time.monotonic() - last_progress < 1:
+            progress = False
+            for k, s in enumerate(held):
+                if sent[k] < len(payload):
+                    try:
+                        sent[k] += s.send(payload[sent[k]:sent[k] + 65536])
+                        progress = True
+                    except BlockingIOError:
+                        pass
+            if progress:
+                last_progress = time.monotonic()
+            elif all(x >= len(payload) for x in sent):
+                break
+            else:
+                time.sleep(0.005)
+        print(f"flooded {sum(sent)}", flush=True)
+        sys.stdin.read()
 
 main()
