@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "slactl", targets: ["slactl"]),
         .library(name: "SLACore", targets: ["SLACore"]),
         .library(name: "SLAConfig", targets: ["SLAConfig"]),
+        // For the fuzz targets (Tests/Fuzz), which build this package with the fuzzer.
+        .library(name: "SLAIngest", targets: ["SLAIngest"]),
+        .library(name: "SLAControl", targets: ["SLAControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +55,7 @@ let package = Package(
             dependencies: [
                 "SLAAPI", "SLACore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -140,3 +144,21 @@ let package = Package(
             exclude: ["Golden", "Scripts"], swiftSettings: strict),
     ]
 )
+
+// Fuzz targets (Tests/Fuzz), only when asked for: they have no `main` (libFuzzer brings it) and
+// build only with the fuzzer (`scripts/fuzz.sh`, which sets SLAD_FUZZ and a scratch path of its own).
+if Context.environment["SLAD_FUZZ"] != nil {
+    let fuzz: [SwiftSetting] = strict + [.unsafeFlags(["-parse-as-library"])]
+    let targets: [(String, [Target.Dependency])] = [
+        ("FuzzJSONL", ["SLACore", "SLAIngest"]),
+        ("FuzzCSV", ["SLACore", "SLAConfig", "SLAIngest"]),
+        ("FuzzConfig", ["SLAConfig"]),
+        ("FuzzICal", ["SLAConfig"]),
+        ("FuzzControl", ["SLAAPI", "SLACore", "SLAControl"]),
+    ]
+    for (name, dependencies) in targets {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: dependencies, path: "Tests/Fuzz/Targets/\(name)", swiftSettings: fuzz))
+    }
+}

@@ -75,3 +75,46 @@ struct RouteTests {
                 "admin_group is not set"))
     }
 }
+
+@Suite("control pipeline on an embedded channel")
+struct EmbeddedPipelineTests {
+    struct Echo: ControlResponder {
+        func respond(to request: ControlRequest, reply: @escaping @Sendable (ControlResponse) -> Void) {
+            reply(ControlResponse(status: 200, contentType: "text/plain", body: Array(request.route.name.utf8)))
+        }
+    }
+
+    func answer(_ raw: String, uid: UInt32 = 0, limits: ControlLimits = ControlLimits()) -> String {
+        let policy = AccessPolicy(daemonUID: 0, statusGID: nil, adminGID: nil)
+        return String(
+            decoding: ControlServer.answer(
+                raw: Array(raw.utf8), peer: PeerCredentials(pid: 1, uid: uid, gid: uid), policy: policy,
+                limits: limits, responder: Echo()), as: UTF8.self)
+    }
+
+    @Test("pipelined requests are answered in order, each once; an unknown route is a 404")
+    func pipelined() {
+        let out = answer(
+            "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /v1/contracts HTTP/1.1\r\nHost: x\r\n\r\n")
+        let statuses = out.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+        #expect(statuses == ["200", "404", "200"], "\(out)")
+        #expect(out.contains("\r\n\r\nstatus") && out.contains("\r\n\r\ncontracts"))
+    }
+
+    @Test("a body over the limit is refused with 413 before it is read; bytes that are not HTTP get a 400")
+    func refusals() {
+        var small = ControlLimits()
+        small.maxBodyBytes = 10
+        let big = answer(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n" + String(repeating: "x", count: 100),
+            limits: small)
+        #expect(big.hasPrefix("HTTP/1.1 413"), "\(big)")
+        #expect(answer("\u{0}\u{1} not http\r\n\r\n").hasPrefix("HTTP/1.1 400"))
+    }
+
+    @Test("a peer outside every group is refused with 403 on a read route")
+    func outsider() {
+        #expect(answer("GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n", uid: 4242).hasPrefix("HTTP/1.1 403"))
+    }
+}

@@ -13,12 +13,12 @@ public struct IngestEngine: Sendable {
     /// event of event `i`'s incident (-1: none yet).
     private var events = EventStore()
     private var next: [Int] = []
-    /// Every event identity seen, and the ``SLAEvent/contentHash`` of the event it came with,
-    /// by the identity's number (8 bytes per id).
+    /// Every event identity seen, and by the identity's number where its event is kept in
+    /// `events` (-1: a service event, which the engine does not keep): 4 bytes per id.
     private var seen = StringTable()
-    private var contents: [UInt64] = []
-    /// Positions, in the events of the last ``mark(_:idHashes:contentHashes:)``, of events whose
-    /// id was known with other content: not applied (the first event of an id stands).
+    private var kept: [Int32] = []
+    /// Positions, in the events of the last ``mark(_:idHashes:)``, of events whose id was known
+    /// with other content: not applied (the first event of an id stands).
     public private(set) var lastConflicts: [Int] = []
     /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
     private var generation = 0
@@ -61,9 +61,9 @@ public struct IngestEngine: Sendable {
     /// `idHashes`, when given, holds ``identityHash(_:)`` of each event's id, in order. The
     /// touched incidents come as their numbers (``number(of:)``): whoever evaluates and decides
     /// them then finds each one without looking its name up again.
-    public mutating func mark(
-        _ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, contentHashes: [UInt64]? = nil
-    ) -> (fresh: [Bool], touched: [Int]) {
+    public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
+        fresh: [Bool], touched: [Int]
+    ) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
@@ -74,18 +74,23 @@ public struct IngestEngine: Sendable {
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
-            func content(_ k: Int) -> UInt64 { contentHashes?[k] ?? pairs.event(k).pointee.contentHash }
-            // New ids are numbered in order: their contents first, then the known ids are compared.
-            for k in 0..<pairs.count where fresh[k] { contents.append(content(k)) }
-            for k in 0..<pairs.count where !fresh[k] {
-                if let n = seen.number(of: pairs.event(k).pointee.id), contents[n] != content(k) {
-                    lastConflicts.append(k)
-                }
-            }
+            // New ids are numbered in order, so `kept` grows in step with them; a known id is
+            // compared with the event kept for it (an earlier one of this batch included).
             for k in 0..<pairs.count {
                 let e = pairs.event(k)
-                guard fresh[k], e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty
-                else { continue }
+                guard fresh[k] else {
+                    if let n = seen.number(of: e.pointee.id), kept[n] >= 0,
+                        self.events[Int(kept[n])].pointee != e.pointee
+                    {
+                        lastConflicts.append(k)
+                    }
+                    continue
+                }
+                guard e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty else {
+                    kept.append(-1)
+                    continue
+                }
+                kept.append(Int32(self.events.count))
                 let (number, new) = incidents.insert(incident)
                 if new { logs.append(Log()) }
                 if append(e, to: number, generation: now) { touched.append(number) }

@@ -325,10 +325,10 @@ public struct LiveEngine: Sendable {
     /// Adds events (with their source, ``IngestEngine/mark(_:idHashes:)``) to the engine: per
     /// event whether it was new, and the numbers of the incidents the new ones touched, in
     /// name order (the order ``decide(_:nowMilliseconds:)`` wants them in).
-    public mutating func mark(
-        _ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, contentHashes: [UInt64]? = nil
-    ) -> (fresh: [Bool], touched: [Int]) {
-        let (fresh, touched) = engine.mark(events, idHashes: idHashes, contentHashes: contentHashes)
+    public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
+        fresh: [Bool], touched: [Int]
+    ) {
+        let (fresh, touched) = engine.mark(events, idHashes: idHashes)
         let names = engine.incidentIDs
         return (fresh, touched.sorted { names[$0] < names[$1] })
     }

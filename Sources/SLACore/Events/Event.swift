@@ -115,25 +115,3 @@ extension SLAEvent {
         return nil
     }
 }
-
-extension SLAEvent {
-    /// A hash of everything but the id: an id that comes again with another content hash is a
-    /// conflict, not a duplicate. Seeded per process, like Swift's hashing: compared within one
-    /// run only (a restart hashes the ledger's events again).
-    public var contentHash: UInt64 {
-        var h = Hasher()
-        h.combine(time)
-        h.combine(type)
-        h.combine(incident)
-        h.combine(contract)
-        h.combine(service)
-        h.combine(priority)
-        h.combine(status)
-        h.combine(assignee)
-        h.combine(team)
-        h.combine(level)
-        h.combine(due)
-        h.combine(promise)
-        return UInt64(bitPattern: Int64(h.finalize()))
-    }
-}

@@ -119,7 +119,7 @@ struct Ingest {
         // Taken out of `read`, so that the batch can keep the array without copying it.
         var decoded: [(event: SLAEvent, source: String)] = []
         swap(&decoded, &read.decoded)
-        apply(decoded, idHashes: read.idHashes, contentHashes: read.contentHashes, to: &batch)
+        apply(decoded, idHashes: read.idHashes, to: &batch)
         return batch
     }
 
@@ -127,11 +127,10 @@ struct Ingest {
     /// the new ones, the duplicates, the touched incidents' verdicts and the decisions.
     /// `idHashes`, when given, are the engine's hashes of the events' ids (``SourceRead``).
     mutating func apply(
-        _ decoded: consuming [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil,
-        contentHashes: [UInt64]? = nil, to batch: inout Batch
+        _ decoded: consuming [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil, to batch: inout Batch
     ) {
         var decoded = decoded
-        let (fresh, numbers) = live.mark(decoded, idHashes: idHashes, contentHashes: contentHashes)
+        let (fresh, numbers) = live.mark(decoded, idHashes: idHashes)
         var conflicting = Set(live.engine.lastConflicts)
         for k in live.engine.lastConflicts.prefix(10) {
             logger.note(

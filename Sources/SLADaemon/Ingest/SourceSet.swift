@@ -22,8 +22,6 @@ struct SourceRead {
     /// The engine's hash of each decoded event's id (`IngestEngine.identityHash`), made on
     /// the reading thread, which has time to spare, instead of the engine thread.
     var idHashes: [UInt64] = []
-    /// Each decoded event's ``SLAEvent/contentHash``, made on the reading thread as well.
-    var contentHashes: [UInt64] = []
     var quarantine: [QuarantineRecord] = []
     var stats: [String: SourceStats] = [:]
     var offsets: [SourceOffset] = []
@@ -127,7 +125,6 @@ extension SourceSet {
         read.decoded.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             read.idHashes = (0..<pairs.count).map { IngestEngine.identityHash(pairs.event($0).pointee.id) }
-            read.contentHashes = (0..<pairs.count).map { pairs.event($0).pointee.contentHash }
         }
         return read
     }
