@@ -17,7 +17,10 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(FuzzJSONL FuzzCSV FuzzConfig FuzzICal FuzzControl)
 scratch=.build-fuzz
 for t in "${targets[@]}"; do
-    SLAD_FUZZ=1 swift build --scratch-path "$scratch" --sanitize fuzzer --sanitize address --product "$t" 2>&1 \
+    # SwiftPM links libFuzzer's main for --sanitize fuzzer; the coverage every Swift module needs
+    # is asked of swiftc itself.
+    SLAD_FUZZ=1 swift build --scratch-path "$scratch" --sanitize fuzzer --sanitize address \
+        -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table --product "$t" 2>&1 \
         | grep -E "error|warning: .*slad|Compiling|Build" | tail -n 2
 done
 bin=$(SLAD_FUZZ=1 swift build --scratch-path "$scratch" --show-bin-path)
@@ -26,7 +29,7 @@ run() {
     local t=$1
     mkdir -p "$scratch/corpus/$t" "$scratch/crashes/$t"
     local log="$scratch/$t.log"
-    if "$bin/$t" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
+    if "$bin/$t" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 -seed=1 \
         -artifact_prefix="$scratch/crashes/$t/" "$scratch/corpus/$t" "Tests/Fuzz/Corpus/$t" >"$log" 2>&1; then
         echo "$t: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions," \
             "coverage $(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | awk '{print $2}') edges," \

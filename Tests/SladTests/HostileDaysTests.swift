@@ -40,6 +40,56 @@ struct HostileDaysTests {
     }
 
     @Test(
+        "a history reaching back to 1990 is sealed a month at a time: the daemon answers and stops at once meanwhile"
+    )
+    func longHistory() throws {
+        let work = try makeTemporaryDirectory("slad-history")
+        let log = work.appendingPathComponent("events.jsonl")
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.createDirectory(
+            at: config.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
+        // A contract without a validity: every month from the first incident on is sealed.
+        try """
+        id: old
+        customer: Old Customer
+        calendar: 24x7
+        fee: { amount: "100.00", currency: EUR }
+        priorities:
+          P1: { reaction: 1h, resolution: 1d }
+        """.write(to: config.appendingPathComponent("contracts.d/old.yaml"), atomically: true, encoding: .utf8)
+        try "sources:\n  - { name: app, path: \"\(log.path)\", format: jsonl }\nreports:\n  seal_after: 1d\n".write(
+            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        try append(
+            log,
+            [
+                #"{"id":"first","time":"1990-01-03T09:00:00Z","type":"incident.opened","incident":"I-1990","contract":"old","priority":"P1"}"#,
+                #"{"id":"done","time":"1990-01-03T09:30:00Z","type":"incident.resolved","incident":"I-1990"}"#,
+            ])
+        let socket = work.appendingPathComponent("slad.sock").path
+        let state = work.appendingPathComponent("state")
+        let daemon = try startSlad(
+            ["run", "--config", config.path, "--state", state.path, "--socket", socket],
+            stderr: work.appendingPathComponent("stderr"))
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        // Some 440 months to seal: while they are, the status answers and counts the sealing.
+        #expect(try waitUntil(20) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
+        #expect(
+            try waitUntil(20) {
+                let text = (try? String(contentsOf: work.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
+                return text.contains("slad: report sealed")
+            })
+        #expect(try curl(socket, "/v1/status", maxTime: 2).status == 200, "the daemon answers while it seals")
+        // SIGTERM is honoured at once, not after the history is sealed (bound loose for a busy machine).
+        let asked = Date()
+        kill(daemon.processIdentifier, SIGTERM)
+        #expect(waitUntil(15) { !daemon.isRunning }, "slad did not stop within 15 s of SIGTERM")
+        #expect(Date().timeIntervalSince(asked) < 15)
+        let sealed = try SLAStore(path: state.appendingPathComponent("slad.sqlite").path, readOnly: true)
+            .sealedReports(contract: "old")
+        #expect(sealed.first?.month == "1990-01", "sealing goes in month order from the first incident")
+    }
+
+    @Test(
         "a full disk: the status says the store does not take writes and why, nothing is lost, and it all goes in once there is room"
     )
     func fullDisk() throws {
