@@ -7,7 +7,9 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      default: 600 s each, every target, two at a time
 #
-# CI runs `scripts/fuzz.sh 20` (a short cut on the committed corpus).
+# FUZZ_SEED=N repeats a run's mutations (libFuzzer's -seed); unset, libFuzzer draws a seed and
+# the line of each target says which. CI runs `scripts/fuzz.sh 20` (a short cut on the committed
+# corpus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -29,13 +31,16 @@ run() {
     local t=$1
     mkdir -p "$scratch/corpus/$t" "$scratch/crashes/$t"
     local log="$scratch/$t.log"
-    if "$bin/$t" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 -seed=1 \
+    local seed
+    if "$bin/$t" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
         -artifact_prefix="$scratch/crashes/$t/" "$scratch/corpus/$t" "Tests/Fuzz/Corpus/$t" >"$log" 2>&1; then
-        echo "$t: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions," \
+        seed=$(grep -oE 'Seed: [0-9]+' "$log" | head -n 1 | awk '{print $2}')
+        echo "$t (seed $seed): $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') executions," \
             "coverage $(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | awk '{print $2}') edges," \
             "corpus $(ls "$scratch/corpus/$t" | wc -l) new inputs, no crash"
     else
-        echo "$t: FAILED; see $log and $scratch/crashes/$t" >&2
+        seed=$(grep -oE 'Seed: [0-9]+' "$log" | head -n 1 | awk '{print $2}')
+        echo "$t: FAILED with seed $seed (FUZZ_SEED=$seed repeats it); see $log and $scratch/crashes/$t" >&2
         tail -n 40 "$log" >&2
         return 1
     fi

@@ -72,9 +72,9 @@ struct HostileDaysTests {
             stderr: work.appendingPathComponent("stderr"))
         defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
         // Some 440 months to seal: while they are, the status answers and counts the sealing.
-        #expect(try waitUntil(20) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
+        #expect(waitUntil(20) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
         #expect(
-            try waitUntil(20) {
+            waitUntil(20) {
                 let text = (try? String(contentsOf: work.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
                 return text.contains("slad: report sealed")
             })
