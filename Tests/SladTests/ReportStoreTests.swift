@@ -257,4 +257,44 @@ struct SealedReportTests {
         #expect(current.reports[0].adjustments.isEmpty, "carried by \(m1) already")
         #expect(try book.sealDue(nowMilliseconds: now).sealed.isEmpty, "nothing sealed twice")
     }
+
+    @Test("a long history is sealed a few months per step, in month order, with the same reports as sealing it at once")
+    func sealedInSteps() throws {
+        let events =
+            (Self.incident("A", "2026-01", day: "12", ack: "12:00", resolved: "18:00")
+            + Self.incident("B", "2026-03", day: "10", ack: "10:05", resolved: "11:00")).joined(separator: "\n") + "\n"
+        let contracts = try SemanticsDocument.load("docs/reports.md").configuration().contracts
+        // Two stores of the same history: one sealed at once, one in steps.
+        var books: [ReportBook] = []
+        var dirs: [URL] = []
+        defer { for dir in dirs { try? FileManager.default.removeItem(at: dir) } }
+        for _ in 0..<2 {
+            let dir = try reportWorld(sealAfter: "366d", events: events)
+            dirs.append(dir)
+            #expect(try runSlad(["run", "--config", dir.path, "--exit-when-idle"]).status == 0)
+            books.append(
+                ReportBook(
+                    store: try SLAStore(path: "\(dir.path)/state/slad.sqlite"), contracts: contracts, sealAfter: 1))
+        }
+        let now = (ISO8601.parse("2026-12-06T00:00:00Z")!.instant(in: .utc).seconds) * 1000
+        let all = (1...11).map { String(format: "rep-tiers 2026-%02d", $0) }
+        #expect(try books[0].sealDue(nowMilliseconds: now) == (all, false))
+        var stepped: [String] = []
+        var steps = 0
+        while true {
+            let step = try books[1].sealDue(nowMilliseconds: now, limit: 2)
+            steps += 1
+            stepped += step.sealed
+            #expect(step.sealed.count == (step.more ? 2 : 1), "step \(steps): \(step)")
+            if !step.more || steps > 20 { break }
+        }
+        #expect(stepped == all)
+        #expect(steps == 6)
+        #expect(try books[1].sealDue(nowMilliseconds: now).sealed.isEmpty, "nothing sealed twice")
+        let whole = try books[0].store.sealedReports(contract: "rep-tiers")
+        let parts = try books[1].store.sealedReports(contract: "rep-tiers")
+        #expect(parts == whole)
+        #expect(
+            try books[1].store.adjustments(contract: "rep-tiers") == books[0].store.adjustments(contract: "rep-tiers"))
+    }
 }
