@@ -13,11 +13,11 @@ enum ICalendar {
     }
 
     static func holidays(from text: String, file: String, diagnostics: Diagnostics) -> [Holiday] {
-        // Unfold: a line starting with space or tab continues the previous one.
+        // Unfold: a line starting with space or tab continues the previous one. RFC 5545 ends
+        // lines with CRLF, which a Swift string holds as one Character; bare LF is accepted too.
         var lines: [(Int, String)] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = String(raw)
-            if line.hasSuffix("\r") { line.removeLast() }
+        for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isLineEnd).enumerated() {
+            let line = String(raw)
             if let first = line.first, first == " " || first == "\t", !lines.isEmpty {
                 lines[lines.count - 1].1 += line.dropFirst()
             } else {

@@ -105,3 +105,8 @@ public enum ZoneCache {
         return rules
     }
 }
+
+extension Character {
+    /// A line end of a text file: LF, or CRLF (one Character in Swift), or a lone CR.
+    var isLineEnd: Bool { self == "\n" || self == "\r\n" || self == "\r" }
+}

@@ -245,7 +245,7 @@ enum YAMLFile {
 
     /// A tab where YAML allows only spaces gets a hint saying so.
     static func tabHint(_ problem: String, at mark: Mark, in text: String) -> String? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isLineEnd)
         guard mark.line >= 1, mark.line <= lines.count, lines[mark.line - 1].contains("\t") else { return nil }
         return "YAML indents with spaces only: replace the tab on line \(mark.line) with spaces"
     }

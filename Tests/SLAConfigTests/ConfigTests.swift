@@ -152,6 +152,28 @@ struct ConfigTests {
         #expect(text.contains("h.ics:3: DTSTART '20261301' is not a date"), "\(text)")
     }
 
+    @Test("an iCalendar file with CRLF line ends (RFC 5545) gives the holidays of the same file with LF")
+    func icalendarLineEnds() throws {
+        let ics = [
+            "BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "DTSTART;VALUE=DATE:20260101",
+            "DTEND;VALUE=DATE:20260103", "SUMMARY:New Year", "END:VEVENT", "BEGIN:VEVENT",
+            "DTSTART;VALUE=DATE:20260501", "RRULE:FREQ=YEARLY;COUNT=2", "SUMMARY:Labour", " Day", "END:VEVENT",
+            "END:VCALENDAR",
+        ]
+        var holidays: [String: [String]] = [:]
+        for (name, end) in [("lf", "\n"), ("crlf", "\r\n")] {
+            let folder = try ConfigFolder([
+                "calendars/msk.yaml": calendarYAML + "\nholidays_ics: h.ics\n",
+                "calendars/h.ics": ics.joined(separator: end) + end,
+                "contracts.d/good.yaml": goodContract,
+            ])
+            let config = try ConfigLoader.load(directory: folder.url.path)
+            holidays[name] = config.calendars["msk"]?.definition.holidays.map(\.description).sorted()
+        }
+        #expect(holidays["crlf"] == ["2026-01-01", "2026-01-02", "2026-05-01", "2027-05-01"])
+        #expect(holidays["lf"] == holidays["crlf"])
+    }
+
     @Test("empty, binary, non-mapping and syntactically broken files give one clear error each")
     func junkFiles() throws {
         let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract])
@@ -312,5 +334,13 @@ struct ConfigTests {
         #expect(
             tabErrors.first?.hint == "YAML indents with spaces only: replace the tab on line 3 with spaces",
             "\(tabErrors)")
+        // The same file saved with CRLF line ends: the same line, the same hint.
+        let crlf = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": "id: good\r\npriorities:\r\n\tP1: { reaction: 15m }\r\n",
+        ])
+        #expect(
+            crlf.errors().map { $0.description.replacingOccurrences(of: crlf.url.path, with: "") }
+                == tabErrors.map { $0.description.replacingOccurrences(of: tab.url.path, with: "") })
     }
 }
