@@ -41,9 +41,36 @@ public final class SLAStore: Sendable {
             // B-tree, so a page cache above the 2 MiB default helps long imports.
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
-        queue = try DatabaseQueue(path: path, configuration: config)
+        queue = try readOnly ? Self.openReadOnly(path, config) : DatabaseQueue(path: path, configuration: config)
         if !readOnly { try Migrations.migrator.migrate(queue) }
         checkpointer = readOnly ? nil : try Checkpointer(path: path, configuration: config)
+    }
+
+    /// Opens the store for reading. In a folder this process cannot write (a read-only mount,
+    /// a copy owned by another user) SQLite cannot create the WAL index beside the file; when
+    /// no write-ahead log with commits lies there, the file is the whole store and is opened
+    /// `immutable`. A log with commits in such a folder is an error that says what to do: the
+    /// file alone would be an older store.
+    static func openReadOnly(_ path: String, _ config: Configuration) throws -> DatabaseQueue {
+        do {
+            return try DatabaseQueue(path: path, configuration: config)
+        } catch let error as DatabaseError
+            where [.SQLITE_CANTOPEN, .SQLITE_READONLY].contains(error.resultCode.primaryResultCode)
+        {
+            let files = FileManager.default
+            guard files.isReadableFile(atPath: path) else { throw error }
+            let log = (try? files.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            guard log == 0 else {
+                throw DatabaseError(
+                    resultCode: .SQLITE_CANTOPEN,
+                    message: "\(path): the folder cannot be written and \(path)-wal holds commits not yet in the "
+                        + "file; read the store where it can be written, or copy the folder's slad.sqlite* files "
+                        + "to one that can")
+            }
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            let encoded = absolute.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? absolute
+            return try DatabaseQueue(path: "file:\(encoded)?immutable=1", configuration: config)
+        }
     }
 
     /// Copies committed pages from the WAL into the database file, unless a commit since the

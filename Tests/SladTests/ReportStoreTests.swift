@@ -107,6 +107,65 @@ struct ReportStoreTests {
         }
         #expect(compared > 100, "the data should produce breaches to compare")
     }
+
+    @Test(
+        "a store on a read-only mount (what finance reads) gives the report of the writable store; one whose log was left out is a clear error"
+    )
+    func readOnlyStore() throws {
+        guard getuid() == 0 else {
+            Issue.record(
+                "the read-only store test bind-mounts the state folder read-only and must run as root (CI does)")
+            return
+        }
+        let dir = try reportWorld(sealAfter: "366d", events: randomReportEvents(seed: 7, incidents: 60))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try runSlad(["run", "--config", dir.path, "--exit-when-idle"]).status == 0)
+        func report(_ state: String) throws -> CommandResult {
+            try runSlad([
+                "report", "--config", dir.path, "--state", state, "--month", "2026-10", "--as-of",
+                "2026-12-20T00:00:00Z", "--format", "csv",
+            ])
+        }
+        let writable = try report("\(dir.path)/state")
+        #expect(writable.status == 0, "\(writable.stderr)")
+        #expect(
+            writable.stdout.contains(",breach,"), "the data should produce breaches: \(writable.stdout.prefix(300))")
+        func mountReadOnly(_ from: String, _ to: String) throws {
+            try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+            #expect(try runProgram(["mount", "--bind", from, to]).status == 0)
+            #expect(try runProgram(["mount", "-o", "remount,ro,bind", to]).status == 0)
+        }
+        let mounted = "\(dir.path)/ro"
+        try mountReadOnly("\(dir.path)/state", mounted)
+        defer { _ = try? runProgram(["umount", "-l", mounted]) }
+        let readOnly = try report(mounted)
+        #expect(readOnly.status == 0, "\(readOnly.stderr)")
+        #expect(readOnly.stdout == writable.stdout)
+        // A copy of a live store with its write-ahead log but not the log's index, on a read-only
+        // mount: the file alone is an older store, so it is refused, saying why.
+        let copy = "\(dir.path)/copy"
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let script = """
+            import shutil, sqlite3, sys
+            src, dst = sys.argv[1], sys.argv[2]
+            c = sqlite3.connect(src)
+            c.execute("PRAGMA wal_autocheckpoint = 0")
+            c.execute("CREATE TABLE scratch (x)")
+            c.commit()
+            shutil.copy(src, dst)
+            shutil.copy(src + "-wal", dst + "-wal")
+            """
+        let copied = try runProgram(["python3", "-c", script, "\(dir.path)/state/slad.sqlite", "\(copy)/slad.sqlite"])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        let mountedCopy = "\(dir.path)/ro-copy"
+        try mountReadOnly(copy, mountedCopy)
+        defer { _ = try? runProgram(["umount", "-l", mountedCopy]) }
+        let refused = try report(mountedCopy)
+        #expect(refused.status != 0)
+        #expect(
+            refused.stderr.contains("slad.sqlite-wal holds commits not yet in the file"),
+            "\(refused.stderr)")
+    }
 }
 
 @Suite("Sealed months (real daemon, real SQLite, real curl and slactl)", .serialized)
