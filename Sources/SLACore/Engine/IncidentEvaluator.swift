@@ -304,12 +304,23 @@ private struct IncidentState {
             reaction.stop(at: e.pointee.time)
             resolution.stop(at: e.pointee.time)
             dischargePromises(at: e.pointee.time)
+            // A workflow status belongs to one open stretch: one set before the resolution
+            // does not pause the clock after a reopen; one set while resolved does (an update
+            // in the reopen's own second sorts before it).
+            workflowStatus = nil
         case .reopened:
             guard status == .resolved else { return nil }
             status = .open
             resolvedAt = nil
-            workflowStatus = e.pointee.status
-            resolution.resume(at: e.pointee.time, running: !(e.pointee.status.map(contract.pauseOn.contains) ?? false))
+            if let s = e.pointee.status { workflowStatus = s }
+            resolution.resume(at: e.pointee.time, running: !(workflowStatus.map(contract.pauseOn.contains) ?? false))
+            // The target follows the current priority, also one changed while resolved.
+            if let last = resolution.phases.last, last.priority != priority {
+                let terms = contract.terms(for: priority)
+                resolution.retarget(
+                    terms?.resolution, calendar: terms?.calendar ?? contract.calendar, priority: priority,
+                    at: e.pointee.time)
+            }
             noteAssignment(e)
         case .closed:
             if status == .open {
