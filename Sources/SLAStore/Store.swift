@@ -586,39 +586,67 @@ public final class SLAStore: Sendable {
         }
     }
 
-    /// Breached clocks since `since` (all when nil), oldest first, at most `limit`; whether more matched.
+    /// Breached clocks as of `asOf` with breach instants from `since` on (all when nil), oldest
+    /// first, at most `limit`; whether more matched.
     ///
-    /// Stored verdicts are evaluated as of each incident's last event, so a clock that ran
-    /// out while the incident sat open is a breach the engine decided live: those come
-    /// from the outbox (unless retracted), the rest from the verdicts.
-    public func breaches(since: Instant?, contract: String?, limit: Int) throws -> (
-        breaches: [StoredBreach], truncated: Bool
-    ) {
-        try queue.read { db in
-            let rows = try Row.fetchAll(
+    /// The same truth as the reports: stored verdicts, advanced to `asOf`. A settled incident's
+    /// breaches are its stored rows; an incident with a clock still undecided is read and
+    /// projected with its contract in `contracts` (a clock that ran out while the incident sat
+    /// open, a breach too old to be announced, one that came back after a retraction). Unsettled
+    /// incidents are open work, so the projection reads open incidents only.
+    public func breaches(
+        since: Instant?, contract: String?, limit: Int, asOf: Instant, contracts: [String: Contract]
+    ) throws -> (breaches: [StoredBreach], truncated: Bool) {
+        let lower = since?.seconds ?? Int64.min
+        return try queue.read { db in
+            var found = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT incident, contract, metric, priority, target, elapsed, breached_at FROM (
-                        SELECT b.incident, i.contract, b.metric, b.priority, b.target, b.elapsed, b.breached_at
-                        FROM breaches b JOIN incidents i ON i.incident = b.incident
-                        UNION ALL
-                        SELECT o.incident, o.contract, o.metric, o.priority, o.target, o.elapsed, o.due_at
-                        FROM outbox o
-                        WHERE o.kind = 'breach'
-                            AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.id = o.id || '/retracted')
-                            AND NOT EXISTS (
-                                SELECT 1 FROM breaches b WHERE b.incident = o.incident AND b.metric = o.metric)
-                    )
-                    WHERE breached_at >= ? AND (? IS NULL OR contract = ?)
-                    ORDER BY breached_at, incident, metric LIMIT ?
+                    SELECT b.incident, i.contract, b.metric, b.priority, b.target, b.elapsed, b.breached_at
+                    FROM breaches b JOIN incidents i ON i.incident = b.incident
+                    WHERE i.settled_at IS NOT NULL AND b.breached_at >= ? AND (? IS NULL OR i.contract = ?)
+                    ORDER BY b.breached_at, b.incident, b.metric LIMIT ?
                     """,
-                arguments: [since?.seconds ?? Int64.min, contract, contract, limit + 1])
-            let breaches = rows.prefix(limit).map { r in
+                arguments: [lower, contract, contract, limit + 1]
+            ).map { r in
                 StoredBreach(
                     incident: r[0], contract: r[1], metric: r[2], priority: r[3], targetSeconds: r[4],
                     elapsedSeconds: r[5], breachedAt: Instant(r[6] as Int64))
             }
-            return (Array(breaches), rows.count > limit)
+            let statement = try db.makeStatement(
+                sql: """
+                    SELECT incident, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of,
+                        clocks, contract
+                    FROM incidents WHERE settled_at IS NULL AND (?1 IS NULL OR contract = ?1)
+                    """)
+            let s = Self.bind(statement, [contract.map(Value.text) ?? .null])
+            defer { sqlite3_reset(s) }
+            var row = VerdictRows(s)
+            var v = IncidentVerdict(
+                incident: "", contract: "", service: nil, openedAt: Instant(0), openingPriority: "", priority: "",
+                status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
+            while true {
+                let rc = sqlite3_step(s)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
+                row.fillIncident(&v)
+                v.contract = row.bytes(10).map(VerdictRows.string) ?? ""
+                let count = try row.fillClocks(&v.clocks, droppingDecidedBefore: nil) {
+                    PackedClocks.Malformed(incident: v.incident)
+                }
+                v.clocks.removeSubrange(count...)
+                if let c = contracts[v.contract] { v.project(to: asOf, in: c) }
+                for clock in v.clocks {
+                    guard let breach = clock.breach, breach.at.seconds >= lower else { continue }
+                    found.append(
+                        StoredBreach(
+                            incident: v.incident, contract: v.contract, metric: clock.metric.description,
+                            priority: breach.priority, targetSeconds: breach.target, elapsedSeconds: clock.elapsed,
+                            breachedAt: breach.at))
+                }
+            }
+            found.sort { ($0.breachedAt, $0.incident, $0.metric) < ($1.breachedAt, $1.incident, $1.metric) }
+            return (Array(found.prefix(limit)), found.count > limit)
         }
     }
 
@@ -769,7 +797,7 @@ final class Checkpointer: Sendable {
     }
 }
 
-/// One breached clock as the store lists it (``SLAStore/breaches(since:contract:limit:)``).
+/// One breached clock as the store lists it (``SLAStore/breaches(since:contract:limit:asOf:contracts:)``).
 public struct StoredBreach: Sendable, Hashable {
     /// Incident id.
     public var incident: String

@@ -235,6 +235,40 @@ struct LiveEngineTests {
     }
 
     @Test(
+        "a breach that comes back after its retraction is announced again, with an id of its own; across a restart too")
+    func breachAfterRetraction() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1"), ev("a", 60, .acknowledged)], at: t0 * 1000)
+        d.run(until: (t0 + 14_500) * 1000)
+        // A late event says it was resolved in time; then it is reopened and runs out again.
+        d.ingest([ev("r", 14_000, .resolved)], at: (t0 + 14_500) * 1000)
+        d.ingest([ev("re", 14_600, .reopened)], at: (t0 + 14_600) * 1000)
+        d.run(until: (t0 + 15_500) * 1000)
+        let breaches = d.log.filter { $0.metric == .resolution && $0.kind != .warning }
+        #expect(
+            breaches.map { "\($0.kind.rawValue) \($0.id) due=+\($0.due.seconds - t0)" } == [
+                "breach INC/resolution/breach/100% due=+14400",
+                "breach.retracted INC/resolution/breach/100%/retracted due=+14400",
+                "breach INC/resolution/breach/100%/2 due=+15000",
+            ])
+        // A restart that loads the outbox announces nothing again, and a second retraction and
+        // return take /2/retracted and /3.
+        var restarted = ManualDriver(
+            live: LiveEngine(
+                engine: d.live.engine, nowMilliseconds: (t0 + 15_500) * 1000, emitted: d.log),
+            now: (t0 + 15_500) * 1000)
+        restarted.run(until: (t0 + 15_600) * 1000)
+        #expect(restarted.log.isEmpty, "\(restarted.lines(t0))")
+        restarted.ingest([ev("r2", 14_900, .resolved)], at: (t0 + 15_600) * 1000)
+        restarted.ingest([ev("re2", 15_700, .reopened)], at: (t0 + 15_700) * 1000)
+        restarted.run(until: (t0 + 16_000) * 1000)
+        #expect(
+            restarted.log.filter { $0.metric == .resolution && $0.kind != .warning }.map(\.id) == [
+                "INC/resolution/breach/100%/2/retracted", "INC/resolution/breach/100%/3",
+            ])
+    }
+
+    @Test(
         "a breach announced stands when its incident is refreshed after the catch-up window: history is not retracted")
     func announcedBreachOutlivesTheWindow() {
         var d = driver()

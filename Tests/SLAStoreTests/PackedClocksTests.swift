@@ -158,7 +158,8 @@ struct PackedClocksTests {
             bBreach.priority == "P2" && bBreach.target == 7_200, "a breach under the clock's own priority and target")
         #expect(seen[2].clocks.isEmpty)
 
-        let listed = try store.breaches(since: nil, contract: nil, limit: 10).breaches
+        let listed = try store.breaches(since: nil, contract: nil, limit: 10, asOf: Instant(10_000), contracts: [:])
+            .breaches
         #expect(listed.map(\.incident) == ["A", "D", "B"])
         #expect(listed.map(\.metric) == ["reaction", "reaction", "resolution"])
     }

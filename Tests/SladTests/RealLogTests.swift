@@ -1,8 +1,17 @@
 import Foundation
 import Testing
 
-/// The real, public logs beside the repository (`../shared/data/real`).
-let realLogs = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/real")
+/// The real, public logs of Tests/Fixtures/real, unpacked once into a temporary folder.
+let realLogs: URL = {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slad-real-logs-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    for (_, file) in RealLogTests.logs {
+        let packed = repositoryRoot.appendingPathComponent("Tests/Fixtures/real/\(file).gz").path
+        let unpacked = folder.appendingPathComponent(file).path
+        _ = try? runProgram(["sh", "-c", "gzip -dc \"$0\" > \"$1\"", packed, unpacked])
+    }
+    return folder
+}()
 
 @Suite("Real incident logs through the shipped source mappings (real binary)")
 struct RealLogTests {
@@ -16,7 +25,7 @@ struct RealLogTests {
         arguments: logs)
     func golden(_ mapping: String, _ file: String) throws {
         let path = realLogs.appendingPathComponent(file).path
-        // Not a skip: CI has ../shared beside the clone, and a missing log must fail loudly.
+        // Not a skip: the logs are in the checkout, and one that did not unpack fails loudly.
         try #require(FileManager.default.fileExists(atPath: path), "real log missing at \(path)")
         for format in ["verdicts", "statements", "csv"] {
             let r = try runSlad([

@@ -420,7 +420,8 @@ public struct LiveEngine: Sendable {
                     // Most crossings were announced at an earlier refresh: only the id is made for
                     // them, the notification itself only for news.
                     let kind = NotificationKind(crossing.threshold.kind)
-                    let id = Self.notificationID(incident, clock.metric, kind, crossing.threshold.at)
+                    let base = Self.notificationID(incident, clock.metric, kind, crossing.threshold.at)
+                    let id = kind == .breach ? breachID(base) : base
                     if kind == .breach { stillTrue.insert(id) }
                     // A breach waits `allowedLateness` for events that could still stop the clock in time.
                     if kind == .breach && now < (crossing.at.seconds + allowedLateness) * 1000 {
@@ -489,6 +490,16 @@ public struct LiveEngine: Sendable {
         contractNames.append(contract)
         contractIndex[contract] = c
         return c
+    }
+
+    /// The id of a breach whose plain id is `base`: a breach that comes back after its
+    /// retraction (a late event stopped the clock in time, a reopen let it run out again) is
+    /// news, so it takes `base/2`, `base/3`, … and is announced again.
+    private func breachID(_ base: String) -> String {
+        guard emitted.contains(base + "/retracted") else { return base }
+        var generation = 2
+        while emitted.contains("\(base)/\(generation)/retracted") { generation += 1 }
+        return "\(base)/\(generation)"
     }
 
     /// A notification's stable id (also the webhook id): incident, metric, kind and threshold.

@@ -6,8 +6,8 @@ import SLAReport
 import SLAStore
 
 /// Answers the control socket: status and metrics at once from the board,
-/// breaches from a read-only store connection on its own queue, the rest on
-/// the engine loop.
+/// breaches and reports from a read-only store connection on its own queue (with the
+/// contracts the loop holds), the rest on the engine loop.
 struct SladResponder: ControlResponder {
     let board: StatusBoard
     let mailbox: LoopMailbox<EngineLoop>
@@ -28,14 +28,21 @@ struct SladResponder: ControlResponder {
                     status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
                     body: metrics.render(nowMilliseconds: wallMilliseconds())))
         case .breaches(let since, let contract, let limit):
-            reads.async {
-                do {
-                    let (rows, truncated) = try reader.breaches(since: since, contract: contract, limit: limit)
-                    reply(.json(BreachList(breaches: rows.map(BreachView.init), truncated: truncated)))
-                } catch {
-                    reply(.error(RouteError(500, "store_error", "reading breaches failed: \(error)")))
+            // The verdicts the reports use, advanced to now with the contracts in force.
+            let posted = mailbox.post { loop in
+                let contracts = Dictionary(uniqueKeysWithValues: loop.config.contracts.map { ($0.id, $0) })
+                reads.async {
+                    do {
+                        let (rows, truncated) = try reader.breaches(
+                            since: since, contract: contract, limit: limit,
+                            asOf: Instant(wallMilliseconds() / 1000), contracts: contracts)
+                        reply(.json(BreachList(breaches: rows.map(BreachView.init), truncated: truncated)))
+                    } catch {
+                        reply(.error(RouteError(500, "store_error", "reading breaches failed: \(error)")))
+                    }
                 }
             }
+            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
         case .report(let month, let contract, let format):
             // The contracts in force come from the loop (a reload may change them); the report is
             // computed on the reads queue with its own connection, so the engine never waits for it.
