@@ -49,7 +49,7 @@ enum CalendarLoader {
             for value in names {
                 guard let file = value.string("a file name") else { continue }
                 let path = file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file)
-                guard let data = FileManager.default.contents(atPath: path),
+                guard let data = readFile(path, limit: YAMLFile.maxBytes + 1), data.count <= YAMLFile.maxBytes,
                     let text = String(data: data, encoding: .utf8)
                 else {
                     value.fail(

@@ -110,3 +110,17 @@ extension Character {
     /// A line end of a text file: LF, or CRLF (one Character in Swift), or a lone CR.
     var isLineEnd: Bool { self == "\n" || self == "\r\n" || self == "\r" }
 }
+
+/// The first `limit` bytes of the file at `path` (all of a shorter one); nil when it cannot be
+/// opened or read (a missing file, a folder). Read through a file handle: Foundation's
+/// `FileManager.contents(atPath:)` reads a whole file of any size, and leaks its buffer when
+/// the file is empty (found by the iCalendar fuzz target).
+func readFile(_ path: String, limit: Int) -> Data? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    do {
+        return try handle.read(upToCount: limit) ?? Data()
+    } catch {
+        return nil
+    }
+}

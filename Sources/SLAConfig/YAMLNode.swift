@@ -168,12 +168,12 @@ enum YAMLFile {
             diagnostics.report(
                 ConfigError(file: displayName, line: line, column: column, field: "", reason: reason, hint: hint))
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readFile(path, limit: maxBytes + 1) else {
             fail("cannot be read")
             return nil
         }
         guard data.count <= maxBytes else {
-            fail("is \(data.count) bytes; configuration files are limited to \(maxBytes) bytes")
+            fail("is larger than \(maxBytes) bytes, the limit for configuration files")
             return nil
         }
         guard !data.contains(0), let text = String(data: data, encoding: .utf8) else {

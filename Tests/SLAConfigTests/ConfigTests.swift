@@ -174,6 +174,25 @@ struct ConfigTests {
         #expect(holidays["lf"] == holidays["crlf"])
     }
 
+    @Test("an empty iCalendar file and a folder in its place give one located error each")
+    func icalendarEmptyOrFolder() throws {
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML + "\nholidays_ics: [empty.ics, folder.ics]\n",
+            "calendars/empty.ics": "",
+            "contracts.d/good.yaml": goodContract,
+        ])
+        try FileManager.default.createDirectory(
+            atPath: folder.path("calendars/folder.ics"), withIntermediateDirectories: true)
+        let errors = folder.errors().map { $0.description.replacingOccurrences(of: folder.url.path + "/", with: "") }
+        #expect(
+            errors == [
+                "calendars/empty.ics:1: not an iCalendar file (no BEGIN:VCALENDAR)",
+                "calendars/msk.yaml:4:27: holidays_ics.[1]: cannot read iCalendar file 'folder.ics'; paths are relative to the calendars folder",
+                // A calendar with errors is not defined, and its contract says so.
+                "contracts.d/good.yaml:3:11: calendar: calendar 'msk' is not defined in calendars/; known calendars: 24x7",
+            ], "\(errors)")
+    }
+
     @Test("empty, binary, non-mapping and syntactically broken files give one clear error each")
     func junkFiles() throws {
         let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract])
