@@ -268,6 +268,27 @@ struct LiveEngineTests {
             ])
     }
 
+    @Test("a breach that a late pause moves is retracted and announced again at its true instant")
+    func movedBreach() {
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P1"), ev("a", 60, .acknowledged)], at: t0 * 1000)
+        d.run(until: (t0 + 14_500) * 1000)
+        // Late news: the customer was waited for from +10 000 to +12 000, so the 4 h ran out
+        // at +16 400, not at +14 400.
+        d.ingest(
+            [ev("p", 10_000, .updated, status: "pending_customer"), ev("w", 12_000, .updated, status: "work")],
+            at: (t0 + 14_600) * 1000)
+        d.run(until: (t0 + 16_500) * 1000)
+        #expect(
+            d.log.filter { $0.metric == .resolution && $0.kind != .warning }.map {
+                "\($0.kind.rawValue) \($0.id) due=+\($0.due.seconds - t0)"
+            } == [
+                "breach INC/resolution/breach/100% due=+14400",
+                "breach.retracted INC/resolution/breach/100%/retracted due=+14400",
+                "breach INC/resolution/breach/100%/2 due=+16400",
+            ])
+    }
+
     @Test(
         "a breach announced stands when its incident is refreshed after the catch-up window: history is not retracted")
     func announcedBreachOutlivesTheWindow() {

@@ -421,7 +421,16 @@ public struct LiveEngine: Sendable {
                     // them, the notification itself only for news.
                     let kind = NotificationKind(crossing.threshold.kind)
                     let base = Self.notificationID(incident, clock.metric, kind, crossing.threshold.at)
-                    let id = kind == .breach ? breachID(base) : base
+                    var id = kind == .breach ? breachID(base) : base
+                    // A breach announced at another instant (a late pause or priority change moved
+                    // it) was announced wrong: its instant dates the penalty. It is retracted, and the
+                    // breach at its true instant is news under the next id, however old.
+                    var moved = false
+                    if kind == .breach, let announced = breaches[incident]?[id], announced.due != crossing.at {
+                        if let retraction = retract(announced, now: now) { out.append(retraction) }
+                        id = breachID(base)
+                        moved = true
+                    }
                     if kind == .breach { stillTrue.insert(id) }
                     // A breach waits `allowedLateness` for events that could still stop the clock in time.
                     if kind == .breach && now < (crossing.at.seconds + allowedLateness) * 1000 {
@@ -429,7 +438,7 @@ public struct LiveEngine: Sendable {
                         continue
                     }
                     // Old history (a first import, a long outage) is recorded in verdicts, not announced.
-                    if now - crossing.at.seconds * 1000 > catchUpWindow * 1000 { continue }
+                    if !moved && now - crossing.at.seconds * 1000 > catchUpWindow * 1000 { continue }
                     guard emitted.insert(id).inserted else { continue }
                     let n = notification(verdict, clock, crossing, id: id, kind: kind, now: now)
                     if kind == .breach { breaches[incident, default: [:]][id] = n }
@@ -450,15 +459,20 @@ public struct LiveEngine: Sendable {
         if let verdict { contractOf[index] = contractSlot(verdict.contract) }
         // Breaches announced for this incident that the events no longer support.
         for (id, breach) in breaches[incident] ?? [:] where !stillTrue.contains(id) {
-            breaches[incident]?[id] = nil
-            var retraction = breach
-            retraction.id = id + "/retracted"
-            retraction.kind = .retraction
-            retraction.decidedAtMilliseconds = now
-            retraction.late = false
-            if emitted.insert(retraction.id).inserted { out.append(retraction) }
+            if let retraction = retract(breach, now: now) { out.append(retraction) }
         }
         return out.sorted { ($0.due, $0.percent, $0.id) < ($1.due, $1.percent, $1.id) }
+    }
+
+    /// Takes back an announced breach: the retraction to announce, nil when it was already.
+    private mutating func retract(_ breach: SLANotification, now: Int64) -> SLANotification? {
+        breaches[breach.incident]?[breach.id] = nil
+        var retraction = breach
+        retraction.id = breach.id + "/retracted"
+        retraction.kind = .retraction
+        retraction.decidedAtMilliseconds = now
+        retraction.late = false
+        return emitted.insert(retraction.id).inserted ? retraction : nil
     }
 
     /// The wheel, for changing: copied first when another engine value shares it.

@@ -1,0 +1,191 @@
+import Foundation
+import SLACore
+import SLAStore
+import TestSupport
+import Testing
+
+/// Random histories for the docs/reports.md contracts: each incident opens, then gets
+/// acknowledgements, pauses, priority changes, resolutions, reopens (a status set in the
+/// reopen's second too) and mostly a close, spread over three appends to the log so that
+/// events arrive late: a resolution that stops a clock in time after its breach was
+/// announced, a reopen that lets it run out again, a pause that moves a breach.
+struct RandomHistories {
+    /// The log, in three appends.
+    var appends: [[String]] = [[], [], []]
+    /// Incidents generated.
+    let count: Int
+
+    init(seed: UInt64, incidents: Int) {
+        count = incidents
+        var rng = SeededRandom(seed: seed)
+        let contracts = ["rep-tiers", "rep-usd", "rep-biz", "rep-partial"]
+        let start: Int64 = 1_788_220_800  // 2026-09-01T00:00:00Z
+        var n = 0
+        for i in 0..<incidents {
+            let incident = "H-\(i)"
+            var fields: [(time: Int64, type: String, extra: [String: String])] = []
+            var t = start + Int64(rng.next() % (75 * 86_400))
+            fields.append(
+                (
+                    t, "incident.opened",
+                    ["contract": contracts[i % contracts.count], "priority": rng.next() % 3 == 0 ? "P2" : "P1"]
+                ))
+            var resolved = false
+            for _ in 0..<(rng.next() % 7) {
+                // Same second now and then, else minutes to hours later.
+                t += rng.next() % 8 == 0 ? 0 : Int64(rng.next() % (6 * 3_600)) + 30
+                switch rng.next() % 7 {
+                case 0: fields.append((t, "incident.acknowledged", [:]))
+                case 1:
+                    fields.append(
+                        (t, "incident.updated", ["status": rng.next() % 2 == 0 ? "pending_customer" : "in_progress"]))
+                case 2: fields.append((t, "incident.updated", ["priority": rng.next() % 2 == 0 ? "P1" : "P2"]))
+                case 3, 4:
+                    if resolved {
+                        fields.append((t, "incident.reopened", [:]))
+                        if rng.next() % 3 == 0 {
+                            fields.append((t, "incident.updated", ["status": "pending_customer"]))
+                        }
+                    } else {
+                        fields.append((t, "incident.resolved", [:]))
+                    }
+                    resolved.toggle()
+                default: fields.append((t, "incident.updated", ["team": "L\(rng.next() % 3)"]))
+                }
+            }
+            if rng.next() % 5 != 0 { fields.append((t + Int64(rng.next() % 86_400) + 60, "incident.closed", [:])) }
+            // The opening arrives first; every other event in that append or a later one.
+            var append = 0
+            for (k, f) in fields.enumerated() {
+                if k > 0 { append = max(append, Int(rng.next() % 3)) }
+                n += 1
+                var object = [
+                    "id": "e-\(n)", "time": ISO8601.format(Instant(f.time), in: .utc), "type": f.type,
+                    "incident": incident,
+                ]
+                object.merge(f.extra) { a, _ in a }
+                let body = object.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }
+                appends[append].append("{" + body.joined(separator: ",") + "}")
+            }
+        }
+    }
+}
+
+@Suite("One truth for breaches (real daemon, real SQLite, real curl)", .serialized)
+struct OneTruthTests {
+    /// A breach as each view names it: incident, metric and the instant it happened.
+    struct Key: Hashable, Comparable, CustomStringConvertible {
+        var incident: String
+        var metric: String
+        var at: Int64
+        static func < (a: Key, b: Key) -> Bool { (a.at, a.incident, a.metric) < (b.at, b.incident, b.metric) }
+        var description: String { "\(incident) \(metric) \(ISO8601.format(Instant(at), in: .utc))" }
+    }
+
+    static func seconds(_ text: String) -> Int64 { ISO8601.parse(text)!.instant(in: .utc).seconds }
+
+    @Test(
+        "1,000 random histories arriving late, through restarts: the breach list, the breached incidents, the announced breaches and every month's report agree with an offline replay"
+    )
+    func viewsAgree() throws {
+        let seed = testSeed()
+        let histories = RandomHistories(seed: seed, incidents: 1_000)
+        let dir = try reportWorld(sealAfter: "366d", events: "")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Every breach is announced, however old: the announcements are a view to check too.
+        let yaml = dir.appendingPathComponent("slad.yaml")
+        try (String(contentsOf: yaml, encoding: .utf8) + "\ncatch_up_window: 400d\n").write(
+            to: yaml, atomically: true, encoding: .utf8)
+        let log = dir.appendingPathComponent("events.jsonl")
+        let state = "\(dir.path)/state"
+        // Each append is read by a daemon of its own: late events meet a restarted engine.
+        for lines in histories.appends {
+            try append(log, lines)
+            let run = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+            #expect(run.status == 0, "seed \(seed): \(run.stderr)")
+        }
+
+        // The truth: an offline replay of the whole log as of a fixed instant past every event.
+        let asOf = "2026-12-01T00:00:00Z"
+        let replay = try runSlad([
+            "replay", "--config", dir.path, "--events", log.path, "--format", "verdicts", "--as-of", asOf,
+        ])
+        #expect(replay.status == 0, "seed \(seed): \(replay.stderr)")
+        var truth = Set<Key>()
+        var openBreached = Set<String>()
+        // CSV lines end with CRLF (RFC 4180).
+        for row in replay.stdout.split(whereSeparator: \.isNewline).dropFirst() {
+            let c = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard c.count == 10, c[6] == "breached" else { continue }
+            truth.insert(Key(incident: c[0], metric: c[4], at: Self.seconds(c[9])))
+            if c[2] == "open" { openBreached.insert(c[0]) }
+        }
+        #expect(
+            truth.count > 300,
+            "seed \(seed): the histories should breach often, \(truth.count) breaches")
+
+        // The announced breaches: every breach decided and not retracted.
+        let outbox = try SLAStore(path: "\(state)/slad.sqlite", readOnly: true).outbox()
+        let retracted = Set(outbox.filter { $0.kind == .retraction }.map { String($0.id.dropLast("/retracted".count)) })
+        let announced = Set(
+            outbox.filter { $0.kind == .breach && !retracted.contains($0.id) }.map {
+                Key(incident: $0.incident, metric: "\($0.metric)", at: $0.due.seconds)
+            })
+        #expect(
+            announced == truth,
+            "seed \(seed): announced but not true: \(announced.subtracting(truth).sorted().prefix(5)); true but not announced: \(truth.subtracting(announced).sorted().prefix(5))"
+        )
+        #expect(!retracted.isEmpty, "seed \(seed): late events should retract some breaches")
+
+        // The running daemon's views.
+        let socket = "\(dir.path)/slad.sock"
+        let daemon = try startSlad(["run", "--config", dir.path], stderr: dir.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        #expect(waitUntil(30) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
+        var listed = Set<Key>()
+        for contract in ["rep-tiers", "rep-usd", "rep-biz", "rep-partial"] {
+            let r = try curl(socket, "/v1/breaches?contract=\(contract)&limit=1000")
+            #expect(r.status == 200, "\(r.body)")
+            let doc = json(r.body)
+            #expect(doc["truncated"] as? Bool == false)
+            for b in doc["breaches"] as? [[String: Any]] ?? [] {
+                listed.insert(
+                    Key(
+                        incident: b["incident"] as? String ?? "", metric: b["metric"] as? String ?? "",
+                        at: Self.seconds(b["breached_at"] as? String ?? "")))
+            }
+        }
+        #expect(
+            listed == truth,
+            "seed \(seed): listed but not true: \(listed.subtracting(truth).sorted().prefix(5)); true but not listed: \(truth.subtracting(listed).sorted().prefix(5))"
+        )
+        var breachedIncidents = Set<String>()
+        var cursor = ""
+        repeat {
+            let r = try curl(socket, "/v1/incidents?state=breached&limit=1000\(cursor)")
+            #expect(r.status == 200, "\(r.body)")
+            let doc = json(r.body)
+            for i in doc["incidents"] as? [[String: Any]] ?? [] { breachedIncidents.insert(i["id"] as? String ?? "") }
+            let next = doc["next_cursor"] as? String
+            cursor =
+                next.map { "&cursor=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? ""
+        } while !cursor.isEmpty
+        #expect(breachedIncidents == openBreached, "seed \(seed)")
+
+        // The money: each month's report from the store equals the replay's, line for line.
+        for month in ["2026-09", "2026-10", "2026-11"] {
+            let stored = try runSlad([
+                "report", "--config", dir.path, "--state", state, "--month", month, "--as-of", asOf, "--format", "csv",
+            ])
+            let replayed = try runSlad([
+                "replay", "--config", dir.path, "--events", log.path, "--month", month, "--as-of", asOf, "--format",
+                "csv",
+            ])
+            #expect(stored.status == 0 && replayed.status == 0, "\(stored.stderr)\(replayed.stderr)")
+            #expect(stored.stdout == replayed.stdout, "seed \(seed): the \(month) report differs from the replay's")
+        }
+    }
+}
