@@ -5,7 +5,8 @@ Load, all at once:
   - events: incidents opened at a steady rate (reaction targets of 1-3 minutes, so warnings,
     breaches and escalations fall due all the time), acknowledged and resolved later, over two
     sources;
-  - rotations: every 2 minutes a log is rotated, by rename and by copytruncate in turn;
+  - rotations: every 2 minutes a log is rotated, by rename and by copytruncate in turn, and
+    the generation before the last five is deleted (logrotate's `rotate 5`);
   - webhooks: a real HTTP receiver that answers 500 for one minute in every four;
   - control: GET /v1/status and /v1/incidents?state=at_risk at about 20 requests/s, timed;
   - reloads: SIGHUP every 3 minutes;
@@ -115,6 +116,8 @@ def writer():
 
 
 def rotator():
+    # As logrotate with `rotate 5`: the five newest generations are kept, older ones deleted
+    # (slad holds a descriptor for every file its pattern matches, docs/ingest.md).
     k = 0
     while not stop.wait(120):
         k += 1
@@ -127,6 +130,8 @@ def rotator():
             else:
                 subprocess.run(["cp", live, f"{live}.{k}"])
                 open(live, "r+").truncate(0)
+            if os.path.exists(f"{live}.{k - 5}"):
+                os.remove(f"{live}.{k - 5}")
 
 
 def hooks_flapper():
