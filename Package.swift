@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLACore", "SLAConfig", "SLADaemon", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
+                "SLAAPI", "SLACore", "SLAConfig", "SLADaemon", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

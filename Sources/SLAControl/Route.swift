@@ -8,6 +8,8 @@ public enum Route: Sendable, Hashable {
     case contract(id: String)
     case incidents(IncidentQuery)
     case incident(id: String)
+    /// Why an incident's clocks stand where they do, as of `asOf` (default: now).
+    case explanation(id: String, asOf: Instant?)
     case breaches(since: Instant?, contract: String?, limit: Int)
     /// A month's penalty report; `format` is `table`, `csv`, `json` or `html`.
     case report(month: YearMonth, contract: String?, format: String)
@@ -28,7 +30,7 @@ public enum Route: Sendable, Hashable {
         switch self {
         case .status: "status"
         case .contracts, .contract: "contracts"
-        case .incidents, .incident: "incidents"
+        case .incidents, .incident, .explanation: "incidents"
         case .breaches: "breaches"
         case .report: "reports"
         case .metrics: "metrics"
@@ -105,10 +107,15 @@ public enum Router {
                 if parts[1] == "contracts" { return only("GET", .contract(id: id)) }
                 if parts[1] == "incidents" { return only("GET", .incident(id: id)) }
             }
+            if parts.count == 4, parts[0] == "v1", parts[1] == "incidents", parts[3] == "explanation",
+                !parts[2].isEmpty, let id = decoded(parts[2])
+            {
+                return explanationQuery(id: id, query).flatMap { only("GET", $0) }
+            }
             return .failure(
                 RouteError(
                     404, "not_found",
-                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/breaches, /v1/reports/YYYY-MM, /metrics, /v1/reload, /v1/events)"
+                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/incidents/ID/explanation, /v1/breaches, /v1/reports/YYYY-MM, /metrics, /v1/reload, /v1/events)"
                 ))
         }
     }
@@ -175,6 +182,18 @@ public enum Router {
         case .success(let n):
             return .success(.breaches(since: since, contract: query["contract"], limit: n ?? maxLimit))
         }
+    }
+
+    static func explanationQuery(id: String, _ query: [String: String]) -> Result<Route, RouteError> {
+        if let e = unknown(query, ["as_of"]) { return .failure(e) }
+        guard let text = query["as_of"] else { return .success(.explanation(id: id, asOf: nil)) }
+        guard let time = ISO8601.parse(text), time.offset != nil else {
+            return .failure(
+                RouteError(
+                    400, "bad_request",
+                    "as_of must be an ISO 8601 time with an offset (2026-10-01T00:00:00+03:00), not '\(text)'"))
+        }
+        return .success(.explanation(id: id, asOf: time.instant(in: .utc)))
     }
 
     /// Report formats the control socket renders.

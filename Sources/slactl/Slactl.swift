@@ -192,8 +192,26 @@ struct Incident: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "One incident: clocks and event timeline.")
     @OptionGroup var connection: Connection
     @Argument(help: "The incident id.") var id: String
+    @Flag(
+        help: """
+            Explain the verdict: every stretch of each clock and the event that began it, the working time \
+            counted, each threshold's instant and the penalty's arithmetic (what a disputed penalty is settled with).
+            """)
+    var explain = false
+    @Option(help: "With --explain: as of this time (ISO 8601 with offset; default now).") var asOf: String?
+
+    func validate() throws {
+        if asOf != nil && !explain { throw ValidationError("--as-of goes with --explain") }
+    }
 
     func run() async throws {
+        if explain {
+            let query = asOf.map { Path.query([("as_of", $0)]) } ?? ""
+            let bytes = try await Client.call(
+                connection, .GET, "/v1/incidents/\(Path.escape(id))/explanation" + query)
+            try Client.show(connection, bytes, as: IncidentExplanation.self, render: \.text)
+            return
+        }
         let bytes = try await Client.call(connection, .GET, "/v1/incidents/\(Path.escape(id))")
         try Client.show(connection, bytes, as: IncidentDetail.self, render: Render.incident)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SLAAPI
 import SLAConfig
 import SLACore
 import SLAIngest
@@ -98,6 +99,13 @@ struct ReplayCommand: ParsableCommand {
         help: "Evaluate as of this time (ISO 8601); default: the last event's time.")
     var asOf: String?
 
+    @Option(
+        name: .customLong("explain"),
+        help: """
+            Explain this incident's verdict: every stretch of each clock and the event that began it, the             working time counted, each threshold's instant and the penalty's arithmetic (--format json: as JSON).
+            """)
+    var explain: String?
+
     func validate() throws {
         if let month, YearMonth(parsing: month) == nil {
             throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
@@ -143,6 +151,10 @@ struct ReplayCommand: ParsableCommand {
         }
         for e in lineErrors { printError("quarantined: \(e)") }
         let instant = asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) }
+        if let explain {
+            try emit(try explanation(of: explain, events: events, contracts: config.contracts, asOf: instant))
+            return
+        }
         let result = Replay.run(contracts: config.contracts, events: events, asOf: instant)
         let selected = month.flatMap { YearMonth(parsing: $0) }
         if let diffDirectory {
@@ -186,6 +198,27 @@ struct ReplayCommand: ParsableCommand {
         case .csv, .html, .report, .reportJSON: break
         }
         if let mappedSummary, format == .table { print("source: \(mappedSummary)") }
+    }
+
+    /// The explanation of `incident` as text (or JSON with `--format json`), as of `asOf` or the
+    /// file's last event, as replay evaluates it.
+    func explanation(of incident: String, events: [SLAEvent], contracts: [Contract], asOf: Instant?) throws -> String {
+        let own = events.filter { $0.incident == incident }
+        guard let opened = own.filter({ $0.type == .opened }).min(by: SLAEvent.canonicalOrder) else {
+            printError("\(eventsPath): no incident.opened for '\(incident)'")
+            throw ExitCode(1)
+        }
+        guard let contract = contracts.first(where: { $0.id == opened.contract }) else {
+            printError("\(incident): contract '\(opened.contract ?? "")' is not configured")
+            throw ExitCode(1)
+        }
+        let end = asOf ?? events.lazy.map(\.time).max() ?? opened.time
+        guard let e = IncidentEvaluator.explain(incident: incident, events: own, contract: contract, asOf: end) else {
+            printError("\(incident): no verdict (an opening without a priority)")
+            throw ExitCode(1)
+        }
+        let wire = IncidentExplanation(e)
+        return format == .json ? String(decoding: APIJSON.encode(wire, pretty: true), as: UTF8.self) + "\n" : wire.text
     }
 
     /// Writes `text` to `--output`, or to standard output.

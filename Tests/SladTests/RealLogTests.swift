@@ -46,4 +46,55 @@ struct RealLogTests {
             }
         }
     }
+
+    @Test(
+        "slactl incident --explain on a real Volvo incident (two pauses, a reopen, a breach) is its golden file, and the replay explains it the same"
+    )
+    func explainVolvoIncident() throws {
+        let log = realLogs.appendingPathComponent("volvo-it-bpic2013-incidents.csv").path
+        try #require(FileManager.default.fileExists(atPath: log), "real log missing at \(log)")
+        let work = try makeTemporaryDirectory("slad-explain")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("etc/slad"), to: config)
+        try "sources:\n  - { name: volvo, path: \"\(log)\", format: volvo-bpic2013 }\n".write(
+            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        let state = work.appendingPathComponent("state").path
+        let socket = work.appendingPathComponent("slad.sock").path
+        let daemon = try startSlad(
+            ["run", "--config", config.path, "--state", state, "--socket", socket],
+            stderr: work.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        // The last event of the log: the instant the replay explains as of.
+        let asOf = "2012-05-23T01:22:25+02:00"
+        let incident = "1-734863171"
+        var answer = Ran(status: -1, stdout: "", stderr: "")
+        #expect(
+            waitUntil(120) {
+                answer =
+                    (try? runProgram([
+                        slactlBinary, "incident", incident, "--explain", "--as-of", asOf, "--socket", socket,
+                    ])) ?? answer
+                return answer.status == 0
+            }, "\(answer.stderr)")
+        let golden = repositoryRoot.appendingPathComponent(
+            "Tests/SladTests/Golden/volvo-bpic2013.explain-\(incident).txt")
+        if ProcessInfo.processInfo.environment["SLAD_UPDATE_GOLDEN"] == "1" {
+            try answer.stdout.write(to: golden, atomically: true, encoding: .utf8)
+        }
+        #expect(answer.stdout == (try String(contentsOf: golden, encoding: .utf8)))
+        // The replay names events by the mapping, the daemon by the source and file: the rest is the same.
+        let replay = try runSlad([
+            "replay", "--config", config.path, "--events", log, "--source", "volvo-bpic2013", "--explain", incident,
+        ])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        func withoutIDs(_ text: String) -> String {
+            text.replacingOccurrences(of: #"\((incident\.[a-z]+) [^ )]+"#, with: "($1 ID", options: .regularExpression)
+        }
+        #expect(withoutIDs(replay.stdout) == withoutIDs(answer.stdout))
+        #expect(withoutIDs(answer.stdout) != answer.stdout, "event ids are in the explanation")
+    }
 }

@@ -181,3 +181,25 @@ public struct BusinessCalendar: Sendable {
         return cumulative(t.adding(seconds: 1)) - cumulative(t) == 1
     }
 }
+
+extension BusinessCalendar {
+    /// The working stretches of `[from, to)`, in order: what a clock running through it counts.
+    public func workingIntervals(from: Instant, to: Instant) -> [(from: Instant, to: Instant)] {
+        guard to > from else { return [] }
+        if always { return [(from, to)] }
+        var lo = 0
+        var hi = starts.count
+        // The first interval ending after `from`.
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if ends[mid] <= from.seconds { lo = mid + 1 } else { hi = mid }
+        }
+        var out: [(from: Instant, to: Instant)] = []
+        var k = lo
+        while k < starts.count && starts[k] < to.seconds {
+            out.append((Instant(max(starts[k], from.seconds)), Instant(min(ends[k], to.seconds))))
+            k += 1
+        }
+        return out
+    }
+}

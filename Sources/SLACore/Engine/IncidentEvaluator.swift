@@ -231,7 +231,7 @@ extension EventRefs {
 }
 
 /// The mutable state of one incident while its events are folded.
-private struct IncidentState {
+struct IncidentState {
     let contract: Contract
     let open: SLAEvent
     let thresholds: [Threshold]

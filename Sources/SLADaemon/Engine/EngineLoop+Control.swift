@@ -26,6 +26,8 @@ extension EngineLoop {
             return .json(IncidentPage(incidents: items, nextCursor: more ? page.last?.token : nil))
         case .incident(let id):
             return incidentDetail(id)
+        case .explanation(let id, let asOf):
+            return explanation(id, asOf: asOf ?? Instant(wallMilliseconds() / 1000))
         case .reload:
             switch reload() {
             case .success(let r): return .json(r)
@@ -102,6 +104,23 @@ extension EngineLoop {
             IncidentDetail(
                 incident: summary, service: verdict.service, handoffs: verdict.handoffs, covered: verdict.covered,
                 clocks: clocks, events: events))
+    }
+
+    /// `GET /v1/incidents/ID/explanation`: the incident's clocks stretch by stretch, as of `asOf`.
+    private func explanation(_ id: String, asOf: Instant) -> ControlResponse {
+        let events = ingest.live.engine.events(of: id)
+        guard !events.isEmpty else { return .error(RouteError(404, "not_found", "no incident '\(id)' in the ledger")) }
+        guard let opened = events.filter({ $0.type == .opened }).min(by: SLAEvent.canonicalOrder),
+            let contract = config.contracts.first(where: { $0.id == opened.contract }),
+            let explained = IncidentEvaluator.explain(incident: id, events: events, contract: contract, asOf: asOf)
+        else {
+            return .error(
+                RouteError(
+                    404, "not_evaluated",
+                    "incident '\(id)' has \(events.count) events but no verdict (no opened event, or an unknown contract)"
+                ))
+        }
+        return .json(IncidentExplanation(explained))
     }
 
     /// `POST /v1/events`: every line is validated first; one bad line rejects the body (nothing applied,
