@@ -25,8 +25,10 @@ while (($#)); do
 done
 [ -n "$bin_dir" ] || bin_dir="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 if [ -z "$version" ]; then
-    # 0.YYYYMMDD.COMMITS from the last commit: reproducible from the same tree.
-    version="0.$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$(git rev-list --count HEAD 2>/dev/null || echo 0)"
+    # The binaries' version (Sources/SLAAPI/SladVersion.swift), then +gitYYYYMMDD.COMMITS of the
+    # last commit: what `slad --version` says is what the package is, and each commit sorts later.
+    upstream=$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/SLAAPI/SladVersion.swift)
+    version="$upstream+git$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$(git rev-list --count HEAD 2>/dev/null || echo 0)"
 fi
 arch="$(dpkg --print-architecture)"
 

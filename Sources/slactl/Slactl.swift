@@ -20,7 +20,7 @@ struct Slactl: AsyncParsableCommand {
             4 access refused (ask for the status or admin group); 64 bad usage.
             The socket is --socket, else $SLAD_SOCKET, else /run/slad/slad.sock.
             """,
-        version: "0.6.0",
+        version: SladVersion.current,
         subcommands: [
             Status.self, Contracts.self, Incidents.self, Incident.self, Breaches.self, Report.self, Reload.self,
             Push.self,

@@ -11,6 +11,7 @@ struct Slad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slad",
         abstract: "SLA monitoring daemon: contracts, deadlines, breaches, penalties.",
+        version: SladVersion.current,
         subcommands: [CheckConfig.self, ReplayCommand.self, RunCommand.self, ReportCommand.self, DumpCommand.self]
     )
 }

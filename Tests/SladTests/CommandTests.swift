@@ -185,4 +185,16 @@ struct CommandTests {
         #expect(r2.status == 1)
         #expect(r2.stderr.contains("/nonexistent.jsonl: cannot be read"))
     }
+
+    @Test("slad --version and slactl --version exit 0 and say the same version, the one scripts/deb.sh packages")
+    func versions() throws {
+        let slad = try runSlad(["--version"])
+        let slactl = try runProgram([slactlBinary, "--version"])
+        #expect(slad.status == 0 && slactl.status == 0, "\(slad.stderr)\(slactl.stderr)")
+        let source = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("Sources/SLAAPI/SladVersion.swift"), encoding: .utf8)
+        let version = try #require(source.firstMatch(of: #/static let current = "([0-9.]+)"/#)?.1)
+        #expect(slad.stdout == "\(version)\n")
+        #expect(slactl.stdout == slad.stdout)
+    }
 }
