@@ -43,16 +43,37 @@ enum Render {
         return ([paint(line(header), "1")] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 
-    /// `4h12m`, `3d2h`, `45s`; negative as `-1h5m`.
+    /// A wall-clock span (uptime, time left to a deadline instant): `3d2h15m`, `4h12m`, `45s`;
+    /// negative as `-1h5m`.
     static func duration(_ seconds: Int64?) -> String {
         guard let seconds else { return "-" }
         let sign = seconds < 0 ? "-" : ""
         let s = seconds.magnitude
         let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60)
-        if d > 0 { return "\(sign)\(d)d\(h)h" }
+        if d > 0 { return "\(sign)\(d)d\(h)h\(m)m" }
         if h > 0 { return "\(sign)\(h)h\(m)m" }
         if m > 0 { return "\(sign)\(m)m\(s % 60 == 0 ? "" : "\(s % 60)s")" }
         return "\(sign)\(s)s"
+    }
+
+    /// Business time (targets, elapsed, remaining): hours, minutes and seconds, never days, whose
+    /// length is the calendar's (a `5d` target of 9-hour days is `45h`).
+    static func business(_ seconds: Int64?) -> String {
+        seconds.map { formatSeconds($0) } ?? "-"
+    }
+
+    /// The zone times are shown in: `TZ`, or the system's; UTC keeps the `Z` form.
+    static let zone: ZoneRules = {
+        let current = TimeZone.current
+        return current.secondsFromGMT() == 0 && ["UTC", "GMT", "Etc/UTC", "Universal"].contains(current.identifier)
+            ? .utc : ZoneRules(timeZone: current)
+    }()
+
+    /// An API time (UTC) in the local zone.
+    static func time(_ iso: String?) -> String {
+        guard let iso else { return "-" }
+        guard let parsed = ISO8601.parse(iso), parsed.offset != nil else { return iso }
+        return ISO8601.format(parsed.instant(in: .utc), in: zone)
     }
 
     static func bytes(_ n: Int64) -> String {
@@ -123,7 +144,7 @@ enum Render {
             "open incidents: \(c.incidents.open) (\(c.incidents.atRisk) at risk, \(c.incidents.breached) breached)\n\n"
         out += table(
             ["PRIORITY", "REACTION", "RESOLUTION", "CALENDAR"],
-            c.priorities.map { [$0.name, duration($0.reactionSeconds), duration($0.resolutionSeconds), $0.calendar] })
+            c.priorities.map { [$0.name, business($0.reactionSeconds), business($0.resolutionSeconds), $0.calendar] })
         return out
     }
 
@@ -133,7 +154,7 @@ enum Render {
             page.incidents.map {
                 [
                     $0.id, $0.contract, $0.priority, standing($0.standing), $0.nextMetric ?? "-",
-                    $0.nextDeadline ?? "-",
+                    time($0.nextDeadline),
                     ($0.secondsLeft ?? 0) < 0
                         ? paint("over \(duration(-($0.secondsLeft ?? 0)))", "31")
                         : duration($0.secondsLeft),
@@ -147,16 +168,19 @@ enum Render {
         let i = d.incident
         var out = "\(i.id) (\(i.contract), \(i.priority)) \(i.status)"
         out += i.standing.map { ", \(standing($0))" } ?? ""
-        out += "; opened \(i.openedAt); \(d.handoffs) handoff\(d.handoffs == 1 ? "" : "s")"
+        out += "; opened \(time(i.openedAt)); \(d.handoffs) handoff\(d.handoffs == 1 ? "" : "s")"
         out += d.covered ? "\n\n" : "; not covered by the contract\n\n"
         out += table(
-            ["CLOCK", "PRIORITY", "TARGET", "ELAPSED", "REMAINING", "OUTCOME", "DEADLINE / BREACHED"],
+            ["CLOCK", "PRIORITY", "TARGET", "ELAPSED", "REMAINING", "OUTCOME", "WHEN"],
             d.clocks.map {
-                [
-                    $0.metric, $0.priority, duration($0.targetSeconds), duration($0.elapsedSeconds),
-                    duration($0.remainingSeconds),
-                    $0.outcome == "breached" ? paint("breached", "31") : $0.outcome,
-                    $0.breachedAt ?? $0.deadline ?? $0.stoppedAt ?? "-",
+                let when =
+                    if let at = $0.breachedAt { "breached \(time(at))" } else if let at = $0.deadline {
+                        "due \(time(at))"
+                    } else if let at = $0.stoppedAt { "stopped \(time(at))" } else { "-" }
+                return [
+                    $0.metric, $0.priority, business($0.targetSeconds), business($0.elapsedSeconds),
+                    business($0.remainingSeconds),
+                    $0.outcome == "breached" ? paint("breached", "31") : $0.outcome, when,
                 ]
             })
         out += "\n"
@@ -170,7 +194,7 @@ enum Render {
                 if let l = e.level { detail.append("level \(l)") }
                 if let a = e.assignee { detail.append("assignee \(a)") }
                 if let r = e.rejected { detail.append(paint("ignored: \(r)", "33")) }
-                return [e.time, e.type, detail.joined(separator: ", ")]
+                return [time(e.time), e.type, detail.joined(separator: ", ")]
             })
         return out
     }
@@ -180,8 +204,8 @@ enum Render {
             ["BREACHED AT", "INCIDENT", "CONTRACT", "CLOCK", "PRIORITY", "TARGET", "ELAPSED"],
             list.breaches.map {
                 [
-                    $0.breachedAt, $0.incident, $0.contract, $0.metric, $0.priority, duration($0.targetSeconds),
-                    duration($0.elapsedSeconds),
+                    time($0.breachedAt), $0.incident, $0.contract, $0.metric, $0.priority, business($0.targetSeconds),
+                    business($0.elapsedSeconds),
                 ]
             })
         if list.truncated { out += "(more: narrow with --since or --contract)\n" }

@@ -362,6 +362,60 @@ struct TestUsers {
     }
 }
 
+@Suite("slactl output for people (real daemon, real slactl)")
+struct SlactlOutputTests {
+    @Test(
+        "an incident in TZ's zone, business durations in hours (never 24-hour days), what each clock's time means"
+    )
+    func incidentForPeople() throws {
+        let work = try makeTemporaryDirectory("slad-slactl")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let socket = work.appendingPathComponent("slad.sock").path
+        let daemon = try startSlad(
+            [
+                "run", "--config", repositoryRoot.appendingPathComponent("etc/slad").path, "--state",
+                work.appendingPathComponent("state").path, "--socket", socket,
+            ],
+            stderr: work.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        var incident = Ran(status: -1, stdout: "", stderr: "")
+        #expect(
+            waitUntil(30) {
+                incident =
+                    (try? runProgram(
+                        [slactlBinary, "incident", "INC-1042", "--socket", socket],
+                        environment: ["TZ": "Europe/Moscow"])) ?? incident
+                return incident.status == 0
+            }, "\(incident.stderr)")
+        #expect(
+            incident.stdout == """
+                INC-1042 (acme-gold, P1) closed; opened 2026-11-02T09:14:03+03:00; 1 handoff
+
+                CLOCK       PRIORITY  TARGET  ELAPSED  REMAINING  OUTCOME   WHEN
+                reaction    P1        15m     8m37s    6m23s      met       stopped 2026-11-02T09:22:40+03:00
+                resolution  P1        4h      4h12m    -12m       breached  breached 2026-11-02T13:14:03+03:00
+
+                TIME                       EVENT                  DETAIL
+                2026-11-02T09:14:03+03:00  incident.opened        priority P1, team L1
+                2026-11-02T09:22:40+03:00  incident.acknowledged  \("")
+                2026-11-02T10:05:00+03:00  incident.updated       team L2, assignee ivanov
+                2026-11-02T13:26:03+03:00  incident.resolved      \("")
+                2026-11-02T14:00:00+03:00  incident.closed        \("")
+
+                """)
+        // A promise of 45 h 25 m kept after 45 h 45 m reads as late, not as two equal `1d21h`.
+        let breaches = try runProgram(
+            [slactlBinary, "breaches", "--contract", "acme-gold", "--socket", socket], environment: ["TZ": "UTC"])
+        #expect(
+            breaches.stdout.contains(
+                "2026-11-05T12:00:00Z  INC-1043  acme-gold  promise:callback  P2        45h25m  45h45m"),
+            "\(breaches.stdout)")
+    }
+}
+
 @Suite("control socket access (real users, SO_PEERCRED)", .serialized)
 struct ControlAccessTests {
     @Test("status group reads, admin group writes, outsiders are refused")
