@@ -225,6 +225,15 @@ struct ControlTests {
         #expect(metrics.body.contains("slad_incidents_at_risk 1"))
         #expect(metrics.body.contains("slad_events_total 7"))
         #expect(metrics.body.contains("slad_control_requests_total{"))
+        #expect(metrics.body.contains("slad_build_info{version=\"\(SladVersion.current)\"} 1"))
+        #expect(metrics.body.contains("# TYPE slad_deliveries_failed_total counter"))
+        // Prometheus's own linter on the whole exposition: names, types, HELP (test.sh installs it).
+        let exposition = try makeTemporaryDirectory("slad-metrics").appendingPathComponent("metrics.txt")
+        try metrics.body.write(to: exposition, atomically: true, encoding: .utf8)
+        let lint = try runProgram(["sh", "-c", "promtool check metrics < \"$0\"", exposition.path])
+        #expect(
+            lint.status == 0, "promtool check metrics (is Debian's prometheus installed?): \(lint.stdout)\(lint.stderr)"
+        )
 
         #expect(try curl(s, "/v1/nothing").status == 404)
         #expect(try curl(s, "/v1/status", method: "POST").status == 405)

@@ -1,4 +1,5 @@
 import Prometheus
+import SLAAPI
 import SLACore
 import Synchronization
 
@@ -70,12 +71,27 @@ final class SladMetrics: Sendable {
             gauge("slad_source_lag_bytes", Int(source.lagBytes), [("source", source.name)])
             gauge("slad_source_offset_bytes", Int(source.offsetBytes), [("source", source.name)])
         }
+        gauge("slad_build_info", 1, [("version", SladVersion.current)])
         for sink in s.sinks {
             gauge("slad_outbox_pending", sink.pending, [("sink", sink.name)])
-            gauge("slad_deliveries_failed", sink.failed, [("sink", sink.name)])
+            count("slad_deliveries_failed_total", to: sink.failed, [("sink", sink.name)])
         }
         return registry.emitToBuffer()
     }
+
+    /// Brings a counter up to `value`, a count the status board keeps since start.
+    private func count(_ name: String, to value: Int, _ dimensions: [(String, String)]) {
+        let key = name + dimensions.map { "\u{0}\($0.0)=\($0.1)" }.joined()
+        let grown = counted.withLock { seen in
+            defer { seen[key] = max(seen[key] ?? 0, value) }
+            return max(0, value - (seen[key] ?? 0))
+        }
+        let counter = registry.makeCounter(descriptor: Self.described(name), labels: dimensions)
+        if grown > 0 { counter.increment(by: Int64(grown)) }
+    }
+
+    /// What each counter brought up to a board's count (``count(_:to:_:)``) last said.
+    private let counted = Mutex<[String: Int]>([:])
 
     /// Each metric's `# HELP` text.
     static let help: [String: String] = [
@@ -95,7 +111,8 @@ final class SladMetrics: Sendable {
         "slad_source_lag_bytes": "Bytes written to a source's files and not yet read.",
         "slad_source_offset_bytes": "Bytes read from a source's files.",
         "slad_outbox_pending": "Notifications waiting for delivery, by sink.",
-        "slad_deliveries_failed": "Notifications given up (past their maximum age) since start, by sink.",
+        "slad_deliveries_failed_total": "Notifications given up (past their maximum age) since start, by sink.",
+        "slad_build_info": "Always 1; the version of slad running, as a label.",
     ]
 
     /// A metric's name with its help text.
