@@ -82,6 +82,9 @@ public struct SladConfiguration: Sendable {
     public var control = ControlConfig()
     /// Seconds after a month's end (contract zone) before its report is sealed (`reports.seal_after`).
     public var sealAfter: Int64 = 3 * 86_400
+    /// Where `/metrics` is also served over TCP for Prometheus (`metrics.listen`); nil: the
+    /// control socket only.
+    public var metricsListen: (host: String, port: Int)?
 }
 
 /// Loads and validates a configuration folder; reports every error, not the first.
@@ -156,7 +159,7 @@ public enum ConfigLoader {
     }
 
     static let mainKeys = [
-        "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports",
+        "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports", "metrics",
     ]
 
     static let controlKeys = [
@@ -255,10 +258,21 @@ public enum ConfigLoader {
             directory: directory, stateDirectory: main.stateDirectory, sources: main.sources, webhooks: main.webhooks,
             calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
             allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow, control: main.control,
-            sealAfter: main.sealAfter)
+            sealAfter: main.sealAfter, metricsListen: main.metricsListen)
     }
 
     static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
+
+    /// `127.0.0.1:9464`, `[::1]:9464` or `localhost:9464` as host and port.
+    static func listenAddress(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65_535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(" ") else { return nil }
+        return (host, port)
+    }
 
     /// What slad.yaml sets; the defaults when it is missing.
     struct MainSettings {
@@ -271,6 +285,7 @@ public enum ConfigLoader {
         var catchUpWindow: Int64 = 86_400
         var control = ControlConfig()
         var sealAfter: Int64 = 3 * 86_400
+        var metricsListen: (host: String, port: Int)?
     }
 
     /// slad.yaml (optional: defaults apply without it).
@@ -283,6 +298,14 @@ public enum ConfigLoader {
         else { return main }
         main.stateDirectory = f["state_dir"]?.string("a folder")
         if let v = f["control"] { main.control = Self.control(v) }
+        if let m = f["metrics"]?.mapping(known: ["listen"], what: "{ listen }"), let v = m["listen"],
+            let text = v.string("HOST:PORT")
+        {
+            main.metricsListen = Self.listenAddress(text)
+            if main.metricsListen == nil {
+                v.fail("'\(text)' is not HOST:PORT", hint: "e.g. 127.0.0.1:9464, or [::1]:9464")
+            }
+        }
         if let v = f["allowed_lateness"], let d = v.duration() {
             if d.days > 0 || d.seconds > 3600 {
                 v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")

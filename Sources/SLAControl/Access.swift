@@ -41,6 +41,9 @@ public struct AccessPolicy: Sendable {
     public var statusGroup: String?
     /// The admin group's name, for messages.
     public var adminGroup: String?
+    /// A listener for Prometheus (`metrics.listen`): `/metrics` is answered to anyone, no
+    /// credentials asked, and every other route is not there.
+    public var metricsOnly = false
 
     /// A policy.
     public init(

@@ -140,6 +140,12 @@ public final class ControlServer: Sendable {
         channel.withLock { $0 = bound }
     }
 
+    /// Binds a TCP address (the Prometheus listener, `metrics.listen`).
+    public func bind(host: String, port: Int) async throws {
+        let bound = try await bootstrap().bind(host: host, port: port).get()
+        channel.withLock { $0 = bound }
+    }
+
     /// Serves on a listening socket someone else bound (systemd socket activation).
     public func adopt(descriptor: Int32) async throws {
         let adopted = try await bootstrap().withBoundSocket(descriptor).get()
@@ -450,6 +456,9 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             return RouteError(
                 503, "too_many_connections",
                 "slad holds \(settings.limits.maxConnections) control connections (control.max_connections); try again")
+        }
+        if settings.policy.metricsOnly {
+            return route == .metrics ? nil : RouteError(404, "not_found", "this listener serves GET /metrics only")
         }
         guard let peer else {
             return RouteError(403, "forbidden", "slad could not read the peer's credentials (SO_PEERCRED)")

@@ -74,20 +74,21 @@ public enum Daemon {
             throw DaemonError("slad: cannot start notifications", ["error": "\(error)"])
         }
         raiseDescriptorLimit()
-        let parts: (loop: EngineLoop, caughtUp: [SLANotification], server: ControlServer)
+        let parts: (loop: EngineLoop, caughtUp: [SLANotification], servers: [ControlServer])
         do {
             parts = try await start(config: config, store: store, notifier: notifier, options: options, logger: logger)
         } catch {
             await notifier.stop()
             throw error
         }
-        let (loop, caughtUp, server) = parts
+        let (loop, caughtUp, servers) = parts
         logger.note(
             "slad: started",
             [
                 "state": options.stateDirectory, "events": String(loop.ingest.live.engine.eventCount),
                 "sources": String(config.sources.count),
                 "socket": options.activatedSocket.map { "fd \($0) from systemd" } ?? options.socketPath,
+                "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
                 "late_notifications": String(caughtUp.count),
             ])
         unblockStopAndReloadSignals()
@@ -96,7 +97,7 @@ public enum Daemon {
                 services: [
                     .init(service: CheckpointService(store: store, interval: options.checkpointInterval)),
                     .init(service: NotifierService(notifier: notifier)),
-                    .init(service: ControlService(server: server)),
+                    .init(service: ControlService(servers: servers)),
                     .init(service: HangupService(mailbox: loop.mailbox)),
                     .init(
                         service: EngineService(loop: loop, caughtUp: caughtUp),
@@ -135,7 +136,7 @@ public enum Daemon {
     /// must work before slad says it is ready.
     static func start(
         config: SladConfiguration, store: SLAStore, notifier: Notifier, options: DaemonOptions, logger: Logger
-    ) async throws -> (EngineLoop, [SLANotification], ControlServer) {
+    ) async throws -> (EngineLoop, [SLANotification], [ControlServer]) {
         let storePath = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
         let loop: EngineLoop
         let caughtUp: [SLANotification]
@@ -153,14 +154,25 @@ public enum Daemon {
         } catch {
             throw DaemonError("slad: cannot start the engine", ["store": storePath, "error": "\(error)"])
         }
+        let server: ControlServer
         do {
-            let server = try await ControlEndpoint.serve(
+            server = try await ControlEndpoint.serve(
                 loop: loop, reader: SLAStore(path: storePath, readOnly: true), path: options.socketPath,
                 activated: options.activatedSocket)
-            return (loop, caughtUp, server)
         } catch {
             throw DaemonError(
                 "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
+        }
+        guard let listen = config.metricsListen else { return (loop, caughtUp, [server]) }
+        do {
+            let metrics = try await ControlEndpoint.serveMetrics(
+                loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: listen.host, port: listen.port)
+            return (loop, caughtUp, [server, metrics])
+        } catch {
+            await server.stop()
+            throw DaemonError(
+                "slad: cannot serve metrics (metrics.listen)",
+                ["listen": "\(listen.host):\(listen.port)", "error": "\(error)"])
         }
     }
 

@@ -41,11 +41,12 @@ struct NotifierService: Service {
 /// The control socket, bound before the group starts (so that a bind error stops slad before
 /// it says it is ready); closed when the group shuts down.
 struct ControlService: Service {
-    let server: ControlServer
+    /// The control socket, and the Prometheus listener when configured.
+    let servers: [ControlServer]
 
     func run() async throws {
         try? await gracefulShutdown()
-        await server.stop()
+        for server in servers { await server.stop() }
     }
 }
 

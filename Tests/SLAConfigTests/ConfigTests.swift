@@ -193,6 +193,26 @@ struct ConfigTests {
             ], "\(errors)")
     }
 
+    @Test("metrics.listen takes HOST:PORT, IPv6 in brackets; anything else is a located error")
+    func metricsListen() throws {
+        for (text, expected) in [("127.0.0.1:9464", "127.0.0.1 9464"), ("[::1]:9464", "::1 9464")] {
+            let folder = try ConfigFolder([
+                "slad.yaml": "metrics:\n  listen: \"\(text)\"\n", "calendars/msk.yaml": calendarYAML,
+                "contracts.d/good.yaml": goodContract,
+            ])
+            let listen = try ConfigLoader.load(directory: folder.url.path).metricsListen
+            #expect(listen.map { "\($0.host) \($0.port)" } == expected)
+        }
+        let bad = try ConfigFolder([
+            "slad.yaml": "metrics:\n  listen: 9464\n", "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": goodContract,
+        ])
+        #expect(
+            bad.errors().map { $0.description.replacingOccurrences(of: bad.url.path + "/", with: "") } == [
+                "slad.yaml:2:11: metrics.listen: '9464' is not HOST:PORT; e.g. 127.0.0.1:9464, or [::1]:9464"
+            ])
+    }
+
     @Test("empty, binary, non-mapping and syntactically broken files give one clear error each")
     func junkFiles() throws {
         let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract])

@@ -47,6 +47,24 @@ enum ControlEndpoint {
         return server
     }
 
+    /// The Prometheus listener of `metrics.listen`: `/metrics` over TCP to anyone, nothing else.
+    static func serveMetrics(loop: EngineLoop, reader: SLAStore, host: String, port: Int) async throws
+        -> ControlServer
+    {
+        var policy = AccessPolicy(daemonUID: geteuid(), statusGID: nil, adminGID: nil)
+        policy.metricsOnly = true
+        var limits = ControlLimits()
+        limits.maxConnections = 64
+        limits.maxBodyBytes = 0
+        let metrics = loop.metrics
+        let server = ControlServer(
+            policy: policy, limits: limits,
+            responder: SladResponder(board: loop.board, mailbox: loop.mailbox, metrics: metrics, reader: reader),
+            observe: { route, status in metrics.answered(route: route, status: status) })
+        try await server.bind(host: host, port: port)
+        return server
+    }
+
     /// Whether a live server answers on `path` (a stale socket file refuses the connection).
     static func someoneServes(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
