@@ -237,12 +237,12 @@ public final class FileTailer {
             if copyOfLive { continue }
             matched.append((file, newState(for: file.firstLineHash, path: file.path, inode: file.inode)))
         }
-        for (file, state) in truncated {
-            state.position.offset = 0
-            state.position.line = 0
-            state.position.tail = nil
-            state.scanFrom = 0
-            matched.append((file, state))
+        // A truncated file without a copy in this listing is read anew under a new identity;
+        // its old position stays with its state, unheld, for a copy found by a later poll: the
+        // truncation may have come after this poll listed the files, and copytruncate's copy
+        // with it, so that it is not listed yet.
+        for (file, _) in truncated {
+            matched.append((file, newState(for: file.firstLineHash, path: file.path, inode: file.inode)))
         }
         return matched
     }

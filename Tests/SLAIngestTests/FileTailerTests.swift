@@ -167,6 +167,31 @@ struct FileIdentityTests {
     }
 
     @Test(
+        "a truncated log whose copy shows up a poll later (copytruncate racing the listing): the copy continues from where reading stood"
+    )
+    func copyListedAfterTruncation() throws {
+        let dir = try tempFolder()
+        let outside = try tempFolder()
+        let live = dir.appendingPathComponent("app.log")
+        let banner = "# app log v1\n"
+        try appendBytes(live, Array((banner + "a-1\na-2\n").utf8))
+        let tailer = FileTailer(pattern: dir.appendingPathComponent("app.log*").path)
+        var read = drain(tailer)
+        try appendBytes(live, Array("a-3\n".utf8))
+        // The copy is made, the log truncated and refilled, and this poll does not list the copy
+        // yet (in a real race: listed before the copy, identified after the truncation).
+        try FileManager.default.copyItem(at: live, to: outside.appendingPathComponent("copy"))
+        close(open(live.path, O_WRONLY | O_TRUNC))
+        try appendBytes(live, Array((banner + "b-1\n").utf8))
+        read += drain(tailer)
+        try FileManager.default.moveItem(
+            at: outside.appendingPathComponent("copy"), to: dir.appendingPathComponent("app.log.1"))
+        read += drain(tailer)
+        #expect(read.filter { !$0.hasPrefix("#") } == ["a-1", "a-2", "b-1", "a-3"])
+        #expect(read.filter { $0.hasPrefix("#") }.count == 2)
+    }
+
+    @Test(
         "a line of gigabytes without a newline (a sparse region) is searched a slice per poll, then the next line read")
     func sparseRegion() throws {
         let dir = try tempFolder()
