@@ -294,19 +294,6 @@ public struct LiveEngine: Sendable {
         return out
     }
 
-    /// ``counts(contract:)`` of every contract with incidents, in one pass.
-    public func countsByContract() -> [String: IncidentCounts] {
-        var slots = [IncidentCounts](repeating: IncidentCounts(), count: contractNames.count)
-        for i in standings.indices {
-            guard let standing = standings[i], contractOf[i] >= 0 else { continue }
-            let c = Int(contractOf[i])
-            slots[c].open += 1
-            if standing == .atRisk { slots[c].atRisk += 1 }
-            if standing == .breached { slots[c].breached += 1 }
-        }
-        return Dictionary(uniqueKeysWithValues: zip(contractNames, slots))
-    }
-
     /// The next wall-clock instant (ms) at which ``advance(to:)`` has work, nil when none.
     public var nextWakeupMilliseconds: Int64? { timers.wheel.nextWakeup() }
 

@@ -52,9 +52,8 @@ final class SladMetrics: Sendable {
         let status: Int
     }
 
-    /// The exposition text; `contracts` holds each configured contract's open, at-risk and
-    /// breached incidents (from the engine, when it could be asked).
-    func render(nowMilliseconds now: Int64, contracts: [(id: String, counts: IncidentCounts)] = []) -> [UInt8] {
+    /// The exposition text.
+    func render(nowMilliseconds now: Int64) -> [UInt8] {
         let s = board.snapshot
         func gauge(_ name: String, _ value: Int, _ dimensions: [(String, String)] = []) {
             registry.makeGauge(descriptor: Self.described(name), labels: dimensions).set(Int64(value))
@@ -73,11 +72,6 @@ final class SladMetrics: Sendable {
             gauge("slad_source_offset_bytes", Int(source.offsetBytes), [("source", source.name)])
         }
         gauge("slad_build_info", 1, [("version", SladVersion.current)])
-        for c in contracts {
-            gauge("slad_contract_incidents_open", c.counts.open, [("contract", c.id)])
-            gauge("slad_contract_incidents_at_risk", c.counts.atRisk, [("contract", c.id)])
-            gauge("slad_contract_incidents_breached", c.counts.breached, [("contract", c.id)])
-        }
         for sink in s.sinks {
             gauge("slad_outbox_pending", sink.pending, [("sink", sink.name)])
             count("slad_deliveries_failed_total", to: sink.failed, [("sink", sink.name)])
@@ -119,9 +113,6 @@ final class SladMetrics: Sendable {
         "slad_outbox_pending": "Notifications waiting for delivery, by sink.",
         "slad_deliveries_failed_total": "Notifications given up (past their maximum age) since start, by sink.",
         "slad_build_info": "Always 1; the version of slad running, as a label.",
-        "slad_contract_incidents_open": "Open incidents, by contract.",
-        "slad_contract_incidents_at_risk": "Open incidents past a warning threshold, not breached, by contract.",
-        "slad_contract_incidents_breached": "Open incidents with a breached clock, by contract.",
     ]
 
     /// A metric's name with its help text.

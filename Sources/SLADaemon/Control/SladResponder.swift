@@ -23,20 +23,10 @@ struct SladResponder: ControlResponder {
                     status: 200, contentType: "application/json",
                     body: board.statusBytes(nowMilliseconds: wallMilliseconds())))
         case .metrics:
-            // Per-contract figures come from the engine (one pass over its incidents, on its
-            // thread); a stopping engine leaves them out rather than the whole scrape.
-            let metrics = metrics
-            let render = { @Sendable (contracts: [(id: String, counts: IncidentCounts)]) in
-                reply(
-                    ControlResponse(
-                        status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                        body: metrics.render(nowMilliseconds: wallMilliseconds(), contracts: contracts)))
-            }
-            let posted = mailbox.post { loop in
-                let counts = loop.ingest.live.countsByContract()
-                render(loop.config.contracts.map { ($0.id, counts[$0.id] ?? IncidentCounts()) })
-            }
-            if !posted { render([]) }
+            reply(
+                ControlResponse(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                    body: metrics.render(nowMilliseconds: wallMilliseconds())))
         case .breaches(let since, let contract, let limit):
             // The verdicts the reports use, advanced to now with the contracts in force.
             let posted = mailbox.post { loop in
