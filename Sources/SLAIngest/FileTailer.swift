@@ -212,7 +212,7 @@ public final class FileTailer {
             }
         }
         // A truncated file's lines may continue in a copy (copytruncate): the copy takes the
-        // position, and the truncated file is a new one. Without a copy, it starts over.
+        // position, and the truncated file is a new one (below).
         let truncatedStates = Set(truncated.map { ObjectIdentifier($0.1) })
         for file in rest {
             let candidates = states.values.filter {
@@ -221,12 +221,6 @@ public final class FileTailer {
             }.sorted { $0.position.fingerprint < $1.position.fingerprint }
             if let state = candidates.first(where: { continues($0.position, in: file) }) {
                 held.insert(ObjectIdentifier(state))
-                if truncatedStates.contains(ObjectIdentifier(state)) {
-                    truncated.removeAll { $0.1 === state }
-                    let fresh = newState(
-                        for: file.firstLineHash, path: state.position.path, inode: state.position.inode)
-                    if let t = listed.first(where: { $0.inode == state.position.inode }) { matched.append((t, fresh)) }
-                }
                 matched.append((file, state))
                 continue
             }
@@ -237,10 +231,9 @@ public final class FileTailer {
             if copyOfLive { continue }
             matched.append((file, newState(for: file.firstLineHash, path: file.path, inode: file.inode)))
         }
-        // A truncated file without a copy in this listing is read anew under a new identity;
-        // its old position stays with its state, unheld, for a copy found by a later poll: the
-        // truncation may have come after this poll listed the files, and copytruncate's copy
-        // with it, so that it is not listed yet.
+        // A truncated file is read anew under a new identity. Its old position stays with its
+        // state, for the copy that took it above or for one a later poll finds: the truncation
+        // may have come after this poll listed the files, and copytruncate's copy with it.
         for (file, _) in truncated {
             matched.append((file, newState(for: file.firstLineHash, path: file.path, inode: file.inode)))
         }

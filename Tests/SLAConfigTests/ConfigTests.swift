@@ -24,6 +24,11 @@ struct ConfigFolder {
 
     func path(_ relative: String) -> String { url.appendingPathComponent(relative).path }
 
+    /// The errors of loading this folder as text, paths relative to the folder.
+    func relativeErrors() -> [String] {
+        errors().map { $0.description.replacingOccurrences(of: url.path + "/", with: "") }
+    }
+
     /// The errors of loading this folder (empty when it loads).
     func errors() -> [ConfigError] {
         do {
@@ -183,7 +188,7 @@ struct ConfigTests {
         ])
         try FileManager.default.createDirectory(
             atPath: folder.path("calendars/folder.ics"), withIntermediateDirectories: true)
-        let errors = folder.errors().map { $0.description.replacingOccurrences(of: folder.url.path + "/", with: "") }
+        let errors = folder.relativeErrors()
         #expect(
             errors == [
                 "calendars/empty.ics:1: not an iCalendar file (no BEGIN:VCALENDAR)",
@@ -208,7 +213,7 @@ struct ConfigTests {
             "contracts.d/good.yaml": goodContract,
         ])
         #expect(
-            bad.errors().map { $0.description.replacingOccurrences(of: bad.url.path + "/", with: "") } == [
+            bad.relativeErrors() == [
                 "slad.yaml:2:11: metrics.listen: '9464' is not HOST:PORT; e.g. 127.0.0.1:9464, or [::1]:9464"
             ])
     }
@@ -379,7 +384,6 @@ struct ConfigTests {
             "contracts.d/good.yaml": "id: good\r\npriorities:\r\n\tP1: { reaction: 15m }\r\n",
         ])
         #expect(
-            crlf.errors().map { $0.description.replacingOccurrences(of: crlf.url.path, with: "") }
-                == tabErrors.map { $0.description.replacingOccurrences(of: tab.url.path, with: "") })
+            crlf.relativeErrors() == tab.relativeErrors())
     }
 }
