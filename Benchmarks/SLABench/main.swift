@@ -71,6 +71,31 @@ if CommandLine.arguments.contains("latency") {
     try runLatencyBenchmark(incidents: quick ? 100_000 : 1_000_000)
     exit(0)
 }
+if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "corpus" {
+    // SLABench corpus INCIDENTS FOLDER [--seed N] [--open]: the scale benchmark's input alone.
+    let seed = CommandLine.arguments.firstIndex(of: "--seed").flatMap { UInt64(CommandLine.arguments[$0 + 1]) } ?? 29
+    let events = try Corpus(
+        incidents: Int(CommandLine.arguments[2]) ?? 0, seed: seed, open: CommandLine.arguments.contains("--open")
+    ).write(to: URL(fileURLWithPath: CommandLine.arguments[3]))
+    print("\(events) events in \(CommandLine.arguments[3])/events.jsonl, contracts in its config/")
+    exit(0)
+}
+if CommandLine.arguments.contains("scale") {
+    // SLABench scale [--sizes 100000,1000000] [--runs 3] [--seed N] [--open]
+    func option(_ name: String) -> String? {
+        CommandLine.arguments.firstIndex(of: name).flatMap {
+            $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
+        }
+    }
+    let sizes =
+        option("--sizes").map { $0.split(separator: ",").compactMap { Int($0) } }
+        ?? (quick ? [20_000, 100_000] : [100_000, 1_000_000])
+    try runScaleBenchmark(
+        sizes: sizes, runs: option("--runs").flatMap { Int($0) } ?? 3,
+        seed: option("--seed").flatMap { UInt64($0) } ?? 29,
+        openOnly: CommandLine.arguments.contains("--open"))
+    exit(0)
+}
 if CommandLine.arguments.contains("ingest") {
     try runIngestBenchmark(lines: quick ? 200_000 : 1_000_000)
     exit(0)

@@ -51,26 +51,42 @@ public struct ReportBook: Sendable {
     }
 
     /// Seals the months due by `now` (Unix milliseconds), in month order per contract, at most
-    /// `limit` of them: a daemon seals a long history a few months at a time between its other
-    /// work, never all of it in one go.
+    /// `limit` of them and none once `deadline` has passed: a daemon seals a long history a few
+    /// months at a time between its other work, never all of it in one go.
     /// - Returns: `contract month` of each month sealed, and whether more are due.
     @discardableResult
-    public func sealDue(nowMilliseconds now: Int64, limit: Int = .max) throws -> (sealed: [String], more: Bool) {
+    public func sealDue(
+        nowMilliseconds now: Int64, limit: Int = .max, until deadline: ContinuousClock.Instant? = nil
+    ) throws -> (sealed: [String], more: Bool) {
         let asOf = Instant(now / 1000)
         var done: [String] = []
         var services: [SLAEvent]?
         var budget = limit
+        // Two queries say which contracts have a month due: a daemon calls this a month at a
+        // time, and asking each contract for its first incident and its sealed months on each
+        // call cost a hundred queries per month sealed with a hundred contracts.
+        let firsts = try store.firstIncidents()
+        let lastSealed = try store.lastSealedMonths()
+        func due(_ c: Contract, _ month: YearMonth) -> Bool {
+            c.zone.startOfDay(month.next.firstDay).seconds + sealAfter <= asOf.seconds
+        }
         for c in contracts {
-            guard let first = try store.firstIncident(contract: c.id) else { continue }
+            guard let first = firsts[c.id] else { continue }
+            let start = lastSealed[c.id].flatMap { YearMonth(parsing: $0)?.next } ?? c.month(of: first)
+            guard due(c, start) else { continue }
             var sealed = try store.sealedReports(contract: c.id)
-            let start = sealed.last.flatMap { YearMonth(parsing: $0.month)?.next } ?? c.month(of: first)
+            // Each month sealed carries the corrections of the sealed months before it, so each
+            // of those is computed again; within one call they are computed once (nothing here
+            // writes incidents), not once per month sealed after them.
+            var totals: [YearMonth: Int64] = [:]
             var month = start
-            while c.zone.startOfDay(month.next.firstDay).seconds + sealAfter <= asOf.seconds {
-                guard budget > 0 else { return (done, true) }
+            while due(c, month) {
+                guard budget > 0, deadline.map({ ContinuousClock.now < $0 }) ?? true else { return (done, true) }
                 defer { month = month.next }
                 guard c.validDays(in: month) > 0 else { continue }
                 if services == nil { services = try store.serviceEvents() }
-                var report = try report(c, month: month, asOf: asOf, sealed: sealed, services: services ?? [])
+                var report = try report(
+                    c, month: month, asOf: asOf, sealed: sealed, services: services ?? [], totals: &totals)
                 report.state = .sealed
                 let body = ReportRenderer.canonical(report)
                 let record = SealedReport(
@@ -86,6 +102,7 @@ public struct ReportBook: Sendable {
                     done.append("\(c.id) \(month)")
                 }
                 sealed.append(record)
+                totals[month] = record.totalMinorUnits
                 budget -= 1
             }
         }
@@ -105,6 +122,16 @@ public struct ReportBook: Sendable {
     func report(
         _ c: Contract, month: YearMonth, asOf: Instant, sealed: [SealedReport], services: [SLAEvent]
     ) throws -> MonthlyReport {
+        var totals: [YearMonth: Int64] = [:]
+        return try report(c, month: month, asOf: asOf, sealed: sealed, services: services, totals: &totals)
+    }
+
+    /// ``report(_:month:asOf:sealed:services:)`` with `totals`, the totals of sealed months
+    /// computed again as of `asOf` (minor units): those given are used, those computed are added.
+    func report(
+        _ c: Contract, month: YearMonth, asOf: Instant, sealed: [SealedReport], services: [SLAEvent],
+        totals: inout [YearMonth: Int64]
+    ) throws -> MonthlyReport {
         let statement = try statement(c, month: month, asOf: asOf, services: services)
         var adjustments: [MonthlyReport.Adjustment] = []
         let firstOpen = sealed.last.flatMap { YearMonth(parsing: $0.month)?.next }
@@ -113,14 +140,18 @@ public struct ReportBook: Sendable {
             for s in sealed {
                 guard let sealedMonth = YearMonth(parsing: s.month) else { continue }
                 let already = carried.filter { $0.sealedMonth == s.month }.reduce(0) { $0 + $1.amountMinorUnits }
-                let now = try self.statement(c, month: sealedMonth, asOf: asOf, services: services).total
-                let delta = now.minorUnits - s.totalMinorUnits - already
+                let now =
+                    try totals[sealedMonth]
+                    ?? self.statement(c, month: sealedMonth, asOf: asOf, services: services).total.minorUnits
+                totals[sealedMonth] = now
+                let delta = now - s.totalMinorUnits - already
                 guard delta != 0 else { continue }
                 adjustments.append(
                     MonthlyReport.Adjustment(
                         sealedMonth: s.month, sealedSha256: s.sha256,
                         sealedTotal: .init(minorUnits: s.totalMinorUnits + already, currency: c.currency),
-                        recomputedTotal: .init(now), amount: .init(minorUnits: delta, currency: c.currency)))
+                        recomputedTotal: .init(Money(minorUnits: now, currency: c.currency)),
+                        amount: .init(minorUnits: delta, currency: c.currency)))
             }
         }
         let monthEnd = c.zone.startOfDay(month.next.firstDay)

@@ -162,13 +162,14 @@ extension SLAStore {
 
     /// The report query; `lower` and `upper` add the bounds `incident >= ?4` and `incident < ?5`.
     ///
-    /// An incident opened before the period matters only while one of its clocks was decided
-    /// in the period or not yet (`settled_at`); its clocks decided before are dropped as read.
+    /// An incident matters while one of its clocks was decided in the period or not yet
+    /// (`settled_at`, never before the incident opened); its clocks decided before are dropped
+    /// as read. The condition is the index `incidents_report`'s, expression included.
     static func reportQuery(lower: Bool, upper: Bool) -> String {
         """
         SELECT incident, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of, clocks
         FROM incidents
-        WHERE contract = ?1 AND opened_at < ?3 AND (opened_at >= ?2 OR settled_at IS NULL OR settled_at >= ?2)
+        WHERE contract = ?1 AND coalesce(settled_at, 9223372036854775807) >= ?2 AND opened_at < ?3
             \(lower ? "AND incident >= ?4" : "") \(upper ? "AND incident < ?5" : "")
         ORDER BY incident
         """
@@ -212,13 +213,23 @@ extension SLAStore {
         }
     }
 
-    /// The earliest instant with data for a contract: its first incident's opening.
-    public func firstIncident(contract: String) throws -> Instant? {
+    /// The earliest opening of each contract's incidents (contracts without incidents are absent).
+    public func firstIncidents() throws -> [String: Instant] {
         try queue.read { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT MIN(opened_at) FROM incidents WHERE contract = ?", arguments: [contract]
-            )
-            .map(Instant.init)
+            var out: [String: Instant] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT contract, MIN(opened_at) FROM incidents GROUP BY contract")
+            while let r = try rows.next() { out[r[0]] = Instant(r[1] as Int64) }
+            return out
+        }
+    }
+
+    /// The last sealed month (`YYYY-MM`) of each contract with a sealed report.
+    public func lastSealedMonths() throws -> [String: String] {
+        try queue.read { db in
+            var out: [String: String] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT contract, MAX(month) FROM sealed_reports GROUP BY contract")
+            while let r = try rows.next() { out[r[0]] = r[1] }
+            return out
         }
     }
 

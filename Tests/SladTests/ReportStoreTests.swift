@@ -338,6 +338,9 @@ struct SealedReportTests {
         let now = (ISO8601.parse("2026-12-06T00:00:00Z")!.instant(in: .utc).seconds) * 1000
         let all = (1...11).map { String(format: "rep-tiers 2026-%02d", $0) }
         #expect(try books[0].sealDue(nowMilliseconds: now) == (all, false))
+        #expect(
+            try books[1].sealDue(nowMilliseconds: now, until: .now) == ([], true),
+            "a deadline already passed seals nothing and says more is due")
         var stepped: [String] = []
         var steps = 0
         while true {

@@ -267,14 +267,11 @@ final class EngineLoop: @unchecked Sendable {
         let now = wallMilliseconds()
         guard now >= nextSealCheck else { return false }
         let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
-        let started = ContinuousClock.now
         var more = true
         do {
-            while more && ContinuousClock.now - started < .milliseconds(50) {
-                let step = try book.sealDue(nowMilliseconds: now, limit: 1)
-                for sealed in step.sealed { logger.note("slad: report sealed", ["month": sealed]) }
-                more = step.more
-            }
+            let step = try book.sealDue(nowMilliseconds: now, until: .now + .milliseconds(50))
+            for sealed in step.sealed { logger.note("slad: report sealed", ["month": sealed]) }
+            more = step.more
         } catch {
             logger.note("slad: sealing reports failed; retrying in an hour", ["error": "\(error)"], level: .error)
             nextSealCheck = now + 3_600_000

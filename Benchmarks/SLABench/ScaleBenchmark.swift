@@ -1,0 +1,147 @@
+import Foundation
+
+/// Issue 29's scale figures on the realistic corpus (``Corpus``), with the release `slad` as
+/// shipped, each size in a fresh folder: durable ingest of the whole log, a restart on the
+/// store it left (to idle: load, catch-up, nothing new to read), and `slad report` of one month
+/// for all 100 contracts. Cost per event (ingest, restart) and per incident (report) is printed
+/// for every size and as a ratio to the smallest size measured in the same run: the claim is
+/// that it does not grow with history. `runs` rounds alternate the sizes, median and range.
+///
+/// Peak RSS comes from GNU time (`/usr/bin/time -f %M`).
+func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) throws {
+    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slad")
+    guard FileManager.default.isExecutableFile(atPath: bin.path) else {
+        print("build slad first: make build (release, as shipped)")
+        exit(1)
+    }
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else {
+        print("needs GNU time: apt-get install time")
+        exit(1)
+    }
+    let fm = FileManager.default
+    let root = fm.temporaryDirectory.appendingPathComponent("slad-scale-bench-\(getpid())")
+    try? fm.removeItem(at: root)
+    defer { try? fm.removeItem(at: root) }
+    print(
+        "scale: realistic corpus (time-ordered, 100 contracts, \(openOnly ? "every incident open" : "a year of history")), seed \(seed), sizes \(sizes.map(String.init).joined(separator: ", ")), \(runs) rounds"
+    )
+    var events: [Int: Int] = [:]
+    for size in sizes {
+        let folder = root.appendingPathComponent("\(size)")
+        let start = ContinuousClock.now
+        events[size] = try Corpus(incidents: size, seed: seed, open: openOnly).write(to: folder)
+        let bytes = (try? fm.attributesOfItem(atPath: folder.appendingPathComponent("events.jsonl").path)[.size])
+        print(
+            "  \(size) incidents: \(events[size]!) events, \(((bytes as? Int) ?? 0) >> 20) MiB, generated in \(seconds(ContinuousClock.now - start)) s"
+        )
+    }
+
+    struct Sample {
+        var ingest: Double
+        var ingestRSS: Int
+        var restart: Double
+        var restartRSS: Int
+        var report: Double
+        var reportRSS: Int
+    }
+    var samples: [Int: [Sample]] = [:]
+    for round in 1...runs {
+        for size in sizes {
+            let folder = root.appendingPathComponent("\(size)")
+            let state = folder.appendingPathComponent("state")
+            try? fm.removeItem(at: state)
+            let config = folder.appendingPathComponent("config").path
+            let run = ["run", "--config", config, "--state", state.path, "--exit-when-idle"]
+            let ingest = try timed(bin, run, expect: "events=\(events[size]!)")
+            let restart = try timed(bin, run, expect: "slad")
+            var report = (seconds: 0.0, rss: 0)
+            if !openOnly {
+                report = try timed(
+                    bin,
+                    [
+                        "report", "--config", config, "--state", state.path, "--month", Corpus.reportMonth,
+                        "--format", "csv", "--as-of", "2026-12-15T00:00:00Z", "-o",
+                        folder.appendingPathComponent("report-\(round).csv").path,
+                    ], expect: "")
+                // Same input, same output: every round's report must be byte-identical.
+                if round > 1 {
+                    let a = try Data(contentsOf: folder.appendingPathComponent("report-1.csv"))
+                    let b = try Data(contentsOf: folder.appendingPathComponent("report-\(round).csv"))
+                    guard a == b else {
+                        print("report of round \(round) differs from round 1 at \(size) incidents")
+                        exit(1)
+                    }
+                }
+            }
+            samples[size, default: []].append(
+                Sample(
+                    ingest: ingest.seconds, ingestRSS: ingest.rss, restart: restart.seconds, restartRSS: restart.rss,
+                    report: report.seconds, reportRSS: report.rss))
+            print(
+                String(
+                    format:
+                        "  round %d, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB)  report %6.2f s (%4d MB)",
+                    round, size, ingest.seconds, ingest.rss >> 10, restart.seconds, restart.rss >> 10,
+                    report.seconds, report.rss >> 10))
+        }
+    }
+
+    func line(_ title: String, _ unit: String, _ per: (Int) -> Double, _ value: (Sample) -> Double) {
+        let base = sizes[0]
+        print(title)
+        for size in sizes {
+            let costs = samples[size]!.map { value($0) / per(size) * 1e6 }.sorted()
+            // Each round's cost against the smallest size's cost in the same round.
+            let ratios = zip(samples[size]!, samples[base]!).map { (value($0) / per(size)) / (value($1) / per(base)) }
+                .sorted()
+            print(
+                String(
+                    format: "  %8d incidents: %7.2f µs %@ [%.2f–%.2f]   × %.2f [%.2f–%.2f] of %d", size,
+                    costs[costs.count / 2], unit, costs.first!, costs.last!, ratios[ratios.count / 2], ratios.first!,
+                    ratios.last!, base))
+        }
+    }
+    let perEvent = { (size: Int) in Double(events[size]!) }
+    line("ingest, cost per event (median [range]), and its ratio to the smallest size:", "per event", perEvent) {
+        $0.ingest
+    }
+    line("restart to idle, cost per event of history:", "per event", perEvent) { $0.restart }
+    if !openOnly {
+        line(
+            "report of \(Corpus.reportMonth), 100 contracts, cost per incident of history:", "per incident", Double.init
+        ) {
+            $0.report
+        }
+    }
+    print("peak RSS (median, MB): ingest / restart / report")
+    for size in sizes {
+        let s = samples[size]!
+        func median(_ f: (Sample) -> Int) -> Int { s.map(f).sorted()[s.count / 2] >> 10 }
+        print(
+            "  \(size) incidents: \(median(\.ingestRSS)) / \(median(\.restartRSS)) / \(median(\.reportRSS))  (\(String(format: "%.2f", Double(events[size]!) / Double(max(1, size)))) events per incident)"
+        )
+    }
+}
+
+/// Runs `bin` under GNU time; wall seconds and peak RSS (KiB). Fails the benchmark when it
+/// exits non-zero or its standard error lacks `expect`.
+private func timed(_ bin: URL, _ arguments: [String], expect: String) throws -> (seconds: Double, rss: Int) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+    p.arguments = ["-f", "rss=%M", bin.path] + arguments
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    let start = ContinuousClock.now
+    try p.run()
+    let output = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    let elapsed = seconds(ContinuousClock.now - start)
+    guard p.terminationStatus == 0, expect.isEmpty || output.contains(expect),
+        let rss = output.split(separator: "\n").last(where: { $0.hasPrefix("rss=") }).flatMap({ Int($0.dropFirst(4)) })
+    else {
+        print("slad \(arguments.joined(separator: " ")) failed:\n\(output.suffix(2000))")
+        exit(1)
+    }
+    return (elapsed, rss)
+}
