@@ -121,7 +121,7 @@ struct RawFields: Decodable {
         var dueInstant: Instant?
         if let d = due {
             guard let parsed = ISO8601.parse(d) else { return fail("due", "'\(d)' is not an ISO 8601 time") }
-            dueInstant = parsed.instant(in: zone)
+            dueInstant = parsed.deadline(in: zone)
         }
         // The texts are moved out (`take()`), not copied: a copy retained each one and the
         // fields' end released it again, for every field of every line.
@@ -130,7 +130,7 @@ struct RawFields: Decodable {
                 id: id.take() ?? "\(source):" + hash(), time: parsedTime.instant(in: zone), type: eventType,
                 incident: incident.take(), contract: contract.take(), service: service.take(),
                 priority: priority.take(), status: status.take(), assignee: assignee.take(), team: team.take(),
-                level: level.take(), due: dueInstant, promise: promise.take()))
+                level: level.take(), due: dueInstant, promise: promise.take(), fractional: parsedTime.fractional))
     }
 
     /// Keys already seen, one bit per known field: a repeated key is ambiguous, so it is an error.

@@ -55,7 +55,9 @@ public struct SnapshotMapper {
         if case .skip(let reason) = row.rule { return .skipped(reason: reason) }
         let prefix = "\(idPrefix ?? mapping.name):\(line)"
         let event = { (kind: String, type: EventType, at: Instant?) in
-            SLAEvent(id: "\(prefix):\(kind)", time: at ?? row.time, type: type, incident: row.incident)
+            SLAEvent(
+                id: "\(prefix):\(kind)", time: at ?? row.time, type: type, incident: row.incident,
+                fractional: at == nil && row.fractional)
         }
         guard let state = incidents[row.incident] else { return first(row, value: value, event: event) }
         return later(row, state: state, event: event)
@@ -66,6 +68,8 @@ public struct SnapshotMapper {
         var incident: String
         var time: Instant
         var rule: SourceMapping.StatusRule
+        /// `time` dropped a fraction of a second.
+        var fractional = false
         var priority: String? = nil
         var team: String? = nil
         var level: String? = nil
@@ -87,7 +91,7 @@ public struct SnapshotMapper {
         guard let timeText = value(m.fields.time) else {
             return .failure(Rejection(field: m.fields.time, reason: "missing time"))
         }
-        guard let time = parseTime(timeText) else {
+        guard let (time, fractional) = parseTime(timeText) else {
             return .failure(Rejection(field: m.fields.time, reason: "'\(timeText)' does not match the time format"))
         }
         let statusKey = m.fields.status.map { value($0) ?? "" }.joined(separator: "/")
@@ -96,7 +100,9 @@ public struct SnapshotMapper {
                 Rejection(field: m.fields.status.joined(separator: "/"), reason: "status '\(statusKey)' is not mapped"))
         }
         // A skipped row is read no further.
-        if case .skip = rule { return .success(Row(incident: incident, time: time, rule: rule)) }
+        if case .skip = rule {
+            return .success(Row(incident: incident, time: time, rule: rule, fractional: fractional))
+        }
         var priority: String?
         if let field = m.fields.priority, let raw = value(field) {
             guard let mapped = m.priorities[raw] else {
@@ -106,7 +112,8 @@ public struct SnapshotMapper {
         }
         return .success(
             Row(
-                incident: incident, time: time, rule: rule, priority: priority, team: m.fields.team.flatMap(value),
+                incident: incident, time: time, rule: rule, fractional: fractional, priority: priority,
+                team: m.fields.team.flatMap(value),
                 level: m.fields.level.flatMap(value), assignee: m.fields.assignee.flatMap(value)))
     }
 
@@ -119,14 +126,19 @@ public struct SnapshotMapper {
             return .rejected(field: m.fields.priority, reason: "first row without a priority")
         }
         var openTime = row.time
+        var openFractional = row.fractional
         if let field = m.fields.openedTime, let text = value(field) {
-            guard let opened = parseTime(text) else {
+            guard let (opened, fractional) = parseTime(text) else {
                 return .rejected(field: field, reason: "'\(text)' does not match the time format")
             }
             // A log may stamp the open after its own first row; the earlier one is the truth.
-            openTime = min(opened, row.time)
+            if opened < row.time || (opened == row.time && !fractional) {
+                openTime = opened
+                openFractional = fractional
+            }
         }
         var open = event("open", .opened, openTime)
+        open.fractional = openFractional
         open.contract = m.fields.contract.flatMap(value) ?? m.contract
         open.priority = priority
         open.service = m.fields.service.flatMap(value)
@@ -219,13 +231,14 @@ public struct SnapshotMapper {
         }
     }
 
-    /// Parses a time in the mapping's format and zone.
-    public func parseTime(_ text: String) -> Instant? {
+    /// Parses a time in the mapping's format and zone; `fractional` when it dropped a fraction
+    /// of a second (``SLAEvent/fractional``).
+    public func parseTime(_ text: String) -> (instant: Instant, fractional: Bool)? {
         switch mapping.timeFormat {
         case .iso8601:
-            return ISO8601.parse(text)?.instant(in: mapping.zone)
+            return ISO8601.parse(text).map { ($0.instant(in: mapping.zone), $0.fractional) }
         case .pattern(let pattern):
-            return TimePattern.parse(text, pattern: pattern).map { mapping.zone.instant(fromLocal: $0) }
+            return TimePattern.parse(text, pattern: pattern).map { (mapping.zone.instant(fromLocal: $0), false) }
         }
     }
 

@@ -62,17 +62,23 @@ public struct ReportBook: Sendable {
         var done: [String] = []
         var services: [SLAEvent]?
         var budget = limit
-        // Two queries say which contracts have a month due: a daemon calls this a month at a
-        // time, and asking each contract for its first incident and its sealed months on each
-        // call cost a hundred queries per month sealed with a hundred contracts.
-        let firsts = try store.firstIncidents()
+        // One query says where each contract's sealing stands; only a contract never sealed
+        // asks for its first incident. A daemon calls this often, a few months at a time: asking
+        // every contract on every call cost a hundred queries per month sealed with a hundred
+        // contracts.
         let lastSealed = try store.lastSealedMonths()
         func due(_ c: Contract, _ month: YearMonth) -> Bool {
             c.zone.startOfDay(month.next.firstDay).seconds + sealAfter <= asOf.seconds
         }
         for c in contracts {
-            guard let first = firsts[c.id] else { continue }
-            let start = lastSealed[c.id].flatMap { YearMonth(parsing: $0)?.next } ?? c.month(of: first)
+            let start: YearMonth
+            if let month = lastSealed[c.id].flatMap({ YearMonth(parsing: $0)?.next }) {
+                start = month
+            } else if let first = try store.firstIncident(contract: c.id) {
+                start = c.month(of: first)
+            } else {
+                continue
+            }
             guard due(c, start) else { continue }
             var sealed = try store.sealedReports(contract: c.id)
             // Each month sealed carries the corrections of the sealed months before it, so each
@@ -81,7 +87,11 @@ public struct ReportBook: Sendable {
             var totals: [YearMonth: Int64] = [:]
             var month = start
             while due(c, month) {
-                guard budget > 0, deadline.map({ ContinuousClock.now < $0 }) ?? true else { return (done, true) }
+                // At least one month per call, so that every call makes progress however long
+                // finding it took.
+                guard budget > 0, budget == limit || deadline.map({ ContinuousClock.now < $0 }) ?? true else {
+                    return (done, true)
+                }
                 defer { month = month.next }
                 guard c.validDays(in: month) > 0 else { continue }
                 if services == nil { services = try store.serviceEvents() }

@@ -61,8 +61,8 @@ enum PackedEvents {
             body(p.pointee.level)
             body(p.pointee.promise)
         }
-        // Bit k: the k-th optional text is present; bit 9: `due` is.
-        var flags: UInt16 = p.pointee.due == nil ? 0 : 1 << 9
+        // Bit k: the k-th optional text is present; bit 9: `due` is; bit 10: `fractional`.
+        var flags: UInt16 = (p.pointee.due == nil ? 0 : 1 << 9) | (p.pointee.fractional ? 1 << 10 : 0)
         var bit: UInt16 = 0
         optionalTexts { v in
             if v != nil { flags |= 1 << bit }
@@ -112,7 +112,7 @@ enum PackedEvents {
             var e = SLAEvent(
                 id: string(id), time: Instant(time), type: type, incident: try next(0), contract: try next(1),
                 service: try next(2), priority: try next(3), status: try next(4), assignee: try next(5),
-                team: try next(6), level: try next(7), promise: try next(8))
+                team: try next(6), level: try next(7), promise: try next(8), fractional: flags & (1 << 10) != 0)
             if flags & (1 << 9) != 0 {
                 guard let due = reader.number() else { throw Malformed() }
                 e.due = Instant(due)

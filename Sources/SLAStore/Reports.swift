@@ -213,13 +213,13 @@ extension SLAStore {
         }
     }
 
-    /// The earliest opening of each contract's incidents (contracts without incidents are absent).
-    public func firstIncidents() throws -> [String: Instant] {
+    /// The earliest instant with data for a contract: its first incident's opening.
+    public func firstIncident(contract: String) throws -> Instant? {
         try queue.read { db in
-            var out: [String: Instant] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT contract, MIN(opened_at) FROM incidents GROUP BY contract")
-            while let r = try rows.next() { out[r[0]] = Instant(r[1] as Int64) }
-            return out
+            try Int64.fetchOne(
+                db, sql: "SELECT MIN(opened_at) FROM incidents WHERE contract = ?", arguments: [contract]
+            )
+            .map(Instant.init)
         }
     }
 

@@ -1,4 +1,5 @@
 import SLACore
+import TestSupport
 import Testing
 
 /// Drives a live engine with a manual wall clock: no sleeps.
@@ -300,6 +301,46 @@ struct LiveEngineTests {
         // Two days on, an update arrives: every crossing is now older than the 24 h window.
         d.ingest([ev("u", 2 * 86_400, .updated, status: "waiting")], at: (t0 + 2 * 86_400) * 1000)
         #expect(!d.log.contains { $0.kind == .retraction }, "\(d.lines(t0))")
+    }
+
+    @Test("times with a fraction of a second: every threshold is decided at or after its exact instant, within 3 s")
+    func fractionsNeverEarly() {
+        let seed = testSeed()
+        var random = SeededRandom(seed: seed)
+        func event(_ id: String, _ ms: Int64, _ type: EventType, status: String? = nil) -> SLAEvent {
+            var e = ev(id, 0, type, priority: type == .opened ? "P1" : nil, status: status)
+            e.time = Instant(ms / 1000)
+            e.fractional = ms % 1000 != 0
+            return e
+        }
+        for round in 0..<200 {
+            // Opened, paused and resumed at random milliseconds (the resolution clock pauses).
+            let open = t0 * 1000 + Int64(random.next() % 1000)
+            let pause = open + 100_000 + Int64(random.next() % 3_000_000)
+            let resume = pause + 1 + Int64(random.next() % 7_200_000)
+            var d = driver(at: t0 * 1000 - 1000)
+            d.ingest([event("o", open, .opened)], at: open)
+            d.ingest([event("p", pause, .updated, status: "pending_customer")], at: pause)
+            d.ingest([event("r", resume, .updated, status: "in_progress")], at: resume)
+            d.run(until: (t0 + 100_000) * 1000)
+            #expect(d.log.count == 8, "seed \(seed) round \(round): \(d.lines(t0))")
+            for n in d.log {
+                // The exact instant on the millisecond times: the reaction clock runs from the
+                // opening; the resolution clock also stops from the pause to the resumption.
+                let share = Int64(n.percent.description.dropLast())!
+                let exact: Int64
+                if n.metric == .reaction {
+                    exact = open + share * 9_000
+                } else {
+                    let needed = share * 144_000
+                    exact = needed <= pause - open ? open + needed : resume + needed - (pause - open)
+                }
+                let lateness: Int64 = n.kind == .breach ? 5_000 : 0
+                #expect(
+                    n.decidedAtMilliseconds >= exact + lateness && n.decidedAtMilliseconds < exact + lateness + 3_000,
+                    "seed \(seed) round \(round): \(n.id) decided at \(n.decidedAtMilliseconds), exact \(exact)")
+            }
+        }
     }
 }
 

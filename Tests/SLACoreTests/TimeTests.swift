@@ -50,6 +50,13 @@ struct TimeTests {
         #expect(ISO8601.parse("2026-11-02T06:14:03.999Z")?.instant(in: .utc) == Instant(1_793_600_043))
         #expect(ISO8601.parse("2026-11-02 09:14:03+0300")?.instant(in: .utc) == Instant(1_793_600_043))
         #expect(ISO8601.parse("2026-11-02T09:14")?.offset == nil)
+        // A dropped fraction is noted, and a deadline with one is the next whole second.
+        #expect(ISO8601.parse("2026-11-02T06:14:03.999Z")?.fractional == true)
+        #expect(ISO8601.parse("2026-11-02T06:14:03,5Z")?.fractional == true)
+        #expect(ISO8601.parse("2026-11-02T06:14:03.000Z")?.fractional == false)
+        #expect(ISO8601.parse("2026-11-02T06:14:03Z")?.fractional == false)
+        #expect(ISO8601.parse("2026-11-02T06:14:03.001Z")?.deadline(in: .utc) == Instant(1_793_600_044))
+        #expect(ISO8601.parse("2026-11-02T06:14:03.000Z")?.deadline(in: .utc) == Instant(1_793_600_043))
         for bad in [
             "", "2026-11-02", "2026-11-02T25:00:00Z", "2026-02-30T00:00:00Z", "2026-11-02T09:14:03+3",
             "junk junk junk junk",

@@ -19,6 +19,19 @@ struct JSONLDecoderTests {
         #expect(e.team == "L1" && e.level == "L1" && e.assignee == "x" && e.status == "new")
     }
 
+    @Test("a time with a fraction of a second is noted on the event; a due time with one is the next second")
+    func fractions() throws {
+        let line = """
+            {"id":"p","time":"2026-11-02T09:14:03.250+03:00","type":"promise.made","incident":"I","promise":"callback","due":"2026-11-02T10:00:00.5+03:00"}
+            """
+        let e = try decoder.decode(line: Substring(line), number: 1).get()
+        #expect(e.time == Instant(1_793_600_043) && e.fractional)
+        #expect(e.due == Instant(1_793_602_801))
+        let whole = try decoder.decode(line: Substring(line.replacingOccurrences(of: ".250", with: ".000")), number: 2)
+            .get()
+        #expect(whole.time == Instant(1_793_600_043) && !whole.fractional)
+    }
+
     @Test(
         "bad lines give line, field and reason",
         arguments: [

@@ -21,7 +21,8 @@ struct LedgerTests {
                 id: "e-\(n)-\(rng.next() % 1000)", time: Instant(instant()),
                 type: EventType.allCases[Int(rng.next() % UInt64(EventType.allCases.count))], incident: text(),
                 contract: text(), service: text(), priority: text(), status: text(), assignee: text(), team: text(),
-                level: text(), due: rng.next() % 2 == 0 ? nil : Instant(instant()), promise: text())
+                level: text(), due: rng.next() % 2 == 0 ? nil : Instant(instant()), promise: text(),
+                fractional: rng.next() % 2 == 0)
         }
     }
 
@@ -134,6 +135,8 @@ struct LedgerTests {
         var events = Self.randomEvents(&rng, count: 45_000).enumerated().map { n, e in
             var e = e
             e.id = "id-\(n)"
+            // A row per event had no place for a dropped fraction.
+            e.fractional = false
             return (event: e, source: n % 9_000 < 4_500 ? "one" : "two")
         }
         events.append((SLAEvent(id: "svc", time: Instant(5), type: .serviceDown, service: "web"), "one"))

@@ -160,9 +160,9 @@ struct ScenarioSyntaxError: Error, CustomStringConvertible {
 
 /// Turns `TIME KIND SUBJECT [PRIORITY] [key=value…]` lines into events.
 func scenarioEvents(_ lines: [String], contract: Contract, scenario: String) throws -> [SLAEvent] {
-    func time(_ text: String) throws -> Instant {
+    func parse(_ text: String) throws -> ISO8601.Parsed {
         guard let parsed = ISO8601.parse(text) else { throw ScenarioSyntaxError(description: "bad time '\(text)'") }
-        return parsed.instant(in: contract.zone)
+        return parsed
     }
     var events: [SLAEvent] = []
     for (n, line) in lines.enumerated() {
@@ -174,7 +174,9 @@ func scenarioEvents(_ lines: [String], contract: Contract, scenario: String) thr
         guard let type = EventType(rawValue: kind) else {
             throw ScenarioSyntaxError(description: "\(scenario): unknown kind '\(words[1])'")
         }
-        var event = SLAEvent(id: "\(scenario)-\(n + 1)", time: try time(words[0]), type: type)
+        let at = try parse(words[0])
+        var event = SLAEvent(
+            id: "\(scenario)-\(n + 1)", time: at.instant(in: contract.zone), type: type, fractional: at.fractional)
         if type.isIncidentEvent {
             event.incident = words[2]
             event.contract = contract.id
@@ -197,7 +199,7 @@ func scenarioEvents(_ lines: [String], contract: Contract, scenario: String) thr
             case "level": event.level = value
             case "contract": event.contract = value
             case "promise": event.promise = value
-            case "due": event.due = try time(value)
+            case "due": event.due = try parse(value).deadline(in: contract.zone)
             default: throw ScenarioSyntaxError(description: "\(scenario): unknown key '\(key)'")
             }
         }

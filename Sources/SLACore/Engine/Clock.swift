@@ -112,9 +112,13 @@ struct ClockTrack {
     }
 
     /// Changes whether time runs; no-op when unchanged or stopped.
+    ///
+    /// A phase never starts before the one it follows: a clock that began to run at the next
+    /// whole second after its event (``SLAEvent/runsFrom``) and is paused or stopped by an event
+    /// of that same second changes at its start, having run for nothing.
     mutating func setRunning(_ running: Bool, at t: Instant) {
         guard !isStopped, var last = phases.last, last.running != running else { return }
-        last.start = t
+        last.start = max(t, last.start)
         last.running = running
         phases.append(last)
     }
@@ -122,7 +126,7 @@ struct ClockTrack {
     /// Re-targets (priority change): elapsed time is kept, the target changes.
     mutating func retarget(_ target: Int64?, calendar: BusinessCalendar, priority: String, at t: Instant) {
         guard !isStopped, var last = phases.last else { return }
-        last.start = t
+        last.start = max(t, last.start)
         last.target = target
         last.calendar = calendar
         last.priority = priority
@@ -140,7 +144,7 @@ struct ClockTrack {
     mutating func resume(at t: Instant, running: Bool) {
         guard isStopped, var last = phases.last else { return }
         stoppedAt = nil
-        last.start = t
+        last.start = max(t, last.start)
         last.running = running
         phases.append(last)
     }

@@ -267,8 +267,8 @@ struct IncidentState {
         guard covered else { return }
         let terms = contract.terms(for: priority)
         let calendar = terms?.calendar ?? contract.calendar
-        reaction.start(at: open.time, target: terms?.reaction, calendar: calendar, priority: priority)
-        resolution.start(at: open.time, target: terms?.resolution, calendar: calendar, priority: priority)
+        reaction.start(at: open.runsFrom, target: terms?.reaction, calendar: calendar, priority: priority)
+        resolution.start(at: open.runsFrom, target: terms?.resolution, calendar: calendar, priority: priority)
         if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
     }
 
@@ -294,7 +294,8 @@ struct IncidentState {
             }
             if let s = e.pointee.status {
                 workflowStatus = s
-                if status == .open { resolution.setRunning(!contract.pauseOn.contains(s), at: e.pointee.time) }
+                let running = !contract.pauseOn.contains(s)
+                if status == .open { resolution.setRunning(running, at: running ? e.pointee.runsFrom : e.pointee.time) }
             }
             noteAssignment(e)
         case .resolved:
@@ -313,7 +314,8 @@ struct IncidentState {
             status = .open
             resolvedAt = nil
             if let s = e.pointee.status { workflowStatus = s }
-            resolution.resume(at: e.pointee.time, running: !(workflowStatus.map(contract.pauseOn.contains) ?? false))
+            let running = !(workflowStatus.map(contract.pauseOn.contains) ?? false)
+            resolution.resume(at: running ? e.pointee.runsFrom : e.pointee.time, running: running)
             // The target follows the current priority, also one changed while resolved.
             if let last = resolution.phases.last, last.priority != priority {
                 let terms = contract.terms(for: priority)

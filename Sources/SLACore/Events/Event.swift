@@ -41,6 +41,9 @@ public struct SLAEvent: Sendable, Hashable {
     public var time: Instant
     /// What happened.
     public var type: EventType
+    /// `time` dropped a fraction of a second (the event happened during that second, after its
+    /// start): a clock it starts or resumes starts at the next whole second (docs/semantics.md §1).
+    public var fractional: Bool
     /// The incident, for incident and promise events.
     public var incident: String?
     /// The contract; read from the opening event of an incident.
@@ -69,7 +72,8 @@ public struct SLAEvent: Sendable, Hashable {
     @inlinable public init(
         id: String, time: Instant, type: EventType, incident: String? = nil, contract: String? = nil,
         service: String? = nil, priority: String? = nil, status: String? = nil, assignee: String? = nil,
-        team: String? = nil, level: String? = nil, due: Instant? = nil, promise: String? = nil
+        team: String? = nil, level: String? = nil, due: Instant? = nil, promise: String? = nil,
+        fractional: Bool = false
     ) {
         self.id = id
         self.time = time
@@ -84,6 +88,7 @@ public struct SLAEvent: Sendable, Hashable {
         self.level = level
         self.due = due
         self.promise = promise
+        self.fractional = fractional
     }
 
     /// The deterministic order of events: time, then kind, then id.
@@ -102,6 +107,12 @@ public struct SLAEvent: Sendable, Hashable {
 }
 
 extension SLAEvent {
+    /// When a clock this event starts or resumes begins to run: `time`, or the next whole
+    /// second when `time` dropped a fraction. A clock counts only seconds it surely ran, so it
+    /// never runs out before it would on the exact times (a clock it stops or pauses stops at
+    /// `time`).
+    @inlinable public var runsFrom: Instant { fractional ? time.adding(seconds: 1) : time }
+
     /// Why the daemon keeps this event out of the engine (the line is quarantined), as replay
     /// does: a time outside the range every calendar covers, or an incident event without its
     /// incident. Nil when the event may go in.

@@ -6,11 +6,19 @@ public enum ISO8601 {
         public var localSeconds: Int64
         /// Seconds east of UTC when the text had `Z` or `±hh:mm`.
         public var offset: Int64?
+        /// The seconds had a fraction other than zero (`.250`), which `localSeconds` drops.
+        public var fractional = false
 
         /// The instant, reading an offset-less time in `zone`.
         public func instant(in zone: ZoneRules) -> Instant {
             if let offset { return Instant(localSeconds - offset) }
             return zone.instant(fromLocal: localSeconds)
+        }
+
+        /// The instant as a deadline: a dropped fraction moves it to the next whole second, so
+        /// that a deadline is never earlier than written.
+        public func deadline(in zone: ZoneRules) -> Instant {
+            instant(in: zone).adding(seconds: fractional ? 1 : 0)
         }
     }
 
@@ -38,6 +46,7 @@ public enum ISO8601 {
         else { return nil }
         var i = 16
         var sec = 0
+        var fractional = false
         if i < n, u[i] == 0x3A {
             guard i + 3 <= n, let s = num(i + 1, 2) else { return nil }
             sec = s
@@ -45,16 +54,19 @@ public enum ISO8601 {
             if i < n, u[i] == 0x2E || u[i] == 0x2C {
                 i += 1
                 let fracStart = i
-                while i < n, u[i] &- 48 < 10 { i += 1 }
+                while i < n, u[i] &- 48 < 10 {
+                    if u[i] != 0x30 { fractional = true }
+                    i += 1
+                }
                 guard i > fracStart else { return nil }
             }
         }
         let date = LocalDate(year: y, month: mo, day: d)
         guard date.isValid, h < 24 || (h == 24 && mi == 0 && sec == 0), mi < 60, sec < 61 else { return nil }
         let local = date.daysSinceEpoch * 86_400 + Int64(h * 3600 + mi * 60 + min(sec, 59))
-        if i == n { return Parsed(localSeconds: local, offset: nil) }
+        if i == n { return Parsed(localSeconds: local, offset: nil, fractional: fractional) }
         if u[i] == 0x5A || u[i] == 0x7A {
-            return i + 1 == n ? Parsed(localSeconds: local, offset: 0) : nil
+            return i + 1 == n ? Parsed(localSeconds: local, offset: 0, fractional: fractional) : nil
         }
         guard u[i] == 0x2B || u[i] == 0x2D else { return nil }
         let sign: Int64 = u[i] == 0x2B ? 1 : -1
@@ -68,7 +80,7 @@ public enum ISO8601 {
             om = m
         }
         guard oh < 24, om < 60 else { return nil }
-        return Parsed(localSeconds: local, offset: sign * Int64(oh * 3600 + om * 60))
+        return Parsed(localSeconds: local, offset: sign * Int64(oh * 3600 + om * 60), fractional: fractional)
     }
 
     /// Formats `instant` as `YYYY-MM-DDThh:mm:ss±hh:mm` in `zone` (`Z` for UTC offset 0 in the UTC zone).
