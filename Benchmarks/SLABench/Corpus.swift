@@ -32,8 +32,19 @@ struct Corpus {
         try fm.createDirectory(at: config.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
         try fm.createDirectory(at: config.appendingPathComponent("calendars"), withIntermediateDirectories: true)
         let log = folder.appendingPathComponent("events.jsonl")
-        try "sources:\n  - { name: corpus, path: \"\(log.path)\", format: jsonl }\n".write(
+        // Reports of past months stay unsealed (computed from the verdicts, which is what the
+        // report benchmark measures); `config-sealing/` is the same set-up sealing after 3 days.
+        let sources = "sources:\n  - { name: corpus, path: \"\(log.path)\", format: jsonl }\n"
+        try (sources + "reports: { seal_after: 366d }\n").write(
             to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        let sealing = folder.appendingPathComponent("config-sealing")
+        try fm.createDirectory(at: sealing, withIntermediateDirectories: true)
+        try (sources + "reports: { seal_after: 3d }\n").write(
+            to: sealing.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        for shared in ["contracts.d", "calendars"] {
+            try fm.createSymbolicLink(
+                atPath: sealing.appendingPathComponent(shared).path, withDestinationPath: "../config/\(shared)")
+        }
         try """
         timezone: Europe/Berlin
         hours:

@@ -2,8 +2,9 @@ import Foundation
 
 /// Issue 29's scale figures on the realistic corpus (``Corpus``), with the release `slad` as
 /// shipped, each size in a fresh folder: durable ingest of the whole log, a restart on the
-/// store it left (to idle: load, catch-up, nothing new to read), and `slad report` of one month
-/// for all 100 contracts. Cost per event (ingest, restart) and per incident (report) is printed
+/// store it left (to idle: load, catch-up, nothing new to read), `slad report` of one month
+/// for all 100 contracts (computed: nothing is sealed), and a restart that seals the year's
+/// 1,200 contract months. Cost per event (ingest, restart) and per incident (report) is printed
 /// for every size and as a ratio to the smallest size measured in the same run: the claim is
 /// that it does not grow with history. `runs` rounds alternate the sizes, median and range.
 ///
@@ -43,6 +44,7 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) th
         var restartRSS: Int
         var report: Double
         var reportRSS: Int
+        var sealing: Double
     }
     var samples: [Int: [Sample]] = [:]
     for round in 1...runs {
@@ -73,16 +75,22 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) th
                     }
                 }
             }
+            let sealing = try timed(
+                bin,
+                [
+                    "run", "--config", folder.appendingPathComponent("config-sealing").path, "--state", state.path,
+                    "--exit-when-idle",
+                ], expect: openOnly ? "" : "report sealed")
             samples[size, default: []].append(
                 Sample(
                     ingest: ingest.seconds, ingestRSS: ingest.rss, restart: restart.seconds, restartRSS: restart.rss,
-                    report: report.seconds, reportRSS: report.rss))
+                    report: report.seconds, reportRSS: report.rss, sealing: sealing.seconds))
             print(
                 String(
                     format:
-                        "  round %d, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB)  report %6.2f s (%4d MB)",
+                        "  round %d, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB)  report %6.2f s (%4d MB)  sealing restart %6.2f s",
                     round, size, ingest.seconds, ingest.rss >> 10, restart.seconds, restart.rss >> 10,
-                    report.seconds, report.rss >> 10))
+                    report.seconds, report.rss >> 10, sealing.seconds))
         }
     }
 
@@ -111,6 +119,9 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) th
             "report of \(Corpus.reportMonth), 100 contracts, cost per incident of history:", "per incident", Double.init
         ) {
             $0.report
+        }
+        line("restart sealing a year of 100 contracts, cost per incident of history:", "per incident", Double.init) {
+            $0.sealing
         }
     }
     print("peak RSS (median, MB): ingest / restart / report")
