@@ -23,6 +23,11 @@ public final class SLAStore: Sendable {
     /// Carried from commit to commit by the one writer; a failed commit drops it, and the
     /// next one reads it again.
     private let withSideRows = Mutex<Set<String>?>(nil)
+    private let commits = Atomic<Int>(0)
+
+    /// Batches committed through this store value since it was opened: a reader that computed
+    /// something from the store knows it still holds while the count is unchanged.
+    public var committedBatches: Int { commits.load(ordering: .acquiring) }
 
     /// Opens (creating and migrating when needed) the store at `path`; with
     /// `readOnly`, opens an existing store for inspection without migrating or writing.
@@ -99,6 +104,7 @@ public final class SLAStore: Sendable {
             }
             withSideRows.withLock { $0 = sideRows }
         }
+        commits.add(1, ordering: .releasing)
     }
 
     /// Incidents with rows in `breaches` or `rejections`.

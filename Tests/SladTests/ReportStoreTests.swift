@@ -1,6 +1,7 @@
 import Foundation
 import SLAAPI
 import SLACore
+import SLAIngest
 import SLAReport
 import SLAStore
 import TestSupport
@@ -315,6 +316,39 @@ struct SealedReportTests {
             month: YearMonth(parsing: m0)!, contract: "rep-tiers", asOf: Instant(now / 1000))
         #expect(current.reports[0].adjustments.isEmpty, "carried by \(m1) already")
         #expect(try book.sealDue(nowMilliseconds: now).sealed.isEmpty, "nothing sealed twice")
+    }
+
+    @Test(
+        "sealing a month at a time with a memo: a batch committed between two steps is seen, its change carried as an adjustment"
+    )
+    func memoSeesCommits() throws {
+        let events =
+            (Self.incident("A", "2026-01", day: "12", ack: "10:05", resolved: "11:00")
+            + Self.incident("B", "2026-03", day: "10", ack: "10:05", resolved: "11:00")).joined(separator: "\n") + "\n"
+        let contracts = try SemanticsDocument.load("docs/reports.md").configuration().contracts
+        let dir = try reportWorld(sealAfter: "366d", events: events)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try runSlad(["run", "--config", dir.path, "--exit-when-idle"]).status == 0)
+        let store = try SLAStore(path: "\(dir.path)/state/slad.sqlite")
+        let book = ReportBook(store: store, contracts: contracts, sealAfter: 1, memo: ReportBook.SealMemo())
+        let now = (ISO8601.parse("2026-12-06T00:00:00Z")!.instant(in: .utc).seconds) * 1000
+        #expect(try book.sealDue(nowMilliseconds: now, limit: 1).sealed == ["rep-tiers 2026-01"])
+        #expect(try book.sealDue(nowMilliseconds: now, limit: 1).sealed == ["rep-tiers 2026-02"])
+        // January gets a late incident whose reaction breached (a P1 acknowledged after 30 min).
+        var engine = IngestEngine(contracts: contracts)
+        let late = try Self.incident("C", "2026-01", day: "20", ack: "10:30", resolved: "11:00").map {
+            try JSONLEventDecoder(source: "late").decode(line: Substring($0), number: 1).get()
+        }
+        _ = engine.add(late)
+        var batch = Batch()
+        batch.events = late.map { ($0, "late") }
+        batch.incidents = [try #require(engine.evaluate(incident: "C").verdict)]
+        try store.commit(batch)
+        #expect(try book.sealDue(nowMilliseconds: now, limit: 1).sealed == ["rep-tiers 2026-03"])
+        let carried = try store.adjustments(contract: "rep-tiers")
+        #expect(
+            carried == [RecordedAdjustment(sealedMonth: "2026-01", appliedMonth: "2026-03", amountMinorUnits: 100_000)],
+            "\(carried)")
     }
 
     @Test("a long history is sealed a few months per step, in month order, with the same reports as sealing it at once")

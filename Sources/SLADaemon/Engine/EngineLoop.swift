@@ -43,6 +43,8 @@ final class EngineLoop: @unchecked Sendable {
     private var sourceLag: Int64 = 0
     /// When to look for months due to be sealed next (Unix ms); checked once the sources are read.
     private var nextSealCheck: Int64 = 0
+    /// What sealing computed in earlier idle turns; new with each configuration.
+    private var sealMemo = ReportBook.SealMemo()
     /// What the loop measures and remembers from one turn to the next.
     private var turn = Turn()
 
@@ -266,7 +268,8 @@ final class EngineLoop: @unchecked Sendable {
     private func sealDueMonths() -> Bool {
         let now = wallMilliseconds()
         guard now >= nextSealCheck else { return false }
-        let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+        let book = ReportBook(
+            store: store, contracts: config.contracts, sealAfter: config.sealAfter, memo: sealMemo)
         var more = true
         do {
             let step = try book.sealDue(nowMilliseconds: now, until: .now + .milliseconds(50))
@@ -398,6 +401,7 @@ final class EngineLoop: @unchecked Sendable {
         config = new.keepingRestartSettings(of: config)
         generation += 1
         nextSealCheck = 0
+        sealMemo = ReportBook.SealMemo()
         publish(positions: true, sinks: true)
         logger.note(
             "slad: configuration reloaded",
