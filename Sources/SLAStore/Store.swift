@@ -441,6 +441,12 @@ public final class SLAStore: Sendable {
         }
     }
 
+    /// Calls `body` with each ledger row's source and events, in arrival order: the ledger a
+    /// run at a time (a run holds at most one batch), never all of it at once.
+    public func forEachEventRun(_ body: (String, [SLAEvent]) throws -> Void) throws {
+        try queue.read { db in try Self.forEachLedgerRun(db, body) }
+    }
+
     /// Calls `body` with each ledger row's source and events, in arrival order.
     static func forEachLedgerRun(_ db: Database, _ body: (String, [SLAEvent]) throws -> Void) throws {
         let statement = try db.makeStatement(sql: "SELECT seq, source, events FROM ledger ORDER BY seq")
