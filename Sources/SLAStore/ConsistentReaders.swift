@@ -69,12 +69,13 @@ final class ConsistentReaders: @unchecked Sendable {
         return s
     }
 
-    /// Reads the verdicts of part `k`: incidents with `lower <= id < upper` (nil: unbounded).
+    /// Reads the verdicts of part `k`: incidents with `lower <= id < upper` (nil: unbounded);
+    /// `fullScan` as in `SLAStore.reportQuery(lower:upper:fullScan:)`.
     func read(
-        _ k: Int, contract: String, from: Instant, to: Instant, lower: String?, upper: String?,
+        _ k: Int, contract: String, from: Instant, to: Instant, lower: String?, upper: String?, fullScan: Bool,
         _ body: (inout IncidentVerdict) throws -> Void
     ) throws {
-        let s = try prepare(k, SLAStore.reportQuery(lower: lower != nil, upper: upper != nil))
+        let s = try prepare(k, SLAStore.reportQuery(lower: lower != nil, upper: upper != nil, fullScan: fullScan))
         defer { sqlite3_finalize(s) }
         var values: [SLAStore.Value] = [.text(contract), .int(from.seconds), .int(to.seconds)]
         if lower != nil || upper != nil {

@@ -81,7 +81,9 @@ struct ReportPartsTests {
         try add("C")
         for k in 0..<2 {
             var ids: [String] = []
-            try readers.read(k, contract: "c", from: Instant(0), to: Instant(10_000), lower: nil, upper: nil) {
+            try readers.read(
+                k, contract: "c", from: Instant(0), to: Instant(10_000), lower: nil, upper: nil, fullScan: k == 1
+            ) {
                 ids.append($0.incident)
             }
             #expect(ids == ["A", "B"], "reader \(k) sees the state it began on")
