@@ -109,13 +109,13 @@ extension SLAStore {
     ) throws {
         precondition(!parts.isEmpty, "at least one part")
         let count = parts.count
-        guard count > 1, let bounds = try splitKeys(contract: contract, parts: count),
+        let fullScan = try count > 1 && scansTable(contract: contract, from: from)
+        guard count > 1, let bounds = try splitKeys(contract: contract, parts: count, fullScan: fullScan),
             let readers = ConsistentReaders(path: queue.path, count: count)
         else {
             try forEachReportVerdict(contract: contract, from: from, to: to) { try body(&parts[0], &$0) }
             return
         }
-        let fullScan = try scansTable(contract: contract, from: from)
         let failed = Mutex<(any Error)?>(nil)
         parts.withUnsafeMutableBufferPointer { buffer in
             // Each thread touches its own part only.
@@ -143,7 +143,9 @@ extension SLAStore {
     ///
     /// Counted before the readers begin, so possibly on an older state: a bound only decides
     /// the balance, as any value splits exactly (the ranges are `< id` and `>= id` of it).
-    func splitKeys(contract: String, parts: Int) throws -> [String]? {
+    /// With `fullScan` (``scansTable(contract:from:)``) the bounds are found in the table's own
+    /// order: from the index they would be sorted first, all of them, for each bound.
+    func splitKeys(contract: String, parts: Int, fullScan: Bool) throws -> [String]? {
         try queue.read { db in
             let total =
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM incidents WHERE contract = ?", arguments: [contract])
@@ -153,7 +155,9 @@ extension SLAStore {
             for k in 1..<parts {
                 guard
                     let key = try String.fetchOne(
-                        db, sql: "SELECT incident FROM incidents WHERE contract = ? ORDER BY incident LIMIT 1 OFFSET ?",
+                        db,
+                        sql:
+                            "SELECT incident FROM incidents WHERE \(fullScan ? "+" : "")contract = ? ORDER BY incident LIMIT 1 OFFSET ?",
                         arguments: [contract, total * k / parts])
                 else { return nil }
                 keys.append(key)
