@@ -89,10 +89,10 @@ struct Corpus {
     private struct Line {
         var time: Int64
         var incident: Int32
-        var step: Int8
         var kind: Kind
     }
 
+    /// An incident's events in the order they happen; the raw value numbers its event ids.
     private enum Kind: UInt8 {
         case opened, acknowledged, pending, working, handoff, resolved, reopened, resolvedAgain, closed
     }
@@ -115,34 +115,34 @@ struct Corpus {
             priority.append(p)
             let opened = first + Int64(random.next() % span)
             let i = Int32(n)
-            func add(_ step: Int8, _ kind: Kind, _ t: Int64) {
-                lines.append(Line(time: t, incident: i, step: step, kind: kind))
+            func add(_ kind: Kind, _ t: Int64) {
+                lines.append(Line(time: t, incident: i, kind: kind))
             }
-            add(0, .opened, opened)
+            add(.opened, opened)
             let ack = opened + Int64(random.next() % UInt64(reaction[Int(p)]))
-            add(1, .acknowledged, ack)
+            add(.acknowledged, ack)
             if open { continue }
             let fix = ack + Int64(random.next() % UInt64(resolution[Int(p)]))
             var t = ack
             if random.next() % 100 < 30 {
                 let pause = ack + Int64(random.next() % UInt64(max(1, fix - ack)))
-                add(2, .pending, pause)
-                add(3, .working, pause + Int64(random.next() % 86_400))
+                add(.pending, pause)
+                add(.working, pause + Int64(random.next() % 86_400))
                 t = pause + 86_400
             }
-            if random.next() % 100 < 20 { add(4, .handoff, ack + Int64(random.next() % UInt64(max(1, fix - ack)))) }
+            if random.next() % 100 < 20 { add(.handoff, ack + Int64(random.next() % UInt64(max(1, fix - ack)))) }
             let resolved = max(fix, t) + 60
-            add(5, .resolved, resolved)
+            add(.resolved, resolved)
             var last = resolved
             if random.next() % 100 < 5 {
-                add(6, .reopened, resolved + 3_600)
+                add(.reopened, resolved + 3_600)
                 last = resolved + 3_600 + Int64(random.next() % UInt64(resolution[Int(p)]))
-                add(7, .resolvedAgain, last)
+                add(.resolvedAgain, last)
             }
-            if random.next() % 100 < 5 { add(8, .closed, last + 3 * 86_400) }
+            if random.next() % 100 < 5 { add(.closed, last + 3 * 86_400) }
         }
         lines.removeAll { $0.time >= Self.end }
-        lines.sort { ($0.time, $0.incident, $0.step) < ($1.time, $1.incident, $1.step) }
+        lines.sort { ($0.time, $0.incident, $0.kind.rawValue) < ($1.time, $1.incident, $1.kind.rawValue) }
 
         guard let out = fopen(url.path, "w") else { throw CocoaError(.fileWriteNoPermission) }
         defer { fclose(out) }
@@ -150,7 +150,7 @@ struct Corpus {
         for line in lines {
             let n = Int(line.incident)
             let time = ISO8601.format(Instant(line.time), in: utc)
-            let head = #"{"id":"e\#(n)-\#(line.step)","time":"\#(time)","incident":"INC-\#(n)","type":"#
+            let head = #"{"id":"e\#(n)-\#(line.kind.rawValue)","time":"\#(time)","incident":"INC-\#(n)","type":"#
             var text: String
             switch line.kind {
             case .opened:
@@ -166,8 +166,7 @@ struct Corpus {
             case .closed: text = head + #""incident.closed"}"#
             }
             text += "\n"
-            var t = text
-            t.withUTF8 { bytes in _ = fwrite(bytes.baseAddress, 1, bytes.count, out) }
+            text.withUTF8 { bytes in _ = fwrite(bytes.baseAddress, 1, bytes.count, out) }
         }
         return lines.count
     }
