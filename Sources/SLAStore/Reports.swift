@@ -79,7 +79,14 @@ extension SLAStore {
     public func forEachReportVerdict(
         contract: String, from: Instant, to: Instant, _ body: (inout IncidentVerdict) throws -> Void
     ) throws {
-        let fullScan = try scansTable(contract: contract, from: from)
+        try forEachReportVerdict(
+            contract: contract, from: from, to: to, fullScan: readPlan(contract: contract, from: from).fullScan, body)
+    }
+
+    /// ``forEachReportVerdict(contract:from:to:_:)`` with the plan's choice of table or index made.
+    private func forEachReportVerdict(
+        contract: String, from: Instant, to: Instant, fullScan: Bool, _ body: (inout IncidentVerdict) throws -> Void
+    ) throws {
         try queue.read { db in
             let statement = try db.makeStatement(sql: Self.reportQuery(lower: false, upper: false, fullScan: fullScan))
             let s = Self.bind(statement, [.text(contract), .int(from.seconds), .int(to.seconds)])
@@ -109,11 +116,15 @@ extension SLAStore {
     ) throws {
         precondition(!parts.isEmpty, "at least one part")
         let count = parts.count
-        let fullScan = try count > 1 && scansTable(contract: contract, from: from)
-        guard count > 1, let bounds = try splitKeys(contract: contract, parts: count, fullScan: fullScan),
+        let plan = try readPlan(contract: contract, from: from)
+        let fullScan = plan.fullScan
+        guard count > 1,
+            let bounds = try splitKeys(contract: contract, incidents: plan.incidents, parts: count, fullScan: fullScan),
             let readers = ConsistentReaders(path: queue.path, count: count)
         else {
-            try forEachReportVerdict(contract: contract, from: from, to: to) { try body(&parts[0], &$0) }
+            try forEachReportVerdict(contract: contract, from: from, to: to, fullScan: fullScan) {
+                try body(&parts[0], &$0)
+            }
             return
         }
         let failed = Mutex<(any Error)?>(nil)
@@ -138,19 +149,16 @@ extension SLAStore {
     /// count, the connections and the threads would cost more than the split saves.
     static let reportPartMinimum = 25_000
 
-    /// The incident ids that split `contract`'s incidents into `parts` ranges of equal size
-    /// (`parts - 1` ids, ascending); nil when the contract has too few incidents to split.
+    /// The incident ids that split `contract`'s `total` incidents into `parts` ranges of equal
+    /// size (`parts - 1` ids, ascending); nil when the contract has too few incidents to split.
     ///
     /// Counted before the readers begin, so possibly on an older state: a bound only decides
     /// the balance, as any value splits exactly (the ranges are `< id` and `>= id` of it).
-    /// With `fullScan` (``scansTable(contract:from:)``) the bounds are found in the table's own
+    /// With `fullScan` (``readPlan(contract:from:)``) the bounds are found in the table's own
     /// order: from the index they would be sorted first, all of them, for each bound.
-    func splitKeys(contract: String, parts: Int, fullScan: Bool) throws -> [String]? {
-        try queue.read { db in
-            let total =
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM incidents WHERE contract = ?", arguments: [contract])
-                ?? 0
-            guard total >= Self.reportPartMinimum * parts else { return nil }
+    func splitKeys(contract: String, incidents total: Int, parts: Int, fullScan: Bool) throws -> [String]? {
+        guard total >= Self.reportPartMinimum * parts else { return nil }
+        return try queue.read { db in
             var keys: [String] = []
             for k in 1..<parts {
                 guard
@@ -166,30 +174,31 @@ extension SLAStore {
         }
     }
 
-    /// Whether a report of `contract` for a period from `from` reads the whole table in incident
-    /// order instead of the index `incidents_report`: when more than half of all incidents were
-    /// opened since `from`. The index would then find nearly every incident and sort them all,
-    /// ten times the ordered scan's work (a month of 1 M incidents of one contract: 23 s against
-    /// 2.5 s, Benchmarks/report-vs-duckdb.sh). Counted, from the index alone, only for a
-    /// contract with at least ``reportPartMinimum`` incidents: below that the index is quick
-    /// whatever the month, and sealing asks for every month of every contract.
-    func scansTable(contract: String, from: Instant) throws -> Bool {
+    /// How a report reads `contract`'s incidents for a period from `from`: how many incidents
+    /// the contract has, and whether to read the whole table in incident order (`fullScan`)
+    /// instead of the index `incidents_report`, which it does when more than half of all
+    /// incidents were opened since `from`. The index would then find nearly every incident and
+    /// sort them all, ten times the ordered scan's work (a month of 1 M incidents of one
+    /// contract: 23 s against 2.5 s, Benchmarks/report-vs-duckdb.sh). Counted, from the index
+    /// alone, only for a contract with at least ``reportPartMinimum`` incidents: below that the
+    /// index is quick whatever the month, and sealing asks for every month of every contract.
+    func readPlan(contract: String, from: Instant) throws -> (incidents: Int, fullScan: Bool) {
         try queue.read { db in
             let mine =
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM incidents WHERE contract = ?", arguments: [contract])
                 ?? 0
-            guard mine >= Self.reportPartMinimum else { return false }
+            guard mine >= Self.reportPartMinimum else { return (mine, false) }
             let recent =
                 try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM incidents WHERE contract = ? AND opened_at >= ?",
                     arguments: [contract, from.seconds]) ?? 0
             let all = try Int.fetchOne(db, sql: "SELECT count(*) FROM incidents") ?? 0
-            return recent * 2 > all
+            return (mine, recent * 2 > all)
         }
     }
 
     /// The report query; `lower` and `upper` add the bounds `incident >= ?4` and `incident < ?5`;
-    /// `fullScan` reads the table in incident order, without the index (``scansTable(contract:from:)``).
+    /// `fullScan` reads the table in incident order, without the index (``readPlan(contract:from:)``).
     ///
     /// An incident matters while one of its clocks was decided in the period or not yet
     /// (`settled_at`, never before the incident opened); its clocks decided before are dropped
