@@ -430,15 +430,13 @@ public final class SLAStore: Sendable {
 
     /// Every event in arrival order.
     public func events() throws -> [(event: SLAEvent, source: String)] {
-        try queue.read { db in
-            var out: [(SLAEvent, String)] = []
-            // Grown by appending, which doubles: reserving each row's exact room would copy the
-            // whole array once per ledger row, quadratic in the number of batches.
-            try Self.forEachLedgerRun(db) { source, events in
-                for e in events { out.append((e, source)) }
-            }
-            return out
+        var out: [(SLAEvent, String)] = []
+        // Grown by appending, which doubles: reserving each row's exact room would copy the
+        // whole array once per ledger row, quadratic in the number of batches.
+        try forEachEventRun { source, events in
+            for e in events { out.append((e, source)) }
         }
+        return out
     }
 
     /// Calls `body` with each ledger row's source and events, in arrival order: the ledger a
