@@ -54,10 +54,10 @@ public struct SnapshotMapper {
         }
         if case .skip(let reason) = row.rule { return .skipped(reason: reason) }
         let prefix = "\(idPrefix ?? mapping.name):\(line)"
-        let event = { (kind: String, type: EventType, at: Instant?) in
+        let event = { (kind: String, type: EventType) in
             SLAEvent(
-                id: "\(prefix):\(kind)", time: at ?? row.time, type: type, incident: row.incident,
-                fractional: at == nil && row.fractional)
+                id: "\(prefix):\(kind)", time: row.time, type: type, incident: row.incident,
+                fractional: row.fractional)
         }
         guard let state = incidents[row.incident] else { return first(row, value: value, event: event) }
         return later(row, state: state, event: event)
@@ -119,26 +119,23 @@ public struct SnapshotMapper {
 
     /// An incident's first row opens it (at the row's time, or an earlier `opened_time`).
     private mutating func first(
-        _ row: Row, value: (String) -> String?, event: (String, EventType, Instant?) -> SLAEvent
+        _ row: Row, value: (String) -> String?, event: (String, EventType) -> SLAEvent
     ) -> Outcome {
         let m = mapping
         guard let priority = row.priority else {
             return .rejected(field: m.fields.priority, reason: "first row without a priority")
         }
-        var openTime = row.time
-        var openFractional = row.fractional
+        var open = event("open", .opened)
         if let field = m.fields.openedTime, let text = value(field) {
             guard let (opened, fractional) = parseTime(text) else {
                 return .rejected(field: field, reason: "'\(text)' does not match the time format")
             }
             // A log may stamp the open after its own first row; the earlier one is the truth.
             if opened < row.time || (opened == row.time && !fractional) {
-                openTime = opened
-                openFractional = fractional
+                open.time = opened
+                open.fractional = fractional
             }
         }
-        var open = event("open", .opened, openTime)
-        open.fractional = openFractional
         open.contract = m.fields.contract.flatMap(value) ?? m.contract
         open.priority = priority
         open.service = m.fields.service.flatMap(value)
@@ -153,7 +150,7 @@ public struct SnapshotMapper {
             state.status = status
         }
         var events = [open]
-        settle(row.rule, &state, &events) { event($0, $1, nil) }
+        settle(row.rule, &state, &events, event)
         incidents[row.incident] = state
         return .events(events)
     }
@@ -161,7 +158,7 @@ public struct SnapshotMapper {
     /// A later row: what differs from the incident's last row becomes one update; a resolved
     /// incident that is active again is reopened; rows after the close are refused.
     private mutating func later(
-        _ row: Row, state: IncidentSnapshot, event: (String, EventType, Instant?) -> SLAEvent
+        _ row: Row, state: IncidentSnapshot, event: (String, EventType) -> SLAEvent
     ) -> Outcome {
         var state = state
         if state.phase == .closed {
@@ -171,7 +168,7 @@ public struct SnapshotMapper {
             return .rejected(field: nil, reason: "row after the incident was closed")
         }
         var events: [SLAEvent] = []
-        var update = event("upd", .updated, nil)
+        var update = event("upd", .updated)
         var changed = false
         // A value that differs from the last row's becomes part of one update.
         func take(
@@ -189,7 +186,7 @@ public struct SnapshotMapper {
         take(row.assignee, \.assignee, \.assignee)
         if case .active(let status, _) = row.rule {
             if state.phase == .resolved {
-                var reopen = event("reo", .reopened, nil)
+                var reopen = event("reo", .reopened)
                 reopen.status = status
                 events.append(reopen)
                 state.phase = .open
@@ -200,7 +197,7 @@ public struct SnapshotMapper {
                 changed = true
             }
         }
-        settle(row.rule, &state, &events) { event($0, $1, nil) }
+        settle(row.rule, &state, &events, event)
         if changed { events.insert(update, at: 0) }
         incidents[row.incident] = state
         return events.isEmpty ? .skipped(reason: "no_change") : .events(events)
