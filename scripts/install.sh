@@ -61,6 +61,9 @@ done
 install -m 0644 README.md "$sharedir/doc/slad/"
 install -m 0644 docs/*.md "$sharedir/doc/slad/"
 install -m 0644 etc/samples/events.jsonl "$sharedir/doc/slad/examples/"
+install -d -m 0755 "$sharedir/doc/slad/examples/prometheus" "$sharedir/doc/slad/examples/grafana"
+install -m 0644 contrib/prometheus/*.yml "$sharedir/doc/slad/examples/prometheus/"
+install -m 0644 contrib/grafana/*.json "$sharedir/doc/slad/examples/grafana/"
 install -m 0644 systemd/README.md "$sharedir/doc/slad/systemd.md"
 
 # Configuration: an admin's files are never overwritten; what is missing is added.

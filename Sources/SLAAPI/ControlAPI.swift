@@ -197,12 +197,15 @@ public struct ContractView: Codable, Sendable, Hashable {
     public var notify: [String]
     /// Open incidents under it now, by standing.
     public var incidents: IncidentCounts
+    /// Its month so far (as of slad's last look, a few seconds old at most); nil while not
+    /// computed yet or when the contract is not in force.
+    public var monthToDate: MonthToDate?
 
     /// A contract's view.
     public init(
         id: String, customer: String, services: [String], timeZone: String, calendar: String, validFrom: String?,
         validTo: String?, feeMinor: Int64, currency: String, availabilityTarget: String?, priorities: [PriorityView],
-        warnAt: [String], notify: [String], incidents: IncidentCounts
+        warnAt: [String], notify: [String], incidents: IncidentCounts, monthToDate: MonthToDate? = nil
     ) {
         self.id = id
         self.customer = customer
@@ -218,6 +221,145 @@ public struct ContractView: Codable, Sendable, Hashable {
         self.warnAt = warnAt
         self.notify = notify
         self.incidents = incidents
+        self.monthToDate = monthToDate
+    }
+}
+
+/// A contract's month so far: what it costs, the clocks decided, the availability budget.
+public struct MonthToDate: Codable, Sendable, Hashable {
+    /// The contract id.
+    public var contract: String
+    /// `YYYY-MM`, in the contract's zone.
+    public var month: String
+    /// The instant the figures hold for, in the contract's zone.
+    public var asOf: String
+    /// ISO 4217 code of the amounts.
+    public var currency: String
+    /// This month's penalties so far (availability credit and breaches, capped), in minor
+    /// units; corrections of sealed months are in the report, not here.
+    public var penaltiesMinor: Int64
+    /// The same as a decimal amount.
+    public var penalties: String
+    /// Breaches charged this month so far.
+    public var breaches: Int
+    /// Reaction clocks decided this month.
+    public var reaction: ClockTally
+    /// Resolution clocks decided this month.
+    public var resolution: ClockTally
+    /// The availability budget, when the contract promises availability.
+    public var availability: BudgetView?
+
+    /// The figures.
+    public init(
+        contract: String, month: String, asOf: String, currency: String, penaltiesMinor: Int64, penalties: String,
+        breaches: Int, reaction: ClockTally, resolution: ClockTally, availability: BudgetView?
+    ) {
+        self.contract = contract
+        self.month = month
+        self.asOf = asOf
+        self.currency = currency
+        self.penaltiesMinor = penaltiesMinor
+        self.penalties = penalties
+        self.breaches = breaches
+        self.reaction = reaction
+        self.resolution = resolution
+        self.availability = availability
+    }
+}
+
+/// Clocks of one metric decided in a month: met and breached.
+public struct ClockTally: Codable, Sendable, Hashable {
+    /// Clocks that met their target.
+    public var met: Int
+    /// Clocks that breached.
+    public var breached: Int
+
+    /// A tally.
+    public init(met: Int, breached: Int) {
+        self.met = met
+        self.breached = breached
+    }
+}
+
+/// A contract's availability error budget for the month, and how fast it burns.
+public struct BudgetView: Codable, Sendable, Hashable {
+    /// The target in percent (`99.9`).
+    public var target: String
+    /// Availability achieved so far this month, in percent.
+    public var achieved: String
+    /// Seconds of the month that count (calendar time less excluded maintenance known so far).
+    public var monthSeconds: Int64
+    /// Seconds that counted so far.
+    public var elapsedSeconds: Int64
+    /// Downtime the target allows in the month.
+    public var allowedSeconds: Int64
+    /// Downtime counted so far.
+    public var spentSeconds: Int64
+    /// Allowed minus spent (negative once overspent).
+    public var remainingSeconds: Int64
+    /// The instant counts for availability (calendar open, no excluded maintenance).
+    public var counting: Bool
+    /// A service is down and the instant counts.
+    public var down: Bool
+    /// Downtime and counted time of the trailing windows the burn alerts use.
+    public var windows: [BurnWindowView]
+    /// The burn alerts firing: both of their windows spend the budget at least their rate.
+    public var burning: [BurnAlertView]
+
+    /// A budget.
+    public init(
+        target: String, achieved: String, monthSeconds: Int64, elapsedSeconds: Int64, allowedSeconds: Int64,
+        spentSeconds: Int64, remainingSeconds: Int64, counting: Bool, down: Bool, windows: [BurnWindowView],
+        burning: [BurnAlertView]
+    ) {
+        self.target = target
+        self.achieved = achieved
+        self.monthSeconds = monthSeconds
+        self.elapsedSeconds = elapsedSeconds
+        self.allowedSeconds = allowedSeconds
+        self.spentSeconds = spentSeconds
+        self.remainingSeconds = remainingSeconds
+        self.counting = counting
+        self.down = down
+        self.windows = windows
+        self.burning = burning
+    }
+}
+
+/// Downtime and counted seconds of a trailing window.
+public struct BurnWindowView: Codable, Sendable, Hashable {
+    /// The window's length, seconds.
+    public var lengthSeconds: Int64
+    /// Downtime in it.
+    public var downSeconds: Int64
+    /// Time that counted in it.
+    public var countedSeconds: Int64
+
+    /// A window.
+    public init(lengthSeconds: Int64, downSeconds: Int64, countedSeconds: Int64) {
+        self.lengthSeconds = lengthSeconds
+        self.downSeconds = downSeconds
+        self.countedSeconds = countedSeconds
+    }
+}
+
+/// A multiwindow burn-rate alert that fires.
+public struct BurnAlertView: Codable, Sendable, Hashable {
+    /// The burn rate, `14.4`.
+    public var rate: String
+    /// The long window, seconds.
+    public var longSeconds: Int64
+    /// The short window, seconds.
+    public var shortSeconds: Int64
+    /// `page` or `ticket`.
+    public var severity: String
+
+    /// An alert.
+    public init(rate: String, longSeconds: Int64, shortSeconds: Int64, severity: String) {
+        self.rate = rate
+        self.longSeconds = longSeconds
+        self.shortSeconds = shortSeconds
+        self.severity = severity
     }
 }
 

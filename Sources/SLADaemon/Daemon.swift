@@ -149,6 +149,7 @@ public enum Daemon {
                 config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
                 notifier: notifier, mailbox: LoopMailbox<EngineLoop>(), board: board,
                 metrics: SladMetrics(board: board),
+                monthWatch: MonthWatch(reader: SLAStore(path: storePath, readOnly: true), board: board, logger: logger),
                 batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
             caughtUp = try loop.restore()
         } catch {

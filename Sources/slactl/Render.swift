@@ -119,13 +119,51 @@ enum Render {
 
     static func contracts(_ list: ContractList) -> String {
         table(
-            ["CONTRACT", "CUSTOMER", "ZONE", "FEE", "OPEN", "AT RISK", "BREACHED"],
+            ["CONTRACT", "CUSTOMER", "ZONE", "FEE", "OPEN", "AT RISK", "BREACHED", "PENALTIES (MONTH)", "BUDGET LEFT"],
             list.contracts.map {
                 [
                     $0.id, $0.customer, $0.timeZone, money($0.feeMinor, $0.currency), "\($0.incidents.open)",
                     "\($0.incidents.atRisk)", "\($0.incidents.breached)",
+                    $0.monthToDate.map { money($0.penaltiesMinor, $0.currency) } ?? "-",
+                    $0.monthToDate?.availability.map(budgetLeft) ?? "-",
                 ]
             })
+    }
+
+    /// `12m of 43m` (allowed), red when overspent, with the burn alerts firing.
+    static func budgetLeft(_ b: BudgetView) -> String {
+        var text = "\(business(b.remainingSeconds)) of \(business(b.allowedSeconds))"
+        if b.remainingSeconds < 0 { text = paint(text, "31") }
+        if !b.burning.isEmpty { text += paint(" burning ×" + b.burning.map(\.rate).joined(separator: "/×"), "33") }
+        return text
+    }
+
+    /// The month so far: penalties, clocks, availability and its budget.
+    static func month(_ m: MonthToDate) -> String {
+        func clocks(_ t: ClockTally) -> String {
+            let total = t.met + t.breached
+            return "\(t.met) met, \(t.breached) breached"
+                + (total > 0 ? " (\(percent(t.met, of: total)) %)" : "")
+        }
+        var out = "\(m.month) so far: penalties \(money(m.penaltiesMinor, m.currency)) (\(m.breaches) breaches);"
+        out += " reaction \(clocks(m.reaction)); resolution \(clocks(m.resolution))\n"
+        guard let a = m.availability else { return out }
+        out += "availability \(a.achieved) % (target \(a.target) %)\(a.down ? paint(", down now", "31") : "");"
+        out += " error budget \(business(a.spentSeconds)) spent of \(business(a.allowedSeconds))"
+        out += a.remainingSeconds < 0 ? paint(", overspent", "31") : ", \(business(a.remainingSeconds)) left"
+        for alert in a.burning {
+            out += paint(
+                "\nburning ×\(alert.rate) over \(business(alert.longSeconds)) and \(business(alert.shortSeconds)) (\(alert.severity))",
+                "33")
+        }
+        out += "\n"
+        return out
+    }
+
+    /// `part/total` in percent with one decimal, rounded half up (for display only).
+    static func percent(_ part: Int, of total: Int) -> String {
+        let tenths = (part * 1000 + total / 2) / total
+        return "\(tenths / 10).\(tenths % 10)"
     }
 
     static func money(_ minor: Int64, _ currency: String) -> String {
@@ -141,7 +179,9 @@ enum Render {
         out +=
             "; warnings at \(c.warnAt.map { "\($0) %" }.joined(separator: ", ")); notifies \(c.notify.joined(separator: ", "))\n"
         out +=
-            "open incidents: \(c.incidents.open) (\(c.incidents.atRisk) at risk, \(c.incidents.breached) breached)\n\n"
+            "open incidents: \(c.incidents.open) (\(c.incidents.atRisk) at risk, \(c.incidents.breached) breached)\n"
+        out += c.monthToDate.map(month) ?? ""
+        out += "\n"
         out += table(
             ["PRIORITY", "REACTION", "RESOLUTION", "CALENDAR"],
             c.priorities.map { [$0.name, business($0.reactionSeconds), business($0.resolutionSeconds), $0.calendar] })

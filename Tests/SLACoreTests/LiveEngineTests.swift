@@ -195,6 +195,25 @@ struct LiveEngineTests {
         #expect(d.live.status == IncidentCounts())
     }
 
+    @Test("counts by contract and priority move with a priority change and leave zeros behind")
+    func groupCounts() {
+        func groups(_ d: ManualDriver) -> [String] {
+            d.live.countsByGroup.map {
+                "\($0.group.contract)/\($0.group.priority) \($0.counts.open) \($0.counts.atRisk) \($0.counts.breached)"
+            }
+        }
+        var d = driver()
+        d.ingest([ev("o", 0, .opened, priority: "P3")], at: t0 * 1000)
+        #expect(groups(d) == ["live/P3 1 0 0"])
+        d.run(until: (t0 + 7_300) * 1000)
+        #expect(groups(d) == ["live/P3 1 1 0"])
+        d.ingest([ev("u", 7_300, .updated, priority: "P1")], at: (t0 + 7_300) * 1000)
+        #expect(groups(d) == ["live/P3 0 0 0", "live/P1 1 0 1"])
+        #expect(d.live.counts(contract: "live") == d.live.status)
+        d.ingest([ev("r", 7_400, .resolved)], at: (t0 + 7_400) * 1000)
+        #expect(groups(d) == ["live/P3 0 0 0", "live/P1 0 0 0"])
+    }
+
     @Test("after the wall clock steps back, nothing armed for the old time fires early")
     func clockStepBack() {
         var d = driver()

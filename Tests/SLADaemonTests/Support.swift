@@ -73,10 +73,11 @@ struct TestSetup {
         let notifier = try Notifier(config: config, store: store, logger: testLogger)
         let ingest = Ingest(config: config, store: store, maxLineBytes: 1 << 20, reference: false, logger: testLogger)
         let board = StatusBoard(startedMilliseconds: wallMilliseconds())
+        let path = state.appendingPathComponent("slad.sqlite").path
         let loop = try EngineLoop(
-            config: config, store: store,
-            reader: SLAStore(path: state.appendingPathComponent("slad.sqlite").path, readOnly: true), ingest: ingest,
+            config: config, store: store, reader: SLAStore(path: path, readOnly: true), ingest: ingest,
             notifier: notifier, mailbox: LoopMailbox<EngineLoop>(), board: board, metrics: SladMetrics(board: board),
+            monthWatch: MonthWatch(reader: SLAStore(path: path, readOnly: true), board: board, logger: testLogger),
             batchLines: batchLines, exitWhenIdle: true, logger: testLogger)
         let caughtUp = try loop.restore()
         return (loop, caughtUp, notifier)

@@ -222,7 +222,10 @@ struct ControlTests {
 
         let metrics = try curl(s, "/metrics")
         #expect(metrics.status == 200)
-        #expect(metrics.body.contains("slad_incidents_at_risk 1"))
+        #expect(metrics.body.contains("slad_incidents_open{contract=\"ops\",priority=\"P1\"} 4"))
+        #expect(metrics.body.contains("slad_incidents_at_risk{contract=\"ops\",priority=\"P1\"} 1"))
+        #expect(metrics.body.contains("slad_incidents_breached{contract=\"ops\",priority=\"P1\"} 2"))
+        #expect(metrics.body.contains("# TYPE process_cpu_seconds_total counter"))
         #expect(metrics.body.contains("slad_events_total 7"))
         #expect(metrics.body.contains("slad_control_requests_total{"))
         #expect(metrics.body.contains("slad_build_info{version=\"\(SladVersion.current)\"} 1"))

@@ -24,6 +24,22 @@ struct PrometheusTests {
         metrics:
           listen: 127.0.0.1:\(port)
         """.write(to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        // A contract in force whatever the date, promising availability of `web`. The month
+        // figures below need the last 20 minutes inside the contract's month: in the first hour
+        // of a UTC month the contract lives in New York, where that month has not begun.
+        let utc = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
+        let zone = utc.day == 1 && utc.hour == 0 ? "America/New_York" : "UTC"
+        try """
+        id: uptime
+        customer: Uptime Ltd
+        timezone: \(zone)
+        calendar: 24x7
+        fee: { amount: "1000.00", currency: EUR }
+        services: [web]
+        availability: { target: "99.9%", calendar: 24x7, credits: [{ below: "99.9%", credit: "10%" }] }
+        priorities:
+          P1: { reaction: 15m, resolution: 4h }
+        """.write(to: config.appendingPathComponent("contracts.d/uptime.yaml"), atomically: true, encoding: .utf8)
         let socket = work.appendingPathComponent("slad.sock").path
         let daemon = try startSlad(
             ["run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket],
@@ -50,10 +66,24 @@ struct PrometheusTests {
         ])
         #expect(reload.stdout.hasSuffix("\n404"))
 
-        // A real Prometheus scraping every second.
+        // `web` went down ten minutes ago and is still down; one incident breached its 15 min
+        // reaction target five minutes ago, another met it.
+        let now = Int(Date().timeIntervalSince1970)
+        let pushed = work.appendingPathComponent("pushed.jsonl")
+        try [
+            #"{"id":"web-down","time":"\#(iso(now - 600))","type":"service.down","service":"web"}"#,
+            #"{"id":"u1-open","time":"\#(iso(now - 1200))","type":"incident.opened","incident":"U1","contract":"uptime","priority":"P1"}"#,
+            #"{"id":"u2-open","time":"\#(iso(now - 600))","type":"incident.opened","incident":"U2","contract":"uptime","priority":"P1"}"#,
+            #"{"id":"u2-ack","time":"\#(iso(now - 590))","type":"incident.acknowledged","incident":"U2"}"#,
+        ].joined(separator: "\n").appending("\n").write(to: pushed, atomically: true, encoding: .utf8)
+        #expect(try curl(socket, "/v1/events", method: "POST", body: pushed).status == 200)
+
+        // A real Prometheus scraping every second, with slad's rules.
         let prometheusPort = freePort()
+        let rules = repositoryRoot.appendingPathComponent("contrib/prometheus/slad.rules.yml").path
         try """
         global: { scrape_interval: 1s, evaluation_interval: 1s }
+        rule_files: ["\(rules)"]
         scrape_configs:
           - job_name: slad
             static_configs: [{ targets: ["127.0.0.1:\(port)"] }]
@@ -90,9 +120,111 @@ struct PrometheusTests {
             waitUntil(60) { value("up{job=\"slad\"}") == "1" },
             "Prometheus never scraped slad: \((try? String(contentsOf: work.appendingPathComponent("prometheus.log"), encoding: .utf8))?.suffix(800) ?? "")"
         )
-        #expect(value("slad_ledger_events") == "28")
-        #expect(value("slad_incidents_open") == "2")
+        #expect(value("slad_ledger_events") == "32")
+        #expect(value("sum(slad_incidents_open)") == "4")
+        #expect(value("slad_incidents_breached{contract=\"uptime\",priority=\"P1\"}") == "1")
         #expect(value("slad_build_info") == "1")
         #expect(value("slad_lines_quarantined_total") == "1")
+        #expect(value("slad_availability_target_ratio{contract=\"uptime\"}") == "0.999")
+        #expect(
+            waitUntil(30) { value("slad_availability_down{contract=\"uptime\"}") == "1" },
+            "\(query("slad_availability_down"))")
+        #expect(value("slad_month_attainment_ratio{contract=\"uptime\",metric=\"reaction\"}") == "0.5")
+        #expect(value("slad_month_breaches{contract=\"uptime\"}") == "1")
+        // slad's own burn alert in the journal's stead: its log, and the figures on the socket.
+        let uptime = json(try curl(socket, "/v1/contracts/uptime").body)
+        let budget = (uptime["month_to_date"] as? [String: Any])?["availability"] as? [String: Any] ?? [:]
+        #expect((budget["burning"] as? [[String: Any]])?.map { $0["rate"] as? String } == ["14.4", "6", "3", "1"])
+        #expect((budget["spent_seconds"] as? Int ?? 0) >= 600)
+        // The rules' fast burn alert fires on slad's figures in a real Prometheus.
+        let firing =
+            "ALERTS{alertname=\"SladErrorBudgetBurn\",alertstate=\"firing\",contract=\"uptime\",severity=\"page\"}"
+        #expect(waitUntil(60) { value(firing) == "1" }, "\(query("ALERTS"))")
+
+        // Every query of the Grafana dashboard runs in that Prometheus, and names only metrics
+        // slad exports or the rules record.
+        let exposition = try get("http://127.0.0.1:\(port)/metrics").stdout
+        let exported = Set(
+            exposition.split(separator: "\n").filter { $0.hasPrefix("# HELP ") }.map {
+                String($0.split(separator: " ")[2])
+            })
+        let recorded = Set(
+            try String(contentsOfFile: rules, encoding: .utf8).split(separator: "\n").compactMap { line -> String? in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                return t.hasPrefix("- record: ") ? String(t.dropFirst("- record: ".count)) : nil
+            })
+        for expr in try dashboardQueries() {
+            let promql = expr.replacingOccurrences(of: "$__rate_interval", with: "1m")
+                .replacingOccurrences(of: "$contract", with: ".*").replacingOccurrences(of: "$job", with: ".*")
+            let answer = query(promql)
+            #expect(answer["status"] as? String == "success", "\(promql): \(answer)")
+            let names = metricNames(in: promql).filter { !exported.contains($0) && !recorded.contains($0) }
+            #expect(names.isEmpty, "\(promql) names metrics slad does not export: \(names)")
+        }
+    }
+
+    @Test("the shipped rules pass promtool check rules and their unit tests (promtool test rules)")
+    func rules() throws {
+        let folder = repositoryRoot.appendingPathComponent("contrib/prometheus").path
+        let check = try runProgram(["promtool", "check", "rules", folder + "/slad.rules.yml"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        let unit = try runProgram(["sh", "-c", "cd \"$0\" && promtool test rules slad.rules.test.yml", folder])
+        #expect(unit.status == 0 && unit.stdout.contains("SUCCESS"), "\(unit.stdout)\(unit.stderr)")
+    }
+
+    /// The `expr` of every target of every panel of contrib/grafana/slad.json, and of its variables.
+    func dashboardQueries() throws -> [String] {
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("contrib/grafana/slad.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let panels = dashboard["panels"] as? [[String: Any]] ?? []
+        let exprs = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(exprs.count >= 15, "the dashboard has lost its panels")
+        return exprs
+    }
+
+    /// The metric names a PromQL expression reads: identifiers that are neither functions,
+    /// keywords, label names inside braces or `by (...)` lists, nor durations.
+    func metricNames(in promql: String) -> Set<String> {
+        let chars = Array(promql)
+        var names: Set<String> = []
+        var depth = 0
+        var grouping = false
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            guard c.isLetter || c == "_" || c == ":" else {
+                if c.isNumber {  // a number or a duration, `5m`
+                    while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "." { i += 1 }
+                    continue
+                }
+                switch c {
+                case "{": depth += 1
+                case "}": depth -= 1
+                case "(" where grouping: depth += 1
+                case ")" where grouping && depth > 0:
+                    depth -= 1
+                    grouping = false
+                default: break
+                }
+                i += 1
+                continue
+            }
+            var word = ""
+            while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == ":" {
+                word.append(chars[i])
+                i += 1
+            }
+            var next = i
+            while next < chars.count, chars[next] == " " || chars[next] == "\n" { next += 1 }
+            let aggregations = ["sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk"]
+            if ["by", "without", "on", "ignoring", "group_left", "group_right"].contains(word) {
+                grouping = true
+            } else if depth == 0, next == chars.count || chars[next] != "(",
+                !["and", "or", "unless", "bool", "offset"].contains(word), !aggregations.contains(word)
+            {
+                names.insert(word)
+            }
+        }
+        return names
     }
 }

@@ -51,6 +51,17 @@ public struct IntervalSet: Sendable, Hashable {
         return s
     }
 
+    /// Whether the second `t` is in the set.
+    public func contains(_ t: Int64) -> Bool {
+        var lo = 0
+        var hi = intervals.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if intervals[mid].upperBound <= t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < intervals.count && intervals[lo].contains(t)
+    }
+
     /// Business seconds covered, measured with `calendar`.
     public func measure(with calendar: BusinessCalendar) -> Int64 {
         intervals.reduce(0) { $0 + calendar.elapsed(from: Instant($1.lowerBound), to: Instant($1.upperBound)) }

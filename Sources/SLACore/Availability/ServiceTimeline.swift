@@ -4,6 +4,10 @@ public struct ServiceTimeline: Sendable {
     public private(set) var down: [String: IntervalSet] = [:]
     /// Planned maintenance per service.
     public private(set) var maintenance: [String: IntervalSet] = [:]
+    /// Since when each service still down at the end of the events has been down.
+    public private(set) var downSince: [String: Instant] = [:]
+    /// Since when each service still in maintenance at the end of the events has been.
+    public private(set) var maintenanceSince: [String: Instant] = [:]
 
     /// Folds `events` (service and maintenance events, any order) up to `asOf`;
     /// an outage still open at `asOf` counts until `asOf`.
@@ -25,6 +29,8 @@ public struct ServiceTimeline: Sendable {
         var timeline = ServiceTimeline()
         timeline.down = outages.closed(at: end)
         timeline.maintenance = maintenance.closed(at: end)
+        timeline.downSince = outages.open
+        timeline.maintenanceSince = maintenance.open
         return (timeline, rejections)
     }
 
@@ -66,6 +72,22 @@ public struct ServiceTimeline: Sendable {
     /// Union of the downtime of `services`.
     public func downtime(of services: [String]) -> IntervalSet {
         services.reduce(IntervalSet()) { $0.union(down[$1] ?? IntervalSet()) }
+    }
+
+    /// Whether one of `services` is down at `t`: inside an outage, or past the start of one
+    /// still open.
+    public func isDown(_ services: [String], at t: Instant) -> Bool {
+        services.contains { service in
+            downSince[service].map { $0 <= t } ?? false || (down[service]?.contains(t.seconds) ?? false)
+        }
+    }
+
+    /// Whether one of `services` is in maintenance at `t`.
+    public func isInMaintenance(_ services: [String], at t: Instant) -> Bool {
+        services.contains { service in
+            maintenanceSince[service].map { $0 <= t } ?? false
+                || (maintenance[service]?.contains(t.seconds) ?? false)
+        }
     }
 
     /// Union of the maintenance of `services`.

@@ -13,4 +13,11 @@ public struct IncidentCounts: Codable, Sendable, Hashable {
         self.atRisk = atRisk
         self.breached = breached
     }
+
+    /// Adds `d` incidents of standing `s`.
+    mutating func add(_ s: IncidentStanding, _ d: Int) {
+        open += d
+        if s == .atRisk { atRisk += d }
+        if s == .breached { breached += d }
+    }
 }

@@ -198,19 +198,50 @@ public struct LiveEngine: Sendable {
     private var contractOf: [Int32] = []
     private var contractNames: [String] = []
     private var contractIndex: [String: Int32] = [:]
+    /// Per payload index: its (contract, priority) group, as an index into `groups`.
+    private var groupOf: [Int32] = []
+    private var groups: [StandingGroup] = []
+    private var groupIndex: [StandingGroup: Int32] = [:]
     /// Open, at-risk and breached counts, maintained as incidents are re-decided.
     public private(set) var status = IncidentCounts()
+    /// The same counts per group, in the order the groups first appeared.
+    private var groupCounts: [IncidentCounts] = []
 
-    private mutating func setStanding(_ index: Int, _ new: IncidentStanding?) {
-        func apply(_ s: IncidentStanding?, _ d: Int) {
-            guard s != nil else { return }
-            status.open += d
-            if s == .atRisk { status.atRisk += d }
-            if s == .breached { status.breached += d }
+    /// A contract and a priority: the dimensions of the per-group counts.
+    public struct StandingGroup: Hashable, Sendable {
+        /// The contract id.
+        public var contract: String
+        /// The incident's current priority.
+        public var priority: String
+    }
+
+    /// Open, at-risk and breached counts per contract and current priority, kept as incidents
+    /// are re-decided (metrics read them on every scrape; a scan would cost O(incidents)).
+    /// Every group an incident ever had is listed, with zeros once it has none.
+    public var countsByGroup: [(group: StandingGroup, counts: IncidentCounts)] {
+        zip(groups, groupCounts).map { ($0, $1) }
+    }
+
+    private mutating func setStanding(_ index: Int, _ new: IncidentStanding?, group: Int32) {
+        func apply(_ s: IncidentStanding?, _ g: Int32, _ d: Int) {
+            guard let s else { return }
+            status.add(s, d)
+            if g >= 0 { groupCounts[Int(g)].add(s, d) }
         }
-        apply(standings[index], -1)
+        apply(standings[index], groupOf[index], -1)
         standings[index] = new
-        apply(new, +1)
+        groupOf[index] = group
+        apply(new, group, +1)
+    }
+
+    private mutating func groupSlot(_ contract: String, _ priority: String) -> Int32 {
+        let key = StandingGroup(contract: contract, priority: priority)
+        if let known = groupIndex[key] { return known }
+        let g = Int32(groups.count)
+        groups.append(key)
+        groupCounts.append(IncidentCounts())
+        groupIndex[key] = g
+        return g
     }
 
     /// Open incidents matching `filter` (and `contract`), ordered by their earliest
@@ -282,14 +313,13 @@ public struct LiveEngine: Sendable {
         return (Array(page), more)
     }
 
-    /// Open, at-risk and breached counts of one contract's incidents (a scan: for the contract views).
+    /// Open, at-risk and breached counts of one contract's incidents.
     public func counts(contract: String) -> IncidentCounts {
         var out = IncidentCounts()
-        guard let c = contractIndex[contract] else { return out }
-        for i in standings.indices where contractOf[i] == c && standings[i] != nil {
-            out.open += 1
-            if standings[i] == .atRisk { out.atRisk += 1 }
-            if standings[i] == .breached { out.breached += 1 }
+        for (group, counts) in zip(groups, groupCounts) where group.contract == contract {
+            out.open += counts.open
+            out.atRisk += counts.atRisk
+            out.breached += counts.breached
         }
         return out
     }
@@ -454,7 +484,8 @@ public struct LiveEngine: Sendable {
         withWheel { wheel in
             if next < .max { wheel.schedule(UInt32(index), at: next) } else { wheel.cancel(UInt32(index)) }
         }
-        setStanding(index, verdict?.standing)
+        setStanding(
+            index, verdict?.standing, group: verdict.map { groupSlot($0.contract, $0.priority) } ?? groupOf[index])
         breachMilliseconds[index] = verdict?.firstBreach.map { $0.at.seconds * 1000 } ?? .max
         if let verdict { contractOf[index] = contractSlot(verdict.contract) }
         // Breaches announced for this incident that the events no longer support.
@@ -496,6 +527,7 @@ public struct LiveEngine: Sendable {
         standings += repeatElement(nil, count: missing)
         breachMilliseconds += repeatElement(.max, count: missing)
         contractOf += repeatElement(-1, count: missing)
+        groupOf += repeatElement(-1, count: missing)
     }
 
     private mutating func contractSlot(_ contract: String) -> Int32 {

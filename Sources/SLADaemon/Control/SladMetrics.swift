@@ -55,12 +55,45 @@ final class SladMetrics: Sendable {
     /// The exposition text.
     func render(nowMilliseconds now: Int64) -> [UInt8] {
         let s = board.snapshot
-        func gauge(_ name: String, _ value: Int, _ dimensions: [(String, String)] = []) {
-            registry.makeGauge(descriptor: Self.described(name), labels: dimensions).set(Int64(value))
+        var set: [String: Prometheus.Gauge] = [:]
+        func gauge(_ name: String, _ value: Double, _ dimensions: [(String, String)] = []) {
+            let made = registry.makeGauge(descriptor: Self.described(name), labels: dimensions)
+            made.set(value)
+            set[Self.key(name, dimensions)] = made
         }
-        gauge("slad_incidents_open", s.counts.open)
-        gauge("slad_incidents_at_risk", s.counts.atRisk)
-        gauge("slad_incidents_breached", s.counts.breached)
+        func gauge(_ name: String, _ value: Int, _ dimensions: [(String, String)] = []) {
+            let made = registry.makeGauge(descriptor: Self.described(name), labels: dimensions)
+            made.set(Int64(value))
+            set[Self.key(name, dimensions)] = made
+        }
+        for (group, counts) in s.groups {
+            let labels = [("contract", group.contract), ("priority", group.priority)]
+            gauge("slad_incidents_open", counts.open, labels)
+            gauge("slad_incidents_at_risk", counts.atRisk, labels)
+            gauge("slad_incidents_breached", counts.breached, labels)
+        }
+        for (contract, m) in s.months.sorted(by: { $0.key < $1.key }) {
+            gauge(
+                "slad_month_penalties_minor", Int(m.penaltiesMinor), [("contract", contract), ("currency", m.currency)])
+            gauge("slad_month_breaches", m.breaches, [("contract", contract)])
+            for (metric, tally) in [("reaction", m.reaction), ("resolution", m.resolution)] {
+                gauge("slad_month_clocks_met", tally.met, [("contract", contract), ("metric", metric)])
+                gauge("slad_month_clocks_breached", tally.breached, [("contract", contract), ("metric", metric)])
+                if tally.met + tally.breached > 0 {
+                    gauge(
+                        "slad_month_attainment_ratio", Double(tally.met) / Double(tally.met + tally.breached),
+                        [("contract", contract), ("metric", metric)])
+                }
+            }
+            guard let a = m.availability else { continue }
+            let labels = [("contract", contract)]
+            gauge("slad_availability_target_ratio", Self.ratio(a.target), labels)
+            gauge("slad_month_availability_ratio", Self.ratio(a.achieved), labels)
+            gauge("slad_availability_counted", a.counting ? 1 : 0, labels)
+            gauge("slad_availability_down", a.down ? 1 : 0, labels)
+            gauge("slad_error_budget_allowed_seconds", Int(a.allowedSeconds), labels)
+            gauge("slad_error_budget_spent_seconds", Int(a.spentSeconds), labels)
+        }
         gauge("slad_timers_armed", s.armed)
         gauge("slad_ledger_events", s.events)
         gauge("slad_config_generation", s.generation)
@@ -76,12 +109,46 @@ final class SladMetrics: Sendable {
             gauge("slad_outbox_pending", sink.pending, [("sink", sink.name)])
             count("slad_deliveries_failed_total", to: sink.failed, [("sink", sink.name)])
         }
+        let process = ProcessFigures.read()
+        gauge("process_resident_memory_bytes", Int(process.residentBytes))
+        gauge("process_virtual_memory_bytes", Int(process.virtualBytes))
+        gauge("process_open_fds", process.openFiles)
+        gauge("process_max_fds", Int(process.maxFiles))
+        gauge("process_start_time_seconds", Double(board.startedMilliseconds) / 1000)
+        let cpu = registry.makeCounter(descriptor: Self.described("process_cpu_seconds_total"))
+        let grown = cpuCounted.withLock { seen in
+            defer { seen = max(seen, process.cpuSeconds) }
+            return max(0, process.cpuSeconds - seen)
+        }
+        if grown > 0 { cpu.increment(by: grown) }
+        // A series whose contract, source or sink is gone (a reload) leaves the exposition.
+        let stale = shown.withLock { before in
+            defer { before = set }
+            return before.filter { set[$0.key] == nil }.map(\.value)
+        }
+        for gone in stale { registry.unregisterGauge(gone) }
         return registry.emitToBuffer()
+    }
+
+    /// A percentage as the API writes it (`99.9`) as a ratio (`0.999`), through its exact
+    /// millionths: `99.9 / 100` in floating point is `0.9990000000000001`.
+    private static func ratio(_ percent: String) -> Double {
+        Double(Percentage(parsing: percent + "%")?.millionths ?? 1_000_000) / 1_000_000
+    }
+
+    /// The CPU time `process_cpu_seconds_total` was last brought up to.
+    private let cpuCounted = Mutex<Double>(0)
+
+    /// The gauges the last exposition set, by name and labels.
+    private let shown = Mutex<[String: Prometheus.Gauge]>([:])
+
+    private static func key(_ name: String, _ dimensions: [(String, String)]) -> String {
+        name + dimensions.map { "\u{0}\($0.0)=\($0.1)" }.joined()
     }
 
     /// Brings a counter up to `value`, a count the status board keeps since start.
     private func count(_ name: String, to value: Int, _ dimensions: [(String, String)]) {
-        let key = name + dimensions.map { "\u{0}\($0.0)=\($0.1)" }.joined()
+        let key = Self.key(name, dimensions)
         let grown = counted.withLock { seen in
             defer { seen[key] = max(seen[key] ?? 0, value) }
             return max(0, value - (seen[key] ?? 0))
@@ -99,9 +166,29 @@ final class SladMetrics: Sendable {
         "slad_lines_quarantined_total": "Source lines quarantined (not turned into events).",
         "slad_notifications_total": "Warnings, breaches, escalations and retractions decided, by kind.",
         "slad_control_requests_total": "Control socket answers, by route and HTTP status.",
-        "slad_incidents_open": "Open incidents.",
-        "slad_incidents_at_risk": "Open incidents past a warning threshold, not breached.",
-        "slad_incidents_breached": "Open incidents with a breached clock.",
+        "slad_incidents_open": "Open incidents, by contract and current priority.",
+        "slad_incidents_at_risk": "Open incidents past a warning threshold, not breached, by contract and priority.",
+        "slad_incidents_breached": "Open incidents with a breached clock, by contract and priority.",
+        "slad_month_penalties_minor":
+            "This month's penalties so far (contract zone; capped; without corrections of sealed months), in minor units of the currency.",
+        "slad_month_breaches": "Breaches charged this month so far.",
+        "slad_month_clocks_met": "Clocks that met their target this month, by metric.",
+        "slad_month_clocks_breached": "Clocks that breached this month, by metric.",
+        "slad_month_attainment_ratio": "Met over decided clocks this month, by metric (absent while none is decided).",
+        "slad_availability_target_ratio": "The availability the contract promises (0.999 for 99.9 %).",
+        "slad_month_availability_ratio": "Availability achieved this month so far.",
+        "slad_availability_counted":
+            "1 while the instant counts for availability (calendar open, no excluded maintenance); the denominator of burn rates.",
+        "slad_availability_down":
+            "1 while a service of the contract is down and the instant counts; the numerator of burn rates.",
+        "slad_error_budget_allowed_seconds": "Downtime the availability target allows this month.",
+        "slad_error_budget_spent_seconds": "Downtime counted this month so far.",
+        "process_resident_memory_bytes": "Resident memory size in bytes.",
+        "process_virtual_memory_bytes": "Virtual memory size in bytes.",
+        "process_open_fds": "Number of open file descriptors.",
+        "process_max_fds": "Maximum number of open file descriptors.",
+        "process_start_time_seconds": "Start time of the process since the Unix epoch in seconds.",
+        "process_cpu_seconds_total": "Total user and system CPU time spent in seconds.",
         "slad_timers_armed": "Deadlines armed in the timer wheel.",
         "slad_ledger_events": "Events in the ledger.",
         "slad_config_generation": "Configuration generation in force (1 at start, +1 per reload).",

@@ -10,6 +10,10 @@ import Synchronization
 final class StatusBoard: Sendable {
     struct Snapshot: Sendable {
         var counts = IncidentCounts()
+        /// Open incidents by contract and priority.
+        var groups: [(group: LiveEngine.StandingGroup, counts: IncidentCounts)] = []
+        /// Each contract's month so far, by contract id (``MonthWatch``).
+        var months: [String: MonthToDate] = [:]
         var events = 0
         var armed = 0
         var generation = 1

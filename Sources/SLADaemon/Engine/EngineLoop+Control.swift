@@ -10,12 +10,13 @@ extension EngineLoop {
     func answer(_ route: Route, body: [UInt8]) -> ControlResponse {
         switch route {
         case .contracts:
-            return .json(ContractList(contracts: config.contracts.map(contractView)))
+            let months = board.snapshot.months
+            return .json(ContractList(contracts: config.contracts.map { contractView($0, month: months[$0.id]) }))
         case .contract(let id):
             guard let c = config.contracts.first(where: { $0.id == id }) else {
                 return .error(RouteError(404, "not_found", "no contract '\(id)' (GET /v1/contracts lists them)"))
             }
-            return .json(contractView(c))
+            return .json(contractView(c, month: board.snapshot.months[c.id]))
         case .incidents(let q):
             if let contract = q.contract, !config.contracts.contains(where: { $0.id == contract }) {
                 return .error(RouteError(404, "not_found", "no contract '\(contract)' (GET /v1/contracts lists them)"))
@@ -40,7 +41,7 @@ extension EngineLoop {
         }
     }
 
-    private func contractView(_ c: Contract) -> ContractView {
+    private func contractView(_ c: Contract, month: MonthToDate?) -> ContractView {
         func percent(_ p: Percentage) -> String { String(p.description.dropLast()) }
         return ContractView(
             id: c.id, customer: c.customer, services: c.services, timeZone: c.zone.identifier, calendar: c.calendar.id,
@@ -51,7 +52,7 @@ extension EngineLoop {
                     name: $0.name, reactionSeconds: $0.reaction, resolutionSeconds: $0.resolution,
                     calendar: $0.calendar.id)
             }, warnAt: c.warnAt.map(percent), notify: c.notify,
-            incidents: ingest.live.counts(contract: c.id))
+            incidents: ingest.live.counts(contract: c.id), monthToDate: month)
     }
 
     /// An incident's line, evaluated as of now, with its verdict.

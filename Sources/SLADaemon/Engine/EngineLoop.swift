@@ -30,6 +30,7 @@ final class EngineLoop: @unchecked Sendable {
     let board: StatusBoard
     let mailbox: LoopMailbox<EngineLoop>
     let metrics: SladMetrics
+    let monthWatch: MonthWatch
     let logger: Logger
     private var watcher: FolderWatcher
     private let batchLines: Int
@@ -50,8 +51,8 @@ final class EngineLoop: @unchecked Sendable {
 
     init(
         config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
-        mailbox: LoopMailbox<EngineLoop>, board: StatusBoard, metrics: SladMetrics, batchLines: Int, exitWhenIdle: Bool,
-        logger: Logger
+        mailbox: LoopMailbox<EngineLoop>, board: StatusBoard, metrics: SladMetrics, monthWatch: MonthWatch,
+        batchLines: Int, exitWhenIdle: Bool, logger: Logger
     ) throws {
         self.config = config
         self.store = store
@@ -61,6 +62,7 @@ final class EngineLoop: @unchecked Sendable {
         self.mailbox = mailbox
         self.board = board
         self.metrics = metrics
+        self.monthWatch = monthWatch
         self.batchLines = batchLines
         self.exitWhenIdle = exitWhenIdle
         self.logger = logger
@@ -204,6 +206,8 @@ final class EngineLoop: @unchecked Sendable {
                 turn.lastStatusLine = line
             }
         }
+        monthWatch.refreshIfDue(
+            contracts: config.contracts, generation: generation, commits: store.committedBatches)
         if now - turn.lastStatusLog > .seconds(10) {
             turn.lastStatusLog = now
             logStatus()
@@ -328,8 +332,10 @@ final class EngineLoop: @unchecked Sendable {
         let sinks = publishSinks ? sinkStatuses() : nil
         let quarantine = positions ? self.quarantine : nil
         let generation = generation
+        let groups = ingest.live.countsByGroup
         board.publish { snap in
             snap.counts = counts
+            snap.groups = groups
             snap.events = events
             snap.armed = armed
             snap.generation = generation
