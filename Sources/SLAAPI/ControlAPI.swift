@@ -583,11 +583,14 @@ public struct EventsResult: Codable, Sendable, Hashable {
     public var accepted: Int
     /// Lines whose event identity was already known (idempotent resends).
     public var duplicates: Int
+    /// Alerts of an Alertmanager notification that no `alertmanager.services` rule took (nil elsewhere).
+    public var unmapped: Int?
 
     /// A result.
-    public init(accepted: Int, duplicates: Int) {
+    public init(accepted: Int, duplicates: Int, unmapped: Int? = nil) {
         self.accepted = accepted
         self.duplicates = duplicates
+        self.unmapped = unmapped
     }
 }
 

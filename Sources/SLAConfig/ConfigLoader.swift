@@ -85,6 +85,42 @@ public struct SladConfiguration: Sendable {
     /// Where `/metrics` is also served over TCP for Prometheus (`metrics.listen`); nil: the
     /// control socket only.
     public var metricsListen: (host: String, port: Int)?
+    /// Alertmanager as an availability source (`alertmanager:`); nil when not configured.
+    public var alertmanager: AlertmanagerConfig?
+    /// Maintenance windows declared ahead (`maintenance:`), in start order.
+    public var maintenance: [MaintenanceWindow] = []
+}
+
+/// The `alertmanager:` section: where Alertmanager's webhook posts, and which alerts are which
+/// service's outage.
+public struct AlertmanagerConfig: Sendable {
+    /// A TCP address serving `POST /v1/alertmanager` only; nil: the control socket only.
+    public var listen: (host: String, port: Int)?
+    /// The bearer token the TCP listener requires (`token_file`'s content); nil: none.
+    public var token: String?
+    /// Alerts to services.
+    public var mapping: AlertmanagerMapping
+}
+
+/// A maintenance window declared in slad.yaml: its events enter the ledger once it starts
+/// (a window cancelled before its start never counts).
+public struct MaintenanceWindow: Sendable, Hashable {
+    /// The service in maintenance.
+    public var service: String
+    /// Start, inclusive.
+    public var from: Instant
+    /// End, exclusive.
+    public var to: Instant
+
+    /// The window's `maintenance.started` and `maintenance.ended` events, with ids made of the
+    /// service and the instants (the same window declared again is the same events).
+    public var events: [SLAEvent] {
+        let key = "config:maintenance:\(service):\(from.seconds)-\(to.seconds)"
+        return [
+            SLAEvent(id: key + ":start", time: from, type: .maintenanceStarted, service: service),
+            SLAEvent(id: key + ":end", time: to, type: .maintenanceEnded, service: service),
+        ]
+    }
 }
 
 /// Loads and validates a configuration folder; reports every error, not the first.
@@ -160,7 +196,82 @@ public enum ConfigLoader {
 
     static let mainKeys = [
         "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports", "metrics",
+        "alertmanager", "maintenance",
     ]
+
+    /// The `alertmanager:` section.
+    static func alertmanager(_ value: YAMLValue, directory: String) -> AlertmanagerConfig? {
+        guard
+            let m = value.mapping(
+                known: ["listen", "token_file", "services"], what: "{ listen, token_file, services }")
+        else { return nil }
+        var config = AlertmanagerConfig(mapping: AlertmanagerMapping(rules: []))
+        if let v = m["listen"], let text = v.string("HOST:PORT") {
+            config.listen = listenAddress(text)
+            if config.listen == nil { v.fail("'\(text)' is not HOST:PORT", hint: "e.g. 127.0.0.1:9466") }
+        }
+        if let v = m["token_file"], let file = v.string("a file path") {
+            let path = file.hasPrefix("/") ? file : join(directory, file)
+            // The token is never echoed; only whether it could be read.
+            let token = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(
+                in: .whitespacesAndNewlines)
+            if let token, !token.isEmpty {
+                config.token = token
+            } else {
+                v.fail("cannot read a token from \(path)", hint: "one line, e.g. from: openssl rand -hex 24 > \(file)")
+            }
+        }
+        guard
+            let rules = m.required("services", hint: "e.g. - { match: { alertname: PortalDown }, service: portal }")?
+                .list("a list of { match, service } or { match, service_label }")
+        else { return config }
+        if rules.isEmpty {
+            m["services"]!.fail("name at least one rule: an Alertmanager source without services takes no alert")
+        }
+        for rule in rules {
+            guard
+                let r = rule.mapping(
+                    known: ["match", "service", "service_label"], what: "{ match, service | service_label }")
+            else { continue }
+            var match: [String: String] = [:]
+            for (label, v) in r["match"]?.entries("labels and their values") ?? [] {
+                if let text = v.string("a label value") { match[label] = text }
+            }
+            let service = r["service"]?.string("a service name")
+            let label = r["service_label"]?.identifier("a label name")
+            switch (service, label) {
+            case (nil, nil):
+                rule.fail("give service (a fixed service) or service_label (the label naming it)")
+            case (.some, .some):
+                r["service_label"]!.fail("give service or service_label, not both")
+            case (.some, nil) where match.isEmpty:
+                rule.fail(
+                    "a fixed service with no match takes every alert as its outage",
+                    hint: "add match: { alertname: … }")
+            default:
+                config.mapping.rules.append(.init(match: match, service: service, serviceLabel: label))
+            }
+        }
+        return config
+    }
+
+    /// The `maintenance:` section: windows declared ahead.
+    static func maintenance(_ value: YAMLValue) -> [MaintenanceWindow] {
+        var windows: [MaintenanceWindow] = []
+        for item in value.list("a list of { service, from, to }") ?? [] {
+            guard let m = item.mapping(known: ["service", "from", "to"], what: "{ service, from, to }"),
+                let service = m.required("service")?.string("a service name"),
+                let from = m.required("from", hint: "e.g. 2026-12-20T02:00:00+01:00")?.instantWithOffset(),
+                let to = m.required("to", hint: "e.g. 2026-12-20T04:00:00+01:00")?.instantWithOffset()
+            else { continue }
+            guard from < to else {
+                m["to"]!.fail("the window ends before it starts")
+                continue
+            }
+            windows.append(MaintenanceWindow(service: service, from: from, to: to))
+        }
+        return windows.sorted { ($0.from, $0.service) < ($1.from, $1.service) }
+    }
 
     static let controlKeys = [
         "socket", "socket_mode", "status_group", "admin_group", "max_connections", "max_body", "request_timeout",
@@ -258,7 +369,8 @@ public enum ConfigLoader {
             directory: directory, stateDirectory: main.stateDirectory, sources: main.sources, webhooks: main.webhooks,
             calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
             allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow, control: main.control,
-            sealAfter: main.sealAfter, metricsListen: main.metricsListen)
+            sealAfter: main.sealAfter, metricsListen: main.metricsListen, alertmanager: main.alertmanager,
+            maintenance: main.maintenance)
     }
 
     static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
@@ -286,6 +398,8 @@ public enum ConfigLoader {
         var control = ControlConfig()
         var sealAfter: Int64 = 3 * 86_400
         var metricsListen: (host: String, port: Int)?
+        var alertmanager: AlertmanagerConfig?
+        var maintenance: [MaintenanceWindow] = []
     }
 
     /// slad.yaml (optional: defaults apply without it).
@@ -306,6 +420,8 @@ public enum ConfigLoader {
                 v.fail("'\(text)' is not HOST:PORT", hint: "e.g. 127.0.0.1:9464, or [::1]:9464")
             }
         }
+        if let v = f["alertmanager"] { main.alertmanager = alertmanager(v, directory: directory) }
+        if let v = f["maintenance"] { main.maintenance = maintenance(v) }
         if let v = f["allowed_lateness"], let d = v.duration() {
             if d.days > 0 || d.seconds > 3600 {
                 v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")

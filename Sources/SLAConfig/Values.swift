@@ -50,6 +50,14 @@ extension YAMLValue {
         return nil
     }
 
+    /// An RFC 3339 time with its offset (`2026-12-20T02:00:00+01:00`, or `Z`).
+    func instantWithOffset() -> Instant? {
+        guard let text = string("a time") else { return nil }
+        if let p = ISO8601.parse(text), p.offset != nil { return p.instant(in: .utc) }
+        fail("'\(text)' is not a time with an offset", hint: "e.g. 2026-12-20T02:00:00+01:00")
+        return nil
+    }
+
     /// `true` or `false`.
     func bool() -> Bool? {
         guard let text = string("true or false") else { return nil }

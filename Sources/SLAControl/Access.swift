@@ -41,9 +41,11 @@ public struct AccessPolicy: Sendable {
     public var statusGroup: String?
     /// The admin group's name, for messages.
     public var adminGroup: String?
-    /// A listener for Prometheus (`metrics.listen`): `/metrics` is answered to anyone, no
-    /// credentials asked, and every other route is not there.
-    public var metricsOnly = false
+    /// A TCP listener (`metrics.listen`, `alertmanager.listen`) serves these routes only, with
+    /// no peer credentials to ask (nil: the control socket, every route, by credentials).
+    public var openRoutes: Set<String>?
+    /// The bearer token a TCP listener's write routes require (`Authorization: Bearer …`).
+    public var bearerToken: String?
 
     /// A policy.
     public init(

@@ -401,7 +401,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             case .failure:
                 state = .refusing(head: head, error: refusal(.status)!)
             case .success(let route):
-                if let refusal = refusal(route) {
+                if let refusal = refusal(route, authorization: head.headers.first(name: "authorization")) {
                     state = .refusing(head: head, error: refusal)
                 } else {
                     state = .receiving(head: head, route: route, body: nil)
@@ -451,14 +451,26 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     }
 
     /// Access is checked on the head, before any body is read.
-    private func refusal(_ route: Route) -> RouteError? {
+    private func refusal(_ route: Route, authorization: String? = nil) -> RouteError? {
         if overLimit {
             return RouteError(
                 503, "too_many_connections",
                 "slad holds \(settings.limits.maxConnections) control connections (control.max_connections); try again")
         }
-        if settings.policy.metricsOnly {
-            return route == .metrics ? nil : RouteError(404, "not_found", "this listener serves GET /metrics only")
+        if let open = settings.policy.openRoutes {
+            guard open.contains(route.name) else {
+                let served = open.sorted().map { $0 == "metrics" ? "GET /metrics" : "POST /v1/\($0)" }
+                return RouteError(404, "not_found", "this listener serves \(served.joined(separator: " and ")) only")
+            }
+            guard route.access == .write, let token = settings.policy.bearerToken else { return nil }
+            // Compared in constant time: the answer must not tell how much of a guess was right.
+            let given = Array((authorization ?? "").utf8)
+            let wanted = Array("Bearer \(token)".utf8)
+            var difference = given.count ^ wanted.count
+            for k in 0..<wanted.count { difference |= Int(wanted[k] ^ (k < given.count ? given[k] : 0)) }
+            return difference == 0
+                ? nil
+                : RouteError(401, "unauthorized", "this listener wants Authorization: Bearer (alertmanager.token_file)")
         }
         guard let peer else {
             return RouteError(403, "forbidden", "slad could not read the peer's credentials (SO_PEERCRED)")

@@ -16,11 +16,13 @@ public enum Route: Sendable, Hashable {
     case metrics
     case reload
     case events
+    /// Alertmanager's webhook: alerts to service outages (`alertmanager:` in slad.yaml).
+    case alertmanager
 
     /// Who may ask.
     public var access: Access {
         switch self {
-        case .reload, .events: .write
+        case .reload, .events, .alertmanager: .write
         default: .read
         }
     }
@@ -36,6 +38,7 @@ public enum Route: Sendable, Hashable {
         case .metrics: "metrics"
         case .reload: "reload"
         case .events: "events"
+        case .alertmanager: "alertmanager"
         }
     }
 }
@@ -96,6 +99,7 @@ public enum Router {
         case "/v1/contracts": return only("GET", .contracts)
         case "/v1/reload": return only("POST", .reload)
         case "/v1/events": return only("POST", .events)
+        case "/v1/alertmanager": return only("POST", .alertmanager)
         case "/v1/incidents":
             return incidentQuery(query).flatMap { only("GET", .incidents($0)) }
         case "/v1/breaches":
@@ -115,7 +119,7 @@ public enum Router {
             return .failure(
                 RouteError(
                     404, "not_found",
-                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/incidents/ID/explanation, /v1/breaches, /v1/reports/YYYY-MM, /metrics, /v1/reload, /v1/events)"
+                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/incidents/ID/explanation, /v1/breaches, /v1/reports/YYYY-MM, /metrics, /v1/reload, /v1/events, /v1/alertmanager)"
                 ))
         }
     }

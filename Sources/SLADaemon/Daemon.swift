@@ -164,17 +164,34 @@ public enum Daemon {
             throw DaemonError(
                 "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
         }
-        guard let listen = config.metricsListen else { return (loop, caughtUp, [server]) }
-        do {
-            let metrics = try await ControlEndpoint.serveMetrics(
-                loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: listen.host, port: listen.port)
-            return (loop, caughtUp, [server, metrics])
-        } catch {
-            await server.stop()
-            throw DaemonError(
-                "slad: cannot serve metrics (metrics.listen)",
-                ["listen": "\(listen.host):\(listen.port)", "error": "\(error)"])
+        var servers = [server]
+        if let listen = config.metricsListen {
+            do {
+                servers.append(
+                    try await ControlEndpoint.serveMetrics(
+                        loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: listen.host,
+                        port: listen.port))
+            } catch {
+                for s in servers { await s.stop() }
+                throw DaemonError(
+                    "slad: cannot serve metrics (metrics.listen)",
+                    ["listen": "\(listen.host):\(listen.port)", "error": "\(error)"])
+            }
         }
+        if let alertmanager = config.alertmanager, let listen = alertmanager.listen {
+            do {
+                servers.append(
+                    try await ControlEndpoint.serveAlertmanager(
+                        loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: listen.host,
+                        port: listen.port, token: alertmanager.token))
+            } catch {
+                for s in servers { await s.stop() }
+                throw DaemonError(
+                    "slad: cannot serve Alertmanager's webhook (alertmanager.listen)",
+                    ["listen": "\(listen.host):\(listen.port)", "error": "\(error)"])
+            }
+        }
+        return (loop, caughtUp, servers)
     }
 
     /// Thousands of control connections need thousands of descriptors: the soft limit goes up

@@ -152,6 +152,9 @@ struct ReplayCommand: ParsableCommand {
         }
         for e in lineErrors { printError("quarantined: \(e)") }
         let instant = asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) }
+        // Declared maintenance counts as the daemon counts it: the windows started by then.
+        let cutoff = instant ?? Instant(Int64(Date().timeIntervalSince1970))
+        events += config.maintenance.filter { $0.from <= cutoff }.flatMap(\.events)
         if let explain {
             try emit(try explanation(of: explain, events: events, contracts: config.contracts, asOf: instant))
             return

@@ -218,6 +218,75 @@ struct ConfigTests {
             ])
     }
 
+    @Test("alertmanager: rules in order with a fixed service or a service label, a token from a file")
+    func alertmanager() throws {
+        let folder = try ConfigFolder([
+            "slad.yaml": """
+            alertmanager:
+              listen: 127.0.0.1:9466
+              token_file: secrets/am.token
+              services:
+                - { match: { alertname: PortalDown }, service: portal }
+                - { match: { team: web }, service_label: service }
+            """,
+            "secrets/am.token": "s3cret\n", "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let am = try #require(try ConfigLoader.load(directory: folder.url.path).alertmanager)
+        #expect(am.listen.map { "\($0.host) \($0.port)" } == "127.0.0.1 9466")
+        #expect(am.token == "s3cret")
+        #expect(
+            am.mapping
+                == AlertmanagerMapping(rules: [
+                    .init(match: ["alertname": "PortalDown"], service: "portal"),
+                    .init(match: ["team": "web"], serviceLabel: "service"),
+                ]))
+        let bad = try ConfigFolder([
+            "slad.yaml": """
+            alertmanager:
+              listen: 9466
+              token_file: secrets/none.token
+              services:
+                - { match: { alertname: A }, service: a, service_label: s }
+                - { match: { alertname: B } }
+                - { service: everything }
+            maintenance:
+              - { service: portal, from: "2026-12-20T04:00:00+01:00", to: "2026-12-20T02:00:00+01:00" }
+              - { service: portal, from: "2026-12-20 02:00", to: "2026-12-20T04:00:00+01:00" }
+            """,
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        #expect(
+            bad.relativeErrors() == [
+                "slad.yaml:2:11: alertmanager.listen: '9466' is not HOST:PORT; e.g. 127.0.0.1:9466",
+                "slad.yaml:3:15: alertmanager.token_file: cannot read a token from secrets/none.token; one line, e.g. from: openssl rand -hex 24 > secrets/none.token",
+                "slad.yaml:5:61: alertmanager.services.[0].service_label: give service or service_label, not both",
+                "slad.yaml:6:7: alertmanager.services.[1]: give service (a fixed service) or service_label (the label naming it)",
+                "slad.yaml:7:7: alertmanager.services.[2]: a fixed service with no match takes every alert as its outage; add match: { alertname: … }",
+                "slad.yaml:9:63: maintenance.[0].to: the window ends before it starts",
+                "slad.yaml:10:30: maintenance.[1].from: '2026-12-20 02:00' is not a time with an offset; e.g. 2026-12-20T02:00:00+01:00",
+            ])
+    }
+
+    @Test("maintenance: windows declared ahead, in start order, as events with ids of their own")
+    func maintenance() throws {
+        let folder = try ConfigFolder([
+            "slad.yaml": """
+            maintenance:
+              - { service: api, from: "2026-12-21T02:00:00Z", to: "2026-12-21T03:00:00Z" }
+              - { service: portal, from: "2026-12-20T02:00:00+01:00", to: "2026-12-20T04:00:00+01:00" }
+            """,
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let windows = try ConfigLoader.load(directory: folder.url.path).maintenance
+        #expect(
+            windows.flatMap(\.events).map { "\($0.id) \($0.type.rawValue) \($0.service ?? "") \($0.time.seconds)" } == [
+                "config:maintenance:portal:1797728400-1797735600:start maintenance.started portal 1797728400",
+                "config:maintenance:portal:1797728400-1797735600:end maintenance.ended portal 1797735600",
+                "config:maintenance:api:1797818400-1797822000:start maintenance.started api 1797818400",
+                "config:maintenance:api:1797818400-1797822000:end maintenance.ended api 1797822000",
+            ])
+    }
+
     @Test("empty, binary, non-mapping and syntactically broken files give one clear error each")
     func junkFiles() throws {
         let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract])

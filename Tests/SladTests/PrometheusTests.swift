@@ -24,22 +24,8 @@ struct PrometheusTests {
         metrics:
           listen: 127.0.0.1:\(port)
         """.write(to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
-        // A contract in force whatever the date, promising availability of `web`. The month
-        // figures below need the last 20 minutes inside the contract's month: in the first hour
-        // of a UTC month the contract lives in New York, where that month has not begun.
-        let utc = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date())
-        let zone = utc.day == 1 && utc.hour == 0 ? "America/New_York" : "UTC"
-        try """
-        id: uptime
-        customer: Uptime Ltd
-        timezone: \(zone)
-        calendar: 24x7
-        fee: { amount: "1000.00", currency: EUR }
-        services: [web]
-        availability: { target: "99.9%", calendar: 24x7, credits: [{ below: "99.9%", credit: "10%" }] }
-        priorities:
-          P1: { reaction: 15m, resolution: 4h }
-        """.write(to: config.appendingPathComponent("contracts.d/uptime.yaml"), atomically: true, encoding: .utf8)
+        try uptimeContract().yaml.write(
+            to: config.appendingPathComponent("contracts.d/uptime.yaml"), atomically: true, encoding: .utf8)
         let socket = work.appendingPathComponent("slad.sock").path
         let daemon = try startSlad(
             ["run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket],

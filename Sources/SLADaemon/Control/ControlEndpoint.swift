@@ -52,10 +52,30 @@ enum ControlEndpoint {
         -> ControlServer
     {
         var policy = AccessPolicy(daemonUID: geteuid(), statusGID: nil, adminGID: nil)
-        policy.metricsOnly = true
+        policy.openRoutes = ["metrics"]
         var limits = ControlLimits()
         limits.maxConnections = 64
         limits.maxBodyBytes = 0
+        let metrics = loop.metrics
+        let server = ControlServer(
+            policy: policy, limits: limits,
+            responder: SladResponder(board: loop.board, mailbox: loop.mailbox, metrics: metrics, reader: reader),
+            observe: { route, status in metrics.answered(route: route, status: status) })
+        try await server.bind(host: host, port: port)
+        return server
+    }
+
+    /// The Alertmanager listener of `alertmanager.listen`: `POST /v1/alertmanager` only, with the
+    /// bearer token when one is configured.
+    static func serveAlertmanager(loop: EngineLoop, reader: SLAStore, host: String, port: Int, token: String?)
+        async throws -> ControlServer
+    {
+        var policy = AccessPolicy(daemonUID: geteuid(), statusGID: nil, adminGID: nil)
+        policy.openRoutes = ["alertmanager"]
+        policy.bearerToken = token
+        var limits = ControlLimits()
+        limits.maxConnections = 64
+        limits.maxBodyBytes = 4 << 20
         let metrics = loop.metrics
         let server = ControlServer(
             policy: policy, limits: limits,

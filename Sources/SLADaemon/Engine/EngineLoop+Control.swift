@@ -36,6 +36,8 @@ extension EngineLoop {
             }
         case .events:
             return push(body)
+        case .alertmanager:
+            return alertmanager(body)
         case .status, .metrics, .breaches, .report:
             return .error(RouteError(500, "internal", "route \(route.name) is not answered by the engine loop"))
         }
@@ -155,18 +157,42 @@ extension EngineLoop {
         guard !events.isEmpty else {
             return .error(RouteError(400, "empty_body", "the body holds no events (JSON Lines, one event per line)"))
         }
+        return commit(events, source: "api").map { .json($0) } ?? Self.storeUnavailable
+    }
+
+    /// `POST /v1/alertmanager`: the notification's alerts, mapped to their services, become
+    /// service events, committed before the answer (Alertmanager retries what is not 2xx).
+    private func alertmanager(_ body: [UInt8]) -> ControlResponse {
+        guard let mapping = config.alertmanager?.mapping else {
+            return .error(
+                RouteError(404, "not_configured", "slad.yaml has no alertmanager: section (docs/prometheus.md)"))
+        }
+        let alerts: [AlertmanagerMapping.Alert]
+        do {
+            alerts = try AlertmanagerPayload.alerts(body)
+        } catch {
+            return .error(RouteError(422, "invalid_alerts", "not an Alertmanager notification: \(error)"))
+        }
+        let (events, unmapped) = mapping.events(for: alerts)
+        guard var result = commit(events, source: "alertmanager") else { return Self.storeUnavailable }
+        result.unmapped = unmapped
+        return .json(result)
+    }
+
+    private static let storeUnavailable = ControlResponse.error(
+        RouteError(503, "store_unavailable", "the store does not take writes; see slad's log"))
+
+    /// Applies `events` as one batch of `source` and waits for its commit; nil when the store fails.
+    private func commit(_ events: [SLAEvent], source: String) -> EventsResult? {
         var batch = Batch()
         // The source's counters exist before apply adds its events, duplicates and conflicts.
-        batch.stats["api"] = SourceStats()
-        batch.stats["api"]!.lines = events.count
-        ingest.apply(events.map { ($0, "api") }, to: &batch)
+        batch.stats[source] = SourceStats()
+        batch.stats[source]!.lines = events.count
+        ingest.apply(events.map { ($0, source) }, to: &batch)
         let accepted = batch.events.count
         submit(&batch)
         committer.drain()
-        if committer.failed {
-            return .error(RouteError(503, "store_unavailable", "the store does not take writes; see slad's log"))
-        }
-        return .json(EventsResult(accepted: accepted, duplicates: events.count - accepted))
+        return committer.failed ? nil : EventsResult(accepted: accepted, duplicates: events.count - accepted)
     }
 
 }

@@ -48,6 +48,8 @@ final class EngineLoop: @unchecked Sendable {
     private var sealMemo = ReportBook.SealMemo()
     /// What the loop measures and remembers from one turn to the next.
     private var turn = Turn()
+    /// Declared maintenance windows (`maintenance:`) whose events are in the ledger, by start event id.
+    private var maintenanceEntered: Set<String> = []
 
     init(
         config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
@@ -200,6 +202,7 @@ final class EngineLoop: @unchecked Sendable {
         publish(positions: turn.readSinceStatus || secondPassed, sinks: secondPassed)
         turn.readSinceStatus = false
         if secondPassed {
+            enterStartedMaintenance()
             let line = statusLine()
             if line != turn.lastStatusLine {
                 ServiceManager.notify("STATUS=" + line)
@@ -212,6 +215,25 @@ final class EngineLoop: @unchecked Sendable {
             turn.lastStatusLog = now
             logStatus()
         }
+    }
+
+    /// Puts the events of declared maintenance windows that have started into the ledger: a
+    /// window enters once its start has come, so one cancelled (taken out of slad.yaml) before
+    /// it starts never counts. Their ids make a second entry (after a restart) a duplicate.
+    private func enterStartedMaintenance() {
+        let now = Instant(wallMilliseconds() / 1000)
+        let due = config.maintenance.filter { $0.from <= now }.map(\.events).filter {
+            !maintenanceEntered.contains($0[0].id)
+        }
+        guard !due.isEmpty else { return }
+        var batch = Batch()
+        batch.stats["config"] = SourceStats()
+        batch.stats["config"]!.lines = due.count * 2
+        ingest.apply(due.joined().map { ($0, "config") }, to: &batch)
+        let entered = batch.events.count
+        submit(&batch)
+        for events in due { maintenanceEntered.insert(events[0].id) }
+        if entered > 0 { logger.note("slad: declared maintenance entered", ["events": String(entered)]) }
     }
 
     /// Applies the next batch of the sources, if there is one; false when nothing was read.
@@ -459,6 +481,11 @@ extension SladConfiguration {
         applied.stateDirectory = running.stateDirectory
         applied.allowedLateness = running.allowedLateness
         applied.catchUpWindow = running.catchUpWindow
+        // The Alertmanager listener is bound at start, with its token: its mapping reloads.
+        if applied.alertmanager != nil {
+            applied.alertmanager?.listen = running.alertmanager?.listen
+            applied.alertmanager?.token = running.alertmanager?.token
+        }
         return applied
     }
 }
