@@ -11,7 +11,7 @@ public enum Route: Sendable, Hashable {
     /// Why an incident's clocks stand where they do, as of `asOf` (default: now).
     case explanation(id: String, asOf: Instant?)
     case breaches(since: Instant?, contract: String?, limit: Int)
-    /// A month's penalty report; `format` is `table`, `csv`, `json` or `html`.
+    /// A month's penalty report; `format` is `table`, `csv`, `json`, `html` or `charges-csv`.
     case report(month: YearMonth, contract: String?, format: String)
     case metrics
     case reload
@@ -201,7 +201,7 @@ public enum Router {
     }
 
     /// Report formats the control socket renders.
-    public static let reportFormats = ["table", "csv", "json", "html"]
+    public static let reportFormats = ["table", "csv", "json", "html", "charges-csv"]
 
     static func reportQuery(month: String, _ query: [String: String]) -> Result<Route, RouteError> {
         if let e = unknown(query, ["contract", "format"]) { return .failure(e) }

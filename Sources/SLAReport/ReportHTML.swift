@@ -3,7 +3,7 @@ import SLACore
 /// A printable HTML page: one file, no scripts, no external assets; charts are inline SVG.
 enum ReportHTML {
     static func page(_ document: ReportDocument) -> String {
-        var body = ""
+        var body = document.reports.count > 1 ? totals(document.reports) : ""
         for r in document.reports { body += section(r) }
         if document.reports.isEmpty {
             body = "<p>No contract has a report for \(escape(document.month ?? "these events")).</p>"
@@ -24,6 +24,7 @@ enum ReportHTML {
             th, td { border-bottom: 1px solid #d0d7de; padding: 0.25em 0.8em; text-align: left; vertical-align: top; }
             td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
             tr.total td { font-weight: 700; border-top: 2px solid #1b1f24; }
+            .owed { font-size: 1.3em; margin: 0.4em 0; } .owed strong { font-size: 1.3em; }
             .muted { color: #57606a; } svg { display: block; max-width: 100%; height: auto; }
             section.contract { page-break-after: always; }
             @media print { body { margin: 1cm; } }
@@ -48,9 +49,11 @@ enum ReportHTML {
             <section class="contract">
             <h1>\(escape(r.customer)) — \(escape(r.contract)), \(escape(r.month))</h1>
             <p><span class="state \(r.state.rawValue)">\(escape(stateText))</span>
-            <span class="muted">period \(escape(r.periodStart)) – \(escape(r.periodEnd)) (\(escape(r.timezone))), as of \(escape(r.asOf))</span></p>
+            <span class="muted">period \(time(r.periodStart)) – \(time(r.periodEnd)), as of \(time(r.asOf)); times in \(escape(r.timezone))</span></p>
 
             """
+        html +=
+            "<p class=\"owed\">Total owed: <strong>\(money(r.total.amount)) \(escape(r.currency))</strong> <span class=\"muted\">(\(r.breaches.count) breach\(r.breaches.count == 1 ? "" : "es")\(r.availability.map { $0.credit.minorUnits != 0 ? ", availability credit \(money($0.credit.amount))" : "" } ?? "")\(r.capApplied ? ", capped" : "")\(r.adjustments.isEmpty ? "" : ", corrections of sealed months"))</span></p>\n"
         if let seal = r.seal { html += "<p class=\"muted\">SHA-256 \(escape(seal.sha256))</p>\n" }
         html += "<h2>Availability</h2>\n"
         if let a = r.availability {
@@ -85,29 +88,29 @@ enum ReportHTML {
                 "<table>\n<tr><th>Incident</th><th>Metric</th><th>Prio</th><th>Breached at</th><th class=\"num\">Target</th><th class=\"num\">Actual</th><th class=\"num\">Over by</th><th class=\"num\">Amount</th><th>Rule</th></tr>\n"
             for b in r.breaches {
                 html +=
-                    "<tr><td>\(escape(b.incident))</td><td>\(escape(b.metric))</td><td>\(escape(b.priority))</td><td>\(escape(b.at))</td><td class=\"num\">\(formatSeconds(b.targetSeconds))</td><td class=\"num\">\(formatSeconds(b.actualSeconds))</td><td class=\"num\">\(formatSeconds(b.overBySeconds))</td><td class=\"num\">\(escape(b.amount.amount))</td><td>\(escape(b.rule))</td></tr>\n"
+                    "<tr><td>\(escape(b.incident))</td><td>\(escape(b.metric))</td><td>\(escape(b.priority))</td><td>\(time(b.at))</td><td class=\"num\">\(formatSeconds(b.targetSeconds))</td><td class=\"num\">\(formatSeconds(b.actualSeconds))</td><td class=\"num\">\(formatSeconds(b.overBySeconds))</td><td class=\"num\">\(money(b.amount.amount))</td><td>\(escape(b.rule))</td></tr>\n"
             }
             html += "</table>\n"
         }
         html += "<h2>Penalties (\(escape(r.currency)))</h2>\n" + breakdown(r)
         html += "<table>\n"
         html +=
-            "<tr><td>Fee\(r.fee.validDays == r.fee.daysInMonth ? "" : " (prorated \(r.fee.validDays)/\(r.fee.daysInMonth) days of \(escape(r.fee.monthly.amount)))")</td><td class=\"num\">\(escape(r.fee.charged.amount))</td></tr>\n"
+            "<tr><td>Fee\(r.fee.validDays == r.fee.daysInMonth ? "" : " (prorated \(r.fee.validDays)/\(r.fee.daysInMonth) days of \(money(r.fee.monthly.amount)))")</td><td class=\"num\">\(money(r.fee.charged.amount))</td></tr>\n"
         if let a = r.availability {
-            html += "<tr><td>Availability credit</td><td class=\"num\">\(escape(a.credit.amount))</td></tr>\n"
+            html += "<tr><td>Availability credit</td><td class=\"num\">\(money(a.credit.amount))</td></tr>\n"
         }
-        html += "<tr><td>Breach penalties</td><td class=\"num\">\(escape(ReportRenderer.penalties(r)))</td></tr>\n"
-        html += "<tr><td>Subtotal</td><td class=\"num\">\(escape(r.subtotal.amount))</td></tr>\n"
+        html += "<tr><td>Breach penalties</td><td class=\"num\">\(money(ReportRenderer.penalties(r)))</td></tr>\n"
+        html += "<tr><td>Subtotal</td><td class=\"num\">\(money(r.subtotal.amount))</td></tr>\n"
         if let cap = r.cap {
             html +=
-                "<tr><td>Cap\(r.capApplied ? " (applied)" : " (not reached)")</td><td class=\"num\">\(escape(cap.amount))</td></tr>\n"
+                "<tr><td>Cap\(r.capApplied ? " (applied)" : " (not reached)")</td><td class=\"num\">\(money(cap.amount))</td></tr>\n"
         }
         for adj in r.adjustments {
             html +=
-                "<tr><td>Adjustment for sealed \(escape(adj.sealedMonth)): recomputed \(escape(adj.recomputedTotal.amount)), sealed \(escape(adj.sealedTotal.amount))</td><td class=\"num\">\(escape(adj.amount.amount))</td></tr>\n"
+                "<tr><td>Adjustment for sealed \(escape(adj.sealedMonth)): recomputed \(money(adj.recomputedTotal.amount)), sealed \(money(adj.sealedTotal.amount))</td><td class=\"num\">\(money(adj.amount.amount))</td></tr>\n"
         }
         html +=
-            "<tr class=\"total\"><td>Total</td><td class=\"num\">\(escape(r.total.amount)) \(escape(r.currency))</td></tr>\n"
+            "<tr class=\"total\"><td>Total</td><td class=\"num\">\(money(r.total.amount)) \(escape(r.currency))</td></tr>\n"
         html += "</table>\n<p class=\"muted\">Rounding: \(escape(r.rounding)).</p>\n</section>\n"
         return html
     }
@@ -122,11 +125,11 @@ enum ReportHTML {
         svg += "<rect x=\"0\" y=\"10\" width=\"\(Int(width))\" height=\"24\" fill=\"#2da44e\"/>\n"
         for m in a.maintenance {
             svg +=
-                "<rect x=\"\(x(m.fromSecond))\" y=\"10\" width=\"\(x(m.toSecond - m.fromSecond))\" height=\"24\" fill=\"#8c959f\"><title>maintenance \(escape(m.start)) – \(escape(m.end))</title></rect>\n"
+                "<rect x=\"\(x(m.fromSecond))\" y=\"10\" width=\"\(x(m.toSecond - m.fromSecond))\" height=\"24\" fill=\"#8c959f\"><title>maintenance \(time(m.start)) – \(time(m.end))</title></rect>\n"
         }
         for d in a.downtime {
             svg +=
-                "<rect x=\"\(x(d.fromSecond))\" y=\"10\" width=\"\(format(max(1, Double(d.toSecond - d.fromSecond) / total * width)))\" height=\"24\" fill=\"#cf222e\"><title>down \(escape(d.start)) – \(escape(d.end))</title></rect>\n"
+                "<rect x=\"\(x(d.fromSecond))\" y=\"10\" width=\"\(format(max(1, Double(d.toSecond - d.fromSecond) / total * width)))\" height=\"24\" fill=\"#cf222e\"><title>down \(time(d.start)) – \(time(d.end))</title></rect>\n"
         }
         var day: Int64 = 0
         while day * 86_400 <= Int64(total) {
@@ -178,10 +181,42 @@ enum ReportHTML {
         if let cap = r.cap {
             let cx = format(Double(cap.minorUnits) / Double(scale) * width - 1)
             svg +=
-                "<line x1=\"\(cx)\" y1=\"0\" x2=\"\(cx)\" y2=\"28\" stroke=\"#1b1f24\" stroke-width=\"2\" stroke-dasharray=\"4 2\"><title>cap \(escape(cap.amount))</title></line>\n"
+                "<line x1=\"\(cx)\" y1=\"0\" x2=\"\(cx)\" y2=\"28\" stroke=\"#1b1f24\" stroke-width=\"2\" stroke-dasharray=\"4 2\"><title>cap \(money(cap.amount))</title></line>\n"
         }
         svg += "</svg>\n"
         return parts.isEmpty ? "<p>Nothing owed for availability or breaches.</p>\n" : svg
+    }
+
+    /// The page's first table when it holds several contracts: what each owes, where finance looks first.
+    static func totals(_ reports: [MonthlyReport]) -> String {
+        var html =
+            "<h1>Totals</h1>\n<table>\n<tr><th>Contract</th><th>Customer</th><th>Month</th><th>State</th><th class=\"num\">Breaches</th><th class=\"num\">Total owed</th></tr>\n"
+        for r in reports {
+            html +=
+                "<tr><td>\(escape(r.contract))</td><td>\(escape(r.customer))</td><td>\(escape(r.month))</td><td><span class=\"state \(r.state.rawValue)\">\(r.state.rawValue)</span></td><td class=\"num\">\(r.breaches.count)</td><td class=\"num\">\(money(r.total.amount)) \(escape(r.currency))</td></tr>\n"
+        }
+        return html + "</table>\n"
+    }
+
+    /// An amount with thousands separators: `1234567.89` → `1,234,567.89` (the page is English).
+    static func money(_ amount: String) -> String {
+        let negative = amount.hasPrefix("-")
+        let digits = negative ? amount.dropFirst() : Substring(amount)
+        let point = digits.firstIndex(of: ".") ?? digits.endIndex
+        let whole = Array(digits[..<point])
+        var grouped = ""
+        for (k, c) in whole.enumerated() {
+            if k > 0 && (whole.count - k) % 3 == 0 { grouped.append(",") }
+            grouped.append(c)
+        }
+        return escape((negative ? "-" : "") + grouped + digits[point...])
+    }
+
+    /// An ISO 8601 time of the report (already in the contract's zone, which the page names) as
+    /// `2026-11-02 13:14:03`.
+    static func time(_ iso: String) -> String {
+        guard iso.count >= 19, iso.dropFirst(10).first == "T" else { return escape(iso) }
+        return escape(iso.prefix(10) + " " + iso.dropFirst(11).prefix(8))
     }
 
     static func format(_ value: Double) -> String {

@@ -19,12 +19,15 @@ public struct ReportDocument: Codable, Sendable, Equatable {
 /// Output formats of a report.
 public enum ReportFormat: String, Sendable, CaseIterable {
     case table, csv, json, html
+    /// One row per charged line (breaches, availability credit, cap, corrections of sealed
+    /// months): the `amount` column sums to the total.
+    case chargesCSV = "charges-csv"
 
     /// The HTTP content type of the format.
     public var contentType: String {
         switch self {
         case .table: "text/plain; charset=utf-8"
-        case .csv: "text/csv; charset=utf-8; header=present"
+        case .csv, .chargesCSV: "text/csv; charset=utf-8; header=present"
         case .json: "application/json"
         case .html: "text/html; charset=utf-8"
         }
@@ -41,13 +44,81 @@ public enum ReportRenderer {
         case .csv: joined(csvPieces(document))
         case .table: Array(table(document).utf8)
         case .html: Array(ReportHTML.page(document).utf8)
+        case .chargesCSV: joined(chargesPieces(document))
         }
+    }
+
+    /// The UTF-8 byte order mark, which Excel needs to read a CSV as UTF-8 (`--bom`).
+    public static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// The charges CSV's columns, in order.
+    public static let chargesHeader = [
+        "contract", "month", "state", "kind", "incident", "metric", "priority", "at", "amount", "currency", "rule",
+    ]
+
+    /// One row per charged line, in the report's order: each breach, the availability credit
+    /// when one is owed, the cap's reduction when it applies (negative), each correction of a
+    /// sealed month. Summing `amount` per contract and month gives the report's total, to the
+    /// cent; the other figures of the report (fee, compliance) are in `--format csv`.
+    static func chargesPieces(_ document: ReportDocument) -> [[UInt8]] {
+        var out = CSVWriter(capacity: 1 << 16)
+        for (i, name) in chargesHeader.enumerated() { out.field(name, first: i == 0) }
+        out.endRow()
+        for r in document.reports {
+            func row(
+                _ kind: String, incident: String = "", metric: String = "", priority: String = "", at: String = "",
+                amount: MonthlyReport.Amount, rule: String
+            ) {
+                out.field(r.contract, first: true)
+                out.field(r.month)
+                out.field(r.state.rawValue)
+                out.field(kind)
+                out.field(incident)
+                out.field(metric)
+                out.field(priority)
+                out.field(at)
+                out.field(amount.amount)
+                out.field(r.currency)
+                out.field(rule)
+                out.endRow()
+            }
+            for b in r.breaches {
+                row(
+                    "breach", incident: b.incident, metric: b.metric, priority: b.priority, at: b.at, amount: b.amount,
+                    rule: b.rule)
+            }
+            if let a = r.availability, a.credit.minorUnits != 0 {
+                row(
+                    "availability_credit", at: r.periodEnd, amount: a.credit,
+                    rule:
+                        "availability \(a.achieved) below \(a.tierBelow ?? a.target): \(a.tierCredit ?? "") of \(r.fee.charged.amount)"
+                )
+            }
+            if let cap = r.cap, r.capApplied, let currency = Currency(code: r.currency) {
+                row(
+                    "cap", at: r.periodEnd,
+                    amount: .init(minorUnits: cap.minorUnits - r.subtotal.minorUnits, currency: currency),
+                    rule: "capped at \(cap.amount) (subtotal \(r.subtotal.amount))")
+            }
+            for adj in r.adjustments {
+                row(
+                    "adjustment", at: r.periodEnd, amount: adj.amount,
+                    rule:
+                        "correction of sealed \(adj.sealedMonth): \(adj.sealedTotal.amount) → \(adj.recomputedTotal.amount)"
+                )
+            }
+        }
+        return [out.bytes]
     }
 
     /// ``render(_:as:)`` in pieces, to be written in order: a month's CSV can be a hundred
     /// megabytes made in parts on several threads, and joining them copies all of it.
     public static func pieces(_ document: ReportDocument, as format: ReportFormat) -> [[UInt8]] {
-        format == .csv ? csvPieces(document) : [render(document, as: format)]
+        switch format {
+        case .csv: csvPieces(document)
+        case .chargesCSV: chargesPieces(document)
+        default: [render(document, as: format)]
+        }
     }
 
     static func joined(_ pieces: [[UInt8]]) -> [UInt8] {

@@ -241,7 +241,8 @@ struct Report: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Option(help: "The month, YYYY-MM (default: the current month, UTC).") var month: String?
     @Option(help: "Only this contract.") var contract: String?
-    @Option(help: "table, csv, json or html (--json means json).") var format: String = "table"
+    @Option(help: "table, csv, json, html or charges-csv (--json means json).") var format: String = "table"
+    @Flag(help: "Start a CSV with a UTF-8 byte order mark (for Excel).") var bom = false
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to this file instead of standard output.")
     var output: String?
 
@@ -249,16 +250,19 @@ struct Report: AsyncParsableCommand {
         if let month, YearMonth(parsing: month) == nil {
             throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
         }
-        if !["table", "csv", "json", "html"].contains(format) {
-            throw ValidationError("--format must be table, csv, json or html, not '\(format)'")
+        let formats = ["table", "csv", "json", "html", "charges-csv"]
+        if !formats.contains(format) {
+            throw ValidationError("--format must be one of \(formats.joined(separator: ", ")), not '\(format)'")
         }
+        if bom && !format.hasSuffix("csv") { throw ValidationError("--bom goes with a CSV format") }
     }
 
     func run() async throws {
         let chosen = month ?? String(ISO8601.format(Instant(Int64(Date().timeIntervalSince1970)), in: .utc).prefix(7))
         var query = [("format", connection.json ? "json" : format)]
         if let contract { query.append(("contract", contract)) }
-        let bytes = try await Client.call(connection, .GET, "/v1/reports/" + Path.escape(chosen) + Path.query(query))
+        var bytes = try await Client.call(connection, .GET, "/v1/reports/" + Path.escape(chosen) + Path.query(query))
+        if bom && !connection.json { bytes = [0xEF, 0xBB, 0xBF] + bytes }
         guard let output else {
             FileHandle.standardOutput.write(Data(bytes))
             return

@@ -25,8 +25,11 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Only this contract.")
     var contract: String?
 
-    @Option(help: "Output format: table, csv, json or html.")
+    @Option(help: "Output format: table, csv, json, html or charges-csv.")
     var format: ReportFormatArgument = .table
+
+    @Flag(help: "Start a CSV with a UTF-8 byte order mark (for Excel).")
+    var bom = false
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Write to this file instead of standard output.")
     var output: String?
@@ -41,6 +44,7 @@ struct ReportCommand: ParsableCommand {
         if let asOf, ISO8601.parse(asOf)?.offset == nil {
             throw ValidationError("--as-of '\(asOf)' must be an ISO 8601 time with an offset")
         }
+        if bom && format != .csv && format != .chargesCSV { throw ValidationError("--bom goes with a CSV format") }
     }
 
     func run() throws {
@@ -59,7 +63,9 @@ struct ReportCommand: ParsableCommand {
             try store.requireCurrentSchema()
             let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
             let document = try book.document(month: YearMonth(parsing: month)!, contract: contract, asOf: instant)
-            try writeOutput(ReportRenderer.pieces(document, as: format.format), to: output)
+            try writeOutput(
+                (bom ? [ReportRenderer.byteOrderMark] : []) + ReportRenderer.pieces(document, as: format.format),
+                to: output)
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -72,6 +78,7 @@ struct ReportCommand: ParsableCommand {
 /// `--format` of report commands.
 enum ReportFormatArgument: String, ExpressibleByArgument, CaseIterable {
     case table, csv, json, html
+    case chargesCSV = "charges-csv"
 
     var format: ReportFormat { ReportFormat(rawValue: rawValue)! }
 }

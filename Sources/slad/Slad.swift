@@ -65,6 +65,7 @@ struct ReplayCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case table, json, lines, verdicts, statements, csv, html, report
         case reportJSON = "report-json"
+        case chargesCSV = "charges-csv"
     }
 
     @OptionGroup var options: ConfigOptions
@@ -75,7 +76,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(
         help: """
             Output format: table, json, lines, verdicts (CSV, one row per clock), statements; \
-            or the monthly penalty report as csv, html, report (terminal) or report-json.
+            or the monthly penalty report as csv, html, report (terminal), report-json or charges-csv.
             """)
     var format: Format = .table
 
@@ -176,6 +177,7 @@ struct ReplayCommand: ParsableCommand {
             case .html: .html
             case .report: .table
             case .reportJSON: .json
+            case .chargesCSV: .chargesCSV
             default: nil
             }
         if let reportFormat {
@@ -199,7 +201,7 @@ struct ReplayCommand: ParsableCommand {
         case .statements:
             print(ReplayRenderer.statements(result, contracts: config.contracts), terminator: "")
             if let mappedSummary { print("source: \(mappedSummary)") }
-        case .csv, .html, .report, .reportJSON: break
+        case .csv, .html, .report, .reportJSON, .chargesCSV: break
         }
         if let mappedSummary, format == .table { print("source: \(mappedSummary)") }
     }

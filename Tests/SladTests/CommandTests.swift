@@ -145,7 +145,9 @@ struct CommandTests {
         #expect(r.stderr.hasPrefix("/nonexistent/slad: is not a folder"))
     }
 
-    @Test("replay of the sample log matches the committed golden output", arguments: ["lines", "json", "table"])
+    @Test(
+        "replay of the sample log matches the committed golden output",
+        arguments: ["lines", "json", "table", "charges-csv", "html"])
     func replayGolden(_ format: String) throws {
         let r = try runSlad([
             "replay", "--config", "etc/slad", "--events", "etc/samples/events.jsonl", "--format", format,
@@ -158,6 +160,23 @@ struct CommandTests {
         let expected = try String(contentsOf: golden, encoding: .utf8)
         #expect(r.stdout == expected, "replay --format \(format) differs from \(golden.lastPathComponent)")
         #expect(r.stderr.contains("etc/samples/events.jsonl:29: time: 'not a time' is not an ISO 8601 time"))
+    }
+
+    @Test("the HTML report opens with each contract's total, groups thousands, and shows times in the contract's zone")
+    func htmlForFinance() throws {
+        let r = try runSlad([
+            "replay", "--config", "etc/slad", "--events", "etc/samples/events.jsonl", "--format", "html", "--month",
+            "2026-11", "--as-of", "2026-12-01T00:00:00+03:00",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let body = try #require(r.stdout.range(of: "<body>").map { String(r.stdout[$0.upperBound...]) })
+        let totals = try #require(body.range(of: "</table>").map { String(body[..<$0.lowerBound]) })
+        #expect(totals.contains("<h1>Totals</h1>"))
+        #expect(totals.contains("22,800.00 RUB") && totals.contains("2,000.00 EUR"), "\(totals)")
+        #expect(body.contains("Total owed: <strong>22,800.00 RUB</strong>"))
+        #expect(body.contains("times in Europe/Moscow") && body.contains("<td>2026-11-17 10:00:00</td>"))
+        // No raw ISO 8601 instants (T and an offset) in the text of the page.
+        #expect(body.range(of: #"\d{4}-\d\d-\d\dT\d\d:\d\d"#, options: .regularExpression) == nil)
     }
 
     @Test("replay output is byte-identical across runs and input orders")

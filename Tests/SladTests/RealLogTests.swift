@@ -27,13 +27,18 @@ struct RealLogTests {
         let path = realLogs.appendingPathComponent(file).path
         // Not a skip: the logs are in the checkout, and one that did not unpack fails loudly.
         try #require(FileManager.default.fileExists(atPath: path), "real log missing at \(path)")
-        for format in ["verdicts", "statements", "csv"] {
+        var outputs: [String: String] = [:]
+        for format in ["verdicts", "statements", "csv", "charges-csv"] {
             let r = try runSlad([
                 "replay", "--config", "etc/slad", "--events", path, "--source", mapping, "--format", format,
             ])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stderr.isEmpty, "quarantined rows:\n\(r.stderr.prefix(2000))")
-            let name = ["verdicts": "verdicts.csv", "statements": "statements.txt", "csv": "report.csv"][format]!
+            outputs[format] = r.stdout
+            let name = [
+                "verdicts": "verdicts.csv", "statements": "statements.txt", "csv": "report.csv",
+                "charges-csv": "charges.csv",
+            ][format]!
             let golden = repositoryRoot.appendingPathComponent("Tests/SladTests/Golden/\(mapping).\(name)")
             if ProcessInfo.processInfo.environment["SLAD_UPDATE_GOLDEN"] == "1" {
                 try r.stdout.write(to: golden, atomically: true, encoding: .utf8)
@@ -45,6 +50,26 @@ struct RealLogTests {
                 #expect(r.stdout.contains(" 0 rejected\n"))
             }
         }
+        // The charged lines add up to each month's total of the report, to the cent.
+        func cents(_ amount: Substring) -> Int64 {
+            let parts = amount.split(separator: ".")
+            let whole = Int64(parts[0]) ?? 0
+            let fraction = Int64(parts.count > 1 ? String(parts[1]) : "0") ?? 0
+            return whole * 100 + (amount.hasPrefix("-") ? -fraction : fraction)
+        }
+        var totals: [String: Int64] = [:]
+        for row in (outputs["csv"] ?? "").split(separator: "\r\n").dropFirst() {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false)
+            if f.count > 13, f[3] == "summary", f[4] == "total" { totals["\(f[0]) \(f[1])"] = cents(f[13]) }
+        }
+        var charged: [String: Int64] = [:]
+        for row in (outputs["charges-csv"] ?? "").split(separator: "\r\n").dropFirst() {
+            // The rule (last) may hold commas, quoted: the amount is the ninth field either way.
+            let f = row.split(separator: ",", maxSplits: 10, omittingEmptySubsequences: false)
+            charged["\(f[0]) \(f[1])", default: 0] += cents(f[8])
+        }
+        #expect(!totals.isEmpty)
+        #expect(charged.filter { $0.value != 0 } == totals.filter { $0.value != 0 })
     }
 
     @Test(
