@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds dist/slad_VERSION_ARCH.deb with dpkg-deb from a staged `scripts/install.sh`.
 #
-#   scripts/deb.sh [--bin-dir DIR] [--version V] [--out DIR]
+#   scripts/deb.sh [--bin-dir DIR] [--version V] [--maintainer "NAME <MAIL>"] [--out DIR]
+#
+# The maintainer is --maintainer, else $DEB_MAINTAINER, else "$DEBFULLNAME <$DEBEMAIL>", else
+# git's user.name and user.email; without any the build stops and says so.
 #
 # The binaries must link only libraries that Debian packages ship: `make deb` builds them
 # with the Swift runtime linked statically. A binary linking a library no package owns
@@ -13,11 +16,13 @@ cd "$(dirname "$0")/.."
 
 bin_dir=""
 version=""
+maintainer="${DEB_MAINTAINER:-}"
 out=dist
 while (($#)); do
     case "$1" in
         --bin-dir) bin_dir="$2"; shift 2 ;;
         --version) version="$2"; shift 2 ;;
+        --maintainer) maintainer="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "deb: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -31,6 +36,13 @@ if [ -z "$version" ]; then
     version="$upstream+git$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$(git rev-list --count HEAD 2>/dev/null || echo 0)"
 fi
 arch="$(dpkg --print-architecture)"
+if [ -z "$maintainer" ] && [ -n "${DEBFULLNAME:-}" ] && [ -n "${DEBEMAIL:-}" ]; then
+    maintainer="$DEBFULLNAME <$DEBEMAIL>"
+fi
+if [ -z "$maintainer" ] && git config user.name >/dev/null && git config user.email >/dev/null; then
+    maintainer="$(git config user.name) <$(git config user.email)>"
+fi
+[ -n "$maintainer" ] || { echo "deb: who maintains the package? give --maintainer \"NAME <MAIL>\" or DEB_MAINTAINER" >&2; exit 2; }
 
 # Depends: the packages owning each linked library; anything unowned is an error.
 declare -A packages=()
@@ -61,27 +73,47 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage" # the package's root entry: mktemp's 0700 must not reach /
 scripts/install.sh --bin-dir "$bin_dir" --prefix /usr --destdir "$stage" >/dev/null
-# As dh_strip does: the symbols stay in the build tree, the package ships lean binaries.
-if command -v strip >/dev/null; then
-    strip --strip-unneeded "$stage/usr/bin/slad" "$stage/usr/bin/slactl"
-else
-    echo "deb: strip not found (binutils): the binaries keep their symbols" >&2
-fi
+# What Debian policy asks of every package's documentation: the copyright of everything in
+# it (the binaries link their Swift dependencies statically) and a changelog.
+doc="$stage/usr/share/doc/slad"
+install -m 0644 debian/copyright "$doc/copyright"
+{
+    echo "slad ($version) unstable; urgency=medium"
+    echo
+    echo "  * Built from commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown):"
+    echo "    $(git log -1 --format=%s 2>/dev/null | cut -c1-68 || echo 'a source tree without history')"
+    echo
+    echo " -- $maintainer  $(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")"
+} | gzip -9 -n >"$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
+install -d -m 0755 "$stage/usr/share/lintian/overrides"
+install -m 0644 debian/lintian-overrides "$stage/usr/share/lintian/overrides/slad"
+# What dh_strip leaves out as well: the compilers' .comment and .note sections.
+strip --remove-section=.comment --remove-section=.note "$stage/usr/bin/slad" "$stage/usr/bin/slactl" 2>/dev/null || true
 install -d -m 0755 "$stage/DEBIAN"
+(cd "$stage" && find usr -type f | sort | xargs md5sum) >"$stage/DEBIAN/md5sums"
 (cd "$stage" && find etc -type f | sort | sed 's|^|/|') >"$stage/DEBIAN/conffiles"
 install -m 0755 scripts/postinst.sh "$stage/DEBIAN/postinst"
+# Stop on removal, and forget on purge, the way debhelper's snippets do (deb-systemd-invoke and
+# deb-systemd-helper, from init-system-helpers); enabling stays with the admin.
 cat >"$stage/DEBIAN/prerm" <<'EOF'
 #!/bin/sh
 set -e
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-    systemctl stop slad.service slad.socket || true
-    systemctl disable slad.service slad.socket || true
+if [ "$1" = remove ] && [ -d /run/systemd/system ] && command -v deb-systemd-invoke >/dev/null; then
+    deb-systemd-invoke stop slad.service slad.socket >/dev/null || true
 fi
 EOF
 cat >"$stage/DEBIAN/postrm" <<'EOF'
 #!/bin/sh
 set -e
-if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
+if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi
+if command -v deb-systemd-helper >/dev/null; then
+    if [ "$1" = remove ]; then deb-systemd-helper mask slad.service slad.socket >/dev/null || true; fi
+    if [ "$1" = purge ]; then
+        deb-systemd-helper purge slad.service slad.socket >/dev/null || true
+        deb-systemd-helper unmask slad.service slad.socket >/dev/null || true
+    fi
+fi
 EOF
 chmod 0755 "$stage/DEBIAN/prerm" "$stage/DEBIAN/postrm"
 size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
@@ -89,7 +121,7 @@ cat >"$stage/DEBIAN/control" <<EOF
 Package: slad
 Version: $version
 Architecture: $arch
-Maintainer: slad developers <slad@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: $depends
 Section: admin

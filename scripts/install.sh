@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs slad: binaries, systemd units, sysusers/tmpfiles snippets, journal catalog,
-# man pages, documentation and (only where none exists yet) the configuration in /etc/slad.
+# Installs slad: stripped binaries, shell completions, systemd units, sysusers/tmpfiles snippets,
+# journal catalog, man pages, documentation with the example set-up, and (only where none
+# exists yet) /etc/slad/slad.yaml with empty contracts.d, calendars and sources.
 #
 #   scripts/install.sh [--bin-dir DIR] [--prefix /usr] [--destdir DIR]
 #
@@ -43,8 +44,24 @@ sharedir="$root$prefix/share"
 confdir="$root/etc/slad"
 
 install -d -m 0755 "$bindir" "$libdir/systemd/system" "$libdir/sysusers.d" "$libdir/tmpfiles.d" \
-    "$libdir/systemd/catalog" "$sharedir/man/man1" "$sharedir/doc/slad/examples"
+    "$libdir/systemd/catalog" "$sharedir/man/man1" "$sharedir/man/man5" "$sharedir/doc/slad/examples" \
+    "$sharedir/bash-completion/completions" "$sharedir/zsh/vendor-completions" "$sharedir/fish/vendor_completions.d"
 install -m 0755 "$bin_dir/slad" "$bin_dir/slactl" "$bindir/"
+# As dh_strip does: the symbols stay in the build tree; installed binaries are a fraction of the size.
+if command -v strip >/dev/null; then
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$bindir/slad" "$bindir/slactl"
+else
+    echo "install: strip not found (binutils): the binaries keep their symbols" >&2
+fi
+# Completions come from the argument parsers of the binaries just installed.
+for b in slad slactl; do
+    # bash-completion sources the file: a #! line would say it is a script to run.
+    "$bin_dir/$b" --generate-completion-script bash | sed '1{/^#!/d}' >"$sharedir/bash-completion/completions/$b"
+    "$bin_dir/$b" --generate-completion-script zsh >"$sharedir/zsh/vendor-completions/_$b"
+    "$bin_dir/$b" --generate-completion-script fish >"$sharedir/fish/vendor_completions.d/$b.fish"
+done
+chmod 0644 "$sharedir/bash-completion/completions/"slad* "$sharedir/zsh/vendor-completions/"_slad* \
+    "$sharedir/fish/vendor_completions.d/"slad*
 
 # Units name the binary by absolute path: follow the prefix.
 for unit in slad.service slad.socket; do
@@ -54,32 +71,33 @@ done
 install -m 0644 systemd/sysusers.d/slad.conf "$libdir/sysusers.d/slad.conf"
 install -m 0644 systemd/tmpfiles.d/slad.conf "$libdir/tmpfiles.d/slad.conf"
 install -m 0644 systemd/slad.catalog "$libdir/systemd/catalog/slad.catalog"
-for page in man/*.1; do
-    gzip -9 -n -c "$page" >"$sharedir/man/man1/$(basename "$page").gz"
-    chmod 0644 "$sharedir/man/man1/$(basename "$page").gz"
+for page in man/*.1 man/*.5; do
+    section="${page##*.}"
+    gzip -9 -n -c "$page" >"$sharedir/man/man$section/$(basename "$page").gz"
+    chmod 0644 "$sharedir/man/man$section/$(basename "$page").gz"
 done
 install -m 0644 README.md "$sharedir/doc/slad/"
 install -m 0644 docs/*.md "$sharedir/doc/slad/"
-install -m 0644 etc/samples/events.jsonl "$sharedir/doc/slad/examples/"
-install -d -m 0755 "$sharedir/doc/slad/examples/prometheus" "$sharedir/doc/slad/examples/grafana"
-install -m 0644 contrib/prometheus/*.yml "$sharedir/doc/slad/examples/prometheus/"
-install -m 0644 contrib/grafana/*.json "$sharedir/doc/slad/examples/grafana/"
 install -m 0644 systemd/README.md "$sharedir/doc/slad/systemd.md"
+# The example set-up (demo customers, calendars, mappings of real logs, a sample log, Prometheus
+# rules, a Grafana dashboard) is documentation: copied into /etc/slad only by an admin who wants it.
+examples="$sharedir/doc/slad/examples"
+install -d -m 0755 "$examples/contracts.d" "$examples/calendars" "$examples/sources" "$examples/prometheus" \
+    "$examples/grafana"
+install -m 0644 etc/slad/slad.yaml "$examples/slad.yaml"
+for dir in contracts.d calendars sources; do install -m 0644 etc/slad/"$dir"/* "$examples/$dir/"; done
+install -m 0644 etc/samples/events.jsonl "$examples/"
+install -m 0644 contrib/prometheus/*.yml "$examples/prometheus/"
+install -m 0644 contrib/grafana/*.json "$examples/grafana/"
 
-# Configuration: an admin's files are never overwritten; what is missing is added.
+# Configuration: slad.yaml and empty folders for the site's own contracts, calendars and source
+# mappings. An admin's files are never overwritten.
 install -d -m 0755 "$confdir" "$confdir/contracts.d" "$confdir/calendars" "$confdir/sources"
-install -d -m 0700 "$confdir/secrets"
-place() { # source target
-    if [ -e "$2" ]; then
-        echo "install: keeping ${2#"$root"} (exists)"
-    else
-        install -m 0644 "$1" "$2"
-    fi
-}
-place systemd/slad.yaml "$confdir/slad.yaml"
-for dir in contracts.d calendars sources; do
-    for f in etc/slad/"$dir"/*; do place "$f" "$confdir/$dir/$(basename "$f")"; done
-done
+if [ -e "$confdir/slad.yaml" ]; then
+    echo "install: keeping ${confdir#"$root"}/slad.yaml (exists)"
+else
+    install -m 0644 systemd/slad.yaml "$confdir/slad.yaml"
+fi
 
 [ -n "$destdir" ] && exit 0
 

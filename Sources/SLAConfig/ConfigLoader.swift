@@ -499,10 +499,9 @@ public enum ConfigLoader {
         let calendarNames = ["24x7"] + calendars.keys.sorted()
         var contracts: [Contract] = []
         var firstFile: [String: String] = [:]
+        // No contracts is a valid set-up (a fresh install prices nothing until the site adds its
+        // own): check-config and the daemon say so, neither refuses it.
         let files = yamlFiles(in: folder)
-        if files.isEmpty {
-            diagnostics.report(ConfigError(file: folder, field: "", reason: "holds no contracts (*.yaml)"))
-        }
         for file in files {
             let path = join(folder, file)
             guard let root = YAMLFile.load(path: path, displayName: path, diagnostics: diagnostics),

@@ -91,6 +91,11 @@ public enum Daemon {
                 "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
                 "late_notifications": String(caughtUp.count),
             ])
+        if config.contracts.isEmpty {
+            logger.note(
+                "slad: no contracts: nothing is watched or priced until contracts.d holds one (examples: /usr/share/doc/slad/examples); systemctl reload slad after adding",
+                ["contracts_d": (config.directory as NSString).appendingPathComponent("contracts.d")], level: .warning)
+        }
         unblockStopAndReloadSignals()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

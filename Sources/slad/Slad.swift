@@ -46,6 +46,11 @@ struct CheckConfig: ParsableCommand {
         let dir = directory ?? options.directory
         do {
             let config = try ConfigLoader.load(directory: dir)
+            if config.contracts.isEmpty {
+                printError(
+                    "\(dir)/contracts.d: holds no contracts: nothing is watched or priced until it does (examples: /usr/share/doc/slad/examples)"
+                )
+            }
             print(
                 "\(dir): ok: \(config.contracts.count) contracts (\(config.contracts.map(\.id).joined(separator: ", "))), \(config.calendars.count) calendars, \(config.sources.count) sources, \(config.mappings.count) source mappings"
             )

@@ -142,9 +142,23 @@ struct SystemdEndToEndTests {
         try machine.spawn(
             "exec python3 \(repo)/Tests/SladTests/Scripts/webhook_receiver.py --port 9000 --log /run/hooks.jsonl")
 
-        // The README's path: make install && systemctl enable --now slad.
+        // The README's path: make install, the example set-up copied in as an admin would (the
+        // installed /etc/slad prices nothing; the copy is valid whatever the date), its webhooks
+        // pointed at the receiver, then systemctl enable --now slad.
+        let examples = "/usr/share/doc/slad/examples"
         let install = try machine.run(
-            "cd \(repo) && make install BIN_DIR=\(binaryFolder) && systemctl enable --now slad 2>&1")
+            """
+            cd \(repo) && make install BIN_DIR=\(binaryFolder) && \
+            sed '/^valid:/d' \(examples)/contracts.d/acme-gold.yaml >/etc/slad/contracts.d/acme-gold.yaml && \
+            cp \(examples)/calendars/* /etc/slad/calendars/ && \
+            cat >>/etc/slad/slad.yaml <<'EOF'
+            webhooks:
+              ops: { url: "http://127.0.0.1:9000/hooks/ops", secret_credential: ops.key, timeout: 5s, max_age: 24h }
+              management: { url: "http://127.0.0.1:9000/hooks/management", kinds: [escalation, breach.retracted] }
+              finance: { url: "http://127.0.0.1:9000/hooks/finance", kinds: [breach, breach.retracted] }
+            EOF
+            systemctl enable --now slad 2>&1
+            """)
         try #require(install.status == 0, "make install / enable:\n\(install.stdout)\(install.stderr)")
         for path in [
             "/usr/bin/slad", "/usr/bin/slactl", "/usr/lib/systemd/system/slad.service",

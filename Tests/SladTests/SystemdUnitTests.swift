@@ -51,11 +51,44 @@ struct SystemdUnitTests {
             "usr/local/lib/systemd/system/slad.socket", "usr/local/lib/sysusers.d/slad.conf",
             "usr/local/lib/tmpfiles.d/slad.conf", "usr/local/lib/systemd/catalog/slad.catalog",
             "usr/local/share/man/man1/slad.1.gz", "usr/local/share/man/man1/slactl.1.gz",
-            "usr/local/share/doc/slad/reports.md", "etc/slad/slad.yaml", "etc/slad/contracts.d/acme-gold.yaml",
-            "etc/slad/calendars/msk-business.yaml", "etc/slad/sources/servicenow.yaml",
+            "usr/local/share/man/man5/slad.yaml.5.gz", "usr/local/share/doc/slad/reports.md", "etc/slad/slad.yaml",
+            "usr/local/share/doc/slad/examples/slad.yaml",
+            "usr/local/share/doc/slad/examples/contracts.d/acme-gold.yaml",
+            "usr/local/share/doc/slad/examples/calendars/msk-business.yaml",
+            "usr/local/share/doc/slad/examples/sources/servicenow.yaml",
+            "usr/local/share/doc/slad/examples/prometheus/slad.rules.yml",
+            "usr/local/share/doc/slad/examples/grafana/slad.json",
+            "usr/local/share/bash-completion/completions/slactl", "usr/local/share/zsh/vendor-completions/_slactl",
+            "usr/local/share/fish/vendor_completions.d/slactl.fish", "usr/local/share/bash-completion/completions/slad",
         ] {
             #expect(FileManager.default.fileExists(atPath: stage.appendingPathComponent(path).path), "\(path)")
         }
+        // The configuration prices nothing until the site adds its own contracts: the examples
+        // are documentation, not /etc/slad.
+        for folder in ["contracts.d", "calendars", "sources"] {
+            let listed = try FileManager.default.contentsOfDirectory(
+                atPath: stage.appendingPathComponent("etc/slad/\(folder)").path)
+            #expect(listed.isEmpty, "etc/slad/\(folder): \(listed)")
+        }
+        // Stripped: the installed binaries are smaller than the built ones, and have no symbol table.
+        for b in ["slad", "slactl"] {
+            let built = try FileManager.default.attributesOfItem(atPath: binaryFolder + "/" + b)[.size] as? Int ?? 0
+            let installed =
+                try FileManager.default.attributesOfItem(
+                    atPath: stage.appendingPathComponent("usr/local/bin/\(b)").path)[
+                    .size] as? Int ?? 0
+            #expect(installed < built, "\(b): \(installed) bytes installed, \(built) built")
+            let symbols = try runProgram([
+                "sh", "-c", "objdump -h \"$0\" | grep -c ' .symtab ' || true",
+                stage.appendingPathComponent("usr/local/bin/\(b)").path,
+            ])
+            #expect(symbols.stdout.trimmed == "0", "\(b) keeps its symbol table")
+        }
+        // Completions are the argument parser's, and bash's has no #! line (it is sourced).
+        let completion = try String(
+            contentsOf: stage.appendingPathComponent("usr/local/share/bash-completion/completions/slactl"),
+            encoding: .utf8)
+        #expect(!completion.hasPrefix("#!") && completion.contains("slactl"), "\(completion.prefix(200))")
         // A staged install creates no key and no users: that is the postinst's work on the target.
         #expect(!FileManager.default.fileExists(atPath: stage.appendingPathComponent("etc/slad/secrets/ops.key").path))
         let unit = try String(
