@@ -83,12 +83,13 @@ install -m 0644 systemd/README.md "$sharedir/doc/slad/systemd.md"
 # rules, a Grafana dashboard) is documentation: copied into /etc/slad only by an admin who wants it.
 examples="$sharedir/doc/slad/examples"
 install -d -m 0755 "$examples/contracts.d" "$examples/calendars" "$examples/sources" "$examples/prometheus" \
-    "$examples/grafana"
+    "$examples/grafana" "$sharedir/doc/slad/schema"
 install -m 0644 etc/slad/slad.yaml "$examples/slad.yaml"
 for dir in contracts.d calendars sources; do install -m 0644 etc/slad/"$dir"/* "$examples/$dir/"; done
 install -m 0644 etc/samples/events.jsonl "$examples/"
 install -m 0644 contrib/prometheus/*.yml "$examples/prometheus/"
 install -m 0644 contrib/grafana/*.json "$examples/grafana/"
+install -m 0644 contrib/schema/*.json "$sharedir/doc/slad/schema/"
 
 # Configuration: slad.yaml and empty folders for the site's own contracts, calendars and source
 # mappings. An admin's files are never overwritten.

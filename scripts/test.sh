@@ -4,10 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # Test-only tools, the real servers the suite runs: Prometheus and promtool (Debian's
-# prometheus), Alertmanager (prometheus-alertmanager).
+# prometheus), Alertmanager (prometheus-alertmanager), and a JSON Schema validator
+# (python3-jsonschema, with python3-yaml, for scripts/check-schema.py).
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+python3 -c 'import jsonschema, yaml' >/dev/null 2>&1 || missing+=(python3-jsonschema python3-yaml)
 if ((${#missing[@]})); then
     echo "test: installing ${missing[*]}" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \

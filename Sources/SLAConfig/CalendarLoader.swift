@@ -36,7 +36,7 @@ enum CalendarLoader {
         if let list = f["holidays"]?.list("a list of dates") {
             for item in list {
                 if case .mapping = item.node {
-                    guard let h = item.mapping(known: ["date", "name"]) else { continue }
+                    guard let h = item.mapping(known: ConfigKeys.holiday) else { continue }
                     if let d = h.required("date")?.date() { holidays.insert(d) }
                     _ = h["name"]?.string()
                 } else if let d = item.date() {
@@ -68,7 +68,7 @@ enum CalendarLoader {
         var extra: [LocalDate: [DaySpan]] = [:]
         if let list = f["extra_working_days"]?.list("a list of { date, hours }") {
             for item in list {
-                guard let e = item.mapping(known: ["date", "hours"], what: "{ date, hours }"),
+                guard let e = item.mapping(known: ConfigKeys.extraWorkingDay, what: "{ date, hours }"),
                     let d = e.required("date")?.date()
                 else { continue }
                 if let h = e["hours"] {

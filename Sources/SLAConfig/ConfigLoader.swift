@@ -203,7 +203,7 @@ public enum ConfigLoader {
     static func alertmanager(_ value: YAMLValue, directory: String) -> AlertmanagerConfig? {
         guard
             let m = value.mapping(
-                known: ["listen", "token_file", "services"], what: "{ listen, token_file, services }")
+                known: ConfigKeys.alertmanager, what: "{ listen, token_file, services }")
         else { return nil }
         var config = AlertmanagerConfig(mapping: AlertmanagerMapping(rules: []))
         if let v = m["listen"], let text = v.string("HOST:PORT") {
@@ -231,7 +231,7 @@ public enum ConfigLoader {
         for rule in rules {
             guard
                 let r = rule.mapping(
-                    known: ["match", "service", "service_label"], what: "{ match, service | service_label }")
+                    known: ConfigKeys.alertmanagerRule, what: "{ match, service | service_label }")
             else { continue }
             var match: [String: String] = [:]
             for (label, v) in r["match"]?.entries("labels and their values") ?? [] {
@@ -259,7 +259,7 @@ public enum ConfigLoader {
     static func maintenance(_ value: YAMLValue) -> [MaintenanceWindow] {
         var windows: [MaintenanceWindow] = []
         for item in value.list("a list of { service, from, to }") ?? [] {
-            guard let m = item.mapping(known: ["service", "from", "to"], what: "{ service, from, to }"),
+            guard let m = item.mapping(known: ConfigKeys.maintenanceWindow, what: "{ service, from, to }"),
                 let service = m.required("service")?.string("a service name"),
                 let from = m.required("from", hint: "e.g. 2026-12-20T02:00:00+01:00")?.instantWithOffset(),
                 let to = m.required("to", hint: "e.g. 2026-12-20T04:00:00+01:00")?.instantWithOffset()
@@ -412,7 +412,7 @@ public enum ConfigLoader {
         else { return main }
         main.stateDirectory = f["state_dir"]?.string("a folder")
         if let v = f["control"] { main.control = Self.control(v) }
-        if let m = f["metrics"]?.mapping(known: ["listen"], what: "{ listen }"), let v = m["listen"],
+        if let m = f["metrics"]?.mapping(known: ConfigKeys.metrics, what: "{ listen }"), let v = m["listen"],
             let text = v.string("HOST:PORT")
         {
             main.metricsListen = Self.listenAddress(text)
@@ -429,7 +429,7 @@ public enum ConfigLoader {
             main.allowedLateness = d.seconds
         }
         if let v = f["catch_up_window"], let d = v.duration() { main.catchUpWindow = d.resolved(dayLength: 86_400) }
-        if let r = f["reports"]?.mapping(known: ["seal_after"], what: "{ seal_after }"),
+        if let r = f["reports"]?.mapping(known: ConfigKeys.reports, what: "{ seal_after }"),
             let v = r["seal_after"], let d = v.duration()
         {
             main.sealAfter = d.resolved(dayLength: 86_400)
@@ -458,7 +458,7 @@ public enum ConfigLoader {
     static func sources(_ value: YAMLValue?, directory: String) -> [SourceConfig] {
         var sources: [SourceConfig] = []
         for item in value?.list("a list of sources") ?? [] {
-            guard let s = item.mapping(known: ["name", "path", "format"], what: "{ name, path, format }"),
+            guard let s = item.mapping(known: ConfigKeys.source, what: "{ name, path, format }"),
                 let name = s.required("name")?.identifier("a source name"),
                 let path = s.required("path")?.string("a path")
             else { continue }

@@ -72,7 +72,7 @@ enum ContractLoader {
 
     /// `valid: { from, to }`, whole days; `to` may not be before `from`.
     static func validity(_ f: Fields) -> (from: LocalDate?, to: LocalDate?) {
-        guard let v = f["valid"]?.mapping(known: ["from", "to"], what: "{ from, to }") else { return (nil, nil) }
+        guard let v = f["valid"]?.mapping(known: ConfigKeys.validity, what: "{ from, to }") else { return (nil, nil) }
         let from = v["from"]?.date()
         let to = v["to"]?.date()
         if let a = from, let b = to, b < a {
@@ -84,7 +84,7 @@ enum ContractLoader {
     /// `fee: { amount, currency }`: the currency (ISO 4217) and the monthly fee in it.
     static func fee(_ f: Fields) -> (currency: Currency?, fee: Money?) {
         guard let feeValue = f.required("fee", hint: "e.g. fee: { amount: \"150000.00\", currency: RUB }"),
-            let m = feeValue.mapping(known: ["amount", "currency"], what: "{ amount, currency }")
+            let m = feeValue.mapping(known: ConfigKeys.fee, what: "{ amount, currency }")
         else { return (nil, nil) }
         var currency: Currency?
         if let c = m.required("currency"), let code = c.string("a currency code") {
@@ -98,7 +98,7 @@ enum ContractLoader {
     static func availability(
         _ value: YAMLValue, services: [String], resolver: CalendarResolver, zone: ZoneRules?
     ) -> AvailabilityTerms? {
-        guard let a = value.mapping(known: ["target", "calendar", "exclude_maintenance", "credits"]) else {
+        guard let a = value.mapping(known: ConfigKeys.availability) else {
             return nil
         }
         let targetValue = a.required("target")
@@ -111,7 +111,7 @@ enum ContractLoader {
         let exclude = a["exclude_maintenance"]?.bool() ?? false
         var tiers: [CreditTier] = []
         for item in a["credits"]?.list("a list of { below, credit }") ?? [] {
-            guard let t = item.mapping(known: ["below", "credit"], what: "{ below, credit }"),
+            guard let t = item.mapping(known: ConfigKeys.creditTier, what: "{ below, credit }"),
                 let belowValue = t.required("below"), let below = belowValue.percentage(),
                 let credit = t.required("credit")?.percentage()
             else { continue }
@@ -145,7 +145,7 @@ enum ContractLoader {
             names.insert(name)
             guard
                 let p = value.mapping(
-                    known: ["reaction", "resolution", "calendar"], what: "{ reaction, resolution, calendar }")
+                    known: ConfigKeys.priority, what: "{ reaction, resolution, calendar }")
             else { continue }
             let cal = p["calendar"].map(resolver.calendar) ?? calendar
             let reaction = p["reaction"]?.duration()
@@ -178,7 +178,7 @@ enum ContractLoader {
     static func escalations(_ f: Fields, notifyTargets: Set<String>?) -> [Escalation] {
         var escalations: [Escalation] = []
         for item in f["escalations"]?.list("a list of { at, notify }") ?? [] {
-            guard let e = item.mapping(known: ["at", "notify"], what: "{ at, notify }"), let atValue = e.required("at"),
+            guard let e = item.mapping(known: ConfigKeys.escalation, what: "{ at, notify }"), let atValue = e.required("at"),
                 let at = atValue.percentage()
             else { continue }
             if at < .hundred { atValue.fail("an escalation is at 100% or more; use warn_at below 100%") }
@@ -191,7 +191,7 @@ enum ContractLoader {
     /// `penalties: { reaction_breach, resolution_breach, promise_breach, cap }`; per-priority
     /// tables may name only the contract's priorities.
     static func penalties(_ value: YAMLValue, priorityNames: Set<String>, currency: Currency?) -> PenaltyRules? {
-        guard let p = value.mapping(known: ["reaction_breach", "resolution_breach", "promise_breach", "cap"]) else {
+        guard let p = value.mapping(known: ConfigKeys.penalties) else {
             return nil
         }
         func table(_ key: String) -> [String: BreachPenalty] {
@@ -225,7 +225,7 @@ enum ContractLoader {
         if case .scalar = value.node {
             return value.money(currency).map { BreachPenalty(fixed: $0) }
         }
-        guard let m = value.mapping(known: ["fixed", "per_hour_late"], what: "an amount or { fixed, per_hour_late }")
+        guard let m = value.mapping(known: ConfigKeys.penalty, what: "an amount or { fixed, per_hour_late }")
         else {
             return nil
         }

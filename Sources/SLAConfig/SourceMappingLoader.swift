@@ -134,7 +134,7 @@ enum SourceMappingLoader {
             }
             guard
                 let m = value.mapping(
-                    known: ["status", "acknowledge", "skip"], what: "{ status, acknowledge } or { skip }")
+                    known: ConfigKeys.status, what: "{ status, acknowledge } or { skip }")
             else { continue }
             if let skip = m["skip"] {
                 if m["status"] != nil { value.fail("a status is either skipped or active, not both") }
