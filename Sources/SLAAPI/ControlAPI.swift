@@ -157,13 +157,19 @@ public struct PriorityView: Codable, Sendable, Hashable {
     public var resolutionSeconds: Int64?
     /// The calendar the clocks count in.
     public var calendar: String
+    /// Seconds in a business day of that calendar: what `1d` of a target means.
+    public var businessDaySeconds: Int64
 
     /// A priority's targets.
-    public init(name: String, reactionSeconds: Int64?, resolutionSeconds: Int64?, calendar: String) {
+    public init(
+        name: String, reactionSeconds: Int64?, resolutionSeconds: Int64?, calendar: String,
+        businessDaySeconds: Int64 = 86_400
+    ) {
         self.name = name
         self.reactionSeconds = reactionSeconds
         self.resolutionSeconds = resolutionSeconds
         self.calendar = calendar
+        self.businessDaySeconds = businessDaySeconds
     }
 }
 
@@ -393,11 +399,14 @@ public struct ClockView: Codable, Sendable, Hashable {
     public var breachedAt: String?
     /// When the clock stopped for good (UTC).
     public var stoppedAt: String?
+    /// Seconds in a business day of the clock's calendar: what `1d` of its target means.
+    public var businessDaySeconds: Int64?
 
     /// A clock.
     public init(
         metric: String, priority: String, targetSeconds: Int64?, elapsedSeconds: Int64, remainingSeconds: Int64?,
-        outcome: String, paused: Bool, deadline: String?, breachedAt: String?, stoppedAt: String?
+        outcome: String, paused: Bool, deadline: String?, breachedAt: String?, stoppedAt: String?,
+        businessDaySeconds: Int64? = nil
     ) {
         self.metric = metric
         self.priority = priority
@@ -409,6 +418,7 @@ public struct ClockView: Codable, Sendable, Hashable {
         self.deadline = deadline
         self.breachedAt = breachedAt
         self.stoppedAt = stoppedAt
+        self.businessDaySeconds = businessDaySeconds
     }
 }
 
@@ -432,11 +442,13 @@ public struct IncidentSummary: Codable, Sendable, Hashable {
     public var nextDeadline: String?
     /// Wall-clock seconds from now to `next_deadline` (negative: overdue).
     public var secondsLeft: Int64?
+    /// The IANA zone of the incident's contract, in which slactl shows its times.
+    public var timeZone: String?
 
     /// An incident line.
     public init(
         id: String, contract: String, priority: String, status: String, standing: String?, openedAt: String,
-        nextMetric: String?, nextDeadline: String?, secondsLeft: Int64?
+        nextMetric: String?, nextDeadline: String?, secondsLeft: Int64?, timeZone: String? = nil
     ) {
         self.id = id
         self.contract = contract
@@ -447,6 +459,7 @@ public struct IncidentSummary: Codable, Sendable, Hashable {
         self.nextMetric = nextMetric
         self.nextDeadline = nextDeadline
         self.secondsLeft = secondsLeft
+        self.timeZone = timeZone
     }
 }
 
@@ -547,11 +560,15 @@ public struct BreachView: Codable, Sendable, Hashable {
     public var elapsedSeconds: Int64
     /// When the target was breached (UTC).
     public var breachedAt: String
+    /// The IANA zone of the contract.
+    public var timeZone: String?
+    /// Seconds in a business day of the clock's calendar.
+    public var businessDaySeconds: Int64?
 
     /// A breach.
     public init(
         incident: String, contract: String, metric: String, priority: String, targetSeconds: Int64?,
-        elapsedSeconds: Int64, breachedAt: String
+        elapsedSeconds: Int64, breachedAt: String, timeZone: String? = nil, businessDaySeconds: Int64? = nil
     ) {
         self.incident = incident
         self.contract = contract
@@ -560,6 +577,8 @@ public struct BreachView: Codable, Sendable, Hashable {
         self.targetSeconds = targetSeconds
         self.elapsedSeconds = elapsedSeconds
         self.breachedAt = breachedAt
+        self.timeZone = timeZone
+        self.businessDaySeconds = businessDaySeconds
     }
 }
 

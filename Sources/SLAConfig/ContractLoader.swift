@@ -178,7 +178,8 @@ enum ContractLoader {
     static func escalations(_ f: Fields, notifyTargets: Set<String>?) -> [Escalation] {
         var escalations: [Escalation] = []
         for item in f["escalations"]?.list("a list of { at, notify }") ?? [] {
-            guard let e = item.mapping(known: ConfigKeys.escalation, what: "{ at, notify }"), let atValue = e.required("at"),
+            guard let e = item.mapping(known: ConfigKeys.escalation, what: "{ at, notify }"),
+                let atValue = e.required("at"),
                 let at = atValue.percentage()
             else { continue }
             if at < .hundred { atValue.fail("an escalation is at 100% or more; use warn_at below 100%") }

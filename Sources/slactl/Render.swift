@@ -1,6 +1,7 @@
 import Foundation
 import SLAAPI
 import SLACore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -56,23 +57,51 @@ enum Render {
         return "\(sign)\(s)s"
     }
 
-    /// Business time (targets, elapsed, remaining): hours, minutes and seconds, never days, whose
-    /// length is the calendar's (a `5d` target of 9-hour days is `45h`).
-    static func business(_ seconds: Int64?) -> String {
-        seconds.map { formatSeconds($0) } ?? "-"
+    /// Business time (targets, elapsed, remaining) in the clock's own terms: whole business
+    /// days of its calendar first (`day` seconds each: a `5d` target of 9-hour days is `5d`),
+    /// then hours, minutes and seconds, none dropped (`5d25m`, `1d4h30m`, `4h`). Without a day
+    /// length (availability budgets), hours are the largest unit.
+    static func business(_ seconds: Int64?, day: Int64? = nil) -> String {
+        guard let seconds else { return "-" }
+        guard let day, day > 0, seconds.magnitude >= day else { return formatSeconds(seconds) }
+        let sign = seconds < 0 ? "-" : ""
+        let days = Int64(seconds.magnitude) / day
+        let rest = Int64(seconds.magnitude) % day
+        return "\(sign)\(days)d" + (rest == 0 ? "" : formatSeconds(rest))
     }
 
-    /// The zone times are shown in: `TZ`, or the system's; UTC keeps the `Z` form.
-    static let zone: ZoneRules = {
+    /// The zone every time is shown in when one is chosen: `TZ` (which `--utc` sets); nil: each
+    /// contract's own zone. UTC keeps the `Z` form.
+    static let chosenZone: ZoneRules? = {
+        guard let tz = ProcessInfo.processInfo.environment["TZ"], !tz.isEmpty else { return nil }
+        let name = tz.hasPrefix(":") ? String(tz.dropFirst()) : tz
+        if ["UTC", "GMT", "Etc/UTC", "Universal", "UTC0"].contains(name) { return .utc }
+        return TimeZone(identifier: name).map { ZoneRules(timeZone: $0) } ?? local
+    }()
+
+    /// The system's zone, for times of no contract.
+    static let local: ZoneRules = {
         let current = TimeZone.current
         return current.secondsFromGMT() == 0 && ["UTC", "GMT", "Etc/UTC", "Universal"].contains(current.identifier)
             ? .utc : ZoneRules(timeZone: current)
     }()
 
-    /// An API time (UTC) in the local zone.
-    static func time(_ iso: String?) -> String {
+    /// Zone rules by name, built once each (building them scans the zone's history).
+    static let zones = Mutex<[String: ZoneRules]>([:])
+
+    static func rules(_ name: String) -> ZoneRules? {
+        if let known = zones.withLock({ $0[name] }) { return known }
+        guard let tz = TimeZone(identifier: name) else { return nil }
+        let made = name == "UTC" ? ZoneRules.utc : ZoneRules(timeZone: tz)
+        zones.withLock { $0[name] = made }
+        return made
+    }
+
+    /// An API time (UTC) in `TZ` when set, else in the contract's zone `contractZone`, else the system's.
+    static func time(_ iso: String?, zone contractZone: String? = nil) -> String {
         guard let iso else { return "-" }
         guard let parsed = ISO8601.parse(iso), parsed.offset != nil else { return iso }
+        let zone = chosenZone ?? contractZone.flatMap(rules) ?? local
         return ISO8601.format(parsed.instant(in: .utc), in: zone)
     }
 
@@ -184,7 +213,12 @@ enum Render {
         out += "\n"
         out += table(
             ["PRIORITY", "REACTION", "RESOLUTION", "CALENDAR"],
-            c.priorities.map { [$0.name, business($0.reactionSeconds), business($0.resolutionSeconds), $0.calendar] })
+            c.priorities.map {
+                [
+                    $0.name, business($0.reactionSeconds, day: $0.businessDaySeconds),
+                    business($0.resolutionSeconds, day: $0.businessDaySeconds), $0.calendar,
+                ]
+            })
         return out
     }
 
@@ -194,7 +228,7 @@ enum Render {
             page.incidents.map {
                 [
                     $0.id, $0.contract, $0.priority, standing($0.standing), $0.nextMetric ?? "-",
-                    time($0.nextDeadline),
+                    time($0.nextDeadline, zone: $0.timeZone),
                     ($0.secondsLeft ?? 0) < 0
                         ? paint("over \(duration(-($0.secondsLeft ?? 0)))", "31")
                         : duration($0.secondsLeft),
@@ -208,18 +242,22 @@ enum Render {
         let i = d.incident
         var out = "\(i.id) (\(i.contract), \(i.priority)) \(i.status)"
         out += i.standing.map { ", \(standing($0))" } ?? ""
-        out += "; opened \(time(i.openedAt)); \(d.handoffs) handoff\(d.handoffs == 1 ? "" : "s")"
+        let zone = i.timeZone
+        out += "; opened \(time(i.openedAt, zone: zone)); \(d.handoffs) handoff\(d.handoffs == 1 ? "" : "s")"
         out += d.covered ? "\n\n" : "; not covered by the contract\n\n"
         out += table(
             ["CLOCK", "PRIORITY", "TARGET", "ELAPSED", "REMAINING", "OUTCOME", "WHEN"],
             d.clocks.map {
                 let when =
-                    if let at = $0.breachedAt { "breached \(time(at))" } else if let at = $0.deadline {
-                        "due \(time(at))"
-                    } else if let at = $0.stoppedAt { "stopped \(time(at))" } else { "-" }
+                    if let at = $0.breachedAt { "breached \(time(at, zone: zone))" } else if let at = $0.deadline {
+                        "due \(time(at, zone: zone))"
+                    } else if let at = $0.stoppedAt {
+                        "\($0.outcome == "met" ? "met" : "stopped") \(time(at, zone: zone))"
+                    } else { "-" }
+                let day = $0.businessDaySeconds
                 return [
-                    $0.metric, $0.priority, business($0.targetSeconds), business($0.elapsedSeconds),
-                    business($0.remainingSeconds),
+                    $0.metric, $0.priority, business($0.targetSeconds, day: day), business($0.elapsedSeconds, day: day),
+                    business($0.remainingSeconds, day: day),
                     $0.outcome == "breached" ? paint("breached", "31") : $0.outcome, when,
                 ]
             })
@@ -234,7 +272,7 @@ enum Render {
                 if let l = e.level { detail.append("level \(l)") }
                 if let a = e.assignee { detail.append("assignee \(a)") }
                 if let r = e.rejected { detail.append(paint("ignored: \(r)", "33")) }
-                return [time(e.time), e.type, detail.joined(separator: ", ")]
+                return [time(e.time, zone: zone), e.type, detail.joined(separator: ", ")]
             })
         return out
     }
@@ -244,8 +282,9 @@ enum Render {
             ["BREACHED AT", "INCIDENT", "CONTRACT", "CLOCK", "PRIORITY", "TARGET", "ELAPSED"],
             list.breaches.map {
                 [
-                    time($0.breachedAt), $0.incident, $0.contract, $0.metric, $0.priority, business($0.targetSeconds),
-                    business($0.elapsedSeconds),
+                    time($0.breachedAt, zone: $0.timeZone), $0.incident, $0.contract, $0.metric, $0.priority,
+                    business($0.targetSeconds, day: $0.businessDaySeconds),
+                    business($0.elapsedSeconds, day: $0.businessDaySeconds),
                 ]
             })
         if list.truncated { out += "(more: narrow with --since or --contract)\n" }

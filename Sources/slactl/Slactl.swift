@@ -35,6 +35,14 @@ struct Connection: ParsableArguments {
     @Flag(help: "Print slad's JSON answer instead of a table.")
     var json = false
 
+    @Flag(help: "Show times in UTC (default: each contract's zone, or TZ when set).")
+    var utc = false
+
+    mutating func validate() throws {
+        // Before any time is shown: Render reads TZ once.
+        if utc { setenv("TZ", "UTC", 1) }
+    }
+
     var socketPath: String {
         socket ?? ProcessInfo.processInfo.environment["SLAD_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "/run/slad/slad.sock"

@@ -377,7 +377,7 @@ struct TestUsers {
 @Suite("slactl output for people (real daemon, real slactl)")
 struct SlactlOutputTests {
     @Test(
-        "an incident in TZ's zone, business durations in hours (never 24-hour days), what each clock's time means"
+        "times in the contract's zone unless TZ or --utc says otherwise, durations in the clock's own days with every minute, what each clock's time means"
     )
     func incidentForPeople() throws {
         let work = try makeTemporaryDirectory("slad-slactl")
@@ -398,8 +398,8 @@ struct SlactlOutputTests {
             waitUntil(30) {
                 incident =
                     (try? runProgram(
-                        [slactlBinary, "incident", "INC-1042", "--socket", socket],
-                        environment: ["TZ": "Europe/Moscow"])) ?? incident
+                        [slactlBinary, "incident", "INC-1042", "--socket", socket], environment: ["TZ": ""]))
+                    ?? incident
                 return incident.status == 0
             }, "\(incident.stderr)")
         #expect(
@@ -407,7 +407,7 @@ struct SlactlOutputTests {
                 INC-1042 (acme-gold, P1) closed; opened 2026-11-02T09:14:03+03:00; 1 handoff
 
                 CLOCK       PRIORITY  TARGET  ELAPSED  REMAINING  OUTCOME   WHEN
-                reaction    P1        15m     8m37s    6m23s      met       stopped 2026-11-02T09:22:40+03:00
+                reaction    P1        15m     8m37s    6m23s      met       met 2026-11-02T09:22:40+03:00
                 resolution  P1        4h      4h12m    -12m       breached  breached 2026-11-02T13:14:03+03:00
 
                 TIME                       EVENT                  DETAIL
@@ -418,13 +418,22 @@ struct SlactlOutputTests {
                 2026-11-02T14:00:00+03:00  incident.closed        \("")
 
                 """)
-        // A promise of 45 h 25 m kept after 45 h 45 m reads as late, not as two equal `1d21h`.
+        // --utc and TZ win over the contract's zone.
+        let utc = try runProgram([slactlBinary, "incident", "INC-1042", "--utc", "--socket", socket])
+        #expect(utc.stdout.hasPrefix("INC-1042 (acme-gold, P1) closed; opened 2026-11-02T06:14:03Z;"), "\(utc.stdout)")
+        let newYork = try runProgram(
+            [slactlBinary, "incident", "INC-1042", "--socket", socket], environment: ["TZ": "America/New_York"])
+        #expect(newYork.stdout.contains("opened 2026-11-02T01:14:03-05:00;"), "\(newYork.stdout)")
+        // A promise of 45 h 25 m kept after 45 h 45 m reads as late (wall-clock days, minutes kept).
         let breaches = try runProgram(
             [slactlBinary, "breaches", "--contract", "acme-gold", "--socket", socket], environment: ["TZ": "UTC"])
         #expect(
             breaches.stdout.contains(
-                "2026-11-05T12:00:00Z  INC-1043  acme-gold  promise:callback  P2        45h25m  45h45m"),
+                "2026-11-05T12:00:00Z  INC-1043  acme-gold  promise:callback  P2        1d21h25m  1d21h45m"),
             "\(breaches.stdout)")
+        // Business days of the calendar: P3's 45 h resolution on 9-hour days is `5d`.
+        let terms = try runProgram([slactlBinary, "contracts", "acme-gold", "--socket", socket])
+        #expect(terms.stdout.contains("P3        4h        5d          msk-business"), "\(terms.stdout)")
     }
 }
 

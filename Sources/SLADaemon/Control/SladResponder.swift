@@ -36,7 +36,11 @@ struct SladResponder: ControlResponder {
                         let (rows, truncated) = try reader.breaches(
                             since: since, contract: contract, limit: limit,
                             asOf: Instant(wallMilliseconds() / 1000), contracts: contracts)
-                        reply(.json(BreachList(breaches: rows.map(BreachView.init), truncated: truncated)))
+                        reply(
+                            .json(
+                                BreachList(
+                                    breaches: rows.map { BreachView($0, contract: contracts[$0.contract]) },
+                                    truncated: truncated)))
                     } catch {
                         reply(.error(RouteError(500, "store_error", "reading breaches failed: \(error)")))
                     }
@@ -82,11 +86,14 @@ struct SladResponder: ControlResponder {
 }
 
 extension BreachView {
-    /// A stored breach as the API shows it.
-    init(_ stored: StoredBreach) {
+    /// A stored breach as the API shows it, with its contract's zone and day length.
+    init(_ stored: StoredBreach, contract: Contract?) {
         self.init(
             incident: stored.incident, contract: stored.contract, metric: stored.metric, priority: stored.priority,
             targetSeconds: stored.targetSeconds, elapsedSeconds: stored.elapsedSeconds,
-            breachedAt: ISO8601.format(stored.breachedAt, in: .utc))
+            breachedAt: ISO8601.format(stored.breachedAt, in: .utc), timeZone: contract?.zone.identifier,
+            // A promise runs from made to due in wall time; the other clocks in their priority's calendar.
+            businessDaySeconds: stored.metric.hasPrefix("promise")
+                ? 86_400 : contract?.priorities.first { $0.name == stored.priority }?.calendar.dayLength)
     }
 }

@@ -52,7 +52,7 @@ extension EngineLoop {
             priorities: c.priorities.map {
                 PriorityView(
                     name: $0.name, reactionSeconds: $0.reaction, resolutionSeconds: $0.resolution,
-                    calendar: $0.calendar.id)
+                    calendar: $0.calendar.id, businessDaySeconds: $0.calendar.dayLength)
             }, warnAt: c.warnAt.map(percent), notify: c.notify,
             incidents: ingest.live.counts(contract: c.id), monthToDate: month)
     }
@@ -71,7 +71,8 @@ extension EngineLoop {
                 standing: verdict.standing?.rawValue, openedAt: ISO8601.format(verdict.openedAt, in: .utc),
                 nextMetric: open ? next.map { "\($0.clock.metric)" } : nil,
                 nextDeadline: open ? next.map { ISO8601.format($0.at, in: .utc) } : nil,
-                secondsLeft: open ? next.map { $0.at.seconds - now / 1000 } : nil),
+                secondsLeft: open ? next.map { $0.at.seconds - now / 1000 } : nil,
+                timeZone: config.contracts.first { $0.id == verdict.contract }?.zone.identifier),
             verdict, rejections
         )
     }
@@ -90,13 +91,15 @@ extension EngineLoop {
         }
         let rejected = Dictionary(
             rejections.map { ($0.event.id, "\($0.reason): \($0.detail)") }, uniquingKeysWith: { a, _ in a })
+        let contract = config.contracts.first { $0.id == verdict.contract }
         let clocks = verdict.clocks.map { c in
             ClockView(
                 metric: "\(c.metric)", priority: c.priority, targetSeconds: c.target, elapsedSeconds: c.elapsed,
                 remainingSeconds: c.target.map { $0 - c.elapsed }, outcome: c.outcome.rawValue,
                 paused: c.outcome == .paused, deadline: c.deadline.map { ISO8601.format($0, in: .utc) },
                 breachedAt: c.breach.map { ISO8601.format($0.at, in: .utc) },
-                stoppedAt: c.stoppedAt.map { ISO8601.format($0, in: .utc) })
+                stoppedAt: c.stoppedAt.map { ISO8601.format($0, in: .utc) },
+                businessDaySeconds: contract?.calendar(id: c.calendarID)?.dayLength)
         }
         let events = ingest.live.engine.events(of: id).sorted(by: SLAEvent.canonicalOrder).map { e in
             EventView(
