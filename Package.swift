@@ -33,7 +33,9 @@ let package = Package(
         .target(name: "CPrefetch"),
         .target(name: "SLACore", dependencies: ["CPrefetch"], swiftSettings: strict),
         // The control API's wire documents, shared by the daemon and slactl.
-        .target(name: "SLAAPI", dependencies: ["SLACore"], swiftSettings: strict),
+        .target(
+            name: "SLAAPI", dependencies: ["SLACore"], swiftSettings: strict, plugins: [.plugin(name: "BuildVersion")]),
+        .plugin(name: "BuildVersion", capability: .buildTool()),
         .target(
             name: "SLAConfig",
             dependencies: ["SLACore", .product(name: "Yams", package: "Yams")],

@@ -30,10 +30,11 @@ while (($#)); do
 done
 [ -n "$bin_dir" ] || bin_dir="$(swift build -c release --static-swift-stdlib --show-bin-path)"
 if [ -z "$version" ]; then
-    # The binaries' version (Sources/SLAAPI/SladVersion.swift), then +gitYYYYMMDD.COMMITS of the
-    # last commit: what `slad --version` says is what the package is, and each commit sorts later.
-    upstream=$(sed -n 's/.*static let current = "\(.*\)".*/\1/p' Sources/SLAAPI/SladVersion.swift)
-    version="$upstream+git$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$(git rev-list --count HEAD 2>/dev/null || echo 0)"
+    # What the binary says it is (`0.7.0+git20261206.262`: the release, the last commit's date
+    # and the commit count, from the BuildVersion plugin): the package and `slad --version` agree,
+    # and each commit sorts later.
+    version="$("$bin_dir/slad" --version 2>/dev/null || true)"
+    [ -n "$version" ] || { echo "deb: $bin_dir/slad --version says nothing; give --version" >&2; exit 1; }
 fi
 arch="$(dpkg --print-architecture)"
 if [ -z "$maintainer" ] && [ -n "${DEBFULLNAME:-}" ] && [ -n "${DEBEMAIL:-}" ]; then

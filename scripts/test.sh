@@ -17,7 +17,7 @@ if ((${#missing[@]})); then
 fi
 
 echo "== swift format lint --strict"
-swift format lint --strict --recursive Package.swift Sources Tests Benchmarks
+swift format lint --strict --recursive Package.swift Plugins Sources Tests Benchmarks
 
 echo "== swift build --build-tests (warnings are errors)"
 log=$(mktemp)

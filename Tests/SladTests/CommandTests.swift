@@ -205,15 +205,21 @@ struct CommandTests {
         #expect(r2.stderr.contains("/nonexistent.jsonl: cannot be read"))
     }
 
-    @Test("slad --version and slactl --version exit 0 and say the same version, the one scripts/deb.sh packages")
+    @Test(
+        "slad --version and slactl --version exit 0 and say the same version, the release and the commit it was built from"
+    )
     func versions() throws {
         let slad = try runSlad(["--version"])
         let slactl = try runProgram([slactlBinary, "--version"])
         #expect(slad.status == 0 && slactl.status == 0, "\(slad.stderr)\(slactl.stderr)")
         let source = try String(
             contentsOf: repositoryRoot.appendingPathComponent("Sources/SLAAPI/SladVersion.swift"), encoding: .utf8)
-        let version = try #require(source.firstMatch(of: #/static let current = "([0-9.]+)"/#)?.1)
-        #expect(slad.stdout == "\(version)\n")
+        let release = try #require(source.firstMatch(of: #/static let release = "([0-9.]+)"/#)?.1)
+        // Built from this checkout: the release, then the last commit's date and the commit count.
+        let git = ["git", "-C", repositoryRoot.path]
+        let date = try runProgram(git + ["log", "-1", "--format=%cd", "--date=format:%Y%m%d"]).stdout.trimmed
+        let count = try runProgram(git + ["rev-list", "--count", "HEAD"]).stdout.trimmed
+        #expect(slad.stdout == "\(release)+git\(date).\(count)\n")
         #expect(slactl.stdout == slad.stdout)
     }
 }
