@@ -359,13 +359,16 @@ public struct BurnAlertView: Codable, Sendable, Hashable {
     public var shortSeconds: Int64
     /// `page` or `ticket`.
     public var severity: String
+    /// The first second of downtime in the long window (Unix seconds): the alert's identity.
+    public var sinceSecond: Int64
 
     /// An alert.
-    public init(rate: String, longSeconds: Int64, shortSeconds: Int64, severity: String) {
+    public init(rate: String, longSeconds: Int64, shortSeconds: Int64, severity: String, sinceSecond: Int64) {
         self.rate = rate
         self.longSeconds = longSeconds
         self.shortSeconds = shortSeconds
         self.severity = severity
+        self.sinceSecond = sinceSecond
     }
 }
 

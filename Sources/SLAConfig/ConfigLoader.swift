@@ -185,7 +185,8 @@ public enum ConfigLoader {
                     kinds.insert(kind)
                 } else {
                     v.fail(
-                        "'\(name)' is not a notification kind", hint: "warning, breach, escalation, breach.retracted")
+                        "'\(name)' is not a notification kind",
+                        hint: "warning, breach, escalation, breach.retracted, availability.burn")
                 }
             }
             hook.kinds = kinds

@@ -150,11 +150,13 @@ public enum Daemon {
                 config: config, store: store, maxLineBytes: options.maxLineBytes, reference: options.referenceDecoder,
                 logger: logger)
             let board = StatusBoard(startedMilliseconds: wallMilliseconds())
+            let mailbox = LoopMailbox<EngineLoop>()
             loop = try EngineLoop(
                 config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
-                notifier: notifier, mailbox: LoopMailbox<EngineLoop>(), board: board,
+                notifier: notifier, mailbox: mailbox, board: board,
                 metrics: SladMetrics(board: board),
-                monthWatch: MonthWatch(reader: SLAStore(path: storePath, readOnly: true), board: board, logger: logger),
+                monthWatch: MonthWatch(
+                    reader: SLAStore(path: storePath, readOnly: true), board: board, mailbox: mailbox, logger: logger),
                 batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
             caughtUp = try loop.restore()
         } catch {

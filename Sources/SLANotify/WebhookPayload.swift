@@ -67,6 +67,7 @@ public enum WebhookBody {
                 case .breach: ":red_circle:"
                 case .escalation: ":rotating_light:"
                 case .retraction: ":white_check_mark:"
+                case .burn: ":fire:"
                 }
             return encode(Slack(text: "\(icon) \(NotificationText.message(n))"))
         case .pagerduty:
@@ -76,13 +77,15 @@ public enum WebhookBody {
                 case .breach: "error"
                 case .escalation: "critical"
                 case .retraction: "info"
+                case .burn: n.priority == "page" ? "critical" : "warning"
                 }
             return encode(
                 PagerDuty(
                     routing_key: routingKey.map { String(decoding: $0.bytes, as: UTF8.self) } ?? "",
                     event_action: n.kind == .retraction ? "resolve" : "trigger",
-                    // One alert per incident clock: a breach updates the warning's alert, a retraction resolves it.
-                    dedup_key: "slad/\(n.incident)/\(n.metric)",
+                    // One alert per incident clock: a breach updates the warning's alert, a retraction
+                    // resolves it; one per contract's availability for burn alerts.
+                    dedup_key: n.kind == .burn ? "slad/\(n.contract)/availability" : "slad/\(n.incident)/\(n.metric)",
                     payload: .init(
                         summary: NotificationText.message(n), source: "slad", severity: severity,
                         timestamp: utc(n.decidedAtMilliseconds), component: n.contract, group: n.customer,

@@ -32,9 +32,11 @@ extension ReportBook {
                         windows: b.windows.map {
                             BurnWindowView(lengthSeconds: $0.length, downSeconds: $0.down, countedSeconds: $0.counted)
                         },
-                        burning: b.firing.map {
+                        burning: b.firing.map { alert in
                             BurnAlertView(
-                                rate: $0.rate, longSeconds: $0.long, shortSeconds: $0.short, severity: $0.severity)
+                                rate: alert.rate, longSeconds: alert.long, shortSeconds: alert.short,
+                                severity: alert.severity,
+                                sinceSecond: b.windows.first { $0.length == alert.long }?.firstDown ?? asOf.seconds)
                         })
                 })
         }

@@ -511,6 +511,17 @@ public final class SLAStore: Sendable {
         }
     }
 
+    /// Which of `ids` the outbox holds already.
+    public func knownNotifications(_ ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try queue.read { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            return Set(
+                try String.fetchAll(
+                    db, sql: "SELECT id FROM outbox WHERE id IN (\(marks))", arguments: StatementArguments(ids)))
+        }
+    }
+
     /// Pending deliveries of one sink in outbox order, at most `limit`.
     public func pendingDeliveries(sink: String, limit: Int) throws -> [PendingDelivery] {
         try queue.read { db in

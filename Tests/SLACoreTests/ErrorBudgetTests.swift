@@ -36,8 +36,10 @@ struct ErrorBudgetTests {
         ErrorBudget.of(contract(), services: ServiceTimeline.build(from: events, asOf: t(asOf)).0, asOf: t(asOf))
     }
 
-    static func windows(_ figures: [(down: Int64, counted: Int64)]) -> [ErrorBudget.Window] {
-        zip(BurnAlert.windowLengths, figures).map { ErrorBudget.Window(length: $0, down: $1.down, counted: $1.counted) }
+    static func windows(_ figures: [(down: Int64, counted: Int64)], firstDown: [Int64?]) -> [ErrorBudget.Window] {
+        zip(zip(BurnAlert.windowLengths, figures), firstDown).map {
+            ErrorBudget.Window(length: $0.0, down: $0.1.down, counted: $0.1.counted, firstDown: $1)
+        }
     }
 
     @Test(
@@ -52,10 +54,14 @@ struct ErrorBudgetTests {
                     month: YearMonth(year: 2026, month: 12), target: Percentage(parsing: "99.9%")!,
                     monthSeconds: 655_200,
                     allowedSeconds: 655, spentSeconds: 5_400, elapsedSeconds: 113_400, counting: true, down: true,
-                    windows: Self.windows([
-                        (300, 300), (1_800, 1_800), (1_800, 3_600), (1_800, 5_400), (1_800, 5_400), (1_800, 5_400),
-                        (1_800, 28_800),
-                    ])))
+                    windows: Self.windows(
+                        [
+                            (300, 300), (1_800, 1_800), (1_800, 3_600), (1_800, 5_400), (1_800, 5_400), (1_800, 5_400),
+                            (1_800, 28_800),
+                        ],
+                        // The outage's start, or the short window's start inside it: the alerts' identity.
+                        firstDown: [t("2026-12-07T10:25:00+01:00").seconds]
+                            + Array(repeating: t("2026-12-07T10:00:00+01:00").seconds, count: 6))))
         #expect(BurnAlert.windowLengths == [300, 1_800, 3_600, 7_200, 21_600, 86_400, 259_200])
         #expect(b.firing == BurnAlert.all)
         #expect(b.remainingSeconds == 655 - 5_400)

@@ -74,10 +74,12 @@ struct TestSetup {
         let ingest = Ingest(config: config, store: store, maxLineBytes: 1 << 20, reference: false, logger: testLogger)
         let board = StatusBoard(startedMilliseconds: wallMilliseconds())
         let path = state.appendingPathComponent("slad.sqlite").path
+        let mailbox = LoopMailbox<EngineLoop>()
         let loop = try EngineLoop(
             config: config, store: store, reader: SLAStore(path: path, readOnly: true), ingest: ingest,
-            notifier: notifier, mailbox: LoopMailbox<EngineLoop>(), board: board, metrics: SladMetrics(board: board),
-            monthWatch: MonthWatch(reader: SLAStore(path: path, readOnly: true), board: board, logger: testLogger),
+            notifier: notifier, mailbox: mailbox, board: board, metrics: SladMetrics(board: board),
+            monthWatch: MonthWatch(
+                reader: SLAStore(path: path, readOnly: true), board: board, mailbox: mailbox, logger: testLogger),
             batchLines: batchLines, exitWhenIdle: true, logger: testLogger)
         let caughtUp = try loop.restore()
         return (loop, caughtUp, notifier)

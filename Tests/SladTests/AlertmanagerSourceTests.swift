@@ -142,3 +142,75 @@ struct AlertmanagerSourceTests {
         #expect(budget()["month_seconds"] as? Int == days * 86_400 - 300, "\(budget())")
     }
 }
+
+@Suite("availability burn alerts (real daemon, real webhook receiver)", .serialized)
+struct BurnAlertTests {
+    @Test(
+        "an outage burning the budget 14.4 times as fast is announced to the contract's webhook and the journal sink, once, across a restart"
+    )
+    func burnReachesWebhooks() throws {
+        let work = try makeTemporaryDirectory("slad-burn")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let receiver = Receiver(directory: work, secret: WebhookDeliveryTests.secret)
+        try receiver.start()
+        defer { receiver.stop() }
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.createDirectory(
+            at: config.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
+        try (uptimeContract().yaml + "\nnotify: [ops]\n").write(
+            to: config.appendingPathComponent("contracts.d/uptime.yaml"), atomically: true, encoding: .utf8)
+        let key = try WebhookDeliveryTests.writeSecret(in: work)
+        try """
+        webhooks:
+          ops: { url: "http://127.0.0.1:\(receiver.port)/hooks/ops", secret_file: "\(key.path)", kinds: [availability.burn] }
+        """.write(to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        let socket = work.appendingPathComponent("slad.sock").path
+        let arguments = [
+            "run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket,
+        ]
+        var daemon = try startSlad(arguments, stderr: work.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        #expect(waitUntil(30) { (try? curl(socket, "/v1/status").status) == 200 })
+        let down = work.appendingPathComponent("down.jsonl")
+        try
+            #"{"id":"web-down","time":"\#(iso(Int(Date().timeIntervalSince1970) - 600))","type":"service.down","service":"web"}"#
+            .appending("\n").write(to: down, atomically: true, encoding: .utf8)
+        #expect(try curl(socket, "/v1/events", method: "POST", body: down).status == 200)
+
+        func burns() -> [[String: Any]] {
+            receiver.records().filter {
+                ($0["body"] as? [String: Any])?["type"] as? String == "sla.availability.burn"
+                    && $0["status"] as? Int == 200
+            }
+        }
+        // Every pair burns in the first minutes of an outage: four alerts, each once.
+        #expect(waitUntil(60) { Set(burns().compactMap { $0["id"] as? String }).count == 4 }, "\(receiver.records())")
+        let ids = Set(burns().compactMap { $0["id"] as? String })
+        #expect(ids.allSatisfy { $0.hasPrefix("availability/uptime/burn/") }, "\(ids)")
+        let data =
+            try #require(
+                burns().first { ($0["id"] as? String)?.contains("/burn/14.4/") == true }?["body"] as? [String: Any])[
+                "data"]
+            as? [String: Any]
+        #expect(data?["contract"] as? String == "uptime")
+        #expect(data?["metric"] as? String == "availability")
+        #expect(data?["priority"] as? String == "page")
+        #expect(data?["percent"] as? String == "1440%", "\(data ?? [:])")
+
+        // Restarted during the same outage: the alerts are known, none is sent again.
+        daemon.terminate()
+        daemon.waitUntilExit()
+        daemon = try startSlad(arguments, stderr: work.appendingPathComponent("stderr2"))
+        #expect(
+            waitUntil(30) {
+                let view = json((try? curl(socket, "/v1/contracts/uptime").body) ?? "")
+                let budget = (view["month_to_date"] as? [String: Any])?["availability"] as? [String: Any]
+                return (budget?["burning"] as? [Any])?.count == 4
+            })
+        Thread.sleep(forTimeInterval: 3)
+        #expect(burns().count == 4, "\(burns().map { $0["id"] ?? "" })")
+    }
+}

@@ -32,12 +32,16 @@ public struct ErrorBudget: Sendable, Hashable {
         public var down: Int64
         /// Seconds that counted in it (calendar open, contract valid, no excluded maintenance).
         public var counted: Int64
+        /// The first second of downtime in it, nil when none: a burn alert's identity (the same
+        /// downtime in the window is the same alert, across restarts).
+        public var firstDown: Int64?
 
         /// A window's figures.
-        public init(length: Int64, down: Int64, counted: Int64) {
+        public init(length: Int64, down: Int64, counted: Int64, firstDown: Int64? = nil) {
             self.length = length
             self.down = down
             self.counted = counted
+            self.firstDown = firstDown
         }
     }
 
@@ -94,9 +98,11 @@ public struct ErrorBudget: Sendable, Hashable {
                     terms.excludeMaintenance
                     ? services.maintenance(of: contract.services).clamped(to: window) : IntervalSet()
                 let down = services.downtime(of: contract.services).clamped(to: window).subtracting(excluded)
+                let measured = down.measure(with: calendar)
                 return Window(
-                    length: length, down: down.measure(with: calendar),
-                    counted: IntervalSet([window]).subtracting(excluded).measure(with: calendar))
+                    length: length, down: measured,
+                    counted: IntervalSet([window]).subtracting(excluded).measure(with: calendar),
+                    firstDown: measured > 0 ? down.intervals.first?.lowerBound : nil)
             })
     }
 

@@ -4,6 +4,8 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
     case resolution
     /// An explicit commitment (`promise.made`), by promise name.
     case promise(String)
+    /// A contract's availability (its error budget), for burn alerts; no incident clock.
+    case availability
 
     /// `reaction`, `resolution` or `promise:NAME`.
     public var description: String {
@@ -11,6 +13,7 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .reaction: "reaction"
         case .resolution: "resolution"
         case .promise(let name): "promise:\(name)"
+        case .availability: "availability"
         }
     }
 
@@ -19,6 +22,7 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
         switch text {
         case "reaction": self = .reaction
         case "resolution": self = .resolution
+        case "availability": self = .availability
         default:
             guard text.hasPrefix("promise:") else { return nil }
             self = .promise(String(text.dropFirst("promise:".count)))

@@ -113,7 +113,8 @@ extension IncidentEvaluator {
         let clocks = verdict.clocks.map { clock -> Explanation.Clock in
             let stretches: [Explanation.Stretch]
             switch clock.metric {
-            case .reaction, .resolution: stretches = Self.stretches(marks[clock.metric] ?? [], asOf: verdict.asOf)
+            case .reaction, .resolution, .availability:
+                stretches = Self.stretches(marks[clock.metric] ?? [], asOf: verdict.asOf)
             case .promise(let name):
                 let made = state.promises[name]
                 let start = made?.made ?? verdict.openedAt

@@ -3,6 +3,8 @@ public enum NotificationKind: String, Sendable, Codable, Hashable {
     case warning, breach, escalation
     /// A breach announced earlier that later events proved did not happen.
     case retraction = "breach.retracted"
+    /// A contract's availability error budget burning fast (a multiwindow burn alert started).
+    case burn = "availability.burn"
 
     /// The notification a threshold of that kind gives when crossed.
     public init(_ threshold: ThresholdKind) {

@@ -121,6 +121,7 @@ public enum StatementBuilder {
             case .reaction: contract.penalties.reaction[priority]
             case .resolution: contract.penalties.resolution[priority]
             case .promise: contract.penalties.promise
+            case .availability: nil
             }
         guard let penalty else { return (.zero(contract.currency), "no penalty for \(metric) \(priority)") }
         guard let perHour = penalty.perHourLate else { return (penalty.fixed, penalty.fixed.amountText) }

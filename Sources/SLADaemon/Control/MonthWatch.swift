@@ -8,8 +8,9 @@ import Synchronization
 
 /// Keeps each contract's month so far (penalties, clocks decided, availability budget) on the
 /// status board, computed from the store on a queue of its own with its own connection, so
-/// that neither the engine nor a scrape waits for it. It also announces availability burn
-/// alerts to the log (the journal) as they start and stop.
+/// that neither the engine nor a scrape waits for it. A burn alert that starts is announced as
+/// an `availability.burn` notification (journal and webhooks, through the engine's outbox);
+/// its end is logged.
 ///
 /// The figures are computed again when the store committed since the last look (at most every
 /// ten times as long as the last computation took, and at least every two seconds), and every
@@ -18,6 +19,7 @@ final class MonthWatch: Sendable {
     private let reader: SLAStore
     private let board: StatusBoard
     private let logger: Logger
+    private let mailbox: LoopMailbox<EngineLoop>
     private let queue = DispatchQueue(label: "slad.month-to-date")
     private struct State {
         var busy = false
@@ -35,9 +37,10 @@ final class MonthWatch: Sendable {
         static func < (a: BurnKey, b: BurnKey) -> Bool { (a.contract, a.long) < (b.contract, b.long) }
     }
 
-    init(reader: SLAStore, board: StatusBoard, logger: Logger) {
+    init(reader: SLAStore, board: StatusBoard, mailbox: LoopMailbox<EngineLoop>, logger: Logger) {
         self.reader = reader
         self.board = board
+        self.mailbox = mailbox
         self.logger = logger
     }
 
@@ -66,7 +69,7 @@ final class MonthWatch: Sendable {
                 let months = try ReportBook(store: reader, contracts: contracts, sealAfter: .max).monthToDate(
                     asOf: asOf)
                 board.publish { $0.months = Dictionary(uniqueKeysWithValues: months.map { ($0.contract, $0) }) }
-                announceBurns(months)
+                announceBurns(months, contracts: contracts)
             } catch {
                 logger.note("slad: computing the month so far failed", ["error": "\(error)"], level: .error)
             }
@@ -78,8 +81,10 @@ final class MonthWatch: Sendable {
         }
     }
 
-    /// Logs each burn alert that started firing (a warning) and each that stopped.
-    private func announceBurns(_ months: [MonthToDate]) {
+    /// Announces each burn alert that started firing, once (its id is the contract, the rate
+    /// and the first second of downtime in its long window, so a restart during the burn finds
+    /// it in the outbox), and logs each that stopped.
+    private func announceBurns(_ months: [MonthToDate], contracts: [Contract]) {
         var now: [BurnKey: (MonthToDate, BurnAlertView)] = [:]
         for m in months {
             for alert in m.availability?.burning ?? [] {
@@ -90,17 +95,24 @@ final class MonthWatch: Sendable {
             defer { s.burning = Set(now.keys) }
             return s.burning
         }
-        for key in now.keys.sorted() where !before.contains(key) {
+        let decided = wallMilliseconds()
+        let started = now.keys.sorted().filter { !before.contains($0) }.compactMap { key -> SLANotification? in
             let (m, alert) = now[key]!
-            logger.note(
-                "slad: availability budget burning",
-                [
-                    "contract": m.contract, "rate": alert.rate, "severity": alert.severity,
-                    "long_window_s": String(alert.longSeconds), "short_window_s": String(alert.shortSeconds),
-                    "budget_spent_s": String(m.availability?.spentSeconds ?? 0),
-                    "budget_allowed_s": String(m.availability?.allowedSeconds ?? 0),
-                ], level: .warning)
+            guard let contract = contracts.first(where: { $0.id == m.contract }), let budget = m.availability else {
+                return nil
+            }
+            // The alert is known by its long window; its rate comes with it.
+            let rateTenths = BurnAlert.all.first { $0.long == alert.longSeconds }?.rateTenths ?? 10
+            return SLANotification(
+                id: "availability/\(m.contract)/burn/\(alert.rate)/\(alert.sinceSecond)", kind: .burn, incident: "",
+                contract: m.contract, metric: .availability, priority: alert.severity,
+                percent: Percentage(millionths: rateTenths * 100_000), target: budget.allowedSeconds,
+                due: Instant(decided / 1000), decidedAtMilliseconds: decided, late: false, notify: contract.notify,
+                customer: contract.customer, elapsed: budget.spentSeconds)
         }
+        let known = (try? reader.knownNotifications(started.map(\.id))) ?? []
+        let fresh = started.filter { !known.contains($0.id) }
+        if !fresh.isEmpty { _ = mailbox.post { loop in loop.submitDecisions(fresh) } }
         for key in before.subtracting(now.keys).sorted() {
             logger.note("slad: availability budget no longer burning", ["contract": key.contract, "rate": key.rate])
         }

@@ -170,7 +170,7 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// Commits decisions (thresholds that came due) on their own.
-    private func submitDecisions(_ notifications: [SLANotification]) {
+    func submitDecisions(_ notifications: [SLANotification]) {
         guard !notifications.isEmpty else { return }
         var batch = Batch()
         batch.notifications = notifications
