@@ -230,6 +230,8 @@ struct ControlTests {
         #expect(metrics.body.contains("slad_control_requests_total{"))
         #expect(metrics.body.contains("slad_build_info{version=\"\(SladVersion.current)\"} 1"))
         #expect(metrics.body.contains("# TYPE slad_deliveries_failed_total counter"))
+        #expect(metrics.body.contains("# TYPE slad_deliveries_total counter"))
+        #expect(metrics.body.contains("# TYPE slad_deliveries_skipped_total counter"))
         // Prometheus's own linter on the whole exposition: names, types, HELP (test.sh installs it).
         let exposition = try makeTemporaryDirectory("slad-metrics").appendingPathComponent("metrics.txt")
         try metrics.body.write(to: exposition, atomically: true, encoding: .utf8)

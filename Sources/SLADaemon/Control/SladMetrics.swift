@@ -107,7 +107,9 @@ final class SladMetrics: Sendable {
         gauge("slad_build_info", 1, [("version", SladVersion.current)])
         for sink in s.sinks {
             gauge("slad_outbox_pending", sink.pending, [("sink", sink.name)])
+            count("slad_deliveries_total", to: sink.delivered, [("sink", sink.name)])
             count("slad_deliveries_failed_total", to: sink.failed, [("sink", sink.name)])
+            count("slad_deliveries_skipped_total", to: sink.skipped, [("sink", sink.name)])
         }
         let process = ProcessFigures.read()
         gauge("process_resident_memory_bytes", Int(process.residentBytes))
@@ -198,7 +200,10 @@ final class SladMetrics: Sendable {
         "slad_source_lag_bytes": "Bytes written to a source's files and not yet read.",
         "slad_source_offset_bytes": "Bytes read from a source's files.",
         "slad_outbox_pending": "Notifications waiting for delivery, by sink.",
+        "slad_deliveries_total": "Notifications delivered since start, by sink.",
         "slad_deliveries_failed_total": "Notifications given up (past their maximum age) since start, by sink.",
+        "slad_deliveries_skipped_total":
+            "Notifications a sink does not take (its kinds or contracts leave them out) since start, by sink.",
         "slad_build_info": "Always 1; the version of slad running, as a label.",
     ]
 
