@@ -626,13 +626,41 @@ public struct ReloadResult: Codable, Sendable, Hashable {
     public var sources: Int
     /// Settings that changed and apply only after a restart (webhooks, control socket).
     public var restartRequired: [String]
+    /// Past months not sealed yet whose money the new terms change, by contract and month.
+    public var moneyChanges: [MoneyChange]
 
     /// A result.
-    public init(configGeneration: Int, contracts: Int, sources: Int, restartRequired: [String]) {
+    public init(
+        configGeneration: Int, contracts: Int, sources: Int, restartRequired: [String], moneyChanges: [MoneyChange] = []
+    ) {
         self.configGeneration = configGeneration
         self.contracts = contracts
         self.sources = sources
         self.restartRequired = restartRequired
+        self.moneyChanges = moneyChanges
+    }
+}
+
+/// A past month, not sealed yet, whose total a reload changed.
+public struct MoneyChange: Codable, Sendable, Hashable {
+    /// The contract id.
+    public var contract: String
+    /// `YYYY-MM`, in the contract's zone.
+    public var month: String
+    /// ISO 4217 code.
+    public var currency: String
+    /// The month's total under the terms before the reload (`0.00` for a contract it adds).
+    public var oldTotal: String
+    /// The month's total under the new terms (`0.00` for a contract it removes).
+    public var newTotal: String
+
+    /// A change.
+    public init(contract: String, month: String, currency: String, oldTotal: String, newTotal: String) {
+        self.contract = contract
+        self.month = month
+        self.currency = currency
+        self.oldTotal = oldTotal
+        self.newTotal = newTotal
     }
 }
 

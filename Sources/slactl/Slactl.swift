@@ -296,6 +296,14 @@ struct Reload: AsyncParsableCommand {
             if !r.restartRequired.isEmpty {
                 out += "restart slad to apply: \(r.restartRequired.joined(separator: ", "))\n"
             }
+            if !r.moneyChanges.isEmpty {
+                out += "\nthe new terms change what these months not sealed yet owe:\n"
+                out += Render.table(
+                    ["CONTRACT", "MONTH", "BEFORE", "AFTER"],
+                    r.moneyChanges.map {
+                        [$0.contract, $0.month, "\($0.oldTotal) \($0.currency)", "\($0.newTotal) \($0.currency)"]
+                    })
+            }
             return out
         }
     }

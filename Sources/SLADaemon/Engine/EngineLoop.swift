@@ -415,6 +415,8 @@ final class EngineLoop: @unchecked Sendable {
         }
         let restart = settingsNeedingRestart(new)
         committer.drain()
+        let now = Instant(wallMilliseconds() / 1000)
+        let moneyBefore = unsealedTotals(config.contracts, asOf: now)
         var batch = Batch()
         batch.notifications = ingest.live.replaceContracts(new.contracts, nowMilliseconds: wallMilliseconds())
         // Stored verdicts follow the new terms.
@@ -426,6 +428,8 @@ final class EngineLoop: @unchecked Sendable {
         }
         watcher = FolderWatcher(patterns: new.sources.map(\.path))
         submit(&batch)
+        committer.drain()
+        let changes = Self.moneyChanges(moneyBefore, unsealedTotals(new.contracts, asOf: now))
         config = new.keepingRestartSettings(of: config)
         generation += 1
         nextSealCheck = 0
@@ -442,10 +446,47 @@ final class EngineLoop: @unchecked Sendable {
                 "slad: some changed settings apply only after a restart",
                 ["settings": restart.joined(separator: ",")], level: .warning)
         }
+        for c in changes {
+            logger.note(
+                "slad: the reload changes the money of a month not sealed yet",
+                [
+                    "contract": c.contract, "month": c.month, "old_total": "\(c.oldTotal) \(c.currency)",
+                    "new_total": "\(c.newTotal) \(c.currency)",
+                ], level: .warning)
+        }
         return .success(
             ReloadResult(
                 configGeneration: generation, contracts: new.contracts.count, sources: new.sources.count,
-                restartRequired: restart))
+                restartRequired: restart, moneyChanges: changes))
+    }
+
+    /// What each contract owes for each past month not sealed yet, by (contract, month); empty
+    /// (and logged) when the store cannot say.
+    private func unsealedTotals(_ contracts: [Contract], asOf: Instant) -> [String: UnsealedTotal] {
+        do {
+            let totals = try ReportBook(store: reader, contracts: contracts, sealAfter: config.sealAfter)
+                .unsealedPastTotals(asOf: asOf)
+            return Dictionary(totals.map { ("\($0.contract) \($0.month)", $0) }, uniquingKeysWith: { a, _ in a })
+        } catch {
+            logger.note("slad: could not compare the money of unsealed months", ["error": "\(error)"], level: .error)
+            return [:]
+        }
+    }
+
+    /// The months whose total differs between `before` and `after`, in contract and month order.
+    static func moneyChanges(_ before: [String: UnsealedTotal], _ after: [String: UnsealedTotal]) -> [MoneyChange] {
+        Set(before.keys).union(after.keys).sorted().compactMap { key in
+            let old = before[key]
+            let new = after[key]
+            // A contract added or removed counts as owing nothing on the other side.
+            guard let any = new ?? old, (old?.minorUnits ?? 0) != (new?.minorUnits ?? 0) else { return nil }
+            func amount(_ t: UnsealedTotal?) -> String {
+                Money(minorUnits: t?.minorUnits ?? 0, currency: t?.currency ?? any.currency).amountText
+            }
+            return MoneyChange(
+                contract: any.contract, month: any.month.description, currency: any.currency.code,
+                oldTotal: amount(old), newTotal: amount(new))
+        }
     }
 
     /// Logs every error of a configuration that does not load; the running one stays.
