@@ -4,7 +4,7 @@ import SLACore
 enum ContractLoader {
     static let keys = [
         "id", "customer", "valid", "calendar", "timezone", "fee", "services", "availability", "priorities", "pause_on",
-        "warn_at", "escalations", "penalties", "notify",
+        "warn_at", "escalations", "penalties", "notify", "promises",
     ]
 
     /// Resolves a calendar name (`24x7` is built in) in the zone of the contract.
@@ -43,13 +43,21 @@ enum ContractLoader {
             f["penalties"].flatMap { self.penalties($0, priorityNames: priorityNames, currency: currency) }
             ?? PenaltyRules()
         let notify = f["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
+        var promises: [String: PromiseTerms] = [:]
+        for (name, value) in f["promises"]?.entries("promise kinds (callback, …, default)") ?? [] {
+            guard let p = value.mapping(known: ConfigKeys.promise, what: "{ warn_at, escalations }") else { continue }
+            promises[name] = PromiseTerms(
+                warnAt: Self.warnings(p).sorted(),
+                escalations: Self.escalations(p, notifyTargets: notifyTargets).sorted { $0.at < $1.at })
+        }
 
         guard root.diagnostics.count == before, let id, let customer, let calendar, let fee else { return nil }
         return Contract(
             id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
             services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
             warnAt: warnAt.sorted(),
-            escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify)
+            escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify,
+            promises: promises)
     }
 
     /// Calendar names of one contract resolved in its zone; an unknown name is an error with a hint.

@@ -35,6 +35,11 @@ public final class Contract: Sendable {
     /// escalations, in that order.
     /// Made once here rather than in each evaluation (four arrays per incident).
     public let thresholds: [Threshold]
+    /// Warnings and escalations of promises, by promise name (`callback`, …); `default` for
+    /// the names without their own. A promise of no entry has its breach only.
+    public let promises: [String: PromiseTerms]
+    /// The thresholds of each entry of ``promises``, made once.
+    let promiseThresholdTable: [String: [Threshold]]
 
     /// Creates a resolved contract.
     public init(
@@ -42,7 +47,7 @@ public final class Contract: Sendable {
         calendar: BusinessCalendar,
         fee: Money, services: [String] = [], availability: AvailabilityTerms? = nil, priorities: [PriorityTerms],
         pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
-        penalties: PenaltyRules = PenaltyRules(), notify: [String] = []
+        penalties: PenaltyRules = PenaltyRules(), notify: [String] = [], promises: [String: PromiseTerms] = [:]
     ) {
         self.id = id
         self.customer = customer
@@ -58,9 +63,20 @@ public final class Contract: Sendable {
         self.escalations = escalations
         self.penalties = penalties
         self.notify = notify
-        thresholds =
-            warnAt.map { Threshold(kind: .warning, at: $0) } + [Threshold(kind: .breach, at: .hundred)]
+        thresholds = Self.thresholds(warnAt: warnAt, escalations: escalations)
+        self.promises = promises
+        promiseThresholdTable = promises.mapValues { Self.thresholds(warnAt: $0.warnAt, escalations: $0.escalations) }
+    }
+
+    static func thresholds(warnAt: [Percentage], escalations: [Escalation]) -> [Threshold] {
+        warnAt.map { Threshold(kind: .warning, at: $0) } + [Threshold(kind: .breach, at: .hundred)]
             + escalations.map { Threshold(kind: .escalation, at: $0.at, notify: $0.notify) }
+    }
+
+    /// The thresholds of a promise named `name`, in the order of ``thresholds``: its own
+    /// entry's, else the `default` entry's, else the breach alone.
+    public func promiseThresholds(_ name: String) -> [Threshold] {
+        promiseThresholdTable[name] ?? promiseThresholdTable["default"] ?? [Threshold(kind: .breach, at: .hundred)]
     }
 
     /// The contract's zone: its calendar's.
@@ -104,6 +120,21 @@ public final class Contract: Sendable {
     /// `[start, end)` of the validity, unbounded sides as nil.
     public var validityInstants: (start: Instant?, end: Instant?) {
         (validFrom.map { zone.startOfDay($0) }, validTo.map { zone.startOfDay($0.adding(days: 1)) })
+    }
+}
+
+/// When a promise of one kind warns and escalates, in shares of the time from its making to
+/// its due instant.
+public struct PromiseTerms: Sendable, Hashable {
+    /// Warning shares below 100 %, ascending.
+    public var warnAt: [Percentage]
+    /// Escalations at 100 % or more, ascending.
+    public var escalations: [Escalation]
+
+    /// Terms.
+    public init(warnAt: [Percentage], escalations: [Escalation]) {
+        self.warnAt = warnAt
+        self.escalations = escalations
     }
 }
 

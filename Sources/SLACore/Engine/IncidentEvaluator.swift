@@ -406,18 +406,29 @@ struct IncidentState {
             calendarID: last.calendar.id, runningSince: track.isRunning && !track.isStopped ? last.start : nil)
     }
 
-    /// Promises are wall-clock commitments: due is an instant, not a business duration.
+    /// Promises are wall-clock commitments: due is an instant, not a business duration. A
+    /// threshold of share s passes at made + ⌈s × (due − made)⌉ (the breach at due itself), and
+    /// is crossed once the promise is still not kept after that instant, as a clock's.
     func promiseVerdict(_ name: String, _ p: PromiseTrack, asOf: Instant) -> ClockVerdict {
         let target = p.due.seconds - p.made.seconds
         let end = p.keptAt ?? asOf
-        let breachThreshold = Threshold(kind: .breach, at: .hundred)
-        let breached = end > p.due
-        let crossing = Crossing(threshold: breachThreshold, at: p.due, target: target, priority: p.priority)
+        var crossings: [Crossing] = []
+        var upcoming: [Crossing] = []
+        for threshold in contract.promiseThresholds(name) {
+            let at =
+                threshold.kind == .breach ? p.due : Instant(p.made.seconds + threshold.at.ceilingOf(max(0, target)))
+            let crossing = Crossing(threshold: threshold, at: at, target: target, priority: p.priority)
+            if end > at {
+                crossings.append(crossing)
+            } else if p.keptAt == nil {
+                upcoming.append(crossing)
+            }
+        }
+        crossings.sort { $0.at < $1.at }
         return ClockVerdict(
             metric: .promise(name), priority: p.priority, target: target, elapsed: max(0, end.seconds - p.made.seconds),
-            outcome: breached ? .breached : (p.keptAt != nil ? .met : .running), stoppedAt: p.keptAt,
-            crossings: breached ? [crossing] : [], upcoming: breached || p.keptAt != nil ? [] : [crossing],
-            calendarID: "24x7", runningSince: p.keptAt == nil ? p.made : nil)
+            outcome: end > p.due ? .breached : (p.keptAt != nil ? .met : .running), stoppedAt: p.keptAt,
+            crossings: crossings, upcoming: upcoming, calendarID: "24x7", runningSince: p.keptAt == nil ? p.made : nil)
     }
 }
 
