@@ -35,7 +35,7 @@ public enum ConfigKeys {
     /// One of a contract's `escalations`.
     public static let escalation = ["at", "notify"]
     /// One kind of a contract's `promises`.
-    public static let promise = ["warn_at", "escalations"]
+    public static let promise = ["warn_at", "escalations", "every"]
     /// A contract's `penalties`.
     public static let penalties = ["reaction_breach", "resolution_breach", "promise_breach", "cap"]
     /// A penalty written as a mapping.

@@ -45,10 +45,23 @@ enum ContractLoader {
         let notify = f["notify"].flatMap { checkTargets($0, notifyTargets) } ?? []
         var promises: [String: PromiseTerms] = [:]
         for (name, value) in f["promises"]?.entries("promise kinds (callback, …, default)") ?? [] {
-            guard let p = value.mapping(known: ConfigKeys.promise, what: "{ warn_at, escalations }") else { continue }
+            guard let p = value.mapping(known: ConfigKeys.promise, what: "{ warn_at, escalations, every }") else {
+                continue
+            }
+            var every: Int64?
+            if let v = p["every"], let d = v.duration() {
+                // Wall time: a day is 24 hours, as for every promise.
+                every = d.resolved(dayLength: 86_400)
+                if name == "default" {
+                    v.fail("'default' gives terms to other kinds; a recurring kind has its own name")
+                }
+                if (every ?? 0) < 60 {
+                    v.fail("a recurring promise needs a period of at least 1m", hint: "e.g. every: 4h")
+                }
+            }
             promises[name] = PromiseTerms(
                 warnAt: Self.warnings(p).sorted(),
-                escalations: Self.escalations(p, notifyTargets: notifyTargets).sorted { $0.at < $1.at })
+                escalations: Self.escalations(p, notifyTargets: notifyTargets).sorted { $0.at < $1.at }, every: every)
         }
 
         guard root.diagnostics.count == before, let id, let customer, let calendar, let fee else { return nil }

@@ -267,6 +267,43 @@ struct ConfigTests {
             ])
     }
 
+    @Test(
+        "promises: terms by kind, a recurring kind's period; a period on default, one under a minute, an unknown key are located errors"
+    )
+    func promises() throws {
+        let contract =
+            goodContract + """
+
+                promises:
+                  default: { warn_at: ["50%"] }
+                  status_update: { every: 4h, warn_at: ["75%"], escalations: [{ at: "150%", notify: [ops] }] }
+                """
+        let good = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": contract])
+        let loaded = try #require(try ConfigLoader.load(directory: good.url.path).contracts.first)
+        #expect(loaded.recurringPromises.map { "\($0.kind) \($0.every)" } == ["status_update 14400"])
+        #expect(
+            loaded.promiseThresholds("status_update#7").map { "\($0.kind) \($0.at)" } == [
+                "warning 75%", "breach 100%", "escalation 150%",
+            ])
+        #expect(loaded.promiseThresholds("callback").map { "\($0.kind) \($0.at)" } == ["warning 50%", "breach 100%"])
+        let bad = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": goodContract + """
+
+                promises:
+                  default: { every: 4h }
+                  ping: { every: 30s }
+                  call: { warn_at: ["50%"], due: 1h }
+                """,
+        ])
+        #expect(
+            bad.relativeErrors() == [
+                "contracts.d/good.yaml:8:21: promises.default.every: 'default' gives terms to other kinds; a recurring kind has its own name",
+                "contracts.d/good.yaml:9:18: promises.ping.every: a recurring promise needs a period of at least 1m; e.g. every: 4h",
+                "contracts.d/good.yaml:10:29: promises.call.due: unknown key 'due'; known keys: warn_at, escalations, every",
+            ])
+    }
+
     @Test("maintenance: windows declared ahead, in start order, as events with ids of their own")
     func maintenance() throws {
         let folder = try ConfigFolder([

@@ -75,8 +75,16 @@ public final class Contract: Sendable {
 
     /// The thresholds of a promise named `name`, in the order of ``thresholds``: its own
     /// entry's, else the `default` entry's, else the breach alone.
+    /// A period of a recurring promise (`status_update#3`) has its kind's.
     public func promiseThresholds(_ name: String) -> [Threshold] {
-        promiseThresholdTable[name] ?? promiseThresholdTable["default"] ?? [Threshold(kind: .breach, at: .hundred)]
+        let kind = name.firstIndex(of: "#").map { String(name[..<$0]) } ?? name
+        return promiseThresholdTable[kind] ?? promiseThresholdTable["default"]
+            ?? [Threshold(kind: .breach, at: .hundred)]
+    }
+
+    /// The recurring promise kinds and their periods (seconds), by kind.
+    public var recurringPromises: [(kind: String, every: Int64)] {
+        promises.compactMap { kind, terms in terms.every.map { (kind, $0) } }.sorted { $0.kind < $1.kind }
     }
 
     /// The contract's zone: its calendar's.
@@ -130,11 +138,15 @@ public struct PromiseTerms: Sendable, Hashable {
     public var warnAt: [Percentage]
     /// Escalations at 100 % or more, ascending.
     public var escalations: [Escalation]
+    /// For a recurring promise (a status update every N hours while the incident is open):
+    /// its period in seconds of wall time; nil for a promise made by `promise.made`.
+    public var every: Int64?
 
     /// Terms.
-    public init(warnAt: [Percentage], escalations: [Escalation]) {
+    public init(warnAt: [Percentage], escalations: [Escalation], every: Int64? = nil) {
         self.warnAt = warnAt
         self.escalations = escalations
+        self.every = every
     }
 }
 

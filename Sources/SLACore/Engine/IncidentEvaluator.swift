@@ -247,6 +247,8 @@ struct IncidentState {
     var reaction = ClockTrack()
     var resolution = ClockTrack()
     var promises: [String: PromiseTrack] = [:]
+    /// Periods started so far of each recurring promise kind.
+    var periods: [String: Int] = [:]
 
     struct PromiseTrack {
         var made: Instant
@@ -270,6 +272,15 @@ struct IncidentState {
         reaction.start(at: open.runsFrom, target: terms?.reaction, calendar: calendar, priority: priority)
         resolution.start(at: open.runsFrom, target: terms?.resolution, calendar: calendar, priority: priority)
         if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
+        for (kind, every) in contract.recurringPromises { startPeriod(kind, every: every, at: open.time) }
+    }
+
+    /// Starts the next period of a recurring promise at `t`: due `every` seconds later.
+    mutating func startPeriod(_ kind: String, every: Int64, at t: Instant) {
+        let n = (periods[kind] ?? 0) + 1
+        periods[kind] = n
+        promises["\(kind)#\(n)"] = PromiseTrack(
+            made: t, due: Instant(t.seconds + every), keptAt: nil, priority: priority)
     }
 
     /// `e` is read where it is, in the incident's log: handing the event over as a value
@@ -314,6 +325,7 @@ struct IncidentState {
             status = .open
             resolvedAt = nil
             if let s = e.pointee.status { workflowStatus = s }
+            for (kind, every) in contract.recurringPromises { startPeriod(kind, every: every, at: e.pointee.time) }
             let running = !(workflowStatus.map(contract.pauseOn.contains) ?? false)
             resolution.resume(at: running ? e.pointee.runsFrom : e.pointee.time, running: running)
             // The target follows the current priority, also one changed while resolved.
@@ -341,7 +353,16 @@ struct IncidentState {
                 made: e.pointee.time, due: due, keptAt: nil, priority: priority)
         case .promiseKept:
             let name = e.pointee.promise ?? "promise"
-            if promises[name]?.keptAt == nil { promises[name]?.keptAt = e.pointee.time }
+            // A recurring kind: the update keeps the current period and starts the next.
+            if let every = contract.promises[name]?.every, let n = periods[name] {
+                let current = "\(name)#\(n)"
+                if status == .open, promises[current]?.keptAt == nil {
+                    promises[current]?.keptAt = e.pointee.time
+                    startPeriod(name, every: every, at: e.pointee.time)
+                }
+            } else if promises[name]?.keptAt == nil {
+                promises[name]?.keptAt = e.pointee.time
+            }
         case .serviceDown, .serviceUp, .maintenanceStarted, .maintenanceEnded:
             return nil
         }
@@ -377,8 +398,9 @@ struct IncidentState {
             clocks.reserveCapacity(2 + promises.count)
             clocks.append(clockVerdict(.reaction, reaction, asOf: asOf))
             clocks.append(clockVerdict(.resolution, resolution, asOf: asOf))
-            for name in promises.keys.sorted() {
-                clocks.append(promiseVerdict(name, promises[name]!, asOf: asOf))
+            // In the order they were made (a recurring kind's periods in turn), then by name.
+            for (name, track) in promises.sorted(by: { ($0.value.made, $0.key) < ($1.value.made, $1.key) }) {
+                clocks.append(promiseVerdict(name, track, asOf: asOf))
             }
         }
         return IncidentVerdict(
