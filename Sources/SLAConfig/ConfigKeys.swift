@@ -36,6 +36,8 @@ public enum ConfigKeys {
     public static let escalation = ["at", "notify"]
     /// One kind of a contract's `promises`.
     public static let promise = ["warn_at", "escalations", "every"]
+    /// A contract's `pause_on` written per clock.
+    public static let pauseOn = ["reaction", "resolution"]
     /// A contract's `penalties`.
     public static let penalties = ["reaction_breach", "resolution_breach", "promise_breach", "cap"]
     /// A penalty written as a mapping.

@@ -36,7 +36,18 @@ enum ContractLoader {
             self.availability($0, services: services, resolver: resolver, zone: resolver.zone ?? calendar?.zone)
         }
         let (priorities, priorityNames) = self.priorities(f, resolver: resolver, calendar: calendar)
-        let pauseOn = Set(f["pause_on"]?.strings("a list of statuses") ?? [])
+        // A list pauses the resolution clock; a mapping names the statuses of each clock.
+        var pauseOn: Set<String> = []
+        var reactionPauseOn: Set<String> = []
+        if let v = f["pause_on"] {
+            if case .mapping = v.node {
+                let m = v.mapping(known: ConfigKeys.pauseOn, what: "{ reaction, resolution } or a list of statuses")
+                pauseOn = Set(m?["resolution"]?.strings("a list of statuses") ?? [])
+                reactionPauseOn = Set(m?["reaction"]?.strings("a list of statuses") ?? [])
+            } else {
+                pauseOn = Set(v.strings("a list of statuses") ?? [])
+            }
+        }
         let warnAt = self.warnings(f)
         let escalations = self.escalations(f, notifyTargets: notifyTargets)
         let penalties =
@@ -70,7 +81,7 @@ enum ContractLoader {
             services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
             warnAt: warnAt.sorted(),
             escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify,
-            promises: promises)
+            promises: promises, reactionPauseOn: reactionPauseOn)
     }
 
     /// Calendar names of one contract resolved in its zone; an unknown name is an error with a hint.

@@ -45,6 +45,7 @@ struct SchemaTests {
             ("contract", "properties/escalations/items", ConfigKeys.escalation),
             ("contract", "properties/penalties", ConfigKeys.penalties),
             ("contract", "properties/promises/additionalProperties", ConfigKeys.promise),
+            ("contract", "properties/pause_on/oneOf/1", ConfigKeys.pauseOn),
             ("contract", "properties/penalties/properties/promise_breach/oneOf/1", ConfigKeys.penalty),
             ("calendar", "", ConfigKeys.calendar),
             ("calendar", "properties/holidays/items/oneOf/1", ConfigKeys.holiday),

@@ -23,6 +23,8 @@ public final class Contract: Sendable {
     public let priorities: [PriorityTerms]
     /// Statuses that stop the resolution clock while the incident is in them.
     public let pauseOn: Set<String>
+    /// Statuses that stop the reaction clock while the incident is in them (none by default).
+    public let reactionPauseOn: Set<String>
     /// Warning thresholds below 100 %, ascending.
     public let warnAt: [Percentage]
     /// Escalation levels at 100 % or more, ascending.
@@ -47,7 +49,8 @@ public final class Contract: Sendable {
         calendar: BusinessCalendar,
         fee: Money, services: [String] = [], availability: AvailabilityTerms? = nil, priorities: [PriorityTerms],
         pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
-        penalties: PenaltyRules = PenaltyRules(), notify: [String] = [], promises: [String: PromiseTerms] = [:]
+        penalties: PenaltyRules = PenaltyRules(), notify: [String] = [], promises: [String: PromiseTerms] = [:],
+        reactionPauseOn: Set<String> = []
     ) {
         self.id = id
         self.customer = customer
@@ -59,6 +62,7 @@ public final class Contract: Sendable {
         self.availability = availability
         self.priorities = priorities
         self.pauseOn = pauseOn
+        self.reactionPauseOn = reactionPauseOn
         self.warnAt = warnAt
         self.escalations = escalations
         self.penalties = penalties

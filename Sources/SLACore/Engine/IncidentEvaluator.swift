@@ -272,6 +272,7 @@ struct IncidentState {
         reaction.start(at: open.runsFrom, target: terms?.reaction, calendar: calendar, priority: priority)
         resolution.start(at: open.runsFrom, target: terms?.resolution, calendar: calendar, priority: priority)
         if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
+        if let s = open.status, contract.reactionPauseOn.contains(s) { reaction.setRunning(false, at: open.time) }
         for (kind, every) in contract.recurringPromises { startPeriod(kind, every: every, at: open.time) }
     }
 
@@ -307,6 +308,9 @@ struct IncidentState {
                 workflowStatus = s
                 let running = !contract.pauseOn.contains(s)
                 if status == .open { resolution.setRunning(running, at: running ? e.pointee.runsFrom : e.pointee.time) }
+                // A stopped reaction clock (acknowledged) ignores it.
+                let reacting = !contract.reactionPauseOn.contains(s)
+                if status == .open { reaction.setRunning(reacting, at: reacting ? e.pointee.runsFrom : e.pointee.time) }
             }
             noteAssignment(e)
         case .resolved:
