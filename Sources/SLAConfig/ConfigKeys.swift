@@ -20,6 +20,8 @@ public enum ConfigKeys {
     public static let alertmanagerRule = ["match", "service", "service_label"]
     /// One window of `slad.yaml` `maintenance`.
     public static let maintenanceWindow = ["service", "from", "to"]
+    /// One of `slad.yaml` `teams`.
+    public static let team = ["notify", "lead"]
     /// A contract.
     public static var contract: [String] { ContractLoader.keys }
     /// A contract's `valid`.

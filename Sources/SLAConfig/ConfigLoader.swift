@@ -89,6 +89,8 @@ public struct SladConfiguration: Sendable {
     public var alertmanager: AlertmanagerConfig?
     /// Maintenance windows declared ahead (`maintenance:`), in start order.
     public var maintenance: [MaintenanceWindow] = []
+    /// Where each team's notifications go (`teams:`), by the team name events carry.
+    public var teams: [String: TeamRoute] = [:]
 }
 
 /// The `alertmanager:` section: where Alertmanager's webhook posts, and which alerts are which
@@ -197,7 +199,7 @@ public enum ConfigLoader {
 
     static let mainKeys = [
         "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports", "metrics",
-        "alertmanager", "maintenance",
+        "alertmanager", "maintenance", "teams",
     ]
 
     /// The `alertmanager:` section.
@@ -371,7 +373,7 @@ public enum ConfigLoader {
             calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
             allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow, control: main.control,
             sealAfter: main.sealAfter, metricsListen: main.metricsListen, alertmanager: main.alertmanager,
-            maintenance: main.maintenance)
+            maintenance: main.maintenance, teams: main.teams)
     }
 
     static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
@@ -401,6 +403,7 @@ public enum ConfigLoader {
         var metricsListen: (host: String, port: Int)?
         var alertmanager: AlertmanagerConfig?
         var maintenance: [MaintenanceWindow] = []
+        var teams: [String: TeamRoute] = [:]
     }
 
     /// slad.yaml (optional: defaults apply without it).
@@ -451,6 +454,13 @@ public enum ConfigLoader {
                 }
             }
             main.notifyTargets = targets
+        }
+        // After the webhooks: a team's routes name them.
+        for (team, value) in f["teams"]?.entries("teams by the name events carry") ?? [] {
+            guard let m = value.mapping(known: ConfigKeys.team, what: "{ notify, lead }") else { continue }
+            main.teams[team] = TeamRoute(
+                notify: m["notify"].flatMap { ContractLoader.checkTargets($0, main.notifyTargets) } ?? [],
+                lead: m["lead"].flatMap { ContractLoader.checkTargets($0, main.notifyTargets) } ?? [])
         }
         return main
     }

@@ -274,7 +274,12 @@ enum ContractLoader {
         var out: [String] = []
         for item in items {
             guard let name = item.string("a webhook name") else { continue }
-            if let known, !known.contains(name) {
+            if name.hasPrefix("@") {
+                // A role, resolved per incident through its team (`teams:` in slad.yaml).
+                if name != "@lead" {
+                    item.fail("'\(name)' is not a role", hint: "@lead: the lead of the team holding the incident")
+                }
+            } else if let known, !known.contains(name) {
                 item.fail(
                     "'\(name)' is not a webhook in slad.yaml",
                     hint: closest(to: name, in: known.sorted()).map { "did you mean '\($0)'?" }

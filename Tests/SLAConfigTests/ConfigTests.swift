@@ -304,6 +304,34 @@ struct ConfigTests {
             ])
     }
 
+    @Test(
+        "teams: routes by team name; an unknown webhook in a team and an unknown role in a contract are located errors")
+    func teams() throws {
+        let main = """
+            webhooks:
+              ops: { url: "http://127.0.0.1:9000/ops" }
+              lead: { url: "http://127.0.0.1:9000/lead" }
+            teams:
+              L2: { notify: [ops], lead: [lead] }
+            """
+        let contract = goodContract + "\nescalations: [{ at: \"100%\", notify: [\"@lead\", ops] }]\n"
+        let good = try ConfigFolder([
+            "slad.yaml": main, "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": contract,
+        ])
+        let loaded = try ConfigLoader.load(directory: good.url.path)
+        #expect(loaded.teams == ["L2": TeamRoute(notify: ["ops"], lead: ["lead"])])
+        #expect(loaded.contracts.first?.escalations.first?.notify == ["@lead", "ops"])
+        let bad = try ConfigFolder([
+            "slad.yaml": main + "\n  L3: { notify: [opz] }\n", "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": goodContract + "\nescalations: [{ at: \"100%\", notify: [\"@boss\"] }]\n",
+        ])
+        #expect(
+            bad.relativeErrors() == [
+                "slad.yaml:6:18: teams.L3.notify.[0]: 'opz' is not a webhook in slad.yaml; did you mean 'ops'?",
+                "contracts.d/good.yaml:7:38: escalations.[0].notify.[0]: '@boss' is not a role; @lead: the lead of the team holding the incident",
+            ])
+    }
+
     @Test("maintenance: windows declared ahead, in start order, as events with ids of their own")
     func maintenance() throws {
         let folder = try ConfigFolder([

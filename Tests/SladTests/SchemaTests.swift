@@ -37,6 +37,7 @@ struct SchemaTests {
             ("slad", "properties/alertmanager", ConfigKeys.alertmanager),
             ("slad", "properties/alertmanager/properties/services/items", ConfigKeys.alertmanagerRule),
             ("slad", "properties/maintenance/items", ConfigKeys.maintenanceWindow),
+            ("slad", "properties/teams/additionalProperties", ConfigKeys.team),
             ("contract", "", ConfigKeys.contract), ("contract", "properties/valid", ConfigKeys.validity),
             ("contract", "properties/fee", ConfigKeys.fee),
             ("contract", "properties/availability", ConfigKeys.availability),

@@ -16,6 +16,21 @@ public enum NotificationKind: String, Sendable, Codable, Hashable {
     }
 }
 
+/// Where a team's notifications go (`teams:` in slad.yaml): the team's own webhooks, and the
+/// webhooks of its lead, which an escalation reaches by naming the role `@lead`.
+public struct TeamRoute: Sendable, Hashable {
+    /// Webhooks that hear about the incidents the team holds.
+    public var notify: [String]
+    /// Webhooks of the team's lead.
+    public var lead: [String]
+
+    /// A route.
+    public init(notify: [String], lead: [String]) {
+        self.notify = notify
+        self.lead = lead
+    }
+}
+
 /// A warning, breach, escalation or retraction, with a stable identity so that
 /// receivers (and the outbox) drop duplicates.
 public struct SLANotification: Sendable, Hashable {
@@ -162,6 +177,9 @@ public struct LiveEngine: Sendable {
     private var breaches: [String: [String: SLANotification]] = [:]
     /// How long a breach decision waits for late events (seconds).
     public let allowedLateness: Int64
+    /// Routes by team: a notification also goes to the webhooks of the team holding the
+    /// incident when it is decided, and `@lead` in an escalation to that team's lead.
+    public var teams: [String: TeamRoute] = [:]
     /// Thresholds that came due longer ago than this (seconds) are history, not news:
     /// they are in verdicts and reports but not notified (e.g. when a log is first imported).
     public let catchUpWindow: Int64
@@ -540,6 +558,11 @@ public struct LiveEngine: Sendable {
         return c
     }
 
+    /// The team holding `incident`: the last team its events name, in their order.
+    private func team(of incident: String) -> String? {
+        engine.events(of: incident).sorted(by: SLAEvent.canonicalOrder).last { $0.team != nil }?.team
+    }
+
     /// The id of a breach whose plain id is `base`: a breach that comes back after its
     /// retraction (a late event stopped the clock in time, a reopen let it run out again) is
     /// news, so it takes `base/2`, `base/3`, … and is announced again.
@@ -562,7 +585,12 @@ public struct LiveEngine: Sendable {
         now: Int64
     ) -> SLANotification {
         let contract = engine.contracts[v.contract]
-        let notify = crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? [])
+        let route = teams.isEmpty ? nil : team(of: v.incident).flatMap { teams[$0] }
+        var notify: [String] = []
+        for name in crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? []) {
+            notify += name == "@lead" ? route?.lead ?? [] : [name]
+        }
+        for name in route?.notify ?? [] where !notify.contains(name) { notify.append(name) }
         let late = now - crossing.at.seconds * 1000 > (allowedLateness + 1) * 1000
         return SLANotification(
             id: id, kind: kind,

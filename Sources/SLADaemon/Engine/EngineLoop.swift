@@ -418,6 +418,7 @@ final class EngineLoop: @unchecked Sendable {
         let now = Instant(wallMilliseconds() / 1000)
         let moneyBefore = unsealedTotals(config.contracts, asOf: now)
         var batch = Batch()
+        ingest.live.teams = new.teams
         batch.notifications = ingest.live.replaceContracts(new.contracts, nowMilliseconds: wallMilliseconds())
         // Stored verdicts follow the new terms.
         ingest.recordVerdicts(of: ingest.live.engine.incidentIDs, into: &batch)

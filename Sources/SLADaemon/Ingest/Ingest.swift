@@ -24,6 +24,7 @@ struct Ingest {
         live = LiveEngine(
             engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
             allowedLateness: config.allowedLateness, catchUpWindow: config.catchUpWindow)
+        live.teams = config.teams
         sources = SourceSet(
             config.sources.map { source in
                 Self.source(
@@ -79,9 +80,11 @@ struct Ingest {
         // copies of every event at once (3.4 GB at the peak of a restart with 4 M events).
         try store.forEachEventRun { source, events in _ = engine.mark(events.map { (event: $0, source: source) }) }
         let now = wallMilliseconds()
+        let teams = live.teams
         live = LiveEngine(
             engine: engine, nowMilliseconds: now, allowedLateness: live.allowedLateness,
             catchUpWindow: live.catchUpWindow, emitted: try store.outbox())
+        live.teams = teams
         let saved = Dictionary(grouping: try store.offsets(), by: \.source)
         for i in sources.list.indices where sources.list[i].mapping == nil {
             sources.list[i] = Self.source(
