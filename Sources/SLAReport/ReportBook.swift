@@ -102,15 +102,7 @@ public struct ReportBook: Sendable {
             c.zone.startOfDay(month.next.firstDay).seconds + sealAfter <= asOf.seconds
         }
         for c in contracts {
-            let start: YearMonth
-            if let month = lastSealed[c.id].flatMap({ YearMonth(parsing: $0)?.next }) {
-                start = month
-            } else if let first = try store.firstIncident(contract: c.id) {
-                start = c.month(of: first)
-            } else {
-                continue
-            }
-            guard due(c, start) else { continue }
+            guard let start = try firstUnsealedMonth(c, lastSealed: lastSealed), due(c, start) else { continue }
             var sealed = try store.sealedReports(contract: c.id)
             // Each month sealed carries the corrections of the sealed months before it, so each
             // of those is computed again; once while no batch is committed (sealing writes no
@@ -149,6 +141,13 @@ public struct ReportBook: Sendable {
             }
         }
         return (done, false)
+    }
+
+    /// The first month of `c` not sealed: the one after its last sealed month (`lastSealed`, from
+    /// ``SLAStore/lastSealedMonths()``), else the month of its first incident; nil when it has none.
+    func firstUnsealedMonth(_ c: Contract, lastSealed: [String: String]) throws -> YearMonth? {
+        if let month = lastSealed[c.id].flatMap({ YearMonth(parsing: $0)?.next }) { return month }
+        return try store.firstIncident(contract: c.id).map(c.month(of:))
     }
 
     /// The earliest instant (Unix ms) after `now` at which a month's grace ends for some contract:

@@ -10,14 +10,7 @@ extension ReportBook {
         let services = try contracts.isEmpty ? [] : store.serviceEvents()
         var out: [UnsealedTotal] = []
         for c in contracts {
-            let start: YearMonth
-            if let month = lastSealed[c.id].flatMap({ YearMonth(parsing: $0)?.next }) {
-                start = month
-            } else if let first = try store.firstIncident(contract: c.id) {
-                start = c.month(of: first)
-            } else {
-                continue
-            }
+            guard let start = try firstUnsealedMonth(c, lastSealed: lastSealed) else { continue }
             let current = c.month(of: asOf)
             var month = start
             while month < current {
