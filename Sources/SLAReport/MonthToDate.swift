@@ -11,11 +11,9 @@ extension ReportBook {
         let services = try valid.isEmpty ? [] : store.serviceEvents()
         return try valid.map { c in
             let month = c.month(of: asOf)
-            let s = try statement(c, month: month, asOf: asOf, services: services)
-            let mine = Set(c.services)
-            let timeline = ServiceTimeline.build(
-                from: services.filter { $0.service.map(mine.contains) ?? false }, asOf: asOf
-            ).0
+            // One timeline for the statement and the budget.
+            let timeline = Self.timeline(of: c, services: services, asOf: asOf)
+            let s = try statement(c, month: month, asOf: asOf, timeline: timeline)
             return MonthToDate(
                 contract: c.id, month: month.description, asOf: ISO8601.format(asOf, in: c.zone),
                 currency: c.currency.code, penaltiesMinor: s.total.minorUnits, penalties: s.total.amountText,

@@ -202,6 +202,19 @@ public struct ReportBook: Sendable {
 
     /// The statement of one contract and month from stored verdicts advanced to `asOf`.
     func statement(_ c: Contract, month: YearMonth, asOf: Instant, services: [SLAEvent]) throws -> MonthlyStatement {
+        try statement(c, month: month, asOf: asOf, timeline: Self.timeline(of: c, services: services, asOf: asOf))
+    }
+
+    /// The outages and maintenance of `c`'s services among `services`, as of `asOf`.
+    static func timeline(of c: Contract, services: [SLAEvent], asOf: Instant) -> ServiceTimeline {
+        let mine = Set(c.services)
+        return ServiceTimeline.build(from: services.filter { $0.service.map(mine.contains) ?? false }, asOf: asOf).0
+    }
+
+    /// ``statement(_:month:asOf:services:)`` with the contract's service timeline already built.
+    func statement(_ c: Contract, month: YearMonth, asOf: Instant, timeline: ServiceTimeline) throws
+        -> MonthlyStatement
+    {
         let start = c.zone.startOfDay(month.firstDay)
         let end = c.zone.startOfDay(month.next.firstDay)
         // One part per core: the store reads a large month in as many ranges at once.
@@ -217,10 +230,6 @@ public struct ReportBook: Sendable {
         Halves.each(&parts) { $0.orderLines() }
         var tally = parts[0]
         for part in parts.dropFirst() { tally.merge(part) }
-        let mine = Set(c.services)
-        let timeline = ServiceTimeline.build(
-            from: services.filter { $0.service.map(mine.contains) ?? false }, asOf: asOf
-        ).0
         return tally.statement(services: timeline, asOf: asOf)
     }
 

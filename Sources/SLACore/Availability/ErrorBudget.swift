@@ -75,13 +75,13 @@ public struct ErrorBudget: Sendable, Hashable {
         let start = max(monthStart, validity.start ?? monthStart).seconds
         let end = max(start, min(monthEnd, validity.end ?? monthEnd).seconds)
         let now = min(max(asOf.seconds, start), end)
-        let maintenance =
-            terms.excludeMaintenance
-            ? services.maintenance(of: contract.services).clamped(to: start..<end) : IntervalSet()
+        // The unions over the contract's services, made once for the month and every window.
+        let excludedAll = terms.excludeMaintenance ? services.maintenance(of: contract.services) : IntervalSet()
+        let downAll = services.downtime(of: contract.services)
+        let maintenance = excludedAll.clamped(to: start..<end)
         let monthSeconds = IntervalSet([start..<end]).subtracting(maintenance).measure(with: calendar)
         let elapsed = IntervalSet([start..<now]).subtracting(maintenance).measure(with: calendar)
-        let spent = services.downtime(of: contract.services).clamped(to: start..<now).subtracting(maintenance)
-            .measure(with: calendar)
+        let spent = downAll.clamped(to: start..<now).subtracting(maintenance).measure(with: calendar)
         let counting =
             asOf.seconds >= start && asOf.seconds < end && calendar.isWorking(at: asOf)
             && !(terms.excludeMaintenance && services.isInMaintenance(contract.services, at: asOf))
@@ -94,10 +94,8 @@ public struct ErrorBudget: Sendable, Hashable {
                 // The windows run back across the month's start: a burn does not stop at midnight.
                 let from = max(validity.start?.seconds ?? .min, asOf.seconds - length)
                 let window = from..<max(from, min(asOf.seconds, validity.end?.seconds ?? .max))
-                let excluded =
-                    terms.excludeMaintenance
-                    ? services.maintenance(of: contract.services).clamped(to: window) : IntervalSet()
-                let down = services.downtime(of: contract.services).clamped(to: window).subtracting(excluded)
+                let excluded = excludedAll.clamped(to: window)
+                let down = downAll.clamped(to: window).subtracting(excluded)
                 let measured = down.measure(with: calendar)
                 return Window(
                     length: length, down: measured,
@@ -132,7 +130,12 @@ public struct BurnAlert: Sendable, Hashable {
     public var severity: String
 
     /// The rate as text, `14.4`.
-    public var rate: String { rateTenths % 10 == 0 ? "\(rateTenths / 10)" : "\(rateTenths / 10).\(rateTenths % 10)" }
+    public var rate: String { Self.rateText(tenths: rateTenths) }
+
+    /// A rate in tenths as text: 144 → `14.4`, 60 → `6`.
+    public static func rateText(tenths: Int64) -> String {
+        tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+    }
 
     /// 2 % of a 30-day budget in 1 h, 5 % in 6 h (page); 10 % in 1 d, 10 % in 3 d (ticket).
     public static let all = [
