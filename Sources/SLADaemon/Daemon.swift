@@ -172,30 +172,29 @@ public enum Daemon {
                 "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
         }
         var servers = [server]
+        // The TCP listeners: what each serves, its setting, address, route, largest body and token.
+        typealias Listener = (
+            what: String, setting: String, listen: (host: String, port: Int), route: String, body: Int, token: String?
+        )
+        var listeners: [Listener] = []
         if let listen = config.metricsListen {
-            do {
-                servers.append(
-                    try await ControlEndpoint.serveMetrics(
-                        loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: listen.host,
-                        port: listen.port))
-            } catch {
-                for s in servers { await s.stop() }
-                throw DaemonError(
-                    "slad: cannot serve metrics (metrics.listen)",
-                    ["listen": "\(listen.host):\(listen.port)", "error": "\(error)"])
-            }
+            listeners.append(("metrics", "metrics.listen", listen, "metrics", 0, nil))
         }
-        if let alertmanager = config.alertmanager, let listen = alertmanager.listen {
+        if let a = config.alertmanager, let listen = a.listen {
+            listeners.append(
+                ("Alertmanager's webhook", "alertmanager.listen", listen, "alertmanager", 4 << 20, a.token))
+        }
+        for l in listeners {
             do {
                 servers.append(
-                    try await ControlEndpoint.serveAlertmanager(
-                        loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: listen.host,
-                        port: listen.port, token: alertmanager.token))
+                    try await ControlEndpoint.serveTCP(
+                        loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: l.listen.host,
+                        port: l.listen.port, route: l.route, maxBodyBytes: l.body, token: l.token))
             } catch {
                 for s in servers { await s.stop() }
                 throw DaemonError(
-                    "slad: cannot serve Alertmanager's webhook (alertmanager.listen)",
-                    ["listen": "\(listen.host):\(listen.port)", "error": "\(error)"])
+                    "slad: cannot serve \(l.what) (\(l.setting))",
+                    ["listen": "\(l.listen.host):\(l.listen.port)", "error": "\(error)"])
             }
         }
         return (loop, caughtUp, servers)

@@ -32,10 +32,7 @@ public enum NotificationText {
     public static func duration(_ seconds: Int64) -> String { formatSeconds(max(0, seconds)) }
 
     /// A burn rate carried as a percentage (1440 % → `14.4`).
-    public static func burnRate(_ p: Percentage) -> String {
-        let tenths = p.millionths / 100_000
-        return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
-    }
+    public static func burnRate(_ p: Percentage) -> String { BurnAlert.rateText(tenths: p.millionths / 100_000) }
 
     /// An instant in UTC, ISO 8601 with `Z`.
     public static func utc(_ instant: Instant) -> String { ISO8601.format(instant, in: .utc) }

@@ -77,7 +77,7 @@ public struct AlertmanagerMapping: Sendable, Hashable {
                     SLAEvent(
                         id: "alertmanager:\(service):down:\(since.seconds)", time: since, type: .serviceDown,
                         service: service))
-            } else if let until = group.compactMap({ $0.endsAt ?? nil }).max() {
+            } else if let until = group.compactMap(\.endsAt).max() {
                 events.append(
                     SLAEvent(
                         id: "alertmanager:\(service):up:\(until.seconds)", time: until, type: .serviceUp,

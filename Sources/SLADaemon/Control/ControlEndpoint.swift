@@ -47,35 +47,19 @@ enum ControlEndpoint {
         return server
     }
 
-    /// The Prometheus listener of `metrics.listen`: `/metrics` over TCP to anyone, nothing else.
-    static func serveMetrics(loop: EngineLoop, reader: SLAStore, host: String, port: Int) async throws
-        -> ControlServer
-    {
+    /// A TCP listener serving one route to anyone who connects, with no peer credentials to
+    /// ask: `/metrics` for Prometheus (`metrics.listen`, no body), `POST /v1/alertmanager` for
+    /// Alertmanager (`alertmanager.listen`, with its bearer token when one is configured).
+    static func serveTCP(
+        loop: EngineLoop, reader: SLAStore, host: String, port: Int, route: String, maxBodyBytes: Int,
+        token: String? = nil
+    ) async throws -> ControlServer {
         var policy = AccessPolicy(daemonUID: geteuid(), statusGID: nil, adminGID: nil)
-        policy.openRoutes = ["metrics"]
-        var limits = ControlLimits()
-        limits.maxConnections = 64
-        limits.maxBodyBytes = 0
-        let metrics = loop.metrics
-        let server = ControlServer(
-            policy: policy, limits: limits,
-            responder: SladResponder(board: loop.board, mailbox: loop.mailbox, metrics: metrics, reader: reader),
-            observe: { route, status in metrics.answered(route: route, status: status) })
-        try await server.bind(host: host, port: port)
-        return server
-    }
-
-    /// The Alertmanager listener of `alertmanager.listen`: `POST /v1/alertmanager` only, with the
-    /// bearer token when one is configured.
-    static func serveAlertmanager(loop: EngineLoop, reader: SLAStore, host: String, port: Int, token: String?)
-        async throws -> ControlServer
-    {
-        var policy = AccessPolicy(daemonUID: geteuid(), statusGID: nil, adminGID: nil)
-        policy.openRoutes = ["alertmanager"]
+        policy.openRoutes = [route]
         policy.bearerToken = token
         var limits = ControlLimits()
         limits.maxConnections = 64
-        limits.maxBodyBytes = 4 << 20
+        limits.maxBodyBytes = maxBodyBytes
         let metrics = loop.metrics
         let server = ControlServer(
             policy: policy, limits: limits,

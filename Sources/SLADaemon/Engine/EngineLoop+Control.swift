@@ -187,11 +187,7 @@ extension EngineLoop {
 
     /// Applies `events` as one batch of `source` and waits for its commit; nil when the store fails.
     private func commit(_ events: [SLAEvent], source: String) -> EventsResult? {
-        var batch = Batch()
-        // The source's counters exist before apply adds its events, duplicates and conflicts.
-        batch.stats[source] = SourceStats()
-        batch.stats[source]!.lines = events.count
-        ingest.apply(events.map { ($0, source) }, to: &batch)
+        var batch = applied(events, source: source)
         let accepted = batch.events.count
         submit(&batch)
         committer.drain()

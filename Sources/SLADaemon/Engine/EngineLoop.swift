@@ -226,14 +226,22 @@ final class EngineLoop: @unchecked Sendable {
             !maintenanceEntered.contains($0[0].id)
         }
         guard !due.isEmpty else { return }
-        var batch = Batch()
-        batch.stats["config"] = SourceStats()
-        batch.stats["config"]!.lines = due.count * 2
-        ingest.apply(due.joined().map { ($0, "config") }, to: &batch)
+        var batch = applied(Array(due.joined()), source: "config")
         let entered = batch.events.count
         submit(&batch)
         for events in due { maintenanceEntered.insert(events[0].id) }
         if entered > 0 { logger.note("slad: declared maintenance entered", ["events": String(entered)]) }
+    }
+
+    /// A batch of `events` applied to the engine as lines of `source` (pushed, Alertmanager,
+    /// declared maintenance): new events, duplicates and conflicts counted under that source.
+    func applied(_ events: [SLAEvent], source: String) -> Batch {
+        var batch = Batch()
+        // The source's counters exist before apply adds its events, duplicates and conflicts.
+        batch.stats[source] = SourceStats()
+        batch.stats[source]!.lines = events.count
+        ingest.apply(events.map { ($0, source) }, to: &batch)
+        return batch
     }
 
     /// Applies the next batch of the sources, if there is one; false when nothing was read.
