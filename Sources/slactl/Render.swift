@@ -1,7 +1,6 @@
 import Foundation
 import SLAAPI
 import SLACore
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -86,22 +85,11 @@ enum Render {
             ? .utc : ZoneRules(timeZone: current)
     }()
 
-    /// Zone rules by name, built once each (building them scans the zone's history).
-    static let zones = Mutex<[String: ZoneRules]>([:])
-
-    static func rules(_ name: String) -> ZoneRules? {
-        if let known = zones.withLock({ $0[name] }) { return known }
-        guard let tz = TimeZone(identifier: name) else { return nil }
-        let made = name == "UTC" ? ZoneRules.utc : ZoneRules(timeZone: tz)
-        zones.withLock { $0[name] = made }
-        return made
-    }
-
     /// An API time (UTC) in `TZ` when set, else in the contract's zone `contractZone`, else the system's.
     static func time(_ iso: String?, zone contractZone: String? = nil) -> String {
         guard let iso else { return "-" }
         guard let parsed = ISO8601.parse(iso), parsed.offset != nil else { return iso }
-        let zone = chosenZone ?? contractZone.flatMap(rules) ?? local
+        let zone = chosenZone ?? contractZone.flatMap { ZoneCache.rules(for: $0) } ?? local
         return ISO8601.format(parsed.instant(in: .utc), in: zone)
     }
 
