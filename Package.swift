@@ -38,7 +38,9 @@ let package = Package(
         .plugin(name: "BuildVersion", capability: .buildTool()),
         .target(
             name: "SLAConfig",
-            dependencies: ["SLACore", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "SLACore", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "SLAIngest", dependencies: ["SLACore"], swiftSettings: strict),

@@ -24,6 +24,8 @@ public enum ConfigKeys {
     public static let team = ["notify", "lead"]
     /// A contract.
     public static var contract: [String] { ContractLoader.keys }
+    /// One of a contract's `versions`.
+    public static var contractVersion: [String] { ContractLoader.versionKeys }
     /// A contract's `valid`.
     public static let validity = ["from", "to"]
     /// A contract's `fee`.

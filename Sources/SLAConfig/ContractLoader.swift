@@ -1,11 +1,21 @@
+import Crypto
+import Foundation
 import SLACore
+import Yams
 
 /// Loads `contracts.d/*.yaml` into resolved contracts.
 enum ContractLoader {
     static let keys = [
         "id", "customer", "valid", "calendar", "timezone", "fee", "services", "availability", "priorities", "pause_on",
-        "warn_at", "escalations", "penalties", "notify", "promises",
+        "warn_at", "escalations", "penalties", "notify", "promises", "version", "versions",
     ]
+    /// What a later version may change: the terms. The id, validity and time zone belong to the
+    /// contract as a whole.
+    static let versionTerms = [
+        "customer", "calendar", "fee", "services", "availability", "priorities", "pause_on", "warn_at", "escalations",
+        "penalties", "notify", "promises",
+    ]
+    static let versionKeys = ["version", "effective", "applies_to_open"] + versionTerms
 
     /// Resolves a calendar name (`24x7` is built in) in the zone of the contract.
     typealias CalendarLookup = (_ name: String, _ zone: ZoneRules?) -> BusinessCalendar?
@@ -17,6 +27,81 @@ enum ContractLoader {
         guard let f = root.mapping(known: keys, what: "a contract (id, customer, calendar, fee, priorities, …)") else {
             return nil
         }
+        let before = root.diagnostics.count
+        let name = f["version"]?.identifier("a version name") ?? "1"
+        guard
+            let first = terms(
+                f, calendars: calendars, calendarNames: calendarNames, notifyTargets: notifyTargets,
+                version: (name, nil, false)),
+            root.diagnostics.count == before
+        else { return nil }
+        // Each later version is the one before it with the terms it writes replaced.
+        var later: [Contract] = []
+        var merged = f
+        merged.values["versions"] = nil
+        merged.values["version"] = nil
+        var names: Set<String> = [name]
+        for item in f["versions"]?.list("a list of { version, effective, applies_to_open, terms… }") ?? [] {
+            guard let v = item.mapping(known: versionKeys, what: "{ version, effective, applies_to_open, terms… }"),
+                let versionName = v.required("version")?.identifier("a version name"),
+                let effectiveValue = v.required("effective", hint: "the instant it takes effect, e.g. 2027-01-01")
+            else { return nil }
+            if !names.insert(versionName).inserted {
+                v["version"]!.fail("version '\(versionName)' is written twice")
+                return nil
+            }
+            guard let effective = self.effective(effectiveValue, zone: first.zone) else { return nil }
+            let previous = later.last ?? first
+            if let p = previous.effective, effective <= p {
+                effectiveValue.fail("a version takes effect after the one before it (\(previous.version))")
+                return nil
+            }
+            for key in v.order where versionTerms.contains(key) {
+                merged.values[key] = v[key]
+                if !merged.order.contains(key) { merged.order.append(key) }
+            }
+            let appliesToOpen = v["applies_to_open"]?.bool() ?? false
+            guard
+                let next = terms(
+                    merged, calendars: calendars, calendarNames: calendarNames, notifyTargets: notifyTargets,
+                    version: (versionName, effective, appliesToOpen)),
+                root.diagnostics.count == before
+            else { return nil }
+            if next.zone != first.zone {
+                item.fail(
+                    "version \(versionName) is in \(next.zone.identifier), the contract in \(first.zone.identifier)",
+                    hint: "a contract keeps its time zone (its months); a new zone is a new contract")
+                return nil
+            }
+            if next.currency != first.currency {
+                item.fail(
+                    "version \(versionName) charges \(next.currency.code), the contract \(first.currency.code)",
+                    hint: "a contract keeps its currency; a new currency is a new contract")
+                return nil
+            }
+            later.append(next)
+        }
+        return later.isEmpty ? first : first.with(laterVersions: later)
+    }
+
+    /// `effective:` of a version: a day (from its start) or a local date and time, in the
+    /// contract's zone.
+    static func effective(_ value: YAMLValue, zone: ZoneRules) -> Instant? {
+        guard let text = value.string("a date or a local date and time") else { return nil }
+        if let d = LocalDate(parsing: text) { return zone.startOfDay(d) }
+        if let p = ISO8601.parse(text), p.offset == nil { return p.instant(in: zone) }
+        value.fail(
+            "'\(text)' is not a date or a local date and time",
+            hint: "e.g. 2027-01-01 or 2027-01-01T08:00 (in the contract's zone)")
+        return nil
+    }
+
+    /// The terms of one version written in `f`; nil when they have errors (reported).
+    static func terms(
+        _ f: Fields, calendars: @escaping CalendarLookup, calendarNames: [String], notifyTargets: Set<String>?,
+        version: (name: String, effective: Instant?, appliesToOpen: Bool)
+    ) -> Contract? {
+        let root = f.parent
         let before = root.diagnostics.count
         let id = f.required("id")?.identifier("a contract id")
         let customer = f.required("customer")?.string("the customer's name")
@@ -81,7 +166,53 @@ enum ContractLoader {
             services: services, availability: availability, priorities: priorities, pauseOn: pauseOn,
             warnAt: warnAt.sorted(),
             escalations: escalations.sorted { $0.at < $1.at }, penalties: penalties, notify: notify,
-            promises: promises, reactionPauseOn: reactionPauseOn)
+            promises: promises, reactionPauseOn: reactionPauseOn, version: version.name,
+            versionHash: hash(f, version: version), effective: version.effective,
+            appliesToOpen: version.appliesToOpen)
+    }
+
+    /// SHA-256 (hex) of a version's terms as written: the mapping with its keys in order (so
+    /// that comments, layout and key order do not count), then its name, start and reach.
+    static func hash(_ f: Fields, version: (name: String, effective: Instant?, appliesToOpen: Bool)) -> String {
+        var text = ""
+        func write(_ node: Node) {
+            switch node {
+            case .scalar(let s):
+                text +=
+                    "\""
+                    + s.string.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            case .sequence(let items):
+                text += "["
+                for (k, item) in items.enumerated() {
+                    if k > 0 { text += "," }
+                    write(item)
+                }
+                text += "]"
+            case .mapping(let map):
+                text += "{"
+                let pairs = map.map { ($0.key.string ?? "", $0.value) }.sorted { $0.0 < $1.0 }
+                for (k, pair) in pairs.enumerated() {
+                    if k > 0 { text += "," }
+                    write(.scalar(.init(pair.0)))
+                    text += ":"
+                    write(pair.1)
+                }
+                text += "}"
+            case .alias: text += "*"
+            }
+        }
+        text += "{"
+        // The versions that follow, and the name (written below), are not this version's terms.
+        for (k, key) in f.values.keys.filter({ $0 != "versions" && $0 != "version" }).sorted().enumerated() {
+            if k > 0 { text += "," }
+            write(.scalar(.init(key)))
+            text += ":"
+            write(f.values[key]!.node)
+        }
+        text += "}\nversion=\(version.name)\neffective=\(version.effective.map { String($0.seconds) } ?? "-")"
+        text += "\napplies_to_open=\(version.appliesToOpen)\n"
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Calendar names of one contract resolved in its zone; an unknown name is an error with a hint.

@@ -8,6 +8,7 @@ public enum ReplayRenderer {
     /// One fact per line, stable wording: the form docs/semantics.md scenarios assert on.
     public static func lines(_ result: ReplayResult, contracts: [Contract]) -> String {
         let zones = Dictionary(contracts.map { ($0.id, $0.zone) }, uniquingKeysWith: { a, _ in a })
+        let versioned = Set(contracts.filter { !$0.laterVersions.isEmpty }.map(\.id))
         var out: [String] = []
         for v in result.incidents {
             let zone = zones[v.contract] ?? .utc
@@ -40,6 +41,7 @@ public enum ReplayRenderer {
             for b in s.breaches {
                 out.append(
                     "\(head) breach \(b.incident) \(b.metric) \(b.priority) target=\(formatSeconds(b.target)) actual=\(formatSeconds(b.actual)) over=\(formatSeconds(b.overBy)) amount=\(b.amount) rule=\(b.rule)"
+                        + (versioned.contains(s.contract) ? " version=\(b.version)" : "")
                 )
             }
             out.append(

@@ -40,6 +40,7 @@ struct SchemaTests {
             ("slad", "properties/teams/additionalProperties", ConfigKeys.team),
             ("contract", "", ConfigKeys.contract), ("contract", "properties/valid", ConfigKeys.validity),
             ("contract", "properties/fee", ConfigKeys.fee),
+            ("contract", "properties/versions/items", ConfigKeys.contractVersion),
             ("contract", "properties/availability", ConfigKeys.availability),
             ("contract", "properties/availability/properties/credits/items", ConfigKeys.creditTier),
             ("contract", "properties/priorities/additionalProperties", ConfigKeys.priority),

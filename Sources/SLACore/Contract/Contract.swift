@@ -42,6 +42,19 @@ public final class Contract: Sendable {
     public let promises: [String: PromiseTerms]
     /// The thresholds of each entry of ``promises``, made once.
     let promiseThresholdTable: [String: [Threshold]]
+    /// This version's name (`version:` in the contract file; `1` when it has none).
+    public let version: String
+    /// SHA-256 (hex) of this version's terms as written, so that a report names exactly what
+    /// judged it; empty for a contract built in code.
+    public let versionHash: String
+    /// When this version takes effect; nil for the first version, in force from the start.
+    public let effective: Instant?
+    /// Whether this version also judges incidents already open at ``effective``, from that
+    /// instant on (their elapsed time kept); otherwise they stay under the version they opened in.
+    public let appliesToOpen: Bool
+    /// The versions after this one, in effective order; empty on those versions themselves.
+    /// The first version stands for the contract: the engine and the reports look it up by id.
+    public let laterVersions: [Contract]
 
     /// Creates a resolved contract.
     public init(
@@ -50,7 +63,8 @@ public final class Contract: Sendable {
         fee: Money, services: [String] = [], availability: AvailabilityTerms? = nil, priorities: [PriorityTerms],
         pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
         penalties: PenaltyRules = PenaltyRules(), notify: [String] = [], promises: [String: PromiseTerms] = [:],
-        reactionPauseOn: Set<String> = []
+        reactionPauseOn: Set<String> = [], version: String = "1", versionHash: String = "", effective: Instant? = nil,
+        appliesToOpen: Bool = false, laterVersions: [Contract] = []
     ) {
         self.id = id
         self.customer = customer
@@ -70,6 +84,49 @@ public final class Contract: Sendable {
         thresholds = Self.thresholds(warnAt: warnAt, escalations: escalations)
         self.promises = promises
         promiseThresholdTable = promises.mapValues { Self.thresholds(warnAt: $0.warnAt, escalations: $0.escalations) }
+        self.version = version
+        self.versionHash = versionHash
+        self.effective = effective
+        self.appliesToOpen = appliesToOpen
+        self.laterVersions = laterVersions
+    }
+
+    /// This contract with `later` as its later versions.
+    public func with(laterVersions later: [Contract]) -> Contract {
+        Contract(
+            id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
+            services: services, availability: availability, priorities: priorities, pauseOn: pauseOn, warnAt: warnAt,
+            escalations: escalations, penalties: penalties, notify: notify, promises: promises,
+            reactionPauseOn: reactionPauseOn, version: version, versionHash: versionHash, effective: effective,
+            appliesToOpen: appliesToOpen, laterVersions: later)
+    }
+
+    /// Every version, the first (this one) included, in effective order.
+    public var versions: [Contract] { [self] + laterVersions }
+
+    /// The version in force at `instant`: the last one in effect by then (the first before any).
+    public func version(at instant: Instant) -> Contract {
+        laterVersions.last { $0.effective! <= instant } ?? self
+    }
+
+    /// The version that judges an incident opened at `openedAt` at the instant `at`: the one in
+    /// force at its opening, replaced by each later version that applies to open incidents once
+    /// that version has taken effect.
+    public func judging(openedAt: Instant, at: Instant) -> Contract {
+        var v = version(at: openedAt)
+        for w in laterVersions where w.appliesToOpen && w.effective! > openedAt && w.effective! <= at { v = w }
+        return v
+    }
+
+    /// The versions that take over an incident opened at `openedAt` while it is open, in order.
+    func takeovers(openedAt: Instant) -> ArraySlice<Contract> {
+        laterVersions.filter { $0.appliesToOpen && $0.effective! > openedAt }[...]
+    }
+
+    /// The terms of a whole month (fee, availability, cap): those of the version in force at
+    /// the month's first instant, in the contract zone.
+    public func monthTerms(_ month: YearMonth) -> Contract {
+        laterVersions.isEmpty ? self : version(at: zone.startOfDay(month.firstDay))
     }
 
     static func thresholds(warnAt: [Percentage], escalations: [Escalation]) -> [Threshold] {
@@ -124,8 +181,10 @@ public final class Contract: Sendable {
 
     /// The calendar named `id` among those the contract's clocks count in.
     public func calendar(id: String) -> BusinessCalendar? {
-        if calendar.id == id { return calendar }
-        if let terms = priorities.first(where: { $0.calendar.id == id }) { return terms.calendar }
+        for v in versions {
+            if v.calendar.id == id { return v.calendar }
+            if let terms = v.priorities.first(where: { $0.calendar.id == id }) { return terms.calendar }
+        }
         return id == "24x7" ? .twentyFourSeven(zone: zone) : nil
     }
 

@@ -23,6 +23,8 @@ public struct Explanation: Sendable {
         public var cause: String
         /// The working time it counted, stretch by stretch of the calendar.
         public var intervals: [(from: Instant, to: Instant)]
+        /// The contract version in force.
+        public var version: String
     }
 
     /// A threshold of a clock: passed at `at`, or due then if the clock keeps running.
@@ -55,6 +57,10 @@ public struct Explanation: Sendable {
         public var rule: String
         /// The amount.
         public var amount: Money
+        /// The contract version whose penalties apply: the one judging the incident at the breach.
+        public var version: String
+        /// That version's content hash.
+        public var versionHash: String
     }
 
     /// One clock.
@@ -95,21 +101,33 @@ extension IncidentEvaluator {
         // state (running, paused, stopped), priority, target or calendar begins a stretch.
         var state = IncidentState(open: sorted[openIndex], priority: priority, contract: contract)
         var marks: [Metric: [Mark]] = [:]
-        func note(_ e: SLAEvent) {
+        func note(_ time: Instant, _ cause: String) {
             for (metric, track) in [(Metric.reaction, state.reaction), (.resolution, state.resolution)] {
                 guard let last = track.phases.last else { continue }
                 let mark = Mark(
-                    from: e.time, state: track.isStopped ? "stopped" : (last.running ? "running" : "paused"),
-                    priority: last.priority, target: last.target, calendar: last.calendar, cause: e)
+                    from: time, state: track.isStopped ? "stopped" : (last.running ? "running" : "paused"),
+                    priority: last.priority, target: last.target, calendar: last.calendar, cause: cause,
+                    version: state.contract.version)
                 if let previous = marks[metric]?.last, previous.same(as: mark) { continue }
                 marks[metric, default: []].append(mark)
             }
         }
-        note(sorted[openIndex])
-        for e in sorted[(openIndex + 1)...] {
-            _ = withUnsafePointer(to: e) { state.apply($0) }
-            note(e)
+        /// Each version that takes the incident over by `t` begins a stretch of its own.
+        var pending = contract.takeovers(openedAt: sorted[openIndex].time)
+        func takeOver(until t: Instant) {
+            while let v = pending.first, let at = v.effective, at <= t {
+                pending.removeFirst()
+                state.takeOver(until: at)
+                if state.contract === v { note(at, "contract version \(v.version) took effect") }
+            }
         }
+        note(sorted[openIndex].time, Self.cause(sorted[openIndex]))
+        for e in sorted[(openIndex + 1)...] {
+            takeOver(until: e.time)
+            _ = withUnsafePointer(to: e) { state.apply($0) }
+            note(e.time, Self.cause(e))
+        }
+        takeOver(until: verdict.asOf)
         let clocks = verdict.clocks.map { clock -> Explanation.Clock in
             let stretches: [Explanation.Stretch]
             switch clock.metric {
@@ -123,7 +141,7 @@ extension IncidentEvaluator {
                     Explanation.Stretch(
                         from: start, to: end, state: "running", priority: clock.priority, target: clock.target,
                         calendar: "24x7", counted: clock.elapsed, cause: "promise.made",
-                        intervals: [(start, end ?? max(start, verdict.asOf))])
+                        intervals: [(start, end ?? max(start, verdict.asOf))], version: state.contract.version)
                 ]
             }
             let passed = clock.crossings.map {
@@ -137,11 +155,13 @@ extension IncidentEvaluator {
             var penalty: Explanation.Penalty?
             if let breach = clock.breach {
                 let hours = (max(0, clock.elapsed - breach.target) + 3599) / 3600
+                let judge = contract.judging(openedAt: verdict.openedAt, at: breach.at)
                 let price = StatementBuilder.price(
-                    clock.metric, priority: breach.priority, hours: hours, contract: contract)
+                    clock.metric, priority: breach.priority, hours: hours, contract: judge)
                 penalty = Explanation.Penalty(
                     breachedAt: breach.at, month: contract.month(of: breach.at), priority: breach.priority,
-                    target: breach.target, elapsed: clock.elapsed, hours: hours, rule: price.rule, amount: price.amount)
+                    target: breach.target, elapsed: clock.elapsed, hours: hours, rule: price.rule, amount: price.amount,
+                    version: judge.version, versionHash: judge.versionHash)
             }
             return Explanation.Clock(
                 metric: clock.metric, verdict: clock, stretches: stretches, thresholds: passed + upcoming,
@@ -157,11 +177,21 @@ extension IncidentEvaluator {
         var priority: String
         var target: Int64?
         var calendar: BusinessCalendar
-        var cause: SLAEvent
+        var cause: String
+        var version: String
 
         func same(as other: Mark) -> Bool {
-            (state, priority, target, calendar.id) == (other.state, other.priority, other.target, other.calendar.id)
+            (state, priority, target, calendar.id, version)
+                == (other.state, other.priority, other.target, other.calendar.id, other.version)
         }
+    }
+
+    /// What an event did, as a stretch's cause: `TYPE ID` and the status or priority it set.
+    private static func cause(_ e: SLAEvent) -> String {
+        var because = "\(e.type.rawValue) \(e.id)"
+        if let s = e.status { because += " status=\(s)" }
+        if e.type == .updated, let p = e.priority { because += " priority=\(p)" }
+        return because
     }
 
     /// A clock's marks as stretches; one that lasted no time (several changes in one second)
@@ -173,13 +203,10 @@ extension IncidentEvaluator {
             if let end, end <= mark.from { return nil }
             let counts = mark.state == "running" && mark.target != nil
             let intervals = counts ? mark.calendar.workingIntervals(from: mark.from, to: end ?? asOf) : []
-            var because = "\(mark.cause.type.rawValue) \(mark.cause.id)"
-            if let s = mark.cause.status { because += " status=\(s)" }
-            if mark.cause.type == .updated, let p = mark.cause.priority { because += " priority=\(p)" }
             return Explanation.Stretch(
                 from: mark.from, to: end, state: mark.state, priority: mark.priority, target: mark.target,
                 calendar: mark.calendar.id, counted: intervals.reduce(0) { $0 + $1.to.seconds - $1.from.seconds },
-                cause: because, intervals: intervals)
+                cause: mark.cause, intervals: intervals, version: mark.version)
         }
     }
 }

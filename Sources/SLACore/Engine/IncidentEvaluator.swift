@@ -207,9 +207,11 @@ public enum IncidentEvaluator {
 
         var state = IncidentState(open: open.pointee, priority: openingPriority, contract: contract)
         for k in order[(openIndex + 1)...] {
+            state.takeOver(until: events[k].pointee.time)
             if let rejection = state.apply(events[k]) { rejections.append(rejection) }
         }
         let end = max(asOf, order.last.map { events[$0].pointee.time } ?? asOf)
+        state.takeOver(until: end)
         return (state.verdict(asOf: end), rejections)
     }
 }
@@ -232,9 +234,12 @@ extension EventRefs {
 
 /// The mutable state of one incident while its events are folded.
 struct IncidentState {
-    let contract: Contract
+    /// The version judging the incident now (``Contract/judging(openedAt:at:)``).
+    private(set) var contract: Contract
+    /// Later versions that take the incident over when they take effect, in order.
+    private var takeovers: ArraySlice<Contract>
     let open: SLAEvent
-    let thresholds: [Threshold]
+    private(set) var thresholds: [Threshold]
     let openingPriority: String
     var priority: String
     var status: IncidentStatus = .open
@@ -257,15 +262,19 @@ struct IncidentState {
         var priority: String
     }
 
-    init(open: SLAEvent, priority: String, contract: Contract) {
+    /// `contract` is the contract's first version: the incident is judged by the version in
+    /// force at its opening.
+    init(open: SLAEvent, priority: String, contract first: Contract) {
+        let contract = first.version(at: open.time)
         self.contract = contract
+        takeovers = first.laterVersions.isEmpty ? [] : first.takeovers(openedAt: open.time)
         self.open = open
         self.priority = priority
         openingPriority = priority
         thresholds = contract.thresholds
         assignment = (open.assignee, open.team, open.level)
         workflowStatus = open.status
-        covered = contract.isValid(at: open.time)
+        covered = first.isValid(at: open.time)
         guard covered else { return }
         let terms = contract.terms(for: priority)
         let calendar = terms?.calendar ?? contract.calendar
@@ -274,6 +283,28 @@ struct IncidentState {
         if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
         if let s = open.status, contract.reactionPauseOn.contains(s) { reaction.setRunning(false, at: open.time) }
         for (kind, every) in contract.recurringPromises { startPeriod(kind, every: every, at: open.time) }
+    }
+
+    /// Hands the incident to each later version that takes open incidents over and has taken
+    /// effect by `t`: from its effective instant the clocks keep their elapsed time and take
+    /// that version's target, calendar and pauses (the incident's workflow status read against
+    /// its `pause_on`). A closed incident stays with its version.
+    mutating func takeOver(until t: Instant) {
+        while let next = takeovers.first, let at = next.effective, at <= t {
+            takeovers.removeFirst()
+            guard covered, status != .closed else { continue }
+            contract = next
+            thresholds = next.thresholds
+            let terms = next.terms(for: priority)
+            let calendar = terms?.calendar ?? next.calendar
+            reaction.retarget(terms?.reaction, calendar: calendar, priority: priority, at: at)
+            resolution.retarget(terms?.resolution, calendar: calendar, priority: priority, at: at)
+            if status == .open {
+                let s = workflowStatus
+                resolution.setRunning(!(s.map(next.pauseOn.contains) ?? false), at: at)
+                reaction.setRunning(!(s.map(next.reactionPauseOn.contains) ?? false), at: at)
+            }
+        }
     }
 
     /// Starts the next period of a recurring promise at `t`: due `every` seconds later.
@@ -332,12 +363,14 @@ struct IncidentState {
             for (kind, every) in contract.recurringPromises { startPeriod(kind, every: every, at: e.pointee.time) }
             let running = !(workflowStatus.map(contract.pauseOn.contains) ?? false)
             resolution.resume(at: running ? e.pointee.runsFrom : e.pointee.time, running: running)
-            // The target follows the current priority, also one changed while resolved.
-            if let last = resolution.phases.last, last.priority != priority {
-                let terms = contract.terms(for: priority)
-                resolution.retarget(
-                    terms?.resolution, calendar: terms?.calendar ?? contract.calendar, priority: priority,
-                    at: e.pointee.time)
+            // The target follows the current priority and version, also those changed while
+            // resolved.
+            let terms = contract.terms(for: priority)
+            let calendar = terms?.calendar ?? contract.calendar
+            if let last = resolution.phases.last,
+                last.priority != priority || last.target != terms?.resolution || last.calendar.id != calendar.id
+            {
+                resolution.retarget(terms?.resolution, calendar: calendar, priority: priority, at: e.pointee.time)
             }
             noteAssignment(e)
         case .closed:

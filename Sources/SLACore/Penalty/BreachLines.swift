@@ -17,6 +17,8 @@ public struct BreachLines: RandomAccessCollection, Sendable {
         public var amount: Money
         /// How the amount was computed, e.g. `5000.00 + 3 h × 500.00`.
         public var rule: String
+        /// The contract version whose penalties priced it.
+        public var version: String = "1"
     }
 
     struct Entry {
@@ -45,7 +47,7 @@ public struct BreachLines: RandomAccessCollection, Sendable {
         let p = prices[e.price]
         return BreachLine(
             incident: e.incident, metric: p.metric, priority: p.priority, target: e.target, actual: e.actual,
-            at: Instant(e.at), amount: p.amount, rule: p.rule)
+            at: Instant(e.at), amount: p.amount, rule: p.rule, version: p.version)
     }
 
     /// The incident of line `k`.

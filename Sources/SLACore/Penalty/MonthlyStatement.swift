@@ -42,6 +42,8 @@ public struct BreachLine: Sendable, Hashable {
     public var amount: Money
     /// How the amount was computed, e.g. `5000.00 + 3 h × 500.00`.
     public var rule: String
+    /// The contract version whose penalties priced it.
+    public var version: String = "1"
 }
 
 /// Met and total of one metric's clocks decided in the month.
@@ -185,6 +187,7 @@ public struct StatementTally: Sendable {
         var metric: Metric
         var priority: String
         var hours: Int64
+        var version: Int
     }
 
     /// Starts an empty statement of `contract` for `month`.
@@ -209,9 +212,10 @@ public struct StatementTally: Sendable {
                 if clock.metric == .reaction { reaction.breached += 1 }
                 if clock.metric == .resolution { resolution.breached += 1 }
                 let hours = (max(0, clock.elapsed - breach.target) + 3599) / 3600
+                let version = contract.laterVersions.isEmpty ? 0 : versionIndex(v.openedAt, breach.at)
                 lines.append(
                     incident: v.incident, at: breach.at, target: breach.target, actual: clock.elapsed,
-                    price: price(clock.metric, breach.priority, hours))
+                    price: price(clock.metric, breach.priority, hours, version: version))
                 ordered = false
             } else if clock.outcome == .met, let stop = clock.stoppedAt, stop >= monthStart && stop < monthEnd {
                 if clock.metric == .reaction { reaction.met += 1 }
@@ -220,12 +224,22 @@ public struct StatementTally: Sendable {
         }
     }
 
-    /// The index of the price of a breach of `metric` at `priority`, `hours` started hours late.
-    mutating func price(_ metric: Metric, _ priority: String, _ hours: Int64) -> Int {
-        let key = PriceKey(metric: metric, priority: priority, hours: hours)
+    /// The index in ``Contract/versions`` of the version judging an incident opened at
+    /// `openedAt` at the instant `at`.
+    func versionIndex(_ openedAt: Instant, _ at: Instant) -> Int {
+        let judge = contract.judging(openedAt: openedAt, at: at)
+        return contract.laterVersions.firstIndex { $0 === judge }.map { $0 + 1 } ?? 0
+    }
+
+    /// The index of the price of a breach of `metric` at `priority`, `hours` started hours late,
+    /// under version number `version` of the contract.
+    mutating func price(_ metric: Metric, _ priority: String, _ hours: Int64, version: Int) -> Int {
+        let key = PriceKey(metric: metric, priority: priority, hours: hours, version: version)
         if let known = priced[key] { return known }
-        let (amount, rule) = StatementBuilder.price(metric, priority: priority, hours: hours, contract: contract)
-        let k = lines.addPrice(.init(metric: metric, priority: priority, amount: amount, rule: rule))
+        let judge = version == 0 ? contract : contract.laterVersions[version - 1]
+        let (amount, rule) = StatementBuilder.price(metric, priority: priority, hours: hours, contract: judge)
+        let k = lines.addPrice(
+            .init(metric: metric, priority: priority, amount: amount, rule: rule, version: judge.version))
         priced[key] = k
         return k
     }
@@ -262,6 +276,8 @@ public struct StatementTally: Sendable {
 
     /// The statement of everything added, with the service timeline for availability.
     public func statement(services: ServiceTimeline, asOf: Instant) -> MonthlyStatement {
+        // The month's own terms: fee, availability and cap of the version in force at its start.
+        let contract = self.contract.monthTerms(month)
         let validity = contract.validityInstants
         let start = max(monthStart, validity.start ?? monthStart)
         let end = max(start, min(monthEnd, validity.end ?? monthEnd, max(asOf, start)))
