@@ -72,6 +72,8 @@ public struct SladConfiguration: Sendable {
     public var calendars: [String: BusinessCalendar]
     /// Contracts, ordered by id.
     public var contracts: [Contract]
+    /// The file each contract was read from, by contract id.
+    public var contractFiles: [String: String] = [:]
     /// Mappings of status-snapshot logs by name (`sources/NAME.yaml`).
     public var mappings: [String: SourceMapping]
     /// How long a breach decision waits for events that could still stop the clock in time (seconds).
@@ -355,7 +357,7 @@ public enum ConfigLoader {
         let diagnostics = Diagnostics()
         let main = mainFile(directory, diagnostics)
         let calendars = Self.calendars(join(directory, "calendars"), diagnostics)
-        let contracts = Self.contracts(
+        let (contracts, contractFiles) = Self.contracts(
             join(directory, "contracts.d"), calendars: calendars, notifyTargets: main.notifyTargets, diagnostics)
         let mappings = Self.mappings(
             join(directory, "sources"),
@@ -370,8 +372,9 @@ public enum ConfigLoader {
         guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
         return SladConfiguration(
             directory: directory, stateDirectory: main.stateDirectory, sources: main.sources, webhooks: main.webhooks,
-            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, mappings: mappings,
-            allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow, control: main.control,
+            calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, contractFiles: contractFiles,
+            mappings: mappings, allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow,
+            control: main.control,
             sealAfter: main.sealAfter, metricsListen: main.metricsListen, alertmanager: main.alertmanager,
             maintenance: main.maintenance, teams: main.teams)
     }
@@ -503,7 +506,7 @@ public enum ConfigLoader {
     static func contracts(
         _ folder: String, calendars: [String: BusinessCalendar], notifyTargets: Set<String>?,
         _ diagnostics: Diagnostics
-    ) -> [Contract] {
+    ) -> (contracts: [Contract], files: [String: String]) {
         let lookup: ContractLoader.CalendarLookup = { name, zone in
             name == "24x7" ? .twentyFourSeven(zone: zone ?? .utc) : calendars[name]
         }
@@ -526,7 +529,7 @@ public enum ConfigLoader {
             firstFile[contract.id] = path
             contracts.append(contract)
         }
-        return contracts
+        return (contracts, firstFile)
     }
 
     /// `sources/*.yaml` source mappings (they name contracts and their priorities).

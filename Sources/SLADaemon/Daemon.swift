@@ -3,6 +3,7 @@ import Logging
 import SLAConfig
 import SLAControl
 import SLACore
+import SLAReport
 import SLAStore
 import ServiceLifecycle
 
@@ -67,6 +68,7 @@ public enum Daemon {
         let lock = try lockState(options)
         defer { withExtendedLifetime(lock) {} }
         let store = try openStore(options)
+        try checkSealedTerms(config, store: store)
         let notifier: Notifier
         do {
             notifier = try Notifier(config: config, store: store, logger: logger)
@@ -113,6 +115,25 @@ public enum Daemon {
                 logger: logger))
         try await group.run()
         loop.leaveEngineStateToExit()
+    }
+
+    /// Refuses contracts that would judge sealed months again, as a reload does.
+    static func checkSealedTerms(_ config: SladConfiguration, store: SLAStore) throws {
+        let conflicts: [SealedTermsConflict]
+        do {
+            conflicts = try ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+                .sealedTermsConflicts()
+        } catch {
+            throw DaemonError("slad: cannot read the sealed reports", ["error": "\(error)"])
+        }
+        guard let first = conflicts.first else { return }
+        throw DaemonError(
+            "slad: the contracts would judge sealed months again",
+            [
+                "file": Set(conflicts.map { config.contractFiles[$0.contract] ?? config.directory }).sorted()
+                    .joined(separator: ","),
+                "error": conflicts.map(\.description).joined(separator: "; "), "hint": first.hint,
+            ])
     }
 
     /// The state folder, created when missing, locked for this process.

@@ -129,6 +129,22 @@ public struct MonthlyReport: Codable, Sendable, Equatable {
         public var amount: Amount
         /// How the amount was computed.
         public var rule: String
+        /// The contract version whose penalties priced it (absent in reports sealed before
+        /// contracts had versions).
+        public var version: String?
+    }
+
+    /// A version of the contract's terms that can have judged the month: every version in
+    /// force before the month's end.
+    public struct Version: Codable, Sendable, Equatable {
+        /// Its name.
+        public var version: String
+        /// When it took effect (contract zone); absent for the first version.
+        public var effective: String?
+        /// Whether it judges incidents already open when it takes effect.
+        public var appliesToOpen: Bool
+        /// SHA-256 of its terms as written in the contract file.
+        public var sha256: String
     }
 
     /// A correction of a sealed month, carried by the first month not yet sealed.
@@ -197,6 +213,9 @@ public struct MonthlyReport: Codable, Sendable, Equatable {
     public var cap: Amount?
     /// Whether the cap reduced the subtotal.
     public var capApplied: Bool
+    /// The contract's versions up to the month's end, the terms its lines were judged by
+    /// (absent in reports sealed before contracts had versions).
+    public var versions: [Version]?
     /// Corrections of sealed months.
     public var adjustments: [Adjustment]
     /// What is owed: the capped subtotal plus adjustments.
@@ -208,9 +227,11 @@ public struct MonthlyReport: Codable, Sendable, Equatable {
 }
 
 extension MonthlyReport {
-    /// The report of a statement, as of `asOf`, carrying `adjustments`.
+    /// The report of a statement, as of `asOf`, carrying `adjustments`; `terms` (the contract)
+    /// names the versions that judged it.
     public init(
-        _ s: MonthlyStatement, zone: ZoneRules, asOf: Instant, state: State, adjustments: [Adjustment] = []
+        _ s: MonthlyStatement, zone: ZoneRules, asOf: Instant, state: State, adjustments: [Adjustment] = [],
+        contract terms: Contract? = nil
     ) {
         let format = { (t: Instant) in ISO8601.format(t, in: zone) }
         let start = s.periodStart.seconds
@@ -252,6 +273,14 @@ extension MonthlyReport {
         subtotal = Amount(s.subtotal)
         cap = s.cap.map(Amount.init)
         capApplied = s.capApplied
+        let monthEnd = zone.startOfDay(s.month.next.firstDay)
+        versions = terms.map { c in
+            c.versions.filter { ($0.effective ?? monthEnd) < monthEnd || $0 === c }.map {
+                Version(
+                    version: $0.version, effective: $0.effective.map(format), appliesToOpen: $0.appliesToOpen,
+                    sha256: $0.versionHash)
+            }
+        }
         self.adjustments = adjustments
         let adjusted = adjustments.reduce(s.total.minorUnits) { $0 + $1.amount.minorUnits }
         total = Amount(Money(minorUnits: adjusted, currency: s.fee.currency))
@@ -309,7 +338,7 @@ extension MonthlyReport {
                 return Breach(
                     incident: line.incident, metric: line.metric.description, priority: line.priority,
                     at: ISO8601.format(line.at, in: zone), targetSeconds: line.target, actualSeconds: line.actual,
-                    overBySeconds: line.overBy, amount: Amount(line.amount), rule: line.rule)
+                    overBySeconds: line.overBy, amount: Amount(line.amount), rule: line.rule, version: line.version)
             }
         }
 

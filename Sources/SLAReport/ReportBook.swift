@@ -197,7 +197,8 @@ public struct ReportBook: Sendable {
         }
         let monthEnd = c.zone.startOfDay(month.next.firstDay)
         let state: MonthlyReport.State = asOf >= monthEnd ? .final : .provisional
-        return MonthlyReport(statement, zone: c.zone, asOf: asOf, state: state, adjustments: adjustments)
+        return MonthlyReport(
+            statement, zone: c.zone, asOf: asOf, state: state, adjustments: adjustments, contract: c)
     }
 
     /// The statement of one contract and month from stored verdicts advanced to `asOf`.

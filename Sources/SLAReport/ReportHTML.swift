@@ -55,6 +55,10 @@ enum ReportHTML {
         html +=
             "<p class=\"owed\">Total owed: <strong>\(money(r.total.amount)) \(escape(r.currency))</strong> <span class=\"muted\">(\(r.breaches.count) breach\(r.breaches.count == 1 ? "" : "es")\(r.availability.map { $0.credit.minorUnits != 0 ? ", availability credit \(money($0.credit.amount))" : "" } ?? "")\(r.capApplied ? ", capped" : "")\(r.adjustments.isEmpty ? "" : ", corrections of sealed months"))</span></p>\n"
         if let seal = r.seal { html += "<p class=\"muted\">SHA-256 \(escape(seal.sha256))</p>\n" }
+        if let versions = r.versions, !versions.isEmpty {
+            html +=
+                "<p class=\"muted\">Terms: \(versions.map { escape(ReportRenderer.versionText($0)) }.joined(separator: "; "))</p>\n"
+        }
         html += "<h2>Availability</h2>\n"
         if let a = r.availability {
             html += """

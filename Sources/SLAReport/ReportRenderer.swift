@@ -250,6 +250,9 @@ public enum ReportRenderer {
                 fee += ", prorated \(r.fee.validDays)/\(r.fee.daysInMonth) days: \(r.fee.charged.amount) \(r.currency)"
             }
             out += fee + "\n"
+            if let versions = r.versions, !versions.isEmpty {
+                out += "terms: " + versions.map(Self.versionText).joined(separator: "; ") + "\n"
+            }
             if let a = r.availability {
                 out +=
                     "availability \(a.achieved) (target \(a.target), \(a.met ? "met" : "missed")): \(minutes(a.periodSeconds)) min in period, \(minutes(a.maintenanceSeconds)) maintenance, \(minutes(a.downtimeSeconds)) down; tier \(a.tierBelow.map { "below \($0)" } ?? "none")\n"
@@ -289,6 +292,13 @@ public enum ReportRenderer {
         return out
     }
 
+    /// A version of the terms: its name, since when, and the start of its hash.
+    static func versionText(_ v: MonthlyReport.Version) -> String {
+        "version \(v.version)" + (v.effective.map { " from \($0)" } ?? "")
+            + (v.appliesToOpen ? " (open incidents too)" : "")
+            + " sha256 \(v.sha256.prefix(16))…"
+    }
+
     /// Sum of the breach lines, as decimal text.
     static func penalties(_ r: MonthlyReport) -> String {
         let minor = r.breaches.reduce(0) { $0 + $1.amount.minorUnits }
@@ -300,10 +310,11 @@ public enum ReportRenderer {
 extension ReportDocument {
     /// The reports of a replay: one per contract and month with activity (or of `month` only).
     public init(_ result: ReplayResult, contracts: [Contract], month: YearMonth? = nil) {
-        let zones = Dictionary(contracts.map { ($0.id, $0.zone) }, uniquingKeysWith: { a, _ in a })
+        let byID = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let reports = result.statements.filter { month == nil || $0.month == month }.map { s in
             MonthlyReport(
-                s, zone: zones[s.contract] ?? .utc, asOf: result.asOf, state: s.provisional ? .provisional : .final)
+                s, zone: byID[s.contract]?.zone ?? .utc, asOf: result.asOf,
+                state: s.provisional ? .provisional : .final, contract: byID[s.contract])
         }
         self.init(month: month?.description, reports: reports)
     }

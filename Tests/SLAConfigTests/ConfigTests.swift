@@ -461,6 +461,95 @@ struct ConfigTests {
         #expect(hook.contracts == ["good"])
     }
 
+    @Test(
+        "contract versions: each later one replaces the terms it writes from its effective instant; the hash of a version ignores layout, comments and the versions after it"
+    )
+    func versions() throws {
+        let versioned =
+            goodContract + """
+
+                version: "2026"
+                versions:
+                  # Stricter from 1 December, for incidents opened from then on.
+                  - version: "2027"
+                    effective: 2026-12-01
+                    priorities:
+                      P1: { reaction: 10m, resolution: 2h }
+                  - { version: "2027b", effective: "2027-01-15T08:00", applies_to_open: true, fee: { currency: EUR, amount: "1200.00" } }
+                """
+        let folder = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": versioned])
+        let c = try #require(try ConfigLoader.load(directory: folder.url.path).contracts.first)
+        #expect(c.versions.map(\.version) == ["2026", "2027", "2027b"])
+        #expect(c.versions.map(\.appliesToOpen) == [false, false, true])
+        let zone = c.zone
+        #expect(
+            c.laterVersions.map { ISO8601.format($0.effective!, in: zone) } == [
+                "2026-12-01T00:00:00+03:00", "2027-01-15T08:00:00+03:00",
+            ])
+        // Terms not written carry over from the version before.
+        #expect(c.laterVersions[0].terms(for: "P1")?.resolution == 7_200)
+        #expect(c.laterVersions[0].fee.amountText == "1000.00")
+        #expect(c.laterVersions[1].terms(for: "P1")?.resolution == 7_200)
+        #expect(c.laterVersions[1].fee.amountText == "1200.00")
+        #expect(Set(c.versions.map(\.versionHash)).count == 3)
+        #expect(c.versions.allSatisfy { $0.versionHash.count == 64 })
+
+        // The same first version written alone, keys reordered and commented: the same hash.
+        let alone = """
+            # The first version, keys in another order.
+            priorities:
+              P1: { resolution: 4h, reaction: 15m }
+            fee: { currency: EUR, amount: "1000.00" }
+            calendar: msk
+            customer: Good Ltd
+            id: good
+            version: "2026"
+            """
+        let other = try ConfigFolder(["calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": alone])
+        let first = try #require(try ConfigLoader.load(directory: other.url.path).contracts.first)
+        #expect(first.versionHash == c.versionHash)
+        #expect(first.laterVersions.isEmpty)
+        let changed = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "contracts.d/good.yaml": alone.replacingOccurrences(of: "4h", with: "5h"),
+        ])
+        #expect(try ConfigLoader.load(directory: changed.url.path).contracts.first?.versionHash != c.versionHash)
+    }
+
+    @Test("contract version errors: each located, one per file")
+    func versionErrors() throws {
+        func contract(_ id: String, _ versions: String) -> String {
+            goodContract.replacingOccurrences(of: "id: good", with: "id: \(id)") + "\nversions:\n" + versions
+        }
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML,
+            "calendars/ny.yaml": "timezone: America/New_York\nhours:\n  mon-fri: [\"09:00-17:00\"]\n",
+            "contracts.d/a.yaml": contract(
+                "a", "  - { version: \"2\", effective: 2027-01-01 }\n  - { version: \"2\", effective: 2027-02-01 }\n"),
+            "contracts.d/b.yaml": contract(
+                "b", "  - { version: \"2\", effective: 2027-02-01 }\n  - { version: \"3\", effective: 2027-01-01 }\n"),
+            "contracts.d/c.yaml": contract(
+                "c", "  - { version: \"2\", effective: 2027-01-01, fee: { amount: \"5.00\", currency: USD } }\n"),
+            "contracts.d/d.yaml": contract("d", "  - { version: \"2\", effective: 2027-01-01, calendar: ny }\n"),
+            "contracts.d/e.yaml": contract("e", "  - { version: \"2\", effective: 2027-01-01, id: other }\n"),
+            "contracts.d/f.yaml": contract("f", "  - { version: \"2\" }\n"),
+            "contracts.d/g.yaml": contract("g", "  - { version: \"2\", effective: soon }\n"),
+            "contracts.d/h.yaml": contract(
+                "h", "  - { version: \"2\", effective: 2027-01-01, priorities: { P1: { reaction: never } } }\n"),
+        ])
+        #expect(
+            folder.relativeErrors() == [
+                "contracts.d/a.yaml:9:16: versions.[1].version: version '2' is written twice",
+                "contracts.d/b.yaml:9:32: versions.[1].effective: a version takes effect after the one before it (2)",
+                "contracts.d/c.yaml:8:5: versions.[0]: version 2 charges USD, the contract EUR; a contract keeps its currency; a new currency is a new contract",
+                "contracts.d/d.yaml:8:5: versions.[0]: version 2 is in America/New_York, the contract in Europe/Moscow; a contract keeps its time zone (its months); a new zone is a new contract",
+                "contracts.d/e.yaml:8:44: versions.[0].id: unknown key 'id'; known keys: version, effective, applies_to_open, customer, calendar, fee, services, availability, priorities, pause_on, warn_at, escalations, penalties, notify, promises",
+                "contracts.d/f.yaml:8:5: versions.[0]: missing required key 'effective'; the instant it takes effect, e.g. 2027-01-01",
+                "contracts.d/g.yaml:8:32: versions.[0].effective: 'soon' is not a date or a local date and time; e.g. 2027-01-01 or 2027-01-01T08:00 (in the contract's zone)",
+                "contracts.d/h.yaml:8:74: versions.[0].priorities.P1.reaction: 'never' is not a duration; write a number and a unit (d, h, m, s), e.g. 15m, 4h, 1d, 1h30m",
+            ])
+    }
+
     @Test("two contracts with one id are an error; ids are unique")
     func duplicateIDs() throws {
         let folder = try ConfigFolder([

@@ -57,7 +57,7 @@ struct CommandTests {
     }
 
     static let knownKeys =
-        "id, customer, valid, calendar, timezone, fee, services, availability, priorities, pause_on, warn_at, escalations, penalties, notify, promises"
+        "id, customer, valid, calendar, timezone, fee, services, availability, priorities, pause_on, warn_at, escalations, penalties, notify, promises, version, versions"
 
     @Test("a contract with five different errors: check-config prints five located messages and exits 1")
     func checkConfigErrors() throws {

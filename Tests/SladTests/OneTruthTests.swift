@@ -18,7 +18,7 @@ struct RandomHistories {
     init(seed: UInt64, incidents: Int) {
         count = incidents
         var rng = SeededRandom(seed: seed)
-        let contracts = ["rep-tiers", "rep-usd", "rep-biz", "rep-partial"]
+        let contracts = OneTruthTests.contracts
         let start: Int64 = 1_788_220_800  // 2026-09-01T00:00:00Z
         var n = 0
         for i in 0..<incidents {
@@ -84,14 +84,55 @@ struct OneTruthTests {
 
     static func seconds(_ text: String) -> Int64 { ISO8601.parse(text)!.instant(in: .utc).seconds }
 
+    /// The contracts the histories open incidents under: docs/reports.md's, and one with
+    /// versions (``versioned``).
+    static let contracts = ["rep-tiers", "rep-usd", "rep-biz", "rep-partial", "rep-versions"]
+
+    /// A contract of three versions: stricter terms for incidents opened from October, then
+    /// on 20 October at noon a version that takes the open incidents over too, with other
+    /// targets, a pause of its own and other penalties.
+    static let versioned = """
+        id: rep-versions
+        customer: Report Versions SA
+        calendar: 24x7
+        timezone: Europe/Berlin
+        fee: { amount: "50000.00", currency: EUR }
+        priorities:
+          P1: { reaction: 30m, resolution: 6h }
+          P2: { reaction: 2h, resolution: 12h }
+        pause_on: [pending_customer]
+        penalties:
+          reaction_breach: { P1: "100.00", P2: "40.00" }
+          resolution_breach: { P1: { fixed: "500.00", per_hour_late: "50.00" }, P2: "200.00" }
+        versions:
+          - version: "2026-10"
+            effective: 2026-10-01
+            priorities:
+              P1: { reaction: 15m, resolution: 4h }
+              P2: { reaction: 1h, resolution: 8h }
+          - version: "2026-10-20"
+            effective: 2026-10-20T12:00
+            applies_to_open: true
+            priorities:
+              P1: { reaction: 20m, resolution: 3h }
+              P2: { reaction: 1h30m, resolution: 10h }
+            pause_on: { reaction: [pending_customer], resolution: [pending_customer, in_progress] }
+            penalties:
+              reaction_breach: { P1: "120.00" }
+              resolution_breach: { P1: { fixed: "700.00", per_hour_late: "70.00" }, P2: "250.00" }
+
+        """
+
     @Test(
-        "1,000 random histories arriving late, through restarts: the breach list, the breached incidents, the announced breaches and every month's report agree with an offline replay"
+        "1,000 random histories arriving late, through restarts, one contract with versions: the breach list, the breached incidents, the announced breaches and every month's report agree with an offline replay"
     )
     func viewsAgree() throws {
         let seed = testSeed()
         let histories = RandomHistories(seed: seed, incidents: 1_000)
         let dir = try reportWorld(sealAfter: "366d", events: "")
         defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.versioned.write(
+            to: dir.appendingPathComponent("contracts.d/rep-versions.yaml"), atomically: true, encoding: .utf8)
         // Every breach is announced, however old: the announcements are a view to check too.
         let yaml = dir.appendingPathComponent("slad.yaml")
         try (String(contentsOf: yaml, encoding: .utf8) + "\ncatch_up_window: 400d\n").write(
@@ -146,7 +187,7 @@ struct OneTruthTests {
         }
         #expect(waitUntil(30) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
         var listed = Set<Key>()
-        for contract in ["rep-tiers", "rep-usd", "rep-biz", "rep-partial"] {
+        for contract in Self.contracts {
             let r = try curl(socket, "/v1/breaches?contract=\(contract)&limit=1000")
             #expect(r.status == 200, "\(r.body)")
             let doc = json(r.body)

@@ -199,6 +199,79 @@ struct SealedReportTests {
     }
 
     @Test(
+        "a sealed month keeps the terms that judged it: editing them is refused at start and at reload, naming contract, version and month; a new version after the sealed months is taken, and the sealed report stays byte for byte"
+    )
+    func sealedTermsStay() throws {
+        let (m2, m1, m0) = (Self.month(back: 2), Self.month(back: 1), Self.month(back: 0))
+        let events =
+            (Self.incident("A", m2, day: "10", ack: "10:05", resolved: "17:30")
+            + Self.incident("B", m1, day: "10", ack: "10:05", resolved: "17:30")).joined(separator: "\n") + "\n"
+        let dir = try reportWorld(sealAfter: "1s", events: events)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let sealedText = try report(dir, m2)
+        let sealed = try APIJSON.decode(ReportDocument.self, from: Array(sealedText.utf8)).reports[0]
+        #expect(sealed.state == .sealed)
+        let terms = try #require(sealed.versions?.first)
+        #expect(sealed.versions?.count == 1)
+        #expect(terms.version == "1" && terms.effective == nil && !terms.appliesToOpen)
+        #expect(terms.sha256.count == 64 && terms.sha256.allSatisfy(\.isHexDigit), "\(terms.sha256)")
+
+        // The terms edited in place: the daemon does not start on them.
+        let file = dir.appendingPathComponent("contracts.d/rep-tiers.yaml")
+        let original = try String(contentsOf: file, encoding: .utf8)
+        let edited = original.replacingOccurrences(
+            of: #"reaction_breach: { P1: "1000.00" }"#, with: #"reaction_breach: { P1: "1500.00" }"#)
+        #expect(edited != original)
+        try edited.write(to: file, atomically: true, encoding: .utf8)
+        let refused = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr.contains("slad: the contracts would judge sealed months again")
+                && refused.stderr.contains("file=\(file.path)")
+                && refused.stderr.contains(
+                    "contract rep-tiers: version 1's terms differ from those that judged sealed month \(m1) (sha256 \(terms.sha256.prefix(12))… sealed,"
+                ), "\(refused.stderr)")
+
+        // The new terms as a version from the first month not sealed: taken.
+        let penalties = """
+                penalties:
+                  reaction_breach: { P1: "1500.00" }
+                  resolution_breach: { P1: { fixed: "5000.00", per_hour_late: "500.00" } }
+                  cap: "30%"
+
+            """
+        try (original + "versions:\n  - version: \"2\"\n    effective: \(m0)-01\n" + penalties).write(
+            to: file, atomically: true, encoding: .utf8)
+        let daemon = try startSlad(["run", "--config", dir.path], stderr: dir.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        let socket = dir.appendingPathComponent("slad.sock").path
+        #expect(waitUntil(30) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
+        #expect(try report(dir, m2) == sealedText, "a sealed month is never rewritten")
+
+        // Version 1 edited while the daemon runs: the reload is refused, the running terms stay.
+        try (edited + "versions:\n  - version: \"2\"\n    effective: \(m0)-01\n" + penalties).write(
+            to: file, atomically: true, encoding: .utf8)
+        let reload = try runProgram([slactlBinary, "reload", "--socket", socket])
+        #expect(reload.status != 0)
+        #expect(
+            (reload.stdout + reload.stderr).contains(
+                "\(file.path): contract rep-tiers: version 1's terms differ from those that judged sealed month \(m1)"),
+            "\(reload.stdout)\(reload.stderr)")
+        let log = try String(contentsOf: dir.appendingPathComponent("stderr"), encoding: .utf8)
+        #expect(log.contains("slad: configuration not reloaded; the running one stays in force"), "\(log.suffix(1500))")
+        let current = try curl(socket, "/v1/reports/\(m0)?contract=rep-tiers&format=json")
+        #expect(current.status == 200, "\(current.body)")
+        let versions = try APIJSON.decode(ReportDocument.self, from: Array(current.body.utf8)).reports[0].versions
+        #expect(versions?.map(\.version) == ["1", "2"])
+        #expect(versions?.first?.sha256 == terms.sha256, "the running version 1 is the sealed one")
+    }
+
+    @Test(
         "past months are sealed with their hash; a late event leaves the seal byte-identical and shows as one adjustment in the first open month"
     )
     func sealAndAdjust() throws {

@@ -333,6 +333,13 @@ public struct LiveEngine: Sendable {
         return (Array(page), more)
     }
 
+    /// The open incidents of `contract`, in the order they were first seen.
+    public func openIncidents(contract: String) -> [String] {
+        guard let c = contractIndex[contract] else { return [] }
+        let names = engine.incidentIDs
+        return standings.indices.filter { standings[$0] != nil && contractOf[$0] == c }.map { names[$0] }
+    }
+
     /// Open, at-risk and breached counts of one contract's incidents.
     public func counts(contract: String) -> IncidentCounts {
         var out = IncidentCounts()

@@ -50,6 +50,8 @@ final class EngineLoop: @unchecked Sendable {
     private var turn = Turn()
     /// Declared maintenance windows (`maintenance:`) whose events are in the ledger, by start event id.
     private var maintenanceEntered: Set<String> = []
+    /// Contract versions (`contract version`) whose takeover of open incidents is entered.
+    private var takeoversEntered: Set<String> = []
 
     init(
         config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
@@ -89,6 +91,9 @@ final class EngineLoop: @unchecked Sendable {
     /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
     func restore() throws -> [SLANotification] {
         let caughtUp = try ingest.restore()
+        // Before READY: a report or breach list asked at once already reads the takeovers.
+        enterVersionTakeovers()
+        committer.drain()
         publish(positions: true, sinks: true)
         return caughtUp
     }
@@ -203,6 +208,7 @@ final class EngineLoop: @unchecked Sendable {
         turn.readSinceStatus = false
         if secondPassed {
             enterStartedMaintenance()
+            enterVersionTakeovers()
             let line = statusLine()
             if line != turn.lastStatusLine {
                 ServiceManager.notify("STATUS=" + line)
@@ -231,6 +237,36 @@ final class EngineLoop: @unchecked Sendable {
         submit(&batch)
         for events in due { maintenanceEntered.insert(events[0].id) }
         if entered > 0 { logger.note("slad: declared maintenance entered", ["events": String(entered)]) }
+    }
+
+    /// When a contract version that applies to open incidents takes effect, each incident of
+    /// the contract still open and without events since then gets an empty update at that
+    /// instant, from source `config`. It changes nothing the events say (a replay without it
+    /// judges the same), but it makes the incident's stored verdict, taken as of its last
+    /// event, include the version's takeover, which reports and breach lists read. Its id names
+    /// contract, version and incident, so entering it again (after a restart) is a duplicate.
+    private func enterVersionTakeovers() {
+        let now = Instant(wallMilliseconds() / 1000)
+        var events: [SLAEvent] = []
+        for c in config.contracts {
+            for v in c.laterVersions where v.appliesToOpen {
+                guard let at = v.effective, at <= now, takeoversEntered.insert("\(c.id) \(v.version)").inserted
+                else { continue }
+                for incident in ingest.live.openIncidents(contract: c.id) {
+                    let times = ingest.live.engine.events(of: incident).map(\.time)
+                    // Opened before the version took effect, and no event since.
+                    guard let first = times.min(), first < at, let last = times.max(), last < at else { continue }
+                    events.append(
+                        SLAEvent(
+                            id: "config:version:\(c.id):\(v.version):\(incident)", time: at, type: .updated,
+                            incident: incident))
+                }
+            }
+        }
+        guard !events.isEmpty else { return }
+        var batch = applied(events, source: "config")
+        submit(&batch)
+        logger.note("slad: contract versions took over open incidents", ["incidents": String(events.count)])
     }
 
     /// A batch of `events` applied to the engine as lines of `source` (pushed, Alertmanager,
@@ -421,6 +457,22 @@ final class EngineLoop: @unchecked Sendable {
         } catch {
             return .failure(rejectReload(error))
         }
+        do {
+            let conflicts = try ReportBook(store: reader, contracts: new.contracts, sealAfter: new.sealAfter)
+                .sealedTermsConflicts()
+            if !conflicts.isEmpty {
+                return .failure(
+                    rejectReload(
+                        ConfigErrors(
+                            conflicts.map {
+                                ConfigError(
+                                    file: new.contractFiles[$0.contract] ?? new.directory, field: "",
+                                    reason: $0.description, hint: $0.hint)
+                            })))
+            }
+        } catch {
+            return .failure(RouteError(500, "store_error", "cannot read the sealed reports: \(error)"))
+        }
         let restart = settingsNeedingRestart(new)
         committer.drain()
         let now = Instant(wallMilliseconds() / 1000)
@@ -443,6 +495,7 @@ final class EngineLoop: @unchecked Sendable {
         generation += 1
         nextSealCheck = 0
         sealMemo = ReportBook.SealMemo()
+        takeoversEntered = []
         publish(positions: true, sinks: true)
         logger.note(
             "slad: configuration reloaded",
