@@ -23,6 +23,20 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
         public var cause: String
         /// The working time it counted: `[from, to]` pairs.
         public var intervals: [[String]]
+        /// The contract version in force.
+        public var version: String
+    }
+
+    /// A version of the contract's terms.
+    public struct Version: Codable, Sendable, Hashable {
+        /// Its name.
+        public var version: String
+        /// When it takes effect; nil for the first.
+        public var effective: String?
+        /// Whether it takes incidents already open over.
+        public var appliesToOpen: Bool
+        /// SHA-256 of its terms as written.
+        public var sha256: String
     }
 
     /// A threshold passed or to come.
@@ -57,6 +71,10 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
         public var amount: String
         /// ISO 4217 code.
         public var currency: String
+        /// The contract version whose penalties apply.
+        public var version: String
+        /// Its SHA-256.
+        public var versionSha256: String
     }
 
     /// One clock.
@@ -97,6 +115,8 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
     public var status: String
     /// The instant it is explained as of.
     public var asOf: String
+    /// The contract's versions, in effective order.
+    public var versions: [Version]
     /// Every clock.
     public var clocks: [Clock]
 
@@ -114,6 +134,11 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
         priority = v.priority
         status = v.status.rawValue
         asOf = time(v.asOf)
+        versions = e.contract.versions.map {
+            Version(
+                version: $0.version, effective: $0.effective.map(time), appliesToOpen: $0.appliesToOpen,
+                sha256: $0.versionHash)
+        }
         clocks = e.clocks.map { c in
             Clock(
                 metric: "\(c.metric)", outcome: c.verdict.outcome.rawValue, priority: c.verdict.priority,
@@ -122,7 +147,7 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
                     Stretch(
                         from: time(s.from), to: s.to.map(time), state: s.state, priority: s.priority,
                         targetSeconds: s.target, calendar: s.calendar, countedSeconds: s.counted, cause: s.cause,
-                        intervals: s.intervals.map { [time($0.from), time($0.to)] })
+                        intervals: s.intervals.map { [time($0.from), time($0.to)] }, version: s.version)
                 },
                 thresholds: c.thresholds.map {
                     Threshold(kind: $0.kind, percent: $0.percent.description, at: time($0.at), passed: $0.passed)
@@ -131,7 +156,8 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
                     Penalty(
                         breachedAt: time(p.breachedAt), month: p.month.description, priority: p.priority,
                         targetSeconds: p.target, elapsedSeconds: p.elapsed, hoursLate: p.hours, rule: p.rule,
-                        amount: p.amount.amountText, currency: p.amount.currency.code)
+                        amount: p.amount.amountText, currency: p.amount.currency.code, version: p.version,
+                        versionSha256: p.versionHash)
                 })
         }
     }
@@ -141,12 +167,17 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
     public var text: String {
         var out = "\(incident): contract \(contract) (\(customer)), times in \(timeZone), as of \(asOf)\n"
         out += "opened \(openedAt) as \(openingPriority); now \(priority), \(status)\n"
+        for v in versions {
+            out += "terms: version \(v.version)" + (v.effective.map { " from \($0)" } ?? "")
+            out += (v.appliesToOpen ? " (open incidents too)" : "") + ", sha256 \(v.sha256)\n"
+        }
         for c in clocks {
             let target = c.targetSeconds.map { " of \(formatSeconds($0))" } ?? ""
             out += "\n\(c.metric): \(c.outcome), \(formatSeconds(c.elapsedSeconds))\(target) (\(c.priority))\n"
             for s in c.stretches {
                 let target = s.targetSeconds.map { "target \(formatSeconds($0))" } ?? "no target"
-                out += "  from \(s.from) \(s.state), \(s.priority) \(target), calendar \(s.calendar): "
+                out +=
+                    "  from \(s.from) \(s.state), \(s.priority) \(target), calendar \(s.calendar), version \(s.version): "
                 out += "counted \(formatSeconds(s.countedSeconds)) (\(s.cause))\n"
                 for i in s.intervals where i.count == 2 {
                     out += "    \(i[0]) – \(i[1])\n"
@@ -157,7 +188,8 @@ public struct IncidentExplanation: Codable, Sendable, Hashable {
             }
             if let p = c.penalty {
                 let late = max(0, p.elapsedSeconds - p.targetSeconds)
-                out += "  penalty: breached at \(p.breachedAt), charged to \(p.month) under \(p.priority): "
+                out +=
+                    "  penalty: breached at \(p.breachedAt), charged to \(p.month) under \(p.priority), version \(p.version): "
                 out += "\(formatSeconds(p.elapsedSeconds)) − \(formatSeconds(p.targetSeconds)) = "
                 out += "\(formatSeconds(late)) late, \(p.hoursLate) started h; \(p.rule) = \(p.amount) \(p.currency)\n"
             }

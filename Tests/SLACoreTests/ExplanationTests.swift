@@ -15,8 +15,52 @@ struct ExplanationTests {
             ], pauseOn: ["pending_customer"], warnAt: [Percentage(parsing: "50%")!], escalations: [], notify: [])
     }()
 
+    /// ``contract`` with a second version from 2 October noon that takes open incidents over:
+    /// other targets, P2 round the clock, and `work` pauses too.
+    static let versioned: Contract = {
+        let c = contract
+        let second = Contract(
+            id: "c", customer: "C", calendar: c.calendar, fee: c.fee,
+            priorities: [
+                PriorityTerms(name: "P1", reaction: 600, resolution: 10_800, calendar: .twentyFourSeven()),
+                PriorityTerms(name: "P2", reaction: 3_600, resolution: 28_800, calendar: .twentyFourSeven()),
+            ], pauseOn: ["pending_customer", "work"], warnAt: [Percentage(parsing: "50%")!], version: "2",
+            versionHash: "h2", effective: t("2026-10-02T12:00:00+02:00"), appliesToOpen: true)
+        return c.with(laterVersions: [second])
+    }()
+
     @Test(
-        "for 500 random histories, the stretches of each clock add up to its elapsed time, their intervals to each stretch, and the thresholds are the verdict's"
+        "a version that takes an open incident over begins a stretch of its own, and its penalties price the breach after it"
+    )
+    func takeover() throws {
+        let events = [
+            SLAEvent(
+                id: "o", time: t("2026-10-02T09:00:00+02:00"), type: .opened, incident: "I", contract: "c",
+                priority: "P1"),
+            SLAEvent(id: "a", time: t("2026-10-02T09:05:00+02:00"), type: .acknowledged, incident: "I"),
+            SLAEvent(id: "w", time: t("2026-10-02T10:00:00+02:00"), type: .updated, incident: "I", status: "work"),
+            SLAEvent(id: "x", time: t("2026-10-02T13:00:00+02:00"), type: .updated, incident: "I", status: "active"),
+            SLAEvent(id: "r", time: t("2026-10-02T16:00:00+02:00"), type: .resolved, incident: "I"),
+        ]
+        let e = try #require(
+            IncidentEvaluator.explain(
+                incident: "I", events: events, contract: Self.versioned, asOf: t("2026-10-02T16:00:00+02:00")))
+        let resolution = try #require(e.clocks.first { $0.metric == .resolution })
+        // 09:00–12:00 under version 1 (`work` does not pause it): 3 h, exactly version 2's
+        // target, which is not yet past it. Version 2 pauses on `work` until 13:00; the first
+        // second counted after that passes the target, so the breach is dated 13:00.
+        #expect(
+            resolution.stretches.map { "\($0.state) \($0.version) \($0.target ?? 0) \($0.counted) \($0.cause)" } == [
+                "running 1 14400 10800 incident.opened o", "paused 2 10800 0 contract version 2 took effect",
+                "running 2 10800 10800 incident.updated x status=active", "stopped 2 10800 0 incident.resolved r",
+            ])
+        #expect(resolution.verdict.breach?.at == t("2026-10-02T13:00:00+02:00"))
+        #expect(resolution.penalty?.version == "2")
+        #expect(resolution.penalty?.versionHash == "h2")
+    }
+
+    @Test(
+        "for 500 random histories, half under a contract with two versions, the stretches of each clock add up to its elapsed time, their intervals to each stretch, and the thresholds are the verdict's"
     )
     func stretchesAddUp() {
         let seed = testSeed()
@@ -45,11 +89,13 @@ struct ExplanationTests {
                 events.append(e)
             }
             let asOf = Instant(time + Int64(rng.next() % (5 * 86_400)))
-            let verdict = IncidentEvaluator.evaluate(incident: "I", events: events, contract: Self.contract, asOf: asOf)
+            // Every other history under a contract whose second version takes open incidents over.
+            let contract = history % 2 == 0 ? Self.contract : Self.versioned
+            let verdict = IncidentEvaluator.evaluate(incident: "I", events: events, contract: contract, asOf: asOf)
                 .verdict
             guard
                 let explained = IncidentEvaluator.explain(
-                    incident: "I", events: events, contract: Self.contract, asOf: asOf),
+                    incident: "I", events: events, contract: contract, asOf: asOf),
                 let verdict
             else {
                 Issue.record("seed \(seed), history \(history): no explanation")
