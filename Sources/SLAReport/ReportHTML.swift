@@ -92,7 +92,7 @@ enum ReportHTML {
                 "<table>\n<tr><th>Incident</th><th>Metric</th><th>Prio</th><th>Breached at</th><th class=\"num\">Target</th><th class=\"num\">Actual</th><th class=\"num\">Over by</th><th class=\"num\">Amount</th><th>Rule</th></tr>\n"
             for b in r.breaches {
                 html +=
-                    "<tr><td>\(escape(b.incident))</td><td>\(escape(b.metric))</td><td>\(escape(b.priority))</td><td>\(time(b.at))</td><td class=\"num\">\(formatSeconds(b.targetSeconds))</td><td class=\"num\">\(formatSeconds(b.actualSeconds))</td><td class=\"num\">\(formatSeconds(b.overBySeconds))</td><td class=\"num\">\(money(b.amount.amount))</td><td>\(escape(b.rule))</td></tr>\n"
+                    "<tr><td>\(escape(b.incident))</td><td>\(escape(b.metric))</td><td>\(escape(b.priority))</td><td>\(time(b.at))</td><td class=\"num\">\(formatSeconds(b.targetSeconds))</td><td class=\"num\">\(formatSeconds(b.actualSeconds))</td><td class=\"num\">\(formatSeconds(b.overBySeconds))</td><td class=\"num\">\(money(b.amount.amount))</td><td>\(escape(ReportRenderer.ruleText(r, b)))</td></tr>\n"
             }
             html += "</table>\n"
         }

@@ -268,7 +268,7 @@ public enum ReportRenderer {
             for b in r.breaches {
                 rows.append([
                     b.incident, b.metric, b.priority, b.at, formatSeconds(b.targetSeconds),
-                    formatSeconds(b.actualSeconds), formatSeconds(b.overBySeconds), b.amount.amount, b.rule,
+                    formatSeconds(b.actualSeconds), formatSeconds(b.overBySeconds), b.amount.amount, ruleText(r, b),
                 ])
             }
             if r.breaches.isEmpty { out += "no breaches\n" } else { out += "\n" + ReplayRenderer.align(rows) + "\n" }
@@ -290,6 +290,12 @@ public enum ReportRenderer {
         }
         if document.reports.isEmpty { out = "no contract has a report for \(document.month ?? "these events")\n" }
         return out
+    }
+
+    /// A breach's rule, with the version that priced it when the month has several.
+    static func ruleText(_ r: MonthlyReport, _ b: MonthlyReport.Breach) -> String {
+        guard (r.versions?.count ?? 0) > 1, let version = b.version else { return b.rule }
+        return "\(b.rule) (version \(version))"
     }
 
     /// A version of the terms: its name, since when, and the start of its hash.

@@ -72,3 +72,62 @@ struct DeterminismTests {
         }
     }
 }
+
+@Suite("Contract versions in reports")
+struct VersionReportTests {
+    @Test(
+        "S45's November and December reports name every version with its hash, and each line the version that priced it"
+    )
+    func reportNamesVersions() throws {
+        let doc = try document.get()
+        let config = try ScenarioTests.configuration.get()
+        let s = try #require(doc.scenarios.first { $0.id == "S45" })
+        let contract = try #require(config.contracts.first { $0.id == "scn-renewal" })
+        let events = try scenarioEvents(s.events, contract: contract, scenario: s.id)
+        let asOf = try #require(ISO8601.parse("2026-12-02T00:00")?.instant(in: contract.zone))
+        let result = Replay.run(contracts: config.contracts, events: events, asOf: asOf)
+        let hashes = contract.versions.map(\.versionHash)
+        #expect(hashes.count == 3 && hashes.allSatisfy { $0.count == 64 })
+        let h = hashes.map { String($0.prefix(16)) }
+        let table = ReportRenderer.table(ReportDocument(result, contracts: config.contracts))
+        #expect(
+            table == """
+                scn-renewal (Scenario renewal) 2026-11 [FINAL (not sealed)]
+                period 2026-11-01T00:00:00+01:00 – 2026-12-01T00:00:00+01:00 (Europe/Berlin), as of 2026-12-02T00:00:00+01:00
+                fee 1000.00 EUR
+                terms: version 2026 sha256 \(h[0])…; version 2026b from 2026-11-16T00:00:00+01:00 sha256 \(h[1])…
+                incidents opened: P1 3
+                reaction: 2 met, 1 breached (66.67%)
+                resolution: 1 met, 1 breached (50.00%)
+                handoffs: 0 (0.00 per incident), 0 bounced more than twice
+
+                INCIDENT  METRIC      PRIO  BREACHED AT                TARGET  ACTUAL  OVER BY  AMOUNT  RULE
+                INC-45A   resolution  P1    2026-11-16T04:00:00+01:00  8h      9h      1h       210.00  200.00 + 1 h × 10.00 (version 2026)
+                INC-45B   reaction    P1    2026-11-16T09:30:00+01:00  30m     45m     15m      150.00  150.00 (version 2026b)
+
+                breach penalties  360.00
+                subtotal          360.00
+                TOTAL EUR         360.00
+                rounding: money: integer minor units; each line rounded half-even to the currency's minor unit (only shares of the fee need rounding); percentages shown half-even, compared exactly
+
+                scn-renewal (Scenario renewal) 2026-12 [PROVISIONAL: figures may still change]
+                period 2026-12-01T00:00:00+01:00 – 2026-12-02T00:00:00+01:00 (Europe/Berlin), as of 2026-12-02T00:00:00+01:00
+                fee 1200.00 EUR
+                terms: version 2026 sha256 \(h[0])…; version 2026b from 2026-11-16T00:00:00+01:00 sha256 \(h[1])…; version 2027 from 2026-12-01T00:00:00+01:00 sha256 \(h[2])…
+                incidents opened: P1 1
+                reaction: 0 met, 1 breached (0.00%)
+                resolution: 1 met, 1 breached (50.00%)
+                handoffs: 0 (0.00 per incident), 0 bounced more than twice
+
+                INCIDENT  METRIC      PRIO  BREACHED AT                TARGET  ACTUAL  OVER BY  AMOUNT  RULE
+                INC-45C   resolution  P1    2026-12-01T03:00:00+01:00  4h      5h      1h       310.00  300.00 + 1 h × 10.00 (version 2026b)
+                INC-45D   reaction    P1    2026-12-01T10:15:00+01:00  15m     20m     5m       150.00  150.00 (version 2027)
+
+                breach penalties  460.00
+                subtotal          460.00
+                TOTAL EUR         460.00
+                rounding: money: integer minor units; each line rounded half-even to the currency's minor unit (only shares of the fee need rounding); percentages shown half-even, compared exactly
+
+                """, "\(table)")
+    }
+}
