@@ -21,7 +21,11 @@ public enum ConfigKeys {
     /// One window of `slad.yaml` `maintenance`.
     public static let maintenanceWindow = ["service", "from", "to"]
     /// One of `slad.yaml` `teams`.
-    public static let team = ["notify", "lead"]
+    public static let team = ["notify", "lead", "ola"]
+    /// One of `slad.yaml` `lines`.
+    public static let line = ["notify", "ola"]
+    /// The `ola` of a line or team.
+    public static let ola = ["calendar", "pause_on", "targets", "warn_at", "escalations"]
     /// A contract.
     public static var contract: [String] { ContractLoader.keys }
     /// One of a contract's `versions`.

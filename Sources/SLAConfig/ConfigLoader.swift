@@ -201,7 +201,7 @@ public enum ConfigLoader {
 
     static let mainKeys = [
         "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports", "metrics",
-        "alertmanager", "maintenance", "teams",
+        "alertmanager", "maintenance", "teams", "lines",
     ]
 
     /// The `alertmanager:` section.
@@ -357,8 +357,10 @@ public enum ConfigLoader {
         let diagnostics = Diagnostics()
         let main = mainFile(directory, diagnostics)
         let calendars = Self.calendars(join(directory, "calendars"), diagnostics)
-        let (contracts, contractFiles) = Self.contracts(
+        var (contracts, contractFiles) = Self.contracts(
             join(directory, "contracts.d"), calendars: calendars, notifyTargets: main.notifyTargets, diagnostics)
+        let olas = Self.olas(main, calendars: calendars, contracts: contracts)
+        if !olas.isEmpty { contracts = contracts.map { $0.with(olas: olas) } }
         let mappings = Self.mappings(
             join(directory, "sources"),
             contracts: Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
@@ -380,6 +382,48 @@ public enum ConfigLoader {
     }
 
     static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
+
+    /// The `ola:` of every line and team: `{ calendar, pause_on, targets, warn_at, escalations }`.
+    /// Targets may name only priorities some contract has.
+    static func olas(_ main: MainSettings, calendars: [String: BusinessCalendar], contracts: [Contract]) -> OLABook {
+        let priorities = Set(contracts.flatMap { $0.versions.flatMap { $0.priorities.map(\.name) } })
+        var book = OLABook()
+        for (unit, value, notify) in main.olaValues {
+            guard
+                let m = value.mapping(
+                    known: ConfigKeys.ola, what: "{ calendar, pause_on, targets, warn_at, escalations }")
+            else { continue }
+            var calendar = BusinessCalendar.twentyFourSeven(zone: .utc)
+            if let c = m["calendar"], let name = c.string("a calendar name") {
+                if let found = calendars[name] {
+                    calendar = found
+                } else if name != "24x7" {
+                    c.fail(
+                        "calendar '\(name)' is not defined in calendars/",
+                        hint: "known calendars: \((["24x7"] + calendars.keys.sorted()).joined(separator: ", "))")
+                }
+            }
+            var targets: [String: Int64] = [:]
+            for (priority, v) in m.required("targets", hint: "e.g. targets: { P1: 30m, P2: 2h }")?.entries(
+                "targets by priority") ?? []
+            {
+                if !contracts.isEmpty && !priorities.contains(priority) {
+                    v.fail(
+                        "priority \(priority) is in no contract",
+                        hint: "known: \(priorities.sorted().joined(separator: ", "))")
+                }
+                if let d = v.duration() { targets[priority] = d.resolved(dayLength: calendar.dayLength) }
+            }
+            let terms = OLATerms(
+                unit: unit, calendar: calendar, pauseOn: Set(m["pause_on"]?.strings("a list of statuses") ?? []),
+                targets: targets, warnAt: ContractLoader.warnings(m).sorted(),
+                escalations: ContractLoader.escalations(m, notifyTargets: main.notifyTargets).sorted { $0.at < $1.at },
+                notify: notify)
+            let name = String(unit.drop { $0 != ":" }.dropFirst())
+            if unit.hasPrefix("line:") { book.lines[name] = terms } else { book.teams[name] = terms }
+        }
+        return book
+    }
 
     /// `127.0.0.1:9464`, `[::1]:9464` or `localhost:9464` as host and port.
     static func listenAddress(_ text: String) -> (host: String, port: Int)? {
@@ -407,6 +451,9 @@ public enum ConfigLoader {
         var alertmanager: AlertmanagerConfig?
         var maintenance: [MaintenanceWindow] = []
         var teams: [String: TeamRoute] = [:]
+        /// `ola:` of each line and team, resolved once the calendars are loaded, with the
+        /// unit's webhooks.
+        var olaValues: [(unit: String, value: YAMLValue, notify: [String])] = []
     }
 
     /// slad.yaml (optional: defaults apply without it).
@@ -460,10 +507,21 @@ public enum ConfigLoader {
         }
         // After the webhooks: a team's routes name them.
         for (team, value) in f["teams"]?.entries("teams by the name events carry") ?? [] {
-            guard let m = value.mapping(known: ConfigKeys.team, what: "{ notify, lead }") else { continue }
-            main.teams[team] = TeamRoute(
+            guard let m = value.mapping(known: ConfigKeys.team, what: "{ notify, lead, ola }") else { continue }
+            let route = TeamRoute(
                 notify: m["notify"].flatMap { ContractLoader.checkTargets($0, main.notifyTargets) } ?? [],
                 lead: m["lead"].flatMap { ContractLoader.checkTargets($0, main.notifyTargets) } ?? [])
+            main.teams[team] = route
+            if let ola = m["ola"] { main.olaValues.append(("team:\(team)", ola, route.notify)) }
+        }
+        for (line, value) in f["lines"]?.entries("support lines by the level events carry") ?? [] {
+            guard let m = value.mapping(known: ConfigKeys.line, what: "{ notify, ola }") else { continue }
+            let notify = m["notify"].flatMap { ContractLoader.checkTargets($0, main.notifyTargets) } ?? []
+            if let ola = m["ola"] {
+                main.olaValues.append(("line:\(line)", ola, notify))
+            } else {
+                m.parent.fail("line \(line) has no ola", hint: "e.g. ola: { targets: { P1: 30m, P2: 2h } }")
+            }
         }
         return main
     }

@@ -255,6 +255,47 @@ struct LiveEngineTests {
     }
 
     @Test(
+        "an OLA hold warns and breaches to its line's endpoints (escalations to theirs), counts for no standing, and a handoff starts the next line's hold"
+    )
+    func olaNotifications() {
+        let cal = BusinessCalendar.twentyFourSeven()
+        let olas = OLABook(lines: [
+            "L1": OLATerms(
+                unit: "line:L1", calendar: cal, pauseOn: [], targets: ["P1": 600], warnAt: [Percentage(parsing: "50%")!],
+                escalations: [Escalation(at: Percentage(parsing: "200%")!, notify: ["duty-manager"])],
+                notify: ["l1-desk"]),
+            "L2": OLATerms(
+                unit: "line:L2", calendar: cal, pauseOn: [], targets: ["P1": 7_200], warnAt: [], escalations: [],
+                notify: ["l2-desk"]),
+        ])
+        var d = ManualDriver(
+            live: LiveEngine(engine: IngestEngine(contracts: [liveContract().with(olas: olas)]), nowMilliseconds: t0 * 1000),
+            now: t0 * 1000)
+        var open = ev("o", 0, .opened, priority: "P1")
+        open.level = "L1"
+        var handoff = ev("h", 1_500, .updated)
+        handoff.level = "L2"
+        d.ingest([open, ev("a", 60, .acknowledged)], at: t0 * 1000)
+        d.run(until: (t0 + 1_400) * 1000)
+        // A standing is what the customer was promised: the OLA breach leaves the incident fine.
+        #expect(d.live.counts(contract: "live").breached == 0)
+        #expect(d.live.counts(contract: "live").atRisk == 0)
+        d.ingest([handoff], at: (t0 + 1_500) * 1000)
+        d.run(until: (t0 + 2_000) * 1000)
+        #expect(
+            d.log.filter { $0.metric.isOLA }.map { "\($0.id) due=+\($0.due.seconds - t0) notify=\($0.notify)" } == [
+                "INC/ola:line:L1#1/warning/50% due=+300 notify=[\"l1-desk\"]",
+                "INC/ola:line:L1#1/breach/100% due=+600 notify=[\"l1-desk\"]",
+                "INC/ola:line:L1#1/escalation/200% due=+1200 notify=[\"duty-manager\"]",
+            ])
+        let verdict = d.live.engine.evaluate(incident: "INC", asOf: Instant(t0 + 2_000)).verdict
+        #expect(
+            verdict?.clocks.filter(\.metric.isOLA).map { "\($0.metric) \($0.outcome.rawValue) \($0.elapsed)" } == [
+                "ola:line:L1#1 breached 1500", "ola:line:L2#1 running 500",
+            ])
+    }
+
+    @Test(
         "a breach that comes back after its retraction is announced again, with an id of its own; across a restart too")
     func breachAfterRetraction() {
         var d = driver()

@@ -55,6 +55,9 @@ public final class Contract: Sendable {
     /// The versions after this one, in effective order; empty on those versions themselves.
     /// The first version stands for the contract: the engine and the reports look it up by id.
     public let laterVersions: [Contract]
+    /// The OLAs of the support lines and teams that handle its incidents (slad.yaml's, shared
+    /// by every contract and version).
+    public let olas: OLABook
 
     /// Creates a resolved contract.
     public init(
@@ -64,7 +67,7 @@ public final class Contract: Sendable {
         pauseOn: Set<String> = [], warnAt: [Percentage] = [], escalations: [Escalation] = [],
         penalties: PenaltyRules = PenaltyRules(), notify: [String] = [], promises: [String: PromiseTerms] = [:],
         reactionPauseOn: Set<String> = [], version: String = "1", versionHash: String = "", effective: Instant? = nil,
-        appliesToOpen: Bool = false, laterVersions: [Contract] = []
+        appliesToOpen: Bool = false, laterVersions: [Contract] = [], olas: OLABook = .none
     ) {
         self.id = id
         self.customer = customer
@@ -89,16 +92,24 @@ public final class Contract: Sendable {
         self.effective = effective
         self.appliesToOpen = appliesToOpen
         self.laterVersions = laterVersions
+        self.olas = olas
     }
 
     /// This contract with `later` as its later versions.
-    public func with(laterVersions later: [Contract]) -> Contract {
+    public func with(laterVersions later: [Contract]) -> Contract { copy(laterVersions: later, olas: olas) }
+
+    /// This contract, every version of it, with `olas` as its lines' and teams' OLAs.
+    public func with(olas: OLABook) -> Contract {
+        copy(laterVersions: laterVersions.map { $0.copy(laterVersions: [], olas: olas) }, olas: olas)
+    }
+
+    private func copy(laterVersions later: [Contract], olas: OLABook) -> Contract {
         Contract(
             id: id, customer: customer, validFrom: validFrom, validTo: validTo, calendar: calendar, fee: fee,
             services: services, availability: availability, priorities: priorities, pauseOn: pauseOn, warnAt: warnAt,
             escalations: escalations, penalties: penalties, notify: notify, promises: promises,
             reactionPauseOn: reactionPauseOn, version: version, versionHash: versionHash, effective: effective,
-            appliesToOpen: appliesToOpen, laterVersions: later)
+            appliesToOpen: appliesToOpen, laterVersions: later, olas: olas)
     }
 
     /// Every version, the first (this one) included, in effective order.
@@ -185,6 +196,8 @@ public final class Contract: Sendable {
             if v.calendar.id == id { return v.calendar }
             if let terms = v.priorities.first(where: { $0.calendar.id == id }) { return terms.calendar }
         }
+        for terms in olas.lines.values where terms.calendar.id == id { return terms.calendar }
+        for terms in olas.teams.values where terms.calendar.id == id { return terms.calendar }
         return id == "24x7" ? .twentyFourSeven(zone: zone) : nil
     }
 

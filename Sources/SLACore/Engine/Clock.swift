@@ -6,6 +6,14 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
     case promise(String)
     /// A contract's availability (its error budget), for burn alerts; no incident clock.
     case availability
+    /// One hold of a support line or team against its OLA: `line:L1#2`, `team:G97#1`.
+    case ola(String)
+
+    /// Whether the clock is an internal OLA, not a promise to the customer.
+    public var isOLA: Bool {
+        if case .ola = self { return true }
+        return false
+    }
 
     /// `reaction`, `resolution` or `promise:NAME`.
     public var description: String {
@@ -14,6 +22,7 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
         case .resolution: "resolution"
         case .promise(let name): "promise:\(name)"
         case .availability: "availability"
+        case .ola(let name): "ola:\(name)"
         }
     }
 
@@ -24,6 +33,10 @@ public enum Metric: Hashable, Sendable, Comparable, CustomStringConvertible {
         case "resolution": self = .resolution
         case "availability": self = .availability
         default:
+            if text.hasPrefix("ola:") {
+                self = .ola(String(text.dropFirst("ola:".count)))
+                return
+            }
             guard text.hasPrefix("promise:") else { return nil }
             self = .promise(String(text.dropFirst("promise:".count)))
         }

@@ -133,6 +133,10 @@ extension IncidentEvaluator {
             switch clock.metric {
             case .reaction, .resolution, .availability:
                 stretches = Self.stretches(marks[clock.metric] ?? [], asOf: verdict.asOf)
+            case .ola(let name):
+                stretches = state.holds.first { $0.name == name }.map {
+                    Self.stretches($0.track, asOf: verdict.asOf, version: state.contract.version)
+                } ?? []
             case .promise(let name):
                 let made = state.promises[name]
                 let start = made?.made ?? verdict.openedAt
@@ -192,6 +196,25 @@ extension IncidentEvaluator {
         if let s = e.status { because += " status=\(s)" }
         if e.type == .updated, let p = e.priority { because += " priority=\(p)" }
         return because
+    }
+
+    /// The stretches of an OLA hold, from its phases: a hold is begun and changed by the
+    /// incident's handoffs, statuses and priority, each a phase of its track.
+    private static func stretches(_ track: ClockTrack, asOf: Instant, version: String) -> [Explanation.Stretch] {
+        let phases = track.phases
+        return phases.indices.compactMap { k in
+            let phase = phases[k]
+            let end = k + 1 < phases.count ? phases[k + 1].start : nil
+            if let end, end <= phase.start { return nil }
+            let stopped = k == phases.count - 1 && track.isStopped
+            let counts = phase.running && phase.target != nil && !stopped
+            let intervals = counts ? phase.calendar.workingIntervals(from: phase.start, to: end ?? asOf) : []
+            return Explanation.Stretch(
+                from: phase.start, to: end, state: stopped ? "stopped" : (phase.running ? "running" : "paused"),
+                priority: phase.priority, target: phase.target, calendar: phase.calendar.id,
+                counted: intervals.reduce(0) { $0 + $1.to.seconds - $1.from.seconds },
+                cause: k == 0 ? "held" : (stopped ? "left" : "held, changed"), intervals: intervals, version: version)
+        }
     }
 
     /// A clock's marks as stretches; one that lasted no time (several changes in one second)

@@ -254,6 +254,20 @@ struct IncidentState {
     var promises: [String: PromiseTrack] = [:]
     /// Periods started so far of each recurring promise kind.
     var periods: [String: Int] = [:]
+    /// OLA holds, one clock per stretch a support line or team holds the incident, in the order
+    /// they began (``OLATerms``).
+    var holds: [Hold] = []
+    /// The holds running now: the line's and the team's, as indices into `holds`.
+    var lineHold: Int?
+    var teamHold: Int?
+    /// Holds begun so far per unit (`line:L1`), which numbers the next one.
+    var holdCounts: [String: Int] = [:]
+
+    struct Hold {
+        var name: String
+        var terms: OLATerms
+        var track = ClockTrack()
+    }
 
     struct PromiseTrack {
         var made: Instant
@@ -283,7 +297,40 @@ struct IncidentState {
         if let s = open.status, contract.pauseOn.contains(s) { resolution.setRunning(false, at: open.time) }
         if let s = open.status, contract.reactionPauseOn.contains(s) { reaction.setRunning(false, at: open.time) }
         for (kind, every) in contract.recurringPromises { startPeriod(kind, every: every, at: open.time) }
+        if !first.olas.isEmpty { startHolds(at: open.runsFrom) }
     }
+
+    /// Begins a hold of the line or team named `name` (`kind` `line` or `team`) at `t`, when it
+    /// has OLA terms; its index in `holds`.
+    mutating func startHold(_ kind: String, _ name: String?, at t: Instant) -> Int? {
+        guard let name, let terms = kind == "line" ? contract.olas.lines[name] : contract.olas.teams[name] else {
+            return nil
+        }
+        let unit = "\(kind):\(name)"
+        let n = (holdCounts[unit] ?? 0) + 1
+        holdCounts[unit] = n
+        var hold = Hold(name: "\(unit)#\(n)", terms: terms)
+        hold.track.start(at: t, target: terms.targets[priority], calendar: terms.calendar, priority: priority)
+        if let s = workflowStatus, terms.pauseOn.contains(s) { hold.track.setRunning(false, at: t) }
+        holds.append(hold)
+        return holds.count - 1
+    }
+
+    /// Begins the holds of the line and team the incident is assigned to, where none runs.
+    mutating func startHolds(at t: Instant) {
+        if lineHold == nil { lineHold = startHold("line", assignment.level, at: t) }
+        if teamHold == nil { teamHold = startHold("team", assignment.team, at: t) }
+    }
+
+    /// Ends the running holds at `t` (resolved, closed).
+    mutating func stopHolds(at t: Instant) {
+        for i in [lineHold, teamHold].compactMap({ $0 }) { holds[i].track.stop(at: t) }
+        lineHold = nil
+        teamHold = nil
+    }
+
+    /// The running holds' indices.
+    var runningHolds: [Int] { [lineHold, teamHold].compactMap { $0 } }
 
     /// Hands the incident to each later version that takes open incidents over and has taken
     /// effect by `t`: from its effective instant the clocks keep their elapsed time and take
@@ -334,6 +381,10 @@ struct IncidentState {
                 let calendar = terms?.calendar ?? contract.calendar
                 reaction.retarget(terms?.reaction, calendar: calendar, priority: p, at: e.pointee.time)
                 resolution.retarget(terms?.resolution, calendar: calendar, priority: p, at: e.pointee.time)
+                for i in runningHolds {
+                    let ola = holds[i].terms
+                    holds[i].track.retarget(ola.targets[p], calendar: ola.calendar, priority: p, at: e.pointee.time)
+                }
             }
             if let s = e.pointee.status {
                 workflowStatus = s
@@ -342,6 +393,10 @@ struct IncidentState {
                 // A stopped reaction clock (acknowledged) ignores it.
                 let reacting = !contract.reactionPauseOn.contains(s)
                 if status == .open { reaction.setRunning(reacting, at: reacting ? e.pointee.runsFrom : e.pointee.time) }
+                for i in runningHolds {
+                    let held = !holds[i].terms.pauseOn.contains(s)
+                    holds[i].track.setRunning(held, at: held ? e.pointee.runsFrom : e.pointee.time)
+                }
             }
             noteAssignment(e)
         case .resolved:
@@ -351,6 +406,7 @@ struct IncidentState {
             reaction.stop(at: e.pointee.time)
             resolution.stop(at: e.pointee.time)
             dischargePromises(at: e.pointee.time)
+            stopHolds(at: e.pointee.time)
             // A workflow status belongs to one open stretch: one set before the resolution
             // does not pause the clock after a reopen; one set while resolved does (an update
             // in the reopen's own second sorts before it).
@@ -373,12 +429,15 @@ struct IncidentState {
                 resolution.retarget(terms?.resolution, calendar: calendar, priority: priority, at: e.pointee.time)
             }
             noteAssignment(e)
+            // The line and team holding it now begin a new hold each.
+            if !contract.olas.isEmpty { startHolds(at: e.pointee.runsFrom) }
         case .closed:
             if status == .open {
                 resolvedAt = e.pointee.time
                 reaction.stop(at: e.pointee.time)
                 resolution.stop(at: e.pointee.time)
                 dischargePromises(at: e.pointee.time)
+                stopHolds(at: e.pointee.time)
             }
             status = .closed
             closedAt = e.pointee.time
@@ -420,10 +479,19 @@ struct IncidentState {
         if let t = e.pointee.team, t != assignment.team {
             if assignment.team != nil { changed = true }
             assignment.team = t
+            if status == .open && covered {
+                if let i = teamHold { holds[i].track.stop(at: e.pointee.time) }
+                teamHold = startHold("team", t, at: e.pointee.runsFrom)
+            }
         }
         if let l = e.pointee.level, l != assignment.level {
             if assignment.level != nil { changed = true }
             assignment.level = l
+            // Handed to another line: the hold ends, the new line's begins.
+            if status == .open && covered {
+                if let i = lineHold { holds[i].track.stop(at: e.pointee.time) }
+                lineHold = startHold("line", l, at: e.pointee.runsFrom)
+            }
         }
         if changed { handoffs += 1 }
     }
@@ -439,6 +507,9 @@ struct IncidentState {
             for (name, track) in promises.sorted(by: { ($0.value.made, $0.key) < ($1.value.made, $1.key) }) {
                 clocks.append(promiseVerdict(name, track, asOf: asOf))
             }
+            for hold in holds {
+                clocks.append(clockVerdict(.ola(hold.name), hold.track, thresholds: hold.terms.thresholds, asOf: asOf))
+            }
         }
         return IncidentVerdict(
             incident: open.incident ?? "", contract: contract.id, service: open.service, openedAt: open.time,
@@ -446,9 +517,11 @@ struct IncidentState {
             closedAt: closedAt, handoffs: handoffs, covered: covered, clocks: clocks, asOf: asOf)
     }
 
-    func clockVerdict(_ metric: Metric, _ track: ClockTrack, asOf: Instant) -> ClockVerdict {
+    func clockVerdict(_ metric: Metric, _ track: ClockTrack, thresholds: [Threshold]? = nil, asOf: Instant)
+        -> ClockVerdict
+    {
         let last = track.phases.last!
-        let evaluation = track.evaluate(thresholds: thresholds, asOf: asOf)
+        let evaluation = track.evaluate(thresholds: thresholds ?? self.thresholds, asOf: asOf)
         let outcome: ClockOutcome
         if last.target == nil && !track.phases.contains(where: { $0.target != nil }) {
             outcome = .untracked

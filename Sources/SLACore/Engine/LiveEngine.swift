@@ -108,13 +108,16 @@ extension IncidentVerdict {
     /// breached when a clock breached, at risk when a clock passed a warning.
     public var standing: IncidentStanding? {
         guard status == .open, covered else { return nil }
-        let kinds = clocks.flatMap { clock in clock.crossings.map(\.threshold.kind) }
+        // What the customer was promised: OLAs are internal.
+        let kinds = clocks.filter { !$0.metric.isOLA }.flatMap { clock in clock.crossings.map(\.threshold.kind) }
         return kinds.contains(.breach) ? .breached : kinds.contains(.warning) ? .atRisk : .fine
     }
 
     /// The clock whose breach instant (passed, or due if it keeps running) comes first, and that instant.
     public var firstBreach: (clock: ClockVerdict, at: Instant)? {
-        clocks.compactMap { clock in (clock.breach?.at ?? clock.deadline).map { (clock, $0) } }.min { $0.1 < $1.1 }
+        clocks.compactMap { clock in
+            clock.metric.isOLA ? nil : (clock.breach?.at ?? clock.deadline).map { (clock, $0) }
+        }.min { $0.1 < $1.1 }
     }
 }
 
@@ -594,7 +597,10 @@ public struct LiveEngine: Sendable {
         let contract = engine.contracts[v.contract]
         let route = teams.isEmpty ? nil : team(of: v.incident).flatMap { teams[$0] }
         var notify: [String] = []
-        for name in crossing.threshold.kind == .escalation ? crossing.threshold.notify : (contract?.notify ?? []) {
+        // An OLA's warnings and breach go to its line or team, not to the contract's endpoints.
+        var own = contract?.notify ?? []
+        if case .ola(let hold) = clock.metric { own = contract?.olas.terms(ofHold: hold)?.notify ?? [] }
+        for name in crossing.threshold.kind == .escalation ? crossing.threshold.notify : own {
             notify += name == "@lead" ? route?.lead ?? [] : [name]
         }
         for name in route?.notify ?? [] where !notify.contains(name) { notify.append(name) }

@@ -123,7 +123,7 @@ public enum StatementBuilder {
             case .reaction: contract.penalties.reaction[priority]
             case .resolution: contract.penalties.resolution[priority]
             case .promise: contract.penalties.promise
-            case .availability: nil
+            case .availability, .ola: nil
             }
         guard let penalty else { return (.zero(contract.currency), "no penalty for \(metric) \(priority)") }
         guard let perHour = penalty.perHourLate else { return (penalty.fixed, penalty.fixed.amountText) }
@@ -206,7 +206,8 @@ public struct StatementTally: Sendable {
             handoffs += v.handoffs
             if v.handoffs > 2 { bounced += 1 }
         }
-        for clock in v.clocks {
+        // An OLA is an internal target: it costs the customer nothing and is no compliance of theirs.
+        for clock in v.clocks where !clock.metric.isOLA {
             if let breach = clock.breach {
                 guard breach.at >= monthStart && breach.at < monthEnd else { continue }
                 if clock.metric == .reaction { reaction.breached += 1 }
