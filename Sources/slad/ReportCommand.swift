@@ -28,6 +28,9 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Output format: table, csv, json, html or charges-csv.")
     var format: ReportFormatArgument = .table
 
+    @Flag(help: "The OLA report of the support lines and teams instead of the contracts' penalties.")
+    var units = false
+
     @Flag(help: "Start a CSV with a UTF-8 byte order mark (for Excel).")
     var bom = false
 
@@ -62,6 +65,12 @@ struct ReportCommand: ParsableCommand {
             let store = try SLAStore(path: path, readOnly: true)
             try store.requireCurrentSchema()
             let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
+            if units {
+                let report = try book.unitReport(month: YearMonth(parsing: month)!, asOf: instant)
+                try writeOutput(
+                    (bom ? [ReportRenderer.byteOrderMark] : []) + [report.render(format.format)], to: output)
+                return
+            }
             let document = try book.document(month: YearMonth(parsing: month)!, contract: contract, asOf: instant)
             try writeOutput(
                 (bom ? [ReportRenderer.byteOrderMark] : []) + ReportRenderer.pieces(document, as: format.format),

@@ -71,6 +71,21 @@ struct ReplayCommand: ParsableCommand {
         case table, json, lines, verdicts, statements, csv, html, report
         case reportJSON = "report-json"
         case chargesCSV = "charges-csv"
+        case units
+        case unitsCSV = "units-csv"
+        case unitsJSON = "units-json"
+        case unitsHTML = "units-html"
+
+        /// The OLA report's format, for the `units` formats.
+        var unitFormat: ReportFormat? {
+            switch self {
+            case .units: .table
+            case .unitsCSV: .csv
+            case .unitsJSON: .json
+            case .unitsHTML: .html
+            default: nil
+            }
+        }
     }
 
     @OptionGroup var options: ConfigOptions
@@ -81,7 +96,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(
         help: """
             Output format: table, json, lines, verdicts (CSV, one row per clock), statements; \
-            or the monthly penalty report as csv, html, report (terminal), report-json or charges-csv.
+            or the monthly penalty report as csv, html, report (terminal), report-json or charges-csv; \
+            or the OLA report of the support lines and teams (with --month) as units (terminal), units-csv, \
+            units-json or units-html.
             """)
     var format: Format = .table
 
@@ -167,6 +184,13 @@ struct ReplayCommand: ParsableCommand {
         }
         let result = Replay.run(contracts: config.contracts, events: events, asOf: instant)
         let selected = month.flatMap { YearMonth(parsing: $0) }
+        if let unitFormat = format.unitFormat {
+            guard let selected else { throw ValidationError("--format \(format.rawValue) needs --month YYYY-MM") }
+            var tally = UnitReport.Tally(olas: config.contracts.first?.olas ?? .none, month: selected)
+            for v in result.incidents { tally.add(v) }
+            try emit(String(decoding: tally.report(asOf: result.asOf).render(unitFormat), as: UTF8.self))
+            return
+        }
         if let diffDirectory {
             var otherOptions = options
             otherOptions.directory = diffDirectory
@@ -206,7 +230,7 @@ struct ReplayCommand: ParsableCommand {
         case .statements:
             print(ReplayRenderer.statements(result, contracts: config.contracts), terminator: "")
             if let mappedSummary { print("source: \(mappedSummary)") }
-        case .csv, .html, .report, .reportJSON, .chargesCSV: break
+        case .csv, .html, .report, .reportJSON, .chargesCSV, .units, .unitsCSV, .unitsJSON, .unitsHTML: break
         }
         if let mappedSummary, format == .table { print("source: \(mappedSummary)") }
     }

@@ -261,7 +261,8 @@ struct LiveEngineTests {
         let cal = BusinessCalendar.twentyFourSeven()
         let olas = OLABook(lines: [
             "L1": OLATerms(
-                unit: "line:L1", calendar: cal, pauseOn: [], targets: ["P1": 600], warnAt: [Percentage(parsing: "50%")!],
+                unit: "line:L1", calendar: cal, pauseOn: [], targets: ["P1": 600],
+                warnAt: [Percentage(parsing: "50%")!],
                 escalations: [Escalation(at: Percentage(parsing: "200%")!, notify: ["duty-manager"])],
                 notify: ["l1-desk"]),
             "L2": OLATerms(
@@ -269,7 +270,8 @@ struct LiveEngineTests {
                 notify: ["l2-desk"]),
         ])
         var d = ManualDriver(
-            live: LiveEngine(engine: IngestEngine(contracts: [liveContract().with(olas: olas)]), nowMilliseconds: t0 * 1000),
+            live: LiveEngine(
+                engine: IngestEngine(contracts: [liveContract().with(olas: olas)]), nowMilliseconds: t0 * 1000),
             now: t0 * 1000)
         var open = ev("o", 0, .opened, priority: "P1")
         open.level = "L1"

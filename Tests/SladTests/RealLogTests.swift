@@ -73,6 +73,88 @@ struct RealLogTests {
     }
 
     @Test(
+        "the Volvo log through the shipped line and team OLAs: the OLA reports from the store equal the replay's and their golden files; three incidents' holds checked by hand"
+    )
+    func volvoUnits() throws {
+        let original = realLogs.appendingPathComponent("volvo-it-bpic2013-incidents.csv")
+        try #require(FileManager.default.fileExists(atPath: original.path), "real log missing at \(original.path)")
+        let work = try makeTemporaryDirectory("slad-units")
+        defer { try? FileManager.default.removeItem(at: work) }
+        // The log's last row has no line end, which a tailing daemon waits for: both sides read a
+        // copy that ends its last row.
+        let log = work.appendingPathComponent("volvo.csv").path
+        try (Data(contentsOf: original) + Data("\n".utf8)).write(to: URL(fileURLWithPath: log))
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("etc/slad"), to: config)
+        // The shipped lines and teams, with the Volvo log as the only source.
+        let shipped = try String(contentsOf: config.appendingPathComponent("slad.yaml"), encoding: .utf8)
+        let units = try #require(shipped.range(of: "# Support lines")).lowerBound
+        try ("sources:\n  - { name: volvo, path: \"\(log)\", format: volvo-bpic2013 }\n" + shipped[units...]).write(
+            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        let state = work.appendingPathComponent("state").path
+        let run = try runSlad(["run", "--config", config.path, "--state", state, "--exit-when-idle"])
+        #expect(run.status == 0, "\(run.stderr.suffix(2000))")
+        let asOf = "2012-05-23T01:22:25+02:00"
+        for (month, format, file) in [
+            ("2012-05", "table", "units-2012-05.txt"), ("2011-11", "csv", "units-2011-11.csv"),
+        ] {
+            let stored = try runSlad([
+                "report", "--units", "--config", config.path, "--state", state, "--month", month, "--as-of", asOf,
+                "--format", format,
+            ])
+            let replayed = try runSlad([
+                "replay", "--config", config.path, "--events", log, "--source", "volvo-bpic2013", "--month", month,
+                "--format", format == "table" ? "units" : "units-csv",
+            ])
+            #expect(stored.status == 0 && replayed.status == 0, "\(stored.stderr)\(replayed.stderr)")
+            #expect(stored.stdout == replayed.stdout, "\(month): the store's OLA report differs from the replay's")
+            let golden = repositoryRoot.appendingPathComponent("Tests/SladTests/Golden/volvo-bpic2013.\(file)")
+            if ProcessInfo.processInfo.environment["SLAD_UPDATE_GOLDEN"] == "1" {
+                try replayed.stdout.write(to: golden, atomically: true, encoding: .utf8)
+            }
+            #expect(replayed.stdout == (try String(contentsOf: golden, encoding: .utf8)), "\(file)")
+        }
+
+        // Three incidents by hand, from their rows in the log (times +01:00 as logged; the
+        // se-business calendar counts Mon–Fri 08:00–17:00 Stockholm time, 1 May a holiday). The
+        // fourth column is the incident's handoffs: each later row naming another resource, team
+        // (Involved ST) or line (ST Level).
+        let verdicts = try runSlad([
+            "replay", "--config", config.path, "--events", log, "--source", "volvo-bpic2013", "--format", "verdicts",
+        ])
+        #expect(verdicts.status == 0)
+        let holds = verdicts.stdout.split(separator: "\r\n").filter { $0.contains(",ola:") }
+        func rows(_ incident: String) -> [String] {
+            holds.filter { $0.hasPrefix(incident + ",") }.map(String.init)
+        }
+        // 1-729256831, P3 (Medium), L1 only: queued Wed 2 May 09:36:31, resolved 10:00:14 (+01:00),
+        // that is 10:36:31–11:00:14 in Stockholm: 23m43s = 1423 s of L1's 4 h, met. Handoffs:
+        // Jan-Ove → Andreas → Siebel.
+        #expect(rows("1-729256831") == ["1-729256831,volvo-it,resolved,2,ola:line:L1#1,P3,met,14400,1423,"])
+        // 1-605313141, P3: L1 from Fri 11 Nov 2011 13:45:04 to 13:49:29 (4m25s = 265 s, met); L2 from
+        // 13:49:29: Fri to 17:00 3h10m31s, Mon 14 and Tue 15 9 h each, Wed 16 08:00–09:22:17 1h22m17s,
+        // then waiting for the user (paused) until the resolution in May 2012: 22h32m48s = 81168 s
+        // of 18 h (2 business days of 9 h). 18 h were used up Tue 15 Nov at 08:00 + (18 h − 12h10m31s)
+        // = 13:49:29: the breach, counted in 2011-11. Handoffs: T19/L1 → G356 2nd/L2, Lars → Luiz →
+        // Lars → Siebel.
+        #expect(
+            rows("1-605313141") == [
+                "1-605313141,volvo-it,resolved,4,ola:line:L1#1,P3,met,14400,265,",
+                "1-605313141,volvo-it,resolved,4,ola:line:L2#1,P3,breached,64800,81168,2011-11-15T13:49:29+01:00",
+            ])
+        // 1-736726674, P3: L1 at 13:42:37 on 1 May (a holiday: no time counts), handed to L2 at
+        // 13:45:36, back to L1 at 14:32:56 (a return: L1's second hold), resolved at 14:34:40. Three
+        // holds of 0 s, all met, in the order they began; L1#1 and L2#1 handed on, L1#2 ended by the
+        // resolution. Handoffs: N38/L1 → N30 2nd/L2 → N44/L1 with Jon → Siebel.
+        #expect(
+            rows("1-736726674") == [
+                "1-736726674,volvo-it,resolved,3,ola:line:L1#1,P3,met,14400,0,",
+                "1-736726674,volvo-it,resolved,3,ola:line:L2#1,P3,met,64800,0,",
+                "1-736726674,volvo-it,resolved,3,ola:line:L1#2,P3,met,14400,0,",
+            ])
+    }
+
+    @Test(
         "slactl incident --explain on a real Volvo incident (two pauses, a reopen, a breach) is its golden file, and the replay explains it the same"
     )
     func explainVolvoIncident() throws {

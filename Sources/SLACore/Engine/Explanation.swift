@@ -134,9 +134,10 @@ extension IncidentEvaluator {
             case .reaction, .resolution, .availability:
                 stretches = Self.stretches(marks[clock.metric] ?? [], asOf: verdict.asOf)
             case .ola(let name):
-                stretches = state.holds.first { $0.name == name }.map {
-                    Self.stretches($0.track, asOf: verdict.asOf, version: state.contract.version)
-                } ?? []
+                stretches =
+                    state.holds.first { $0.name == name }.map {
+                        Self.stretches($0.track, asOf: verdict.asOf, version: state.contract.version)
+                    } ?? []
             case .promise(let name):
                 let made = state.promises[name]
                 let start = made?.made ?? verdict.openedAt
@@ -157,7 +158,8 @@ extension IncidentEvaluator {
                     kind: $0.threshold.kind.rawValue, percent: $0.threshold.at, at: $0.at, passed: false)
             }
             var penalty: Explanation.Penalty?
-            if let breach = clock.breach {
+            // An OLA breach is internal: nothing to charge.
+            if let breach = clock.breach, !clock.metric.isOLA {
                 let hours = (max(0, clock.elapsed - breach.target) + 3599) / 3600
                 let judge = contract.judging(openedAt: verdict.openedAt, at: breach.at)
                 let price = StatementBuilder.price(
@@ -199,14 +201,24 @@ extension IncidentEvaluator {
     }
 
     /// The stretches of an OLA hold, from its phases: a hold is begun and changed by the
-    /// incident's handoffs, statuses and priority, each a phase of its track.
+    /// incident's handoffs, statuses and priority, each a phase of its track; its stop (a
+    /// handoff away, the resolution) is the last.
     private static func stretches(_ track: ClockTrack, asOf: Instant, version: String) -> [Explanation.Stretch] {
-        let phases = track.phases
-        return phases.indices.compactMap { k in
-            let phase = phases[k]
-            let end = k + 1 < phases.count ? phases[k + 1].start : nil
+        var marks = track.phases.map { (phase: $0, stopped: false) }
+        if let stop = track.stoppedAt, var last = marks.last?.phase {
+            // A clock already paused gains no phase when it stops.
+            if last.start == stop && !last.running {
+                marks[marks.count - 1].stopped = true
+            } else {
+                last.start = stop
+                last.running = false
+                marks.append((last, true))
+            }
+        }
+        return marks.indices.compactMap { k in
+            let (phase, stopped) = marks[k]
+            let end = k + 1 < marks.count ? marks[k + 1].phase.start : nil
             if let end, end <= phase.start { return nil }
-            let stopped = k == phases.count - 1 && track.isStopped
             let counts = phase.running && phase.target != nil && !stopped
             let intervals = counts ? phase.calendar.workingIntervals(from: phase.start, to: end ?? asOf) : []
             return Explanation.Stretch(
