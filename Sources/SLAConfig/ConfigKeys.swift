@@ -22,6 +22,8 @@ public enum ConfigKeys {
     public static let maintenanceWindow = ["service", "from", "to"]
     /// One of `slad.yaml` `teams`.
     public static let team = ["notify", "lead", "ola"]
+    /// One of `slad.yaml` `policies`.
+    public static let policy = ["name", "match", "contract", "priority", "priority_from"]
     /// One of `slad.yaml` `lines`.
     public static let line = ["notify", "ola"]
     /// The `ola` of a line or team.

@@ -74,6 +74,10 @@ public struct SladConfiguration: Sendable {
     public var contracts: [Contract]
     /// The file each contract was read from, by contract id.
     public var contractFiles: [String: String] = [:]
+    /// What loads but deserves a look (a policy no incident can reach, two that overlap).
+    public var warnings: [ConfigError] = []
+    /// The policies that pick contracts for sources that name none (`policies:`).
+    public var policies = PolicyBook()
     /// Mappings of status-snapshot logs by name (`sources/NAME.yaml`).
     public var mappings: [String: SourceMapping]
     /// How long a breach decision waits for events that could still stop the clock in time (seconds).
@@ -201,7 +205,7 @@ public enum ConfigLoader {
 
     static let mainKeys = [
         "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports", "metrics",
-        "alertmanager", "maintenance", "teams", "lines",
+        "alertmanager", "maintenance", "teams", "lines", "policies", "priority_matrices",
     ]
 
     /// The `alertmanager:` section.
@@ -361,27 +365,141 @@ public enum ConfigLoader {
             join(directory, "contracts.d"), calendars: calendars, notifyTargets: main.notifyTargets, diagnostics)
         let olas = Self.olas(main, calendars: calendars, contracts: contracts)
         if !olas.isEmpty { contracts = contracts.map { $0.with(olas: olas) } }
-        let mappings = Self.mappings(
-            join(directory, "sources"),
-            contracts: Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-            diagnostics)
+        let byID = Dictionary(contracts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var warnings: [ConfigError] = []
+        let policies = Self.policies(main, contracts: byID, warnings: &warnings)
+        var mappings = Self.mappings(join(directory, "sources"), contracts: byID, diagnostics)
+        if !policies.isEmpty {
+            for name in mappings.keys where mappings[name]!.contract == nil { mappings[name]!.policies = policies }
+        }
         for source in main.sources where source.format != "jsonl" && mappings[source.format] == nil {
             diagnostics.report(
                 ConfigError(
                     file: join(directory, "slad.yaml"), field: "sources",
                     reason: "source '\(source.name)' uses mapping '\(source.format)', which is not in sources/"))
         }
+        // A mapping that names no contract needs policies, once a source reads through it.
+        for source in main.sources {
+            guard let m = mappings[source.format], m.contract == nil, m.fields.contract == nil, policies.isEmpty
+            else { continue }
+            diagnostics.report(
+                ConfigError(
+                    file: join(directory, "slad.yaml"), field: "sources",
+                    reason:
+                        "source '\(source.name)' reads through mapping '\(source.format)', which names no contract, and there are no policies",
+                    hint: "add contract: to sources/\(source.format).yaml, or policies to slad.yaml"))
+        }
         guard diagnostics.isEmpty else { throw ConfigErrors(diagnostics.errors) }
         return SladConfiguration(
             directory: directory, stateDirectory: main.stateDirectory, sources: main.sources, webhooks: main.webhooks,
             calendars: calendars, contracts: contracts.sorted { $0.id < $1.id }, contractFiles: contractFiles,
-            mappings: mappings, allowedLateness: main.allowedLateness, catchUpWindow: main.catchUpWindow,
+            warnings: warnings, policies: policies, mappings: mappings, allowedLateness: main.allowedLateness,
+            catchUpWindow: main.catchUpWindow,
             control: main.control,
             sealAfter: main.sealAfter, metricsListen: main.metricsListen, alertmanager: main.alertmanager,
             maintenance: main.maintenance, teams: main.teams)
     }
 
     static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
+
+    /// `priority_matrices: { NAME: { IMPACT: { URGENCY: PRIORITY } } }` and the ordered
+    /// `policies: [{ name, match, contract, priority | priority_from }]`; a policy that an earlier
+    /// one shadows, or two that overlap, are warnings.
+    static func policies(_ main: MainSettings, contracts: [String: Contract], warnings: inout [ConfigError])
+        -> PolicyBook
+    {
+        var matrices: [String: PriorityMatrix] = [:]
+        for (name, value) in main.matrixValue?.entries("matrices by name") ?? [] {
+            var cells: [String: [String: String]] = [:]
+            for (impact, row) in value.entries("impact → { urgency: priority }") ?? [] {
+                for (urgency, cell) in row.entries("urgency → priority") ?? [] {
+                    if let p = cell.string("a priority") { cells[impact, default: [:]][urgency] = p }
+                }
+            }
+            matrices[name] = PriorityMatrix(name: name, cells: cells)
+        }
+        var book = PolicyBook()
+        var written: [String: YAMLValue] = [:]
+        for item in main.policyValue?.list("a list of { name, match, contract, priority | priority_from }") ?? [] {
+            guard
+                let p = item.mapping(
+                    known: ConfigKeys.policy, what: "{ name, match, contract, priority | priority_from }"),
+                let name = p.required("name")?.identifier("a policy name"),
+                let contractValue = p.required("contract"), let contractID = contractValue.string("a contract id")
+            else { continue }
+            if written[name] != nil { p["name"]!.fail("policy '\(name)' is written twice") }
+            guard let contract = contracts[contractID] else {
+                contractValue.fail(
+                    "contract '\(contractID)' is not defined in contracts.d/",
+                    hint: closest(to: contractID, in: contracts.keys.sorted()).map { "did you mean '\($0)'?" })
+                continue
+            }
+            let known = Set(contract.versions.flatMap { $0.priorities.map(\.name) })
+            func check(_ priority: String, _ v: YAMLValue) {
+                if !known.contains(priority) {
+                    v.fail(
+                        "priority \(priority) is not in contract \(contractID)",
+                        hint: "known: \(known.sorted().joined(separator: ", "))")
+                }
+            }
+            var conditions: [String: Set<String>] = [:]
+            for (field, v) in p["match"]?.entries("attribute → value or list of values") ?? [] {
+                if case .sequence = v.node {
+                    conditions[field] = Set(v.strings("a list of values") ?? [])
+                } else if let one = v.string("a value or a list of values") {
+                    conditions[field] = [one]
+                }
+            }
+            var priority: String?
+            var matrix: PriorityMatrix?
+            if let v = p["priority"], let text = v.string("a priority") {
+                check(text, v)
+                priority = text
+            }
+            if let v = p["priority_from"], let m = v.string("a matrix name") {
+                if priority != nil { v.fail("a policy gives either priority or priority_from") }
+                matrix = matrices[m]
+                if let matrix {
+                    for (impact, row) in matrix.cells.sorted(by: { $0.key < $1.key }) {
+                        for (_, cell) in row where !known.contains(cell) {
+                            v.fail(
+                                "matrix \(m) gives \(cell) (impact \(impact)), which is not in contract \(contractID)",
+                                hint: "known: \(known.sorted().joined(separator: ", "))")
+                        }
+                    }
+                } else {
+                    v.fail(
+                        "matrix '\(m)' is not in priority_matrices",
+                        hint: "known: \(matrices.keys.sorted().joined(separator: ", "))")
+                }
+            }
+            let policy = Policy(
+                name: name, conditions: conditions, contract: contractID, priority: priority, matrix: matrix)
+            for earlier in book.policies {
+                let at = ConfigError(
+                    file: item.file, line: item.line, column: item.column, field: item.path, reason: "", hint: nil)
+                if policy.isShadowed(by: earlier) {
+                    var w = at
+                    w.reason =
+                        "policy \(name) is never reached: policy \(earlier.name) before it matches all it matches"
+                    warnings.append(w)
+                    break
+                } else if !policy.conditions.isEmpty && Set(policy.conditions.keys) == Set(earlier.conditions.keys)
+                    && policy.overlaps(earlier)
+                {
+                    // Peers on the same attributes whose values meet: likely a mistake. A specific
+                    // policy before a broader one on other attributes is the usual order.
+                    var w = at
+                    w.reason =
+                        "policy \(name) overlaps policy \(earlier.name): an incident both match goes to \(earlier.name)"
+                    warnings.append(w)
+                }
+            }
+            written[name] = item
+            book.policies.append(policy)
+        }
+        return book
+    }
 
     /// The `ola:` of every line and team: `{ calendar, pause_on, targets, warn_at, escalations }`.
     /// Targets may name only priorities some contract has.
@@ -454,6 +572,9 @@ public enum ConfigLoader {
         /// `ola:` of each line and team, resolved once the calendars are loaded, with the
         /// unit's webhooks.
         var olaValues: [(unit: String, value: YAMLValue, notify: [String])] = []
+        /// `policies:` and `priority_matrices:`, resolved once the contracts are loaded.
+        var policyValue: YAMLValue?
+        var matrixValue: YAMLValue?
     }
 
     /// slad.yaml (optional: defaults apply without it).
@@ -514,6 +635,8 @@ public enum ConfigLoader {
             main.teams[team] = route
             if let ola = m["ola"] { main.olaValues.append(("team:\(team)", ola, route.notify)) }
         }
+        main.policyValue = f["policies"]
+        main.matrixValue = f["priority_matrices"]
         for (line, value) in f["lines"]?.entries("support lines by the level events carry") ?? [] {
             guard let m = value.mapping(known: ConfigKeys.line, what: "{ notify, ola }") else { continue }
             let notify = m["notify"].flatMap { ContractLoader.checkTargets($0, main.notifyTargets) } ?? []

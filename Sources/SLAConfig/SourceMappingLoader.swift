@@ -4,7 +4,7 @@ import SLACore
 enum SourceMappingLoader {
     static let keys = [
         "format", "delimiter", "time_format", "timezone", "contract", "unknown_values", "fields", "priorities",
-        "statuses",
+        "statuses", "attributes",
     ]
     static let fieldKeys = [
         "incident", "time", "status", "priority", "team", "level", "assignee", "service", "opened_time", "contract",
@@ -32,10 +32,16 @@ enum SourceMappingLoader {
         let priorities = self.priorities(f, contract: contract)
         let statuses = self.statuses(f)
         let unknown = Set(f["unknown_values"]?.strings("a list of values") ?? [])
+        var attributes: [String: String] = [:]
+        for (attribute, v) in f["attributes"]?.entries("attribute → column, for policies") ?? [] {
+            if let column = v.string("a column name") { attributes[attribute] = column }
+        }
         guard root.diagnostics.count == before, let fields else { return nil }
-        return SourceMapping(
+        var mapping = SourceMapping(
             name: name, format: format, timeFormat: timeFormat, zone: zone, contract: contract?.id, fields: fields,
             priorities: priorities, statuses: statuses, unknownValues: unknown)
+        mapping.attributes = attributes
+        return mapping
     }
 
     /// `format: csv` (with `delimiter`, one ASCII character) or `jsonl`.
@@ -88,9 +94,7 @@ enum SourceMappingLoader {
                 status = s.string("a column name").map { [$0] }
             }
         }
-        if m["contract"] == nil && f["contract"] == nil {
-            v.fail("neither a contract nor a contract column", hint: "add contract: ID, or fields.contract")
-        }
+
         guard let incident, let time, let status, !status.isEmpty else { return nil }
         return SourceMapping.Fields(
             incident: incident, time: time, status: status, priority: m["priority"]?.string("a column name"),

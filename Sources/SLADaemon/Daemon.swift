@@ -93,6 +93,9 @@ public enum Daemon {
                 "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
                 "late_notifications": String(caughtUp.count),
             ])
+        for w in config.warnings {
+            logger.note("slad: configuration warning", ["warning": w.description], level: .warning)
+        }
         if config.contracts.isEmpty {
             logger.note(
                 "slad: no contracts: nothing is watched or priced until contracts.d holds one (examples: /usr/share/doc/slad/examples); systemctl reload slad after adding",

@@ -29,6 +29,8 @@ public struct SnapshotMapper {
         var team: String?
         var level: String?
         var assignee: String?
+        /// The policy that picked the contract, when one did: it keeps deriving the priority.
+        var policy: Policy?
     }
 
     /// What became of one row.
@@ -60,7 +62,7 @@ public struct SnapshotMapper {
                 fractional: row.fractional)
         }
         guard let state = incidents[row.incident] else { return first(row, value: value, event: event) }
-        return later(row, state: state, event: event)
+        return later(row, state: state, value: value, event: event)
     }
 
     /// The fields of one row, read and mapped.
@@ -122,7 +124,28 @@ public struct SnapshotMapper {
         _ row: Row, value: (String) -> String?, event: (String, EventType) -> SLAEvent
     ) -> Outcome {
         let m = mapping
-        guard let priority = row.priority else {
+        var contract = m.fields.contract.flatMap(value) ?? m.contract
+        var policy: Policy?
+        // No contract named: the first policy that matches the opening picks it.
+        if contract == nil && !m.policies.isEmpty {
+            guard let matched = m.policies.match({ attribute($0, value) }) else {
+                let seen = m.policies.policies.flatMap { $0.conditions.keys }.reduce(into: [String]()) {
+                    if !$0.contains($1) { $0.append($1) }
+                }.sorted().map { "\($0)=\(attribute($0, value) ?? "(none)")" }
+                return .rejected(field: nil, reason: "no_policy: no policy matches \(seen.joined(separator: ", "))")
+            }
+            policy = matched
+            contract = matched.contract
+        }
+        let derived = policy.flatMap { p in p.priority({ attribute($0, value) }, source: row.priority) }
+        guard let priority = policy == nil ? row.priority : derived else {
+            if let policy, policy.matrix != nil {
+                return .rejected(
+                    field: m.attributes["impact"],
+                    reason:
+                        "policy \(policy.name): matrix \(policy.matrix!.name) has no priority for impact '\(attribute("impact", value) ?? "(none)")' and urgency '\(attribute("urgency", value) ?? "(none)")'"
+                )
+            }
             return .rejected(field: m.fields.priority, reason: "first row without a priority")
         }
         var open = event("open", .opened)
@@ -136,7 +159,7 @@ public struct SnapshotMapper {
                 open.fractional = fractional
             }
         }
-        open.contract = m.fields.contract.flatMap(value) ?? m.contract
+        open.contract = contract
         open.priority = priority
         open.service = m.fields.service.flatMap(value)
         open.team = row.team
@@ -144,7 +167,7 @@ public struct SnapshotMapper {
         open.assignee = row.assignee
         var state = IncidentSnapshot(
             phase: .open, status: nil, acknowledged: false, priority: priority, team: row.team, level: row.level,
-            assignee: row.assignee)
+            assignee: row.assignee, policy: policy)
         if case .active(let status, _) = row.rule {
             open.status = status
             state.status = status
@@ -158,9 +181,20 @@ public struct SnapshotMapper {
     /// A later row: what differs from the incident's last row becomes one update; a resolved
     /// incident that is active again is reopened; rows after the close are refused.
     private mutating func later(
-        _ row: Row, state: IncidentSnapshot, event: (String, EventType) -> SLAEvent
+        _ row: Row, state: IncidentSnapshot, value: (String) -> String?, event: (String, EventType) -> SLAEvent
     ) -> Outcome {
         var state = state
+        var row = row
+        // The contract stays the one the opening's policy picked; the priority follows the row:
+        // the first policy of that contract that matches it gives it (a fixed one, or its
+        // matrix's for the row's impact and urgency).
+        if let anchored = state.policy,
+            let current = mapping.policies.policies.first(where: {
+                $0.contract == anchored.contract && $0.matches { attribute($0, value) }
+            }), current.priority != nil || current.matrix != nil
+        {
+            row.priority = current.priority({ attribute($0, value) }, source: nil) ?? state.priority
+        }
         if state.phase == .closed {
             if case .closed = row.rule, row.priority == state.priority || row.priority == nil {
                 return .skipped(reason: "no_change")
@@ -201,6 +235,20 @@ public struct SnapshotMapper {
         if changed { events.insert(update, at: 0) }
         incidents[row.incident] = state
         return events.isEmpty ? .skipped(reason: "no_change") : .events(events)
+    }
+
+    /// A row's attributes for policies: the mapping's `attributes` columns, and the mapped
+    /// fields under their own names.
+    private func attribute(_ name: String, _ value: (String) -> String?) -> String? {
+        let m = mapping
+        if let column = m.attributes[name] { return value(column) }
+        switch name {
+        case "service": return m.fields.service.flatMap(value)
+        case "team": return m.fields.team.flatMap(value)
+        case "level": return m.fields.level.flatMap(value)
+        case "assignee": return m.fields.assignee.flatMap(value)
+        default: return nil
+        }
     }
 
     /// The transitions a status rule makes on any row, first or later: the first

@@ -46,6 +46,7 @@ struct CheckConfig: ParsableCommand {
         let dir = directory ?? options.directory
         do {
             let config = try ConfigLoader.load(directory: dir)
+            for w in config.warnings { printError("warning: \(w.description)") }
             if config.contracts.isEmpty {
                 printError(
                     "\(dir)/contracts.d: holds no contracts: nothing is watched or priced until it does (examples: /usr/share/doc/slad/examples)"

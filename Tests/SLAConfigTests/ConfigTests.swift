@@ -550,6 +550,75 @@ struct ConfigTests {
             ])
     }
 
+    @Test(
+        "policies: unknown contract, priority, matrix and key are located errors; a shadowed policy and two peers that overlap are warnings"
+    )
+    func policies() throws {
+        let main = """
+            priority_matrices:
+              itil:
+                "1": { "1": P1, "2": P9 }
+            policies:
+              - { name: a, match: { category: net }, contract: good, priority: P1 }
+              - { name: b, match: { category: [net, web] }, contract: good, priority: P1 }
+              - { name: c, match: { category: net, channel: phone }, contract: good, priority: P1 }
+              - { name: d, match: {}, contract: nope, priority: P1 }
+              - { name: e, match: {}, contract: good, priority: P7 }
+              - { name: f, contract: good, priority_from: itil }
+              - { name: g, contract: good, priority_from: other }
+              - { name: h, contract: good, priority: P1, colour: red }
+            """
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract, "slad.yaml": main,
+        ])
+        #expect(
+            folder.relativeErrors() == [
+                "slad.yaml:8:37: policies.[3].contract: contract 'nope' is not defined in contracts.d/",
+                "slad.yaml:9:53: policies.[4].priority: priority P7 is not in contract good; known: P1",
+                "slad.yaml:10:47: policies.[5].priority_from: matrix itil gives P9 (impact 1), which is not in contract good; known: P1",
+                "slad.yaml:11:47: policies.[6].priority_from: matrix 'other' is not in priority_matrices; known: itil",
+                "slad.yaml:12:46: policies.[7].colour: unknown key 'colour'; known keys: name, match, contract, priority, priority_from",
+            ])
+        // Without the errors, the warnings remain and the configuration loads.
+        let dropped = [
+            "name: d", "name: e", "name: f", "name: g", "name: h", "\"1\": {", "itil:", "priority_matrices:",
+        ]
+        let clean = main.split(separator: "\n").filter { line in !dropped.contains { line.contains($0) } }
+            .joined(separator: "\n")
+        try folder.write("slad.yaml", clean)
+        let config = try ConfigLoader.load(directory: folder.url.path)
+        #expect(
+            config.warnings.map { $0.description.replacingOccurrences(of: folder.url.path + "/", with: "") } == [
+                "slad.yaml:3:5: policies.[1]: policy b overlaps policy a: an incident both match goes to a",
+                "slad.yaml:4:5: policies.[2]: policy c is never reached: policy a before it matches all it matches",
+            ])
+        #expect(config.policies.policies.map(\.name) == ["a", "b", "c"])
+    }
+
+    @Test("a source read through a mapping that names no contract needs policies")
+    func mappingWithoutContract() throws {
+        let mapping = """
+            format: csv
+            time_format: iso8601
+            fields: { incident: id, time: at, status: state, priority: prio }
+            priorities: { "1": P1 }
+            statuses: { Open: { status: open } }
+            """
+        let folder = try ConfigFolder([
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract, "sources/desk.yaml": mapping,
+            "slad.yaml": "sources:\n  - { name: desk-log, path: desk.csv, format: desk }\n",
+        ])
+        #expect(
+            folder.relativeErrors() == [
+                "slad.yaml: sources: source 'desk-log' reads through mapping 'desk', which names no contract, and there are no policies; add contract: to sources/desk.yaml, or policies to slad.yaml"
+            ])
+        try folder.write(
+            "slad.yaml",
+            "sources:\n  - { name: desk-log, path: desk.csv, format: desk }\npolicies:\n  - { name: all, contract: good }\n"
+        )
+        #expect(folder.errors().isEmpty)
+    }
+
     @Test("two contracts with one id are an error; ids are unique")
     func duplicateIDs() throws {
         let folder = try ConfigFolder([

@@ -131,3 +131,93 @@ struct SnapshotMapperTests {
         #expect(TimePattern.parse("29-02-2016 01:23 ", pattern: "%d-%m-%Y %H:%M") == nil)
     }
 }
+
+@Suite("Policies pick the contract and the priority (docs/semantics.md §11)")
+struct PolicyMappingTests {
+    static let itil = PriorityMatrix(
+        name: "itil",
+        cells: [
+            "1": ["1": "P1", "2": "P2", "3": "P3"], "2": ["1": "P2", "2": "P3", "3": "P4"],
+            "3": ["1": "P3", "2": "P4", "3": "P4"],
+        ])
+
+    /// A desk whose rows name no contract: category, channel, impact and urgency are attributes.
+    static var mapping: SourceMapping {
+        var m = SourceMapping(
+            name: "desk", format: .csv(delimiter: UInt8(ascii: ",")), timeFormat: .pattern("%d-%m-%Y %H:%M"),
+            zone: .utc, contract: nil,
+            fields: .init(
+                incident: "id", time: "at", status: ["state"], priority: "prio", team: "team", contract: "contract"),
+            priorities: ["1": "P1", "2": "P2", "3": "P3", "4": "P4"],
+            statuses: ["New": .active(status: "new", acknowledge: false), "Done": .resolved], unknownValues: ["?"])
+        m.attributes = ["category": "category", "channel": "channel", "impact": "impact", "urgency": "urgency"]
+        m.policies = PolicyBook(policies: [
+            Policy(name: "network-gold", conditions: ["category": ["network"]], contract: "gold", priority: "P1"),
+            Policy(name: "phone", conditions: ["channel": ["phone"]], contract: "silver", matrix: itil),
+            Policy(name: "portal", conditions: ["channel": ["portal"]], contract: "gold", matrix: itil),
+        ])
+        return m
+    }
+
+    func read(_ rows: [String]) -> MappedSource {
+        let text = (["id,at,state,prio,team,contract,category,channel,impact,urgency"] + rows).joined(separator: "\n")
+        return SnapshotMapper.read(bytes: Array(text.utf8), mapping: Self.mapping)
+    }
+
+    func summary(_ events: [SLAEvent]) -> [String] {
+        events.map { e in
+            var s = "\(e.id) \(e.type.rawValue.dropFirst("incident.".count))"
+            for (k, v) in [("contract", e.contract), ("priority", e.priority)] { if let v { s += " \(k)=\(v)" } }
+            return s
+        }
+    }
+
+    @Test(
+        "first match wins; the matrix gives the priority; a contract the row names wins; no match is quarantined as no_policy"
+    )
+    func match() {
+        let r = read([
+            // A network incident by phone: the network policy comes first.
+            "A,01-03-2016 09:00,New,?,?,?,network,phone,2,2",
+            // By phone, impact 1 and urgency 2: the matrix gives P2 under silver.
+            "B,01-03-2016 09:00,New,?,?,?,email,phone,1,2",
+            // The row names its contract and its priority: both win, no policy is asked.
+            "C,01-03-2016 09:00,New,4,?,bronze,network,phone,1,1",
+            // Nothing matches.
+            "D,01-03-2016 09:00,New,?,?,?,email,fax,2,2",
+        ])
+        #expect(
+            summary(r.events) == [
+                "desk:2:open opened contract=gold priority=P1", "desk:3:open opened contract=silver priority=P2",
+                "desk:4:open opened contract=bronze priority=P4",
+            ])
+        #expect(
+            r.errors.map { "\($0.line) \($0.reason)" } == [
+                "5 no_policy: no policy matches category=email, channel=fax"
+            ])
+    }
+
+    @Test(
+        "a change of the fields mid-incident: the contract stays the one the opening's policy picked; the priority follows the row through that contract's first matching policy"
+    )
+    func changeMidIncident() {
+        let r = read([
+            // Opened by portal under gold, impact 2 × urgency 2: P3.
+            "E,01-03-2016 09:00,New,?,?,?,email,portal,2,2",
+            // Impact raised: P2 by the matrix.
+            "E,01-03-2016 10:00,New,?,?,?,email,portal,1,2",
+            // Now it reads as a network incident: gold's network policy matches first, P1.
+            "E,01-03-2016 11:00,New,?,?,?,network,portal,1,2",
+            // By phone now, which would pick silver: the contract stays gold, and no gold
+            // policy matches the row, so the priority stays.
+            "E,01-03-2016 12:00,New,?,?,?,email,phone,3,3",
+            "E,01-03-2016 13:00,Done,?,?,?,email,phone,3,3",
+        ])
+        #expect(
+            summary(r.events) == [
+                "desk:2:open opened contract=gold priority=P3", "desk:3:upd updated priority=P2",
+                "desk:4:upd updated priority=P1", "desk:6:res resolved",
+            ])
+        #expect(r.errors.isEmpty)
+    }
+}

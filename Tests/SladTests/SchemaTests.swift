@@ -40,6 +40,7 @@ struct SchemaTests {
             ("slad", "properties/teams/additionalProperties", ConfigKeys.team),
             ("slad", "properties/teams/additionalProperties/properties/ola", ConfigKeys.ola),
             ("slad", "properties/lines/additionalProperties", ConfigKeys.line),
+            ("slad", "properties/policies/items", ConfigKeys.policy),
             ("slad", "properties/lines/additionalProperties/properties/ola", ConfigKeys.ola),
             ("contract", "", ConfigKeys.contract), ("contract", "properties/valid", ConfigKeys.validity),
             ("contract", "properties/fee", ConfigKeys.fee),

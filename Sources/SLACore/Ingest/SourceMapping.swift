@@ -92,6 +92,12 @@ public struct SourceMapping: Sendable {
     public var statuses: [String: StatusRule]
     /// Values that mean "unknown" (e.g. `?`): treated as absent.
     public var unknownValues: Set<String>
+    /// Attribute name → column, for policies (`category: category`, `impact: impact`, …); the
+    /// mapped fields `service`, `team`, `level`, `assignee` are attributes of their own.
+    public var attributes: [String: String] = [:]
+    /// slad.yaml's policies: they pick the contract (and priority) of an incident whose
+    /// opening row names no contract, when the mapping has no fixed one.
+    public var policies = PolicyBook()
 
     /// Creates a mapping.
     public init(
