@@ -13,6 +13,9 @@ public enum Route: Sendable, Hashable {
     case breaches(since: Instant?, contract: String?, limit: Int)
     /// A month's penalty report; `format` is `table`, `csv`, `json`, `html` or `charges-csv`.
     case report(month: YearMonth, contract: String?, format: String)
+    /// The support lines' and teams' OLA figures of a month (default: the current one, UTC)
+    /// and the holds running now; `kind` `line` or `team` keeps one kind.
+    case units(month: YearMonth?, kind: String?, format: String)
     case metrics
     case reload
     case events
@@ -35,6 +38,7 @@ public enum Route: Sendable, Hashable {
         case .incidents, .incident, .explanation: "incidents"
         case .breaches: "breaches"
         case .report: "reports"
+        case .units: "units"
         case .metrics: "metrics"
         case .reload: "reload"
         case .events: "events"
@@ -104,6 +108,8 @@ public enum Router {
             return incidentQuery(query).flatMap { only("GET", .incidents($0)) }
         case "/v1/breaches":
             return breachQuery(query).flatMap { only("GET", $0) }
+        case "/v1/units":
+            return unitQuery(query).flatMap { only("GET", $0) }
         default:
             let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
             if parts.count == 3, parts[0] == "v1", !parts[2].isEmpty, let id = decoded(parts[2]) {
@@ -119,7 +125,7 @@ public enum Router {
             return .failure(
                 RouteError(
                     404, "not_found",
-                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/incidents/ID/explanation, /v1/breaches, /v1/reports/YYYY-MM, /metrics, /v1/reload, /v1/events, /v1/alertmanager)"
+                    "no such endpoint: \(method) \(path) (see docs/api.md: /v1/status, /v1/contracts, /v1/incidents, /v1/incidents/ID/explanation, /v1/breaches, /v1/reports/YYYY-MM, /v1/units, /metrics, /v1/reload, /v1/events, /v1/alertmanager)"
                 ))
         }
     }
@@ -216,6 +222,27 @@ public enum Router {
                     "format must be one of \(reportFormats.joined(separator: ", ")), not '\(format)'"))
         }
         return .success(.report(month: m, contract: query["contract"], format: format))
+    }
+
+    static func unitQuery(_ query: [String: String]) -> Result<Route, RouteError> {
+        if let e = unknown(query, ["month", "kind", "format"]) { return .failure(e) }
+        var month: YearMonth?
+        if let text = query["month"] {
+            guard let m = YearMonth(parsing: text) else {
+                return .failure(
+                    RouteError(400, "bad_request", "the month must be YYYY-MM (e.g. 2026-10), not '\(text)'"))
+            }
+            month = m
+        }
+        if let kind = query["kind"], kind != "line" && kind != "team" {
+            return .failure(RouteError(400, "bad_request", "kind must be line or team, not '\(kind)'"))
+        }
+        let format = query["format"] ?? "json"
+        guard ["table", "csv", "json", "html"].contains(format) else {
+            return .failure(
+                RouteError(400, "bad_request", "format must be one of table, csv, json, html, not '\(format)'"))
+        }
+        return .success(.units(month: month, kind: query["kind"], format: format))
     }
 
     /// Path and decoded query parameters (nil when the query is not valid percent-encoding).

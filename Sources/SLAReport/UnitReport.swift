@@ -47,6 +47,11 @@ public struct UnitReport: Codable, Sendable, Equatable {
         public var timezone: String
         /// One row per priority (in name order), then `all`.
         public var rows: [Row]
+        /// Holds of the unit running at the report instant (the live picture: `slactl lines`,
+        /// `slactl teams`); absent in a month's report.
+        public var holdingNow: Int?
+        /// Of those, past their target.
+        public var holdingNowBreached: Int?
     }
 
     /// `slad.units/1`.
@@ -67,17 +72,27 @@ extension UnitReport {
         /// Per unit (`line:L1`): per priority, the decided holds' outcome, time held if ended,
         /// handed on, return.
         var holds: [String: [String: [(met: Bool, held: Int64?, handedOn: Bool, isReturn: Bool)]]] = [:]
+        /// With `now`: per unit, the holds still running, and of those the breached.
+        let now: Bool
+        var holding: [String: (all: Int, breached: Int)] = [:]
 
-        /// An empty tally of `month` for the units of `olas`.
-        public init(olas: OLABook, month: YearMonth) {
+        /// An empty tally of `month` for the units of `olas`; `now` also counts the holds
+        /// running at the report instant.
+        public init(olas: OLABook, month: YearMonth, now: Bool = false) {
             self.olas = olas
             self.month = month
+            self.now = now
         }
 
         /// Counts the OLA holds of one verdict (already advanced to the report instant).
         public mutating func add(_ v: IncidentVerdict) {
             for clock in v.clocks {
                 guard case .ola(let hold) = clock.metric, let terms = olas.terms(ofHold: hold) else { continue }
+                if now && clock.stoppedAt == nil {
+                    let unit = String(hold.prefix { $0 != "#" })
+                    holding[unit, default: (0, 0)].all += 1
+                    if clock.outcome == .breached { holding[unit, default: (0, 0)].breached += 1 }
+                }
                 let decided = clock.breach?.at ?? (clock.outcome == .met ? clock.stoppedAt : nil)
                 guard let decided, Self.month(of: decided, terms.calendar.zone) == month else { continue }
                 // The incident's own end (its resolution clock's stop, which the store keeps too):
@@ -99,6 +114,10 @@ extension UnitReport {
             for (unit, byPriority) in other.holds {
                 for (priority, list) in byPriority { holds[unit, default: [:]][priority, default: []] += list }
             }
+            for (unit, counts) in other.holding {
+                holding[unit, default: (0, 0)].all += counts.all
+                holding[unit, default: (0, 0)].breached += counts.breached
+            }
         }
 
         static func month(of t: Instant, _ zone: ZoneRules) -> YearMonth {
@@ -116,10 +135,12 @@ extension UnitReport {
                         Self.row($0, target: terms.targets[$0], byPriority[$0]!)
                     }
                     rows.append(Self.row("all", target: nil, byPriority.values.flatMap { $0 }))
+                    let held = holding["\(kind):\(name)"] ?? (0, 0)
                     units.append(
                         Unit(
                             kind: kind, name: name, calendar: terms.calendar.id,
-                            timezone: terms.calendar.zone.identifier, rows: rows))
+                            timezone: terms.calendar.zone.identifier, rows: rows, holdingNow: now ? held.all : nil,
+                            holdingNowBreached: now ? held.breached : nil))
                 }
             }
             return UnitReport(month: month.description, asOf: ISO8601.format(asOf, in: .utc), units: units)
@@ -146,7 +167,11 @@ extension UnitReport {
     public var table: String {
         var out = "OLA report \(month), as of \(asOf)\n"
         for u in units {
-            out += "\n\(u.kind) \(u.name) (calendar \(u.calendar), \(u.timezone))\n"
+            out += "\n\(u.kind) \(u.name) (calendar \(u.calendar), \(u.timezone))"
+            if let held = u.holdingNow {
+                out += ": holding \(held) now, \(u.holdingNowBreached ?? 0) past target"
+            }
+            out += "\n"
             var rows = [
                 [
                     "PRIO", "TARGET", "HOLDS", "MET", "BREACHED", "ATTAINMENT", "HELD MEDIAN", "HELD P90", "HANDED ON",
@@ -259,15 +284,15 @@ extension UnitReport {
 
 extension ReportBook {
     /// The OLA report of `month` from the stored verdicts of every contract's incidents, each
-    /// advanced to `asOf`.
-    public func unitReport(month: YearMonth, asOf: Instant) throws -> UnitReport {
+    /// advanced to `asOf`; `now` adds the holds running at `asOf` (the live picture).
+    public func unitReport(month: YearMonth, asOf: Instant, now: Bool = false) throws -> UnitReport {
         let olas = contracts.first?.olas ?? .none
-        var tally = UnitReport.Tally(olas: olas, month: month)
+        var tally = UnitReport.Tally(olas: olas, month: month, now: now)
         guard !olas.isEmpty else { return tally.report(asOf: asOf) }
         // A day either side of the month in UTC holds it in every zone.
         let to = Instant(ZoneRules.utc.startOfDay(month.next.firstDay).seconds + 86_400)
         for c in contracts {
-            var parts = [UnitReport.Tally(olas: olas, month: month)]
+            var parts = [UnitReport.Tally(olas: olas, month: month, now: now)]
             try store.forEachReportVerdict(contract: c.id, from: Instant(0), to: to, parts: &parts) { part, v in
                 v.project(to: asOf, in: c)
                 part.add(v)

@@ -22,8 +22,8 @@ struct Slactl: AsyncParsableCommand {
             """,
         version: SladVersion.current,
         subcommands: [
-            Status.self, Contracts.self, Incidents.self, Incident.self, Breaches.self, Report.self, Reload.self,
-            Push.self,
+            Status.self, Contracts.self, Incidents.self, Incident.self, Breaches.self, Report.self, Lines.self,
+            Teams.self, Reload.self, Push.self,
         ])
 }
 
@@ -240,6 +240,49 @@ struct Breaches: AsyncParsableCommand {
         let bytes = try await Client.call(connection, .GET, "/v1/breaches" + Path.query(query))
         try Client.show(connection, bytes, as: BreachList.self, render: Render.breaches)
     }
+}
+
+/// `slactl lines` and `slactl teams`: the OLA picture of one kind of unit.
+struct UnitOptions: ParsableArguments {
+    @OptionGroup var connection: Connection
+    @Option(help: "The month, YYYY-MM (default: the current month, UTC).") var month: String?
+    @Option(help: "table, csv, json or html (--json means json).") var format: String = "table"
+
+    func validate() throws {
+        if let month, YearMonth(parsing: month) == nil {
+            throw ValidationError("--month '\(month)' must be YYYY-MM, e.g. 2026-10")
+        }
+        if !["table", "csv", "json", "html"].contains(format) {
+            throw ValidationError("--format must be one of table, csv, json, html, not '\(format)'")
+        }
+    }
+
+    func show(kind: String) async throws {
+        var query = [("kind", kind), ("format", connection.json ? "json" : format)]
+        if let month { query.append(("month", month)) }
+        let bytes = try await Client.call(connection, .GET, "/v1/units" + Path.query(query))
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+}
+
+struct Lines: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Support lines against their OLAs: the holds running now, and the month's figures.",
+        discussion:
+            "Per line and priority: holds decided in the month, met, breached, attainment, time held (median, p90), handed on, returns. See docs/reports.md."
+    )
+    @OptionGroup var options: UnitOptions
+
+    func run() async throws { try await options.show(kind: "line") }
+}
+
+struct Teams: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Teams against their OLAs: the holds running now, and the month's figures.",
+        discussion: "As slactl lines, per team. See docs/reports.md.")
+    @OptionGroup var options: UnitOptions
+
+    func run() async throws { try await options.show(kind: "team") }
 }
 
 struct Report: AsyncParsableCommand {

@@ -10,6 +10,10 @@ struct RouteTests {
     @Test("every endpoint routes, with its parameters")
     func routes() throws {
         #expect(try route("GET", "/v1/status").get() == .status)
+        #expect(try route("GET", "/v1/units").get() == .units(month: nil, kind: nil, format: "json"))
+        #expect(
+            try route("GET", "/v1/units?month=2026-10&kind=team&format=csv").get()
+                == .units(month: YearMonth(year: 2026, month: 10), kind: "team", format: "csv"))
         #expect(try route("GET", "/metrics").get() == .metrics)
         #expect(try route("GET", "/v1/contracts").get() == .contracts)
         #expect(try route("GET", "/v1/contracts/acme%2Dgold").get() == .contract(id: "acme-gold"))
@@ -39,6 +43,10 @@ struct RouteTests {
             return nil
         }
         #expect(status("GET", "/v1/nothing") == 404)
+        #expect(status("GET", "/v1/units?kind=desk") == 400)
+        #expect(status("GET", "/v1/units?month=October") == 400)
+        #expect(status("GET", "/v1/units?format=charges-csv") == 400)
+        #expect(status("POST", "/v1/units") == 405)
         #expect(status("GET", "/") == 404)
         #expect(status("GET", "/v1/contracts/") == 404)
         #expect(status("GET", "/v1/contracts/a/b") == 404)

@@ -1,4 +1,7 @@
 import Foundation
+import SLAAPI
+import SLACore
+import SLAReport
 import Testing
 
 /// The real, public logs of Tests/Fixtures/real, unpacked once into a temporary folder.
@@ -121,6 +124,52 @@ struct RealLogTests {
             }
             #expect(replayed.stdout == (try String(contentsOf: golden, encoding: .utf8)), "\(file)")
         }
+
+        // The live picture through the daemon: slactl lines and teams.
+        let socket = work.appendingPathComponent("slad.sock").path
+        let daemon = try startSlad(
+            ["run", "--config", config.path, "--state", state, "--socket", socket],
+            stderr: work.appendingPathComponent("stderr"))
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        #expect(waitUntil(60) { (try? curl(socket, "/v1/status", maxTime: 2).status) == 200 })
+        let lines = try runProgram([slactlBinary, "lines", "--json", "--month", "2012-05", "--socket", socket])
+        #expect(lines.status == 0, "\(lines.stderr)")
+        let live = try APIJSON.decode(UnitReport.self, from: Array(lines.stdout.utf8))
+        let stored = try APIJSON.decode(
+            UnitReport.self,
+            from: Array(
+                try runSlad([
+                    "report", "--units", "--config", config.path, "--state", state, "--month", "2012-05", "--format",
+                    "json",
+                ]).stdout.utf8))
+        // The month's figures are the store's; the holds running now are those of the open
+        // incidents, each held by the line of its last line hold (replayed as of now).
+        #expect(live.units.map(\.name) == ["L1", "L2", "L3"])
+        #expect(live.units.map(\.rows) == stored.units.filter { $0.kind == "line" }.map(\.rows))
+        let now = ISO8601.format(Instant(Int64(Date().timeIntervalSince1970)), in: .utc)
+        let replayNow = try runSlad([
+            "replay", "--config", config.path, "--events", log, "--source", "volvo-bpic2013", "--format", "verdicts",
+            "--as-of", now,
+        ])
+        var lastHold: [String: (unit: String, breached: Bool)] = [:]
+        for row in replayNow.stdout.split(separator: "\r\n") {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 10, f[2] == "open", f[4].hasPrefix("ola:line:") else { continue }
+            lastHold[f[0]] = (String(f[4].dropFirst("ola:line:".count).prefix { $0 != "#" }), f[6] == "breached")
+        }
+        for unit in live.units {
+            let held = lastHold.values.filter { $0.unit == unit.name }
+            #expect(unit.holdingNow == held.count, "\(unit.name)")
+            #expect(unit.holdingNowBreached == held.filter(\.breached).count, "\(unit.name)")
+        }
+        #expect(lastHold.count > 0, "open incidents are held")
+        let teams = try runProgram([slactlBinary, "teams", "--format", "csv", "--socket", socket])
+        #expect(teams.status == 0, "\(teams.stderr)")
+        #expect(
+            Set(teams.stdout.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",")[1] }) == ["team"])
 
         // Three incidents by hand, from their rows in the log (times +01:00 as logged; the
         // se-business calendar counts Mon–Fri 08:00–17:00 Stockholm time, 1 May a holiday). The

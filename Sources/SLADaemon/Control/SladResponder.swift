@@ -61,6 +61,26 @@ struct SladResponder: ControlResponder {
                 }
             }
             if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
+        case .units(let month, let kind, let format):
+            let posted = mailbox.post { loop in
+                let contracts = loop.config.contracts
+                let sealAfter = loop.config.sealAfter
+                reads.async {
+                    let now = Instant(wallMilliseconds() / 1000)
+                    let d = ZoneRules.utc.localDate(at: now)
+                    do {
+                        var report = try ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter)
+                            .unitReport(month: month ?? YearMonth(year: d.year, month: d.month), asOf: now, now: true)
+                        if let kind { report.units.removeAll { $0.kind != kind } }
+                        let chosen = ReportFormat(rawValue: format) ?? .json
+                        reply(
+                            ControlResponse(status: 200, contentType: chosen.contentType, body: report.render(chosen)))
+                    } catch {
+                        reply(.error(RouteError(500, "store_error", "reading the OLA figures failed: \(error)")))
+                    }
+                }
+            }
+            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
         default:
             let route = request.route
             let body = request.body

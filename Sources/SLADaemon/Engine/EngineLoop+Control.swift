@@ -38,7 +38,7 @@ extension EngineLoop {
             return push(body)
         case .alertmanager:
             return alertmanager(body)
-        case .status, .metrics, .breaches, .report:
+        case .status, .metrics, .breaches, .report, .units:
             return .error(RouteError(500, "internal", "route \(route.name) is not answered by the engine loop"))
         }
     }
