@@ -136,7 +136,7 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) th
 
 /// Runs `bin` under GNU time; wall seconds and peak RSS (KiB). Fails the benchmark when it
 /// exits non-zero or its standard error lacks `expect`.
-private func timed(_ bin: URL, _ arguments: [String], expect: String) throws -> (seconds: Double, rss: Int) {
+func timed(_ bin: URL, _ arguments: [String], expect: String) throws -> (seconds: Double, rss: Int) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
     p.arguments = ["-f", "rss=%M", bin.path] + arguments

@@ -96,6 +96,19 @@ if CommandLine.arguments.contains("scale") {
         openOnly: CommandLine.arguments.contains("--open"))
     exit(0)
 }
+if CommandLine.arguments.contains("olas") {
+    // SLABench olas [--incidents 100000] [--runs 5] [--seed N] [--old PATH-TO-OLD-SLAD]
+    func option(_ name: String) -> String? {
+        CommandLine.arguments.firstIndex(of: name).flatMap {
+            $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
+        }
+    }
+    try runOLABenchmark(
+        incidents: option("--incidents").flatMap { Int($0) } ?? (quick ? 20_000 : 100_000),
+        runs: option("--runs").flatMap { Int($0) } ?? 5, seed: option("--seed").flatMap { UInt64($0) } ?? 29,
+        old: option("--old").map { URL(fileURLWithPath: $0) })
+    exit(0)
+}
 if CommandLine.arguments.contains("ingest") {
     try runIngestBenchmark(lines: quick ? 200_000 : 1_000_000)
     exit(0)

@@ -406,7 +406,9 @@ public final class SLAStore: Sendable {
                     .text(v.openingPriority), .text(v.priority), .text(v.status.rawValue), .int(Int64(v.handoffs)),
                     .int(v.covered ? 1 : 0), .int(v.asOf.seconds), .blob(packed), Value(PackedClocks.settledAt(clocks)),
                 ], db)
-            for c in clocks {
+            // The breach list is of what customers were promised: OLA holds (internal targets,
+            // `ola:…`) are in the row's clocks and the OLA reports, not in it.
+            for c in clocks where !c.metric.hasPrefix("ola:") {
                 guard let at = c.breachedAt else { continue }
                 sideRows.insert(v.incident)
                 try run(
@@ -657,7 +659,7 @@ public final class SLAStore: Sendable {
                 }
                 v.clocks.removeSubrange(count...)
                 if let c = contracts[v.contract] { v.project(to: asOf, in: c) }
-                for clock in v.clocks {
+                for clock in v.clocks where !clock.metric.isOLA {
                     guard let breach = clock.breach, breach.at.seconds >= lower else { continue }
                     found.append(
                         StoredBreach(

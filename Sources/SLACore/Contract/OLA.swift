@@ -5,19 +5,22 @@
 /// while it holds it) and ends when the incident leaves it, is resolved or is closed; each
 /// hold is a clock of its own (`ola:line:L1#2`, the line's second hold). An OLA breach costs
 /// no money: it is an internal target, notified to the unit, never charged to the customer.
-public struct OLATerms: Sendable {
+///
+/// A class, as ``Contract`` is: every hold of every evaluation refers to its unit's terms, and a
+/// reference is one retain where a struct of these fields was six.
+public final class OLATerms: Sendable {
     /// `line:NAME` or `team:NAME`.
-    public var unit: String
+    public let unit: String
     /// The calendar time held is counted in.
-    public var calendar: BusinessCalendar
+    public let calendar: BusinessCalendar
     /// Workflow statuses that stop the clock while the incident is in them.
-    public var pauseOn: Set<String>
+    public let pauseOn: Set<String>
     /// Business seconds allowed per hold, by priority; a priority without one counts no time.
-    public var targets: [String: Int64]
+    public let targets: [String: Int64]
     /// Warnings, the breach and escalations, as a contract's clocks have them.
-    public var thresholds: [Threshold]
+    public let thresholds: [Threshold]
     /// Webhooks that hear about the unit's OLA warnings and breaches.
-    public var notify: [String]
+    public let notify: [String]
 
     /// Terms of one unit.
     public init(

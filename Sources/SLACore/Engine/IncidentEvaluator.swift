@@ -260,8 +260,9 @@ struct IncidentState {
     /// The holds running now: the line's and the team's, as indices into `holds`.
     var lineHold: Int?
     var teamHold: Int?
-    /// Holds begun so far per unit (`line:L1`), which numbers the next one.
-    var holdCounts: [String: Int] = [:]
+    /// Holds begun so far per unit, which numbers the next one: a few units an incident, so a
+    /// list searched by identity (a dictionary was made and hashed into per evaluation).
+    var holdCounts: [(terms: OLATerms, count: Int)] = []
 
     struct Hold {
         var name: String
@@ -306,10 +307,16 @@ struct IncidentState {
         guard let name, let terms = kind == "line" ? contract.olas.lines[name] : contract.olas.teams[name] else {
             return nil
         }
-        let unit = "\(kind):\(name)"
-        let n = (holdCounts[unit] ?? 0) + 1
-        holdCounts[unit] = n
-        var hold = Hold(name: "\(unit)#\(n)", terms: terms)
+        // `terms.unit` is `kind:name` already: no text is made here but the hold's name.
+        let n: Int
+        if let k = holdCounts.firstIndex(where: { $0.terms === terms }) {
+            holdCounts[k].count += 1
+            n = holdCounts[k].count
+        } else {
+            holdCounts.append((terms, 1))
+            n = 1
+        }
+        var hold = Hold(name: terms.unit + "#" + String(n), terms: terms)
         hold.track.start(at: t, target: terms.targets[priority], calendar: terms.calendar, priority: priority)
         if let s = workflowStatus, terms.pauseOn.contains(s) { hold.track.setRunning(false, at: t) }
         holds.append(hold)
@@ -324,13 +331,17 @@ struct IncidentState {
 
     /// Ends the running holds at `t` (resolved, closed).
     mutating func stopHolds(at t: Instant) {
-        for i in [lineHold, teamHold].compactMap({ $0 }) { holds[i].track.stop(at: t) }
+        if let i = lineHold { holds[i].track.stop(at: t) }
+        if let i = teamHold { holds[i].track.stop(at: t) }
         lineHold = nil
         teamHold = nil
     }
 
-    /// The running holds' indices.
-    var runningHolds: [Int] { [lineHold, teamHold].compactMap { $0 } }
+    /// Calls `body` with the index of each running hold (an array of them was made per event).
+    mutating func forRunningHolds(_ body: (inout Hold) -> Void) {
+        if let i = lineHold { body(&holds[i]) }
+        if let i = teamHold { body(&holds[i]) }
+    }
 
     /// Hands the incident to each later version that takes open incidents over and has taken
     /// effect by `t`: from its effective instant the clocks keep their elapsed time and take
@@ -381,9 +392,9 @@ struct IncidentState {
                 let calendar = terms?.calendar ?? contract.calendar
                 reaction.retarget(terms?.reaction, calendar: calendar, priority: p, at: e.pointee.time)
                 resolution.retarget(terms?.resolution, calendar: calendar, priority: p, at: e.pointee.time)
-                for i in runningHolds {
-                    let ola = holds[i].terms
-                    holds[i].track.retarget(ola.targets[p], calendar: ola.calendar, priority: p, at: e.pointee.time)
+                let at = e.pointee.time
+                forRunningHolds {
+                    $0.track.retarget($0.terms.targets[p], calendar: $0.terms.calendar, priority: p, at: at)
                 }
             }
             if let s = e.pointee.status {
@@ -393,9 +404,10 @@ struct IncidentState {
                 // A stopped reaction clock (acknowledged) ignores it.
                 let reacting = !contract.reactionPauseOn.contains(s)
                 if status == .open { reaction.setRunning(reacting, at: reacting ? e.pointee.runsFrom : e.pointee.time) }
-                for i in runningHolds {
-                    let held = !holds[i].terms.pauseOn.contains(s)
-                    holds[i].track.setRunning(held, at: held ? e.pointee.runsFrom : e.pointee.time)
+                let (runsFrom, at) = (e.pointee.runsFrom, e.pointee.time)
+                forRunningHolds {
+                    let held = !$0.terms.pauseOn.contains(s)
+                    $0.track.setRunning(held, at: held ? runsFrom : at)
                 }
             }
             noteAssignment(e)
@@ -500,7 +512,7 @@ struct IncidentState {
         var clocks: [ClockVerdict] = []
         if covered {
             // Growing the array one clock at a time allocated it twice per evaluation.
-            clocks.reserveCapacity(2 + promises.count)
+            clocks.reserveCapacity(2 + promises.count + holds.count)
             clocks.append(clockVerdict(.reaction, reaction, asOf: asOf))
             clocks.append(clockVerdict(.resolution, resolution, asOf: asOf))
             // In the order they were made (a recurring kind's periods in turn), then by name.

@@ -475,11 +475,20 @@ public struct LiveEngine: Sendable {
         var out: [SLANotification] = []
         var stillTrue = Set<String>()
         if let verdict {
+            let announced = breaches[incident] != nil
             for clock in verdict.clocks {
                 for crossing in clock.crossings {
                     // Most crossings were announced at an earlier refresh: only the id is made for
                     // them, the notification itself only for news.
                     let kind = NotificationKind(crossing.threshold.kind)
+                    // History (a first import, a long outage) is recorded, not announced: its id
+                    // is not even made, unless a breach of this incident was announced, which an
+                    // old crossing may still confirm or move.
+                    if !announced && now - crossing.at.seconds * 1000 > catchUpWindow * 1000
+                        && now >= (crossing.at.seconds + allowedLateness) * 1000
+                    {
+                        continue
+                    }
                     let base = Self.notificationID(incident, clock.metric, kind, crossing.threshold.at)
                     var id = kind == .breach ? breachID(base) : base
                     // A breach announced at another instant (a late pause or priority change moved
