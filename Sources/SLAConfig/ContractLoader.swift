@@ -29,12 +29,14 @@ enum ContractLoader {
         }
         let before = root.diagnostics.count
         let name = f["version"]?.identifier("a version name") ?? "1"
-        guard
-            let first = terms(
-                f, calendars: calendars, calendarNames: calendarNames, notifyTargets: notifyTargets,
-                version: (name, nil, false)),
-            root.diagnostics.count == before
-        else { return nil }
+        /// One version's terms; nil when they (or anything before) had errors.
+        func version(_ fields: Fields, _ version: (String, Instant?, Bool)) -> Contract? {
+            let c = terms(
+                fields, calendars: calendars, calendarNames: calendarNames, notifyTargets: notifyTargets,
+                version: version)
+            return root.diagnostics.count == before ? c : nil
+        }
+        guard let first = version(f, (name, nil, false)) else { return nil }
         // Each later version is the one before it with the terms it writes replaced.
         var later: [Contract] = []
         var merged = f
@@ -61,12 +63,7 @@ enum ContractLoader {
                 if !merged.order.contains(key) { merged.order.append(key) }
             }
             let appliesToOpen = v["applies_to_open"]?.bool() ?? false
-            guard
-                let next = terms(
-                    merged, calendars: calendars, calendarNames: calendarNames, notifyTargets: notifyTargets,
-                    version: (versionName, effective, appliesToOpen)),
-                root.diagnostics.count == before
-            else { return nil }
+            guard let next = version(merged, (versionName, effective, appliesToOpen)) else { return nil }
             if next.zone != first.zone {
                 item.fail(
                     "version \(versionName) is in \(next.zone.identifier), the contract in \(first.zone.identifier)",

@@ -181,6 +181,19 @@ struct SealedReportTests {
         return String(format: "%04d-%02d", parts.year!, parts.month!)
     }
 
+    /// A report world whose two months before this one are sealed by a first run: two months
+    /// back and one month back a 3.5 h late P1 resolution each (7000.00 RUB).
+    static func twoSealedMonths() throws -> (dir: URL, m2: String, m1: String, m0: String, first: CommandResult) {
+        let (m2, m1, m0) = (month(back: 2), month(back: 1), month(back: 0))
+        let events =
+            (incident("A", m2, day: "10", ack: "10:05", resolved: "17:30")
+            + incident("B", m1, day: "10", ack: "10:05", resolved: "17:30")).joined(separator: "\n") + "\n"
+        let dir = try reportWorld(sealAfter: "1s", events: events)
+        let first = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+        #expect(first.status == 0, "\(first.stderr)")
+        return (dir, m2, m1, m0, first)
+    }
+
     static func incident(_ id: String, _ month: String, day: String, ack: String, resolved: String) -> [String] {
         [
             #"{"id":"\#(id)-o","time":"\#(month)-\#(day)T10:00:00+03:00","type":"incident.opened","incident":"\#(id)","contract":"rep-tiers","priority":"P1"}"#,
@@ -202,14 +215,8 @@ struct SealedReportTests {
         "a sealed month keeps the terms that judged it: editing them is refused at start and at reload, naming contract, version and month; a new version after the sealed months is taken, and the sealed report stays byte for byte"
     )
     func sealedTermsStay() throws {
-        let (m2, m1, m0) = (Self.month(back: 2), Self.month(back: 1), Self.month(back: 0))
-        let events =
-            (Self.incident("A", m2, day: "10", ack: "10:05", resolved: "17:30")
-            + Self.incident("B", m1, day: "10", ack: "10:05", resolved: "17:30")).joined(separator: "\n") + "\n"
-        let dir = try reportWorld(sealAfter: "1s", events: events)
+        let (dir, m2, m1, m0, _) = try Self.twoSealedMonths()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
-        #expect(first.status == 0, "\(first.stderr)")
         let sealedText = try report(dir, m2)
         let sealed = try APIJSON.decode(ReportDocument.self, from: Array(sealedText.utf8)).reports[0]
         #expect(sealed.state == .sealed)
@@ -275,15 +282,8 @@ struct SealedReportTests {
         "past months are sealed with their hash; a late event leaves the seal byte-identical and shows as one adjustment in the first open month"
     )
     func sealAndAdjust() throws {
-        let (m2, m1, m0) = (Self.month(back: 2), Self.month(back: 1), Self.month(back: 0))
-        // Two months back and one month back: a 3.5 h late P1 resolution each (7000.00 RUB).
-        let events =
-            (Self.incident("A", m2, day: "10", ack: "10:05", resolved: "17:30")
-            + Self.incident("B", m1, day: "10", ack: "10:05", resolved: "17:30")).joined(separator: "\n") + "\n"
-        let dir = try reportWorld(sealAfter: "1s", events: events)
+        let (dir, m2, m1, m0, first) = try Self.twoSealedMonths()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
-        #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("report sealed"), "\(first.stderr)")
 
         let sealedText = try report(dir, m2)
