@@ -35,6 +35,21 @@ public struct UnitReport: Codable, Sendable, Equatable {
         public var returns: Int
     }
 
+    /// The contract's own clocks of one metric and priority decided while the unit held the
+    /// incident: how the unit did on what the customer was promised.
+    public struct ClockRow: Codable, Sendable, Equatable {
+        /// `reaction` or `resolution`.
+        public var metric: String
+        /// The priority at the clock's end.
+        public var priority: String
+        /// Met while the unit held the incident (the stop fell in one of its holds).
+        public var met: Int
+        /// Breached while it held it (the breach instant fell in one of its holds).
+        public var breached: Int
+        /// `met / (met + breached)`, two decimals.
+        public var attainment: String?
+    }
+
     /// One line or team.
     public struct Unit: Codable, Sendable, Equatable {
         /// `line` or `team`.
@@ -47,6 +62,9 @@ public struct UnitReport: Codable, Sendable, Equatable {
         public var timezone: String
         /// One row per priority (in name order), then `all`.
         public var rows: [Row]
+        /// The contract clocks decided in the month while the unit held the incident, by metric
+        /// then priority.
+        public var clocks: [ClockRow]
         /// Holds of the unit running at the report instant (the live picture: `slactl lines`,
         /// `slactl teams`); absent in a month's report.
         public var holdingNow: Int?
@@ -75,6 +93,8 @@ extension UnitReport {
         /// With `now`: per unit, the holds still running, and of those the breached.
         let now: Bool
         var holding: [String: (all: Int, breached: Int)] = [:]
+        /// Per unit, metric and priority: contract clocks decided while the unit held the incident.
+        var decided: [String: [String: [String: (met: Int, breached: Int)]]] = [:]
 
         /// An empty tally of `month` for the units of `olas`; `now` also counts the holds
         /// running at the report instant.
@@ -84,8 +104,43 @@ extension UnitReport {
             self.now = now
         }
 
-        /// Counts the OLA holds of one verdict (already advanced to the report instant).
+        /// Counts the OLA holds of one verdict (already advanced to the report instant), and its
+        /// reaction and resolution clocks for the line and the team holding it when each was
+        /// decided.
         public mutating func add(_ v: IncidentVerdict) {
+            for clock in v.clocks where clock.metric == .reaction || clock.metric == .resolution {
+                guard clock.outcome == .met || clock.outcome == .breached,
+                    let at = clock.breach?.at ?? clock.stoppedAt
+                else { continue }
+                for kind in ["line:", "team:"] {
+                    // A kind's holds follow one another: the one holding at `at` is the first to
+                    // stop at or after it, else the one still running. Two stopping at one
+                    // instant (a handoff in the row that resolves) are the one that held and one
+                    // that began there: the longer held wins, then the name, so the store's clock
+                    // order and the replay's give the same unit.
+                    var best: (hold: String, stop: Instant, elapsed: Int64)?
+                    var running: String?
+                    for c in v.clocks {
+                        guard case .ola(let hold) = c.metric, hold.hasPrefix(kind) else { continue }
+                        guard let stop = c.stoppedAt else {
+                            running = hold
+                            continue
+                        }
+                        guard stop >= at else { continue }
+                        if let b = best, (b.stop, -b.elapsed, b.hold) <= (stop, -c.elapsed, hold) { continue }
+                        best = (hold, stop, c.elapsed)
+                    }
+                    guard let holderName = best?.hold ?? running, let terms = olas.terms(ofHold: holderName),
+                        Self.month(of: at, terms.calendar.zone) == month
+                    else { continue }
+                    let unit = String(holderName.prefix { $0 != "#" })
+                    let breached = clock.outcome == .breached
+                    decided[unit, default: [:]]["\(clock.metric)", default: [:]][clock.priority, default: (0, 0)].met +=
+                        breached ? 0 : 1
+                    decided[unit, default: [:]]["\(clock.metric)", default: [:]][clock.priority, default: (0, 0)]
+                        .breached += breached ? 1 : 0
+                }
+            }
             for clock in v.clocks {
                 guard case .ola(let hold) = clock.metric, let terms = olas.terms(ofHold: hold) else { continue }
                 if now && clock.stoppedAt == nil {
@@ -118,6 +173,15 @@ extension UnitReport {
                 holding[unit, default: (0, 0)].all += counts.all
                 holding[unit, default: (0, 0)].breached += counts.breached
             }
+            for (unit, byMetric) in other.decided {
+                for (metric, byPriority) in byMetric {
+                    for (priority, counts) in byPriority {
+                        decided[unit, default: [:]][metric, default: [:]][priority, default: (0, 0)].met += counts.met
+                        decided[unit, default: [:]][metric, default: [:]][priority, default: (0, 0)].breached +=
+                            counts.breached
+                    }
+                }
+            }
         }
 
         static func month(of t: Instant, _ zone: ZoneRules) -> YearMonth {
@@ -136,11 +200,22 @@ extension UnitReport {
                     }
                     rows.append(Self.row("all", target: nil, byPriority.values.flatMap { $0 }))
                     let held = holding["\(kind):\(name)"] ?? (0, 0)
+                    var clocks: [ClockRow] = []
+                    for (metric, byPriority) in (decided["\(kind):\(name)"] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        for (priority, c) in byPriority.sorted(by: { $0.key < $1.key }) {
+                            let total = Int64(c.met + c.breached)
+                            clocks.append(
+                                ClockRow(
+                                    metric: metric, priority: priority, met: c.met, breached: c.breached,
+                                    attainment: total == 0
+                                        ? nil : decimal(Int64(c.met) * 100, over: total, digits: 2) + "%"))
+                        }
+                    }
                     units.append(
                         Unit(
                             kind: kind, name: name, calendar: terms.calendar.id,
-                            timezone: terms.calendar.zone.identifier, rows: rows, holdingNow: now ? held.all : nil,
-                            holdingNowBreached: now ? held.breached : nil))
+                            timezone: terms.calendar.zone.identifier, rows: rows, clocks: clocks,
+                            holdingNow: now ? held.all : nil, holdingNowBreached: now ? held.breached : nil))
                 }
             }
             return UnitReport(month: month.description, asOf: ISO8601.format(asOf, in: .utc), units: units)
@@ -186,15 +261,26 @@ extension UnitReport {
                 ])
             }
             out += ReplayRenderer.align(rows)
+            if !u.clocks.isEmpty {
+                var clockRows = [["CONTRACT CLOCK", "PRIO", "MET", "BREACHED", "ATTAINMENT"]]
+                for c in u.clocks {
+                    clockRows.append([
+                        c.metric, c.priority, String(c.met), String(c.breached), c.attainment ?? "n/a",
+                    ])
+                }
+                out += ReplayRenderer.align(clockRows)
+            }
         }
         return out
     }
 
-    /// One CSV row (RFC 4180) per unit and priority, durations in seconds.
+    /// One CSV row (RFC 4180) per unit, metric and priority, durations in seconds: the OLA
+    /// holds (`ola`), then the contract clocks decided while the unit held the incident.
     public var csv: String {
         var w = CSVWriter()
         for (k, h) in [
-            "month", "kind", "unit", "calendar", "timezone", "priority", "target_seconds", "holds", "met", "breached",
+            "month", "kind", "unit", "metric", "calendar", "timezone", "priority", "target_seconds", "holds", "met",
+            "breached",
             "attainment", "held_median_seconds", "held_p90_seconds", "handed_on", "returns",
         ].enumerated() {
             w.field(h, first: k == 0)
@@ -205,9 +291,18 @@ extension UnitReport {
                 w.field(month, first: true)
                 let text: (Int64?) -> String = { $0.map { String($0) } ?? "" }
                 let fields: [String] = [
-                    u.kind, u.name, u.calendar, u.timezone, r.priority, text(r.targetSeconds), String(r.holds),
+                    u.kind, u.name, "ola", u.calendar, u.timezone, r.priority, text(r.targetSeconds), String(r.holds),
                     String(r.met), String(r.breached), r.attainment ?? "", text(r.heldMedianSeconds),
                     text(r.heldP90Seconds), String(r.handedOn), String(r.returns),
+                ]
+                for f in fields { w.field(f) }
+                w.bytes += [0x0D, 0x0A]
+            }
+            for c in u.clocks {
+                w.field(month, first: true)
+                let fields: [String] = [
+                    u.kind, u.name, c.metric, u.calendar, u.timezone, c.priority, "", String(c.met + c.breached),
+                    String(c.met), String(c.breached), c.attainment ?? "", "", "", "", "",
                 ]
                 for f in fields { w.field(f) }
                 w.bytes += [0x0D, 0x0A]
@@ -267,6 +362,15 @@ extension UnitReport {
                     + "</tr>\n"
             }
             out += "</table>\n"
+            if !u.clocks.isEmpty {
+                out +=
+                    "<table>\n<tr><th>Contract clock</th><th>Priority</th><th class=\"num\">Met</th><th class=\"num\">Breached</th><th class=\"num\">Attainment</th></tr>\n"
+                for c in u.clocks {
+                    out +=
+                        "<tr><td>\(e(c.metric))</td><td>\(e(c.priority))</td><td class=\"num\">\(c.met)</td><td class=\"num\">\(c.breached)</td><td class=\"num\">\(e(c.attainment ?? "n/a"))</td></tr>\n"
+                }
+                out += "</table>\n"
+            }
         }
         return out + "</body>\n</html>\n"
     }

@@ -208,6 +208,41 @@ struct RealLogTests {
                 "1-736726674,volvo-it,resolved,3,ola:line:L2#1,P3,met,64800,0,",
                 "1-736726674,volvo-it,resolved,3,ola:line:L1#2,P3,met,14400,0,",
             ])
+
+        // The contract's clocks by the line holding each incident when they were decided, for
+        // the same three incidents alone: 1-729256831 acknowledged (09:56:49) and resolved
+        // (10:00:14) while L1 held it; 1-736726674 acknowledged at its opening and resolved by
+        // L1#2; 1-605313141 acknowledged on 11 Nov 2011 at 14:54:03 by L2 (which took it at
+        // 13:49:29), and resolved on 2 May 2012 while L2 still held it, within its 27 h
+        // (22h37m13s of business time until the customer was asked on 16 Nov, then paused).
+        let three = work.appendingPathComponent("three.csv")
+        // The log ends its lines with CRLF, one Character in Swift: split on line ends.
+        let rows = try String(contentsOfFile: log, encoding: .utf8).split(whereSeparator: \.isNewline)
+        let wanted = ["1-729256831,", "1-736726674,", "1-605313141,"]
+        let picked = [rows[0]] + rows.filter { row in wanted.contains { row.hasPrefix($0) } }
+        try (picked.joined(separator: "\n") + "\n").write(to: three, atomically: true, encoding: .utf8)
+        func clocks(_ month: String) throws -> [String: [String]] {
+            let r = try runSlad([
+                "replay", "--config", config.path, "--events", three.path, "--source", "volvo-bpic2013", "--month",
+                month, "--format", "units-json",
+            ])
+            let report = try APIJSON.decode(UnitReport.self, from: Array(r.stdout.utf8))
+            return Dictionary(
+                uniqueKeysWithValues: report.units.filter { !$0.clocks.isEmpty }.map {
+                    (
+                        "\($0.kind) \($0.name)",
+                        $0.clocks.map { "\($0.metric) \($0.priority) met=\($0.met) breached=\($0.breached)" }
+                    )
+                })
+        }
+        let may = try clocks("2012-05")
+        #expect(
+            may == [
+                "line L1": ["reaction P3 met=2 breached=0", "resolution P3 met=2 breached=0"],
+                "line L2": ["resolution P3 met=1 breached=0"],
+            ], "\(may)")
+        let november = try clocks("2011-11")
+        #expect(november == ["line L2": ["reaction P3 met=1 breached=0"]], "\(november)")
     }
 
     @Test(
