@@ -131,7 +131,7 @@ extension UnitReport {
                         best = (hold, stop, c.elapsed)
                     }
                     guard let holderName = best?.hold ?? running, let terms = olas.terms(ofHold: holderName),
-                        Self.month(of: at, terms.calendar.zone) == month
+                        terms.calendar.zone.month(of: at) == month
                     else { continue }
                     let unit = String(holderName.prefix { $0 != "#" })
                     let breached = clock.outcome == .breached
@@ -149,7 +149,7 @@ extension UnitReport {
                     if clock.outcome == .breached { holding[unit, default: (0, 0)].breached += 1 }
                 }
                 let decided = clock.breach?.at ?? (clock.outcome == .met ? clock.stoppedAt : nil)
-                guard let decided, Self.month(of: decided, terms.calendar.zone) == month else { continue }
+                guard let decided, terms.calendar.zone.month(of: decided) == month else { continue }
                 // The incident's own end (its resolution clock's stop, which the store keeps too):
                 // a hold that stopped before it was handed on.
                 let end = v.status == .open ? nil : v.clocks.first { $0.metric == .resolution }?.stoppedAt
@@ -162,31 +162,6 @@ extension UnitReport {
                         isReturn
                     ))
             }
-        }
-
-        /// Adds what `other` counted (other incidents).
-        public mutating func merge(_ other: Tally) {
-            for (unit, byPriority) in other.holds {
-                for (priority, list) in byPriority { holds[unit, default: [:]][priority, default: []] += list }
-            }
-            for (unit, counts) in other.holding {
-                holding[unit, default: (0, 0)].all += counts.all
-                holding[unit, default: (0, 0)].breached += counts.breached
-            }
-            for (unit, byMetric) in other.decided {
-                for (metric, byPriority) in byMetric {
-                    for (priority, counts) in byPriority {
-                        decided[unit, default: [:]][metric, default: [:]][priority, default: (0, 0)].met += counts.met
-                        decided[unit, default: [:]][metric, default: [:]][priority, default: (0, 0)].breached +=
-                            counts.breached
-                    }
-                }
-            }
-        }
-
-        static func month(of t: Instant, _ zone: ZoneRules) -> YearMonth {
-            let d = zone.localDate(at: t)
-            return YearMonth(year: d.year, month: d.month)
         }
 
         /// The report, every configured unit listed (one without holds shows zeros).
@@ -396,12 +371,10 @@ extension ReportBook {
         // A day either side of the month in UTC holds it in every zone.
         let to = Instant(ZoneRules.utc.startOfDay(month.next.firstDay).seconds + 86_400)
         for c in contracts {
-            var parts = [UnitReport.Tally(olas: olas, month: month, now: now)]
-            try store.forEachReportVerdict(contract: c.id, from: Instant(0), to: to, parts: &parts) { part, v in
+            try store.forEachReportVerdict(contract: c.id, from: Instant(0), to: to) { v in
                 v.project(to: asOf, in: c)
-                part.add(v)
+                tally.add(v)
             }
-            for part in parts { tally.merge(part) }
         }
         return tally.report(asOf: asOf)
     }

@@ -176,10 +176,7 @@ public final class Contract: Sendable {
     }
 
     /// The calendar month (contract zone) an instant falls in.
-    public func month(of instant: Instant) -> YearMonth {
-        let d = zone.localDate(at: instant)
-        return YearMonth(year: d.year, month: d.month)
-    }
+    public func month(of instant: Instant) -> YearMonth { zone.month(of: instant) }
 
     /// Days of `month` on which the contract is in force: the proration basis of its fee.
     public func validDays(in month: YearMonth) -> Int {

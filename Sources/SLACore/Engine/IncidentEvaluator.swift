@@ -331,13 +331,20 @@ struct IncidentState {
 
     /// Ends the running holds at `t` (resolved, closed).
     mutating func stopHolds(at t: Instant) {
-        if let i = lineHold { holds[i].track.stop(at: t) }
-        if let i = teamHold { holds[i].track.stop(at: t) }
+        forRunningHolds { $0.track.stop(at: t) }
         lineHold = nil
         teamHold = nil
     }
 
-    /// Calls `body` with the index of each running hold (an array of them was made per event).
+    /// A handoff to `name` of `kind` while the incident is open: the running hold (`current`)
+    /// ends, the new unit's begins; the new running hold's index.
+    mutating func handOver(from current: Int?, _ kind: String, _ name: String, _ e: UnsafePointer<SLAEvent>) -> Int? {
+        guard status == .open && covered else { return current }
+        if let i = current { holds[i].track.stop(at: e.pointee.time) }
+        return startHold(kind, name, at: e.pointee.runsFrom)
+    }
+
+    /// Calls `body` with each running hold, the line's then the team's.
     mutating func forRunningHolds(_ body: (inout Hold) -> Void) {
         if let i = lineHold { body(&holds[i]) }
         if let i = teamHold { body(&holds[i]) }
@@ -491,19 +498,12 @@ struct IncidentState {
         if let t = e.pointee.team, t != assignment.team {
             if assignment.team != nil { changed = true }
             assignment.team = t
-            if status == .open && covered {
-                if let i = teamHold { holds[i].track.stop(at: e.pointee.time) }
-                teamHold = startHold("team", t, at: e.pointee.runsFrom)
-            }
+            teamHold = handOver(from: teamHold, "team", t, e)
         }
         if let l = e.pointee.level, l != assignment.level {
             if assignment.level != nil { changed = true }
             assignment.level = l
-            // Handed to another line: the hold ends, the new line's begins.
-            if status == .open && covered {
-                if let i = lineHold { holds[i].track.stop(at: e.pointee.time) }
-                lineHold = startHold("line", l, at: e.pointee.runsFrom)
-            }
+            lineHold = handOver(from: lineHold, "line", l, e)
         }
         if changed { handoffs += 1 }
     }

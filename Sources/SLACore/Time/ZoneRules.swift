@@ -68,6 +68,12 @@ public struct ZoneRules: Sendable, Hashable {
         let local = instant.seconds + offset(at: instant)
         return LocalDate(daysSinceEpoch: floorDiv(local, 86_400))
     }
+
+    /// The calendar month, in this zone, that `instant` falls in.
+    public func month(of instant: Instant) -> YearMonth {
+        let d = localDate(at: instant)
+        return YearMonth(year: d.year, month: d.month)
+    }
 }
 
 extension ZoneRules {

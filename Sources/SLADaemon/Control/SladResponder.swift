@@ -67,10 +67,9 @@ struct SladResponder: ControlResponder {
                 let sealAfter = loop.config.sealAfter
                 reads.async {
                     let now = Instant(wallMilliseconds() / 1000)
-                    let d = ZoneRules.utc.localDate(at: now)
                     do {
                         var report = try ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter)
-                            .unitReport(month: month ?? YearMonth(year: d.year, month: d.month), asOf: now, now: true)
+                            .unitReport(month: month ?? ZoneRules.utc.month(of: now), asOf: now, now: true)
                         if let kind { report.units.removeAll { $0.kind != kind } }
                         let chosen = ReportFormat(rawValue: format) ?? .json
                         reply(
