@@ -141,6 +141,9 @@ extension UnitReport {
                         .breached += breached ? 1 : 0
                 }
             }
+            // The incident's own end (its resolution clock's stop, which the store keeps too): a
+            // hold that stopped before it was handed on.
+            let end = v.status == .open ? nil : v.clocks.first { $0.metric == .resolution }?.stoppedAt
             for clock in v.clocks {
                 guard case .ola(let hold) = clock.metric, let terms = olas.terms(ofHold: hold) else { continue }
                 if now && clock.stoppedAt == nil {
@@ -150,9 +153,6 @@ extension UnitReport {
                 }
                 let decided = clock.breach?.at ?? (clock.outcome == .met ? clock.stoppedAt : nil)
                 guard let decided, terms.calendar.zone.month(of: decided) == month else { continue }
-                // The incident's own end (its resolution clock's stop, which the store keeps too):
-                // a hold that stopped before it was handed on.
-                let end = v.status == .open ? nil : v.clocks.first { $0.metric == .resolution }?.stoppedAt
                 let handedOn = clock.stoppedAt.map { stop in end.map { stop < $0 } ?? true } ?? false
                 let isReturn = hold.split(separator: "#").last.flatMap { Int($0) }.map { $0 > 1 } ?? false
                 let unit = String(hold.prefix { $0 != "#" })
