@@ -351,7 +351,7 @@ struct VerdictRows {
     var openingPriorities = Recent<String>()
     var priorities = Recent<String>()
     var statuses = Recent<IncidentStatus?>()
-    var metrics = Recent<Metric?>()
+    var metricNames = Recent<String>()
     var clockPriorities = Recent<String>()
     var outcomes = Recent<ClockOutcome?>()
     var calendars = Recent<String>()
@@ -395,7 +395,7 @@ struct VerdictRows {
             UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: length))
         var index = 0
         while let raw = reader.next() {
-            guard let metric = metrics.value(raw.metric, { Metric(parsing: Self.string($0)) }),
+            guard let metric = raw.metric({ metricNames.value($0, Self.string) }),
                 let outcome = outcomes.value(raw.outcome, { ClockOutcome(rawValue: Self.string($0)) })
             else { throw damaged() }
             if let before,

@@ -396,25 +396,25 @@ public final class SLAStore: Sendable {
                 """)
         var packed: [UInt8] = []
         for v in batch.incidents {
-            let clocks = v.clocks.map(PackedClocks.Row.init)
             packed.removeAll(keepingCapacity: true)
-            PackedClocks.encode(clocks, into: &packed)
+            PackedClocks.encode(v.clocks, into: &packed)
             try run(
                 insertIncident,
                 [
                     .text(v.incident), .text(v.contract), Value(v.service), .int(v.openedAt.seconds),
                     .text(v.openingPriority), .text(v.priority), .text(v.status.rawValue), .int(Int64(v.handoffs)),
-                    .int(v.covered ? 1 : 0), .int(v.asOf.seconds), .blob(packed), Value(PackedClocks.settledAt(clocks)),
+                    .int(v.covered ? 1 : 0), .int(v.asOf.seconds), .blob(packed),
+                    Value(PackedClocks.settledAt(v.clocks)),
                 ], db)
             // The breach list is of what customers were promised: OLA holds (internal targets,
             // `ola:…`) are in the row's clocks and the OLA reports, not in it.
-            for c in clocks where !c.metric.hasPrefix("ola:") {
-                guard let at = c.breachedAt else { continue }
+            for c in v.clocks where !c.metric.isOLA {
+                guard let at = c.breach?.at.seconds else { continue }
                 sideRows.insert(v.incident)
                 try run(
                     insertBreach,
                     [
-                        .text(v.incident), .text(c.metric), .int(at), .text(c.priority), Value(c.target),
+                        .text(v.incident), .text(c.metric.description), .int(at), .text(c.priority), Value(c.target),
                         .int(c.elapsed),
                     ],
                     db)
