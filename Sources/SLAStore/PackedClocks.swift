@@ -81,14 +81,17 @@ enum PackedClocks {
 
     /// Appends the encoding of `rows` to `out`, in metric order whatever their order (nothing for no clocks).
     static func encode(_ rows: [Row], into out: inout [UInt8]) {
-        encode(rows, into: &out, precedes: { $0.metric.utf8.lexicographicallyPrecedes($1.metric.utf8) }) { r in
-            Fields(
+        encode(rows, into: &out, precedes: { $0.pointee.metric.utf8.lexicographicallyPrecedes($1.pointee.metric.utf8) })
+        {
+            let r = $0.pointee
+            return Fields(
                 priority: r.priority, outcome: outcomes.firstIndex { $0.description == r.outcome },
                 outcomeText: r.outcome,
                 calendar: r.calendar, elapsed: r.elapsed, target: r.target, stoppedAt: r.stoppedAt,
                 breachedAt: r.breachedAt, breachPriority: r.breachPriority, breachTarget: r.breachTarget,
                 deadline: r.deadline, runningSince: r.runningSince)
-        } metric: { r, out in
+        } metric: { p, out in
+            let r = p.pointee
             for kind in MetricKind.allCases.dropFirst() where r.metric.utf8.starts(with: kind.bytes) {
                 let name = r.metric.utf8.dropFirst(kind.bytes.count)
                 guard kind.named || name.isEmpty else { continue }
@@ -105,10 +108,12 @@ enum PackedClocks {
     /// as their ``Row``s give, without making a text per clock (a hold's metric is written from
     /// its name, an outcome is its byte).
     static func encode(_ clocks: [ClockVerdict], into out: inout [UInt8]) {
-        encode(clocks, into: &out, precedes: { metricPrecedes($0.metric, $1.metric) }) { c in
-            let breach = c.breach
+        encode(clocks, into: &out, precedes: { metricPrecedes($0.pointee.metric, $1.pointee.metric) }) { c in
+            // Stored properties only: a computed one (`breach`, `deadline`) is handed a copy of
+            // the whole clock.
+            let breach = firstBreach(c.pointee.crossings)
             let outcome: Int? =
-                switch c.outcome {
+                switch c.pointee.outcome {
                 case .running: 0
                 case .paused: 1
                 case .met: 2
@@ -116,12 +121,12 @@ enum PackedClocks {
                 case .untracked: 4
                 }
             return Fields(
-                priority: c.priority, outcome: outcome, outcomeText: "", calendar: c.calendarID, elapsed: c.elapsed,
-                target: c.target, stoppedAt: c.stoppedAt?.seconds, breachedAt: breach?.at.seconds,
-                breachPriority: breach?.priority, breachTarget: breach?.target, deadline: c.deadline?.seconds,
-                runningSince: c.runningSince?.seconds)
+                priority: c.pointee.priority, outcome: outcome, outcomeText: "", calendar: c.pointee.calendarID,
+                elapsed: c.pointee.elapsed, target: c.pointee.target, stoppedAt: c.pointee.stoppedAt?.seconds,
+                breachedAt: breach?.at.seconds, breachPriority: breach?.priority, breachTarget: breach?.target,
+                deadline: firstBreach(c.pointee.upcoming)?.at.seconds, runningSince: c.pointee.runningSince?.seconds)
         } metric: { c, out in
-            switch c.metric {
+            switch c.pointee.metric {
             case .reaction: out.append(MetricKind.reaction.rawValue)
             case .resolution: out.append(MetricKind.resolution.rawValue)
             case .availability: out.append(MetricKind.availability.rawValue)
@@ -133,6 +138,12 @@ enum PackedClocks {
                 PackedBytes.text(name, &out)
             }
         }
+    }
+
+    /// ``ClockVerdict/breach`` and ``ClockVerdict/deadline``: the first breach among `crossings`.
+    static func firstBreach(_ crossings: [Crossing]) -> Crossing? {
+        for i in crossings.indices where crossings[i].threshold.kind == .breach { return crossings[i] }
+        return nil
     }
 
     /// Whether `a`'s text (``Metric/description``) sorts before `b`'s by UTF-8 bytes, without
@@ -203,20 +214,32 @@ enum PackedClocks {
         var runningSince: Int64?
     }
 
+    /// The clocks are read in place, through pointers: handing a clock over as a value, or
+    /// sorting the clocks themselves, copies each one (its texts and arrays) on every write.
     private static func encode<C>(
-        _ clocks: [C], into out: inout [UInt8], precedes: (C, C) -> Bool, fields: (C) -> Fields,
-        metric: (C, inout [UInt8]) -> Void
+        _ all: [C], into out: inout [UInt8], precedes: (UnsafePointer<C>, UnsafePointer<C>) -> Bool,
+        fields: (UnsafePointer<C>) -> Fields, metric: (UnsafePointer<C>, inout [UInt8]) -> Void
     ) {
-        guard !clocks.isEmpty else { return }
+        guard !all.isEmpty else { return }
         out.append(tag)
-        PackedBytes.number(Int64(clocks.count), &out)
-        // The order as indices (an incident has a handful of clocks): sorting the clocks
-        // themselves would copy each one, texts and arrays, on every write.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: clocks.count) { order in
+        PackedBytes.number(Int64(all.count), &out)
+        all.withUnsafeBufferPointer { buffer in
+            let clocks = buffer.baseAddress!
+            encode(clocks, count: buffer.count, into: &out, precedes: precedes, fields: fields, metric: metric)
+        }
+    }
+
+    private static func encode<C>(
+        _ clocks: UnsafePointer<C>, count: Int, into out: inout [UInt8],
+        precedes: (UnsafePointer<C>, UnsafePointer<C>) -> Bool, fields: (UnsafePointer<C>) -> Fields,
+        metric: (UnsafePointer<C>, inout [UInt8]) -> Void
+    ) {
+        // The order as indices (an incident has a handful of clocks).
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { order in
             for i in order.indices { order[i] = i }
             for i in order.indices.dropFirst() {
                 var j = i
-                while j > 0, precedes(clocks[order[j]], clocks[order[j - 1]]) {
+                while j > 0, precedes(clocks + order[j], clocks + order[j - 1]) {
                     order.swapAt(j, j - 1)
                     j -= 1
                 }
@@ -228,7 +251,7 @@ enum PackedClocks {
                 lastInstant = v
             }
             for i in order {
-                let r = fields(clocks[i])
+                let r = fields(clocks + i)
                 var flags: UInt8 = 0
                 if r.target != nil { flags |= hasTarget }
                 if r.stoppedAt != nil { flags |= hasStoppedAt }
@@ -241,7 +264,7 @@ enum PackedClocks {
                 if let previous, previous.priority == r.priority { flags |= samePriority }
                 if let previous, previous.calendar == r.calendar { flags |= sameCalendar }
                 out.append(flags)
-                metric(clocks[i], &out)
+                metric(clocks + i, &out)
                 if flags & samePriority == 0 { PackedBytes.text(r.priority, &out) }
                 if let code = r.outcome {
                     out.append(UInt8(code + 1))
@@ -269,19 +292,24 @@ enum PackedClocks {
     /// or when there are none, else the latest stop or breach. A report of a period starting
     /// later needs the incident only if it opened in the period.
     static func settledAt(_ rows: [Row]) -> Int64? {
-        settledAt(rows) { decidedAt(stoppedAt: $0.stoppedAt, breachedAt: $0.breachedAt) }
+        guard !rows.isEmpty else { return nil }
+        var latest = Int64.min
+        for r in rows {
+            guard let at = decidedAt(stoppedAt: r.stoppedAt, breachedAt: r.breachedAt) else { return nil }
+            latest = max(latest, at)
+        }
+        return latest
     }
 
     /// ``settledAt(_:)-([Row])`` of the clocks as the engine decided them.
     static func settledAt(_ clocks: [ClockVerdict]) -> Int64? {
-        settledAt(clocks) { decidedAt(stoppedAt: $0.stoppedAt?.seconds, breachedAt: $0.breach?.at.seconds) }
-    }
-
-    private static func settledAt<C>(_ clocks: [C], _ decided: (C) -> Int64?) -> Int64? {
         guard !clocks.isEmpty else { return nil }
         var latest = Int64.min
-        for c in clocks {
-            guard let at = decided(c) else { return nil }
+        for i in clocks.indices {
+            guard
+                let at = decidedAt(
+                    stoppedAt: clocks[i].stoppedAt?.seconds, breachedAt: firstBreach(clocks[i].crossings)?.at.seconds)
+            else { return nil }
             latest = max(latest, at)
         }
         return latest

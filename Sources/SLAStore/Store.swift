@@ -408,8 +408,10 @@ public final class SLAStore: Sendable {
                 ], db)
             // The breach list is of what customers were promised: OLA holds (internal targets,
             // `ola:…`) are in the row's clocks and the OLA reports, not in it.
-            for c in v.clocks where !c.metric.isOLA {
-                guard let at = c.breach?.at.seconds else { continue }
+            for i in v.clocks.indices where !v.clocks[i].metric.isOLA {
+                guard let breach = PackedClocks.firstBreach(v.clocks[i].crossings) else { continue }
+                let c = v.clocks[i]
+                let at = breach.at.seconds
                 sideRows.insert(v.incident)
                 try run(
                     insertBreach,

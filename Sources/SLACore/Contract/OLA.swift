@@ -21,6 +21,12 @@ public final class OLATerms: Sendable {
     public let thresholds: [Threshold]
     /// Webhooks that hear about the unit's OLA warnings and breaches.
     public let notify: [String]
+    /// The names of the unit's first holds (`line:L1#1` …), made once: an evaluation names
+    /// each hold again.
+    private let firstHoldNames: [String]
+
+    /// A support line or a team.
+    public enum Kind: Sendable { case line, team }
 
     /// Terms of one unit.
     public init(
@@ -33,6 +39,12 @@ public final class OLATerms: Sendable {
         self.targets = targets
         thresholds = Contract.thresholds(warnAt: warnAt, escalations: escalations)
         self.notify = notify
+        firstHoldNames = (1...8).map { "\(unit)#\($0)" }
+    }
+
+    /// The name of the unit's `n`th hold of an incident (from 1): `line:L1#2`.
+    public func holdName(_ n: Int) -> String {
+        n >= 1 && n <= firstHoldNames.count ? firstHoldNames[n - 1] : "\(unit)#\(n)"
     }
 }
 

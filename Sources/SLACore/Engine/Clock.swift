@@ -174,45 +174,84 @@ struct ClockTrack {
     }
 
     /// Elapsed time and crossings up to `asOf`.
+    ///
+    /// Every evaluation of an incident evaluates each of its clocks (an incident with OLA
+    /// holds has several): the work areas are on the stack, and each result array is made
+    /// once at its final size, not grown.
     func evaluate(thresholds: [Threshold], asOf: Instant) -> Evaluation {
+        let count = thresholds.count
+        return withUnsafeTemporaryAllocation(of: Bool.self, capacity: count) { crossed in
+            crossed.initialize(repeating: false)
+            // The threshold of each crossing, which orders crossings of one instant.
+            return withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { keys in
+                evaluate(thresholds, asOf: asOf, crossed: crossed, keys: keys)
+            }
+        }
+    }
+
+    private func evaluate(
+        _ thresholds: [Threshold], asOf: Instant, crossed: UnsafeMutableBufferPointer<Bool>,
+        keys: UnsafeMutableBufferPointer<Int>
+    ) -> Evaluation {
         var elapsed: Int64 = 0
-        var crossed = [Bool](repeating: false, count: thresholds.count)
-        var found: [(crossing: Crossing, threshold: Int)] = []
-        for (i, phase) in phases.enumerated() {
-            let end = i + 1 < phases.count ? phases[i + 1].start : max(asOf, phase.start)
-            guard let target = phase.target else { continue }
-            for (k, threshold) in thresholds.enumerated() where !crossed[k] {
-                if elapsed > threshold.at.ceilingOf(target) {
-                    crossed[k] = true
-                    found.append(
-                        (Crossing(threshold: threshold, at: phase.start, target: target, priority: phase.priority), k))
+        var crossings: [Crossing] = []
+        var inOrder = true
+        // Plain loops over indices, no closure: a local variable a closure changes is checked
+        // for exclusive access at every use.
+        for i in phases.indices {
+            let start = phases[i].start
+            let end = i + 1 < phases.count ? phases[i + 1].start : max(asOf, start)
+            guard let target = phases[i].target else { continue }
+            for k in 0..<thresholds.count where !crossed[k] {
+                if elapsed > thresholds[k].at.ceilingOf(target) {
+                    Self.cross(
+                        k, Crossing(threshold: thresholds[k], at: start, target: target, priority: phases[i].priority),
+                        into: &crossings, capacity: thresholds.count, inOrder: &inOrder, crossed: crossed, keys: keys)
                 }
             }
-            guard phase.running else { continue }
-            let gained = phase.calendar.elapsed(from: phase.start, to: end)
-            for (k, threshold) in thresholds.enumerated() where !crossed[k] {
-                let limit = threshold.at.ceilingOf(target)
-                if elapsed + gained > limit, let at = phase.calendar.adding(business: limit - elapsed, to: phase.start)
-                {
-                    crossed[k] = true
-                    found.append((Crossing(threshold: threshold, at: at, target: target, priority: phase.priority), k))
+            guard phases[i].running else { continue }
+            let gained = phases[i].calendar.elapsed(from: start, to: end)
+            for k in 0..<thresholds.count where !crossed[k] {
+                let limit = thresholds[k].at.ceilingOf(target)
+                if elapsed + gained > limit, let at = phases[i].calendar.adding(business: limit - elapsed, to: start) {
+                    Self.cross(
+                        k, Crossing(threshold: thresholds[k], at: at, target: target, priority: phases[i].priority),
+                        into: &crossings, capacity: thresholds.count, inOrder: &inOrder, crossed: crossed, keys: keys)
                 }
             }
             elapsed += gained
         }
         // Phases can apply a crossing at a later phase start than an in-phase one
         // of another threshold; report them in time order, then threshold order.
-        found.sort { ($0.crossing.at, $0.threshold) < ($1.crossing.at, $1.threshold) }
-        let crossings = found.map(\.crossing)
+        if !inOrder {
+            let order = crossings.indices.sorted { (crossings[$0].at, keys[$0]) < (crossings[$1].at, keys[$1]) }
+            crossings = order.map { crossings[$0] }
+        }
         var upcoming: [Crossing] = []
-        if let last = phases.last, last.running, !isStopped, let target = last.target {
-            for (k, threshold) in thresholds.enumerated() where !crossed[k] {
-                let limit = threshold.at.ceilingOf(target)
+        if let last = phases.last, last.running, !isStopped, let target = last.target,
+            crossings.count < thresholds.count
+        {
+            upcoming.reserveCapacity(thresholds.count - crossings.count)
+            for k in 0..<thresholds.count where !crossed[k] {
+                let limit = thresholds[k].at.ceilingOf(target)
                 if let at = last.calendar.adding(business: limit - elapsed, to: max(asOf, last.start)) {
-                    upcoming.append(Crossing(threshold: threshold, at: at, target: target, priority: last.priority))
+                    upcoming.append(Crossing(threshold: thresholds[k], at: at, target: target, priority: last.priority))
                 }
             }
         }
         return Evaluation(elapsed: elapsed, crossings: crossings, upcoming: upcoming)
+    }
+
+    /// Records that threshold `k` was crossed: `crossings` is made once at its final size;
+    /// `inOrder` turns false when one comes before the one recorded last.
+    private static func cross(
+        _ k: Int, _ crossing: Crossing, into crossings: inout [Crossing], capacity: Int, inOrder: inout Bool,
+        crossed: UnsafeMutableBufferPointer<Bool>, keys: UnsafeMutableBufferPointer<Int>
+    ) {
+        if crossings.isEmpty { crossings.reserveCapacity(capacity) }
+        if let last = crossings.last, (crossing.at, k) < (last.at, keys[crossings.count - 1]) { inOrder = false }
+        keys[crossings.count] = k
+        crossed[k] = true
+        crossings.append(crossing)
     }
 }

@@ -260,9 +260,6 @@ struct IncidentState {
     /// The holds running now: the line's and the team's, as indices into `holds`.
     var lineHold: Int?
     var teamHold: Int?
-    /// Holds begun so far per unit, which numbers the next one: a few units an incident, so a
-    /// list searched by identity (a dictionary was made and hashed into per evaluation).
-    var holdCounts: [(terms: OLATerms, count: Int)] = []
 
     struct Hold {
         var name: String
@@ -303,20 +300,15 @@ struct IncidentState {
 
     /// Begins a hold of the line or team named `name` (`kind` `line` or `team`) at `t`, when it
     /// has OLA terms; its index in `holds`.
-    mutating func startHold(_ kind: String, _ name: String?, at t: Instant) -> Int? {
-        guard let name, let terms = kind == "line" ? contract.olas.lines[name] : contract.olas.teams[name] else {
+    mutating func startHold(_ kind: OLATerms.Kind, _ name: String?, at t: Instant) -> Int? {
+        guard let name, let terms = kind == .line ? contract.olas.lines[name] : contract.olas.teams[name] else {
             return nil
         }
-        // `terms.unit` is `kind:name` already: no text is made here but the hold's name.
-        let n: Int
-        if let k = holdCounts.firstIndex(where: { $0.terms === terms }) {
-            holdCounts[k].count += 1
-            n = holdCounts[k].count
-        } else {
-            holdCounts.append((terms, 1))
-            n = 1
-        }
-        var hold = Hold(name: terms.unit + "#" + String(n), terms: terms)
+        // Numbered by the unit's holds so far: an incident has a few, counted where they are.
+        var n = 1
+        for h in holds where h.terms === terms { n += 1 }
+        if holds.isEmpty { holds.reserveCapacity(4) }
+        var hold = Hold(name: terms.holdName(n), terms: terms)
         hold.track.start(at: t, target: terms.targets[priority], calendar: terms.calendar, priority: priority)
         if let s = workflowStatus, terms.pauseOn.contains(s) { hold.track.setRunning(false, at: t) }
         holds.append(hold)
@@ -325,8 +317,8 @@ struct IncidentState {
 
     /// Begins the holds of the line and team the incident is assigned to, where none runs.
     mutating func startHolds(at t: Instant) {
-        if lineHold == nil { lineHold = startHold("line", assignment.level, at: t) }
-        if teamHold == nil { teamHold = startHold("team", assignment.team, at: t) }
+        if lineHold == nil { lineHold = startHold(.line, assignment.level, at: t) }
+        if teamHold == nil { teamHold = startHold(.team, assignment.team, at: t) }
     }
 
     /// Ends the running holds at `t` (resolved, closed).
@@ -338,7 +330,9 @@ struct IncidentState {
 
     /// A handoff to `name` of `kind` while the incident is open: the running hold (`current`)
     /// ends, the new unit's begins; the new running hold's index.
-    mutating func handOver(from current: Int?, _ kind: String, _ name: String, _ e: UnsafePointer<SLAEvent>) -> Int? {
+    mutating func handOver(from current: Int?, _ kind: OLATerms.Kind, _ name: String, _ e: UnsafePointer<SLAEvent>)
+        -> Int?
+    {
         guard status == .open && covered else { return current }
         if let i = current { holds[i].track.stop(at: e.pointee.time) }
         return startHold(kind, name, at: e.pointee.runsFrom)
@@ -498,12 +492,12 @@ struct IncidentState {
         if let t = e.pointee.team, t != assignment.team {
             if assignment.team != nil { changed = true }
             assignment.team = t
-            teamHold = handOver(from: teamHold, "team", t, e)
+            teamHold = handOver(from: teamHold, .team, t, e)
         }
         if let l = e.pointee.level, l != assignment.level {
             if assignment.level != nil { changed = true }
             assignment.level = l
-            lineHold = handOver(from: lineHold, "line", l, e)
+            lineHold = handOver(from: lineHold, .line, l, e)
         }
         if changed { handoffs += 1 }
     }
