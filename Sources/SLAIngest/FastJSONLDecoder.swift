@@ -11,11 +11,14 @@ public struct JSONLEventDecoder: Sendable {
     public var defaultZone: ZoneRules
     /// The source name, used in errors and content identities.
     public var source: String
+    /// slad.yaml's policies, which pick the contract of an opening that names none.
+    public var policies: PolicyBook
 
     /// Creates a decoder for one source.
-    public init(source: String, defaultZone: ZoneRules = .utc) {
+    public init(source: String, defaultZone: ZoneRules = .utc, policies: PolicyBook = PolicyBook()) {
         self.source = source
         self.defaultZone = defaultZone
+        self.policies = policies
     }
 
     /// Decodes one line (without its newline); `number` is 1-based.
@@ -32,7 +35,9 @@ public struct JSONLEventDecoder: Sendable {
             return .failure(LineError(source: source, line: number, field: problem.field, reason: problem.reason))
         }
         // Consumed: otherwise the call gets a copy of every text, and the original is released.
-        return (consume fields).event(source: source, line: number, zone: defaultZone) { contentHash(bytes) }
+        let decoded = (consume fields).event(source: source, line: number, zone: defaultZone) { contentHash(bytes) }
+        guard !policies.isEmpty, case .success(let event) = decoded else { return decoded }
+        return policies.apply(to: event, line: bytes, source: source, number: number)
     }
 
     /// Decodes a whole file's text; blank lines are skipped. Lines split on byte 0x0A (CRLF tolerated).

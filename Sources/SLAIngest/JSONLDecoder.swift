@@ -28,11 +28,14 @@ public struct ReferenceJSONLDecoder: Sendable {
     public var defaultZone: ZoneRules
     /// The source name, used in errors and content identities.
     public var source: String
+    /// slad.yaml's policies, which pick the contract of an opening that names none.
+    public var policies: PolicyBook
 
     /// Creates a decoder for one source.
-    public init(source: String, defaultZone: ZoneRules = .utc) {
+    public init(source: String, defaultZone: ZoneRules = .utc, policies: PolicyBook = PolicyBook()) {
         self.source = source
         self.defaultZone = defaultZone
+        self.policies = policies
     }
 
     /// Decodes one line (without its newline); `number` is 1-based.
@@ -49,8 +52,12 @@ public struct ReferenceJSONLDecoder: Sendable {
             return fail(nil, "not a JSON object")
         }
         var text = String(line)
-        return wire.event(source: source, line: number, zone: defaultZone) {
+        let decoded = wire.event(source: source, line: number, zone: defaultZone) {
             text.withUTF8 { contentHash(UnsafeRawBufferPointer($0)) }
+        }
+        guard !policies.isEmpty, case .success(let event) = decoded else { return decoded }
+        return text.withUTF8 {
+            policies.apply(to: event, line: UnsafeRawBufferPointer($0), source: source, number: number)
         }
     }
 }

@@ -129,10 +129,7 @@ public struct SnapshotMapper {
         // No contract named: the first policy that matches the opening picks it.
         if contract == nil && !m.policies.isEmpty {
             guard let matched = m.policies.match({ attribute($0, value) }) else {
-                let seen = m.policies.policies.flatMap { $0.conditions.keys }.reduce(into: [String]()) {
-                    if !$0.contains($1) { $0.append($1) }
-                }.sorted().map { "\($0)=\(attribute($0, value) ?? "(none)")" }
-                return .rejected(field: nil, reason: "no_policy: no policy matches \(seen.joined(separator: ", "))")
+                return .rejected(field: nil, reason: m.policies.noMatchReason { attribute($0, value) })
             }
             policy = matched
             contract = matched.contract
@@ -141,10 +138,7 @@ public struct SnapshotMapper {
         guard let priority = policy == nil ? row.priority : derived else {
             if let policy, policy.matrix != nil {
                 return .rejected(
-                    field: m.attributes["impact"],
-                    reason:
-                        "policy \(policy.name): matrix \(policy.matrix!.name) has no priority for impact '\(attribute("impact", value) ?? "(none)")' and urgency '\(attribute("urgency", value) ?? "(none)")'"
-                )
+                    field: m.attributes["impact"], reason: policy.matrixGapReason { attribute($0, value) })
             }
             return .rejected(field: m.fields.priority, reason: "first row without a priority")
         }

@@ -171,7 +171,7 @@ struct ReplayCommand: ParsableCommand {
                 "\(mapped.rows) rows, \(events.count) events, \(mapped.skipped.values.reduce(0, +)) skipped"
                 + (skipped.isEmpty ? "" : " (\(skipped.joined(separator: ", ")))") + ", \(lineErrors.count) quarantined"
         } else {
-            (events, lineErrors) = JSONLEventDecoder(source: eventsPath).decodeAll(
+            (events, lineErrors) = JSONLEventDecoder(source: eventsPath, policies: config.policies).decodeAll(
                 String(decoding: data, as: UTF8.self))
         }
         for e in lineErrors { printError("quarantined: \(e)") }

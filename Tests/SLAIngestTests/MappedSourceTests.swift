@@ -221,3 +221,86 @@ struct PolicyMappingTests {
         #expect(r.errors.isEmpty)
     }
 }
+
+@Suite("Policies for native events (attributes of an opening that names no contract)")
+struct NativePolicyTests {
+    static let policies = PolicyBook(policies: [
+        Policy(name: "network-gold", conditions: ["category": ["network"]], contract: "gold", priority: "P1"),
+        Policy(name: "phone", conditions: ["channel": ["phone"]], contract: "silver", matrix: PolicyMappingTests.itil),
+        Policy(name: "l2-bronze", conditions: ["level": ["L2"]], contract: "bronze"),
+    ])
+
+    /// Each line decoded by the fast and the reference decoder, which must agree: the events,
+    /// or the errors, as one line of text each.
+    static func decoded(_ lines: [String]) -> [String] {
+        let fast = JSONLEventDecoder(source: "desk", policies: policies)
+        let reference = ReferenceJSONLDecoder(source: "desk", policies: policies)
+        return lines.enumerated().map { k, line in
+            let a = fast.decode(line: Substring(line), number: k + 1)
+            let b = reference.decode(line: Substring(line), number: k + 1)
+            #expect(a == b, "line \(k + 1): the fast and the reference decoder differ")
+            switch a {
+            case .success(let e):
+                return "\(e.id) \(e.type.rawValue) contract=\(e.contract ?? "-") priority=\(e.priority ?? "-")"
+            case .failure(let error): return error.description
+            }
+        }
+    }
+
+    @Test(
+        "an opening without a contract takes the first matching policy's contract and priority; one that names its contract, and every later event, is read as written; no match, a matrix gap, a bad attributes object are located errors"
+    )
+    func openings() {
+        let t = "\"time\":\"2026-03-02T09:00:00Z\""
+        let lines = [
+            // The network policy comes first, whatever the channel.
+            #"{"id":"a","#
+                + t
+                + #","type":"incident.opened","incident":"A","attributes":{"category":"network","channel":"phone"}}"#,
+            // By phone, impact 1 × urgency 2: P2 from the matrix, under silver.
+            #"{"id":"b","#
+                + t
+                + #","type":"incident.opened","incident":"B","priority":"P4","attributes":{"channel":"phone","impact":"1","urgency":"2"}}"#,
+            // `level` is an attribute under its own name; the policy gives no priority: the event's.
+            #"{"id":"c","# + t + #","type":"incident.opened","incident":"C","priority":"P3","level":"L2"}"#,
+            // Names its contract: no policy is asked, its own priority counts.
+            #"{"id":"d","#
+                + t
+                + #","type":"incident.opened","incident":"D","contract":"bronze","priority":"P4","attributes":{"category":"network"}}"#,
+            // A later event is read as written: no contract is picked for it.
+            #"{"id":"e","# + t + #","type":"incident.updated","incident":"A","attributes":{"category":"email"}}"#,
+            // Nothing matches.
+            #"{"id":"f","# + t + #","type":"incident.opened","incident":"F","attributes":{"channel":"fax"}}"#,
+            // The matrix has no cell for impact 4.
+            #"{"id":"g","#
+                + t
+                + #","type":"incident.opened","incident":"G","attributes":{"channel":"phone","impact":"4","urgency":"1"}}"#,
+            // The policy gives no priority and the event names none.
+            #"{"id":"h","# + t + #","type":"incident.opened","incident":"H","level":"L2"}"#,
+            // Attributes are texts.
+            #"{"id":"i","# + t + #","type":"incident.opened","incident":"I","attributes":{"impact":1}}"#,
+            #"{"id":"j","# + t + #","type":"incident.opened","incident":"J","attributes":["network"]}"#,
+        ]
+        #expect(
+            Self.decoded(lines) == [
+                "a incident.opened contract=gold priority=P1",
+                "b incident.opened contract=silver priority=P2",
+                "c incident.opened contract=bronze priority=P3",
+                "d incident.opened contract=bronze priority=P4",
+                "e incident.updated contract=- priority=-",
+                "desk:6: attributes: no_policy: no policy matches category=(none), channel=fax, level=(none)",
+                "desk:7: attributes: policy phone: matrix itil has no priority for impact '4' and urgency '1'",
+                "desk:8: priority: missing: policy l2-bronze gives no priority and the event names none",
+                "desk:9: attributes.impact: expected a string",
+                "desk:10: attributes: expected an object",
+            ])
+    }
+
+    @Test("without policies an opening without a contract decodes as before (the engine then refuses it)")
+    func noPolicies() {
+        let line =
+            #"{"id":"a","time":"2026-03-02T09:00:00Z","type":"incident.opened","incident":"A","priority":"P1","attributes":{"category":"network"}}"#
+        let e = try? JSONLEventDecoder(source: "desk").decode(line: Substring(line), number: 1).get()
+        #expect(e?.contract == nil && e?.priority == "P1")
+    }
+}

@@ -83,4 +83,20 @@ public struct PolicyBook: Sendable, Hashable {
     public func match(_ attribute: (String) -> String?) -> Policy? {
         policies.first { $0.matches(attribute) }
     }
+
+    /// Why an opening no policy matches is quarantined: `no_policy`, with the attributes the
+    /// policies look at and the opening's values of them.
+    public func noMatchReason(_ attribute: (String) -> String?) -> String {
+        let seen = policies.flatMap { $0.conditions.keys }.reduce(into: [String]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }.sorted().map { "\($0)=\(attribute($0) ?? "(none)")" }
+        return "no_policy: no policy matches \(seen.joined(separator: ", "))"
+    }
+}
+
+extension Policy {
+    /// Why `policy`'s matrix gives an opening no priority: its impact and urgency have no cell.
+    public func matrixGapReason(_ attribute: (String) -> String?) -> String {
+        "policy \(name): matrix \(matrix?.name ?? "") has no priority for impact '\(attribute("impact") ?? "(none)")' and urgency '\(attribute("urgency") ?? "(none)")'"
+    }
 }

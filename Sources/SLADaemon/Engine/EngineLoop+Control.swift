@@ -132,7 +132,7 @@ extension EngineLoop {
     /// `POST /v1/events`: every line is validated first; one bad line rejects the body (nothing applied,
     /// so a corrected resend is simple), else the events are applied and committed before the answer.
     private func push(_ body: [UInt8]) -> ControlResponse {
-        let decoder = JSONLEventDecoder(source: "api")
+        let decoder = JSONLEventDecoder(source: "api", policies: config.policies)
         var events: [SLAEvent] = []
         var errors: [String] = []
         var number = 0

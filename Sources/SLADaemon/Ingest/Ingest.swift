@@ -16,11 +16,14 @@ struct Ingest {
     var live: LiveEngine
     let sources: SourceSet
     let useReference: Bool
+    /// slad.yaml's policies, for native events whose opening names no contract.
+    var policies: PolicyBook
 
     init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool, logger: Logger) {
         self.store = store
         self.logger = logger
         useReference = reference
+        policies = config.policies
         live = LiveEngine(
             engine: IngestEngine(contracts: config.contracts), nowMilliseconds: wallMilliseconds(),
             allowedLateness: config.allowedLateness, catchUpWindow: config.catchUpWindow)
@@ -29,13 +32,14 @@ struct Ingest {
             config.sources.map { source in
                 Self.source(
                     source, mapping: config.mappings[source.format], saved: [], maxLineBytes: maxLineBytes,
-                    reference: reference)
+                    reference: reference, policies: config.policies)
             }, maxLineBytes: maxLineBytes)
     }
 
     /// A tailed source resuming from `saved` offsets (JSONL sources; mapped sources re-read from the start).
     static func source(
-        _ config: SourceConfig, mapping: SourceMapping?, saved: [SourceOffset], maxLineBytes: Int, reference: Bool
+        _ config: SourceConfig, mapping: SourceMapping?, saved: [SourceOffset], maxLineBytes: Int, reference: Bool,
+        policies: PolicyBook
     ) -> TailedSource {
         let positions =
             mapping != nil
@@ -47,25 +51,30 @@ struct Ingest {
             }
         return TailedSource(
             config: config, tailer: FileTailer(pattern: config.path, maxLineBytes: maxLineBytes, saved: positions),
-            jsonl: JSONLEventDecoder(source: config.name),
-            reference: reference ? ReferenceJSONLDecoder(source: config.name) : nil, mapping: mapping,
+            jsonl: JSONLEventDecoder(source: config.name, policies: policies),
+            reference: reference ? ReferenceJSONLDecoder(source: config.name, policies: policies) : nil,
+            mapping: mapping,
             mapper: mapping.map { SnapshotMapper(mapping: $0) })
     }
 
     /// A reload: sources whose definition (and mapping) is unchanged keep their tailers;
     /// new or changed ones start from their saved offsets; removed ones stop.
-    func replaceSources(_ config: SladConfiguration) throws {
+    mutating func replaceSources(_ config: SladConfiguration) throws {
+        policies = config.policies
         let saved = Dictionary(grouping: try store.offsets(), by: \.source)
         let current = sources.list
         sources.list = config.sources.map { source in
             let mapping = config.mappings[source.format]
             // A mapped source is rebuilt (its mapping may have changed): it re-reads from the start anyway.
-            if mapping == nil, let kept = current.first(where: { $0.config == source && $0.mapping == nil }) {
+            // A native source keeps its place, and reads on with the policies now in force.
+            if mapping == nil, var kept = current.first(where: { $0.config == source && $0.mapping == nil }) {
+                kept.jsonl.policies = config.policies
+                kept.reference?.policies = config.policies
                 return kept
             }
             return Self.source(
                 source, mapping: mapping, saved: saved[source.name] ?? [], maxLineBytes: sources.maxLineBytes,
-                reference: useReference)
+                reference: useReference, policies: config.policies)
         }
     }
 
@@ -89,7 +98,7 @@ struct Ingest {
         for i in sources.list.indices where sources.list[i].mapping == nil {
             sources.list[i] = Self.source(
                 sources.list[i].config, mapping: nil, saved: saved[sources.list[i].config.name] ?? [],
-                maxLineBytes: sources.maxLineBytes, reference: useReference)
+                maxLineBytes: sources.maxLineBytes, reference: useReference, policies: policies)
         }
         // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
         return live.catchUp(incidents: live.engine.incidentIDs, nowMilliseconds: now)

@@ -7,8 +7,8 @@ import SLAIngest
 struct TailedSource {
     let config: SourceConfig
     let tailer: FileTailer
-    let jsonl: JSONLEventDecoder
-    let reference: ReferenceJSONLDecoder?
+    var jsonl: JSONLEventDecoder
+    var reference: ReferenceJSONLDecoder?
     let mapping: SourceMapping?
     /// Mapped sources: one mapper per source (incidents continue across rotated files), a header per file.
     var mapper: SnapshotMapper?
