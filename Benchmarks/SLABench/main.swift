@@ -68,7 +68,13 @@ if CommandLine.arguments.contains("wheel") {
     exit(0)
 }
 if CommandLine.arguments.contains("latency") {
-    try runLatencyBenchmark(incidents: quick ? 100_000 : 1_000_000)
+    // SLABench latency [--quick] [--olas [--runs 3]]
+    if CommandLine.arguments.contains("--olas") {
+        let runs = CommandLine.arguments.firstIndex(of: "--runs").flatMap { Int(CommandLine.arguments[$0 + 1]) } ?? 3
+        try runOLALatencyBenchmark(incidents: quick ? 100_000 : 1_000_000, runs: runs)
+    } else {
+        try runLatencyBenchmark(incidents: quick ? 100_000 : 1_000_000)
+    }
     exit(0)
 }
 if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "corpus" {
