@@ -8,6 +8,10 @@
 #
 #   Benchmarks/notify-latency.sh [INCIDENTS] [SAMPLES]
 #
+# SLAD_BENCH_OLAS=1 gives every incident a line and a team OLA and slad.yaml policies
+# (issue 24's configuration); SLAD_BENCH_BIN=PATH runs another slad binary (an older
+# build, for a comparison of ratios to the baseline).
+#
 # Runs in a private mount namespace beside its own systemd-journald (the
 # machine's journal is untouched); needs root, python3, gcc and a release build
 # (built with `make build`, as shipped).
@@ -23,4 +27,4 @@ for d in /run/systemd/journal /run/log /var/log/journal; do mkdir -p "$d"; mount
 journald=$!
 trap 'kill $journald 2>/dev/null || true' EXIT
 for _ in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
-python3 Benchmarks/notify_latency.py .build/release/slad "${1:-1000000}" "${2:-300}"
+python3 Benchmarks/notify_latency.py "${SLAD_BENCH_BIN:-.build/release/slad}" "${1:-1000000}" "${2:-300}"

@@ -61,10 +61,22 @@ with open(f"{work}/config/contracts.d/lat.yaml", "w") as f:
     f.write(
         'id: lat\ncustomer: Latency\ncalendar: 24x7\nfee: { amount: "1.00", currency: EUR }\n'
         "priorities:\n  P1: { reaction: 1h, resolution: 30d }\nnotify: [hook]\n")
+# SLAD_BENCH_OLAS=1: every incident is held by line L1 and team L1, each with an OLA (a hold's
+# target 45 min, a warning at 80 %), and slad.yaml holds policies (loaded; the events name
+# their contract, so none is consulted): issue 24's configuration. The OLA thresholds of the
+# open incidents fall after the sampled minute; each sampled deadline still decides an
+# incident with four clocks instead of two.
+olas = os.environ.get("SLAD_BENCH_OLAS") == "1"
+ola = "{ calendar: 24x7, targets: { P1: 45m }, warn_at: [\"80%\"] }"
 with open(f"{work}/config/slad.yaml", "w") as f:
     f.write(
         f'allowed_lateness: 0s\nsources:\n  - {{ name: bench, path: "{work}/events.jsonl", format: jsonl }}\n'
         f'webhooks:\n  hook: {{ url: "http://127.0.0.1:{port}/slad", timeout: 5s }}\n')
+    if olas:
+        f.write(
+            f"lines:\n  L1: {{ ola: {ola} }}\nteams:\n  L1: {{ ola: {ola} }}\n"
+            "priority_matrices:\n  itil: { \"1\": { \"1\": P1 } }\n"
+            "policies:\n  - { name: everything, contract: lat, priority_from: itil }\n")
 
 
 def iso(t):
@@ -85,8 +97,10 @@ with open(f"{work}/events.jsonl", "w") as f:
             opened = now - 1800 + rng.randrange(0, 600)  # breach due 30-40 min from now
         f.write(
             f'{{"id":"o-{i}","time":"{iso(opened)}","type":"incident.opened","incident":"B-{i}",'
-            f'"contract":"lat","priority":"P1"}}\n')
-print(f"{incidents} open incidents, {samples} sampled deadlines from +{lead}s over 60 s; loading...", flush=True)
+            f'"contract":"lat","priority":"P1"' + (',"team":"L1","level":"L1"' if olas else "") + "}\n")
+print(
+    f"{incidents} open incidents, {samples} sampled deadlines from +{lead}s over 60 s"
+    + (", line and team OLAs, policies" if olas else "") + f"; {slad}; loading...", flush=True)
 
 baseline_bin = f"{work}/notify_baseline"
 subprocess.run(["gcc", "-O2", "-o", baseline_bin, os.path.join(os.path.dirname(os.path.abspath(__file__)),

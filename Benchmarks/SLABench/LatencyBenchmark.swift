@@ -18,14 +18,7 @@ import TestSupport
 /// - **burst**: every incident opened within one hour, about 280 per second, so
 ///   each deadline second carries about 830 decisions (an outage storm).
 func runLatencyBenchmark(incidents: Int) throws {
-    let cal = BusinessCalendar.twentyFourSeven()
-    let contract = Contract(
-        id: "lat", customer: "Latency", calendar: cal, fee: Money(parsing: "1.00", currency: Currency(code: "EUR")!)!,
-        priorities: [
-            PriorityTerms(name: "P1", reaction: 3_600, resolution: 86_400, calendar: cal),
-            PriorityTerms(name: "P4", reaction: 30 * 86_400, resolution: 60 * 86_400, calendar: cal),
-        ],
-        warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!])
+    let contract = latencyContract()
     let start: Int64 = 1_900_000_000
     var rng = SeededRandom(seed: 20_261_206)
     // Helpdesks number incidents in the order they open, so incidents opened in the same second
@@ -55,6 +48,19 @@ struct LatencyRun {
     var contractDecisions: [String] = []
     /// Every decision taken, OLA holds' included.
     var decisions = 0
+}
+
+/// The latency benchmarks' contract: P1 (an hour to react) and P4 (30 days), warnings at 50 %
+/// and 80 %, around the clock.
+private func latencyContract() -> Contract {
+    let cal = BusinessCalendar.twentyFourSeven()
+    return Contract(
+        id: "lat", customer: "Latency", calendar: cal, fee: Money(parsing: "1.00", currency: Currency(code: "EUR")!)!,
+        priorities: [
+            PriorityTerms(name: "P1", reaction: 3_600, resolution: 86_400, calendar: cal),
+            PriorityTerms(name: "P4", reaction: 30 * 86_400, resolution: 60 * 86_400, calendar: cal),
+        ],
+        warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!])
 }
 
 @discardableResult
@@ -136,13 +142,7 @@ private func pct(_ xs: [Double], _ p: Double) -> Double {
 /// deadline.
 func runOLALatencyBenchmark(incidents: Int, runs: Int) throws {
     let cal = BusinessCalendar.twentyFourSeven()
-    let plain = Contract(
-        id: "lat", customer: "Latency", calendar: cal, fee: Money(parsing: "1.00", currency: Currency(code: "EUR")!)!,
-        priorities: [
-            PriorityTerms(name: "P1", reaction: 3_600, resolution: 86_400, calendar: cal),
-            PriorityTerms(name: "P4", reaction: 30 * 86_400, resolution: 60 * 86_400, calendar: cal),
-        ],
-        warnAt: [Percentage(parsing: "50%")!, Percentage(parsing: "80%")!])
+    let plain = latencyContract()
     func terms(_ unit: String) -> OLATerms {
         OLATerms(
             unit: unit, calendar: cal, pauseOn: [], targets: ["P1": 1_800, "P4": 2 * 86_400],

@@ -61,85 +61,78 @@ struct AlertmanagerSourceTests {
         maintenance:
           - { service: web, from: "\(iso(now - 1800))", to: "\(iso(now - 1500))" }
         """.write(to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
-        let socket = work.appendingPathComponent("slad.sock").path
-        let daemon = try startSlad(
-            ["run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket],
-            stderr: work.appendingPathComponent("stderr"))
-        defer {
-            daemon.terminate()
-            daemon.waitUntilExit()
-        }
-        #expect(waitUntil(30) { (try? curl(socket, "/v1/status").status) == 200 })
-
-        // The listener serves POST /v1/alertmanager only, and only with the token.
-        let url = "http://127.0.0.1:\(port)/v1/alertmanager"
-        let noToken = try runProgram(["curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "--data", "{}", url])
-        #expect(noToken.stdout.hasSuffix("\n401"), "\(noToken.stdout)")
-        let status = try runProgram(["curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/v1/status"])
-        #expect(status.stdout.hasSuffix("\n404"), "\(status.stdout)")
-        let bad = try runProgram([
-            "curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)", "--data",
-            "{\"alerts\":[{\"status\":\"firing\"}]}", url,
-        ])
-        #expect(bad.stdout.hasSuffix("\n422") && bad.stdout.contains("alerts[0].labels: missing"), "\(bad.stdout)")
-
-        // A real Alertmanager, grouping by service, posting at once and on every change.
-        let amPort = freePort()
-        try """
-        route:
-          receiver: slad
-          group_by: [service]
-          group_wait: 1s
-          group_interval: 1s
-          repeat_interval: 1h
-        receivers:
-          - name: slad
-            webhook_configs:
-              - url: \(url)
-                send_resolved: true
-                http_config:
-                  authorization: { credentials: \(token) }
-        """.write(to: work.appendingPathComponent("alertmanager.yml"), atomically: true, encoding: .utf8)
-        let alertmanager = Process()
-        alertmanager.executableURL = URL(fileURLWithPath: binary)
-        alertmanager.arguments = [
-            "--config.file=\(work.path)/alertmanager.yml", "--storage.path=\(work.path)/am",
-            "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=",
-        ]
-        let log = work.appendingPathComponent("alertmanager.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        alertmanager.standardOutput = FileHandle.nullDevice
-        alertmanager.standardError = try FileHandle(forWritingTo: log)
-        try alertmanager.run()
-        defer {
-            alertmanager.terminate()
-            alertmanager.waitUntilExit()
-        }
-        func amLog() -> String { (try? String(contentsOf: log, encoding: .utf8))?.suffix(1500).description ?? "" }
-        func post(_ alerts: String) -> Bool {
-            let r = try? runProgram([
-                "curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json", "--data",
-                alerts, "http://127.0.0.1:\(amPort)/api/v2/alerts",
+        try withDaemon(config: config, in: work) { socket in
+            // The listener serves POST /v1/alertmanager only, and only with the token.
+            let url = "http://127.0.0.1:\(port)/v1/alertmanager"
+            let noToken = try runProgram(["curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "--data", "{}", url])
+            #expect(noToken.stdout.hasSuffix("\n401"), "\(noToken.stdout)")
+            let status = try runProgram(["curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/v1/status"])
+            #expect(status.stdout.hasSuffix("\n404"), "\(status.stdout)")
+            let bad = try runProgram([
+                "curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)", "--data",
+                "{\"alerts\":[{\"status\":\"firing\"}]}", url,
             ])
-            return r?.stdout.hasSuffix("\n200") == true
-        }
-        let labels = #"{"alertname":"WebDown","team":"web","service":"web"}"#
-        #expect(waitUntil(30) { post(#"[{"labels":\#(labels),"startsAt":"\#(iso(now - 600))"}]"#) }, "\(amLog())")
-        func budget() -> [String: Any] {
-            let view = json((try? curl(socket, "/v1/contracts/uptime").body) ?? "")
-            return (view["month_to_date"] as? [String: Any])?["availability"] as? [String: Any] ?? [:]
-        }
-        #expect(waitUntil(60) { budget()["down"] as? Bool == true }, "slad never saw the outage: \(amLog())")
+            #expect(bad.stdout.hasSuffix("\n422") && bad.stdout.contains("alerts[0].labels: missing"), "\(bad.stdout)")
 
-        // Resolved a minute ago: up again, 540 s of downtime, the maintenance taken out of the month.
-        #expect(post(#"[{"labels":\#(labels),"startsAt":"\#(iso(now - 600))","endsAt":"\#(iso(now - 60))"}]"#))
-        #expect(waitUntil(60) { budget()["down"] as? Bool == false }, "slad never saw the end: \(amLog())")
-        // The month figures follow the store a moment later.
-        #expect(waitUntil(40) { budget()["spent_seconds"] as? Int == 540 }, "\(budget())")
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let days = calendar.range(of: .day, in: .month, for: Date())!.count
-        #expect(budget()["month_seconds"] as? Int == days * 86_400 - 300, "\(budget())")
+            // A real Alertmanager, grouping by service, posting at once and on every change.
+            let amPort = freePort()
+            try """
+            route:
+              receiver: slad
+              group_by: [service]
+              group_wait: 1s
+              group_interval: 1s
+              repeat_interval: 1h
+            receivers:
+              - name: slad
+                webhook_configs:
+                  - url: \(url)
+                    send_resolved: true
+                    http_config:
+                      authorization: { credentials: \(token) }
+            """.write(to: work.appendingPathComponent("alertmanager.yml"), atomically: true, encoding: .utf8)
+            let alertmanager = Process()
+            alertmanager.executableURL = URL(fileURLWithPath: binary)
+            alertmanager.arguments = [
+                "--config.file=\(work.path)/alertmanager.yml", "--storage.path=\(work.path)/am",
+                "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=",
+            ]
+            let log = work.appendingPathComponent("alertmanager.log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            alertmanager.standardOutput = FileHandle.nullDevice
+            alertmanager.standardError = try FileHandle(forWritingTo: log)
+            try alertmanager.run()
+            defer {
+                alertmanager.terminate()
+                alertmanager.waitUntilExit()
+            }
+            func amLog() -> String { (try? String(contentsOf: log, encoding: .utf8))?.suffix(1500).description ?? "" }
+            func post(_ alerts: String) -> Bool {
+                let r = try? runProgram([
+                    "curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
+                    "--data",
+                    alerts, "http://127.0.0.1:\(amPort)/api/v2/alerts",
+                ])
+                return r?.stdout.hasSuffix("\n200") == true
+            }
+            let labels = #"{"alertname":"WebDown","team":"web","service":"web"}"#
+            #expect(waitUntil(30) { post(#"[{"labels":\#(labels),"startsAt":"\#(iso(now - 600))"}]"#) }, "\(amLog())")
+            func budget() -> [String: Any] {
+                let view = json((try? curl(socket, "/v1/contracts/uptime").body) ?? "")
+                return (view["month_to_date"] as? [String: Any])?["availability"] as? [String: Any] ?? [:]
+            }
+            #expect(waitUntil(60) { budget()["down"] as? Bool == true }, "slad never saw the outage: \(amLog())")
+
+            // Resolved a minute ago: up again, 540 s of downtime, the maintenance taken out of the month.
+            #expect(post(#"[{"labels":\#(labels),"startsAt":"\#(iso(now - 600))","endsAt":"\#(iso(now - 60))"}]"#))
+            #expect(waitUntil(60) { budget()["down"] as? Bool == false }, "slad never saw the end: \(amLog())")
+            // The month figures follow the store a moment later.
+            #expect(waitUntil(40) { budget()["spent_seconds"] as? Int == 540 }, "\(budget())")
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = zone
+            let days = calendar.range(of: .day, in: .month, for: Date())!.count
+            #expect(budget()["month_seconds"] as? Int == days * 86_400 - 300, "\(budget())")
+        }
     }
 }
 

@@ -89,6 +89,21 @@ func startSlad(_ arguments: [String], stderr: URL? = nil, environment: [String: 
     return p
 }
 
+/// Runs `slad run` on `config`, its state, control socket and standard error in `work`, until
+/// `body` returns: `body` gets the control socket once the daemon answers on it.
+func withDaemon<R>(config: URL, in work: URL, _ body: (_ socket: String) throws -> R) throws -> R {
+    let socket = work.appendingPathComponent("slad.sock").path
+    let daemon = try startSlad(
+        ["run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket],
+        stderr: work.appendingPathComponent("stderr"))
+    defer {
+        daemon.terminate()
+        daemon.waitUntilExit()
+    }
+    #expect(waitUntil(30) { (try? curl(socket, "/v1/status").status) == 200 })
+    return try body(socket)
+}
+
 @Suite("slad run (real process, real files)", .serialized)
 struct DaemonTests {
     @Test("SIGKILL at 50+ random points: the final store equals one clean run's, byte for byte")

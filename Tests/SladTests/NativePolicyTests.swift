@@ -47,49 +47,42 @@ struct NativePolicyDaemonTests {
             line("a-done", "A", "resolved", ""),
             line("b-done", "B", "resolved", ""),
         ].joined(separator: "\n").appending("\n").write(to: events, atomically: true, encoding: .utf8)
-        let socket = work.appendingPathComponent("slad.sock").path
-        let daemon = try startSlad(
-            ["run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket],
-            stderr: work.appendingPathComponent("stderr"))
-        defer {
-            daemon.terminate()
-            daemon.waitUntilExit()
-        }
-        #expect(waitUntil(30) { (try? curl(socket, "/v1/status").status) == 200 })
-        let pushed = work.appendingPathComponent("pushed.jsonl")
-        try [
-            line("c", "C", "opened", #","attributes":{"channel":"phone","impact":"2","urgency":"2"}"#),
-            line("c-done", "C", "resolved", ""),
-        ].joined(separator: "\n").write(to: pushed, atomically: true, encoding: .utf8)
-        #expect(try curl(socket, "/v1/events", method: "POST", body: pushed).status == 200)
-        let refused = work.appendingPathComponent("refused.jsonl")
-        try line("g", "G", "opened", #","priority":"P1","attributes":{"channel":"fax"}"#).write(
-            to: refused, atomically: true, encoding: .utf8)
-        let answer = try curl(socket, "/v1/events", method: "POST", body: refused)
-        #expect(answer.status == 422)
-        #expect(
-            json(answer.body)["details"] as? [String]
-                == ["line 1: attributes: no_policy: no policy matches category=(none), channel=fax"])
+        try withDaemon(config: config, in: work) { socket in
+            let pushed = work.appendingPathComponent("pushed.jsonl")
+            try [
+                line("c", "C", "opened", #","attributes":{"channel":"phone","impact":"2","urgency":"2"}"#),
+                line("c-done", "C", "resolved", ""),
+            ].joined(separator: "\n").write(to: pushed, atomically: true, encoding: .utf8)
+            #expect(try curl(socket, "/v1/events", method: "POST", body: pushed).status == 200)
+            let refused = work.appendingPathComponent("refused.jsonl")
+            try line("g", "G", "opened", #","priority":"P1","attributes":{"channel":"fax"}"#).write(
+                to: refused, atomically: true, encoding: .utf8)
+            let answer = try curl(socket, "/v1/events", method: "POST", body: refused)
+            #expect(answer.status == 422)
+            #expect(
+                json(answer.body)["details"] as? [String]
+                    == ["line 1: attributes: no_policy: no policy matches category=(none), channel=fax"])
 
-        // Each incident as the daemon holds it: its line, and its opening as the ledger keeps it
-        // (the picked priority written into the event).
-        func incident(_ id: String) -> String {
-            guard let r = try? curl(socket, "/v1/incidents/\(id)"), r.status == 200 else { return "\(id) unknown" }
-            let body = json(r.body)
-            let line = body["incident"] as? [String: Any] ?? [:]
-            let opening = (body["events"] as? [[String: Any]])?.first { $0["type"] as? String == "incident.opened" }
-            return
-                "\(id) \(line["contract"] ?? "") \(line["priority"] ?? "") \(line["status"] ?? ""), opened at \(opening?["priority"] ?? "")"
+            // Each incident as the daemon holds it: its line, and its opening as the ledger keeps it
+            // (the picked priority written into the event).
+            func incident(_ id: String) -> String {
+                guard let r = try? curl(socket, "/v1/incidents/\(id)"), r.status == 200 else { return "\(id) unknown" }
+                let body = json(r.body)
+                let line = body["incident"] as? [String: Any] ?? [:]
+                let opening = (body["events"] as? [[String: Any]])?.first { $0["type"] as? String == "incident.opened" }
+                return
+                    "\(id) \(line["contract"] ?? "") \(line["priority"] ?? "") \(line["status"] ?? ""), opened at \(opening?["priority"] ?? "")"
+            }
+            let all = ["A", "B", "C", "F", "G"]
+            #expect(waitUntil(30) { incident("C") != "C unknown" }, "\(all.map(incident))")
+            #expect(
+                all.map(incident) == [
+                    "A gold P1 resolved, opened at P1", "B silver P2 resolved, opened at P2",
+                    "C silver P3 resolved, opened at P3", "F unknown", "G unknown",
+                ])
+            let status = json(try curl(socket, "/v1/status").body)
+            let desk = (status["sources"] as? [[String: Any]])?.first { $0["name"] as? String == "desk" }
+            #expect(desk?["quarantined"] as? Int == 1, "\(status)")
         }
-        let all = ["A", "B", "C", "F", "G"]
-        #expect(waitUntil(30) { incident("C") != "C unknown" }, "\(all.map(incident))")
-        #expect(
-            all.map(incident) == [
-                "A gold P1 resolved, opened at P1", "B silver P2 resolved, opened at P2",
-                "C silver P3 resolved, opened at P3", "F unknown", "G unknown",
-            ])
-        let status = json(try curl(socket, "/v1/status").body)
-        let desk = (status["sources"] as? [[String: Any]])?.first { $0["name"] as? String == "desk" }
-        #expect(desk?["quarantined"] as? Int == 1, "\(status)")
     }
 }

@@ -36,35 +36,28 @@ struct TeamRoutingTests {
         escalations: [{ at: "100%", notify: ["@lead"] }]
         notify: [ops]
         """.write(to: config.appendingPathComponent("contracts.d/routed.yaml"), atomically: true, encoding: .utf8)
-        let socket = work.appendingPathComponent("slad.sock").path
-        let daemon = try startSlad(
-            ["run", "--config", config.path, "--state", work.appendingPathComponent("state").path, "--socket", socket],
-            stderr: work.appendingPathComponent("stderr"))
-        defer {
-            daemon.terminate()
-            daemon.waitUntilExit()
-        }
-        #expect(waitUntil(30) { (try? curl(socket, "/v1/status").status) == 200 })
-        // Opened by L1 half an hour ago, handed to L2-network five minutes later: every
-        // threshold of the reaction clock came due while L2-network held it.
-        let now = Int(Date().timeIntervalSince1970)
-        let events = work.appendingPathComponent("events.jsonl")
-        try [
-            #"{"id":"r1-open","time":"\#(iso(now - 1800))","type":"incident.opened","incident":"R-1","contract":"routed","priority":"P1","team":"L1"}"#,
-            #"{"id":"r1-hand","time":"\#(iso(now - 1500))","type":"incident.updated","incident":"R-1","team":"L2-network"}"#,
-        ].joined(separator: "\n").appending("\n").write(to: events, atomically: true, encoding: .utf8)
-        #expect(try curl(socket, "/v1/events", method: "POST", body: events).status == 200)
+        try withDaemon(config: config, in: work) { socket in
+            // Opened by L1 half an hour ago, handed to L2-network five minutes later: every
+            // threshold of the reaction clock came due while L2-network held it.
+            let now = Int(Date().timeIntervalSince1970)
+            let events = work.appendingPathComponent("events.jsonl")
+            try [
+                #"{"id":"r1-open","time":"\#(iso(now - 1800))","type":"incident.opened","incident":"R-1","contract":"routed","priority":"P1","team":"L1"}"#,
+                #"{"id":"r1-hand","time":"\#(iso(now - 1500))","type":"incident.updated","incident":"R-1","team":"L2-network"}"#,
+            ].joined(separator: "\n").appending("\n").write(to: events, atomically: true, encoding: .utf8)
+            #expect(try curl(socket, "/v1/events", method: "POST", body: events).status == 200)
 
-        func heard(_ path: String) -> [String] {
-            receiver.records().filter { $0["path"] as? String == "/hooks/\(path)" && $0["status"] as? Int == 200 }
-                .compactMap { ($0["body"] as? [String: Any])?["type"] as? String }.sorted()
+            func heard(_ path: String) -> [String] {
+                receiver.records().filter { $0["path"] as? String == "/hooks/\(path)" && $0["status"] as? Int == 200 }
+                    .compactMap { ($0["body"] as? [String: Any])?["type"] as? String }.sorted()
+            }
+            #expect(
+                waitUntil(30) {
+                    heard("ops").count == 2 && heard("netops").count == 3 && heard("netlead").count == 1
+                }, "\(receiver.records().map { "\($0["path"] ?? "") \($0["id"] ?? "")" })")
+            #expect(heard("ops") == ["sla.breach", "sla.warning"])
+            #expect(heard("netops") == ["sla.breach", "sla.escalation", "sla.warning"])
+            #expect(heard("netlead") == ["sla.escalation"])
         }
-        #expect(
-            waitUntil(30) {
-                heard("ops").count == 2 && heard("netops").count == 3 && heard("netlead").count == 1
-            }, "\(receiver.records().map { "\($0["path"] ?? "") \($0["id"] ?? "")" })")
-        #expect(heard("ops") == ["sla.breach", "sla.warning"])
-        #expect(heard("netops") == ["sla.breach", "sla.escalation", "sla.warning"])
-        #expect(heard("netlead") == ["sla.escalation"])
     }
 }
