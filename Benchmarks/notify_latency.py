@@ -126,7 +126,9 @@ for line in out.splitlines():
     e = json.loads(line)
     at = int(e["__REALTIME_TIMESTAMP"]) / 1000
     received_at = int(e.get("_SOURCE_REALTIME_TIMESTAMP", e["__REALTIME_TIMESTAMP"])) / 1000
-    if e.get("SLA_KIND") == "breach" and e.get("SLA_INCIDENT", "").startswith("B-"):
+    # The contract's reaction breach is the sampled deadline (with OLAs, the holds' own
+    # breaches of the same incidents fell due before the run and are announced at its start).
+    if e.get("SLA_KIND") == "breach" and e.get("SLA_METRIC") == "reaction" and e.get("SLA_INCIDENT", "").startswith("B-"):
         i = int(e["SLA_INCIDENT"][2:])
         if i < samples:
             slad_journal.append(at - deadlines[i] * 1000)
@@ -134,7 +136,7 @@ for line in out.splitlines():
     elif "BASELINE_DUE" in e:
         base_journal.append(at - int(e["BASELINE_DUE"]))
         base_socket.append(received_at - int(e["BASELINE_DUE"]))
-slad_hook = [t - deadlines[int(i.split("/")[0][2:])] * 1000 for (p, i), t in received.items() if p == "/slad" and int(i.split("/")[0][2:]) < samples]
+slad_hook = [t - deadlines[int(i.split("/")[0][2:])] * 1000 for (p, i), t in received.items() if p == "/slad" and i.split("/")[1] == "reaction" and int(i.split("/")[0][2:]) < samples]
 base_hook = [t - (deadlines[int(i)] * 1000 + 500) for (p, i), t in received.items() if p == "/baseline"]
 
 
@@ -156,7 +158,7 @@ db = sqlite3.connect(f"{work}/state/slad.sqlite")
 decided, sent = [], []
 for incident, decided_ms, done_ms in db.execute(
         "SELECT o.incident, o.decided_at_ms, d.done_ms FROM outbox o JOIN deliveries d ON d.notification = o.id "
-        "AND d.sink = 'journal' WHERE o.kind = 'breach' AND o.incident LIKE 'B-%'"):
+        "AND d.sink = 'journal' WHERE o.kind = 'breach' AND o.metric = 'reaction' AND o.incident LIKE 'B-%'"):
     i = int(incident[2:])
     if i < samples:
         decided.append(decided_ms - deadlines[i] * 1000)
