@@ -298,7 +298,7 @@ struct IncidentState {
         if !first.olas.isEmpty { startHolds(at: open.runsFrom) }
     }
 
-    /// Begins a hold of the line or team named `name` (`kind` `line` or `team`) at `t`, when it
+    /// Begins a hold of the line or team (`kind`) named `name` at `t`, when it
     /// has OLA terms; its index in `holds`.
     mutating func startHold(_ kind: OLATerms.Kind, _ name: String?, at t: Instant) -> Int? {
         guard let name, let terms = kind == .line ? contract.olas.lines[name] : contract.olas.teams[name] else {

@@ -95,7 +95,7 @@ public struct PolicyBook: Sendable, Hashable {
 }
 
 extension Policy {
-    /// Why `policy`'s matrix gives an opening no priority: its impact and urgency have no cell.
+    /// Why this policy's matrix gives an opening no priority: its impact and urgency have no cell.
     public func matrixGapReason(_ attribute: (String) -> String?) -> String {
         "policy \(name): matrix \(matrix?.name ?? "") has no priority for impact '\(attribute("impact") ?? "(none)")' and urgency '\(attribute("urgency") ?? "(none)")'"
     }
