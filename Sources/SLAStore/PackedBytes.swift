@@ -10,16 +10,6 @@ enum PackedBytes {
         }
     }
 
-    /// Appends `prefix` followed by `s` as one text: their UTF-8 length and bytes.
-    static func text(prefix: StaticString, _ s: String, _ out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { b in
-            number(Int64(prefix.utf8CodeUnitCount + b.count), &out)
-            out.append(contentsOf: UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
-            out.append(contentsOf: b)
-        }
-    }
-
     /// Appends `v` as a zigzag LEB128 varint (small magnitudes, either sign, take one byte).
     static func number(_ v: Int64, _ out: inout [UInt8]) {
         var z = UInt64(bitPattern: (v << 1) ^ (v >> 63))

@@ -111,7 +111,7 @@ enum PackedClocks {
         encode(clocks, into: &out, precedes: { metricPrecedes($0.pointee.metric, $1.pointee.metric) }) { c in
             // Stored properties only: a computed one (`breach`, `deadline`) is handed a copy of
             // the whole clock.
-            let breach = firstBreach(c.pointee.crossings)
+            let breach = ClockVerdict.firstBreach(in: c.pointee.crossings)
             let outcome: Int? =
                 switch c.pointee.outcome {
                 case .running: 0
@@ -124,7 +124,8 @@ enum PackedClocks {
                 priority: c.pointee.priority, outcome: outcome, outcomeText: "", calendar: c.pointee.calendarID,
                 elapsed: c.pointee.elapsed, target: c.pointee.target, stoppedAt: c.pointee.stoppedAt?.seconds,
                 breachedAt: breach?.at.seconds, breachPriority: breach?.priority, breachTarget: breach?.target,
-                deadline: firstBreach(c.pointee.upcoming)?.at.seconds, runningSince: c.pointee.runningSince?.seconds)
+                deadline: ClockVerdict.firstBreach(in: c.pointee.upcoming)?.at.seconds,
+                runningSince: c.pointee.runningSince?.seconds)
         } metric: { c, out in
             switch c.pointee.metric {
             case .reaction: out.append(MetricKind.reaction.rawValue)
@@ -138,12 +139,6 @@ enum PackedClocks {
                 PackedBytes.text(name, &out)
             }
         }
-    }
-
-    /// ``ClockVerdict/breach`` and ``ClockVerdict/deadline``: the first breach among `crossings`.
-    static func firstBreach(_ crossings: [Crossing]) -> Crossing? {
-        for i in crossings.indices where crossings[i].threshold.kind == .breach { return crossings[i] }
-        return nil
     }
 
     /// Whether `a`'s text (``Metric/description``) sorts before `b`'s by UTF-8 bytes, without
@@ -308,7 +303,8 @@ enum PackedClocks {
         for i in clocks.indices {
             guard
                 let at = decidedAt(
-                    stoppedAt: clocks[i].stoppedAt?.seconds, breachedAt: firstBreach(clocks[i].crossings)?.at.seconds)
+                    stoppedAt: clocks[i].stoppedAt?.seconds,
+                    breachedAt: ClockVerdict.firstBreach(in: clocks[i].crossings)?.at.seconds)
             else { return nil }
             latest = max(latest, at)
         }

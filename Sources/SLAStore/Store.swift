@@ -409,15 +409,13 @@ public final class SLAStore: Sendable {
             // The breach list is of what customers were promised: OLA holds (internal targets,
             // `ola:…`) are in the row's clocks and the OLA reports, not in it.
             for i in v.clocks.indices where !v.clocks[i].metric.isOLA {
-                guard let breach = PackedClocks.firstBreach(v.clocks[i].crossings) else { continue }
-                let c = v.clocks[i]
-                let at = breach.at.seconds
+                guard let breach = ClockVerdict.firstBreach(in: v.clocks[i].crossings) else { continue }
                 sideRows.insert(v.incident)
                 try run(
                     insertBreach,
                     [
-                        .text(v.incident), .text(c.metric.description), .int(at), .text(c.priority), Value(c.target),
-                        .int(c.elapsed),
+                        .text(v.incident), .text(v.clocks[i].metric.description), .int(breach.at.seconds),
+                        .text(v.clocks[i].priority), Value(v.clocks[i].target), .int(v.clocks[i].elapsed),
                     ],
                     db)
             }

@@ -62,9 +62,16 @@ public struct ClockVerdict: Sendable {
     }
 
     /// The breach, if any.
-    public var breach: Crossing? { crossings.first { $0.threshold.kind == .breach } }
+    public var breach: Crossing? { Self.firstBreach(in: crossings) }
     /// When the target falls due, for a clock still running.
-    public var deadline: Instant? { upcoming.first { $0.threshold.kind == .breach }?.at }
+    public var deadline: Instant? { Self.firstBreach(in: upcoming)?.at }
+
+    /// The first breach among `crossings` (a clock's ``crossings`` or ``upcoming``): what
+    /// ``breach`` and ``deadline`` read, for a caller that holds the array only (a clock read in
+    /// place, where calling a computed property would copy the whole clock).
+    public static func firstBreach(in crossings: [Crossing]) -> Crossing? {
+        crossings.first { $0.threshold.kind == .breach }
+    }
 }
 
 /// The verdict on one incident.
