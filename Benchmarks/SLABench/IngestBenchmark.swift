@@ -1,14 +1,21 @@
 import Foundation
 
-/// Durable ingest end to end: the release `slad run` over a generated JSONL
-/// file into a fresh SQLite store, with the fast decoder and with Foundation's
-/// JSONDecoder (the baseline), in the same run.
-func runIngestBenchmark(lines: Int) throws {
+/// The release `slad` beside this benchmark (`make build`, as shipped); the run stops when it
+/// is not there.
+func shippedSlad() -> URL {
     let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slad")
     guard FileManager.default.isExecutableFile(atPath: bin.path) else {
         print("build slad first: make build (release, as shipped)")
         exit(1)
     }
+    return bin
+}
+
+/// Durable ingest end to end: the release `slad run` over a generated JSONL
+/// file into a fresh SQLite store, with the fast decoder and with Foundation's
+/// JSONDecoder (the baseline), in the same run.
+func runIngestBenchmark(lines: Int) throws {
+    let bin = shippedSlad()
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("slad-ingest-bench-\(getpid())")
     let fm = FileManager.default
     try? fm.removeItem(at: work)

@@ -14,11 +14,7 @@ import Foundation
 /// "today's"): it ingests the same log with the configuration without OLAs as a fourth side,
 /// and the new build's figures are printed against it too.
 func runOLABenchmark(incidents: Int, runs: Int, seed: UInt64, old: URL?) throws {
-    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slad")
-    guard FileManager.default.isExecutableFile(atPath: bin.path) else {
-        print("build slad first: make build (release, as shipped)")
-        exit(1)
-    }
+    let bin = shippedSlad()
     let fm = FileManager.default
     let root = fm.temporaryDirectory.appendingPathComponent("slad-ola-bench-\(getpid())")
     try? fm.removeItem(at: root)

@@ -10,11 +10,7 @@ import Foundation
 ///
 /// Peak RSS comes from GNU time (`/usr/bin/time -f %M`).
 func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) throws {
-    let bin = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("slad")
-    guard FileManager.default.isExecutableFile(atPath: bin.path) else {
-        print("build slad first: make build (release, as shipped)")
-        exit(1)
-    }
+    let bin = shippedSlad()
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else {
         print("needs GNU time: apt-get install time")
         exit(1)

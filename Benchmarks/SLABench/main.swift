@@ -61,6 +61,13 @@ func compare<T, U>(
 }
 
 let quick = CommandLine.arguments.contains("--quick")
+
+/// The value after `name` on the command line, if any.
+func option(_ name: String) -> String? {
+    CommandLine.arguments.firstIndex(of: name).flatMap {
+        $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
+    }
+}
 if CommandLine.arguments.contains("wheel") {
     runWheelBenchmark(
         held: quick ? 100_000 : 1_000_000, expiring: quick ? 1_000_000 : 10_000_000,
@@ -70,7 +77,7 @@ if CommandLine.arguments.contains("wheel") {
 if CommandLine.arguments.contains("latency") {
     // SLABench latency [--quick] [--olas [--runs 3]]
     if CommandLine.arguments.contains("--olas") {
-        let runs = CommandLine.arguments.firstIndex(of: "--runs").flatMap { Int(CommandLine.arguments[$0 + 1]) } ?? 3
+        let runs = option("--runs").flatMap { Int($0) } ?? 3
         try runOLALatencyBenchmark(incidents: quick ? 100_000 : 1_000_000, runs: runs)
     } else {
         try runLatencyBenchmark(incidents: quick ? 100_000 : 1_000_000)
@@ -79,7 +86,7 @@ if CommandLine.arguments.contains("latency") {
 }
 if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "corpus" {
     // SLABench corpus INCIDENTS FOLDER [--seed N] [--open]: the scale benchmark's input alone.
-    let seed = CommandLine.arguments.firstIndex(of: "--seed").flatMap { UInt64(CommandLine.arguments[$0 + 1]) } ?? 29
+    let seed = option("--seed").flatMap { UInt64($0) } ?? 29
     let events = try Corpus(
         incidents: Int(CommandLine.arguments[2]) ?? 0, seed: seed, open: CommandLine.arguments.contains("--open")
     ).write(to: URL(fileURLWithPath: CommandLine.arguments[3]))
@@ -88,11 +95,6 @@ if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "corpus" {
 }
 if CommandLine.arguments.contains("scale") {
     // SLABench scale [--sizes 100000,1000000] [--runs 3] [--seed N] [--open]
-    func option(_ name: String) -> String? {
-        CommandLine.arguments.firstIndex(of: name).flatMap {
-            $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
-        }
-    }
     let sizes =
         option("--sizes").map { $0.split(separator: ",").compactMap { Int($0) } }
         ?? (quick ? [20_000, 100_000] : [100_000, 1_000_000])
@@ -104,11 +106,6 @@ if CommandLine.arguments.contains("scale") {
 }
 if CommandLine.arguments.contains("olas") {
     // SLABench olas [--incidents 100000] [--runs 5] [--seed N] [--old PATH-TO-OLD-SLAD]
-    func option(_ name: String) -> String? {
-        CommandLine.arguments.firstIndex(of: name).flatMap {
-            $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
-        }
-    }
     try runOLABenchmark(
         incidents: option("--incidents").flatMap { Int($0) } ?? (quick ? 20_000 : 100_000),
         runs: option("--runs").flatMap { Int($0) } ?? 5, seed: option("--seed").flatMap { UInt64($0) } ?? 29,
