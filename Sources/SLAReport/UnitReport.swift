@@ -134,11 +134,13 @@ extension UnitReport {
                         terms.calendar.zone.month(of: at) == month
                     else { continue }
                     let unit = String(holderName.prefix { $0 != "#" })
-                    let breached = clock.outcome == .breached
-                    decided[unit, default: [:]]["\(clock.metric)", default: [:]][clock.priority, default: (0, 0)].met +=
-                        breached ? 0 : 1
-                    decided[unit, default: [:]]["\(clock.metric)", default: [:]][clock.priority, default: (0, 0)]
-                        .breached += breached ? 1 : 0
+                    if clock.outcome == .breached {
+                        decided[unit, default: [:]]["\(clock.metric)", default: [:]][clock.priority, default: (0, 0)]
+                            .breached += 1
+                    } else {
+                        decided[unit, default: [:]]["\(clock.metric)", default: [:]][clock.priority, default: (0, 0)]
+                            .met += 1
+                    }
                 }
             }
             // The incident's own end (its resolution clock's stop, which the store keeps too): a
