@@ -123,20 +123,104 @@ struct OneTruthTests {
 
         """
 
+    /// The breaches an offline replay of `events` finds as of `asOf`, and the incidents among
+    /// them still open.
+    static func replayedBreaches(config dir: URL, events log: URL, asOf: String) throws -> (
+        breaches: Set<Key>, openBreached: Set<String>
+    ) {
+        let replay = try runSlad([
+            "replay", "--config", dir.path, "--events", log.path, "--format", "verdicts", "--as-of", asOf,
+        ])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        var truth = Set<Key>()
+        var openBreached = Set<String>()
+        // CSV lines end with CRLF (RFC 4180).
+        for row in replay.stdout.split(whereSeparator: \.isNewline).dropFirst() {
+            let c = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard c.count == 10, c[6] == "breached" else { continue }
+            truth.insert(Key(incident: c[0], metric: c[4], at: Self.seconds(c[9])))
+            if c[2] == "open" { openBreached.insert(c[0]) }
+        }
+        return (truth, openBreached)
+    }
+
+    /// The breaches the store under `state` announced: every one decided and not retracted.
+    static func announcedBreaches(state: String) throws -> Set<Key> {
+        let outbox = try SLAStore(path: "\(state)/slad.sqlite", readOnly: true).outbox()
+        let retracted = Set(outbox.filter { $0.kind == .retraction }.map { String($0.id.dropLast("/retracted".count)) })
+        return Set(
+            outbox.filter { $0.kind == .breach && !retracted.contains($0.id) }.map {
+                Key(incident: $0.incident, metric: "\($0.metric)", at: $0.due.seconds)
+            })
+    }
+
+    /// A report world with ``versioned`` and every breach announced, however old.
+    static func versionedWorld() throws -> URL {
+        let dir = try reportWorld(sealAfter: "366d", events: "")
+        try versioned.write(
+            to: dir.appendingPathComponent("contracts.d/rep-versions.yaml"), atomically: true, encoding: .utf8)
+        let yaml = dir.appendingPathComponent("slad.yaml")
+        try (String(contentsOf: yaml, encoding: .utf8) + "\ncatch_up_window: 400d\n").write(
+            to: yaml, atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test(
+        "an incident reopened by a late event dated before a version took over open incidents is taken over when the event arrives"
+    )
+    func lateReopenTakenOver() throws {
+        let dir = try Self.versionedWorld()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("events.jsonl")
+        let state = "\(dir.path)/state"
+        // Opened under the first version as P1 and resolved after 3h31m40s, within its 6 h;
+        // never acknowledged, so its reaction breached at 30 minutes.
+        try append(
+            log,
+            [
+                #"{"contract":"rep-versions","id":"e-1","incident":"H-1","priority":"P1","time":"2026-09-15T01:01:00Z","type":"incident.opened"}"#,
+                #"{"id":"e-2","incident":"H-1","time":"2026-09-15T04:32:40Z","type":"incident.resolved"}"#,
+            ])
+        let first = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+        #expect(first.status == 0, "\(first.stderr)")
+        // A daemon later, the reopening arrives: waiting for the customer, the resolution clock
+        // holds 3h31m40s. The version of 20 October noon in Berlin takes the open incidents
+        // over with 3 h for P1, pending_customer still pausing it: breached at the takeover.
+        try append(
+            log,
+            [
+                #"{"id":"e-3","incident":"H-1","time":"2026-09-15T06:27:33Z","type":"incident.reopened"}"#,
+                #"{"id":"e-4","incident":"H-1","status":"pending_customer","time":"2026-09-15T06:27:33Z","type":"incident.updated"}"#,
+            ])
+        let second = try runSlad(["run", "--config", dir.path, "--exit-when-idle"])
+        #expect(second.status == 0, "\(second.stderr)")
+
+        let (truth, _) = try Self.replayedBreaches(config: dir, events: log, asOf: "2026-12-01T00:00:00Z")
+        #expect(
+            truth == [
+                Key(incident: "H-1", metric: "reaction", at: Self.seconds("2026-09-15T01:31:00Z")),
+                Key(incident: "H-1", metric: "resolution", at: Self.seconds("2026-10-20T10:00:00Z")),
+            ])
+        let announced = try Self.announcedBreaches(state: state)
+        #expect(
+            announced == truth,
+            "announced \(announced.sorted()); true \(truth.sorted()); the daemons said:\n\(first.stderr)\n\(second.stderr)"
+        )
+    }
+
     @Test(
         "1,000 random histories arriving late, through restarts, one contract with versions: the breach list, the breached incidents, the announced breaches and every month's report agree with an offline replay"
     )
     func viewsAgree() throws {
         let seed = testSeed()
         let histories = RandomHistories(seed: seed, incidents: 1_000)
-        let dir = try reportWorld(sealAfter: "366d", events: "")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try Self.versioned.write(
-            to: dir.appendingPathComponent("contracts.d/rep-versions.yaml"), atomically: true, encoding: .utf8)
         // Every breach is announced, however old: the announcements are a view to check too.
-        let yaml = dir.appendingPathComponent("slad.yaml")
-        try (String(contentsOf: yaml, encoding: .utf8) + "\ncatch_up_window: 400d\n").write(
-            to: yaml, atomically: true, encoding: .utf8)
+        let dir = try Self.versionedWorld()
+        defer {
+            if ProcessInfo.processInfo.environment["SLAD_KEEP_TEST_DIRS"] == nil {
+                try? FileManager.default.removeItem(at: dir)
+            }
+        }
         let log = dir.appendingPathComponent("events.jsonl")
         let state = "\(dir.path)/state"
         // Each append is read by a daemon of its own: late events meet a restarted engine.
@@ -148,35 +232,20 @@ struct OneTruthTests {
 
         // The truth: an offline replay of the whole log as of a fixed instant past every event.
         let asOf = "2026-12-01T00:00:00Z"
-        let replay = try runSlad([
-            "replay", "--config", dir.path, "--events", log.path, "--format", "verdicts", "--as-of", asOf,
-        ])
-        #expect(replay.status == 0, "seed \(seed): \(replay.stderr)")
-        var truth = Set<Key>()
-        var openBreached = Set<String>()
-        // CSV lines end with CRLF (RFC 4180).
-        for row in replay.stdout.split(whereSeparator: \.isNewline).dropFirst() {
-            let c = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard c.count == 10, c[6] == "breached" else { continue }
-            truth.insert(Key(incident: c[0], metric: c[4], at: Self.seconds(c[9])))
-            if c[2] == "open" { openBreached.insert(c[0]) }
-        }
+        let (truth, openBreached) = try Self.replayedBreaches(config: dir, events: log, asOf: asOf)
         #expect(
             truth.count > 300,
             "seed \(seed): the histories should breach often, \(truth.count) breaches")
 
-        // The announced breaches: every breach decided and not retracted.
-        let outbox = try SLAStore(path: "\(state)/slad.sqlite", readOnly: true).outbox()
-        let retracted = Set(outbox.filter { $0.kind == .retraction }.map { String($0.id.dropLast("/retracted".count)) })
-        let announced = Set(
-            outbox.filter { $0.kind == .breach && !retracted.contains($0.id) }.map {
-                Key(incident: $0.incident, metric: "\($0.metric)", at: $0.due.seconds)
-            })
+        let announced = try Self.announcedBreaches(state: state)
         #expect(
             announced == truth,
             "seed \(seed): announced but not true: \(announced.subtracting(truth).sorted().prefix(5)); true but not announced: \(truth.subtracting(announced).sorted().prefix(5))"
         )
-        #expect(!retracted.isEmpty, "seed \(seed): late events should retract some breaches")
+        let retractions = try SLAStore(path: "\(state)/slad.sqlite", readOnly: true).outbox().filter {
+            $0.kind == .retraction
+        }
+        #expect(!retractions.isEmpty, "seed \(seed): late events should retract some breaches")
 
         // The running daemon's views.
         let socket = "\(dir.path)/slad.sock"

@@ -50,8 +50,10 @@ final class EngineLoop: @unchecked Sendable {
     private var turn = Turn()
     /// Declared maintenance windows (`maintenance:`) whose events are in the ledger, by start event id.
     private var maintenanceEntered: Set<String> = []
-    /// Contract versions (`contract version`) whose takeover of open incidents is entered.
-    private var takeoversEntered: Set<String> = []
+    /// Per contract id: its versions whose takeover of open incidents is entered, and when
+    /// each took effect. Incidents a later batch opens or reopens before that instant are
+    /// taken over as they come (``submit(_:)``).
+    private var takeoversEntered: [String: [(version: String, at: Instant)]] = [:]
 
     init(
         config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
@@ -101,6 +103,7 @@ final class EngineLoop: @unchecked Sendable {
     /// Decided notifications go to the journal at once (this thread, no commit in the way);
     /// the commit records that, and webhooks go out once it is durable.
     func submit(_ batch: inout Batch) {
+        let takeovers = lateTakeovers(batch.incidents)
         if !batch.notifications.isEmpty { batch.journaled = notifier.journalNow(batch.notifications) }
         for n in batch.notifications { metrics.notified(n.kind) }
         metrics.ingested(events: batch.events.count, quarantined: batch.quarantine.count)
@@ -109,6 +112,10 @@ final class EngineLoop: @unchecked Sendable {
         committer.submit(batch)
         // The committer holds the batch alone from here: it is freed where the committer says.
         batch = Batch()
+        if !takeovers.isEmpty {
+            var more = applied(takeovers, source: "config")
+            submit(&more)
+        }
     }
 
     /// At exit, after the last commit: the engine's state (every event of the ledger, hundreds
@@ -250,16 +257,12 @@ final class EngineLoop: @unchecked Sendable {
         var events: [SLAEvent] = []
         for c in config.contracts {
             for v in c.laterVersions where v.appliesToOpen {
-                guard let at = v.effective, at <= now, takeoversEntered.insert("\(c.id) \(v.version)").inserted
+                guard let at = v.effective, at <= now,
+                    !(takeoversEntered[c.id] ?? []).contains(where: { $0.version == v.version })
                 else { continue }
+                takeoversEntered[c.id, default: []].append((v.version, at))
                 for incident in ingest.live.openIncidents(contract: c.id) {
-                    let times = ingest.live.engine.events(of: incident).map(\.time)
-                    // Opened before the version took effect, and no event since.
-                    guard let first = times.min(), first < at, let last = times.max(), last < at else { continue }
-                    events.append(
-                        SLAEvent(
-                            id: "config:version:\(c.id):\(v.version):\(incident)", time: at, type: .updated,
-                            incident: incident))
+                    if let e = takeover(of: incident, contract: c.id, version: v.version, at: at) { events.append(e) }
                 }
             }
         }
@@ -267,6 +270,30 @@ final class EngineLoop: @unchecked Sendable {
         var batch = applied(events, source: "config")
         submit(&batch)
         logger.note("slad: contract versions took over open incidents", ["incidents": String(events.count)])
+    }
+
+    /// The takeovers of entered versions that the open incidents of `verdicts` still lack: a
+    /// late event can open or reopen an incident before a version took effect after the
+    /// version's takeover was entered.
+    private func lateTakeovers(_ verdicts: [IncidentVerdict]) -> [SLAEvent] {
+        guard !takeoversEntered.isEmpty else { return [] }
+        var events: [SLAEvent] = []
+        for v in verdicts where v.standing != nil {
+            for (version, at) in takeoversEntered[v.contract] ?? [] {
+                if let e = takeover(of: v.incident, contract: v.contract, version: version, at: at) { events.append(e) }
+            }
+        }
+        return events
+    }
+
+    /// The empty update that takes open `incident` over to `version` at `at`; nil unless the
+    /// incident was opened before `at` and has no event since (one after it already judges
+    /// under the version).
+    private func takeover(of incident: String, contract: String, version: String, at: Instant) -> SLAEvent? {
+        let times = ingest.live.engine.events(of: incident).map(\.time)
+        guard let first = times.min(), first < at, let last = times.max(), last < at else { return nil }
+        return SLAEvent(
+            id: "config:version:\(contract):\(version):\(incident)", time: at, type: .updated, incident: incident)
     }
 
     /// A batch of `events` applied to the engine as lines of `source` (pushed, Alertmanager,
@@ -495,7 +522,7 @@ final class EngineLoop: @unchecked Sendable {
         generation += 1
         nextSealCheck = 0
         sealMemo = ReportBook.SealMemo()
-        takeoversEntered = []
+        takeoversEntered = [:]
         publish(positions: true, sinks: true)
         logger.note(
             "slad: configuration reloaded",
