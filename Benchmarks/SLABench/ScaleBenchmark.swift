@@ -8,9 +8,13 @@ import Foundation
 /// for every size and as a ratio to the smallest size measured in the same run: the claim is
 /// that it does not grow with history. `runs` rounds alternate the sizes, median and range.
 ///
+/// With `old` (another build of `slad`), each round runs both builds on the same corpus, one
+/// after the other, their month's reports must be byte-identical, and the new build's cost is
+/// printed as a ratio to the old one's of the same round too.
+///
 /// Peak RSS comes from GNU time (`/usr/bin/time -f %M`).
-func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) throws {
-    let bin = shippedSlad()
+func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, old: URL? = nil) throws {
+    let builds = [("new", shippedSlad())] + (old.map { [("old", $0)] } ?? [])
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else {
         print("needs GNU time: apt-get install time")
         exit(1)
@@ -43,50 +47,59 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) th
         var sealing: Double
     }
     var samples: [Int: [Sample]] = [:]
+    var oldSamples: [Int: [Sample]] = [:]
     for round in 1...runs {
         for size in sizes {
-            let folder = root.appendingPathComponent("\(size)")
-            let state = folder.appendingPathComponent("state")
-            try? fm.removeItem(at: state)
-            let config = folder.appendingPathComponent("config").path
-            let run = ["run", "--config", config, "--state", state.path, "--exit-when-idle"]
-            let ingest = try timed(bin, run, expect: "events=\(events[size]!)")
-            let restart = try timed(bin, run, expect: "slad")
-            var report = (seconds: 0.0, rss: 0)
-            if !openOnly {
-                report = try timed(
-                    bin,
-                    [
-                        "report", "--config", config, "--state", state.path, "--month", Corpus.reportMonth,
-                        "--format", "csv", "--as-of", "2026-12-15T00:00:00Z", "-o",
-                        folder.appendingPathComponent("report-\(round).csv").path,
-                    ], expect: "")
-                // Same input, same output: every round's report must be byte-identical.
-                if round > 1 {
-                    let a = try Data(contentsOf: folder.appendingPathComponent("report-1.csv"))
-                    let b = try Data(contentsOf: folder.appendingPathComponent("report-\(round).csv"))
-                    guard a == b else {
-                        print("report of round \(round) differs from round 1 at \(size) incidents")
-                        exit(1)
+            for (build, bin) in builds {
+                let folder = root.appendingPathComponent("\(size)")
+                let state = folder.appendingPathComponent("state")
+                try? fm.removeItem(at: state)
+                let config = folder.appendingPathComponent("config").path
+                let run = ["run", "--config", config, "--state", state.path, "--exit-when-idle"]
+                let ingest = try timed(bin, run, expect: "events=\(events[size]!)")
+                let restart = try timed(bin, run, expect: "slad")
+                var report = (seconds: 0.0, rss: 0)
+                if !openOnly {
+                    report = try timed(
+                        bin,
+                        [
+                            "report", "--config", config, "--state", state.path, "--month", Corpus.reportMonth,
+                            "--format", "csv", "--as-of", "2026-12-15T00:00:00Z", "-o",
+                            folder.appendingPathComponent("report-\(build)-\(round).csv").path,
+                        ], expect: "")
+                    // Same input, same output: every round's report, of either build, must be byte-identical.
+                    if round > 1 || build != "new" {
+                        let a = try Data(contentsOf: folder.appendingPathComponent("report-new-1.csv"))
+                        let b = try Data(contentsOf: folder.appendingPathComponent("report-\(build)-\(round).csv"))
+                        guard a == b else {
+                            print(
+                                "report of the \(build) build, round \(round), differs from round 1's at \(size) incidents"
+                            )
+                            exit(1)
+                        }
                     }
                 }
-            }
-            let sealing = try timed(
-                bin,
-                [
-                    "run", "--config", folder.appendingPathComponent("config-sealing").path, "--state", state.path,
-                    "--exit-when-idle",
-                ], expect: openOnly ? "" : "report sealed")
-            samples[size, default: []].append(
-                Sample(
+                let sealing = try timed(
+                    bin,
+                    [
+                        "run", "--config", folder.appendingPathComponent("config-sealing").path, "--state", state.path,
+                        "--exit-when-idle",
+                    ], expect: openOnly ? "" : "report sealed")
+                let sample = Sample(
                     ingest: ingest.seconds, ingestRSS: ingest.rss, restart: restart.seconds, restartRSS: restart.rss,
-                    report: report.seconds, reportRSS: report.rss, sealing: sealing.seconds))
-            print(
-                String(
-                    format:
-                        "  round %d, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB)  report %6.2f s (%4d MB)  sealing restart %6.2f s",
-                    round, size, ingest.seconds, ingest.rss >> 10, restart.seconds, restart.rss >> 10,
-                    report.seconds, report.rss >> 10, sealing.seconds))
+                    report: report.seconds, reportRSS: report.rss, sealing: sealing.seconds)
+                if build == "new" {
+                    samples[size, default: []].append(sample)
+                } else {
+                    oldSamples[size, default: []].append(sample)
+                }
+                print(
+                    String(
+                        format:
+                            "  round %d, %@, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB)  report %6.2f s (%4d MB)  sealing restart %6.2f s",
+                        round, build, size, ingest.seconds, ingest.rss >> 10, restart.seconds, restart.rss >> 10,
+                        report.seconds, report.rss >> 10, sealing.seconds))
+            }
         }
     }
 
@@ -122,11 +135,23 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool) th
     }
     print("peak RSS (median, MB): ingest / restart / report")
     for size in sizes {
-        let s = samples[size]!
-        func median(_ f: (Sample) -> Int) -> Int { s.map(f).sorted()[s.count / 2] >> 10 }
+        for (build, s) in [("new", samples[size]!), ("old", oldSamples[size] ?? [])] where !s.isEmpty {
+            func median(_ f: (Sample) -> Int) -> Int { s.map(f).sorted()[s.count / 2] >> 10 }
+            print(
+                "  \(build), \(size) incidents: \(median(\.ingestRSS)) / \(median(\.restartRSS)) / \(median(\.reportRSS))  (\(String(format: "%.2f", Double(events[size]!) / Double(max(1, size)))) events per incident)"
+            )
+        }
+    }
+    guard old != nil else { return }
+    print("new build / old build, same round, median [range]:")
+    for size in sizes {
+        func ratio(_ f: (Sample) -> Double) -> String {
+            let r = zip(samples[size]!, oldSamples[size]!).map { f($0) / f($1) }.sorted()
+            return String(format: "%.2f [%.2f–%.2f]", r[r.count / 2], r.first!, r.last!)
+        }
         print(
-            "  \(size) incidents: \(median(\.ingestRSS)) / \(median(\.restartRSS)) / \(median(\.reportRSS))  (\(String(format: "%.2f", Double(events[size]!) / Double(max(1, size)))) events per incident)"
-        )
+            "  \(size) incidents: ingest \(ratio(\.ingest))  restart \(ratio(\.restart))"
+                + (openOnly ? "" : "  report \(ratio(\.report))") + "  sealing restart \(ratio(\.sealing))")
     }
 }
 

@@ -94,14 +94,14 @@ if CommandLine.arguments.count >= 4, CommandLine.arguments[1] == "corpus" {
     exit(0)
 }
 if CommandLine.arguments.contains("scale") {
-    // SLABench scale [--sizes 100000,1000000] [--runs 3] [--seed N] [--open]
+    // SLABench scale [--sizes 100000,1000000] [--runs 3] [--seed N] [--open] [--old PATH-TO-OLD-SLAD]
     let sizes =
         option("--sizes").map { $0.split(separator: ",").compactMap { Int($0) } }
         ?? (quick ? [20_000, 100_000] : [100_000, 1_000_000])
     try runScaleBenchmark(
         sizes: sizes, runs: option("--runs").flatMap { Int($0) } ?? 3,
         seed: option("--seed").flatMap { UInt64($0) } ?? 29,
-        openOnly: CommandLine.arguments.contains("--open"))
+        openOnly: CommandLine.arguments.contains("--open"), old: option("--old").map { URL(fileURLWithPath: $0) })
     exit(0)
 }
 if CommandLine.arguments.contains("olas") {

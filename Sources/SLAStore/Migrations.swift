@@ -308,6 +308,11 @@ enum Migrations {
                         contract, coalesce(settled_at, 9223372036854775807), opened_at)
                     """)
         }
+        m.registerMigration("v9-state-behind") { db in
+            // At most one row: the last ledger row whose incidents' stored state is current,
+            // while later ones wait to be written (Batch.StateMark). None: all is current.
+            try db.execute(sql: "CREATE TABLE state_behind (after_seq INTEGER NOT NULL)")
+        }
         return m
     }
 }

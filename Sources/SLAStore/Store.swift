@@ -139,6 +139,13 @@ public final class SLAStore: Sendable {
     /// Writes `batch` in the open transaction.
     /// `sideRows` holds the incidents with rows in `breaches` or `rejections`, kept current.
     static func writeBatch(_ batch: Batch, _ db: Database, sideRows: inout Set<String>) throws {
+        if batch.stateMark == .behindFromHere {
+            try db.execute(
+                sql: """
+                    INSERT INTO state_behind (after_seq)
+                        SELECT coalesce(max(seq), 0) FROM ledger WHERE NOT EXISTS (SELECT 1 FROM state_behind)
+                    """)
+        }
         try Self.insertEvents(batch.events, db)
         for q in batch.quarantine {
             try db.execute(
@@ -162,6 +169,7 @@ public final class SLAStore: Sendable {
                 ])
         }
         try Self.writeState(batch, db, sideRows: &sideRows)
+        if batch.stateMark == .current { try db.execute(sql: "DELETE FROM state_behind") }
         let outbox = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO outbox
@@ -447,9 +455,31 @@ public final class SLAStore: Sendable {
         try queue.read { db in try Self.forEachLedgerRun(db, body) }
     }
 
-    /// Calls `body` with each ledger row's source and events, in arrival order.
-    static func forEachLedgerRun(_ db: Database, _ body: (String, [SLAEvent]) throws -> Void) throws {
-        let statement = try db.makeStatement(sql: "SELECT seq, source, events FROM ledger ORDER BY seq")
+    /// The last ledger row whose incidents' stored state is current, when later rows' is not
+    /// (a daemon reading a backlog stopped before writing it, ``Batch/StateMark``); nil when
+    /// every incident's state is current.
+    public func stateBehind() throws -> Int64? {
+        try queue.read { db in try Int64.fetchOne(db, sql: "SELECT after_seq FROM state_behind") }
+    }
+
+    /// The incidents the events of the ledger rows after row `seq` name.
+    public func incidents(inLedgerAfter seq: Int64) throws -> Set<String> {
+        var out = Set<String>()
+        try queue.read { db in
+            try Self.forEachLedgerRun(db, after: seq) { _, events in
+                for e in events { if let i = e.incident { out.insert(i) } }
+            }
+        }
+        return out
+    }
+
+    /// Calls `body` with each ledger row's source and events, in arrival order, from the row
+    /// after `after`.
+    static func forEachLedgerRun(
+        _ db: Database, after: Int64 = 0, _ body: (String, [SLAEvent]) throws -> Void
+    ) throws {
+        let statement = try db.makeStatement(sql: "SELECT seq, source, events FROM ledger WHERE seq > ? ORDER BY seq")
+        try statement.setArguments([after])
         let s = statement.sqliteStatement
         while true {
             let rc = sqlite3_step(s)

@@ -124,6 +124,40 @@ struct LedgerTests {
     }
 
     @Test(
+        "the store remembers from which ledger row the incidents' state was left unwritten, until a batch writes it all"
+    )
+    func stateBehind() throws {
+        let store = try SLAStore(path: try temporaryStorePath())
+        func batch(_ incidents: [String], _ mark: Batch.StateMark) -> Batch {
+            var b = Batch()
+            b.events = incidents.enumerated().map {
+                (
+                    SLAEvent(
+                        id: "\($0.element)-\($0.offset)", time: Instant(1_000), type: .updated, incident: $0.element),
+                    "s"
+                )
+            }
+            b.stateMark = mark
+            return b
+        }
+        try store.commit(batch(["A"], .unchanged))
+        #expect(try store.stateBehind() == nil)
+        // Row 1 is current; rows 2 and 3 wait.
+        try store.commit(batch(["B", "C"], .behindFromHere))
+        try store.commit(batch(["C", "D"], .unchanged))
+        #expect(try store.stateBehind() == 1)
+        #expect(try store.incidents(inLedgerAfter: 1) == ["B", "C", "D"])
+        // A second start of a wait while one is recorded keeps the first.
+        try store.commit(batch(["E"], .behindFromHere))
+        #expect(try store.stateBehind() == 1)
+        try store.commit(batch([], .current))
+        #expect(try store.stateBehind() == nil)
+        try store.commit(batch(["F"], .behindFromHere))
+        #expect(try store.stateBehind() == 4)
+        #expect(try store.incidents(inLedgerAfter: 4) == ["F"])
+    }
+
+    @Test(
         "a store of the previous schema (a row per event) migrates: same events in arrival order, same dump, service events kept"
     )
     func migratesFromEventRows() throws {

@@ -23,6 +23,24 @@ public struct Batch: Sendable {
     public var journaled: [String: Int64] = [:]
     /// Per source: lines read, new events, duplicate events, quarantined lines in this batch.
     public var stats: [String: SourceStats] = [:]
+    /// Whether, with this batch, the stored incident state starts to lag the ledger or
+    /// catches up with it (``StateMark``).
+    public var stateMark: StateMark = .unchanged
+
+    /// How a batch changes whether the stored incident state (verdicts, breach rows,
+    /// rejections) is current with the ledger. While the daemon reads a backlog it leaves the
+    /// state of touched incidents to a later batch, which writes each incident once however
+    /// often it was touched; the store remembers from which ledger row on the state lags, so a
+    /// restart after a crash derives it again.
+    public enum StateMark: Sendable {
+        /// As before this batch.
+        case unchanged
+        /// The state of this batch's incidents, and of later ones until ``current``, is not
+        /// written.
+        case behindFromHere
+        /// Every incident's state is written, with this batch's.
+        case current
+    }
 
     /// An empty batch.
     public init() {}
@@ -33,6 +51,6 @@ public struct Batch: Sendable {
     /// Whether the batch holds decisions only (timer firings): no events, offsets, state or stats.
     public var holdsOnlyDecisions: Bool {
         events.isEmpty && quarantine.isEmpty && offsets.isEmpty && incidents.isEmpty && unevaluated.isEmpty
-            && rejections.isEmpty && stats.isEmpty
+            && rejections.isEmpty && stats.isEmpty && stateMark == .unchanged
     }
 }

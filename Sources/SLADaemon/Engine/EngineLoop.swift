@@ -54,6 +54,13 @@ final class EngineLoop: @unchecked Sendable {
     /// each took effect. Incidents a later batch opens or reopens before that instant are
     /// taken over as they come (``submit(_:)``).
     private var takeoversEntered: [String: [(version: String, at: Instant)]] = [:]
+    /// Incidents touched while a backlog was read whose stored state is not written yet
+    /// (``settleState(_:backlog:)``), and since when the oldest has waited.
+    private var deferredState: Set<String> = []
+    private var deferredSince: ContinuousClock.Instant?
+    /// How many incidents' state, and for how long, may wait while a backlog is read.
+    static let maxDeferredState = 250_000
+    static let maxStateDelay = Duration.seconds(5)
 
     init(
         config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
@@ -93,6 +100,17 @@ final class EngineLoop: @unchecked Sendable {
     /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
     func restore() throws -> [SLANotification] {
         let caughtUp = try ingest.restore()
+        // A daemon stopped (killed) while reading a backlog left the state of the incidents it
+        // touched to a batch it never committed: derived again from their events.
+        if let after = try store.stateBehind() {
+            var batch = Batch()
+            ingest.recordVerdicts(of: try store.incidents(inLedgerAfter: after), into: &batch)
+            batch.stateMark = .current
+            logger.note(
+                "slad: stored state of incidents left unwritten by the last run derived again",
+                ["incidents": String(batch.incidents.count + batch.unevaluated.count)])
+            submit(&batch)
+        }
         // Before READY: a report or breach list asked at once already reads the takeovers.
         enterVersionTakeovers()
         committer.drain()
@@ -101,9 +119,11 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// Decided notifications go to the journal at once (this thread, no commit in the way);
-    /// the commit records that, and webhooks go out once it is durable.
-    func submit(_ batch: inout Batch) {
+    /// the commit records that, and webhooks go out once it is durable. `backlog`: more lines
+    /// are already read, so the touched incidents' state may wait (``settleState(_:backlog:)``).
+    func submit(_ batch: inout Batch, backlog: Bool = false) {
         let takeovers = lateTakeovers(batch.incidents)
+        settleState(&batch, backlog: backlog && takeovers.isEmpty)
         if !batch.notifications.isEmpty { batch.journaled = notifier.journalNow(batch.notifications) }
         for n in batch.notifications { metrics.notified(n.kind) }
         metrics.ingested(events: batch.events.count, quarantined: batch.quarantine.count)
@@ -272,6 +292,48 @@ final class EngineLoop: @unchecked Sendable {
         logger.note("slad: contract versions took over open incidents", ["incidents": String(events.count)])
     }
 
+    /// Writes the state of touched incidents now, or, while a backlog is read, leaves it to a
+    /// later batch: a time-ordered log touches each incident a few times, days of its time
+    /// apart, and each write rewrites the incident's row at its place in the B-trees, which is
+    /// most of a commit's cost. Waiting, each incident is written once per wait, evaluated as
+    /// of its last event then. The wait ends after ``maxStateDelay``, at
+    /// ``maxDeferredState`` incidents, when the read reaches the end of the sources, and with
+    /// any other batch (a push, decisions, a reload), so the store's state lags the ledger only
+    /// while a backlog is read. The store remembers the lag (``Batch/StateMark``) for a restart
+    /// after a crash (``restore()``).
+    private func settleState(_ batch: inout Batch, backlog: Bool) {
+        let now = turn.clock.now
+        let touched = batch.incidents.count + batch.unevaluated.count
+        if backlog, deferredState.count + touched <= Self.maxDeferredState,
+            now - (deferredSince ?? now) < Self.maxStateDelay
+        {
+            if deferredState.isEmpty {
+                batch.stateMark = .behindFromHere
+                deferredSince = now
+            }
+            for v in batch.incidents { deferredState.insert(v.incident) }
+            deferredState.formUnion(batch.unevaluated)
+            batch.incidents = []
+            batch.unevaluated = []
+            batch.rejections = []
+            return
+        }
+        guard !deferredState.isEmpty else { return }
+        for v in batch.incidents { deferredState.remove(v.incident) }
+        for incident in batch.unevaluated { deferredState.remove(incident) }
+        ingest.recordVerdicts(of: deferredState, into: &batch)
+        deferredState = []
+        deferredSince = nil
+        batch.stateMark = .current
+    }
+
+    /// Commits the state that waits for the end of a backlog (``settleState(_:backlog:)``).
+    private func writeDeferredState() {
+        guard !deferredState.isEmpty else { return }
+        var batch = Batch()
+        submit(&batch)
+    }
+
     /// The takeovers of entered versions that the open incidents of `verdicts` still lack: a
     /// late event can open or reopen an incident before a version took effect after the
     /// version's takeover was entered.
@@ -326,7 +388,7 @@ final class EngineLoop: @unchecked Sendable {
         let arrived = turn.clock.now
         turn.waitRead += arrived - applied
         turn.readTime += arrived - readStart
-        submit(&batch)
+        submit(&batch, backlog: !(turn.ahead?.isEmpty ?? true))
         turn.waitCommit += turn.clock.now - arrived
         turn.readSinceStatus = true
         return true
@@ -342,6 +404,7 @@ final class EngineLoop: @unchecked Sendable {
     /// Commits what is in flight, answers what is queued, and logs where the time went.
     private func finish() {
         if mailbox.stopRequested { ServiceManager.notify("STOPPING=1\nSTATUS=stopping: saving offsets") }
+        writeDeferredState()
         committer.drain()
         mailbox.close(self)
         committer.drain()
@@ -501,6 +564,7 @@ final class EngineLoop: @unchecked Sendable {
             return .failure(RouteError(500, "store_error", "cannot read the sealed reports: \(error)"))
         }
         let restart = settingsNeedingRestart(new)
+        writeDeferredState()
         committer.drain()
         let now = Instant(wallMilliseconds() / 1000)
         let moneyBefore = unsealedTotals(config.contracts, asOf: now)

@@ -206,8 +206,11 @@ struct Ingest {
     /// Puts the stored state of `incidents` into `batch`: each verdict (as of its last event), or
     /// the incident as unevaluated, and the events the engine rejects.
     func recordVerdicts(of incidents: some Sequence<String>, into batch: inout Batch) {
-        for incident in incidents.sorted() {
-            let (verdict, rejections) = live.engine.evaluate(incident: incident)
+        let sorted = incidents.sorted()
+        // Pure, as in ``apply(_:idHashes:to:)``: on both cores.
+        let engine = live.engine
+        let evaluated = ForkJoin.map(sorted.count) { k in engine.evaluate(incident: sorted[k]) }
+        for (incident, (verdict, rejections)) in zip(sorted, evaluated) {
             if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
             batch.rejections += rejections
         }
