@@ -341,7 +341,9 @@ final class EngineLoop: @unchecked Sendable {
         guard !takeoversEntered.isEmpty else { return [] }
         var events: [SLAEvent] = []
         for v in verdicts where v.standing != nil {
-            for (version, at) in takeoversEntered[v.contract] ?? [] {
+            // A stored verdict is as of its incident's last event: one at or after `at` already
+            // judges under the version, and the incident's events need not be read.
+            for (version, at) in takeoversEntered[v.contract] ?? [] where v.asOf < at {
                 if let e = takeover(of: v.incident, contract: v.contract, version: version, at: at) { events.append(e) }
             }
         }
