@@ -64,4 +64,53 @@ struct IngestEngineTests {
         #expect(b.evaluate(incident: "INC").verdict?.status == .resolved)
         #expect(a.eventCount == 3 && b.eventCount == 2)
     }
+
+    /// A random event with any mix of fields: short texts, texts longer than 15 bytes (held
+    /// on the heap), non-ASCII texts, a due time or none, a dropped fraction or none.
+    func anyEvent(_ n: Int, _ rng: inout SeededRandom) -> SLAEvent {
+        let texts = ["P1", "L1", "waiting for the customer's answer", "Ærøskøbing Süd", "", "team-\(n % 7)"]
+        func text() -> String? {
+            Int.random(in: 0..<3, using: &rng) == 0 ? nil : texts[Int.random(in: 0..<texts.count, using: &rng)]
+        }
+        let types: [EventType] = [.opened, .updated, .acknowledged, .promiseMade, .resolved, .reopened, .closed]
+        let id = Bool.random(using: &rng) ? "e\(n)" : "3f2b8c1e-5d4a-4e7b-9c0d-\(String(n, radix: 16))-long"
+        return SLAEvent(
+            id: id, time: Instant(t0 + Int64.random(in: 0..<86_400, using: &rng)),
+            type: types[Int.random(in: 0..<types.count, using: &rng)],
+            incident: "INC-\(Int.random(in: 0..<40, using: &rng))\(Bool.random(using: &rng) ? "" : "-Überprüfung")",
+            contract: text(), service: text(), priority: text(), status: text(), assignee: text(), team: text(),
+            level: text(), due: Bool.random(using: &rng) ? nil : Instant(t0 + Int64(n)), promise: text(),
+            fractional: Bool.random(using: &rng))
+    }
+
+    @Test("every field of every event comes back as it went in, from the engine and from a copy added to")
+    func fieldsKept() {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        let all = (0..<2_000).map { anyEvent($0, &rng) }
+        var engine = IngestEngine(contracts: [liveContract()])
+        _ = engine.mark(Array(all[..<1_000]))
+        var copy = engine
+        _ = copy.mark(Array(all[1_000...]))
+        _ = engine.mark(Array(all[1_000...]).reversed())
+        // Per incident, in arrival order: the copy got the rest as it is, the engine reversed.
+        let incidents = Set(all.map { $0.incident! })
+        for incident in incidents {
+            let first = all[..<1_000].filter { $0.incident == incident }
+            let rest = all[1_000...].filter { $0.incident == incident }
+            #expect(copy.events(of: incident) == first + rest, "SLAD_TEST_SEED=\(seed)")
+            #expect(engine.events(of: incident) == first + rest.reversed(), "SLAD_TEST_SEED=\(seed)")
+        }
+        #expect(incidents.count > 40 && engine.eventCount == 2_000 && copy.eventCount == 2_000)
+        // Each event again is a duplicate; changed in any field, a conflict.
+        _ = engine.mark(all)
+        #expect(engine.lastConflicts.isEmpty, "SLAD_TEST_SEED=\(seed)")
+        var changed = all[17]
+        changed.team = (changed.team ?? "") + "x"
+        var moved = all[1_500]
+        moved.time = moved.time.adding(seconds: 1)
+        let (fresh, _) = engine.mark([all[3], changed, moved])
+        #expect(fresh == [false, false, false])
+        #expect(engine.lastConflicts == [1, 2], "SLAD_TEST_SEED=\(seed)")
+    }
 }

@@ -1,6 +1,18 @@
-/// Every event the ingest engine holds, once, in arrival order, in chunks that never move: a
-/// pointer to an event stays valid while the store lives, so an evaluation reads events where
-/// they are, and holding a million events costs no allocation per incident.
+/// Every event the ingest engine holds, once, in arrival order, packed: 72 bytes per event
+/// where an ``SLAEvent`` is 192, in chunks that never move, so that holding millions of events
+/// costs no allocation per incident.
+///
+/// Why packed: every event of history is held (the engine re-evaluates an incident from all of
+/// its events), and at a million incidents the events were most of the daemon's memory. A
+/// packed event keeps its incident as its number in the engine's table of incidents, and each
+/// other text but the id as its number in one table of the texts seen (contracts, statuses,
+/// assignees, teams, …: few distinct values, repeated on every event).
+///
+/// An evaluation gets the events back as values (``unpack(_:into:texts:incident:)``), built
+/// without reference counting: each text is the bits of a `String` that a table of the engine
+/// owns and outlives the evaluation (the id's bits are in the packed event itself, borrowed
+/// from the engine's table of ids, so that unpacking reads no other memory for it). An
+/// unpacked event is never deinitialized; a copy made of it is an ordinary, owned value.
 ///
 /// An array per incident would cost a `malloc` and a move of every event at each doubling,
 /// and a third more memory (room for eight events where an incident has five).
@@ -11,38 +23,169 @@ final class EventStore: @unchecked Sendable {
     private static let chunkShift = 14
     private static let chunkSize = 1 << chunkShift
 
-    private var chunks: [UnsafeMutablePointer<SLAEvent>] = []
-    /// Events held; their indices are `0..<count`.
-    private(set) var count = 0
+    /// The bits of a `String`, whose storage someone else owns.
+    typealias TextBits = (UInt64, UInt64)
 
-    init() {}
+    /// One event, its texts by number.
+    struct Packed {
+        var time: Int64
+        /// `Int64.min`: none.
+        var due: Int64
+        /// The id, as the bits of the `String` the engine's table of ids holds.
+        var id: TextBits
+        /// The incident's number in the engine's table of incidents.
+        var incident: Int32
+        // Each: an index into `optionalTexts` (0: none).
+        var contract: UInt32
+        var service: UInt32
+        var priority: UInt32
+        var status: UInt32
+        var assignee: UInt32
+        var team: UInt32
+        var level: UInt32
+        var promise: UInt32
+        var type: EventType
+        var fractional: Bool
+    }
+
+    // Unchecked: the class is only changed by the one engine that holds it alone (above); a
+    // dynamic exclusivity check on each access was 3 % of an ingest's instructions (callgrind).
+    @exclusivity(unchecked) private var chunks: [UnsafeMutablePointer<Packed>] = []
+    /// The texts of the events' fields other than id and incident, each once.
+    @exclusivity(unchecked) private var texts = StringTable()
+    /// `nil`, then each text of `texts` in its order: what an unpacked field's bits come from.
+    @exclusivity(unchecked) private(set) var optionalTexts: [String?] = [nil]
+    /// Events held; their indices are `0..<count`.
+    @exclusivity(unchecked) private(set) var count = 0
+
+    init() {
+        // Texts are moved as their bits: a `String` and a `String?` must be those two words.
+        precondition(MemoryLayout<String>.size == 16 && MemoryLayout<String?>.size == 16)
+    }
 
     /// A store holding the same events (for an engine that was copied and then added to).
     func copy() -> EventStore {
         let copy = EventStore()
-        for i in 0..<count { copy.append(self[i]) }
+        copy.texts = texts
+        copy.optionalTexts = optionalTexts
+        for i in 0..<count { copy.append(packed: self[i]) }
         return copy
     }
 
-    /// Adds a copy of the event `event` points at, at index `count`: copied once, from where
-    /// it is into where it stays (handed over as a value, it would be copied twice).
-    func append(_ event: UnsafePointer<SLAEvent>) {
+    /// Adds the event `event` points at, at index `count`, with its incident's number. `id` is
+    /// the engine's own copy of the event's id, which it keeps as long as this store.
+    func append(_ event: UnsafePointer<SLAEvent>, id: String, incident: Int) {
+        let e = event
+        append(
+            packed: Packed(
+                time: e.pointee.time.seconds, due: e.pointee.due?.seconds ?? .min,
+                id: withUnsafeBytes(of: id) { $0.loadUnaligned(as: TextBits.self) },
+                incident: Int32(incident), contract: code(e.pointee.contract), service: code(e.pointee.service),
+                priority: code(e.pointee.priority), status: code(e.pointee.status),
+                assignee: code(e.pointee.assignee), team: code(e.pointee.team), level: code(e.pointee.level),
+                promise: code(e.pointee.promise), type: e.pointee.type, fractional: e.pointee.fractional))
+    }
+
+    private func append(packed: Packed) {
         let offset = count & (Self.chunkSize - 1)
         if offset == 0 { chunks.append(.allocate(capacity: Self.chunkSize)) }
-        (chunks[count >> Self.chunkShift] + offset).initialize(to: event.pointee)
+        (chunks[count >> Self.chunkShift] + offset).initialize(to: packed)
         count += 1
     }
 
-    /// The event at `index`, where it is.
-    subscript(index: Int) -> UnsafePointer<SLAEvent> {
+    /// Texts coded lately, by a cheap mix of their bits: most fields repeat a few values, and
+    /// a hit costs a comparison where the table hashes the text (`Hasher`).
+    @exclusivity(unchecked) private var recent = [(text: String, code: UInt32)](
+        repeating: ("", 0), count: EventStore.recentSlots)
+    private static let recentSlots = 256
+
+    /// The number a field's text is kept under (an index into ``optionalTexts``).
+    @inline(__always)
+    private func code(_ text: String?) -> UInt32 {
+        guard let text else { return 0 }
+        let bits = withUnsafeBytes(of: text) { $0.loadUnaligned(as: TextBits.self) }
+        let slot = Int(
+            truncatingIfNeeded: ((bits.0 ^ (bits.1 &* 0x9E37_79B9_7F4A_7C15)) &* 0xBF58_476D_1CE4_E5B9) >> 56)
+        if recent[slot].code != 0 && recent[slot].text == text { return recent[slot].code }
+        let (number, inserted) = texts.insert(text)
+        if inserted { optionalTexts.append(text) }
+        recent[slot] = (text, UInt32(number + 1))
+        return UInt32(number + 1)
+    }
+
+    /// The packed event at `index`.
+    subscript(index: Int) -> Packed {
         precondition(index >= 0 && index < count, "EventStore: index out of range")
-        return UnsafePointer(chunks[index >> Self.chunkShift] + (index & (Self.chunkSize - 1)))
+        return chunks[index >> Self.chunkShift][index & (Self.chunkSize - 1)]
+    }
+
+    private static let template = SLAEvent(id: "", time: Instant(0), type: .opened)
+    private static let idOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.id)!
+    private static let timeOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.time)!
+    private static let typeOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.type)!
+    private static let fractionalOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.fractional)!
+    private static let dueOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.due)!
+    private static let incidentOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.incident)!
+    /// Where each coded field of ``Packed`` goes, in its order there.
+    private static let textOffsets = [
+        \SLAEvent.contract, \.service, \.priority, \.status, \.assignee, \.team, \.level, \.promise,
+    ].map { MemoryLayout<SLAEvent>.offset(of: $0)! }
+
+    /// Calls `body` with a function that writes the event at an index into uninitialized memory,
+    /// as a value whose texts are borrowed (see the type's comment): `incident` is the
+    /// incident of every event unpacked, which the caller knows. The memory written must not
+    /// be deinitialized, nor used after `body` returns.
+    func withUnpacker<R>(
+        incident: String, _ body: ((_ index: Int, _ target: UnsafeMutablePointer<SLAEvent>) -> Void) -> R
+    ) -> R {
+        let offsets = Self.textOffsets
+        let chunks = chunks
+        let count = count
+        // Read once: a static is checked for its first use at every read.
+        let (idAt, timeAt, typeAt, fractionalAt) = (
+            Self.idOffset, Self.timeOffset, Self.typeOffset, Self.fractionalOffset
+        )
+        let (dueAt, incidentAt) = (Self.dueOffset, Self.incidentOffset)
+        // Every field is written below; the template's bytes are there for a field added later.
+        return withUnsafeBytes(of: Self.template) { template in
+            withUnsafeBytes(of: Optional(incident)) { incident in
+                optionalTexts.withUnsafeBytes { texts in
+                    offsets.withUnsafeBufferPointer { offsets in
+                        let textBase = texts.baseAddress!
+                        let incidentBits = incident.loadUnaligned(as: TextBits.self)
+                        let stride = MemoryLayout<String?>.stride
+                        return body { index, target in
+                            precondition(index >= 0 && index < count, "EventStore: index out of range")
+                            let p = chunks[index >> Self.chunkShift][index & (Self.chunkSize - 1)]
+                            let raw = UnsafeMutableRawPointer(target)
+                            raw.copyMemory(from: template.baseAddress!, byteCount: MemoryLayout<SLAEvent>.size)
+                            raw.storeBytes(of: p.id, toByteOffset: idAt, as: TextBits.self)
+                            raw.storeBytes(of: Instant(p.time), toByteOffset: timeAt, as: Instant.self)
+                            raw.storeBytes(of: p.type, toByteOffset: typeAt, as: EventType.self)
+                            raw.storeBytes(of: p.fractional, toByteOffset: fractionalAt, as: Bool.self)
+                            raw.storeBytes(
+                                of: p.due == .min ? nil : Instant(p.due), toByteOffset: dueAt, as: Instant?.self)
+                            raw.storeBytes(of: incidentBits, toByteOffset: incidentAt, as: TextBits.self)
+                            func put(_ k: Int, _ code: UInt32) {
+                                let bits = textBase.load(fromByteOffset: Int(code) * stride, as: TextBits.self)
+                                raw.storeBytes(of: bits, toByteOffset: offsets[k], as: TextBits.self)
+                            }
+                            put(0, p.contract)
+                            put(1, p.service)
+                            put(2, p.priority)
+                            put(3, p.status)
+                            put(4, p.assignee)
+                            put(5, p.team)
+                            put(6, p.level)
+                            put(7, p.promise)
+                        }
+                    }
+                }
+            }
+        }
     }
 
     deinit {
-        for (k, chunk) in chunks.enumerated() {
-            chunk.deinitialize(count: min(Self.chunkSize, count - (k << Self.chunkShift)))
-            chunk.deallocate()
-        }
+        for chunk in chunks { chunk.deallocate() }
     }
 }

@@ -10,9 +10,9 @@ public struct IngestEngine: Sendable {
     private var incidents = StringTable()
     private var logs: [Log] = []
     /// The incidents' events, each once, in arrival order; `next[i]` is the index of the next
-    /// event of event `i`'s incident (-1: none yet).
+    /// event of event `i`'s incident (-1: none yet). 32-bit indices: one per event held.
     private var events = EventStore()
-    private var next: [Int] = []
+    private var next: [Int32] = []
     /// Every event identity seen, and by the identity's number where its event is kept in
     /// `events` (-1: a service event, which the engine does not keep): 4 bytes per id.
     private var seen = StringTable()
@@ -27,9 +27,9 @@ public struct IngestEngine: Sendable {
     /// one: one access per event both appends it and tells whether the batch touched the
     /// incident already.
     struct Log {
-        var first = -1
-        var last = -1
-        var count = 0
+        var first: Int32 = -1
+        var last: Int32 = -1
+        var count: Int32 = 0
         var touched = 0
     }
 
@@ -79,9 +79,7 @@ public struct IngestEngine: Sendable {
             for k in 0..<pairs.count {
                 let e = pairs.event(k)
                 guard fresh[k] else {
-                    if let n = seen.number(of: e.pointee.id), kept[n] >= 0,
-                        self.events[Int(kept[n])].pointee != e.pointee
-                    {
+                    if let n = seen.number(of: e.pointee.id), kept[n] >= 0, !holds(Int(kept[n]), e) {
                         lastConflicts.append(k)
                     }
                     continue
@@ -90,10 +88,11 @@ public struct IngestEngine: Sendable {
                     kept.append(-1)
                     continue
                 }
+                let id = kept.count
                 kept.append(Int32(self.events.count))
                 let (number, new) = incidents.insert(incident)
                 if new { logs.append(Log()) }
-                if append(e, to: number, generation: now) { touched.append(number) }
+                if append(e, id: id, to: number, generation: now) { touched.append(number) }
             }
         }
         return (fresh, touched)
@@ -112,32 +111,50 @@ public struct IngestEngine: Sendable {
 
     /// Appends `e` to the log of incident `number`; true when this is the first event
     /// `generation` adds to it.
-    private mutating func append(_ e: UnsafePointer<SLAEvent>, to number: Int, generation: Int) -> Bool {
-        let index = events.count
-        events.append(e)
+    private mutating func append(_ e: UnsafePointer<SLAEvent>, id: Int, to number: Int, generation: Int) -> Bool {
+        let index = Int32(events.count)
+        events.append(e, id: seen.strings[id], incident: number)
         next.append(-1)
-        if logs[number].last >= 0 { next[logs[number].last] = index } else { logs[number].first = index }
+        if logs[number].last >= 0 { next[Int(logs[number].last)] = index } else { logs[number].first = index }
         logs[number].last = index
         logs[number].count += 1
         defer { logs[number].touched = generation }
         return logs[number].touched != generation
     }
 
-    /// Calls `body` with the events of incident `number`, in arrival order, where they are.
+    /// Whether the event kept at `index` is the one `e` points at, field for field.
+    private func holds(_ index: Int, _ e: UnsafePointer<SLAEvent>) -> Bool {
+        let incident = incidents.strings[Int(events[index].incident)]
+        return events.withUnpacker(incident: incident) { unpack in
+            withUnsafeTemporaryAllocation(of: SLAEvent.self, capacity: 1) { one in
+                unpack(index, one.baseAddress!)
+                return one[0] == e.pointee
+            }
+        }
+    }
+
+    /// Calls `body` with the events of incident `number`, in arrival order, unpacked
+    /// (``EventStore/withUnpacker(incident:_:)``: valid only inside the call).
     ///
     /// What the closures use is taken out first: a closure reading `self` copied the whole
     /// engine, a retain and a release of each of its tables, for every evaluation (perf).
     private func withEvents<R>(of number: Int, _ body: (EventRefs) -> R) -> R {
         let log = logs[number]
-        let store = events
-        return next.withUnsafeBufferPointer { next in
-            withUnsafeTemporaryAllocation(of: UnsafePointer<SLAEvent>.self, capacity: log.count) { refs in
-                var i = log.first
-                for k in 0..<log.count {
-                    (refs.baseAddress! + k).initialize(to: store[i])
-                    i = next[i]
+        let count = Int(log.count)
+        return events.withUnpacker(incident: incidents.strings[number]) { unpack in
+            next.withUnsafeBufferPointer { next in
+                withUnsafeTemporaryAllocation(of: SLAEvent.self, capacity: count) { values in
+                    withUnsafeTemporaryAllocation(of: UnsafePointer<SLAEvent>.self, capacity: count) { refs in
+                        let base = values.baseAddress!
+                        var i = Int(log.first)
+                        for k in 0..<count {
+                            unpack(i, base + k)
+                            (refs.baseAddress! + k).initialize(to: base + k)
+                            i = Int(next[i])
+                        }
+                        return body(EventRefs(refs))
+                    }
                 }
-                return body(EventRefs(refs))
             }
         }
     }
