@@ -74,6 +74,20 @@ public struct IngestEngine: Sendable {
         events.withUnsafeBufferPointer { all in
             guard let pairs = EventPairs(all) else { return }
             fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
+            // The incidents of the new incident events, numbered as a batch (a cache miss each
+            // in a large table, overlapped): -1 for an event that adds to no incident.
+            var adds: [Int] = []
+            for k in 0..<pairs.count where fresh[k] {
+                let e = pairs.event(k)
+                if e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty {
+                    adds.append(k)
+                }
+            }
+            var incidentOf = [Int32](repeating: -1, count: pairs.count)
+            incidents.insert(count: adds.count, hashes: nil, string: { pairs.event(adds[$0]).pointee.incident! }) {
+                j, number, _ in incidentOf[adds[j]] = Int32(number)
+            }
+            if logs.count < incidents.count { logs += repeatElement(Log(), count: incidents.count - logs.count) }
             // New ids are numbered in order, so `kept` grows in step with them; a known id is
             // compared with the event kept for it (an earlier one of this batch included).
             for k in 0..<pairs.count {
@@ -84,14 +98,13 @@ public struct IngestEngine: Sendable {
                     }
                     continue
                 }
-                guard e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty else {
+                guard incidentOf[k] >= 0 else {
                     kept.append(-1)
                     continue
                 }
                 let id = kept.count
+                let number = Int(incidentOf[k])
                 kept.append(Int32(self.events.count))
-                let (number, new) = incidents.insert(incident)
-                if new { logs.append(Log()) }
                 if append(e, id: id, to: number, generation: now) { touched.append(number) }
             }
         }

@@ -422,7 +422,7 @@ public struct LiveEngine: Sendable {
     /// at once and find nothing: rebuild the wheel at `now` and re-arm every incident.
     public mutating func resetClock(nowMilliseconds now: Int64) -> [SLANotification] {
         timers = WheelBox(TimerWheel(now: now))
-        return catchUp(incidents: engine.incidentIDs, nowMilliseconds: now)
+        return catchUpAll(nowMilliseconds: now)
     }
 
     /// Swaps the contracts (a reload) and re-decides every incident under them as of `now`.
@@ -433,10 +433,24 @@ public struct LiveEngine: Sendable {
         return resetClock(nowMilliseconds: now)
     }
 
-    /// Decides every incident as of `now`: the restart catch-up.
+    /// Decides `incidents` as of `now`, in name order.
     public mutating func catchUp(incidents: [String], nowMilliseconds now: Int64) -> [SLANotification] {
         var out: [SLANotification] = []
         for incident in incidents.sorted() { out += refresh(incident, now: now) }
+        return out
+    }
+
+    /// Decides every incident as of `now`, in name order: the restart catch-up. By number, so
+    /// that no incident's name is looked up (two lookups each were 8 % of a restart's samples
+    /// at 1 M incidents, each a cache miss).
+    public mutating func catchUpAll(nowMilliseconds now: Int64) -> [SLANotification] {
+        let names = engine.incidentIDs
+        let order = names.indices.sorted { names[$0] < names[$1] }
+        var out: [SLANotification] = []
+        for index in order {
+            makeRoom(for: index)
+            out += refresh(names[index], index: index, now: now)
+        }
         return out
     }
 
@@ -470,7 +484,7 @@ public struct LiveEngine: Sendable {
         // wall time t (to the millisecond) a threshold due at second t is reached, and every later
         // instant exceeds it, so the decision is taken at t, evaluating as of the next whole second.
         let asOf = Instant(now / 1000 + 1)
-        var verdict = settled ?? engine.evaluate(incident: incident, asOf: asOf).verdict
+        var verdict = settled ?? engine.evaluate(number: index, asOf: asOf).verdict
         if settled != nil, asOf > verdict!.asOf { verdict!.asOf = asOf }
         var out: [SLANotification] = []
         var stillTrue = Set<String>()

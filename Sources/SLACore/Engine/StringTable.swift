@@ -81,6 +81,17 @@ struct StringTable: Sendable {
     /// (ingest hashes a read's ids on the thread that reads and decodes them).
     @discardableResult
     mutating func insert(count n: Int, hashes given: [UInt64]?, string: (Int) -> String) -> [Bool] {
+        [Bool](unsafeUninitializedCapacity: n) { out, initialized in
+            insert(count: n, hashes: given, string: string) { k, _, inserted in out[k] = inserted }
+            initialized = n
+        }
+    }
+
+    /// ``insert(count:hashes:string:)`` that gives each string's number too: `each(k, number,
+    /// inserted)` for every `k` in order.
+    mutating func insert(
+        count n: Int, hashes given: [UInt64]?, string: (Int) -> String, _ each: (Int, Int, Bool) -> Void
+    ) {
         while (count + n) * 4 > hashes.count * 3 { grow() }
         let keyed: [UInt64]
         if let given, given.count == n {
@@ -95,30 +106,29 @@ struct StringTable: Sendable {
         var strings = self.strings
         self.strings = []
         defer { self.strings = strings }
-        return [Bool](unsafeUninitializedCapacity: n) { out, initialized in
-            hashes.withUnsafeMutableBufferPointer { slotHashes in
-                numbers.withUnsafeMutableBufferPointer { slotNumbers in
-                    let hashBase = slotHashes.baseAddress!
-                    let numberBase = slotNumbers.baseAddress!
-                    for k in 0..<n {
-                        if k + Self.lookahead < n {
-                            let ahead = Int(truncatingIfNeeded: keyed[k + Self.lookahead]) & mask
-                            slad_prefetch_for_write(hashBase + ahead)
-                            slad_prefetch_for_write(numberBase + ahead)
-                        }
-                        let h = keyed[k]
-                        let candidate = string(k)
-                        let (slot, number) = Self.probe(candidate, h, hashBase, numberBase, mask, strings)
-                        out[k] = number == nil
-                        if number == nil {
-                            hashBase[slot] = h
-                            numberBase[slot] = Int32(strings.count)
-                            strings.append(candidate)
-                        }
+        hashes.withUnsafeMutableBufferPointer { slotHashes in
+            numbers.withUnsafeMutableBufferPointer { slotNumbers in
+                let hashBase = slotHashes.baseAddress!
+                let numberBase = slotNumbers.baseAddress!
+                for k in 0..<n {
+                    if k + Self.lookahead < n {
+                        let ahead = Int(truncatingIfNeeded: keyed[k + Self.lookahead]) & mask
+                        slad_prefetch_for_write(hashBase + ahead)
+                        slad_prefetch_for_write(numberBase + ahead)
+                    }
+                    let h = keyed[k]
+                    let candidate = string(k)
+                    let (slot, number) = Self.probe(candidate, h, hashBase, numberBase, mask, strings)
+                    if let number {
+                        each(k, number, false)
+                    } else {
+                        hashBase[slot] = h
+                        numberBase[slot] = Int32(strings.count)
+                        strings.append(candidate)
+                        each(k, strings.count - 1, true)
                     }
                 }
             }
-            initialized = n
         }
     }
 
