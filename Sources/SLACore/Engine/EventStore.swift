@@ -8,7 +8,7 @@
 /// other text but the id as its number in one table of the texts seen (contracts, statuses,
 /// assignees, teams, …: few distinct values, repeated on every event).
 ///
-/// An evaluation gets the events back as values (``unpack(_:into:texts:incident:)``), built
+/// An evaluation gets the events back as values (``withUnpacker(incident:_:)``), built
 /// without reference counting: each text is the bits of a `String` that a table of the engine
 /// owns and outlives the evaluation (the id's bits are in the packed event itself, borrowed
 /// from the engine's table of ids, so that unpacking reads no other memory for it). An

@@ -55,7 +55,7 @@ public struct IngestEngine: Sendable {
     }
 
     /// ``mark(_:)`` for events with their source, as ingest reads them (the batch keeps that
-    /// array for the store). Each event is read where it is (``EventPairs``) and copied once,
+    /// array for the store). Each event is read where it is (``EventPairs``) and packed once,
     /// into the engine's ``EventStore``, at the end of its incident's log.
     ///
     /// `idHashes`, when given, holds ``identityHash(_:)`` of each event's id, in order. The
