@@ -72,7 +72,7 @@ private func measure(
     var engine = IngestEngine(contracts: [contract])
     _ = engine.add(events)
     var live = LiveEngine(engine: engine, nowMilliseconds: now, allowedLateness: 0)
-    _ = live.catchUpAll(nowMilliseconds: now)
+    _ = live.catchUp(nowMilliseconds: now)
     if !quiet {
         print("\(label): \(live.status.open) open, \(live.armedCount) timers armed (setup \(clock.duration(to: .now)))")
     }

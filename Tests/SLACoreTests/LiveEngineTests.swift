@@ -171,14 +171,14 @@ struct LiveEngineTests {
         var engine = IngestEngine(contracts: [liveContract()])
         _ = engine.add([ev("o", 0, .opened, priority: "P1")])
         var first = LiveEngine(engine: engine, nowMilliseconds: (t0 + 1_000) * 1000)
-        let missed = first.catchUp(incidents: ["INC"], nowMilliseconds: (t0 + 1_000) * 1000)
+        let missed = first.catchUp(nowMilliseconds: (t0 + 1_000) * 1000)
         #expect(
             missed.map(\.id) == ["INC/reaction/warning/50%", "INC/reaction/warning/80%", "INC/reaction/breach/100%"])
         #expect(missed.map(\.due.seconds) == [t0 + 450, t0 + 720, t0 + 900])
         #expect(missed.allSatisfy { $0.late })
         // A second restart with the outbox holding those: nothing again.
         var second = LiveEngine(engine: engine, nowMilliseconds: (t0 + 1_000) * 1000, emitted: missed)
-        let again = second.catchUp(incidents: ["INC"], nowMilliseconds: (t0 + 1_000) * 1000)
+        let again = second.catchUp(nowMilliseconds: (t0 + 1_000) * 1000)
         #expect(again.isEmpty)
     }
 

@@ -422,7 +422,7 @@ public struct LiveEngine: Sendable {
     /// at once and find nothing: rebuild the wheel at `now` and re-arm every incident.
     public mutating func resetClock(nowMilliseconds now: Int64) -> [SLANotification] {
         timers = WheelBox(TimerWheel(now: now))
-        return catchUpAll(nowMilliseconds: now)
+        return catchUp(nowMilliseconds: now)
     }
 
     /// Swaps the contracts (a reload) and re-decides every incident under them as of `now`.
@@ -433,22 +433,14 @@ public struct LiveEngine: Sendable {
         return resetClock(nowMilliseconds: now)
     }
 
-    /// Decides `incidents` as of `now`, in name order.
-    public mutating func catchUp(incidents: [String], nowMilliseconds now: Int64) -> [SLANotification] {
-        var out: [SLANotification] = []
-        for incident in incidents.sorted() { out += refresh(incident, now: now) }
-        return out
-    }
-
     /// Decides every incident as of `now`, in name order: the restart catch-up. By number, so
     /// that no incident's name is looked up (two lookups each were 8 % of a restart's samples
     /// at 1 M incidents, each a cache miss).
-    public mutating func catchUpAll(nowMilliseconds now: Int64) -> [SLANotification] {
+    public mutating func catchUp(nowMilliseconds now: Int64) -> [SLANotification] {
         let names = engine.incidentIDs
-        let order = names.indices.sorted { names[$0] < names[$1] }
+        makeRoom(for: names.count - 1)
         var out: [SLANotification] = []
-        for index in order {
-            makeRoom(for: index)
+        for index in names.indices.sorted(by: { names[$0] < names[$1] }) {
             out += refresh(names[index], index: index, now: now)
         }
         return out
@@ -465,12 +457,6 @@ public struct LiveEngine: Sendable {
             out += refresh(names[Int(index)], index: Int(index), now: now)
         }
         return out
-    }
-
-    /// Nothing for an incident without events: it has no clock to arm or decide.
-    private mutating func refresh(_ incident: String, now: Int64) -> [SLANotification] {
-        guard let index = payload(incident) else { return [] }
-        return refresh(incident, index: Int(index), now: now)
     }
 
     /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
@@ -563,14 +549,6 @@ public struct LiveEngine: Sendable {
     private mutating func withWheel<R>(_ body: (inout TimerWheel) -> R) -> R {
         if !isKnownUniquelyReferenced(&timers) { timers = WheelBox(timers.wheel.copy()) }
         return body(&timers.wheel)
-    }
-
-    /// The incident's index (wheel payload, listing arrays): the engine's number for it, so that
-    /// no second table of names is kept or searched. Nil for an incident without events.
-    private mutating func payload(_ incident: String) -> UInt32? {
-        guard let index = engine.number(of: incident) else { return nil }
-        makeRoom(for: index)
-        return UInt32(index)
     }
 
     /// Makes the listing arrays reach every incident the engine has numbered, `index` included.

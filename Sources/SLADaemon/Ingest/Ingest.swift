@@ -101,7 +101,7 @@ struct Ingest {
                 maxLineBytes: sources.maxLineBytes, reference: useReference, policies: policies)
         }
         // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
-        return live.catchUpAll(nowMilliseconds: now)
+        return live.catchUp(nowMilliseconds: now)
     }
 
     /// Per source: bytes read, bytes written but not yet read, and why files cannot be read.
