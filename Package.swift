@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(name: "CPrefetch"),
@@ -73,6 +75,16 @@ let package = Package(
             dependencies: [
                 "SLACore", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict),
+        // The PostgreSQL store of a cluster of nodes: its schema, the leader lease and fenced writes.
+        .target(
+            name: "SLAPostgres",
+            dependencies: [
+                "SLACore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict),
         // The daemon runtime: engine loop, committer, ingest, notifier, control backend, as services.
@@ -139,6 +151,13 @@ let package = Package(
         .testTarget(
             name: "SLAStoreTests",
             dependencies: ["SLACore", "SLAStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SLAPostgresTests",
+            dependencies: [
+                "SLACore", "SLAPostgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "SladTests",

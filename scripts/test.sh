@@ -5,11 +5,13 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 # Test-only tools, the real servers the suite runs: Prometheus and promtool (Debian's
 # prometheus), Alertmanager (prometheus-alertmanager), and a JSON Schema validator
-# (python3-jsonschema, with python3-yaml, for scripts/check-schema.py).
+# (python3-jsonschema, with python3-yaml, for scripts/check-schema.py), and PostgreSQL's server
+# (postgresql: the PostgreSQL store's tests start throwaway clusters with its initdb and pg_ctl).
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 python3 -c 'import jsonschema, yaml' >/dev/null 2>&1 || missing+=(python3-jsonschema python3-yaml)
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     echo "test: installing ${missing[*]}" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \

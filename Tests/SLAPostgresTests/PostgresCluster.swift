@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SLAPostgres
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throwaway PostgreSQL cluster for one test: `initdb` in a temporary folder, `pg_ctl start`
+/// on a free loopback port, and `stop()` to end it and remove the folder.
+///
+/// The server comes from Debian's `postgresql` package (scripts/test.sh installs it). It does
+/// not run as root, so under root the folder belongs to the `postgres` user (`nobody` when
+/// there is none) and the programs run as that user.
+final class PostgresCluster: Sendable {
+    let folder: URL
+    let port: Int
+    private let user: String?
+
+    /// Where the server's programs are: Debian keeps them out of PATH, one folder a version.
+    static func binaries() throws -> URL {
+        let root = URL(fileURLWithPath: "/usr/lib/postgresql")
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        for v in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let bin = root.appendingPathComponent(v).appendingPathComponent("bin")
+            if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("pg_ctl").path) { return bin }
+        }
+        throw Failure(
+            "PostgreSQL's server is not installed (no /usr/lib/postgresql/*/bin/pg_ctl): "
+                + "apt-get install postgresql, as scripts/test.sh does")
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// Creates and starts a cluster whose superuser is `slad` (trust authentication on the socket
+    /// and loopback). `durable: false` turns fsync off: tests do not cut the server's power.
+    static func start(durable: Bool = false) throws -> PostgresCluster {
+        let bin = try binaries()
+        let folder = URL(fileURLWithPath: "/tmp/slad-pg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+        var user: String?
+        if getuid() == 0 {
+            user = getpwnam("postgres") != nil ? "postgres" : "nobody"
+            _ = try run(["chown", user!, folder.path])
+        }
+        let data = folder.appendingPathComponent("data").path
+        let initdb = try run(
+            [
+                bin.appendingPathComponent("initdb").path, "-D", data, "-U", "slad", "-A", "trust", "-E", "UTF8",
+                "--locale=C", "--no-sync",
+            ], as: user)
+        guard initdb.status == 0 else {
+            throw Failure("initdb failed (\(initdb.status)): \(initdb.output)")
+        }
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = freePort()
+            var options = "-p \(port) -k \(folder.path) -c listen_addresses=127.0.0.1 -c max_connections=200"
+            if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
+            let started = try run(
+                [
+                    bin.appendingPathComponent("pg_ctl").path, "-D", data, "-l",
+                    folder.appendingPathComponent("log").path,
+                    "-w", "-t", "60", "-o", options, "start",
+                ], as: user)
+            if started.status == 0 { return PostgresCluster(folder: folder, port: port, user: user) }
+            lastError =
+                started.output
+                + ((try? String(contentsOf: folder.appendingPathComponent("log"), encoding: .utf8)) ?? "")
+        }
+        try? FileManager.default.removeItem(at: folder)
+        throw Failure("pg_ctl start failed five times: \(lastError)")
+    }
+
+    private init(folder: URL, port: Int, user: String?) {
+        self.folder = folder
+        self.port = port
+        self.user = user
+    }
+
+    /// Stops the server at once and removes its folder.
+    func stop() {
+        if let bin = try? Self.binaries() {
+            _ = try? Self.run(
+                [
+                    bin.appendingPathComponent("pg_ctl").path, "-D", folder.appendingPathComponent("data").path, "-m",
+                    "immediate", "-w", "stop",
+                ], as: user)
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// The cluster's database `database` over TCP on loopback.
+    func location(database: String = "slad", applicationName: String? = nil) throws -> PostgresLocation {
+        var url = "postgresql://slad@127.0.0.1:\(port)/\(database)"
+        if let applicationName { url += "?application_name=\(applicationName)" }
+        return try PostgresLocation(url: url)
+    }
+
+    /// Creates database `name` (through the `postgres` database) and returns where it is.
+    func createDatabase(_ name: String, logger: Logger) async throws -> PostgresLocation {
+        try await withConnections(try location(database: "postgres"), 1) { admin in
+            for try await _ in try await admin[0].query(
+                PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name)\""), logger: logger)
+            {}
+        }
+        return try location(database: name)
+    }
+
+    struct Ran {
+        var status: Int32
+        var output: String
+    }
+
+    /// Runs a program to its end (as `user` through setpriv when given), its output collected.
+    ///
+    /// posix_spawn and waitpid rather than `Process`: called from a test's task, `Process`
+    /// waited forever here for a pg_ctl that had exited. The output goes to a file, not a pipe,
+    /// because the server pg_ctl starts lives on with pg_ctl's descriptors.
+    @discardableResult
+    static func run(_ arguments: [String], as user: String? = nil) throws -> Ran {
+        var prefix: [String] = []
+        if let user, let pw = getpwnam(user) {
+            prefix = [
+                "setpriv", "--reuid=\(pw.pointee.pw_uid)", "--regid=\(pw.pointee.pw_gid)", "--clear-groups", "--",
+            ]
+        }
+        let argv = ["/usr/bin/env"] + prefix + arguments
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("slad-pg-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: log) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard spawned == 0 else { throw Failure("cannot start \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Ran(status: exited, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A TCP port nothing listens on right now (bound to 0, read, closed).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+    }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
