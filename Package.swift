@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "SLAPostgres",
             dependencies: [
-                "SLACore",
+                "SLACore", "SLAStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -155,7 +155,8 @@ let package = Package(
         .testTarget(
             name: "SLAPostgresTests",
             dependencies: [
-                "SLACore", "SLAPostgres", .product(name: "Logging", package: "swift-log"),
+                "SLACore", "SLAPostgres", "SLAStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict),

@@ -69,7 +69,7 @@ public enum LeaderLease {
     /// Ends the tenure of `token` now, so that a standby takes over without waiting for the
     /// expiry (a clean shutdown). Nothing happens when the tenure is already over.
     public static func release(on connection: PostgresConnection, token: Int64, logger: Logger) async throws {
-        try await connection.execute(
+        try await connection.run(
             """
             UPDATE slad_lease SET expires_at = clock_timestamp()
             WHERE name = 'leader' AND token = \(token) AND expires_at > clock_timestamp()
@@ -101,7 +101,7 @@ public enum LeaderLease {
     ) async throws -> sending Result {
         do {
             return try await PostgresTransaction.run(on: connection, logger: logger) { connection in
-                try await connection.execute("SELECT slad_fence(\(token))", logger: logger)
+                try await connection.run("SELECT slad_fence(\(token))", logger: logger)
                 return try await body(connection)
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == StaleFencingToken.sqlState {
@@ -145,16 +145,16 @@ enum PostgresTransaction {
         on connection: PostgresConnection, logger: Logger, isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
-        try await connection.execute("BEGIN", logger: logger)
+        try await connection.run("BEGIN", logger: logger)
         let result: Result
         do {
             result = try await body(connection)
         } catch {
             // On a cut connection the server has rolled back already.
-            try? await connection.execute("ROLLBACK", logger: logger)
+            try? await connection.run("ROLLBACK", logger: logger)
             throw error
         }
-        try await connection.execute("COMMIT", logger: logger)
+        try await connection.run("COMMIT", logger: logger)
         return result
     }
 }
@@ -163,7 +163,7 @@ extension PostgresConnection {
     /// Runs a statement and reads its answer to the end: postgres-nio reports a statement's
     /// error only to whoever reads its rows, so a statement whose rows nobody read could fail
     /// unseen (a COMMIT among them).
-    func execute(_ query: PostgresQuery, logger: Logger) async throws {
+    func run(_ query: PostgresQuery, logger: Logger) async throws {
         for try await _ in try await self.query(query, logger: logger) {}
     }
 }

@@ -159,8 +159,8 @@ public enum PostgresSchema {
     public static func migrate(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
         try await PostgresTransaction.run(on: connection, logger: logger) { connection in
             // One migrating node at a time; the lock ends with the transaction.
-            try await connection.execute("SELECT pg_advisory_xact_lock(7473656164)", logger: logger)
-            try await connection.execute(
+            try await connection.run("SELECT pg_advisory_xact_lock(7473656164)", logger: logger)
+            try await connection.run(
                 "CREATE TABLE IF NOT EXISTS slad_schema (version integer NOT NULL)", logger: logger)
             let current = try await connection.query("SELECT max(version)::bigint FROM slad_schema", logger: logger)
             var at = 0
@@ -168,9 +168,9 @@ public enum PostgresSchema {
             guard at <= version else { throw TooNew(found: at) }
             for step in at..<version {
                 for statement in steps[step] {
-                    try await connection.execute(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.execute("INSERT INTO slad_schema (version) VALUES (\(step + 1))", logger: logger)
+                try await connection.run("INSERT INTO slad_schema (version) VALUES (\(step + 1))", logger: logger)
             }
             return at
         }

@@ -17,7 +17,7 @@ import SLACore
 /// instant is the difference from the instant written before it (an incident's instants lie
 /// close together). Tag 1, every instant whole and every text written out, is still read: a
 /// row is rewritten in the current encoding the next time its incident is touched.
-enum PackedClocks {
+package enum PackedClocks {
     /// The first byte of a non-empty value as written now.
     static let tag: UInt8 = 2
     /// The first encoding, still read.
@@ -36,19 +36,19 @@ enum PackedClocks {
     private static let outcomes: [StaticString] = ["running", "paused", "met", "breached", "untracked"]
 
     /// The clocks of one incident as stored.
-    struct Row: Equatable {
-        var metric: String
-        var priority: String
-        var outcome: String
-        var target: Int64?
-        var elapsed: Int64
-        var stoppedAt: Int64?
-        var breachedAt: Int64?
-        var deadline: Int64?
-        var runningSince: Int64?
-        var calendar: String
-        var breachPriority: String?
-        var breachTarget: Int64?
+    package struct Row: Equatable {
+        package var metric: String
+        package var priority: String
+        package var outcome: String
+        package var target: Int64?
+        package var elapsed: Int64
+        package var stoppedAt: Int64?
+        package var breachedAt: Int64?
+        package var deadline: Int64?
+        package var runningSince: Int64?
+        package var calendar: String
+        package var breachPriority: String?
+        package var breachTarget: Int64?
 
         init(
             metric: String, priority: String, outcome: String, target: Int64?, elapsed: Int64, stoppedAt: Int64?,
@@ -107,7 +107,7 @@ enum PackedClocks {
     /// Appends the encoding of an incident's clocks as the engine decided them: the same bytes
     /// as their ``Row``s give, without making a text per clock (a hold's metric is written from
     /// its name, an outcome is its byte).
-    static func encode(_ clocks: [ClockVerdict], into out: inout [UInt8]) {
+    package static func encode(_ clocks: [ClockVerdict], into out: inout [UInt8]) {
         encode(clocks, into: &out, precedes: { metricPrecedes($0.pointee.metric, $1.pointee.metric) }) { c in
             // Stored properties only: a computed one (`breach`, `deadline`) is handed a copy of
             // the whole clock.
@@ -297,7 +297,7 @@ enum PackedClocks {
     }
 
     /// ``settledAt(_:)-([Row])`` of the clocks as the engine decided them.
-    static func settledAt(_ clocks: [ClockVerdict]) -> Int64? {
+    package static func settledAt(_ clocks: [ClockVerdict]) -> Int64? {
         guard !clocks.isEmpty else { return nil }
         var latest = Int64.min
         for i in clocks.indices {
@@ -508,7 +508,7 @@ enum PackedClocks {
     }
 
     /// Decodes every clock of `bytes`; throws ``Malformed`` (naming `incident`) for damaged bytes.
-    static func rows(_ bytes: UnsafeBufferPointer<UInt8>, incident: String) throws -> [Row] {
+    package static func rows(_ bytes: UnsafeBufferPointer<UInt8>, incident: String) throws -> [Row] {
         var reader = Reader(bytes)
         var out: [Row] = []
         while let raw = reader.next() { out.append(raw.row) }

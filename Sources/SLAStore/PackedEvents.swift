@@ -9,14 +9,14 @@ import SLACore
 /// varints. The type is written as its text (`incident.opened`), so the encoding does not
 /// depend on the order of Swift's enum. The checksum makes a flipped byte (a `P3` become `P1`)
 /// an error on read instead of a different ledger; rows written before it (tag 1) have none.
-enum PackedEvents {
+package enum PackedEvents {
     /// The first byte: a later encoding comes with a new tag (readers keep reading the old).
     static let tag: UInt8 = 2
     /// The tag of rows without a checksum.
     static let uncheckedTag: UInt8 = 1
 
     /// Appends the encoding of `events`, in their order, to `out`.
-    static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
+    package static func encode(_ events: some Collection<SLAEvent>, into out: inout [UInt8]) {
         let start = header(count: events.count, &out)
         for e in events { withUnsafePointer(to: e) { append($0, &out) } }
         seal(from: start, &out)
@@ -79,7 +79,7 @@ enum PackedEvents {
 
     /// The events of `bytes`, in their order; throws ``Malformed`` for bytes that are not an
     /// encoding of events (a damaged store), never reading outside them.
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [SLAEvent] {
+    package static func decode(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [SLAEvent] {
         var reader = PackedBytes.Reader(bytes)
         switch reader.byte() {
         case tag:

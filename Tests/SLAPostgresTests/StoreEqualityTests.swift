@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+import Logging
+import PostgresNIO
+import SLACore
+import SLAPostgres
+import SLAStore
+import TestSupport
+import Testing
+
+/// Seeded histories of incidents, cut into batches as the daemon cuts them: each batch's
+/// events, the state of the incidents they touched, rejections, quarantined lines, offsets,
+/// source counts, notifications and the state marks of a backlog.
+struct HistoryBatches {
+    static let contract = Contract(
+        id: "c", customer: "C", calendar: .twentyFourSeven(),
+        fee: Money(parsing: "10.00", currency: Currency(code: "EUR")!)!,
+        priorities: [
+            PriorityTerms(name: "P1", reaction: 60, resolution: 600, calendar: .twentyFourSeven()),
+            PriorityTerms(name: "P2", reaction: 600, resolution: 6_000, calendar: .twentyFourSeven()),
+        ])
+
+    static func make(seed: UInt64, incidents: Int, batches: Int) -> [Batch] {
+        var rng = SeededRandom(seed: seed)
+        var engine = IngestEngine(contracts: [contract])
+        var out: [Batch] = []
+        var clock: [Int64] = Array(repeating: 0, count: incidents)
+        var serial = 0
+        for b in 0..<batches {
+            var batch = Batch()
+            var touched: [String] = []
+            for _ in 0..<(1 + Int(rng.next() % 40)) {
+                let k = Int(rng.next() % UInt64(incidents))
+                let incident = "INC-\(k)"
+                clock[k] += Int64(rng.next() % 900)
+                serial += 1
+                let types: [EventType] = [.opened, .acknowledged, .updated, .resolved, .reopened, .closed]
+                let type = clock[k] == 0 || rng.next() % 5 == 0 ? .opened : types[Int(rng.next() % 6)]
+                let source = rng.next() % 3 == 0 ? "helpdesk|b" : "helpdesk-a"
+                let text = ["new", "in progress", "waiting\ncustomer", "back\\slash", "ü"][Int(rng.next() % 5)]
+                // Some events come before their incident's opening, some twice under one id.
+                let time = rng.next() % 10 == 0 ? max(0, clock[k] - 2_000) : clock[k]
+                let e = SLAEvent(
+                    id: rng.next() % 20 == 0 && serial > 1 ? "e\(serial - 1)" : "e\(serial)", time: Instant(time),
+                    type: type, incident: incident, contract: "c", priority: rng.next() % 4 == 0 ? "P1" : "P2",
+                    status: text, assignee: rng.next() % 2 == 0 ? nil : "agent-\(rng.next() % 5)")
+                if engine.add([e]).fresh.count == 1 { batch.events.append((e, source)) }
+                if !touched.contains(incident) { touched.append(incident) }
+            }
+            if b % 4 == 1 {
+                serial += 1
+                let e = SLAEvent(id: "svc\(serial)", time: Instant(Int64(b) * 100), type: .serviceDown, service: "mail")
+                batch.events.append((e, "monitor"))
+            }
+            if b % 5 == 2 {
+                batch.quarantine.append(
+                    QuarantineRecord(
+                        source: "helpdesk-a", fingerprint: "f1", offset: Int64(b) * 10, line: b,
+                        field: b % 2 == 0 ? "time" : nil,
+                        reason: "not a time", raw: "{\"bad\": \(b)}"))
+            }
+            batch.offsets.append(
+                SourceOffset(
+                    source: "helpdesk-a", fingerprint: "f1", path: "/var/log/a.jsonl", inode: UInt64.max - UInt64(b),
+                    offset: Int64(b) * 1_000, line: b * 10, tail: b % 2 == 0 ? nil : UInt64(b)))
+            batch.stats["helpdesk-a"] = SourceStats()
+            batch.stats["helpdesk-a"]!.lines = 10
+            batch.stats["helpdesk-a"]!.events = batch.events.count
+            // A backlog: state left behind for a few batches, then written for everything touched.
+            let behind = b % 7 == 3 || b % 7 == 4
+            if b % 7 == 3 { batch.stateMark = .behindFromHere }
+            if !behind {
+                if b % 7 == 5 { batch.stateMark = .current }
+                let asOf = Instant(clock.max()! + 1_000)
+                let all = (0..<incidents).map { "INC-\($0)" }
+                for incident in b % 7 == 5 ? all : touched {
+                    let (verdict, rejections) = engine.evaluate(incident: incident, asOf: asOf)
+                    if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
+                    batch.rejections += rejections
+                }
+            }
+            if b % 3 == 0 {
+                let id = "n\(b)"
+                batch.notifications.append(
+                    SLANotification(
+                        id: id, kind: b % 2 == 0 ? .breach : .warning, incident: "INC-\(b % incidents)", contract: "c",
+                        metric: .reaction, priority: "P1", percent: Percentage(millionths: 800_000), target: 60,
+                        due: Instant(Int64(b)), decidedAtMilliseconds: Int64(b) * 1_000, late: b % 2 == 1,
+                        notify: b % 6 == 0 ? ["ops", "finance"] : [], customer: "C", elapsed: 48,
+                        deadline: b % 2 == 0 ? Instant(Int64(b) + 60) : nil))
+                if b % 6 == 0 { batch.journaled[id] = Int64(b) * 1_000 + 5 }
+            }
+            out.append(batch)
+        }
+        return out
+    }
+}
+
+@Suite("The PostgreSQL store against the SQLite store", .serialized)
+struct StoreEqualityTests {
+    @Test("the same batches leave the same durable state in both stores, batch after batch")
+    func sameDump() async throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        let batches = HistoryBatches.make(seed: seed, incidents: 30, batches: 40)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("slad-pgeq-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let sqlite = try SLAStore(path: folder.appendingPathComponent("slad.sqlite").path)
+        try await withStore { _, location in
+            let store = try await PostgresStore.open(location, logger: testLogger)
+            do {
+                let token = try await withLease(location)
+                var rejected = 0
+                for (k, batch) in batches.enumerated() {
+                    try sqlite.commit(batch)
+                    try await store.commit(batch, token: token)
+                    rejected += batch.rejections.count
+                    let (expected, got) = (try sqlite.canonicalDump(), try await store.canonicalDump())
+                    guard got != expected else { continue }
+                    // The whole dumps differ; the first differing line says where.
+                    let (a, b) = (expected.split(separator: "\n"), got.split(separator: "\n"))
+                    let k2 = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+                    Issue.record(
+                        """
+                        after batch \(k) (seed \(seed)) the dumps differ at line \(k2 + 1):
+                        SQLite:     \(k2 < a.count ? String(a[k2]) : "(end)")
+                        PostgreSQL: \(k2 < b.count ? String(b[k2]) : "(end)")
+                        """)
+                    break
+                }
+                // The histories hold what the comparison is about.
+                let dump = try await store.canonicalDump()
+                #expect(rejected > 0 && dump.contains("# breaches\nINC-") && dump.contains("svc"), "seed \(seed)")
+                #expect(dump.contains("waiting\\ncustomer") && dump.contains("helpdesk\\|b"), "seed \(seed)")
+                // Another node takes over; a batch under the old token is refused and writes nothing.
+                try await withConnections(location, 1) { c in
+                    try await LeaderLease.release(on: c[0], token: token, logger: testLogger)
+                    #expect(
+                        try await LeaderLease.acquire(on: c[0], holder: "other", ttl: .seconds(600), logger: testLogger)
+                            == token + 1)
+                }
+                await #expect(throws: StaleFencingToken.self) {
+                    try await store.commit(batches[0], token: token)
+                }
+                #expect(try await store.canonicalDump() == dump)
+                try await store.close()
+            } catch {
+                try? await store.close()
+                throw error
+            }
+            // Notifications and their deliveries, row for row.
+            let query =
+                "SELECT sink, notification, state, next_attempt_ms, done_ms, attempts FROM deliveries ORDER BY notification, sink"
+            let expected = try await DatabaseQueue(path: folder.appendingPathComponent("slad.sqlite").path).read { db in
+                try Row.fetchAll(db, sql: query).map { r in
+                    "\(r[0] as String) \(r[1] as String) \(r[2] as String) \(r[3] as Int64) \((r[4] as Int64?).map(String.init) ?? "-") \(r[5] as Int64)"
+                }
+            }
+            try await withConnections(location, 1) { c in
+                var got: [String] = []
+                let rows = try await c[0].query(
+                    PostgresQuery(
+                        unsafeSQL: query.replacingOccurrences(
+                            of: "ORDER BY notification, sink",
+                            with: "ORDER BY notification COLLATE \"C\", sink COLLATE \"C\"")),
+                    logger: testLogger)
+                for try await (sink, n, state, next, done, attempts) in rows.decode(
+                    (String, String, String, Int64, Int64?, Int32).self)
+                {
+                    got.append("\(sink) \(n) \(state) \(next) \(done.map(String.init) ?? "-") \(attempts)")
+                }
+                #expect(got == expected, "seed \(seed)")
+                #expect(got.contains { $0.hasPrefix("journal n0 delivered 5 5 1") })
+                var tokens: Set<Int64> = []
+                for try await t in try await c[0].query("SELECT DISTINCT token FROM outbox", logger: testLogger)
+                    .decode(Int64.self)
+                {
+                    tokens.insert(t)
+                }
+                #expect(tokens == [1])
+            }
+        }
+    }
+}
+
+/// Takes the lease of the store at `location` for the test's writes; returns the token.
+func withLease(_ location: PostgresLocation) async throws -> Int64 {
+    var token: Int64?
+    try await withConnections(location, 1) { c in
+        token = try await LeaderLease.acquire(on: c[0], holder: "test", ttl: .seconds(600), logger: testLogger)
+    }
+    return try #require(token)
+}
