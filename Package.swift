@@ -124,14 +124,21 @@ let package = Package(
         .executableTarget(
             name: "SLABench",
             dependencies: [
-                "SLACore", "SLAConfig", "SLAIngest", "SLAStore", "TestSupport",
+                "SLACore", "SLAConfig", "SLAIngest", "SLAPostgres", "SLAStore", "TestSupport",
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/SLABench",
             swiftSettings: strict
         ),
         // Helpers the test targets share (a seeded generator); not part of any product.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "SLAPostgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SLACoreTests", dependencies: ["SLACore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SLAConfigTests", dependencies: ["SLACore", "SLAConfig"], swiftSettings: strict),
         .testTarget(

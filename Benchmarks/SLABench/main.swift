@@ -68,6 +68,25 @@ func option(_ name: String) -> String? {
         $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
     }
 }
+if CommandLine.arguments.contains("store") {
+    // SLABench store [--incidents N] [--runs N] [--seed N]: PostgreSQL against SQLite (issue 25).
+    let incidents = option("--incidents").flatMap { Int($0) } ?? 100_000
+    let runs = option("--runs").flatMap { Int($0) } ?? 3
+    let seed = option("--seed").flatMap { UInt64($0) } ?? 29
+    let done = DispatchSemaphore(value: 0)
+    // Detached: a task of the top-level code would run on the main thread, which waits below.
+    Task.detached {
+        do {
+            try await runStoreBenchmark(incidents: incidents, runs: runs, seed: seed)
+        } catch {
+            print("store: \(error)")
+            exit(1)
+        }
+        done.signal()
+    }
+    done.wait()
+    exit(0)
+}
 if CommandLine.arguments.contains("wheel") {
     runWheelBenchmark(
         held: quick ? 100_000 : 1_000_000, expiring: quick ? 1_000_000 : 10_000_000,

@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import SLAPostgres
 import Synchronization
+import TestSupport
 import Testing
 
 /// Changes of role as announced, in order.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SLAPostgres
+import TestSupport
 import Testing
 
 /// Starts a cluster with a migrated database `slad`, runs `body`, and stops the cluster.

@@ -7,15 +7,17 @@ import SLAPostgres
 import Glibc
 #endif
 
-/// A throwaway PostgreSQL cluster for one test: `initdb` in a temporary folder, `pg_ctl start`
+/// A throwaway PostgreSQL cluster for a test or a benchmark: `initdb` in a temporary folder, `pg_ctl start`
 /// on a free loopback port, and `stop()` to end it and remove the folder.
 ///
 /// The server comes from Debian's `postgresql` package (scripts/test.sh installs it). It does
 /// not run as root, so under root the folder belongs to the `postgres` user (`nobody` when
 /// there is none) and the programs run as that user.
-final class PostgresCluster: Sendable {
-    let folder: URL
-    let port: Int
+public final class PostgresCluster: Sendable {
+    /// The cluster's folder: `data/`, the log and the server's socket.
+    public let folder: URL
+    /// The loopback TCP port it listens on.
+    public let port: Int
     private let user: String?
 
     /// Where the server's programs are: Debian keeps them out of PATH, one folder a version.
@@ -38,7 +40,7 @@ final class PostgresCluster: Sendable {
 
     /// Creates and starts a cluster whose superuser is `slad` (trust authentication on the socket
     /// and loopback). `durable: false` turns fsync off: tests do not cut the server's power.
-    static func start(durable: Bool = false) throws -> PostgresCluster {
+    public static func start(durable: Bool = false) throws -> PostgresCluster {
         let bin = try binaries()
         let folder = URL(fileURLWithPath: "/tmp/slad-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
@@ -83,7 +85,7 @@ final class PostgresCluster: Sendable {
     }
 
     /// Stops the server at once and removes its folder.
-    func stop() {
+    public func stop() {
         if let bin = try? Self.binaries() {
             _ = try? Self.run(
                 [
@@ -95,19 +97,24 @@ final class PostgresCluster: Sendable {
     }
 
     /// The cluster's database `database` over TCP on loopback.
-    func location(database: String = "slad", applicationName: String? = nil) throws -> PostgresLocation {
+    public func location(database: String = "slad", applicationName: String? = nil) throws -> PostgresLocation {
         var url = "postgresql://slad@127.0.0.1:\(port)/\(database)"
         if let applicationName { url += "?application_name=\(applicationName)" }
         return try PostgresLocation(url: url)
     }
 
     /// Creates database `name` (through the `postgres` database) and returns where it is.
-    func createDatabase(_ name: String, logger: Logger) async throws -> PostgresLocation {
-        try await withConnections(try location(database: "postgres"), 1) { admin in
-            for try await _ in try await admin[0].query(
+    public func createDatabase(_ name: String, logger: Logger) async throws -> PostgresLocation {
+        let admin = try await location(database: "postgres").connect(logger: logger)
+        do {
+            for try await _ in try await admin.query(
                 PostgresQuery(unsafeSQL: "CREATE DATABASE \"\(name)\""), logger: logger)
             {}
+        } catch {
+            try? await admin.close()
+            throw error
         }
+        try await admin.close()
         return try location(database: name)
     }
 
@@ -151,7 +158,7 @@ final class PostgresCluster: Sendable {
 }
 
 /// A TCP port nothing listens on right now (bound to 0, read, closed).
-func freePort() -> Int {
+private func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
