@@ -211,6 +211,8 @@ public final class FileTailer {
                 matched.append((file, state))
             }
         }
+        let listedSizes = Dictionary(
+            matched.map { (ObjectIdentifier($0.1), $0.0.size) }, uniquingKeysWith: { a, _ in a })
         // A truncated file's lines may continue in a copy (copytruncate): the copy takes the
         // position, and the truncated file is a new one (below).
         let truncatedStates = Set(truncated.map { ObjectIdentifier($0.1) })
@@ -226,7 +228,8 @@ public final class FileTailer {
             }
             let copyOfLive = states.values.contains {
                 held.contains(ObjectIdentifier($0)) && !truncatedStates.contains(ObjectIdentifier($0))
-                    && $0.position.firstLineHash == file.firstLineHash && Self.isCopy(file, of: $0)
+                    && $0.position.firstLineHash == file.firstLineHash
+                    && Self.isCopy(file, of: $0, listedSize: listedSizes[ObjectIdentifier($0)])
             }
             if copyOfLive { continue }
             matched.append((file, newState(for: file.firstLineHash, path: file.path, inode: file.inode)))
@@ -257,13 +260,23 @@ public final class FileTailer {
 
     /// Whether `file` holds the same bytes as the file of `state` so far: its first and last
     /// 4 KiB are the same bytes at the same offsets there (a copy being made, or made).
-    private static func isCopy(_ file: Listed, of state: State) -> Bool {
+    ///
+    /// Also true when that file was truncated since this poll listed it: shorter than its
+    /// `listedSize`, or no longer starting with the line it is known by (truncated and refilled).
+    /// That happens right after copytruncate made this copy, and the original's bytes tell
+    /// nothing about it then. The copy is left for the next poll, which finds the truncation
+    /// and lets the copy continue the position (rule 2 of ``identify(_:)``); read as a new file
+    /// now, it would give again the lines already read from the original.
+    private static func isCopy(_ file: Listed, of state: State, listedSize: Int64?) -> Bool {
         let copy = file.fd
         let original = state.fd >= 0 ? state.fd : open(state.position.path, O_RDONLY | O_CLOEXEC)
         guard original >= 0 else { return false }
         defer { if original != state.fd { close(original) } }
         var st = stat()
-        guard fstat(original, &st) == 0, Int64(st.st_size) >= file.size else { return false }
+        guard fstat(original, &st) == 0 else { return false }
+        if let listedSize, Int64(st.st_size) < listedSize { return true }
+        if fingerprint(fd: original).map({ $0[...] }) != state.position.firstLineHash { return true }
+        guard Int64(st.st_size) >= file.size else { return false }
         func same(at offset: Int64, count: Int) -> Bool {
             guard count > 0 else { return true }
             var a = [UInt8](repeating: 0, count: count)
