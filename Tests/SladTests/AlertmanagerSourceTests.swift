@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A contract in force whatever the date, promising 99.9 % availability of `web`, round the

@@ -1,5 +1,6 @@
 import Foundation
 import SLACore
+import TestSupport
 import Testing
 
 @Suite("Prometheus scrapes slad (real daemon, real Prometheus)", .serialized)

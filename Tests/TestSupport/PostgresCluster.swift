@@ -158,7 +158,7 @@ public final class PostgresCluster: Sendable {
 }
 
 /// A TCP port nothing listens on right now (bound to 0, read, closed).
-private func freePort() -> Int {
+public func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()
