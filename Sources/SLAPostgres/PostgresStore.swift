@@ -243,14 +243,12 @@ public final class PostgresStore: Sendable {
             guard inserted else { continue }
             let sinks = ["journal"] + n.notify
             var states = Array(repeating: "pending", count: sinks.count)
+            var next = Array(repeating: n.decidedAtMilliseconds, count: sinks.count)
             var done = Array(repeating: Int64.min, count: sinks.count)
             var attempts = Array(repeating: Int64(0), count: sinks.count)
             if let at = batch.journaled[n.id] {
-                states[0] = "delivered"
-                done[0] = at
-                attempts[0] = 1
+                (states[0], next[0], done[0], attempts[0]) = ("delivered", at, at, 1)
             }
-            let next = sinks.indices.map { k in k == 0 && done[0] != Int64.min ? done[0] : n.decidedAtMilliseconds }
             try await c.run(
                 """
                 INSERT INTO deliveries (sink, notification, state, next_attempt_ms, done_ms, attempts)
@@ -271,13 +269,7 @@ public final class PostgresStore: Sendable {
         let runs = try await connection.query("SELECT source, events FROM ledger ORDER BY seq", logger: logger)
         for try await (source, bytes) in runs.decode((String, ByteBuffer).self) {
             let events = try Array(bytes.readableBytesView).withUnsafeBufferPointer { try PackedEvents.decode($0) }
-            for e in events {
-                let values: [String?] = [
-                    e.id, source, String(e.time.seconds), e.type.rawValue, e.incident, e.contract, e.service,
-                    e.priority, e.status, e.assignee, e.team, e.level, e.due.map { String($0.seconds) }, e.promise,
-                ]
-                lines.append((e.id, Self.line(values)))
-            }
+            for e in events { lines.append((e.id, DumpLines.event(e, source: source))) }
         }
         lines.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
         for l in lines { out += l.line + "\n" }
@@ -295,14 +287,7 @@ public final class PostgresStore: Sendable {
             let rows = try Array(bytes.readableBytesView).withUnsafeBufferPointer {
                 try PackedClocks.rows($0, incident: incident)
             }
-            for c in rows {
-                out +=
-                    Self.line([
-                        incident, c.metric, c.priority, c.outcome, c.target.map(String.init), String(c.elapsed),
-                        c.stoppedAt.map(String.init), c.breachedAt.map(String.init), c.deadline.map(String.init),
-                        c.runningSince.map(String.init), c.calendar, c.breachPriority, c.breachTarget.map(String.init),
-                    ]) + "\n"
-            }
+            for c in rows { out += DumpLines.clock(c, incident: incident) + "\n" }
         }
         try await dump(
             "breaches",
@@ -333,16 +318,7 @@ public final class PostgresStore: Sendable {
         out += "# \(title)\n"
         for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger) {
             let cells = row.makeRandomAccess()
-            out += Self.line(try (0..<columns).map { try cells[$0].decode(String?.self) }) + "\n"
+            out += DumpLines.line(try (0..<columns).map { try cells[$0].decode(String?.self) }) + "\n"
         }
-    }
-
-    /// One dump line: values joined by `|`, NULL as `∅`, texts escaped as the SQLite store's dump does.
-    private static func line(_ values: [String?]) -> String {
-        values.map { v in
-            guard let v else { return "∅" }
-            return v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
-                .replacingOccurrences(of: "\n", with: "\\n")
-        }.joined(separator: "|")
     }
 }

@@ -739,9 +739,7 @@ public final class SLAStore: Sendable {
         case .null: return "∅"
         case .int64(let i): return String(i)
         case .double(let d): return String(d)
-        case .string(let s):
-            return s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "|", with: "\\|")
-                .replacingOccurrences(of: "\n", with: "\\n")
+        case .string(let s): return DumpLines.text(s)
         case .blob(let b): return "x'" + b.map { String(format: "%02x", $0) }.joined() + "'"
         }
     }
@@ -763,16 +761,7 @@ public final class SLAStore: Sendable {
             out += "# events\n"
             var lines: [(id: String, line: String)] = []
             try Self.forEachLedgerRun(db) { source, events in
-                for e in events {
-                    let values: [DatabaseValue] = [
-                        e.id.databaseValue, source.databaseValue, e.time.seconds.databaseValue,
-                        e.type.rawValue.databaseValue, e.incident.databaseValue, e.contract.databaseValue,
-                        e.service.databaseValue, e.priority.databaseValue, e.status.databaseValue,
-                        e.assignee.databaseValue, e.team.databaseValue, e.level.databaseValue,
-                        e.due?.seconds.databaseValue ?? .null, e.promise.databaseValue,
-                    ]
-                    lines.append((e.id, values.map(Self.dumpText).joined(separator: "|")))
-                }
+                for e in events { lines.append((e.id, DumpLines.event(e, source: source))) }
             }
             lines.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
             for l in lines { out += l.line + "\n" }
@@ -790,14 +779,7 @@ public final class SLAStore: Sendable {
                 let incident: String = row[0]
                 let bytes: [UInt8] = (row[1] as Data?).map(Array.init) ?? []
                 for c in try bytes.withUnsafeBufferPointer({ try PackedClocks.rows($0, incident: incident) }) {
-                    let values: [DatabaseValue] = [
-                        incident.databaseValue, c.metric.databaseValue, c.priority.databaseValue,
-                        c.outcome.databaseValue, c.target.databaseValue, c.elapsed.databaseValue,
-                        c.stoppedAt.databaseValue, c.breachedAt.databaseValue, c.deadline.databaseValue,
-                        c.runningSince.databaseValue, c.calendar.databaseValue, c.breachPriority.databaseValue,
-                        c.breachTarget.databaseValue,
-                    ]
-                    out += values.map(Self.dumpText).joined(separator: "|") + "\n"
+                    out += DumpLines.clock(c, incident: incident) + "\n"
                 }
             }
             try dump("breaches", "SELECT * FROM breaches ORDER BY incident, metric")
