@@ -54,53 +54,63 @@ func runStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async throws {
         "store: \(incidents) incidents, \(events.count) events in \(batches.count) batches, \(stateRows) incident "
             + "states written (seed \(seed))")
 
-    let cluster = try PostgresCluster.start(durable: true)
-    defer { cluster.stop() }
-    let clock = ContinuousClock()
-    func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-    var sqliteRates: [Double] = []
-    var postgresRates: [Double] = []
-    var ratios: [Double] = []
-    for run in 0..<runs {
-        let path = folder.appendingPathComponent("run\(run).sqlite").path
-        let location = try await cluster.createDatabase("run\(run)", logger: logger)
-        let postgres = try await PostgresStore.open(location, logger: logger)
-        let lease = try await location.connect(logger: logger)
-        let token = try await LeaderLease.acquire(on: lease, holder: "bench", ttl: .seconds(3600), logger: logger)!
-        try await lease.close()
-        var sqliteSeconds = 0.0
-        var postgresSeconds = 0.0
-        for side in run % 2 == 0 ? ["sqlite", "postgresql"] : ["postgresql", "sqlite"] {
-            if side == "sqlite" {
-                let store = try SLAStore(path: path)
-                let t0 = clock.now
-                for batch in batches { try store.commit(batch) }
-                sqliteSeconds = seconds(clock.now - t0)
-            } else {
-                let t0 = clock.now
-                for batch in batches { try await postgres.commit(batch, token: token) }
-                postgresSeconds = seconds(clock.now - t0)
+    let cluster = try await PostgresCluster.start(durable: true)
+    do {
+        try await measure(cluster)
+    } catch {
+        await cluster.stop()
+        throw error
+    }
+    await cluster.stop()
+
+    func measure(_ cluster: PostgresCluster) async throws {
+        let clock = ContinuousClock()
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        var sqliteRates: [Double] = []
+        var postgresRates: [Double] = []
+        var ratios: [Double] = []
+        for run in 0..<runs {
+            let path = folder.appendingPathComponent("run\(run).sqlite").path
+            let location = try await cluster.createDatabase("run\(run)", logger: logger)
+            let postgres = try await PostgresStore.open(location, logger: logger)
+            let lease = try await location.connect(logger: logger)
+            let token = try await LeaderLease.acquire(on: lease, holder: "bench", ttl: .seconds(3600), logger: logger)!
+            try await lease.close()
+            var sqliteSeconds = 0.0
+            var postgresSeconds = 0.0
+            for side in run % 2 == 0 ? ["sqlite", "postgresql"] : ["postgresql", "sqlite"] {
+                if side == "sqlite" {
+                    let store = try SLAStore(path: path)
+                    let t0 = clock.now
+                    for batch in batches { try store.commit(batch) }
+                    sqliteSeconds = seconds(clock.now - t0)
+                } else {
+                    let t0 = clock.now
+                    for batch in batches { try await postgres.commit(batch, token: token) }
+                    postgresSeconds = seconds(clock.now - t0)
+                }
             }
+            let same = try SLAStore(path: path, readOnly: true).canonicalDump() == (try await postgres.canonicalDump())
+            try await postgres.close()
+            guard same else {
+                print("store: the two stores' dumps differ after run \(run + 1) (seed \(seed)); no figures printed")
+                await cluster.stop()
+                exit(1)
+            }
+            sqliteRates.append(Double(events.count) / sqliteSeconds)
+            postgresRates.append(Double(events.count) / postgresSeconds)
+            ratios.append(postgresSeconds / sqliteSeconds)
+            print(
+                String(
+                    format: "  run %d: SQLite %.2f s, PostgreSQL %.2f s, dumps equal", run + 1, sqliteSeconds,
+                    postgresSeconds))
         }
-        let same = try SLAStore(path: path, readOnly: true).canonicalDump() == (try await postgres.canonicalDump())
-        try await postgres.close()
-        guard same else {
-            print("store: the two stores' dumps differ after run \(run + 1) (seed \(seed)); no figures printed")
-            exit(1)
+        func summary(_ values: [Double], _ format: String) -> String {
+            let v = values.sorted()
+            return String(format: "\(format) [\(format)–\(format)]", v[v.count / 2], v.first!, v.last!)
         }
-        sqliteRates.append(Double(events.count) / sqliteSeconds)
-        postgresRates.append(Double(events.count) / postgresSeconds)
-        ratios.append(postgresSeconds / sqliteSeconds)
-        print(
-            String(
-                format: "  run %d: SQLite %.2f s, PostgreSQL %.2f s, dumps equal", run + 1, sqliteSeconds,
-                postgresSeconds))
+        print("  SQLite:     \(summary(sqliteRates, "%.0f")) events/s")
+        print("  PostgreSQL: \(summary(postgresRates, "%.0f")) events/s")
+        print("  PostgreSQL time / SQLite time: \(summary(ratios, "%.2f")) (median [range] of \(runs) runs)")
     }
-    func summary(_ values: [Double], _ format: String) -> String {
-        let v = values.sorted()
-        return String(format: "\(format) [\(format)–\(format)]", v[v.count / 2], v.first!, v.last!)
-    }
-    print("  SQLite:     \(summary(sqliteRates, "%.0f")) events/s")
-    print("  PostgreSQL: \(summary(postgresRates, "%.0f")) events/s")
-    print("  PostgreSQL time / SQLite time: \(summary(ratios, "%.2f")) (median [range] of \(runs) runs)")
 }

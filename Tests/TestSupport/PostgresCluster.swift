@@ -40,7 +40,27 @@ public final class PostgresCluster: Sendable {
 
     /// Creates and starts a cluster whose superuser is `slad` (trust authentication on the socket
     /// and loopback). `durable: false` turns fsync off: tests do not cut the server's power.
-    public static func start(durable: Bool = false) throws -> PostgresCluster {
+    ///
+    /// `initdb` and `pg_ctl` are waited for on a thread of Dispatch's, not of the cooperative
+    /// pool: on two cores a blocked pool thread starves every other test's tasks for seconds.
+    public static func start(durable: Bool = false) async throws -> PostgresCluster {
+        try await offPool { try startWaiting(durable: durable) }
+    }
+
+    /// Stops the server at once and removes its folder.
+    public func stop() async {
+        try? await Self.offPool { self.stopWaiting() }
+    }
+
+    /// Runs `body` on a Dispatch thread and waits for it without holding a cooperative one.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let result = await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: Result { try body() }) }
+        }
+        return try result.get()
+    }
+
+    private static func startWaiting(durable: Bool) throws -> PostgresCluster {
         let bin = try binaries()
         let folder = URL(fileURLWithPath: "/tmp/slad-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
@@ -84,8 +104,7 @@ public final class PostgresCluster: Sendable {
         self.user = user
     }
 
-    /// Stops the server at once and removes its folder.
-    public func stop() {
+    private func stopWaiting() {
         if let bin = try? Self.binaries() {
             _ = try? Self.run(
                 [
@@ -118,6 +137,15 @@ public final class PostgresCluster: Sendable {
         return try location(database: name)
     }
 
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34), which its header declares only
+    /// under `_GNU_SOURCE`: looked up by name, called through its C signature.
+    static let closeFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { fatalError("glibc 2.34 or later is needed: posix_spawn_file_actions_addclosefrom_np is missing") }
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     struct Ran {
         var status: Int32
         var output: String
@@ -127,7 +155,8 @@ public final class PostgresCluster: Sendable {
     ///
     /// posix_spawn and waitpid rather than `Process`: called from a test's task, `Process`
     /// waited forever here for a pg_ctl that had exited. The output goes to a file, not a pipe,
-    /// because the server pg_ctl starts lives on with pg_ctl's descriptors.
+    /// because the server pg_ctl starts lives on with pg_ctl's descriptors. Descriptors past
+    /// the standard three are not passed on.
     @discardableResult
     static func run(_ arguments: [String], as user: String? = nil) throws -> Ran {
         var prefix: [String] = []
@@ -145,6 +174,10 @@ public final class PostgresCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // NIO opens its sockets without close-on-exec: without this, the server pg_ctl starts
+        // would keep a listening control socket of a daemon running in this process alive after
+        // that daemon closed it.
+        guard closeFrom(&actions, 3) == 0 else { throw Failure("posix_spawn cannot close descriptors from 3") }
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
