@@ -2,15 +2,18 @@ import Logging
 import PostgresNIO
 import SLACore
 import SLAStore
+import Synchronization
 
 /// slad's persistent state on PostgreSQL: the SQLite store's tables and meaning (`SLAStore`),
 /// written by the leader only, every batch in one transaction behind the fence of its lease.
 ///
-/// This is the write path and a canonical dump to compare with the SQLite store; the daemon
-/// does not run on it yet (docs/ha.md).
+/// It holds one connection, which runs one transaction at a time: one caller at a time per
+/// store, and a store per thread of work (the SQLite store's writer and readers likewise).
+/// The daemon does not run on it yet (docs/ha.md).
 public final class PostgresStore: Sendable {
-    private let connection: PostgresConnection
-    private let logger: Logger
+    private let held: Mutex<PostgresConnection>
+    private let location: PostgresLocation
+    let logger: Logger
 
     /// Connects to `location` and brings its schema to this build's.
     public static func open(_ location: PostgresLocation, logger: Logger) async throws -> PostgresStore {
@@ -21,16 +24,31 @@ public final class PostgresStore: Sendable {
             try? await connection.close()
             throw error
         }
-        return PostgresStore(connection: connection, logger: logger)
+        return PostgresStore(connection: connection, location: location, logger: logger)
     }
 
-    private init(connection: PostgresConnection, logger: Logger) {
-        self.connection = connection
+    private init(connection: PostgresConnection, location: PostgresLocation, logger: Logger) {
+        held = Mutex(connection)
+        self.location = location
         self.logger = logger
     }
 
     /// Closes the connection.
-    public func close() async throws { try await connection.close() }
+    public func close() async throws { try await held.withLock { $0 }.close() }
+
+    /// The connection, replaced first when the server closed it: postgres-nio never answers a
+    /// query sent on a connection the server closed (`pg_terminate_backend`, a restart), it
+    /// would wait forever.
+    var connection: PostgresConnection {
+        get async throws {
+            let current = held.withLock { $0 }
+            guard current.isClosed else { return current }
+            let fresh = try await location.connect(logger: logger)
+            logger.notice("slad: reconnected to the PostgreSQL store", metadata: ["store": "\(location)"])
+            held.withLock { $0 = fresh }
+            return fresh
+        }
+    }
 
     /// Writes `batch` in one transaction under fencing token `token`: the same rows, with the
     /// same meaning, as `SLAStore.commit(_:)`. Throws ``StaleFencingToken`` and writes nothing
@@ -40,7 +58,7 @@ public final class PostgresStore: Sendable {
     /// of a time-ordered log touches thousands of incidents, and each statement is a round trip.
     public func commit(_ batch: Batch, token: Int64) async throws {
         let logger = logger
-        try await LeaderLease.fenced(on: connection, token: token, logger: logger) { c in
+        try await LeaderLease.fenced(on: try await connection, token: token, logger: logger) { c in
             if batch.stateMark == .behindFromHere {
                 try await c.run(
                     """
@@ -264,6 +282,7 @@ public final class PostgresStore: Sendable {
     /// The durable state as text, in the format of `SLAStore.canonicalDump()`: equal dumps mean
     /// equal ledgers, incident states, verdicts, quarantine and offsets, whichever store holds them.
     public func canonicalDump() async throws -> String {
+        let connection = try await connection
         var out = "# events\n"
         var lines: [(id: String, line: String)] = []
         let runs = try await connection.query("SELECT source, events FROM ledger ORDER BY seq", logger: logger)

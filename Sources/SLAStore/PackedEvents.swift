@@ -124,12 +124,12 @@ package enum PackedEvents {
     }
 
     /// Thrown for bytes that are not an encoding of events (a damaged store).
-    struct Malformed: Error, CustomStringConvertible {
+    package struct Malformed: Error, CustomStringConvertible {
         /// The ledger row (`seq`), when known.
-        var row: Int64? = nil
+        package var row: Int64? = nil
         /// What is wrong with it.
         var reason = "not slad's encoding"
-        var description: String {
+        package var description: String {
             "ledger row \(row.map(String.init) ?? "?"): its events are damaged (\(reason))"
         }
     }

@@ -515,30 +515,20 @@ public final class SLAStore: Sendable {
         }
     }
 
-    static let notificationColumns = """
-        o.id, o.kind, o.incident, o.contract, o.metric, o.priority, o.percent, o.target, o.due_at, o.decided_at_ms,
-        o.late, o.notify, o.customer, o.elapsed, o.deadline
-        """
-
-    /// A notification from the columns of ``notificationColumns``, starting at `i`.
+    /// A notification from the columns of ``OutboxColumns/select``, starting at `i`.
     static func notification(_ r: Row, from i: Int = 0) -> SLANotification? {
-        guard let kind = NotificationKind(rawValue: r[i + 1]), let metric = Metric(parsing: r[i + 4]),
-            let percent = Percentage(parsing: r[i + 6])
-        else { return nil }
-        let notify: String = r[i + 11]
-        let deadline: Int64? = r[i + 14]
-        return SLANotification(
-            id: r[i], kind: kind, incident: r[i + 2], contract: r[i + 3], metric: metric, priority: r[i + 5],
-            percent: percent, target: r[i + 7], due: Instant(r[i + 8]), decidedAtMilliseconds: r[i + 9],
-            late: r[i + 10], notify: notify.isEmpty ? [] : notify.split(separator: ",").map(String.init),
-            customer: r[i + 12], elapsed: r[i + 13], deadline: deadline.map(Instant.init))
+        OutboxColumns.notification(
+            OutboxColumns.Row(
+                id: r[i], kind: r[i + 1], incident: r[i + 2], contract: r[i + 3], metric: r[i + 4], priority: r[i + 5],
+                percent: r[i + 6], target: r[i + 7], due: r[i + 8], decidedAtMilliseconds: r[i + 9], late: r[i + 10],
+                notify: r[i + 11], customer: r[i + 12], elapsed: r[i + 13], deadline: r[i + 14]))
     }
 
     /// Every notification decided so far, in decision order.
     public func outbox() throws -> [SLANotification] {
         try queue.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(Self.notificationColumns) FROM outbox o ORDER BY o.decided_at_ms, o.id"
+                db, sql: "SELECT \(OutboxColumns.select) FROM outbox o ORDER BY o.decided_at_ms, o.id"
             ).compactMap { Self.notification($0) }
         }
     }
@@ -560,7 +550,7 @@ public final class SLAStore: Sendable {
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT d.seq, d.attempts, d.next_attempt_ms, \(Self.notificationColumns)
+                    SELECT d.seq, d.attempts, d.next_attempt_ms, \(OutboxColumns.select)
                     FROM deliveries d JOIN outbox o ON o.id = d.notification
                     WHERE d.sink = ? AND d.state = 'pending' ORDER BY d.seq LIMIT ?
                     """, arguments: [sink, limit]
@@ -579,13 +569,7 @@ public final class SLAStore: Sendable {
     /// Not waited onto the disk (synchronous NORMAL): a record lost in a power cut means
     /// one more delivery with the same id, which at-least-once allows.
     public func recordDelivery(seq: Int64, attempts: Int, outcome: DeliveryOutcome) throws {
-        let (state, next, done, error): (String, Int64?, Int64?, String?) =
-            switch outcome {
-            case .delivered(let at): ("delivered", nil, at, nil)
-            case .retry(let at, let error): ("pending", at, nil, error)
-            case .failed(let at, let error): ("failed", nil, at, error)
-            case .skipped(let at, let reason): ("skipped", nil, at, reason)
-            }
+        let (state, next, done, error) = OutboxColumns.outcome(outcome)
         try write(waitForDisk: false) { db in
             try db.execute(
                 sql: """
@@ -608,7 +592,7 @@ public final class SLAStore: Sendable {
                         UPDATE deliveries SET state = 'failed', done_ms = ?, last_error = ?
                         WHERE sink = ? AND state = 'pending'
                         """,
-                    arguments: [nowMilliseconds, "no webhook named \(sink) in slad.yaml", sink])
+                    arguments: [nowMilliseconds, OutboxColumns.orphanReason(sink), sink])
                 failed[sink] = db.changesCount
             }
             return failed

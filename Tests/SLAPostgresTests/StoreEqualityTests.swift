@@ -115,6 +115,7 @@ struct StoreEqualityTests {
                     try sqlite.commit(batch)
                     try await store.commit(batch, token: token)
                     rejected += batch.rejections.count
+                    try await expectSameReads(sqlite, store, after: "batch \(k) (seed \(seed))")
                     let (expected, got) = (try sqlite.canonicalDump(), try await store.canonicalDump())
                     guard got != expected else { continue }
                     // The whole dumps differ; the first differing line says where.
@@ -132,6 +133,32 @@ struct StoreEqualityTests {
                 let dump = try await store.canonicalDump()
                 #expect(rejected > 0 && dump.contains("# breaches\nINC-") && dump.contains("svc"), "seed \(seed)")
                 #expect(dump.contains("waiting\\ncustomer") && dump.contains("helpdesk\\|b"), "seed \(seed)")
+                // Every outcome of a delivery attempt, the same in both, then the orphans of a sink dropped.
+                for sink in ["journal", "ops", "finance"] {
+                    let (a, b) = (
+                        try sqlite.pendingDeliveries(sink: sink, limit: 100),
+                        try await store.pendingDeliveries(sink: sink, limit: 100)
+                    )
+                    #expect(a == b && !a.isEmpty, "pending deliveries to \(sink) (seed \(seed))")
+                    for (j, d) in a.enumerated() {
+                        let at = 50_000 + Int64(j)
+                        let outcome: DeliveryOutcome =
+                            switch j % 4 {
+                            case 0: .delivered(atMilliseconds: at)
+                            case 1: .retry(atMilliseconds: at + 1_000, error: "HTTP 503 from \(sink)")
+                            case 2: .failed(atMilliseconds: at, error: "gave up after 24h")
+                            default: .skipped(atMilliseconds: at, reason: "kinds: breach only")
+                            }
+                        try sqlite.recordDelivery(seq: d.seq, attempts: j + 1, outcome: outcome)
+                        try await store.recordDelivery(seq: d.seq, attempts: j + 1, outcome: outcome, token: token)
+                    }
+                }
+                let orphans = try sqlite.failOrphanDeliveries(knownSinks: ["journal", "ops"], nowMilliseconds: 99_000)
+                #expect(orphans["finance", default: 0] > 0, "seed \(seed)")
+                #expect(
+                    try await store.failOrphanDeliveries(
+                        knownSinks: ["journal", "ops"], nowMilliseconds: 99_000, token: token) == orphans)
+                try await expectSameReads(sqlite, store, after: "the deliveries' outcomes (seed \(seed))")
                 // Another node takes over; a batch under the old token is refused and writes nothing.
                 try await withConnections(location, 1) { c in
                     try await LeaderLease.release(on: c[0], token: token, logger: testLogger)
@@ -143,6 +170,14 @@ struct StoreEqualityTests {
                     try await store.commit(batches[0], token: token)
                 }
                 #expect(try await store.canonicalDump() == dump)
+                let pending = try #require(try await store.pendingDeliveries(sink: "journal", limit: 1).first)
+                await #expect(throws: StaleFencingToken.self) {
+                    try await store.recordDelivery(
+                        seq: pending.seq, attempts: 9, outcome: .delivered(atMilliseconds: 1), token: token)
+                }
+                await #expect(throws: StaleFencingToken.self) {
+                    _ = try await store.failOrphanDeliveries(knownSinks: [], nowMilliseconds: 1, token: token)
+                }
                 try await store.close()
             } catch {
                 try? await store.close()
@@ -150,10 +185,13 @@ struct StoreEqualityTests {
             }
             // Notifications and their deliveries, row for row.
             let query =
-                "SELECT sink, notification, state, next_attempt_ms, done_ms, attempts FROM deliveries ORDER BY notification, sink"
+                """
+                SELECT sink, notification, state, next_attempt_ms, done_ms, attempts, coalesce(last_error, '-')
+                FROM deliveries ORDER BY notification, sink
+                """
             let expected = try await DatabaseQueue(path: folder.appendingPathComponent("slad.sqlite").path).read { db in
                 try Row.fetchAll(db, sql: query).map { r in
-                    "\(r[0] as String) \(r[1] as String) \(r[2] as String) \(r[3] as Int64) \((r[4] as Int64?).map(String.init) ?? "-") \(r[5] as Int64)"
+                    "\(r[0] as String) \(r[1] as String) \(r[2] as String) \(r[3] as Int64) \((r[4] as Int64?).map(String.init) ?? "-") \(r[5] as Int64) \(r[6] as String)"
                 }
             }
             try await withConnections(location, 1) { c in
@@ -164,13 +202,15 @@ struct StoreEqualityTests {
                             of: "ORDER BY notification, sink",
                             with: "ORDER BY notification COLLATE \"C\", sink COLLATE \"C\"")),
                     logger: testLogger)
-                for try await (sink, n, state, next, done, attempts) in rows.decode(
-                    (String, String, String, Int64, Int64?, Int32).self)
+                for try await (sink, n, state, next, done, attempts, error) in rows.decode(
+                    (String, String, String, Int64, Int64?, Int32, String).self)
                 {
-                    got.append("\(sink) \(n) \(state) \(next) \(done.map(String.init) ?? "-") \(attempts)")
+                    got.append("\(sink) \(n) \(state) \(next) \(done.map(String.init) ?? "-") \(attempts) \(error)")
                 }
                 #expect(got == expected, "seed \(seed)")
-                #expect(got.contains { $0.hasPrefix("journal n0 delivered 5 5 1") })
+                #expect(got.contains { $0.hasPrefix("journal n0 delivered 5 5 1 -") })
+                #expect(
+                    got.contains { $0.hasPrefix("finance ") && $0.hasSuffix(" no webhook named finance in slad.yaml") })
                 var tokens: Set<Int64> = []
                 for try await t in try await c[0].query("SELECT DISTINCT token FROM outbox", logger: testLogger)
                     .decode(Int64.self)
@@ -181,6 +221,110 @@ struct StoreEqualityTests {
             }
         }
     }
+}
+
+@Suite("The PostgreSQL store's connection", .serialized)
+struct StoreConnectionTests {
+    /// postgres-nio never answers a query sent on a connection the server closed: the store
+    /// must replace it, not wait forever.
+    @Test("a store whose connection the server cut connects again")
+    func reconnects() async throws {
+        try await withStore { cluster, _ in
+            let location = try cluster.location(applicationName: "cut-me")
+            let store = try await PostgresStore.open(location, logger: testLogger)
+            let token = try await withLease(location)
+            try await store.commit(HistoryBatches.make(seed: 1, incidents: 3, batches: 1)[0], token: token)
+            let before = try await store.canonicalDump()
+            try await withConnections(try cluster.location(), 1) { c in
+                var cut = 0
+                for try await n in try await c[0].query(
+                    "SELECT count(pg_terminate_backend(pid))::bigint FROM pg_stat_activity WHERE application_name = 'cut-me'",
+                    logger: testLogger
+                ).decode(Int64.self) {
+                    cut = Int(n)
+                }
+                #expect(cut == 1)
+                try await eventually("the cut backend gone") {
+                    var left: Int64 = -1
+                    for try await n in try await c[0].query(
+                        "SELECT count(*)::bigint FROM pg_stat_activity WHERE application_name = 'cut-me'",
+                        logger: testLogger
+                    ).decode(Int64.self) {
+                        left = n
+                    }
+                    return left == 0
+                }
+            }
+            // A call made before the client saw the cut fails; the next one is on a new connection.
+            // Each is bounded: a call that never returns fails the test instead of hanging the suite.
+            var answer = try? await answered(within: .seconds(30)) { try await store.canonicalDump() }
+            if answer == nil { answer = try await answered(within: .seconds(30)) { try await store.canonicalDump() } }
+            #expect(answer == before)
+            try await store.close()
+        }
+    }
+}
+
+struct NoAnswer: Error, CustomStringConvertible {
+    var limit: Duration
+    var description: String { "no answer within \(limit)" }
+}
+
+/// `body`'s answer, or an error once `limit` passed without one (the body is left running).
+func answered<T: Sendable>(
+    within limit: Duration, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let (results, sink) = AsyncStream<Result<T, any Error>>.makeStream()
+    let work = Task {
+        do { sink.yield(.success(try await body())) } catch { sink.yield(.failure(error)) }
+    }
+    let timer = Task {
+        try? await Task.sleep(for: limit)
+        sink.yield(.failure(NoAnswer(limit: limit)))
+    }
+    defer {
+        timer.cancel()
+        work.cancel()
+    }
+    for await result in results { return try result.get() }
+    throw CancellationError()
+}
+
+/// Expects every read the daemon makes of its store to give the same answer from both.
+func expectSameReads(_ sqlite: SLAStore, _ store: PostgresStore, after: String) async throws {
+    var runs: (a: [String], b: [String]) = ([], [])
+    var (a, b): ([(String, [SLAEvent])], [(String, [SLAEvent])]) = ([], [])
+    try sqlite.forEachEventRun { a.append(($0, $1)) }
+    try await store.forEachEventRun { b.append(($0, $1)) }
+    runs = (a.map { "\($0.0) \($0.1)" }, b.map { "\($0.0) \($0.1)" })
+    #expect(runs.a == runs.b, "ledger runs, after \(after)")
+    #expect(try sqlite.stateBehind() == (try await store.stateBehind()), "state mark, after \(after)")
+    for seq in [0, Int64(a.count / 2), Int64(a.count)] {
+        #expect(
+            try sqlite.incidents(inLedgerAfter: seq) == (try await store.incidents(inLedgerAfter: seq)),
+            "incidents after ledger row \(seq), after \(after)")
+    }
+    let order: (SourceOffset, SourceOffset) -> Bool = { ($0.source, $0.fingerprint) < ($1.source, $1.fingerprint) }
+    #expect(
+        try sqlite.offsets().sorted(by: order) == (try await store.offsets()).sorted(by: order),
+        "offsets, after \(after)")
+    let outbox = try sqlite.outbox()
+    #expect(outbox == (try await store.outbox()), "outbox, after \(after)")
+    let ids = outbox.prefix(2).map(\.id) + ["n-none"]
+    #expect(
+        try sqlite.knownNotifications(ids) == (try await store.knownNotifications(ids)), "known ids, after \(after)")
+    for sink in ["journal", "ops", "finance", "none"] {
+        #expect(
+            try sqlite.pendingDeliveries(sink: sink, limit: 3)
+                == (try await store.pendingDeliveries(sink: sink, limit: 3)),
+            "pending deliveries to \(sink), after \(after)")
+    }
+    #expect(
+        try sqlite.pendingDeliveryCounts() == (try await store.pendingDeliveryCounts()),
+        "pending counts, after \(after)")
+    #expect(try sqlite.deliveryCounts() == (try await store.deliveryCounts()), "delivery counts, after \(after)")
+    #expect(try sqlite.sourceStats() == (try await store.sourceStats()), "source counters, after \(after)")
+    #expect(try sqlite.quarantineCounts() == (try await store.quarantineCounts()), "quarantine, after \(after)")
 }
 
 /// Takes the lease of the store at `location` for the test's writes; returns the token.
