@@ -162,8 +162,8 @@ let package = Package(
         .testTarget(
             name: "SLAPostgresTests",
             dependencies: [
-                "SLACore", "SLAPostgres", "SLAStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
+                "SLACore", "SLAConfig", "SLAIngest", "SLAPostgres", "SLAReport", "SLAStore", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict),

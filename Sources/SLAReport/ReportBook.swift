@@ -13,7 +13,7 @@ import Synchronization
 /// last sealed; that month carries the corrections of sealed months (docs/reports.md).
 public struct ReportBook: Sendable {
     /// The store to read (and, for sealing, write).
-    public var store: SLAStore
+    public var store: any ReportStore
     /// Contracts in force now.
     public var contracts: [Contract]
     /// Grace after a month's end before it is sealed, in seconds.
@@ -23,7 +23,7 @@ public struct ReportBook: Sendable {
     public var memo: SealMemo?
 
     /// Creates a book.
-    public init(store: SLAStore, contracts: [Contract], sealAfter: Int64, memo: SealMemo? = nil) {
+    public init(store: any ReportStore, contracts: [Contract], sealAfter: Int64, memo: SealMemo? = nil) {
         self.store = store
         self.contracts = contracts
         self.sealAfter = sealAfter

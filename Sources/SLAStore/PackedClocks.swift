@@ -319,9 +319,10 @@ package enum PackedClocks {
     }
 
     /// Thrown for bytes that are not an encoding of clocks (a damaged store).
-    struct Malformed: Error, CustomStringConvertible {
-        var incident: String
-        var description: String { "incident \(incident): its stored clocks are damaged (not slad's encoding)" }
+    package struct Malformed: Error, CustomStringConvertible {
+        package var incident: String
+        package init(incident: String) { self.incident = incident }
+        package var description: String { "incident \(incident): its stored clocks are damaged (not slad's encoding)" }
     }
 
     /// Reads one encoded value in place, bounds-checked: damaged bytes (a damaged store) end the

@@ -351,12 +351,7 @@ struct VerdictRows {
     var openingPriorities = Recent<String>()
     var priorities = Recent<String>()
     var statuses = Recent<IncidentStatus?>()
-    var metricNames = Recent<String>()
-    var clockPriorities = Recent<String>()
-    var outcomes = Recent<ClockOutcome?>()
-    var calendars = Recent<String>()
-    var breachPriorities = Recent<String>()
-    let breach = Threshold(kind: .breach, at: .hundred)
+    var clocks = ClockRows()
 
     init(_ s: OpaquePointer) { self.s = s }
 
@@ -382,17 +377,42 @@ struct VerdictRows {
         v.asOf = Instant(required(8))
     }
 
-    /// Fills `clocks` from the row's packed clocks (appending when the array is shorter),
-    /// reusing the slots' arrays, and returns how many it filled. With `before`, a clock
-    /// stopped before it (and not breached since) is left out.
+    /// ``ClockRows/fill(_:from:droppingDecidedBefore:damaged:)`` with the row's packed clocks.
     mutating func fillClocks(
         _ clocks: inout [ClockVerdict], droppingDecidedBefore before: Instant?, damaged: () -> any Error
     ) throws -> Int {
         // The pointer first, then the length (SQLite's documented order); no clocks: no bytes.
         guard let start = sqlite3_column_blob(s, 9) else { return 0 }
         let length = Int(sqlite3_column_bytes(s, 9))
-        var reader = PackedClocks.Reader(
-            UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: length))
+        return try self.clocks.fill(
+            &clocks, from: UnsafeBufferPointer(start: start.assumingMemoryBound(to: UInt8.self), count: length),
+            droppingDecidedBefore: before, damaged: damaged)
+    }
+}
+
+/// Turns an incident's packed clocks (``PackedClocks``) into clock verdicts, for either store.
+/// The same few metrics, priorities, outcomes and calendars repeat on every row; each is made
+/// (and parsed) once, not per row.
+package struct ClockRows {
+    var metricNames = Recent<String>()
+    var clockPriorities = Recent<String>()
+    var outcomes = Recent<ClockOutcome?>()
+    var calendars = Recent<String>()
+    var breachPriorities = Recent<String>()
+    let breach = Threshold(kind: .breach, at: .hundred)
+
+    package init() {}
+
+    static func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
+
+    /// Fills `clocks` from `packed` (appending when the array is shorter), reusing the slots'
+    /// arrays, and returns how many it filled. With `before`, a clock stopped before it (and not
+    /// breached since) is left out.
+    package mutating func fill(
+        _ clocks: inout [ClockVerdict], from packed: UnsafeBufferPointer<UInt8>, droppingDecidedBefore before: Instant?,
+        damaged: () -> any Error
+    ) throws -> Int {
+        var reader = PackedClocks.Reader(packed)
         var index = 0
         while let raw = reader.next() {
             guard let metric = raw.metric({ metricNames.value($0, Self.string) }),

@@ -53,7 +53,7 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Runs `body` on a Dispatch thread and waits for it without holding a cooperative one.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let result = await withCheckedContinuation { done in
             DispatchQueue.global().async { done.resume(returning: Result { try body() }) }
         }
@@ -146,9 +146,12 @@ public final class PostgresCluster: Sendable {
             symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
-    struct Ran {
-        var status: Int32
-        var output: String
+    /// How a program ended, and what it wrote (standard output and error together).
+    public struct Ran: Sendable {
+        /// Its exit status; 128 + the signal when a signal ended it.
+        public var status: Int32
+        /// What it wrote.
+        public var output: String
     }
 
     /// Runs a program to its end (as `user` through setpriv when given), its output collected.
@@ -158,7 +161,7 @@ public final class PostgresCluster: Sendable {
     /// because the server pg_ctl starts lives on with pg_ctl's descriptors. Descriptors past
     /// the standard three are not passed on.
     @discardableResult
-    static func run(_ arguments: [String], as user: String? = nil) throws -> Ran {
+    public static func run(_ arguments: [String], as user: String? = nil) throws -> Ran {
         var prefix: [String] = []
         if let user, let pw = getpwnam(user) {
             prefix = [

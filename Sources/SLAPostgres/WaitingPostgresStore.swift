@@ -1,0 +1,137 @@
+import Dispatch
+import SLACore
+import SLAStore
+import Synchronization
+
+/// The PostgreSQL store for code that runs on threads of its own and waits for its answers,
+/// as it waits for SQLite's: the reports (``ReportStore``), and the daemon's engine and
+/// committer. Each call runs on the store's connection and blocks the calling thread until
+/// the answer is in; calls from several threads take turns.
+///
+/// Never call it from an event loop or a Swift concurrency task: the answer is computed by a
+/// task, which a blocked pool thread may be needed for.
+public final class WaitingPostgresStore: ReportStore {
+    /// The store the calls go to.
+    public let store: PostgresStore
+    /// The fencing token writes go under: the lease keeper's current one; nil when this node
+    /// does not lead, and then a write is refused before it is tried.
+    private let token: @Sendable () -> Int64?
+    private let turn = Mutex(())
+    private let commits = Atomic<Int>(0)
+
+    /// Calls to `store`; writes under the token `token` gives at the time.
+    public init(store: PostgresStore, token: @escaping @Sendable () -> Int64?) {
+        self.store = store
+        self.token = token
+    }
+
+    /// Runs `body` as a task and waits for its answer on this thread.
+    func wait<T: Sendable>(_ body: @escaping @Sendable (PostgresStore) async throws -> T) throws -> T {
+        try turn.withLock { _ in try Self.answer { [store] in try await body(store) } }
+    }
+
+    /// `body`'s answer, waited for on this thread.
+    static func answer<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, any Error>?>(nil)
+        Task {
+            let r: Result<T, any Error>
+            do { r = .success(try await body()) } catch { r = .failure(error) }
+            result.withLock { $0 = r }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    /// The token to write under, or the refusal of a node that does not lead.
+    func leaderToken() throws -> Int64 {
+        guard let token = token() else {
+            throw StaleFencingToken(token: 0, reason: "this node does not hold the lease: only the leader writes")
+        }
+        return token
+    }
+
+    // MARK: ReportStore
+
+    public var committedBatches: Int { commits.load(ordering: .acquiring) }
+
+    public func serviceEvents() throws -> [SLAEvent] { try wait { try await $0.serviceEvents() } }
+
+    public func firstIncident(contract: String) throws -> Instant? {
+        try wait { try await $0.firstIncident(contract: contract) }
+    }
+
+    public func lastSealedMonths() throws -> [String: String] { try wait { try await $0.lastSealedMonths() } }
+
+    public func sealedReports(contract: String) throws -> [SealedReport] {
+        try wait { try await $0.sealedReports(contract: contract) }
+    }
+
+    public func sealedBody(contract: String, month: String) throws -> [UInt8]? {
+        try wait { try await $0.sealedBody(contract: contract, month: month) }
+    }
+
+    public func adjustments(contract: String) throws -> [RecordedAdjustment] {
+        try wait { try await $0.adjustments(contract: contract) }
+    }
+
+    @discardableResult
+    public func seal(_ report: SealedReport, currency: String, carrying: [RecordedAdjustment]) throws -> Bool {
+        let token = try leaderToken()
+        return try wait { try await $0.seal(report, currency: currency, carrying: carrying, token: token) }
+    }
+
+    public func forEachReportVerdict(
+        contract: String, from: Instant, to: Instant, _ body: (inout IncidentVerdict) throws -> Void
+    ) throws {
+        // One turn for the whole read: its pages come from one cursor on the connection.
+        try turn.withLock { _ in
+            let store = store
+            try Self.answer { try await store.beginReportRead(contract: contract, from: from, to: to) }
+            do {
+                var rows = ClockRows()
+                var v = IncidentVerdict(
+                    incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "",
+                    priority: "", status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
+                while true {
+                    let page = try Self.answer { try await store.nextReportRows(2_000) }
+                    for r in page {
+                        v.incident = r.incident
+                        v.service = r.service
+                        v.openedAt = Instant(r.openedAt)
+                        v.openingPriority = r.openingPriority
+                        v.priority = r.priority
+                        v.status = IncidentStatus(rawValue: r.status) ?? .open
+                        v.handoffs = Int(r.handoffs)
+                        v.covered = r.covered == 1
+                        v.asOf = Instant(r.asOf)
+                        let before = v.openedAt < from ? from : nil
+                        let count = try r.clocks.withUnsafeReadableBytes { raw in
+                            try rows.fill(
+                                &v.clocks, from: raw.bindMemory(to: UInt8.self), droppingDecidedBefore: before
+                            ) { PackedClocks.Malformed(incident: r.incident) }
+                        }
+                        v.clocks.removeSubrange(count...)
+                        try body(&v)
+                    }
+                    if page.count < 2_000 { break }
+                }
+            } catch {
+                try? Self.answer { try await store.endReportRead() }
+                throw error
+            }
+            try Self.answer { try await store.endReportRead() }
+        }
+    }
+
+    /// Everything goes into `parts[0]`, read on this thread: the server does the filtering,
+    /// and one connection answers one query at a time.
+    public func forEachReportVerdict<Part: Sendable>(
+        contract: String, from: Instant, to: Instant, parts: inout [Part],
+        _ body: @Sendable (inout Part, inout IncidentVerdict) throws -> Void
+    ) throws {
+        precondition(!parts.isEmpty, "at least one part")
+        try forEachReportVerdict(contract: contract, from: from, to: to) { try body(&parts[0], &$0) }
+    }
+}
