@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "SLAPostgres",
             dependencies: [
-                "SLACore", "SLAStore",
+                "SLACore", "SLAConfig", "SLAStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -104,8 +104,8 @@ let package = Package(
         .executableTarget(
             name: "slad",
             dependencies: [
-                "SLAAPI", "SLACore", "SLAConfig", "SLADaemon", "SLAIngest", "SLANotify", "SLAReport", "SLAStore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SLAAPI", "SLACore", "SLAConfig", "SLADaemon", "SLAIngest", "SLANotify", "SLAPostgres", "SLAReport",
+                "SLAStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "SLAPostgres", .product(name: "Logging", package: "swift-log"),
+                "SLAConfig", "SLAPostgres", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport", swiftSettings: strict),

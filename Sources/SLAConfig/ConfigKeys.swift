@@ -12,6 +12,8 @@ public enum ConfigKeys {
     public static let source = ["name", "path", "format"]
     /// `slad.yaml` `metrics`.
     public static let metrics = ["listen"]
+    /// `slad.yaml` `store` (as a mapping).
+    public static let store = ["url", "password_file", "password_credential", "node"]
     /// `slad.yaml` `reports`.
     public static let reports = ["seal_after"]
     /// `slad.yaml` `alertmanager`.

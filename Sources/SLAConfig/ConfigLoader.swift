@@ -97,6 +97,53 @@ public struct SladConfiguration: Sendable {
     public var maintenance: [MaintenanceWindow] = []
     /// Where each team's notifications go (`teams:`), by the team name events carry.
     public var teams: [String: TeamRoute] = [:]
+    /// A PostgreSQL store shared by several nodes (`store:`); nil: the SQLite file in the state folder.
+    public var store: StoreConfig?
+}
+
+/// The `store:` setting: the PostgreSQL database several slad nodes share, one leading at a
+/// time (docs/ha.md). Its password is best kept out of slad.yaml: in a file, or a systemd
+/// credential.
+public struct StoreConfig: Sendable {
+    /// Where the database is (without a password when the URL gave none).
+    public var location: PostgresLocation
+    /// A file holding the password (its first line), resolved against the configuration folder.
+    public var passwordFile: String?
+    /// A systemd credential holding the password (`LoadCredential=NAME:…`), read from
+    /// `$CREDENTIALS_DIRECTORY/NAME`.
+    public var passwordCredential: String?
+    /// This node's name in the lease and in `pg_stat_activity`; nil: the host name.
+    public var node: String?
+
+    /// The location with the password from the file or credential, when one is set.
+    ///
+    /// Read when the daemon connects, not when the configuration is checked: a credential
+    /// exists only inside the unit's process.
+    public func resolvedLocation(environment: [String: String]) throws -> PostgresLocation {
+        let path: String
+        if let credential = passwordCredential {
+            guard let folder = environment["CREDENTIALS_DIRECTORY"] else {
+                throw PostgresLocation.Invalid(
+                    description:
+                        "store.password_credential: $CREDENTIALS_DIRECTORY is not set (LoadCredential=\(credential):… in the unit?)"
+                )
+            }
+            path = (folder as NSString).appendingPathComponent(credential)
+        } else if let file = passwordFile {
+            path = file
+        } else {
+            return location
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PostgresLocation.Invalid(description: "store: cannot read the password file \(path)")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let password = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard !password.isEmpty else {
+            throw PostgresLocation.Invalid(description: "store: the password file \(path) is empty")
+        }
+        return location.withPassword(password)
+    }
 }
 
 /// The `alertmanager:` section: where Alertmanager's webhook posts, and which alerts are which
@@ -205,8 +252,52 @@ public enum ConfigLoader {
 
     static let mainKeys = [
         "state_dir", "sources", "webhooks", "allowed_lateness", "catch_up_window", "control", "reports", "metrics",
-        "alertmanager", "maintenance", "teams", "lines", "policies", "priority_matrices",
+        "alertmanager", "maintenance", "teams", "lines", "policies", "priority_matrices", "store",
     ]
+
+    /// `store:`: a `postgresql://` URL, or `{ url, password_file | password_credential, node }`.
+    static func store(_ value: YAMLValue, directory: String) -> StoreConfig? {
+        var urlValue = value
+        var fields: Fields?
+        if case .mapping = value.node {
+            guard
+                let m = value.mapping(
+                    known: ConfigKeys.store, what: "{ url, password_file, password_credential, node }"),
+                let url = m.required("url")
+            else { return nil }
+            urlValue = url
+            fields = m
+        }
+        guard let url = urlValue.string("a postgresql:// URL") else { return nil }
+        let location: PostgresLocation
+        do {
+            location = try PostgresLocation(url: url)
+        } catch {
+            // The URL is not echoed: it may hold the password.
+            urlValue.fail("\(error)", hint: "e.g. postgresql://slad@db.example/slad?sslmode=verify-full")
+            return nil
+        }
+        var store = StoreConfig(location: location)
+        guard let m = fields else { return store }
+        if let v = m["password_file"], let file = v.string("a file path") {
+            let path = file.hasPrefix("/") ? file : join(directory, file)
+            store.passwordFile = path
+            // Checked here so that check-config (ExecStartPre) catches it; the daemon reads it.
+            if !FileManager.default.isReadableFile(atPath: path) {
+                v.fail(
+                    "cannot read the password file \(path)", hint: "create it (mode 0600) or use password_credential")
+            }
+        }
+        store.passwordCredential = m["password_credential"]?.identifier("a credential name")
+        if store.passwordFile != nil && store.passwordCredential != nil {
+            m["password_credential"]!.fail("give password_file or password_credential, not both")
+        }
+        if (store.passwordFile != nil || store.passwordCredential != nil) && location.password != nil {
+            m["url"]!.fail("the URL holds a password and password_file or password_credential gives another")
+        }
+        store.node = m["node"]?.identifier("a node name")
+        return store
+    }
 
     /// The `alertmanager:` section.
     static func alertmanager(_ value: YAMLValue, directory: String) -> AlertmanagerConfig? {
@@ -397,7 +488,7 @@ public enum ConfigLoader {
             catchUpWindow: main.catchUpWindow,
             control: main.control,
             sealAfter: main.sealAfter, metricsListen: main.metricsListen, alertmanager: main.alertmanager,
-            maintenance: main.maintenance, teams: main.teams)
+            maintenance: main.maintenance, teams: main.teams, store: main.store)
     }
 
     static func join(_ a: String, _ b: String) -> String { (a as NSString).appendingPathComponent(b) }
@@ -569,6 +660,7 @@ public enum ConfigLoader {
         var alertmanager: AlertmanagerConfig?
         var maintenance: [MaintenanceWindow] = []
         var teams: [String: TeamRoute] = [:]
+        var store: StoreConfig?
         /// `ola:` of each line and team, resolved once the calendars are loaded, with the
         /// unit's webhooks.
         var olaValues: [(unit: String, value: YAMLValue, notify: [String])] = []
@@ -597,6 +689,7 @@ public enum ConfigLoader {
         }
         if let v = f["alertmanager"] { main.alertmanager = alertmanager(v, directory: directory) }
         if let v = f["maintenance"] { main.maintenance = maintenance(v) }
+        if let v = f["store"] { main.store = store(v, directory: directory) }
         if let v = f["allowed_lateness"], let d = v.duration() {
             if d.days > 0 || d.seconds > 3600 {
                 v.fail("allowed_lateness above 1h delays every breach", hint: "e.g. 5s")

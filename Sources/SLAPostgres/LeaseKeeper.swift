@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import SLAConfig
 import Synchronization
 
 /// Keeps this node's part in the leader lease: takes it when it is free, renews it while held,

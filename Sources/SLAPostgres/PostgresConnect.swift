@@ -1,6 +1,7 @@
 import Logging
 import NIOSSL
 import PostgresNIO
+import SLAConfig
 
 extension PostgresLocation {
     /// Opens one connection to the server, with TLS as `sslmode` says and the application name

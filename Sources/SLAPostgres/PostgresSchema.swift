@@ -153,6 +153,44 @@ public enum PostgresSchema {
         }
     }
 
+    /// A database whose schema is older than this build's, opened by a reader that does not migrate.
+    public struct TooOld: Error, CustomStringConvertible {
+        /// The database's version (0: no slad schema at all).
+        public var found: Int
+        /// What to do.
+        public var description: String {
+            found == 0
+                ? "the PostgreSQL database holds no slad store: start the daemon on it once to create one"
+                : "the PostgreSQL store is at schema version \(found), older than this slad's \(PostgresSchema.version): "
+                    + "start the daemon once to migrate it"
+        }
+    }
+
+    /// The database's schema version; 0 when slad never migrated it.
+    public static func found(_ connection: PostgresConnection, logger: Logger) async throws -> Int {
+        var exists = false
+        for try await e in try await connection.query(
+            "SELECT to_regclass('slad_schema') IS NOT NULL", logger: logger
+        ).decode(Bool.self) {
+            exists = e
+        }
+        guard exists else { return 0 }
+        var at = 0
+        for try await v in try await connection.query("SELECT max(version)::bigint FROM slad_schema", logger: logger)
+            .decode(Int64?.self)
+        {
+            at = Int(v ?? 0)
+        }
+        return at
+    }
+
+    /// Throws unless the database is at this build's version: for readers, which never migrate.
+    public static func requireCurrent(_ connection: PostgresConnection, logger: Logger) async throws {
+        let at = try await found(connection, logger: logger)
+        if at > version { throw TooNew(found: at) }
+        if at < version { throw TooOld(found: at) }
+    }
+
     /// Brings the database to ``version``, each missing step in one transaction; returns the
     /// version found before.
     @discardableResult

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import SLAConfig
 import SLACore
 import SLAStore
 import Synchronization
@@ -15,11 +16,18 @@ public final class PostgresStore: Sendable {
     private let location: PostgresLocation
     let logger: Logger
 
-    /// Connects to `location` and brings its schema to this build's.
-    public static func open(_ location: PostgresLocation, logger: Logger) async throws -> PostgresStore {
+    /// Connects to `location` and brings its schema to this build's; with `migrate: false` (a
+    /// reader) the schema must be this build's already.
+    public static func open(
+        _ location: PostgresLocation, logger: Logger, migrate: Bool = true
+    ) async throws -> PostgresStore {
         let connection = try await location.connect(logger: logger)
         do {
-            try await PostgresSchema.migrate(connection, logger: logger)
+            if migrate {
+                try await PostgresSchema.migrate(connection, logger: logger)
+            } else {
+                try await PostgresSchema.requireCurrent(connection, logger: logger)
+            }
         } catch {
             try? await connection.close()
             throw error

@@ -1,4 +1,6 @@
 import Dispatch
+import Logging
+import SLAConfig
 import SLACore
 import SLAStore
 import Synchronization
@@ -24,6 +26,18 @@ public final class WaitingPostgresStore: ReportStore {
         self.store = store
         self.token = token
     }
+
+    /// Connects to `location` and waits for it: a reader (`slad report`) with `migrate: false`,
+    /// which writes nothing and so needs no token.
+    public static func open(
+        _ location: PostgresLocation, logger: Logger, migrate: Bool, token: @escaping @Sendable () -> Int64? = { nil }
+    ) throws -> WaitingPostgresStore {
+        let store = try answer { try await PostgresStore.open(location, logger: logger, migrate: migrate) }
+        return WaitingPostgresStore(store: store, token: token)
+    }
+
+    /// Closes the store's connection.
+    public func close() throws { try wait { try await $0.close() } }
 
     /// Runs `body` as a task and waits for its answer on this thread.
     func wait<T: Sendable>(_ body: @escaping @Sendable (PostgresStore) async throws -> T) throws -> T {
@@ -54,34 +68,45 @@ public final class WaitingPostgresStore: ReportStore {
 
     // MARK: ReportStore
 
+    /// Batches committed through this object.
     public var committedBatches: Int { commits.load(ordering: .acquiring) }
 
+    /// ``PostgresStore/serviceEvents()``, waited for.
     public func serviceEvents() throws -> [SLAEvent] { try wait { try await $0.serviceEvents() } }
 
+    /// ``PostgresStore/firstIncident(contract:)``, waited for.
     public func firstIncident(contract: String) throws -> Instant? {
         try wait { try await $0.firstIncident(contract: contract) }
     }
 
+    /// ``PostgresStore/lastSealedMonths()``, waited for.
     public func lastSealedMonths() throws -> [String: String] { try wait { try await $0.lastSealedMonths() } }
 
+    /// ``PostgresStore/sealedReports(contract:)``, waited for.
     public func sealedReports(contract: String) throws -> [SealedReport] {
         try wait { try await $0.sealedReports(contract: contract) }
     }
 
+    /// ``PostgresStore/sealedBody(contract:month:)``, waited for.
     public func sealedBody(contract: String, month: String) throws -> [UInt8]? {
         try wait { try await $0.sealedBody(contract: contract, month: month) }
     }
 
+    /// ``PostgresStore/adjustments(contract:)``, waited for.
     public func adjustments(contract: String) throws -> [RecordedAdjustment] {
         try wait { try await $0.adjustments(contract: contract) }
     }
 
+    /// ``PostgresStore/seal(_:currency:carrying:token:)`` under the token of the moment,
+    /// waited for; refused when this node does not lead.
     @discardableResult
     public func seal(_ report: SealedReport, currency: String, carrying: [RecordedAdjustment]) throws -> Bool {
         let token = try leaderToken()
         return try wait { try await $0.seal(report, currency: currency, carrying: carrying, token: token) }
     }
 
+    /// The report query's incidents as verdicts, read a page at a time through a cursor in one
+    /// read-only transaction, so that the whole read sees one state of the store.
     public func forEachReportVerdict(
         contract: String, from: Instant, to: Instant, _ body: (inout IncidentVerdict) throws -> Void
     ) throws {

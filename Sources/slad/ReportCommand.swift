@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SLACore
+import SLAPostgres
 import SLAReport
 import SLAStore
 
@@ -16,8 +18,11 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "The store: a slad.sqlite file, or the state folder holding it.")
-    var state: String
+    @Option(
+        help: ArgumentHelp(
+            "The store: a slad.sqlite file, or the state folder holding it.",
+            discussion: "Without it, the PostgreSQL store of slad.yaml's store: setting."))
+    var state: String?
 
     @Option(help: "The month, YYYY-MM (in each contract's time zone).")
     var month: String
@@ -52,18 +57,44 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
-        var isFolder: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: state, isDirectory: &isFolder)
-        let path = isFolder.boolValue ? (state as NSString).appendingPathComponent("slad.sqlite") : state
-        guard exists, FileManager.default.fileExists(atPath: path) else {
-            printError("\(path): no store here (give the slad.sqlite file or its state folder)")
+        let store: any ReportStore
+        // What errors name: the file, or the database's URL without its password.
+        let path: String
+        if let state {
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: state, isDirectory: &isFolder)
+            path = isFolder.boolValue ? (state as NSString).appendingPathComponent("slad.sqlite") : state
+            guard exists, FileManager.default.fileExists(atPath: path) else {
+                printError("\(path): no store here (give the slad.sqlite file or its state folder)")
+                throw ExitCode(1)
+            }
+            do {
+                let file = try SLAStore(path: path, readOnly: true)
+                try file.requireCurrentSchema()
+                store = file
+            } catch {
+                printError("\(path): \(error)")
+                throw ExitCode(1)
+            }
+        } else if let configured = config.store {
+            path = "\(configured.location)"
+            do {
+                store = try WaitingPostgresStore.open(
+                    configured.resolvedLocation(environment: ProcessInfo.processInfo.environment),
+                    logger: Logger(label: "slad.report"), migrate: false)
+            } catch {
+                printError("\(path): \(error)")
+                throw ExitCode(1)
+            }
+        } else {
+            printError(
+                "give --state (a slad.sqlite file or its state folder), or a store: in \(options.directory)/slad.yaml")
             throw ExitCode(1)
         }
+        defer { try? (store as? WaitingPostgresStore)?.close() }
         let instant =
             asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) } ?? Instant(Int64(Date().timeIntervalSince1970))
         do {
-            let store = try SLAStore(path: path, readOnly: true)
-            try store.requireCurrentSchema()
             let book = ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
             if units {
                 let report = try book.unitReport(month: YearMonth(parsing: month)!, asOf: instant)

@@ -218,6 +218,84 @@ struct ConfigTests {
             ])
     }
 
+    @Test("store: a postgresql:// URL, or a mapping with a password file or credential; errors never show a password")
+    func store() throws {
+        let short = try ConfigFolder([
+            "slad.yaml": "store: postgresql://slad@db.example:5433/sla?sslmode=verify-full\n",
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let plain = try #require(try ConfigLoader.load(directory: short.url.path).store)
+        #expect("\(plain.location)" == "postgresql://slad@db.example:5433/sla?sslmode=verify-full")
+        #expect(plain.passwordFile == nil && plain.passwordCredential == nil && plain.node == nil)
+        #expect(try plain.resolvedLocation(environment: [:]) == plain.location)
+
+        let folder = try ConfigFolder([
+            "slad.yaml": """
+            store:
+              url: postgresql://slad@db.example/sla
+              password_file: secrets/pg.pass
+              node: node-b
+            """,
+            "secrets/pg.pass": "hunter2\n", "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let config = try #require(try ConfigLoader.load(directory: folder.url.path).store)
+        #expect(config.node == "node-b" && config.location.password == nil)
+        let resolved = try config.resolvedLocation(environment: [:])
+        #expect(resolved.password == "hunter2")
+        #expect("\(resolved)" == "postgresql://slad:***@db.example:5432/sla")
+
+        let credential = try ConfigFolder([
+            "slad.yaml": "store: { url: \"postgresql://slad@db.example/sla\", password_credential: slad-pg }\n",
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let byCredential = try #require(try ConfigLoader.load(directory: credential.url.path).store)
+        let credentials = credential.url.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        try "s3cret".write(to: credentials.appendingPathComponent("slad-pg"), atomically: true, encoding: .utf8)
+        #expect(
+            try byCredential.resolvedLocation(environment: ["CREDENTIALS_DIRECTORY": credentials.path]).password
+                == "s3cret")
+        #expect(throws: PostgresLocation.Invalid.self) { try byCredential.resolvedLocation(environment: [:]) }
+
+        let bad = try ConfigFolder([
+            "slad.yaml": """
+            store:
+              url: "mysql://root:hunter2@db/sla"
+              nodes: a
+            """,
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let errors = bad.relativeErrors()
+        #expect(
+            errors == [
+                "slad.yaml:3:3: store.nodes: unknown key 'nodes'; did you mean 'node'?",
+                "slad.yaml:2:8: store.url: a PostgreSQL store is a postgresql:// URL; e.g. postgresql://slad@db.example/slad?sslmode=verify-full",
+            ], "\(errors)")
+        #expect(!errors.joined().contains("hunter2"))
+        let both = try ConfigFolder([
+            "slad.yaml": """
+            store:
+              url: "postgresql://slad:hunter2@db/sla"
+              password_file: secrets/none.pass
+              password_credential: slad-pg
+            """,
+            "calendars/msk.yaml": calendarYAML, "contracts.d/good.yaml": goodContract,
+        ])
+        let bothErrors = both.relativeErrors()
+        #expect(bothErrors.count == 3, "\(bothErrors)")
+        #expect(
+            bothErrors.first?.hasPrefix("slad.yaml:3:18: store.password_file: cannot read the password file ") == true
+                && bothErrors.first?.hasSuffix("secrets/none.pass; create it (mode 0600) or use password_credential")
+                    == true,
+            "\(bothErrors)")
+        #expect(
+            Array(bothErrors.dropFirst()) == [
+                "slad.yaml:4:24: store.password_credential: give password_file or password_credential, not both",
+                "slad.yaml:2:8: store.url: the URL holds a password and password_file or password_credential gives another",
+            ], "\(bothErrors)")
+        #expect(!bothErrors.joined().contains("hunter2"))
+    }
+
     @Test("alertmanager: rules in order with a fixed service or a service label, a token from a file")
     func alertmanager() throws {
         let folder = try ConfigFolder([

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SLAConfig
 import SLAPostgres
 import TestSupport
 import Testing

@@ -1,3 +1,4 @@
+import SLAConfig
 import SLAPostgres
 import Testing
 

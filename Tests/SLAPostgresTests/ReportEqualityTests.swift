@@ -11,6 +11,12 @@ import Testing
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
+/// The `slad` binary built with the tests (`SLAD_BIN`, else the default debug path).
+let sladBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["SLAD_BIN"] { return path }
+    return repositoryRoot.appendingPathComponent(".build/debug/slad").path
+}()
+
 @Suite("Reports from the PostgreSQL store against the SQLite store", .serialized)
 struct ReportEqualityTests {
     /// The real Volvo log through its shipped mapping and the example contracts, committed in
@@ -63,6 +69,32 @@ struct ReportEqualityTests {
             #expect(differences.sealed > 12)
             #expect(differences.found == [], "the first differences")
             try await store.close()
+
+            // `slad report` reads the store of slad.yaml's store: when no --state is given.
+            let configFolder = folder.appendingPathComponent("etc")
+            try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("etc/slad"), to: configFolder)
+            let main = configFolder.appendingPathComponent("slad.yaml")
+            try (try String(contentsOf: main, encoding: .utf8) + "store: \(location)\n").write(
+                to: main, atomically: true, encoding: .utf8)
+            // The month most incidents were opened in.
+            let openings = Dictionary(
+                grouping: mapped.events.filter { $0.type == .opened }, by: { config.contracts[0].month(of: $0.time) })
+            let month = try #require(openings.max { $0.value.count < $1.value.count }?.key)
+            var outputs: [String] = []
+            for state in [["--state", folder.path], []] {
+                let ran = try await PostgresCluster.offPool {
+                    try PostgresCluster.run(
+                        [
+                            sladBinary, "report", "--config", configFolder.path, "--month", "\(month)", "--format",
+                            "csv",
+                            "--as-of", "2014-05-13T18:53:20+02:00",
+                        ] + state)
+                }
+                #expect(ran.status == 0, "\(ran.output.prefix(2_000))")
+                outputs.append(ran.output)
+            }
+            #expect(outputs[0].count > 10_000 && outputs[0].hasPrefix("contract,month,state,"))
+            #expect(outputs[1] == outputs[0])
         }
     }
 

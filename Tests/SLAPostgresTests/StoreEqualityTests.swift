@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import PostgresNIO
+import SLAConfig
 import SLACore
 import SLAPostgres
 import SLAStore

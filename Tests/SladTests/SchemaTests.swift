@@ -33,7 +33,7 @@ struct SchemaTests {
             ("slad", "", ConfigKeys.main), ("slad", "properties/control", ConfigKeys.control),
             ("slad", "properties/webhooks/additionalProperties", ConfigKeys.webhook),
             ("slad", "properties/sources/items", ConfigKeys.source), ("slad", "properties/metrics", ConfigKeys.metrics),
-            ("slad", "properties/reports", ConfigKeys.reports),
+            ("slad", "properties/reports", ConfigKeys.reports), ("slad", "properties/store/oneOf/1", ConfigKeys.store),
             ("slad", "properties/alertmanager", ConfigKeys.alertmanager),
             ("slad", "properties/alertmanager/properties/services/items", ConfigKeys.alertmanagerRule),
             ("slad", "properties/maintenance/items", ConfigKeys.maintenanceWindow),
