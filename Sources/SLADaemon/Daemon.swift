@@ -121,7 +121,7 @@ public enum Daemon {
     }
 
     /// Refuses contracts that would judge sealed months again, as a reload does.
-    static func checkSealedTerms(_ config: SladConfiguration, store: SLAStore) throws {
+    static func checkSealedTerms(_ config: SladConfiguration, store: any DaemonStore) throws {
         let conflicts: [SealedTermsConflict]
         do {
             conflicts = try ReportBook(store: store, contracts: config.contracts, sealAfter: config.sealAfter)
@@ -164,7 +164,7 @@ public enum Daemon {
     /// The engine loop with the ledger loaded and the control socket bound: everything that
     /// must work before slad says it is ready.
     static func start(
-        config: SladConfiguration, store: SLAStore, notifier: Notifier, options: DaemonOptions, logger: Logger
+        config: SladConfiguration, store: any DaemonStore, notifier: Notifier, options: DaemonOptions, logger: Logger
     ) async throws -> (EngineLoop, [SLANotification], [ControlServer]) {
         let storePath = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
         let loop: EngineLoop

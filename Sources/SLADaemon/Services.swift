@@ -53,11 +53,11 @@ struct ControlService: Service {
 /// Copies the WAL into the database file every `interval` (``SLAStore/checkpoint()``), on a
 /// queue of its own: a checkpoint may wait for the writer.
 struct CheckpointService: Service {
-    let store: SLAStore
+    let store: any DaemonStore
     let interval: Duration
     private let queue = DispatchQueue(label: "slad.store.checkpoint")
 
-    init(store: SLAStore, interval: Duration) {
+    init(store: any DaemonStore, interval: Duration) {
         self.store = store
         self.interval = interval
     }

@@ -223,3 +223,69 @@ extension PostgresStore {
                 deadline: try cells[i + 14].decode(Int64?.self)))
     }
 }
+
+extension PostgresStore {
+    /// Up to `limit` ledger rows after row `after`, in order: the ledger read a page at a time
+    /// by a caller that cannot take its rows inside a task.
+    func ledgerPage(after: Int64, limit: Int) async throws -> [(seq: Int64, source: String, events: [SLAEvent])] {
+        var out: [(seq: Int64, source: String, events: [SLAEvent])] = []
+        let rows = try await connection.query(
+            "SELECT seq, source, events FROM ledger WHERE seq > \(after) ORDER BY seq LIMIT \(Int64(limit))",
+            logger: logger)
+        for try await (seq, source, bytes) in rows.decode((Int64, String, ByteBuffer).self) {
+            do {
+                let events = try Array(bytes.readableBytesView).withUnsafeBufferPointer { try PackedEvents.decode($0) }
+                out.append((seq, source, events))
+            } catch var malformed as PackedEvents.Malformed {
+                malformed.row = seq
+                throw malformed
+            }
+        }
+        return out
+    }
+
+    /// Settled incidents' stored breaches from `lower` on, oldest first, at most `limit`.
+    func settledBreaches(from lower: Int64, contract: String?, limit: Int) async throws -> [StoredBreach] {
+        var out: [StoredBreach] = []
+        for try await (incident, contract, metric, priority, target, elapsed, at) in try await connection.query(
+            """
+            SELECT b.incident, i.contract, b.metric, b.priority, b.target, b.elapsed, b.breached_at
+            FROM breaches b JOIN incidents i ON i.incident = b.incident
+            WHERE i.settled_at IS NOT NULL AND b.breached_at >= \(lower)
+                AND (\(contract)::text IS NULL OR i.contract = \(contract))
+            ORDER BY b.breached_at, b.incident COLLATE "C", b.metric COLLATE "C" LIMIT \(Int64(limit))
+            """, logger: logger
+        ).decode((String, String, String, String, Int64?, Int64, Int64).self) {
+            out.append(
+                StoredBreach(
+                    incident: incident, contract: contract, metric: metric, priority: priority, targetSeconds: target,
+                    elapsedSeconds: elapsed, breachedAt: Instant(at)))
+        }
+        return out
+    }
+
+    /// The incidents not settled yet (of `contract`, or all), with their contract: open work.
+    func unsettledIncidents(contract: String?) async throws -> [(contract: String, row: ReportRow)] {
+        var out: [(contract: String, row: ReportRow)] = []
+        for try await row in try await connection.query(
+            """
+            SELECT incident, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of, clocks,
+                contract
+            FROM incidents WHERE settled_at IS NULL AND (\(contract)::text IS NULL OR contract = \(contract))
+            """, logger: logger)
+        {
+            let (incident, service, openedAt, opening, priority, status, handoffs, covered, asOf, clocks, contract) =
+                try row.decode(
+                    (String, String?, Int64, String, String, String, Int32, Int32, Int64, ByteBuffer, String).self)
+            out.append(
+                (
+                    contract,
+                    ReportRow(
+                        incident: incident, service: service, openedAt: openedAt, openingPriority: opening,
+                        priority: priority, status: status, handoffs: handoffs, covered: covered, asOf: asOf,
+                        clocks: clocks)
+                ))
+        }
+        return out
+    }
+}

@@ -18,13 +18,20 @@ public final class WaitingPostgresStore: ReportStore {
     /// The fencing token writes go under: the lease keeper's current one; nil when this node
     /// does not lead, and then a write is refused before it is tried.
     private let token: @Sendable () -> Int64?
+    /// Hears a write refused as stale: another node leads now.
+    private let lost: @Sendable (StaleFencingToken) -> Void
     private let turn = Mutex(())
     private let commits = Atomic<Int>(0)
 
-    /// Calls to `store`; writes under the token `token` gives at the time.
-    public init(store: PostgresStore, token: @escaping @Sendable () -> Int64?) {
+    /// Calls to `store`; writes under the token `token` gives at the time, and `lost` hears
+    /// when one was refused as stale.
+    public init(
+        store: PostgresStore, token: @escaping @Sendable () -> Int64?,
+        lost: @escaping @Sendable (StaleFencingToken) -> Void = { _ in }
+    ) {
         self.store = store
         self.token = token
+        self.lost = lost
     }
 
     /// Connects to `location` and waits for it: a reader (`slad report`) with `migrate: false`,
@@ -66,6 +73,17 @@ public final class WaitingPostgresStore: ReportStore {
         return token
     }
 
+    /// A write under the token of the moment, waited for; a stale refusal is told to `lost`.
+    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresStore, Int64) async throws -> T) throws -> T {
+        let token = try leaderToken()
+        do {
+            return try wait { try await body($0, token) }
+        } catch let stale as StaleFencingToken {
+            lost(stale)
+            throw stale
+        }
+    }
+
     // MARK: ReportStore
 
     /// Batches committed through this object.
@@ -101,8 +119,7 @@ public final class WaitingPostgresStore: ReportStore {
     /// waited for; refused when this node does not lead.
     @discardableResult
     public func seal(_ report: SealedReport, currency: String, carrying: [RecordedAdjustment]) throws -> Bool {
-        let token = try leaderToken()
-        return try wait { try await $0.seal(report, currency: currency, carrying: carrying, token: token) }
+        try write { try await $0.seal(report, currency: currency, carrying: carrying, token: $1) }
     }
 
     /// The report query's incidents as verdicts, read a page at a time through a cursor in one
@@ -122,22 +139,8 @@ public final class WaitingPostgresStore: ReportStore {
                 while true {
                     let page = try Self.answer { try await store.nextReportRows(2_000) }
                     for r in page {
-                        v.incident = r.incident
-                        v.service = r.service
-                        v.openedAt = Instant(r.openedAt)
-                        v.openingPriority = r.openingPriority
-                        v.priority = r.priority
-                        v.status = IncidentStatus(rawValue: r.status) ?? .open
-                        v.handoffs = Int(r.handoffs)
-                        v.covered = r.covered == 1
-                        v.asOf = Instant(r.asOf)
-                        let before = v.openedAt < from ? from : nil
-                        let count = try r.clocks.withUnsafeReadableBytes { raw in
-                            try rows.fill(
-                                &v.clocks, from: raw.bindMemory(to: UInt8.self), droppingDecidedBefore: before
-                            ) { PackedClocks.Malformed(incident: r.incident) }
-                        }
-                        v.clocks.removeSubrange(count...)
+                        try Self.fill(
+                            &v, from: r, rows: &rows, droppingDecidedBefore: Instant(r.openedAt) < from ? from : nil)
                         try body(&v)
                     }
                     if page.count < 2_000 { break }
@@ -158,5 +161,129 @@ public final class WaitingPostgresStore: ReportStore {
     ) throws {
         precondition(!parts.isEmpty, "at least one part")
         try forEachReportVerdict(contract: contract, from: from, to: to) { try body(&parts[0], &$0) }
+    }
+}
+
+extension WaitingPostgresStore: DaemonStore {
+    /// ``PostgresStore/commit(_:token:)`` under the token of the moment, waited for.
+    public func commit(_ batch: Batch) throws {
+        try write { try await $0.commit(batch, token: $1) }
+        commits.add(1, ordering: .releasing)
+    }
+
+    /// Nothing: the server keeps its own log.
+    public func checkpoint() {}
+
+    /// ``PostgresStore/sourceStats()``, waited for.
+    public func sourceStats() throws -> [String: SourceStats] { try wait { try await $0.sourceStats() } }
+
+    /// ``PostgresStore/quarantineCounts()``, waited for.
+    public func quarantineCounts() throws -> [String: Int] { try wait { try await $0.quarantineCounts() } }
+
+    /// ``PostgresStore/stateBehind()``, waited for.
+    public func stateBehind() throws -> Int64? { try wait { try await $0.stateBehind() } }
+
+    /// The incidents named after ledger row `seq`, read a page of the ledger at a time.
+    public func incidents(inLedgerAfter seq: Int64) throws -> Set<String> {
+        var out = Set<String>()
+        try forEachLedgerPage(after: seq) { _, events in
+            for e in events { if let i = e.incident { out.insert(i) } }
+        }
+        return out
+    }
+
+    /// ``PostgresStore/offsets()``, waited for.
+    public func offsets() throws -> [SourceOffset] { try wait { try await $0.offsets() } }
+
+    /// The ledger a page of rows at a time, each page waited for, `body` called on this thread.
+    public func forEachEventRun(_ body: (String, [SLAEvent]) throws -> Void) throws {
+        try forEachLedgerPage(after: 0, body)
+    }
+
+    func forEachLedgerPage(after: Int64, _ body: (String, [SLAEvent]) throws -> Void) throws {
+        var last = after
+        while true {
+            let from = last
+            let page = try wait { try await $0.ledgerPage(after: from, limit: 64) }
+            for run in page { try body(run.source, run.events) }
+            guard let end = page.last, page.count == 64 else { return }
+            last = end.seq
+        }
+    }
+
+    /// ``PostgresStore/outbox()``, waited for.
+    public func outbox() throws -> [SLANotification] { try wait { try await $0.outbox() } }
+
+    /// ``PostgresStore/knownNotifications(_:)``, waited for.
+    public func knownNotifications(_ ids: [String]) throws -> Set<String> {
+        try wait { try await $0.knownNotifications(ids) }
+    }
+
+    /// ``PostgresStore/pendingDeliveries(sink:limit:)``, waited for.
+    public func pendingDeliveries(sink: String, limit: Int) throws -> [PendingDelivery] {
+        try wait { try await $0.pendingDeliveries(sink: sink, limit: limit) }
+    }
+
+    /// ``PostgresStore/recordDelivery(seq:attempts:outcome:token:)`` under the token of the moment.
+    public func recordDelivery(seq: Int64, attempts: Int, outcome: DeliveryOutcome) throws {
+        try write { try await $0.recordDelivery(seq: seq, attempts: attempts, outcome: outcome, token: $1) }
+    }
+
+    /// ``PostgresStore/failOrphanDeliveries(knownSinks:nowMilliseconds:token:)`` under the token of the moment.
+    public func failOrphanDeliveries(knownSinks: Set<String>, nowMilliseconds: Int64) throws -> [String: Int] {
+        try write {
+            try await $0.failOrphanDeliveries(knownSinks: knownSinks, nowMilliseconds: nowMilliseconds, token: $1)
+        }
+    }
+
+    /// ``PostgresStore/pendingDeliveryCounts()``, waited for.
+    public func pendingDeliveryCounts() throws -> [String: Int] { try wait { try await $0.pendingDeliveryCounts() } }
+
+    /// Settled incidents' stored breaches and open incidents' breaches projected to `asOf`, as
+    /// `SLAStore.breaches(since:contract:limit:asOf:contracts:)` lists them.
+    public func breaches(
+        since: Instant?, contract: String?, limit: Int, asOf: Instant, contracts: [String: Contract]
+    ) throws -> (breaches: [StoredBreach], truncated: Bool) {
+        let lower = since?.seconds ?? Int64.min
+        let (settled, open) = try wait {
+            (
+                try await $0.settledBreaches(from: lower, contract: contract, limit: limit + 1),
+                try await $0.unsettledIncidents(contract: contract)
+            )
+        }
+        var found = settled
+        var rows = ClockRows()
+        var v = IncidentVerdict(
+            incident: "", contract: "", service: nil, openedAt: Instant(0), openingPriority: "", priority: "",
+            status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
+        for (contract, r) in open {
+            try Self.fill(&v, from: r, rows: &rows, droppingDecidedBefore: nil)
+            v.contract = contract
+            found += StoredBreach.projected(&v, from: lower, asOf: asOf, contracts: contracts)
+        }
+        found.sort(by: StoredBreach.precedes)
+        return (Array(found.prefix(limit)), found.count > limit)
+    }
+
+    /// Fills the reused verdict `v` from a row of the incidents table.
+    static func fill(
+        _ v: inout IncidentVerdict, from r: PostgresStore.ReportRow, rows: inout ClockRows,
+        droppingDecidedBefore before: Instant?
+    ) throws {
+        v.incident = r.incident
+        v.service = r.service
+        v.openedAt = Instant(r.openedAt)
+        v.openingPriority = r.openingPriority
+        v.priority = r.priority
+        v.status = IncidentStatus(rawValue: r.status) ?? .open
+        v.handoffs = Int(r.handoffs)
+        v.covered = r.covered == 1
+        v.asOf = Instant(r.asOf)
+        let count = try r.clocks.withUnsafeReadableBytes { raw in
+            try rows.fill(&v.clocks, from: raw.bindMemory(to: UInt8.self), droppingDecidedBefore: before) {
+                PackedClocks.Malformed(incident: r.incident)
+            }
+        }
+        v.clocks.removeSubrange(count...)
     }
 }

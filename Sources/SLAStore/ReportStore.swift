@@ -52,3 +52,60 @@ public protocol ReportStore: Sendable {
 }
 
 extension SLAStore: ReportStore {}
+
+/// Everything the daemon asks of its store: the SQLite file (`SLAStore`) or the PostgreSQL
+/// database several nodes share. Calls wait for their answer on the calling thread, as
+/// ``ReportStore``'s do.
+public protocol DaemonStore: ReportStore {
+    /// Writes `batch` in one transaction.
+    func commit(_ batch: Batch) throws
+
+    /// Moves what the store keeps aside into its main file, where it has such a thing (SQLite's
+    /// write-ahead log); nothing elsewhere.
+    func checkpoint()
+
+    /// Counters per source since the store was created.
+    func sourceStats() throws -> [String: SourceStats]
+
+    /// Quarantined lines per reason.
+    func quarantineCounts() throws -> [String: Int]
+
+    /// The last ledger row whose incidents' stored state is current, when later rows' is not;
+    /// nil when every incident's state is current.
+    func stateBehind() throws -> Int64?
+
+    /// The incidents the events of the ledger rows after row `seq` name.
+    func incidents(inLedgerAfter seq: Int64) throws -> Set<String>
+
+    /// Saved offsets of every file of every source.
+    func offsets() throws -> [SourceOffset]
+
+    /// Calls `body` with each ledger row's source and events, in arrival order, a run at a time.
+    func forEachEventRun(_ body: (String, [SLAEvent]) throws -> Void) throws
+
+    /// Every notification decided so far, in decision order.
+    func outbox() throws -> [SLANotification]
+
+    /// Which of `ids` the outbox holds already.
+    func knownNotifications(_ ids: [String]) throws -> Set<String>
+
+    /// Pending deliveries of one sink in outbox order, at most `limit`.
+    func pendingDeliveries(sink: String, limit: Int) throws -> [PendingDelivery]
+
+    /// Records an attempt's outcome.
+    func recordDelivery(seq: Int64, attempts: Int, outcome: DeliveryOutcome) throws
+
+    /// Fails pending deliveries to sinks no longer configured; counts them per sink.
+    func failOrphanDeliveries(knownSinks: Set<String>, nowMilliseconds: Int64) throws -> [String: Int]
+
+    /// Pending deliveries per sink (the outbox depth).
+    func pendingDeliveryCounts() throws -> [String: Int]
+
+    /// Breached clocks as of `asOf` with breach instants from `since` on, oldest first, at most
+    /// `limit`; whether more matched.
+    func breaches(
+        since: Instant?, contract: String?, limit: Int, asOf: Instant, contracts: [String: Contract]
+    ) throws -> (breaches: [StoredBreach], truncated: Bool)
+}
+
+extension SLAStore: DaemonStore {}

@@ -672,17 +672,9 @@ public final class SLAStore: Sendable {
                     PackedClocks.Malformed(incident: v.incident)
                 }
                 v.clocks.removeSubrange(count...)
-                if let c = contracts[v.contract] { v.project(to: asOf, in: c) }
-                for clock in v.clocks where !clock.metric.isOLA {
-                    guard let breach = clock.breach, breach.at.seconds >= lower else { continue }
-                    found.append(
-                        StoredBreach(
-                            incident: v.incident, contract: v.contract, metric: clock.metric.description,
-                            priority: breach.priority, targetSeconds: breach.target, elapsedSeconds: clock.elapsed,
-                            breachedAt: breach.at))
-                }
+                found += StoredBreach.projected(&v, from: lower, asOf: asOf, contracts: contracts)
             }
-            found.sort { ($0.breachedAt, $0.incident, $0.metric) < ($1.breachedAt, $1.incident, $1.metric) }
+            found.sort(by: StoredBreach.precedes)
             return (Array(found.prefix(limit)), found.count > limit)
         }
     }
@@ -832,4 +824,36 @@ public struct StoredBreach: Sendable, Hashable {
     public var elapsedSeconds: Int64
     /// When the target was used up.
     public var breachedAt: Instant
+
+    package init(
+        incident: String, contract: String, metric: String, priority: String, targetSeconds: Int64?,
+        elapsedSeconds: Int64, breachedAt: Instant
+    ) {
+        (self.incident, self.contract, self.metric, self.priority) = (incident, contract, metric, priority)
+        (self.targetSeconds, self.elapsedSeconds, self.breachedAt) = (targetSeconds, elapsedSeconds, breachedAt)
+    }
+
+    /// The customer-facing breaches of an incident not settled yet, advanced to `asOf` with its
+    /// contract (when `contracts` has it), from `lower` on: what both stores add to the settled
+    /// incidents' stored breaches.
+    package static func projected(
+        _ v: inout IncidentVerdict, from lower: Int64, asOf: Instant, contracts: [String: Contract]
+    ) -> [StoredBreach] {
+        if let c = contracts[v.contract] { v.project(to: asOf, in: c) }
+        var out: [StoredBreach] = []
+        for clock in v.clocks where !clock.metric.isOLA {
+            guard let breach = clock.breach, breach.at.seconds >= lower else { continue }
+            out.append(
+                StoredBreach(
+                    incident: v.incident, contract: v.contract, metric: clock.metric.description,
+                    priority: breach.priority, targetSeconds: breach.target, elapsedSeconds: clock.elapsed,
+                    breachedAt: breach.at))
+        }
+        return out
+    }
+
+    /// Oldest first, then by incident and metric: the order of a breach list.
+    package static func precedes(_ a: StoredBreach, _ b: StoredBreach) -> Bool {
+        (a.breachedAt, a.incident, a.metric) < (b.breachedAt, b.incident, b.metric)
+    }
 }

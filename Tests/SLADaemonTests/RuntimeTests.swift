@@ -90,7 +90,7 @@ struct CommitterTests {
         let folder = try makeTemporaryDirectory()
         let store = try SLAStore(path: folder.appendingPathComponent("slad.sqlite").path)
         let durable = Mutex<[Int]>([])
-        let committer = Committer(store: store, logger: testLogger, giveUp: { false }) { batch in
+        let committer = Committer(store: StoreCommits(store: store), logger: testLogger, giveUp: { false }) { batch in
             durable.withLock { $0.append(batch.offsets[0].line) }
         }
         for n in 1...200 { committer.submit(Self.batch(n)) }

@@ -134,6 +134,12 @@ struct StoreEqualityTests {
                 let dump = try await store.canonicalDump()
                 #expect(rejected > 0 && dump.contains("# breaches\nINC-") && dump.contains("svc"), "seed \(seed)")
                 #expect(dump.contains("waiting\\ncustomer") && dump.contains("helpdesk\\|b"), "seed \(seed)")
+                // The daemon's own calls, which wait on their thread: the ledger a page at a time, breaches.
+                let waiting = WaitingPostgresStore(store: store, token: { token })
+                let waited = try await PostgresCluster.offPool {
+                    try Self.differences(sqlite, waiting, contract: HistoryBatches.contract)
+                }
+                #expect(waited == [], "seed \(seed)")
                 // Every outcome of a delivery attempt, the same in both, then the orphans of a sink dropped.
                 for sink in ["journal", "ops", "finance"] {
                     let (a, b) = (
@@ -326,6 +332,42 @@ func expectSameReads(_ sqlite: SLAStore, _ store: PostgresStore, after: String) 
     #expect(try sqlite.deliveryCounts() == (try await store.deliveryCounts()), "delivery counts, after \(after)")
     #expect(try sqlite.sourceStats() == (try await store.sourceStats()), "source counters, after \(after)")
     #expect(try sqlite.quarantineCounts() == (try await store.quarantineCounts()), "quarantine, after \(after)")
+}
+
+extension StoreEqualityTests {
+    /// Where the daemon's waiting calls answer otherwise from the two stores.
+    static func differences(_ sqlite: SLAStore, _ postgres: WaitingPostgresStore, contract: Contract) throws
+        -> [String]
+    {
+        var found: [String] = []
+        var (a, b): ([String], [String]) = ([], [])
+        try sqlite.forEachEventRun { a.append("\($0) \($1)") }
+        try postgres.forEachEventRun { b.append("\($0) \($1)") }
+        if a != b || a.count < 65 { found.append("ledger runs: \(a.count) and \(b.count)") }
+        for seq in [0, Int64(a.count / 3), Int64(a.count - 1)] {
+            if try sqlite.incidents(inLedgerAfter: seq) != postgres.incidents(inLedgerAfter: seq) {
+                found.append("incidents after ledger row \(seq)")
+            }
+        }
+        let contracts = [contract.id: contract]
+        var listed = 0
+        for since in [nil, Instant(600)] {
+            for filter in [nil, contract.id, "none"] {
+                for (limit, asOf) in [(1_000, Instant(10_000_000)), (3, Instant(0))] {
+                    let x = try sqlite.breaches(
+                        since: since, contract: filter, limit: limit, asOf: asOf, contracts: contracts)
+                    let y = try postgres.breaches(
+                        since: since, contract: filter, limit: limit, asOf: asOf, contracts: contracts)
+                    listed += x.breaches.count
+                    if x.breaches != y.breaches || x.truncated != y.truncated {
+                        found.append("breaches since \(since?.seconds ?? -1) of \(filter ?? "all") to \(limit)")
+                    }
+                }
+            }
+        }
+        if listed == 0 { found.append("no breach listed at all") }
+        return found
+    }
 }
 
 /// Takes the lease of the store at `location` for the test's writes; returns the token.

@@ -11,7 +11,7 @@ import Glibc
 /// it with the engine loop behind it.
 enum ControlEndpoint {
     /// A server answering for `loop` on `path`, or on the `activated` descriptor.
-    static func serve(loop: EngineLoop, reader: SLAStore, path: String, activated: Int32?) async throws
+    static func serve(loop: EngineLoop, reader: any DaemonStore, path: String, activated: Int32?) async throws
         -> ControlServer
     {
         let c = loop.config.control
@@ -51,7 +51,7 @@ enum ControlEndpoint {
     /// ask: `/metrics` for Prometheus (`metrics.listen`, no body), `POST /v1/alertmanager` for
     /// Alertmanager (`alertmanager.listen`, with its bearer token when one is configured).
     static func serveTCP(
-        loop: EngineLoop, reader: SLAStore, host: String, port: Int, route: String, maxBodyBytes: Int,
+        loop: EngineLoop, reader: any DaemonStore, host: String, port: Int, route: String, maxBodyBytes: Int,
         token: String? = nil
     ) async throws -> ControlServer {
         var policy = AccessPolicy(daemonUID: geteuid(), statusGID: nil, adminGID: nil)

@@ -16,7 +16,7 @@ import Synchronization
 /// ten times as long as the last computation took, and at least every two seconds), and every
 /// 30 seconds regardless, because availability moves with the clock alone.
 final class MonthWatch: Sendable {
-    private let reader: SLAStore
+    private let reader: any DaemonStore
     private let board: StatusBoard
     private let logger: Logger
     private let mailbox: LoopMailbox<EngineLoop>
@@ -37,7 +37,7 @@ final class MonthWatch: Sendable {
         static func < (a: BurnKey, b: BurnKey) -> Bool { (a.contract, a.long) < (b.contract, b.long) }
     }
 
-    init(reader: SLAStore, board: StatusBoard, mailbox: LoopMailbox<EngineLoop>, logger: Logger) {
+    init(reader: any DaemonStore, board: StatusBoard, mailbox: LoopMailbox<EngineLoop>, logger: Logger) {
         self.reader = reader
         self.board = board
         self.mailbox = mailbox

@@ -12,7 +12,7 @@ struct SladResponder: ControlResponder {
     let board: StatusBoard
     let mailbox: LoopMailbox<EngineLoop>
     let metrics: SladMetrics
-    let reader: SLAStore
+    let reader: any DaemonStore
     let reads = DispatchQueue(label: "slad.control.reads")
 
     func respond(to request: ControlRequest, reply: @escaping @Sendable (ControlResponse) -> Void) {

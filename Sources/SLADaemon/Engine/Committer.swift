@@ -11,7 +11,12 @@ protocol BatchCommitting: Sendable {
     func commit(_ batch: Batch) throws
 }
 
-extension SLAStore: BatchCommitting {}
+/// Any store commits as the committer needs.
+struct StoreCommits: BatchCommitting {
+    let store: any DaemonStore
+
+    func commit(_ batch: Batch) throws { try store.commit(batch) }
+}
 
 /// Commits batches in order on its own thread with up to `depth` batches handed over and
 /// not yet committed, so that reading, decoding and evaluating the next batches overlaps the

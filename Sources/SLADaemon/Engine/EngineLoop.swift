@@ -20,10 +20,10 @@ import Glibc
 /// reach it through the mailbox, which runs their jobs on that thread.
 final class EngineLoop: @unchecked Sendable {
     private(set) var config: SladConfiguration
-    let store: SLAStore
+    let store: any DaemonStore
     /// A read-only connection for the loop's own reads (outbox depths): WAL readers never wait
     /// for the committer, and the control socket's breach queries use a connection of their own.
-    let reader: SLAStore
+    let reader: any DaemonStore
     var ingest: Ingest
     let notifier: Notifier
     let committer: Committer
@@ -63,7 +63,7 @@ final class EngineLoop: @unchecked Sendable {
     static let maxStateDelay = Duration.seconds(5)
 
     init(
-        config: SladConfiguration, store: SLAStore, reader: SLAStore, ingest: Ingest, notifier: Notifier,
+        config: SladConfiguration, store: any DaemonStore, reader: any DaemonStore, ingest: Ingest, notifier: Notifier,
         mailbox: LoopMailbox<EngineLoop>, board: StatusBoard, metrics: SladMetrics, monthWatch: MonthWatch,
         batchLines: Int, exitWhenIdle: Bool, logger: Logger
     ) throws {
@@ -81,7 +81,7 @@ final class EngineLoop: @unchecked Sendable {
         self.logger = logger
         watcher = FolderWatcher(patterns: config.sources.map(\.path))
         committer = Committer(
-            store: store, logger: logger, giveUp: { mailbox.stopRequested },
+            store: StoreCommits(store: store), logger: logger, giveUp: { mailbox.stopRequested },
             health: { error in
                 // Published from the commit thread: the engine may be waiting for it, and the
                 // status must say why while it does.

@@ -11,7 +11,7 @@ import Glibc
 
 /// The ingest side of the daemon: sources → decoded events → engine → batches.
 struct Ingest {
-    let store: SLAStore
+    let store: any DaemonStore
     let logger: Logger
     var live: LiveEngine
     let sources: SourceSet
@@ -19,7 +19,7 @@ struct Ingest {
     /// slad.yaml's policies, for native events whose opening names no contract.
     var policies: PolicyBook
 
-    init(config: SladConfiguration, store: SLAStore, maxLineBytes: Int, reference: Bool, logger: Logger) {
+    init(config: SladConfiguration, store: any DaemonStore, maxLineBytes: Int, reference: Bool, logger: Logger) {
         self.store = store
         self.logger = logger
         useReference = reference

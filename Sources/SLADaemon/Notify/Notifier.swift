@@ -20,7 +20,7 @@ final class Notifier: Sendable {
 
     /// Reads the webhook secrets and prepares a worker per sink; fails with a
     /// message naming the endpoint and the file (never the secret) when a secret cannot be read.
-    init(config: SladConfiguration, store: SLAStore, logger: Logger) throws {
+    init(config: SladConfiguration, store: any DaemonStore, logger: Logger) throws {
         self.logger = logger
         // The secrets are read before the HTTP client exists, and a later failure shuts it
         // down: a client released without shutdown() is a fatal error in AsyncHTTPClient,
@@ -164,7 +164,7 @@ struct NotifierError: Error, CustomStringConvertible {
 
 /// The store's deliveries table as the workers' queue.
 struct StoreDeliveryQueue: DeliveryQueue {
-    let store: SLAStore
+    let store: any DaemonStore
 
     func pending(sink: String, limit: Int) throws -> [PendingDelivery] {
         try store.pendingDeliveries(sink: sink, limit: limit)
