@@ -91,8 +91,8 @@ let package = Package(
         .target(
             name: "SLADaemon",
             dependencies: [
-                "CSystemd", "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAReport",
-                "SLAStore",
+                "CSystemd", "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLAIngest", "SLANotify", "SLAPostgres",
+                "SLAReport", "SLAStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -63,11 +63,33 @@ public struct DaemonError: Error, CustomStringConvertible {
 /// reverse order of the list below, so the engine finishes its batch first and the notifier,
 /// which delivers what that batch decided, stops after it.
 public enum Daemon {
-    /// Runs the daemon on `config` until it is told to stop.
+    /// Runs the daemon on `config` until it is told to stop: on the SQLite file of the state
+    /// folder, or, with `store:` set, on the PostgreSQL database it shares with other nodes.
     public static func run(config: SladConfiguration, options: DaemonOptions, logger: Logger) async throws {
+        if let shared = config.store {
+            try await SharedStoreNode.run(config: config, shared: shared, options: options, logger: logger)
+            return
+        }
         let lock = try lockState(options)
         defer { withExtendedLifetime(lock) {} }
         let store = try openStore(options)
+        let storePath = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
+        try await serve(
+            config: config, store: store, storeName: storePath,
+            reader: { try SLAStore(path: storePath, readOnly: true) },
+            options: options, logger: logger, startedFields: ["state": options.stateDirectory],
+            before: [.init(service: CheckpointService(store: store, interval: options.checkpointInterval))])
+    }
+
+    /// Restores the engine on `store`, binds the control socket, then runs the group until it
+    /// is told to stop. `storeName` says which store errors are about; `reader` gives the stores that reports and queries read from (never the
+    /// writer's connection); `before` are services started before the others and stopped after
+    /// them.
+    static func serve(
+        config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
+        options: DaemonOptions, logger: Logger, startedFields: [String: String],
+        before: [ServiceGroupConfiguration.ServiceConfiguration]
+    ) async throws {
         try checkSealedTerms(config, store: store)
         let notifier: Notifier
         do {
@@ -78,7 +100,9 @@ public enum Daemon {
         raiseDescriptorLimit()
         let parts: (loop: EngineLoop, caughtUp: [SLANotification], servers: [ControlServer])
         do {
-            parts = try await start(config: config, store: store, notifier: notifier, options: options, logger: logger)
+            parts = try await start(
+                config: config, store: store, storeName: storeName, reader: reader, notifier: notifier,
+                options: options, logger: logger)
         } catch {
             await notifier.stop()
             throw error
@@ -86,13 +110,14 @@ public enum Daemon {
         let (loop, caughtUp, servers) = parts
         logger.note(
             "slad: started",
-            [
-                "state": options.stateDirectory, "events": String(loop.ingest.live.engine.eventCount),
-                "sources": String(config.sources.count),
-                "socket": options.activatedSocket.map { "fd \($0) from systemd" } ?? options.socketPath,
-                "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
-                "late_notifications": String(caughtUp.count),
-            ])
+            startedFields.merging(
+                [
+                    "events": String(loop.ingest.live.engine.eventCount),
+                    "sources": String(config.sources.count),
+                    "socket": options.activatedSocket.map { "fd \($0) from systemd" } ?? options.socketPath,
+                    "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
+                    "late_notifications": String(caughtUp.count),
+                ], uniquingKeysWith: { a, _ in a }))
         for w in config.warnings {
             logger.note("slad: configuration warning", ["warning": w.description], level: .warning)
         }
@@ -104,8 +129,7 @@ public enum Daemon {
         unblockStopAndReloadSignals()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: CheckpointService(store: store, interval: options.checkpointInterval)),
+                services: before + [
                     .init(service: NotifierService(notifier: notifier)),
                     .init(service: ControlService(servers: servers)),
                     .init(service: HangupService(mailbox: loop.mailbox)),
@@ -164,9 +188,9 @@ public enum Daemon {
     /// The engine loop with the ledger loaded and the control socket bound: everything that
     /// must work before slad says it is ready.
     static func start(
-        config: SladConfiguration, store: any DaemonStore, notifier: Notifier, options: DaemonOptions, logger: Logger
+        config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
+        notifier: Notifier, options: DaemonOptions, logger: Logger
     ) async throws -> (EngineLoop, [SLANotification], [ControlServer]) {
-        let storePath = (options.stateDirectory as NSString).appendingPathComponent("slad.sqlite")
         let loop: EngineLoop
         let caughtUp: [SLANotification]
         do {
@@ -176,20 +200,20 @@ public enum Daemon {
             let board = StatusBoard(startedMilliseconds: wallMilliseconds())
             let mailbox = LoopMailbox<EngineLoop>()
             loop = try EngineLoop(
-                config: config, store: store, reader: SLAStore(path: storePath, readOnly: true), ingest: ingest,
+                config: config, store: store, reader: reader(), ingest: ingest,
                 notifier: notifier, mailbox: mailbox, board: board,
                 metrics: SladMetrics(board: board),
                 monthWatch: MonthWatch(
-                    reader: SLAStore(path: storePath, readOnly: true), board: board, mailbox: mailbox, logger: logger),
+                    reader: reader(), board: board, mailbox: mailbox, logger: logger),
                 batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
             caughtUp = try loop.restore()
         } catch {
-            throw DaemonError("slad: cannot start the engine", ["store": storePath, "error": "\(error)"])
+            throw DaemonError("slad: cannot start the engine", ["store": storeName, "error": "\(error)"])
         }
         let server: ControlServer
         do {
             server = try await ControlEndpoint.serve(
-                loop: loop, reader: SLAStore(path: storePath, readOnly: true), path: options.socketPath,
+                loop: loop, reader: reader(), path: options.socketPath,
                 activated: options.activatedSocket)
         } catch {
             throw DaemonError(
@@ -212,7 +236,7 @@ public enum Daemon {
             do {
                 servers.append(
                     try await ControlEndpoint.serveTCP(
-                        loop: loop, reader: SLAStore(path: storePath, readOnly: true), host: l.listen.host,
+                        loop: loop, reader: reader(), host: l.listen.host,
                         port: l.listen.port, route: l.route, maxBodyBytes: l.body, token: l.token))
             } catch {
                 for s in servers { await s.stop() }

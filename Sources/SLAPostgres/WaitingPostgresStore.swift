@@ -52,10 +52,14 @@ public final class WaitingPostgresStore: ReportStore {
     }
 
     /// `body`'s answer, waited for on this thread.
+    ///
+    /// The body runs on ``waits``, a thread of its own, not on the cooperative pool: a caller
+    /// that blocks a pool thread (the daemon's start-up does, restoring the engine) would
+    /// otherwise wait for a task that needs that thread, forever on a one-core machine.
     static func answer<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<T, any Error>?>(nil)
-        Task {
+        Task(executorPreference: waits) {
             let r: Result<T, any Error>
             do { r = .success(try await body()) } catch { r = .failure(error) }
             result.withLock { $0 = r }
@@ -64,6 +68,9 @@ public final class WaitingPostgresStore: ReportStore {
         done.wait()
         return try result.withLock { $0! }.get()
     }
+
+    /// The executor the waited-for calls run on.
+    static let waits = QueueExecutor(label: "slad.postgres.waits")
 
     /// The token to write under, or the refusal of a node that does not lead.
     func leaderToken() throws -> Int64 {
@@ -285,5 +292,18 @@ extension WaitingPostgresStore: DaemonStore {
             }
         }
         v.clocks.removeSubrange(count...)
+    }
+}
+
+/// Runs tasks' jobs on a serial Dispatch queue: an executor outside the cooperative pool.
+final class QueueExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import SLAConfig
+import SLAPostgres
+import SLAStore
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One of several nodes sharing a PostgreSQL store (`store:`, docs/ha.md).
+///
+/// The node takes part in the leader lease from its start. While another node leads, it
+/// stands by: ready, with nothing to do. Once it leads, it runs as a single daemon does: it
+/// reads the ledger, offsets and outbox from the store, tails the shared sources from the
+/// stored offsets, decides and delivers, every write under its fencing token. When it loses
+/// the lease (its tenure ran out unrenewed, or a write was refused as stale) it stops writing
+/// at once and exits with status 1; its service manager starts it again, as a standby. A
+/// clean stop hands the lease over at once.
+enum SharedStoreNode {
+    static func run(
+        config: SladConfiguration, shared: StoreConfig, options: DaemonOptions, logger: Logger
+    ) async throws {
+        var location: PostgresLocation
+        do {
+            location = try shared.resolvedLocation(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw DaemonError("slad: cannot read the store's password", ["error": "\(error)"])
+        }
+        let node = shared.node ?? ProcessInfo.processInfo.hostName
+        // Unique per process: a node started again never continues its previous run's tenure.
+        let holder = "\(node)/\(getpid())"
+        location.applicationName = location.applicationName ?? "slad \(holder)"
+        let writer: PostgresStore
+        let readers: PostgresStore
+        do {
+            writer = try await PostgresStore.open(location, logger: logger)
+            readers = try await PostgresStore.open(location, logger: logger, migrate: false)
+        } catch {
+            throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
+        }
+        let keeper = LeaseKeeper(location: location, holder: holder, logger: logger) { role in
+            logger.note("slad: role changed", ["role": role.description, "node": holder], level: .notice)
+            ServiceManager.notify("STATUS=\(role)")
+        }
+        let keeping = Task { await keeper.run() }
+        let outcome: Result<Void, any Error>
+        do {
+            Daemon.unblockStopAndReloadSignals()
+            ServiceManager.notify("READY=1\nSTATUS=standby: waiting for the leader lease")
+            logger.note("slad: standing by", ["store": "\(location)", "node": holder])
+            if try await standBy(keeper, logger: logger) {
+                let store = WaitingPostgresStore(
+                    store: writer, token: { keeper.token }, lost: { keeper.lost($0) })
+                let reader = WaitingPostgresStore(store: readers, token: { nil })
+                try await Daemon.serve(
+                    config: config, store: store, storeName: "\(location)", reader: { reader }, options: options,
+                    logger: logger,
+                    startedFields: ["store": "\(location)", "node": holder, "role": keeper.role.description],
+                    before: [
+                        .init(
+                            service: LeaseWatch(keeper: keeper),
+                            failureTerminationBehavior: .gracefullyShutdownGroup)
+                    ])
+            }
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        // The lease is handed over only after the engine and the notifier stopped writing.
+        keeping.cancel()
+        await keeping.value
+        try? await writer.close()
+        try? await readers.close()
+        try outcome.get()
+    }
+
+    /// Waits until `keeper` leads (true) or the process is told to stop (false).
+    static func standBy(_ keeper: LeaseKeeper, logger: Logger) async throws -> Bool {
+        let watch = StandbyWatch(keeper: keeper)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: watch, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        return watch.leading.withLock { $0 }
+    }
+}
+
+/// Polls the keeper until this node leads; returns then, or at a graceful shutdown.
+final class StandbyWatch: Service, Sendable {
+    let keeper: LeaseKeeper
+    let leading = Mutex(false)
+
+    init(keeper: LeaseKeeper) { self.keeper = keeper }
+
+    func run() async throws {
+        while true {
+            if keeper.token != nil {
+                leading.withLock { $0 = true }
+                return
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(50)) }
+            } catch {
+                return
+            }
+        }
+    }
+}
+
+/// Stops the group, with an error, once this node no longer leads: another node may lead now,
+/// and this one must not decide or deliver beside it.
+struct LeaseWatch: Service {
+    let keeper: LeaseKeeper
+
+    func run() async throws {
+        while keeper.token != nil {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(50)) }
+            } catch {
+                return
+            }
+        }
+        throw DaemonError(
+            "slad: this node no longer holds the leader lease; stopping", ["role": keeper.role.description])
+    }
+}
