@@ -170,7 +170,9 @@ let package = Package(
         .testTarget(
             name: "SladTests",
             dependencies: [
-                "SLAAPI", "SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAReport", "SLAStore", "TestSupport",
+                "SLAAPI", "SLACore", "SLAConfig", "SLAIngest", "SLANotify", "SLAPostgres", "SLAReport", "SLAStore",
+                "TestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             exclude: ["Golden", "Scripts"], swiftSettings: strict),
     ]

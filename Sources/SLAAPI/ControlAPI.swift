@@ -112,14 +112,25 @@ public struct StatusReport: Codable, Sendable, Hashable {
     /// Why the store does not take writes now (a full disk, a read-only mount), with when that
     /// began; nil while commits succeed. Nothing is lost meanwhile: the batch is retried.
     public var storeError: String?
+    /// `single` (a node with its own SQLite store) or `leader` (the node that holds the lease
+    /// of a shared PostgreSQL store, docs/ha.md); nil from a slad older than the field.
+    public var role: String?
+    /// For a leader: its name in the lease (`host/pid`).
+    public var leaseHolder: String?
+    /// For a leader: the fencing token its writes carry.
+    public var fencingToken: Int64?
 
     /// A status document.
     public init(
         version: String, startedAt: String, uptimeSeconds: Int64, configGeneration: Int, events: Int,
         armedTimers: Int, incidents: IncidentCounts, sources: [SourceStatus], quarantine: [QuarantineCount],
-        outbox: [SinkStatus], storeError: String? = nil
+        outbox: [SinkStatus], storeError: String? = nil, role: String? = nil, leaseHolder: String? = nil,
+        fencingToken: Int64? = nil
     ) {
         self.storeError = storeError
+        self.role = role
+        self.leaseHolder = leaseHolder
+        self.fencingToken = fencingToken
         self.version = version
         self.startedAt = startedAt
         self.uptimeSeconds = uptimeSeconds

@@ -87,7 +87,7 @@ public enum Daemon {
     /// them.
     static func serve(
         config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
-        options: DaemonOptions, logger: Logger, startedFields: [String: String],
+        role: NodeRole = .single, options: DaemonOptions, logger: Logger, startedFields: [String: String],
         before: [ServiceGroupConfiguration.ServiceConfiguration]
     ) async throws {
         try checkSealedTerms(config, store: store)
@@ -101,7 +101,7 @@ public enum Daemon {
         let parts: (loop: EngineLoop, caughtUp: [SLANotification], servers: [ControlServer])
         do {
             parts = try await start(
-                config: config, store: store, storeName: storeName, reader: reader, notifier: notifier,
+                config: config, store: store, storeName: storeName, reader: reader, role: role, notifier: notifier,
                 options: options, logger: logger)
         } catch {
             await notifier.stop()
@@ -189,7 +189,7 @@ public enum Daemon {
     /// must work before slad says it is ready.
     static func start(
         config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
-        notifier: Notifier, options: DaemonOptions, logger: Logger
+        role: NodeRole = .single, notifier: Notifier, options: DaemonOptions, logger: Logger
     ) async throws -> (EngineLoop, [SLANotification], [ControlServer]) {
         let loop: EngineLoop
         let caughtUp: [SLANotification]
@@ -198,6 +198,7 @@ public enum Daemon {
                 config: config, store: store, maxLineBytes: options.maxLineBytes, reference: options.referenceDecoder,
                 logger: logger)
             let board = StatusBoard(startedMilliseconds: wallMilliseconds())
+            board.publish { $0.role = role }
             let mailbox = LoopMailbox<EngineLoop>()
             loop = try EngineLoop(
                 config: config, store: store, reader: reader(), ingest: ingest,

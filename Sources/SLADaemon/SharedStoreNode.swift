@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SLAConfig
+import SLAControl
 import SLAPostgres
 import SLAStore
 import ServiceLifecycle
@@ -33,15 +34,16 @@ enum SharedStoreNode {
         // Unique per process: a node started again never continues its previous run's tenure.
         let holder = "\(node)/\(getpid())"
         location.applicationName = location.applicationName ?? "slad \(holder)"
+        let terms = LeaseKeeper.Terms()
         let writer: PostgresStore
         let readers: PostgresStore
         do {
-            writer = try await PostgresStore.open(location, logger: logger)
+            writer = try await PostgresStore.open(location, logger: logger, idleInTransaction: terms.ttl)
             readers = try await PostgresStore.open(location, logger: logger, migrate: false)
         } catch {
             throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
         }
-        let keeper = LeaseKeeper(location: location, holder: holder, logger: logger) { role in
+        let keeper = LeaseKeeper(location: location, holder: holder, terms: terms, logger: logger) { role in
             logger.note("slad: role changed", ["role": role.description, "node": holder], level: .notice)
             ServiceManager.notify("STATUS=\(role)")
         }
@@ -51,12 +53,35 @@ enum SharedStoreNode {
             Daemon.unblockStopAndReloadSignals()
             ServiceManager.notify("READY=1\nSTATUS=standby: waiting for the leader lease")
             logger.note("slad: standing by", ["store": "\(location)", "node": holder])
-            if try await standBy(keeper, logger: logger) {
+            // A standby answers on the control socket too (who leads, 503 for the rest), but not on
+            // a socket systemd passed: closing it at the takeover would close systemd's socket.
+            var standbyServer: ControlServer?
+            if options.activatedSocket == nil {
+                do {
+                    standbyServer = try await ControlEndpoint.serve(
+                        control: config.control,
+                        responder: StandbyResponder(keeper: keeper, startedMilliseconds: wallMilliseconds()),
+                        path: options.socketPath, activated: nil)
+                } catch {
+                    throw DaemonError(
+                        "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
+                }
+            }
+            let leading: Bool
+            do {
+                leading = try await standBy(keeper, logger: logger)
+            } catch {
+                await standbyServer?.stop()
+                throw error
+            }
+            await standbyServer?.stop()
+            if leading {
                 let store = WaitingPostgresStore(
                     store: writer, token: { keeper.token }, lost: { keeper.lost($0) })
                 let reader = WaitingPostgresStore(store: readers, token: { nil })
                 try await Daemon.serve(
-                    config: config, store: store, storeName: "\(location)", reader: { reader }, options: options,
+                    config: config, store: store, storeName: "\(location)", reader: { reader },
+                    role: NodeRole(name: "leader", holder: holder, token: keeper.token), options: options,
                     logger: logger,
                     startedFields: ["store": "\(location)", "node": holder, "role": keeper.role.description],
                     before: [
@@ -117,7 +142,9 @@ struct LeaseWatch: Service {
     let keeper: LeaseKeeper
 
     func run() async throws {
-        while keeper.token != nil {
+        var held: Int64?
+        while let token = keeper.token {
+            held = token
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(50)) }
             } catch {
@@ -125,6 +152,7 @@ struct LeaseWatch: Service {
             }
         }
         throw DaemonError(
-            "slad: this node no longer holds the leader lease; stopping", ["role": keeper.role.description])
+            "slad: this node's tenure as leader ended; stopping",
+            ["token": held.map(String.init) ?? "none", "lease": keeper.role.description])
     }
 }

@@ -111,7 +111,15 @@ public final class LeaseKeeper: Sendable {
             do {
                 // A connection the server closed is replaced before use: postgres-nio would never
                 // answer a query on it.
-                if connection?.isClosed ?? true { connection = try await location.connect(logger: logger) }
+                if connection?.isClosed ?? true {
+                    let fresh = try await location.connect(logger: logger)
+                    connection = fresh
+                    // A taking waits for the lease row's lock while a leader's write holds it; the
+                    // server gives up the wait within the round, and the next round tries again on
+                    // the same connection.
+                    let wait = LeaderLease.milliseconds(terms.ttl) / 2
+                    try await fresh.run(PostgresQuery(unsafeSQL: "SET lock_timeout = \(wait)"), logger: logger)
+                }
                 let c = connection!
                 // A leader's round must end within its tenure; a query the network swallowed
                 // would otherwise keep it believing it leads.

@@ -14,14 +14,21 @@ import Synchronization
 public final class PostgresStore: Sendable {
     private let held: Mutex<PostgresConnection>
     private let location: PostgresLocation
+    private let idleInTransaction: Duration?
     let logger: Logger
 
     /// Connects to `location` and brings its schema to this build's; with `migrate: false` (a
     /// reader) the schema must be this build's already.
+    ///
+    /// With `idleInTransaction`, the server ends this connection's session when it sits that
+    /// long inside a transaction: a leader stopped (SIGSTOP, a stalled VM) in the middle of a
+    /// write keeps the lease row's share lock, and no other node could ever take the lease.
+    /// The server's timeout frees it; the stopped leader's write is rolled back, and written
+    /// again by the next leader from the sources.
     public static func open(
-        _ location: PostgresLocation, logger: Logger, migrate: Bool = true
+        _ location: PostgresLocation, logger: Logger, migrate: Bool = true, idleInTransaction: Duration? = nil
     ) async throws -> PostgresStore {
-        let connection = try await location.connect(logger: logger)
+        let connection = try await connect(location, idleInTransaction: idleInTransaction, logger: logger)
         do {
             if migrate {
                 try await PostgresSchema.migrate(connection, logger: logger)
@@ -32,12 +39,33 @@ public final class PostgresStore: Sendable {
             try? await connection.close()
             throw error
         }
-        return PostgresStore(connection: connection, location: location, logger: logger)
+        return PostgresStore(
+            connection: connection, location: location, idleInTransaction: idleInTransaction, logger: logger)
     }
 
-    private init(connection: PostgresConnection, location: PostgresLocation, logger: Logger) {
+    /// A connection to `location` with the session's settings.
+    private static func connect(
+        _ location: PostgresLocation, idleInTransaction: Duration?, logger: Logger
+    ) async throws -> PostgresConnection {
+        let connection = try await location.connect(logger: logger)
+        guard let idleInTransaction else { return connection }
+        do {
+            let ms = Int64(LeaderLease.milliseconds(idleInTransaction))
+            try await connection.run(
+                PostgresQuery(unsafeSQL: "SET idle_in_transaction_session_timeout = \(ms)"), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    private init(
+        connection: PostgresConnection, location: PostgresLocation, idleInTransaction: Duration?, logger: Logger
+    ) {
         held = Mutex(connection)
         self.location = location
+        self.idleInTransaction = idleInTransaction
         self.logger = logger
     }
 
@@ -51,7 +79,7 @@ public final class PostgresStore: Sendable {
         get async throws {
             let current = held.withLock { $0 }
             guard current.isClosed else { return current }
-            let fresh = try await location.connect(logger: logger)
+            let fresh = try await Self.connect(location, idleInTransaction: idleInTransaction, logger: logger)
             logger.notice("slad: reconnected to the PostgreSQL store", metadata: ["store": "\(location)"])
             held.withLock { $0 = fresh }
             return fresh

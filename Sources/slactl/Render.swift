@@ -103,6 +103,10 @@ enum Render {
         out += "incidents: \(c.open) open, \(c.atRisk > 0 ? paint("\(c.atRisk) at risk", "33") : "0 at risk"), "
         out += "\(c.breached > 0 ? paint("\(c.breached) breached", "31") : "0 breached")"
         out += "; \(s.events) events, \(s.armedTimers) timers armed\n"
+        if s.role == "leader" {
+            out +=
+                "role: leader of a shared store, as \(s.leaseHolder ?? "?"), fencing token \(s.fencingToken.map(String.init) ?? "?")\n"
+        }
         if let error = s.storeError {
             out += paint("store: does not take writes: \(error); retrying, nothing is lost", "31") + "\n"
         }

@@ -14,7 +14,20 @@ enum ControlEndpoint {
     static func serve(loop: EngineLoop, reader: any DaemonStore, path: String, activated: Int32?) async throws
         -> ControlServer
     {
-        let c = loop.config.control
+        let metrics = loop.metrics
+        return try await serve(
+            control: loop.config.control,
+            responder: SladResponder(board: loop.board, mailbox: loop.mailbox, metrics: metrics, reader: reader),
+            path: path, activated: activated,
+            observe: { route, status in metrics.answered(route: route, status: status) })
+    }
+
+    /// A server answering through `responder` on `path` (or on the `activated` descriptor),
+    /// with the access rules and limits of `control`.
+    static func serve(
+        control c: ControlConfig, responder: any ControlResponder, path: String, activated: Int32?,
+        observe: @escaping @Sendable (String, Int) -> Void = { _, _ in }
+    ) async throws -> ControlServer {
         var limits = ControlLimits()
         limits.maxConnections = c.maxConnections
         limits.maxBodyBytes = c.maxBodyBytes
@@ -24,12 +37,9 @@ enum ControlEndpoint {
             daemonUID: geteuid(), statusGID: c.statusGroup.flatMap(AccessPolicy.groupID),
             adminGID: c.adminGroup.flatMap(AccessPolicy.groupID), statusGroup: c.statusGroup,
             adminGroup: c.adminGroup)
-        let metrics = loop.metrics
         let server = ControlServer(
-            policy: policy, limits: limits,
-            responder: SladResponder(board: loop.board, mailbox: loop.mailbox, metrics: metrics, reader: reader),
-            threads: max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)),
-            observe: { route, status in metrics.answered(route: route, status: status) })
+            policy: policy, limits: limits, responder: responder,
+            threads: max(1, min(4, ProcessInfo.processInfo.activeProcessorCount)), observe: observe)
         // Socket activation: systemd made the socket (mode, group, path) and keeps it across restarts.
         if let activated {
             try await server.adopt(descriptor: activated)

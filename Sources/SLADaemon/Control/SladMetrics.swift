@@ -99,6 +99,8 @@ final class SladMetrics: Sendable {
         gauge("slad_config_generation", s.generation)
         gauge("slad_uptime_seconds", Int(max(0, now - board.startedMilliseconds) / 1000))
         gauge("slad_store_writable", s.storeError == nil ? 1 : 0)
+        gauge("slad_leader", s.role.name == "leader" ? 1 : 0)
+        if let token = s.role.token { gauge("slad_fencing_token", Int(token)) }
         for source in s.sources {
             gauge("slad_source_readable", source.error == nil ? 1 : 0, [("source", source.name)])
             gauge("slad_source_lag_bytes", Int(source.lagBytes), [("source", source.name)])
@@ -196,6 +198,9 @@ final class SladMetrics: Sendable {
         "slad_config_generation": "Configuration generation in force (1 at start, +1 per reload).",
         "slad_uptime_seconds": "Seconds since slad started.",
         "slad_store_writable": "1 while the store takes writes, 0 while commits fail (and are retried).",
+        "slad_leader":
+            "1 on the node that leads the nodes of a shared PostgreSQL store, 0 on a node with a store of its own.",
+        "slad_fencing_token": "The leader's fencing token: one more at every change of leader.",
         "slad_source_readable": "1 when every file of a source can be read, 0 when one cannot (see slactl status).",
         "slad_source_lag_bytes": "Bytes written to a source's files and not yet read.",
         "slad_source_offset_bytes": "Bytes read from a source's files.",

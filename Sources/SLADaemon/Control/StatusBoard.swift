@@ -21,6 +21,8 @@ final class StatusBoard: Sendable {
         var quarantine: [String: Int] = [:]
         var sinks: [SinkStatus] = []
         var storeError: String?
+        /// This node's part: `single`, or `leader` with its lease holder name and token.
+        var role = NodeRole.single
     }
 
     private struct State {
@@ -60,9 +62,23 @@ final class StatusBoard: Sendable {
             events: snapshot.events, armedTimers: snapshot.armed, incidents: snapshot.counts, sources: snapshot.sources,
             quarantine: snapshot.quarantine.map { QuarantineCount(reason: $0.key, count: $0.value) }
                 .sorted { ($1.count, $0.reason) < ($0.count, $1.reason) },
-            outbox: snapshot.sinks, storeError: snapshot.storeError)
+            outbox: snapshot.sinks, storeError: snapshot.storeError, role: snapshot.role.name,
+            leaseHolder: snapshot.role.holder, fencingToken: snapshot.role.token)
         let bytes = APIJSON.encode(report)
         state.withLock { $0.cache = (version, second, bytes) }
         return bytes
     }
+}
+
+/// A node's part among the nodes of its store.
+struct NodeRole: Sendable {
+    /// `single` or `leader`.
+    var name: String
+    /// The leader's name in the lease.
+    var holder: String?
+    /// The leader's fencing token.
+    var token: Int64?
+
+    /// A node with a store of its own.
+    static let single = NodeRole(name: "single")
 }

@@ -1,0 +1,57 @@
+import SLAAPI
+import SLAControl
+import SLACore
+import SLAPostgres
+
+/// What a standby answers on its control socket while another node leads: its status (role
+/// `standby`, with the leader's name and token as last read), its metrics (`slad_leader 0`),
+/// and for everything else 503 `not_leader`, naming the leader to ask instead. Pushed events are
+/// refused the same way, so a sender knows to send them to the leader.
+struct StandbyResponder: ControlResponder {
+    let keeper: LeaseKeeper
+    let startedMilliseconds: Int64
+
+    /// The lease as this node last read it: who leads, under which token.
+    var leader: (holder: String?, token: Int64?) {
+        switch keeper.role {
+        case .standby(let holder, let token): (holder, token)
+        case .leader(let token): (keeper.holder, token)
+        }
+    }
+
+    func respond(to request: ControlRequest, reply: @escaping @Sendable (ControlResponse) -> Void) {
+        let now = wallMilliseconds()
+        let (holder, token) = leader
+        switch request.route {
+        case .status:
+            reply(
+                .json(
+                    StatusReport(
+                        version: SladVersion.current,
+                        startedAt: ISO8601.format(Instant(startedMilliseconds / 1000), in: .utc),
+                        uptimeSeconds: max(0, (now - startedMilliseconds) / 1000), configGeneration: 1, events: 0,
+                        armedTimers: 0, incidents: IncidentCounts(), sources: [], quarantine: [], outbox: [],
+                        role: "standby", leaseHolder: holder, fencingToken: token)))
+        case .metrics:
+            let text = """
+                # HELP slad_leader 1 on the node that leads the nodes of a shared PostgreSQL store, 0 elsewhere.
+                # TYPE slad_leader gauge
+                slad_leader 0.0
+                # HELP slad_build_info Always 1.
+                # TYPE slad_build_info gauge
+                slad_build_info{version="\(SladVersion.current)"} 1.0
+
+                """
+            reply(
+                ControlResponse(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8)))
+        default:
+            let who = holder.map { "the leader is \($0)" } ?? "no leader is known yet"
+            reply(
+                .error(
+                    RouteError(
+                        503, "not_leader",
+                        "this node stands by (\(who)): send requests and events to the leader's control socket")))
+        }
+    }
+}
