@@ -82,13 +82,14 @@ public enum Daemon {
     }
 
     /// Restores the engine on `store`, binds the control socket, then runs the group until it
-    /// is told to stop. `storeName` says which store errors are about; `reader` gives the stores that reports and queries read from (never the
+    /// is told to stop (by SIGTERM or SIGINT, or through `stopSwitch` when given). `storeName`
+    /// says which store errors are about; `reader` gives the stores that reports and queries read from (never the
     /// writer's connection); `before` are services started before the others and stopped after
     /// them.
     static func serve(
         config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
         role: NodeRole = .single, options: DaemonOptions, logger: Logger, startedFields: [String: String],
-        before: [ServiceGroupConfiguration.ServiceConfiguration]
+        before: [ServiceGroupConfiguration.ServiceConfiguration], stopSwitch: StopSwitch? = nil
     ) async throws {
         try checkSealedTerms(config, store: store)
         let notifier: Notifier
@@ -138,8 +139,11 @@ public enum Daemon {
                         successTerminationBehavior: .gracefullyShutdownGroup,
                         failureTerminationBehavior: .gracefullyShutdownGroup),
                 ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                // With a stop switch, SIGTERM and SIGINT reach the group through it: it listens
+                // for the node's whole life, standing by included.
+                gracefulShutdownSignals: stopSwitch == nil ? [.sigterm, .sigint] : [],
                 logger: logger))
+        await stopSwitch?.attach(group)
         try await group.run()
         loop.leaveEngineStateToExit()
     }

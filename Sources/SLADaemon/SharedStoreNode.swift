@@ -6,6 +6,7 @@ import SLAPostgres
 import SLAStore
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -48,9 +49,19 @@ enum SharedStoreNode {
             ServiceManager.notify("STATUS=\(role)")
         }
         let keeping = Task { await keeper.run() }
+        // One listener for SIGTERM and SIGINT for the node's whole life: a second signal source
+        // for the same signal after a first was cancelled was seen to miss the signal.
+        Daemon.unblockStopAndReloadSignals()
+        let stopSwitch = StopSwitch()
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let listening = Task {
+            for await _ in signals {
+                await stopSwitch.stop()
+            }
+        }
+        defer { listening.cancel() }
         let outcome: Result<Void, any Error>
         do {
-            Daemon.unblockStopAndReloadSignals()
             ServiceManager.notify("READY=1\nSTATUS=standby: waiting for the leader lease")
             logger.note("slad: standing by", ["store": "\(location)", "node": holder])
             // A standby answers on the control socket too (who leads, 503 for the rest), but not on
@@ -69,7 +80,7 @@ enum SharedStoreNode {
             }
             let leading: Bool
             do {
-                leading = try await standBy(keeper, logger: logger)
+                leading = try await standBy(keeper, until: stopSwitch)
             } catch {
                 await standbyServer?.stop()
                 throw error
@@ -88,7 +99,7 @@ enum SharedStoreNode {
                         .init(
                             service: LeaseWatch(keeper: keeper),
                             failureTerminationBehavior: .gracefullyShutdownGroup)
-                    ])
+                    ], stopSwitch: stopSwitch)
             }
             outcome = .success(())
         } catch {
@@ -102,37 +113,40 @@ enum SharedStoreNode {
         try outcome.get()
     }
 
-    /// Waits until `keeper` leads (true) or the process is told to stop (false).
-    static func standBy(_ keeper: LeaseKeeper, logger: Logger) async throws -> Bool {
-        let watch = StandbyWatch(keeper: keeper)
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [.init(service: watch, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        return watch.leading.withLock { $0 }
+    /// Waits until `keeper` leads (true) or the node is told to stop (false).
+    static func standBy(_ keeper: LeaseKeeper, until stop: StopSwitch) async throws -> Bool {
+        while !stop.stopped {
+            if keeper.token != nil { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 }
 
-/// Polls the keeper until this node leads; returns then, or at a graceful shutdown.
-final class StandbyWatch: Service, Sendable {
-    let keeper: LeaseKeeper
-    let leading = Mutex(false)
+/// How a node's SIGTERM reaches what runs at the moment: the standby's wait, then the leader's
+/// service group (told to shut down gracefully, also when the signal came before it started).
+final class StopSwitch: Sendable {
+    private let state = Mutex<(stopped: Bool, group: ServiceGroup?)>((false, nil))
 
-    init(keeper: LeaseKeeper) { self.keeper = keeper }
+    /// Whether the node was told to stop.
+    var stopped: Bool { state.withLock { $0.stopped } }
 
-    func run() async throws {
-        while true {
-            if keeper.token != nil {
-                leading.withLock { $0 = true }
-                return
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(50)) }
-            } catch {
-                return
-            }
+    /// Tells the node to stop.
+    func stop() async {
+        let group = state.withLock {
+            $0.stopped = true
+            return $0.group
         }
+        await group?.triggerGracefulShutdown()
+    }
+
+    /// The group a stop goes to from now on; stopped at once when the node was told to stop.
+    func attach(_ group: ServiceGroup) async {
+        let stopped = state.withLock {
+            $0.group = group
+            return $0.stopped
+        }
+        if stopped { await group.triggerGracefulShutdown() }
     }
 }
 

@@ -278,11 +278,12 @@ struct FailoverTests {
         print(
             "failover: \(expected.count) events, \(outbox.count) notifications, \(Set(tokens).count) leader tenures, 0 lost, 0 doubled"
         )
+        // SIGTERM stops every node, standing by or leading, within its graceful shutdown.
         for n in nodes {
-            if let p = n.process, p.isRunning {
-                kill(p.processIdentifier, SIGTERM)
-                p.waitUntilExit()
-            }
+            guard let p = n.process, p.isRunning else { continue }
+            kill(p.processIdentifier, SIGTERM)
+            for _ in 0..<1_500 where p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!p.isRunning, "node \(n.index) did not stop on SIGTERM within 30 s")
         }
     }
 
