@@ -69,6 +69,10 @@ public final class PostgresStore: Sendable {
         self.logger = logger
     }
 
+    /// Whether the server (or this side) has closed the connection the next call would use;
+    /// the call replaces it first.
+    public var isConnectionClosed: Bool { held.withLock { $0.isClosed } }
+
     /// Closes the connection.
     public func close() async throws { try await held.withLock { $0 }.close() }
 

@@ -48,7 +48,9 @@ public final class WaitingPostgresStore: ReportStore {
 
     /// Runs `body` as a task and waits for its answer on this thread.
     func wait<T: Sendable>(_ body: @escaping @Sendable (PostgresStore) async throws -> T) throws -> T {
-        try turn.withLock { _ in try Self.answer { [store] in try await body(store) } }
+        try turn.withLock { _ in
+            try Self.answer(closed: { [store] in store.isConnectionClosed }) { [store] in try await body(store) }
+        }
     }
 
     /// `body`'s answer, waited for on this thread.
@@ -56,7 +58,9 @@ public final class WaitingPostgresStore: ReportStore {
     /// The body runs on ``waits``, a thread of its own, not on the cooperative pool: a caller
     /// that blocks a pool thread (the daemon's start-up does, restoring the engine) would
     /// otherwise wait for a task that needs that thread, forever on a one-core machine.
-    static func answer<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    static func answer<T: Sendable>(
+        closed: @Sendable () -> Bool = { false }, _ body: @escaping @Sendable () async throws -> T
+    ) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<T, any Error>?>(nil)
         Task(executorPreference: waits) {
@@ -65,8 +69,22 @@ public final class WaitingPostgresStore: ReportStore {
             result.withLock { $0 = r }
             done.signal()
         }
-        done.wait()
+        // postgres-nio never answers a statement sent on a connection the server has closed
+        // (a session ended by idle_in_transaction_session_timeout while this process was
+        // stopped, pg_terminate_backend between two statements of a transaction). A call whose
+        // connection has been closed for half a second is given up; the next call connects again.
+        var closedFor = 0
+        while done.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            closedFor = closed() ? closedFor + 1 : 0
+            if closedFor >= 5 { throw ConnectionLost() }
+        }
         return try result.withLock { $0! }.get()
+    }
+
+    /// A call given up because the server closed its connection before answering.
+    public struct ConnectionLost: Error, CustomStringConvertible {
+        /// What happened.
+        public var description: String { "the PostgreSQL server closed the connection before answering" }
     }
 
     /// The executor the waited-for calls run on.
@@ -137,14 +155,18 @@ public final class WaitingPostgresStore: ReportStore {
         // One turn for the whole read: its pages come from one cursor on the connection.
         try turn.withLock { _ in
             let store = store
-            try Self.answer { try await store.beginReportRead(contract: contract, from: from, to: to) }
+            try Self.answer(closed: { store.isConnectionClosed }) {
+                try await store.beginReportRead(contract: contract, from: from, to: to)
+            }
             do {
                 var rows = ClockRows()
                 var v = IncidentVerdict(
                     incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "",
                     priority: "", status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
                 while true {
-                    let page = try Self.answer { try await store.nextReportRows(2_000) }
+                    let page = try Self.answer(closed: { store.isConnectionClosed }) {
+                        try await store.nextReportRows(2_000)
+                    }
                     for r in page {
                         try Self.fill(
                             &v, from: r, rows: &rows, droppingDecidedBefore: Instant(r.openedAt) < from ? from : nil)
@@ -153,10 +175,10 @@ public final class WaitingPostgresStore: ReportStore {
                     if page.count < 2_000 { break }
                 }
             } catch {
-                try? Self.answer { try await store.endReportRead() }
+                try? Self.answer(closed: { store.isConnectionClosed }) { try await store.endReportRead() }
                 throw error
             }
-            try Self.answer { try await store.endReportRead() }
+            try Self.answer(closed: { store.isConnectionClosed }) { try await store.endReportRead() }
         }
     }
 
