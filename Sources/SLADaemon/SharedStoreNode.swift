@@ -40,8 +40,13 @@ enum SharedStoreNode {
         let readers: PostgresStore
         do {
             writer = try await PostgresStore.open(location, logger: logger, idleInTransaction: terms.ttl)
+        } catch {
+            throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
+        }
+        do {
             readers = try await PostgresStore.open(location, logger: logger, migrate: false)
         } catch {
+            try? await writer.close()
             throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
         }
         let keeper = LeaseKeeper(location: location, holder: holder, terms: terms, logger: logger) { role in
