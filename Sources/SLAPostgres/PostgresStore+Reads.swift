@@ -13,16 +13,17 @@ extension PostgresStore {
         let rows = try await connection.query(
             "SELECT seq, source, events FROM ledger WHERE seq > \(after) ORDER BY seq", logger: logger)
         for try await (seq, source, bytes) in rows.decode((Int64, String, ByteBuffer).self) {
-            let events: [SLAEvent]
-            do {
-                events =
-                    try bytes.readableBytesView.withContiguousStorageIfAvailable { try PackedEvents.decode($0) }
-                    ?? Array(bytes.readableBytesView).withUnsafeBufferPointer { try PackedEvents.decode($0) }
-            } catch var malformed as PackedEvents.Malformed {
-                malformed.row = seq
-                throw malformed
-            }
-            try body(source, events)
+            try body(source, try Self.events(bytes, row: seq))
+        }
+    }
+
+    /// The events of ledger row `row`, packed in `bytes`; a damaged row is named in the error.
+    static func events(_ bytes: ByteBuffer, row: Int64) throws -> [SLAEvent] {
+        do {
+            return try bytes.withUnsafeReadableBytes { try PackedEvents.decode($0.bindMemory(to: UInt8.self)) }
+        } catch var malformed as PackedEvents.Malformed {
+            malformed.row = row
+            throw malformed
         }
     }
 
@@ -162,11 +163,14 @@ extension PostgresStore {
 
     /// Pending deliveries per sink (the outbox depth).
     public func pendingDeliveryCounts() async throws -> [String: Int] {
+        try await counts("SELECT sink, count(*) FROM deliveries WHERE state = 'pending' GROUP BY sink")
+    }
+
+    /// A count per key, from a query of (key, count) rows.
+    private func counts(_ query: PostgresQuery) async throws -> [String: Int] {
         var out: [String: Int] = [:]
-        for try await (sink, n) in try await connection.query(
-            "SELECT sink, count(*) FROM deliveries WHERE state = 'pending' GROUP BY sink", logger: logger
-        ).decode((String, Int64).self) {
-            out[sink] = Int(n)
+        for try await (key, n) in try await connection.query(query, logger: logger).decode((String, Int64).self) {
+            out[key] = Int(n)
         }
         return out
     }
@@ -201,13 +205,7 @@ extension PostgresStore {
 
     /// Quarantined lines per reason.
     public func quarantineCounts() async throws -> [String: Int] {
-        var out: [String: Int] = [:]
-        for try await (reason, n) in try await connection.query(
-            "SELECT reason, count(*) FROM quarantine GROUP BY reason", logger: logger
-        ).decode((String, Int64).self) {
-            out[reason] = Int(n)
-        }
-        return out
+        try await counts("SELECT reason, count(*) FROM quarantine GROUP BY reason")
     }
 
     /// A notification from the columns of ``OutboxColumns/select``, starting at `i`.
@@ -233,13 +231,7 @@ extension PostgresStore {
             "SELECT seq, source, events FROM ledger WHERE seq > \(after) ORDER BY seq LIMIT \(Int64(limit))",
             logger: logger)
         for try await (seq, source, bytes) in rows.decode((Int64, String, ByteBuffer).self) {
-            do {
-                let events = try Array(bytes.readableBytesView).withUnsafeBufferPointer { try PackedEvents.decode($0) }
-                out.append((seq, source, events))
-            } catch var malformed as PackedEvents.Malformed {
-                malformed.row = seq
-                throw malformed
-            }
+            out.append((seq, source, try Self.events(bytes, row: seq)))
         }
         return out
     }
@@ -269,22 +261,12 @@ extension PostgresStore {
         var out: [(contract: String, row: ReportRow)] = []
         for try await row in try await connection.query(
             """
-            SELECT incident, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of, clocks,
-                contract
+            SELECT \(unescaped: ReportRow.columns), contract
             FROM incidents WHERE settled_at IS NULL AND (\(contract)::text IS NULL OR contract = \(contract))
             """, logger: logger)
         {
-            let (incident, service, openedAt, opening, priority, status, handoffs, covered, asOf, clocks, contract) =
-                try row.decode(
-                    (String, String?, Int64, String, String, String, Int32, Int32, Int64, ByteBuffer, String).self)
-            out.append(
-                (
-                    contract,
-                    ReportRow(
-                        incident: incident, service: service, openedAt: openedAt, openingPriority: opening,
-                        priority: priority, status: status, handoffs: handoffs, covered: covered, asOf: asOf,
-                        clocks: clocks)
-                ))
+            let cells = row.makeRandomAccess()
+            out.append((try cells[10].decode(String.self), try ReportRow(cells)))
         }
         return out
     }

@@ -126,6 +126,24 @@ extension PostgresStore {
         var covered: Int32
         var asOf: Int64
         var clocks: ByteBuffer
+
+        /// The row's first ten columns, in ``columns``' order.
+        init(_ cells: PostgresRandomAccessRow) throws {
+            incident = try cells[0].decode(String.self)
+            service = try cells[1].decode(String?.self)
+            openedAt = try cells[2].decode(Int64.self)
+            openingPriority = try cells[3].decode(String.self)
+            priority = try cells[4].decode(String.self)
+            status = try cells[5].decode(String.self)
+            handoffs = try cells[6].decode(Int32.self)
+            covered = try cells[7].decode(Int32.self)
+            asOf = try cells[8].decode(Int64.self)
+            clocks = try cells[9].decode(ByteBuffer.self)
+        }
+
+        /// The incidents table's columns a verdict is made from.
+        static let columns =
+            "incident, service, opened_at, opening_priority, priority, status, handoffs, covered, as_of, clocks"
     }
 
     /// Opens a read of `contract`'s incidents that matter for `[from, to)` (the SQLite store's
@@ -144,8 +162,7 @@ extension PostgresStore {
                 PostgresQuery(
                     unsafeSQL: """
                         DECLARE slad_report NO SCROLL CURSOR FOR
-                        SELECT incident, service, opened_at, opening_priority, priority, status, handoffs, covered,
-                            as_of, clocks
+                        SELECT \(ReportRow.columns)
                         FROM incidents
                         WHERE contract = \(literal) AND coalesce(settled_at, 9223372036854775807) >= \(from.seconds)
                             AND opened_at < \(to.seconds)
@@ -164,14 +181,7 @@ extension PostgresStore {
         for try await row in try await connection.query(
             PostgresQuery(unsafeSQL: "FETCH FORWARD \(count) FROM slad_report"), logger: logger)
         {
-            let (incident, service, openedAt, opening, priority, status, handoffs, covered, asOf, clocks) =
-                try row.decode(
-                    (String, String?, Int64, String, String, String, Int32, Int32, Int64, ByteBuffer).self)
-            out.append(
-                ReportRow(
-                    incident: incident, service: service, openedAt: openedAt, openingPriority: opening,
-                    priority: priority, status: status, handoffs: handoffs, covered: covered, asOf: asOf,
-                    clocks: clocks))
+            out.append(try ReportRow(row.makeRandomAccess()))
         }
         return out
     }

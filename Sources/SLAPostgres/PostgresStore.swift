@@ -325,9 +325,7 @@ public final class PostgresStore: Sendable {
         let connection = try await connection
         var out = "# events\n"
         var lines: [(id: String, line: String)] = []
-        let runs = try await connection.query("SELECT source, events FROM ledger ORDER BY seq", logger: logger)
-        for try await (source, bytes) in runs.decode((String, ByteBuffer).self) {
-            let events = try Array(bytes.readableBytesView).withUnsafeBufferPointer { try PackedEvents.decode($0) }
+        try await forEachEventRun { source, events in
             for e in events { lines.append((e.id, DumpLines.event(e, source: source))) }
         }
         lines.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
