@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "SLAConfig", "SLAPostgres", .product(name: "Logging", package: "swift-log"),
+                "SLAConfig", "SLACore", "SLAPostgres", "SLAStore", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Tests/TestSupport", swiftSettings: strict),
@@ -149,8 +149,8 @@ let package = Package(
         .testTarget(
             name: "SLADaemonTests",
             dependencies: [
-                "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLADaemon", "SLAStore", "TestSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "SLAAPI", "SLACore", "SLAConfig", "SLAControl", "SLADaemon", "SLAPostgres", "SLAStore", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],

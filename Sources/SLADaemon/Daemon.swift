@@ -81,15 +81,18 @@ public enum Daemon {
             before: [.init(service: CheckpointService(store: store, interval: options.checkpointInterval))])
     }
 
-    /// Restores the engine on `store`, binds the control socket, then runs the group until it
-    /// is told to stop (by SIGTERM or SIGINT, or through `stopSwitch` when given). `storeName`
-    /// says which store errors are about; `reader` gives the stores that reports and queries read from (never the
-    /// writer's connection); `before` are services started before the others and stopped after
-    /// them.
+    /// Restores the engine on `store` (from `warm` on, when given), binds the control socket,
+    /// then runs the group until it is told to stop (by SIGTERM or SIGINT, or through
+    /// `stopSwitch` when given).
+    ///
+    /// `storeName` says which store errors are about; `reader` gives the stores that reports
+    /// and queries read from (never the writer's connection); `before` are services started
+    /// before the others and stopped after them.
     static func serve(
         config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
-        role: NodeRole = .single, options: DaemonOptions, logger: Logger, startedFields: [String: String],
-        before: [ServiceGroupConfiguration.ServiceConfiguration], stopSwitch: StopSwitch? = nil
+        warm: FollowedLedger? = nil, role: NodeRole = .single, options: DaemonOptions, logger: Logger,
+        startedFields: [String: String], before: [ServiceGroupConfiguration.ServiceConfiguration],
+        stopSwitch: StopSwitch? = nil
     ) async throws {
         try checkSealedTerms(config, store: store)
         let notifier: Notifier
@@ -102,8 +105,8 @@ public enum Daemon {
         let parts: (loop: EngineLoop, caughtUp: [SLANotification], servers: [ControlServer])
         do {
             parts = try await start(
-                config: config, store: store, storeName: storeName, reader: reader, role: role, notifier: notifier,
-                options: options, logger: logger)
+                config: config, store: store, storeName: storeName, reader: reader, warm: warm, role: role,
+                notifier: notifier, options: options, logger: logger)
         } catch {
             await notifier.stop()
             throw error
@@ -193,7 +196,8 @@ public enum Daemon {
     /// must work before slad says it is ready.
     static func start(
         config: SladConfiguration, store: any DaemonStore, storeName: String, reader: () throws -> any DaemonStore,
-        role: NodeRole = .single, notifier: Notifier, options: DaemonOptions, logger: Logger
+        warm: FollowedLedger? = nil, role: NodeRole = .single, notifier: Notifier, options: DaemonOptions,
+        logger: Logger
     ) async throws -> (EngineLoop, [SLANotification], [ControlServer]) {
         let loop: EngineLoop
         let caughtUp: [SLANotification]
@@ -211,7 +215,7 @@ public enum Daemon {
                 monthWatch: MonthWatch(
                     reader: reader(), board: board, mailbox: mailbox, logger: logger),
                 batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
-            caughtUp = try loop.restore()
+            caughtUp = try loop.restore(warm: warm)
         } catch {
             throw DaemonError("slad: cannot start the engine", ["store": storeName, "error": "\(error)"])
         }

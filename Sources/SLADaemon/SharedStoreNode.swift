@@ -43,12 +43,20 @@ enum SharedStoreNode {
         } catch {
             throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
         }
+        let following: PostgresStore
         do {
             readers = try await PostgresStore.open(location, logger: logger, migrate: false)
+            following = try await PostgresStore.open(location, logger: logger, migrate: false)
         } catch {
             try? await writer.close()
             throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
         }
+        let reader = WaitingPostgresStore(store: readers, token: { nil })
+        // Standing by, the node reads the ledger as the leader commits it: a takeover then reads
+        // only the rows since, not the whole ledger.
+        let follower = LedgerFollower(
+            store: WaitingPostgresStore(store: following, token: { nil }), contracts: config.contracts, logger: logger)
+        follower.start()
         let keeper = LeaseKeeper(location: location, holder: holder, terms: terms, logger: logger) { role in
             logger.note("slad: role changed", ["role": role.description, "node": holder], level: .notice)
             ServiceManager.notify("STATUS=\(role)")
@@ -69,37 +77,52 @@ enum SharedStoreNode {
         do {
             ServiceManager.notify("READY=1\nSTATUS=standby: waiting for the leader lease")
             logger.note("slad: standing by", ["store": "\(location)", "node": holder])
-            // A standby answers on the control socket too (who leads, 503 for the rest), but not on
-            // a socket systemd passed: closing it at the takeover would close systemd's socket.
-            var standbyServer: ControlServer?
-            if options.activatedSocket == nil {
-                do {
-                    standbyServer = try await ControlEndpoint.serve(
-                        control: config.control,
-                        responder: StandbyResponder(keeper: keeper, startedMilliseconds: wallMilliseconds()),
-                        path: options.socketPath, activated: nil)
-                } catch {
+            // On a socket systemd passed, the standby serves a duplicate of it: closing that at the
+            // takeover leaves systemd's socket open for the leader, and a client that connects
+            // meanwhile waits in its queue.
+            var activated: Int32?
+            if let passed = options.activatedSocket {
+                activated = fcntl(passed, F_DUPFD_CLOEXEC, 3)
+                guard let a = activated, a >= 0 else {
                     throw DaemonError(
-                        "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
+                        "slad: cannot serve the control socket",
+                        ["socket": "fd \(passed) from systemd", "error": String(cString: strerror(errno))])
                 }
+            }
+            let standbyServer: ControlServer
+            do {
+                standbyServer = try await ControlEndpoint.serve(
+                    control: config.control,
+                    responder: StandbyResponder(
+                        keeper: keeper, follower: follower, reader: reader, config: config,
+                        startedMilliseconds: wallMilliseconds()),
+                    path: options.socketPath, activated: activated)
+            } catch {
+                if let activated { close(activated) }
+                throw DaemonError(
+                    "slad: cannot serve the control socket", ["socket": options.socketPath, "error": "\(error)"])
             }
             let leading: Bool
             do {
                 leading = try await standBy(keeper, until: stopSwitch)
             } catch {
-                await standbyServer?.stop()
+                await standbyServer.stop()
                 throw error
             }
-            await standbyServer?.stop()
+            await standbyServer.stop()
+            let warm = await follower.finish()
+            try? await following.close()
             if leading {
                 let store = WaitingPostgresStore(
                     store: writer, token: { keeper.token }, lost: { keeper.lost($0) })
-                let reader = WaitingPostgresStore(store: readers, token: { nil })
                 try await Daemon.serve(
-                    config: config, store: store, storeName: "\(location)", reader: { reader },
+                    config: config, store: store, storeName: "\(location)", reader: { reader }, warm: warm,
                     role: NodeRole(name: "leader", holder: holder, token: keeper.token), options: options,
                     logger: logger,
-                    startedFields: ["store": "\(location)", "node": holder, "role": keeper.role.description],
+                    startedFields: [
+                        "store": "\(location)", "node": holder, "role": keeper.role.description,
+                        "followed_through_row": String(warm.through),
+                    ],
                     before: [
                         .init(
                             service: LeaseWatch(keeper: keeper),
@@ -113,8 +136,10 @@ enum SharedStoreNode {
         // The lease is handed over only after the engine and the notifier stopped writing.
         keeping.cancel()
         await keeping.value
+        follower.stop()
         try? await writer.close()
         try? await readers.close()
+        if !following.isConnectionClosed { try? await following.close() }
         try outcome.get()
     }
 

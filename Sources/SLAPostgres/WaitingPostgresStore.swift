@@ -215,7 +215,7 @@ extension WaitingPostgresStore: DaemonStore {
     /// The incidents named after ledger row `seq`, read a page of the ledger at a time.
     public func incidents(inLedgerAfter seq: Int64) throws -> Set<String> {
         var out = Set<String>()
-        try forEachLedgerPage(after: seq) { _, events in
+        try forEachEventRun(after: seq) { _, _, events in
             for e in events { if let i = e.incident { out.insert(i) } }
         }
         return out
@@ -226,15 +226,17 @@ extension WaitingPostgresStore: DaemonStore {
 
     /// The ledger a page of rows at a time, each page waited for, `body` called on this thread.
     public func forEachEventRun(_ body: (String, [SLAEvent]) throws -> Void) throws {
-        try forEachLedgerPage(after: 0, body)
+        try forEachEventRun(after: 0) { _, source, events in try body(source, events) }
     }
 
-    func forEachLedgerPage(after: Int64, _ body: (String, [SLAEvent]) throws -> Void) throws {
-        var last = after
+    /// The ledger from the row after `seq`, a page of rows at a time, each page waited for,
+    /// `body` called on this thread.
+    public func forEachEventRun(after seq: Int64, _ body: (Int64, String, [SLAEvent]) throws -> Void) throws {
+        var last = seq
         while true {
             let from = last
             let page = try wait { try await $0.ledgerPage(after: from, limit: 64) }
-            for run in page { try body(run.source, run.events) }
+            for run in page { try body(run.seq, run.source, run.events) }
             guard let end = page.last, page.count == 64 else { return }
             last = end.seq
         }

@@ -83,6 +83,11 @@ public protocol DaemonStore: ReportStore {
     /// Calls `body` with each ledger row's source and events, in arrival order, a run at a time.
     func forEachEventRun(_ body: (String, [SLAEvent]) throws -> Void) throws
 
+    /// Calls `body` with each ledger row's number, source and events, in arrival order, from
+    /// the row after `seq` (0: from the first), a run at a time. Row numbers grow in commit
+    /// order: a reader that went through row `seq` reads on from there.
+    func forEachEventRun(after seq: Int64, _ body: (Int64, String, [SLAEvent]) throws -> Void) throws
+
     /// Every notification decided so far, in decision order.
     func outbox() throws -> [SLANotification]
 

@@ -452,7 +452,13 @@ public final class SLAStore: Sendable {
     /// Calls `body` with each ledger row's source and events, in arrival order: the ledger a
     /// run at a time (a run holds at most one batch), never all of it at once.
     public func forEachEventRun(_ body: (String, [SLAEvent]) throws -> Void) throws {
-        try queue.read { db in try Self.forEachLedgerRun(db, body) }
+        try queue.read { db in try Self.forEachLedgerRun(db) { _, source, events in try body(source, events) } }
+    }
+
+    /// Calls `body` with each ledger row's number, source and events, in arrival order, from
+    /// the row after `seq` (0: from the first).
+    public func forEachEventRun(after seq: Int64, _ body: (Int64, String, [SLAEvent]) throws -> Void) throws {
+        try queue.read { db in try Self.forEachLedgerRun(db, after: seq, body) }
     }
 
     /// The last ledger row whose incidents' stored state is current, when later rows' is not
@@ -466,17 +472,17 @@ public final class SLAStore: Sendable {
     public func incidents(inLedgerAfter seq: Int64) throws -> Set<String> {
         var out = Set<String>()
         try queue.read { db in
-            try Self.forEachLedgerRun(db, after: seq) { _, events in
+            try Self.forEachLedgerRun(db, after: seq) { _, _, events in
                 for e in events { if let i = e.incident { out.insert(i) } }
             }
         }
         return out
     }
 
-    /// Calls `body` with each ledger row's source and events, in arrival order, from the row
-    /// after `after`.
+    /// Calls `body` with each ledger row's number, source and events, in arrival order, from
+    /// the row after `after`.
     static func forEachLedgerRun(
-        _ db: Database, after: Int64 = 0, _ body: (String, [SLAEvent]) throws -> Void
+        _ db: Database, after: Int64 = 0, _ body: (Int64, String, [SLAEvent]) throws -> Void
     ) throws {
         let statement = try db.makeStatement(sql: "SELECT seq, source, events FROM ledger WHERE seq > ? ORDER BY seq")
         try statement.setArguments([after])
@@ -498,7 +504,7 @@ public final class SLAStore: Sendable {
                 malformed.row = seq
                 throw malformed
             }
-            try body(source, events)
+            try body(seq, source, events)
         }
     }
 
@@ -736,7 +742,7 @@ public final class SLAStore: Sendable {
             // stored before they moved into runs.
             out += "# events\n"
             var lines: [(id: String, line: String)] = []
-            try Self.forEachLedgerRun(db) { source, events in
+            try Self.forEachLedgerRun(db) { _, source, events in
                 for e in events { lines.append((e.id, DumpLines.event(e, source: source))) }
             }
             lines.sort { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }

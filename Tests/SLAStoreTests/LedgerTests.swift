@@ -116,7 +116,7 @@ struct LedgerTests {
         #expect(try store.events().map(\.source) == ["a", "a", "b", "b", "a", "a"])
         let rows = try store.queue.read { db in
             var rows: [String] = []
-            try SLAStore.forEachLedgerRun(db) { source, events in rows.append("\(source)×\(events.count)") }
+            try SLAStore.forEachLedgerRun(db) { _, source, events in rows.append("\(source)×\(events.count)") }
             return rows
         }
         #expect(rows == ["a×2", "b×2", "a×1", "a×1"])

@@ -138,15 +138,6 @@ public final class PostgresCluster: Sendable {
         return try location(database: name)
     }
 
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34), which its header declares only
-    /// under `_GNU_SOURCE`: looked up by name, called through its C signature.
-    static let closeFrom: @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32 = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-        else { fatalError("glibc 2.34 or later is needed: posix_spawn_file_actions_addclosefrom_np is missing") }
-        return unsafeBitCast(
-            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
-
     /// How a program ended, and what it wrote (standard output and error together).
     public struct Ran: Sendable {
         /// Its exit status; 128 + the signal when a signal ended it.
@@ -157,10 +148,9 @@ public final class PostgresCluster: Sendable {
 
     /// Runs a program to its end (as `user` through setpriv when given), its output collected.
     ///
-    /// posix_spawn and waitpid rather than `Process`: called from a test's task, `Process`
-    /// waited forever here for a pg_ctl that had exited. The output goes to a file, not a pipe,
-    /// because the server pg_ctl starts lives on with pg_ctl's descriptors. Descriptors past
-    /// the standard three are not passed on.
+    /// ``Spawned`` rather than `Process`, which waited forever here for a pg_ctl that had
+    /// exited. The output goes to a file, not a pipe, because the server pg_ctl starts lives on
+    /// with pg_ctl's descriptors.
     @discardableResult
     public static func run(_ arguments: [String], as user: String? = nil) throws -> Ran {
         var prefix: [String] = []
@@ -169,27 +159,10 @@ public final class PostgresCluster: Sendable {
                 "setpriv", "--reuid=\(pw.pointee.pw_uid)", "--regid=\(pw.pointee.pw_gid)", "--clear-groups", "--",
             ]
         }
-        let argv = ["/usr/bin/env"] + prefix + arguments
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("slad-pg-run-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // NIO opens its sockets without close-on-exec: without this, the server pg_ctl starts
-        // would keep a listening control socket of a daemon running in this process alive after
-        // that daemon closed it.
-        guard closeFrom(&actions, 3) == 0 else { throw Failure("posix_spawn cannot close descriptors from 3") }
-        var cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
-        guard spawned == 0 else { throw Failure("cannot start \(arguments[0]): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exited = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let child = try Spawned(["/usr/bin/env"] + prefix + arguments, output: log, append: false)
+        let exited = child.wait()
         return Ran(status: exited, output: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 }

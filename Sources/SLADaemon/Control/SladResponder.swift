@@ -27,57 +27,13 @@ struct SladResponder: ControlResponder {
                 ControlResponse(
                     status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
                     body: metrics.render(nowMilliseconds: wallMilliseconds())))
-        case .breaches(let since, let contract, let limit):
-            // The verdicts the reports use, advanced to now with the contracts in force.
-            let posted = mailbox.post { loop in
-                let contracts = Dictionary(uniqueKeysWithValues: loop.config.contracts.map { ($0.id, $0) })
-                reads.async {
-                    do {
-                        let (rows, truncated) = try reader.breaches(
-                            since: since, contract: contract, limit: limit,
-                            asOf: Instant(wallMilliseconds() / 1000), contracts: contracts)
-                        reply(
-                            .json(
-                                BreachList(
-                                    breaches: rows.map { BreachView($0, contract: contracts[$0.contract]) },
-                                    truncated: truncated)))
-                    } catch {
-                        reply(.error(RouteError(500, "store_error", "reading breaches failed: \(error)")))
-                    }
-                }
-            }
-            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
-        case .report(let month, let contract, let format):
-            // The contracts in force come from the loop (a reload may change them); the report is
+        case .breaches, .report, .units:
+            // The contracts in force come from the loop (a reload may change them); the answer is
             // computed on the reads queue with its own connection, so the engine never waits for it.
+            let route = request.route
             let posted = mailbox.post { loop in
-                let contracts = loop.config.contracts
-                let sealAfter = loop.config.sealAfter
-                reads.async {
-                    reply(
-                        Self.report(
-                            ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter), month: month,
-                            contract: contract, format: ReportFormat(rawValue: format) ?? .json))
-                }
-            }
-            if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
-        case .units(let month, let kind, let format):
-            let posted = mailbox.post { loop in
-                let contracts = loop.config.contracts
-                let sealAfter = loop.config.sealAfter
-                reads.async {
-                    let now = Instant(wallMilliseconds() / 1000)
-                    do {
-                        var report = try ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter)
-                            .unitReport(month: month ?? ZoneRules.utc.month(of: now), asOf: now, now: true)
-                        if let kind { report.units.removeAll { $0.kind != kind } }
-                        let chosen = ReportFormat(rawValue: format) ?? .json
-                        reply(
-                            ControlResponse(status: 200, contentType: chosen.contentType, body: report.render(chosen)))
-                    } catch {
-                        reply(.error(RouteError(500, "store_error", "reading the OLA figures failed: \(error)")))
-                    }
-                }
+                let (contracts, sealAfter) = (loop.config.contracts, loop.config.sealAfter)
+                reads.async { reply(Self.read(route, from: reader, contracts: contracts, sealAfter: sealAfter)) }
             }
             if !posted { reply(.error(RouteError(503, "stopping", "slad is stopping; try again once it is back"))) }
         default:
@@ -88,7 +44,57 @@ struct SladResponder: ControlResponder {
         }
     }
 
-    static func report(_ book: ReportBook, month: YearMonth, contract: String?, format: ReportFormat)
+    /// The answer to a request read from the store alone, with `contracts` in force: breaches,
+    /// a month's report, the OLA figures. A standby answers these too.
+    static func read(_ route: Route, from reader: any DaemonStore, contracts: [Contract], sealAfter: Int64)
+        -> ControlResponse
+    {
+        let book = ReportBook(store: reader, contracts: contracts, sealAfter: sealAfter)
+        switch route {
+        case .breaches(let since, let contract, let limit):
+            return breaches(reader, since: since, contract: contract, limit: limit, contracts: contracts)
+        case .report(let month, let contract, let format):
+            return report(book, month: month, contract: contract, format: ReportFormat(rawValue: format) ?? .json)
+        case .units(let month, let kind, let format):
+            return units(book, month: month, kind: kind, format: ReportFormat(rawValue: format) ?? .json)
+        default:
+            return .error(RouteError(500, "internal", "route \(route.name) is not read from the store"))
+        }
+    }
+
+    /// `GET /v1/breaches`: the verdicts the reports use, advanced to now with `contracts`.
+    private static func breaches(
+        _ reader: any DaemonStore, since: Instant?, contract: String?, limit: Int, contracts: [Contract]
+    ) -> ControlResponse {
+        let byID = Dictionary(uniqueKeysWithValues: contracts.map { ($0.id, $0) })
+        do {
+            let (rows, truncated) = try reader.breaches(
+                since: since, contract: contract, limit: limit, asOf: Instant(wallMilliseconds() / 1000),
+                contracts: byID)
+            return .json(
+                BreachList(breaches: rows.map { BreachView($0, contract: byID[$0.contract]) }, truncated: truncated))
+        } catch {
+            return .error(RouteError(500, "store_error", "reading breaches failed: \(error)"))
+        }
+    }
+
+    /// `GET /v1/units`: the OLA figures of `month` (this month when nil) as of now, of one
+    /// kind of unit or all.
+    private static func units(_ book: ReportBook, month: YearMonth?, kind: String?, format: ReportFormat)
+        -> ControlResponse
+    {
+        let now = Instant(wallMilliseconds() / 1000)
+        do {
+            var report = try book.unitReport(month: month ?? ZoneRules.utc.month(of: now), asOf: now, now: true)
+            if let kind { report.units.removeAll { $0.kind != kind } }
+            return ControlResponse(status: 200, contentType: format.contentType, body: report.render(format))
+        } catch {
+            return .error(RouteError(500, "store_error", "reading the OLA figures failed: \(error)"))
+        }
+    }
+
+    /// `GET /v1/reports/MONTH`: the month's statement as of now, in `format`.
+    private static func report(_ book: ReportBook, month: YearMonth, contract: String?, format: ReportFormat)
         -> ControlResponse
     {
         do {

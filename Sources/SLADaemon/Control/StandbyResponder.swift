@@ -1,15 +1,25 @@
+import Dispatch
 import SLAAPI
+import SLAConfig
 import SLAControl
 import SLACore
 import SLAPostgres
+import SLAStore
 
-/// What a standby answers on its control socket while another node leads: its status (role
-/// `standby`, with the leader's name and token as last read), its metrics (`slad_leader 0`),
-/// and for everything else 503 `not_leader`, naming the leader to ask instead. Pushed events are
-/// refused the same way, so a sender knows to send them to the leader.
+/// What a standby answers on its control socket while another node leads:
+/// - its status (role `standby`, the leader's name and token as last read, the events it has
+///   followed) and its metrics (`slad_leader 0`);
+/// - what is read from the shared store alone, as the leader answers it: breaches, monthly
+///   reports, OLA figures;
+/// - for everything that needs the live engine, 503 `not_leader`, naming the leader to ask
+///   instead. Pushed events are refused the same way, so a sender knows to send them there.
 struct StandbyResponder: ControlResponder {
     let keeper: LeaseKeeper
+    let follower: LedgerFollower
+    let reader: any DaemonStore
+    let config: SladConfiguration
     let startedMilliseconds: Int64
+    let reads = DispatchQueue(label: "slad.standby.reads")
 
     /// The lease as this node last read it: who leads, under which token.
     var leader: (holder: String?, token: Int64?) {
@@ -29,14 +39,22 @@ struct StandbyResponder: ControlResponder {
                     StatusReport(
                         version: SladVersion.current,
                         startedAt: ISO8601.format(Instant(startedMilliseconds / 1000), in: .utc),
-                        uptimeSeconds: max(0, (now - startedMilliseconds) / 1000), configGeneration: 1, events: 0,
+                        uptimeSeconds: max(0, (now - startedMilliseconds) / 1000), configGeneration: 1,
+                        events: follower.progress.events,
                         armedTimers: 0, incidents: IncidentCounts(), sources: [], quarantine: [], outbox: [],
                         role: "standby", leaseHolder: holder, fencingToken: token)))
         case .metrics:
+            let (events, row) = follower.progress
             let text = """
                 # HELP slad_leader 1 on the node that leads the nodes of a shared PostgreSQL store, 0 elsewhere.
                 # TYPE slad_leader gauge
                 slad_leader 0.0
+                # HELP slad_standby_followed_events Events of the shared ledger this standby has read into its engine.
+                # TYPE slad_standby_followed_events gauge
+                slad_standby_followed_events \(events).0
+                # HELP slad_standby_followed_row The last ledger row this standby has read; a takeover reads the rows after it.
+                # TYPE slad_standby_followed_row gauge
+                slad_standby_followed_row \(row).0
                 # HELP slad_build_info Always 1.
                 # TYPE slad_build_info gauge
                 slad_build_info{version="\(SladVersion.current)"} 1.0
@@ -45,6 +63,11 @@ struct StandbyResponder: ControlResponder {
             reply(
                 ControlResponse(
                     status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8)))
+        case .breaches, .report, .units:
+            let (route, reader, config) = (request.route, reader, config)
+            reads.async {
+                reply(SladResponder.read(route, from: reader, contracts: config.contracts, sealAfter: config.sealAfter))
+            }
         default:
             let who = holder.map { "the leader is \($0)" } ?? "no leader is known yet"
             reply(

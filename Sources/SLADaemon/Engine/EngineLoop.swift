@@ -98,8 +98,8 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
-    func restore() throws -> [SLANotification] {
-        let caughtUp = try ingest.restore()
+    func restore(warm: FollowedLedger? = nil) throws -> [SLANotification] {
+        let caughtUp = try ingest.restore(warm: warm)
         // A daemon stopped (killed) while reading a backlog left the state of the incidents it
         // touched to a batch it never committed: derived again from their events.
         if let after = try store.stateBehind() {

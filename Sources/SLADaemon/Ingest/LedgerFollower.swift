@@ -1,0 +1,128 @@
+import Dispatch
+import Foundation
+import Logging
+import SLACore
+import SLAStore
+import Synchronization
+
+/// The ledger's events marked into an engine, in row order, through row `through`: what a
+/// restore builds, and what a standby keeps up to date so that its takeover reads only the
+/// rows committed since (``LedgerFollower``).
+struct FollowedLedger: Sendable {
+    var engine: IngestEngine
+    /// The last ledger row marked; 0 before the first.
+    var through: Int64 = 0
+
+    private struct Stopped: Error {}
+
+    /// Marks the rows after ``through`` into the engine, in row order, as one restore would
+    /// from the first row: a ledger followed in steps ends as the same engine. `stop` is asked
+    /// before each row; once it says so, the rows after the last one marked are left for later.
+    mutating func readOn(_ store: any DaemonStore, until stop: () -> Bool = { false }) throws {
+        do {
+            try store.forEachEventRun(after: through) { seq, source, events in
+                if stop() { throw Stopped() }
+                _ = engine.mark(events.map { (event: $0, source: source) })
+                through = seq
+            }
+        } catch is Stopped {}
+    }
+}
+
+/// Keeps a standby's engine up with the ledger the leader commits, so that a takeover reads
+/// only the last rows instead of the whole ledger (docs/ha.md, "Warm standbys").
+///
+/// It reads on a thread of its own, from a connection of its own: marking a large ledger is
+/// seconds of work, which must not hold up the lease keeper's tasks on the cooperative pool,
+/// and a read of the control socket (a report's cursor) must not share its transaction.
+/// Ledger rows are numbered in commit order, because only the lease holder writes them and it
+/// commits one batch at a time, so reading on after the last row seen misses none.
+final class LedgerFollower: Sendable {
+    private struct State {
+        var stop = false
+        var followed: FollowedLedger?
+        var events = 0
+        var through: Int64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let store: any DaemonStore
+    private let contracts: [Contract]
+    private let pause: Duration
+    private let logger: Logger
+
+    /// A follower of `store`'s ledger, with an engine of `contracts` (the configuration's, as
+    /// the restore's engine has), looking for new rows every `pause` once it is caught up.
+    init(store: any DaemonStore, contracts: [Contract], pause: Duration = .milliseconds(200), logger: Logger) {
+        self.store = store
+        self.contracts = contracts
+        self.pause = pause
+        self.logger = logger
+    }
+
+    /// The events followed so far, and the last ledger row among them.
+    var progress: (events: Int, through: Int64) { state.withLock { ($0.events, $0.through) } }
+
+    /// Starts following, on a thread of its own.
+    func start() {
+        let thread = Thread { [self] in follow() }
+        thread.name = "slad.follow"
+        thread.start()
+    }
+
+    /// Stops following, without waiting for the thread.
+    func stop() {
+        state.withLock { $0.stop = true }
+        wake.signal()
+    }
+
+    /// Stops following and hands over the engine as followed so far, once the row being read
+    /// is marked.
+    func finish() async -> FollowedLedger {
+        stop()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                self.finished.wait()
+                done.resume()
+            }
+        }
+        return state.withLock { $0.followed.take()! }
+    }
+
+    private func follow() {
+        var followed = FollowedLedger(engine: IngestEngine(contracts: contracts))
+        var failing = false
+        let millis = Int(pause.components.seconds * 1000 + pause.components.attoseconds / 1_000_000_000_000_000)
+        while !state.withLock({ $0.stop }) {
+            do {
+                try followed.readOn(store) { state.withLock { $0.stop } }
+                if failing {
+                    logger.note("slad: the standby follows the ledger again", ["row": String(followed.through)])
+                    failing = false
+                }
+            } catch {
+                // The connection is replaced at the next call; until then the engine stays as
+                // it is, at a row boundary, and a takeover reads on from there.
+                if !failing {
+                    logger.note(
+                        "slad: the standby cannot follow the ledger; trying again",
+                        ["row": String(followed.through), "error": "\(error)"], level: .warning)
+                }
+                failing = true
+            }
+            let (events, through) = (followed.engine.eventCount, followed.through)
+            state.withLock {
+                $0.events = events
+                $0.through = through
+            }
+            _ = wake.wait(timeout: .now() + .milliseconds(millis))
+        }
+        // Moved, not copied: a second reference left on this thread would make the leader's
+        // first change copy the whole engine.
+        var handed: FollowedLedger? = consume followed
+        state.withLock { swap(&$0.followed, &handed) }
+        finished.signal()
+    }
+}
