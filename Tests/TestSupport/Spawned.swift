@@ -84,6 +84,7 @@ public final class Spawned: @unchecked Sendable {
 
 /// Why a child could not be started.
 public struct SpawnFailure: Error, CustomStringConvertible {
+    /// What failed, and why.
     public var description: String
     init(_ description: String) { self.description = description }
 }
