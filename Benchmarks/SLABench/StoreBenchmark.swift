@@ -114,3 +114,102 @@ func runStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async throws {
         print("  PostgreSQL time / SQLite time: \(summary(ratios, "%.2f")) (median [range] of \(runs) runs)")
     }
 }
+
+/// The whole daemon on each store (issue 25): the release `slad run --exit-when-idle` ingests
+/// the realistic corpus into a fresh SQLite state folder, and, with `store:` naming a fresh
+/// database of a local PostgreSQL cluster (fsync and synchronous commit on), into PostgreSQL;
+/// then it starts again on the store it left (a restart to idle). The two stores alternate in
+/// order from run to run. After each run, `slad report` of the corpus's month from each store
+/// must give the same bytes, or nothing is printed.
+///
+/// Run: `make build && .build/release/SLABench store --daemon [--incidents N] [--runs N] [--seed N]`
+func runDaemonStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async throws {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else {
+        print("needs GNU time: apt-get install time")
+        exit(1)
+    }
+    let bin = shippedSlad()
+    let logger = Logger(label: "slad.bench.store")
+    let fm = FileManager.default
+    let folder = fm.temporaryDirectory.appendingPathComponent("slad-daemon-store-bench-\(UUID().uuidString)")
+    try fm.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? fm.removeItem(at: folder) }
+    let events = try Corpus(incidents: incidents, seed: seed).write(to: folder)
+    print("store --daemon: \(incidents) incidents, \(events) events, the release slad (seed \(seed))")
+    let cluster = try await PostgresCluster.start(durable: true)
+    do {
+        try await measure(cluster)
+    } catch {
+        await cluster.stop()
+        throw error
+    }
+    await cluster.stop()
+
+    func measure(_ cluster: PostgresCluster) async throws {
+        typealias Side = (ingest: Double, restart: Double, ingestRSS: Int)
+        var sides: [String: [Side]] = [:]
+        for run in 0..<runs {
+            let location = try await cluster.createDatabase("daemon\(run)", logger: logger)
+            // The corpus's configuration with the store named; contracts and calendars shared.
+            let pgConfig = folder.appendingPathComponent("config-pg\(run)")
+            try fm.createDirectory(at: pgConfig, withIntermediateDirectories: true)
+            let yaml = try String(contentsOf: folder.appendingPathComponent("config/slad.yaml"), encoding: .utf8)
+            try (yaml + "store: \(location)\n").write(
+                to: pgConfig.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+            for shared in ["contracts.d", "calendars"] {
+                try fm.createSymbolicLink(
+                    atPath: pgConfig.appendingPathComponent(shared).path, withDestinationPath: "../config/\(shared)")
+            }
+            var reports: [String: Data] = [:]
+            for side in run % 2 == 0 ? ["sqlite", "postgresql"] : ["postgresql", "sqlite"] {
+                let state = folder.appendingPathComponent("state-\(side)\(run)")
+                let config = side == "sqlite" ? folder.appendingPathComponent("config") : pgConfig
+                let daemon = [
+                    "run", "--config", config.path, "--state", state.path, "--socket",
+                    folder.appendingPathComponent("slad-\(side)\(run).sock").path, "--exit-when-idle",
+                ]
+                let ingest = try timed(bin, daemon, expect: "events=\(events)")
+                let restart = try timed(bin, daemon, expect: "events=\(events)")
+                let out = folder.appendingPathComponent("report-\(side)\(run).csv")
+                _ = try timed(
+                    bin,
+                    ["report", "--config", config.path]
+                        + (side == "sqlite" ? ["--state", state.path] : [])
+                        + [
+                            "--month", Corpus.reportMonth, "--format", "csv", "--as-of", "2026-12-15T00:00:00Z", "-o",
+                            out.path,
+                        ], expect: "")
+                reports[side] = try Data(contentsOf: out)
+                sides[side, default: []].append((ingest.seconds, restart.seconds, ingest.rss))
+            }
+            guard let a = reports["sqlite"], a == reports["postgresql"], !a.isEmpty else {
+                print("store --daemon: the reports from the two stores differ after run \(run + 1); no figures printed")
+                await cluster.stop()
+                exit(1)
+            }
+            let (s, p) = (sides["sqlite"]!.last!, sides["postgresql"]!.last!)
+            print(
+                String(
+                    format:
+                        "  run %d: ingest SQLite %.2f s, PostgreSQL %.2f s; restart SQLite %.2f s, PostgreSQL %.2f s; reports equal (%d bytes)",
+                    run + 1, s.ingest, p.ingest, s.restart, p.restart, a.count))
+        }
+        func summary(_ values: [Double], _ format: String) -> String {
+            let v = values.sorted()
+            return String(format: "\(format) [\(format)–\(format)]", v[v.count / 2], v.first!, v.last!)
+        }
+        let (s, p) = (sides["sqlite"]!, sides["postgresql"]!)
+        print(
+            "  ingest, events/s: SQLite \(summary(s.map { Double(events) / $0.ingest }, "%.0f")), PostgreSQL \(summary(p.map { Double(events) / $0.ingest }, "%.0f"))"
+        )
+        print("  ingest, PostgreSQL time / SQLite time: \(summary(zip(p, s).map { $0.ingest / $1.ingest }, "%.2f"))")
+        print(
+            "  restart to idle, s: SQLite \(summary(s.map(\.restart), "%.2f")), PostgreSQL \(summary(p.map(\.restart), "%.2f"))"
+        )
+        print("  restart, PostgreSQL time / SQLite time: \(summary(zip(p, s).map { $0.restart / $1.restart }, "%.2f"))")
+        print(
+            "  peak RSS at ingest, MB: SQLite \(summary(s.map { Double($0.ingestRSS >> 10) }, "%.0f")), PostgreSQL \(summary(p.map { Double($0.ingestRSS >> 10) }, "%.0f"))"
+        )
+        print("  (median [range] of \(runs) runs)")
+    }
+}

@@ -69,7 +69,9 @@ func option(_ name: String) -> String? {
     }
 }
 if CommandLine.arguments.contains("store") {
-    // SLABench store [--incidents N] [--runs N] [--seed N]: PostgreSQL against SQLite (issue 25).
+    // SLABench store [--daemon] [--incidents N] [--runs N] [--seed N]: PostgreSQL against SQLite
+    // (issue 25): the stores' commits, or with --daemon the whole daemon's ingest and restart.
+    let daemon = CommandLine.arguments.contains("--daemon")
     let incidents = option("--incidents").flatMap { Int($0) } ?? 100_000
     let runs = option("--runs").flatMap { Int($0) } ?? 3
     let seed = option("--seed").flatMap { UInt64($0) } ?? 29
@@ -77,7 +79,11 @@ if CommandLine.arguments.contains("store") {
     // Detached: a task of the top-level code would run on the main thread, which waits below.
     Task.detached {
         do {
-            try await runStoreBenchmark(incidents: incidents, runs: runs, seed: seed)
+            if daemon {
+                try await runDaemonStoreBenchmark(incidents: incidents, runs: runs, seed: seed)
+            } else {
+                try await runStoreBenchmark(incidents: incidents, runs: runs, seed: seed)
+            }
         } catch {
             print("store: \(error)")
             exit(1)

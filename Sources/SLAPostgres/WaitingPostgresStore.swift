@@ -48,9 +48,12 @@ public final class WaitingPostgresStore: ReportStore {
 
     /// Runs `body` as a task and waits for its answer on this thread.
     func wait<T: Sendable>(_ body: @escaping @Sendable (PostgresStore) async throws -> T) throws -> T {
-        try turn.withLock { _ in
-            try Self.answer(closed: { [store] in store.isConnectionClosed }) { [store] in try await body(store) }
-        }
+        try turn.withLock { _ in try call(body) }
+    }
+
+    /// ``wait(_:)`` for a caller that holds the turn already.
+    private func call<T: Sendable>(_ body: @escaping @Sendable (PostgresStore) async throws -> T) throws -> T {
+        try Self.answer(closed: { [store] in store.isConnectionClosed }) { [store] in try await body(store) }
     }
 
     /// `body`'s answer, waited for on this thread.
@@ -154,19 +157,14 @@ public final class WaitingPostgresStore: ReportStore {
     ) throws {
         // One turn for the whole read: its pages come from one cursor on the connection.
         try turn.withLock { _ in
-            let store = store
-            try Self.answer(closed: { store.isConnectionClosed }) {
-                try await store.beginReportRead(contract: contract, from: from, to: to)
-            }
+            try call { try await $0.beginReportRead(contract: contract, from: from, to: to) }
             do {
                 var rows = ClockRows()
                 var v = IncidentVerdict(
                     incident: "", contract: contract, service: nil, openedAt: Instant(0), openingPriority: "",
                     priority: "", status: .open, handoffs: 0, covered: false, clocks: [], asOf: Instant(0))
                 while true {
-                    let page = try Self.answer(closed: { store.isConnectionClosed }) {
-                        try await store.nextReportRows(2_000)
-                    }
+                    let page = try call { try await $0.nextReportRows(2_000) }
                     for r in page {
                         try Self.fill(
                             &v, from: r, rows: &rows, droppingDecidedBefore: Instant(r.openedAt) < from ? from : nil)
@@ -175,10 +173,10 @@ public final class WaitingPostgresStore: ReportStore {
                     if page.count < 2_000 { break }
                 }
             } catch {
-                try? Self.answer(closed: { store.isConnectionClosed }) { try await store.endReportRead() }
+                try? call { try await $0.endReportRead() }
                 throw error
             }
-            try Self.answer(closed: { store.isConnectionClosed }) { try await store.endReportRead() }
+            try call { try await $0.endReportRead() }
         }
     }
 

@@ -68,6 +68,9 @@ struct FailoverTests {
 
     func run(_ cluster: PostgresCluster) async throws {
         let kills = Int(ProcessInfo.processInfo.environment["SLAD_FAILOVER_KILLS"] ?? "") ?? 1
+        // Incidents of history in the log before the nodes start (opened, acknowledged and
+        // resolved in time, a day ago): the ledger a takeover would otherwise read again.
+        let history = Int(ProcessInfo.processInfo.environment["SLAD_FAILOVER_HISTORY"] ?? "") ?? 0
         let location = try await cluster.createDatabase("slad", logger: Self.logger)
         let work = try makeTemporaryDirectory("slad-failover")
         let secretFile = try WebhookDeliveryTests.writeSecret(in: work)
@@ -76,6 +79,18 @@ struct FailoverTests {
         defer { receiver.stop() }
         let log = work.appendingPathComponent("events.jsonl")
         try append(log, [])
+        let dayAgo = Int(Date().timeIntervalSince1970) - 86_400
+        for chunk in stride(from: 0, to: history, by: 10_000) {
+            try append(
+                log,
+                (chunk..<min(history, chunk + 10_000)).flatMap { k in
+                    [
+                        opened("H-\(k)", at: dayAgo),
+                        Self.event("H-\(k)-ack", "incident.acknowledged", "H-\(k)", dayAgo + 1),
+                        Self.event("H-\(k)-res", "incident.resolved", "H-\(k)", dayAgo + 2),
+                    ]
+                })
+        }
         let config = try notifyConfig(
             work, log: log,
             webhooks: [
@@ -176,8 +191,22 @@ struct FailoverTests {
         var takeovers: [Kill: [Duration]] = [:]
         var staleTried = false
         try await Task.sleep(for: .seconds(2))
+        // With history, every standby has followed it before the leader is killed, as standbys
+        // that have run for a while have: the takeover then shows what following saves.
+        func standbysFollowed() async throws {
+            guard history > 0 else { return }
+            let (_, leading) = try await leader()
+            for n in nodes where n !== leading {
+                let followed = waitUntil(300) {
+                    (json((try? curl(n.socket, "/v1/status", maxTime: 2).body) ?? "")["events"] as? Int ?? 0)
+                        >= 3 * history
+                }
+                #expect(followed, "node \(n.index) did not follow the history's \(3 * history) events")
+            }
+        }
         for round in 0..<kills {
             for kind in Kill.allCases {
+                try await standbysFollowed()
                 let (old, node) = try await leader()
                 switch kind {
                 case .sigkill:
