@@ -318,7 +318,10 @@ struct FailoverTests {
                     followed = json((try? curl(standby.socket, "/v1/status").body) ?? "")["events"]
                     return followed as? Int == ledger.count
                 }, "node \(standby.index) followed \(followed ?? "nothing") of \(ledger.count) events")
-            for path in ["/v1/breaches?limit=1000", "/v1/reports/\(month)?format=csv", "/v1/units?format=csv"] {
+            for path in [
+                "/v1/breaches?limit=1000", "/v1/reports/\(month)?format=csv", "/v1/units?format=csv",
+                "/v1/incidents/F-3", "/v1/incidents/F-3/explanation",
+            ] {
                 // Both answer as of now: a pair asked across a second's turn may differ, and is asked again.
                 var pair: (leader: (Int, String), standby: (Int, String))?
                 let same = waitUntil(20) {

@@ -11,8 +11,10 @@ import SLAStore
 ///   followed) and its metrics (`slad_leader 0`);
 /// - what is read from the shared store alone, as the leader answers it: breaches, monthly
 ///   reports, OLA figures;
-/// - for everything that needs the live engine, 503 `not_leader`, naming the leader to ask
-///   instead. Pushed events are refused the same way, so a sender knows to send them there.
+/// - one incident and its explanation, from the engine it has followed;
+/// - for everything that needs the live engine (listings, contracts with their figures),
+///   503 `not_leader`, naming the leader to ask instead. Pushed events are refused the same
+///   way, so a sender knows to send them there.
 struct StandbyResponder: ControlResponder {
     let keeper: LeaseKeeper
     let follower: LedgerFollower
@@ -68,13 +70,30 @@ struct StandbyResponder: ControlResponder {
             reads.async {
                 reply(SladResponder.read(route, from: reader, contracts: config.contracts, sealAfter: config.sealAfter))
             }
+        case .incident, .explanation:
+            // From the engine the node has followed, on the follower's thread.
+            let (route, contracts) = (request.route, config.contracts)
+            let taken = follower.withEngine { engine in
+                let answers = IncidentAnswers(engine: engine, contracts: contracts)
+                switch route {
+                case .incident(let id): reply(answers.detail(id))
+                case .explanation(let id, let asOf):
+                    reply(answers.explanation(id, asOf: asOf ?? Instant(wallMilliseconds() / 1000)))
+                default: reply(.error(RouteError(500, "internal", "route \(route.name) is not about one incident")))
+                }
+            }
+            if !taken { reply(Self.notLeader(holder)) }
         default:
-            let who = holder.map { "the leader is \($0)" } ?? "no leader is known yet"
-            reply(
-                .error(
-                    RouteError(
-                        503, "not_leader",
-                        "this node stands by (\(who)): send requests and events to the leader's control socket")))
+            reply(Self.notLeader(holder))
         }
+    }
+
+    /// Where to send what a standby does not answer.
+    static func notLeader(_ holder: String?) -> ControlResponse {
+        let who = holder.map { "the leader is \($0)" } ?? "no leader is known yet"
+        return .error(
+            RouteError(
+                503, "not_leader",
+                "this node stands by (\(who)): send requests and events to the leader's control socket"))
     }
 }

@@ -23,12 +23,14 @@ extension EngineLoop {
             }
             let (page, more) = ingest.live.list(q.state, contract: q.contract, after: q.cursor, limit: q.limit)
             let now = wallMilliseconds()
-            let items = page.compactMap { summary($0.incident, nowMilliseconds: now)?.summary }
+            let answers = IncidentAnswers(engine: ingest.live.engine, contracts: config.contracts)
+            let items = page.compactMap { answers.summary($0.incident, nowMilliseconds: now)?.summary }
             return .json(IncidentPage(incidents: items, nextCursor: more ? page.last?.token : nil))
         case .incident(let id):
-            return incidentDetail(id)
+            return IncidentAnswers(engine: ingest.live.engine, contracts: config.contracts).detail(id)
         case .explanation(let id, let asOf):
-            return explanation(id, asOf: asOf ?? Instant(wallMilliseconds() / 1000))
+            return IncidentAnswers(engine: ingest.live.engine, contracts: config.contracts)
+                .explanation(id, asOf: asOf ?? Instant(wallMilliseconds() / 1000))
         case .reload:
             switch reload() {
             case .success(let r): return .json(r)
@@ -55,78 +57,6 @@ extension EngineLoop {
                     calendar: $0.calendar.id, businessDaySeconds: $0.calendar.dayLength)
             }, warnAt: c.warnAt.map(percent), notify: c.notify,
             incidents: ingest.live.counts(contract: c.id), monthToDate: month)
-    }
-
-    /// An incident's line, evaluated as of now, with its verdict.
-    private func summary(_ id: String, nowMilliseconds now: Int64) -> (
-        summary: IncidentSummary, verdict: IncidentVerdict, rejections: [Rejection]
-    )? {
-        let (verdict, rejections) = ingest.live.engine.evaluate(incident: id, asOf: Instant(now / 1000))
-        guard let verdict else { return nil }
-        let next = verdict.firstBreach
-        let open = verdict.status == .open
-        return (
-            IncidentSummary(
-                id: id, contract: verdict.contract, priority: verdict.priority, status: verdict.status.rawValue,
-                standing: verdict.standing?.rawValue, openedAt: ISO8601.format(verdict.openedAt, in: .utc),
-                nextMetric: open ? next.map { "\($0.clock.metric)" } : nil,
-                nextDeadline: open ? next.map { ISO8601.format($0.at, in: .utc) } : nil,
-                secondsLeft: open ? next.map { $0.at.seconds - now / 1000 } : nil,
-                timeZone: config.contracts.first { $0.id == verdict.contract }?.zone.identifier),
-            verdict, rejections
-        )
-    }
-
-    private func incidentDetail(_ id: String) -> ControlResponse {
-        guard ingest.live.engine.knows(incident: id) else {
-            return .error(RouteError(404, "not_found", "no incident '\(id)' in the ledger"))
-        }
-        guard let (summary, verdict, rejections) = summary(id, nowMilliseconds: wallMilliseconds()) else {
-            let events = ingest.live.engine.events(of: id)
-            return .error(
-                RouteError(
-                    404, "not_evaluated",
-                    "incident '\(id)' has \(events.count) events but no verdict (no opened event, or an unknown contract)"
-                ))
-        }
-        let rejected = Dictionary(
-            rejections.map { ($0.event.id, "\($0.reason): \($0.detail)") }, uniquingKeysWith: { a, _ in a })
-        let contract = config.contracts.first { $0.id == verdict.contract }
-        let clocks = verdict.clocks.map { c in
-            ClockView(
-                metric: "\(c.metric)", priority: c.priority, targetSeconds: c.target, elapsedSeconds: c.elapsed,
-                remainingSeconds: c.target.map { $0 - c.elapsed }, outcome: c.outcome.rawValue,
-                paused: c.outcome == .paused, deadline: c.deadline.map { ISO8601.format($0, in: .utc) },
-                breachedAt: c.breach.map { ISO8601.format($0.at, in: .utc) },
-                stoppedAt: c.stoppedAt.map { ISO8601.format($0, in: .utc) },
-                businessDaySeconds: contract?.calendar(id: c.calendarID)?.dayLength)
-        }
-        let events = ingest.live.engine.events(of: id).sorted(by: SLAEvent.canonicalOrder).map { e in
-            EventView(
-                id: e.id, time: ISO8601.format(e.time, in: .utc), type: e.type.rawValue, priority: e.priority,
-                status: e.status, assignee: e.assignee, team: e.team, level: e.level, rejected: rejected[e.id])
-        }
-        return .json(
-            IncidentDetail(
-                incident: summary, service: verdict.service, handoffs: verdict.handoffs, covered: verdict.covered,
-                clocks: clocks, events: events))
-    }
-
-    /// `GET /v1/incidents/ID/explanation`: the incident's clocks stretch by stretch, as of `asOf`.
-    private func explanation(_ id: String, asOf: Instant) -> ControlResponse {
-        let events = ingest.live.engine.events(of: id)
-        guard !events.isEmpty else { return .error(RouteError(404, "not_found", "no incident '\(id)' in the ledger")) }
-        guard let opened = events.filter({ $0.type == .opened }).min(by: SLAEvent.canonicalOrder),
-            let contract = config.contracts.first(where: { $0.id == opened.contract }),
-            let explained = IncidentEvaluator.explain(incident: id, events: events, contract: contract, asOf: asOf)
-        else {
-            return .error(
-                RouteError(
-                    404, "not_evaluated",
-                    "incident '\(id)' has \(events.count) events but no verdict (no opened event, or an unknown contract)"
-                ))
-        }
-        return .json(IncidentExplanation(explained))
     }
 
     /// `POST /v1/events`: every line is validated first; one bad line rejects the body (nothing applied,

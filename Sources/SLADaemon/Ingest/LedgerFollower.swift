@@ -17,11 +17,12 @@ struct FollowedLedger: Sendable {
 
     /// Marks the rows after ``through`` into the engine, in row order, as one restore would
     /// from the first row: a ledger followed in steps ends as the same engine. `stop` is asked
-    /// before each row; once it says so, the rows after the last one marked are left for later.
-    mutating func readOn(_ store: any DaemonStore, until stop: () -> Bool = { false }) throws {
+    /// before each row, with the engine as marked so far; once it says so, the rows after the
+    /// last one marked are left for later.
+    mutating func readOn(_ store: any DaemonStore, until stop: (IngestEngine) -> Bool = { _ in false }) throws {
         do {
             try store.forEachEventRun(after: through) { seq, source, events in
-                if stop() { throw Stopped() }
+                if stop(engine) { throw Stopped() }
                 _ = engine.mark(events.map { (event: $0, source: source) })
                 through = seq
             }
@@ -40,6 +41,7 @@ struct FollowedLedger: Sendable {
 final class LedgerFollower: Sendable {
     private struct State {
         var stop = false
+        var jobs: [@Sendable (IngestEngine) -> Void] = []
         var followed: FollowedLedger?
         var events = 0
         var through: Int64 = 0
@@ -64,6 +66,18 @@ final class LedgerFollower: Sendable {
 
     /// The events followed so far, and the last ledger row among them.
     var progress: (events: Int, through: Int64) { state.withLock { ($0.events, $0.through) } }
+
+    /// Runs `job` on the follower's thread with the engine as followed so far, between two
+    /// rows; false, and `job` does not run, once the follower was told to stop.
+    func withEngine(_ job: @escaping @Sendable (IngestEngine) -> Void) -> Bool {
+        let taken = state.withLock { s in
+            guard !s.stop else { return false }
+            s.jobs.append(job)
+            return true
+        }
+        if taken { wake.signal() }
+        return taken
+    }
 
     /// Starts following, on a thread of its own.
     func start() {
@@ -95,9 +109,17 @@ final class LedgerFollower: Sendable {
         var followed = FollowedLedger(engine: IngestEngine(contracts: contracts))
         var failing = false
         let millis = Int(pause.components.seconds * 1000 + pause.components.attoseconds / 1_000_000_000_000_000)
-        while !state.withLock({ $0.stop }) {
+        func runJobs(_ engine: IngestEngine) -> Bool {
+            let (jobs, stop) = state.withLock { s in
+                defer { s.jobs = [] }
+                return (s.jobs, s.stop)
+            }
+            for job in jobs { job(engine) }
+            return stop
+        }
+        while !runJobs(followed.engine) {
             do {
-                try followed.readOn(store) { state.withLock { $0.stop } }
+                try followed.readOn(store) { runJobs($0) }
                 if failing {
                     logger.note("slad: the standby follows the ledger again", ["row": String(followed.through)])
                     failing = false
@@ -119,6 +141,8 @@ final class LedgerFollower: Sendable {
             }
             _ = wake.wait(timeout: .now() + .milliseconds(millis))
         }
+        // Jobs taken before the stop are answered before the engine goes.
+        _ = runJobs(followed.engine)
         // Moved, not copied: a second reference left on this thread would make the leader's
         // first change copy the whole engine.
         var handed: FollowedLedger? = consume followed
