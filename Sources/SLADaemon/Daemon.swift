@@ -94,6 +94,8 @@ public enum Daemon {
         startedFields: [String: String], before: [ServiceGroupConfiguration.ServiceConfiguration],
         stopSwitch: StopSwitch? = nil
     ) async throws {
+        let clock = ContinuousClock()
+        let entered = clock.now
         try checkSealedTerms(config, store: store)
         let notifier: Notifier
         do {
@@ -121,6 +123,8 @@ public enum Daemon {
                     "socket": options.activatedSocket.map { "fd \($0) from systemd" } ?? options.socketPath,
                     "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
                     "late_notifications": String(caughtUp.count),
+                    // From the store opened to ready: what a takeover adds to the lease's wait.
+                    "start_ms": String(Int64((clock.now - entered) / .milliseconds(1))),
                 ], uniquingKeysWith: { a, _ in a }))
         for w in config.warnings {
             logger.note("slad: configuration warning", ["warning": w.description], level: .warning)

@@ -304,6 +304,17 @@ struct FailoverTests {
         for kind in [Kill.sigkill, .sigstop] {
             print("failover: takeover after \(kind.rawValue) (\(kills)×): \(summary(takeovers[kind] ?? []))")
         }
+        // Each new leader's start, from its store opened to ready (its share of a takeover).
+        var starts: [Duration] = []
+        for n in nodes {
+            let text = (try? String(contentsOf: n.folder.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n") where line.hasPrefix("slad: started ") {
+                let field = line.split(separator: " ").first { $0.hasPrefix("start_ms=") }
+                if let ms = field.flatMap({ Int($0.dropFirst("start_ms=".count)) }) { starts.append(.milliseconds(ms)) }
+            }
+        }
+        #expect(starts.count >= kills * 2, "\(starts.count) leaders' starts logged")
+        print("failover: each leader's start, store opened to ready (\(starts.count)×): \(summary(starts))")
         print(
             "failover: \(expected.count) events, \(outbox.count) notifications, \(Set(tokens).count) leader tenures, 0 lost, 0 doubled"
         )
@@ -320,7 +331,8 @@ struct FailoverTests {
                 }, "node \(standby.index) followed \(followed ?? "nothing") of \(ledger.count) events")
             for path in [
                 "/v1/breaches?limit=1000", "/v1/reports/\(month)?format=csv", "/v1/units?format=csv",
-                "/v1/incidents/F-3", "/v1/incidents/F-3/explanation",
+                "/v1/incidents/F-3", "/v1/incidents/F-3/explanation", "/v1/incidents?limit=1000",
+                "/v1/incidents?state=breached&limit=5",
             ] {
                 // Both answer as of now: a pair asked across a second's turn may differ, and is asked again.
                 var pair: (leader: (Int, String), standby: (Int, String))?

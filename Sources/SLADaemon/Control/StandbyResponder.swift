@@ -11,9 +11,9 @@ import SLAStore
 ///   followed) and its metrics (`slad_leader 0`);
 /// - what is read from the shared store alone, as the leader answers it: breaches, monthly
 ///   reports, OLA figures;
-/// - one incident and its explanation, from the engine it has followed;
-/// - for everything that needs the live engine (listings, contracts with their figures),
-///   503 `not_leader`, naming the leader to ask instead. Pushed events are refused the same
+/// - incidents (the listing, one incident, its explanation), from the engine it has followed;
+/// - for the rest, 503 `not_leader`, naming the leader to ask instead: contracts (their
+///   month-to-date figures are the leader's), reload. Pushed events are refused the same
 ///   way, so a sender knows to send them there.
 struct StandbyResponder: ControlResponder {
     let keeper: LeaseKeeper
@@ -70,12 +70,21 @@ struct StandbyResponder: ControlResponder {
             reads.async {
                 reply(SladResponder.read(route, from: reader, contracts: config.contracts, sealAfter: config.sealAfter))
             }
-        case .incident, .explanation:
+        case .incidents, .incident, .explanation:
             // From the engine the node has followed, on the follower's thread.
-            let (route, contracts) = (request.route, config.contracts)
+            let (route, config) = (request.route, config)
             let taken = follower.withEngine { engine in
-                let answers = IncidentAnswers(engine: engine, contracts: contracts)
+                let answers = IncidentAnswers(engine: engine, contracts: config.contracts)
                 switch route {
+                case .incidents(let q):
+                    // The standings the leader keeps up with its timers, computed once for now.
+                    let now = wallMilliseconds()
+                    var live = LiveEngine(
+                        engine: engine, nowMilliseconds: now, allowedLateness: config.allowedLateness,
+                        catchUpWindow: config.catchUpWindow)
+                    live.teams = config.teams
+                    _ = live.catchUp(nowMilliseconds: now)
+                    reply(IncidentAnswers.page(q, of: live, contracts: config.contracts))
                 case .incident(let id): reply(answers.detail(id))
                 case .explanation(let id, let asOf):
                     reply(answers.explanation(id, asOf: asOf ?? Instant(wallMilliseconds() / 1000)))

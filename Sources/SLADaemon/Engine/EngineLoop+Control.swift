@@ -18,14 +18,7 @@ extension EngineLoop {
             }
             return .json(contractView(c, month: board.snapshot.months[c.id]))
         case .incidents(let q):
-            if let contract = q.contract, !config.contracts.contains(where: { $0.id == contract }) {
-                return .error(RouteError(404, "not_found", "no contract '\(contract)' (GET /v1/contracts lists them)"))
-            }
-            let (page, more) = ingest.live.list(q.state, contract: q.contract, after: q.cursor, limit: q.limit)
-            let now = wallMilliseconds()
-            let answers = IncidentAnswers(engine: ingest.live.engine, contracts: config.contracts)
-            let items = page.compactMap { answers.summary($0.incident, nowMilliseconds: now)?.summary }
-            return .json(IncidentPage(incidents: items, nextCursor: more ? page.last?.token : nil))
+            return IncidentAnswers.page(q, of: ingest.live, contracts: config.contracts)
         case .incident(let id):
             return IncidentAnswers(engine: ingest.live.engine, contracts: config.contracts).detail(id)
         case .explanation(let id, let asOf):

@@ -8,6 +8,18 @@ struct IncidentAnswers {
     let engine: IngestEngine
     let contracts: [Contract]
 
+    /// `GET /v1/incidents`: a page of `live`'s incidents by standing, each evaluated as of now.
+    static func page(_ q: IncidentQuery, of live: LiveEngine, contracts: [Contract]) -> ControlResponse {
+        if let contract = q.contract, !contracts.contains(where: { $0.id == contract }) {
+            return .error(RouteError(404, "not_found", "no contract '\(contract)' (GET /v1/contracts lists them)"))
+        }
+        let (page, more) = live.list(q.state, contract: q.contract, after: q.cursor, limit: q.limit)
+        let now = wallMilliseconds()
+        let answers = IncidentAnswers(engine: live.engine, contracts: contracts)
+        let items = page.compactMap { answers.summary($0.incident, nowMilliseconds: now)?.summary }
+        return .json(IncidentPage(incidents: items, nextCursor: more ? page.last?.token : nil))
+    }
+
     /// An incident's line, evaluated as of now, with its verdict.
     func summary(_ id: String, nowMilliseconds now: Int64) -> (
         summary: IncidentSummary, verdict: IncidentVerdict, rejections: [Rejection]
