@@ -54,14 +54,7 @@ func runStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async throws {
         "store: \(incidents) incidents, \(events.count) events in \(batches.count) batches, \(stateRows) incident "
             + "states written (seed \(seed))")
 
-    let cluster = try await PostgresCluster.start(durable: true)
-    do {
-        try await measure(cluster)
-    } catch {
-        await cluster.stop()
-        throw error
-    }
-    await cluster.stop()
+    try await PostgresCluster.with(durable: true) { try await measure($0) }
 
     func measure(_ cluster: PostgresCluster) async throws {
         let clock = ContinuousClock()
@@ -136,14 +129,7 @@ func runDaemonStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async thro
     defer { try? fm.removeItem(at: folder) }
     let events = try Corpus(incidents: incidents, seed: seed).write(to: folder)
     print("store --daemon: \(incidents) incidents, \(events) events, the release slad (seed \(seed))")
-    let cluster = try await PostgresCluster.start(durable: true)
-    do {
-        try await measure(cluster)
-    } catch {
-        await cluster.stop()
-        throw error
-    }
-    await cluster.stop()
+    try await PostgresCluster.with(durable: true) { try await measure($0) }
 
     func measure(_ cluster: PostgresCluster) async throws {
         typealias Side = (ingest: Double, restart: Double, ingestRSS: Int)

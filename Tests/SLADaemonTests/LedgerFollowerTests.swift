@@ -20,25 +20,29 @@ struct LedgerFollowerTests {
     )
     func postgres() async throws {
         let seed = UInt64.random(in: 0...UInt64.max)
-        let cluster = try await PostgresCluster.start()
-        do {
+        try await PostgresCluster.with { cluster in
             let location = try await cluster.createDatabase("slad", logger: Self.logger)
             let writer = try await PostgresStore.open(location, logger: Self.logger)
             let reader = try await PostgresStore.open(location, logger: Self.logger, migrate: false)
             let lease = try await location.connect(logger: Self.logger)
-            let token = try #require(
-                try await LeaderLease.acquire(on: lease, holder: "test", ttl: .seconds(600), logger: Self.logger))
-            try await check(
-                seed: seed, follow: WaitingPostgresStore(store: reader, token: { nil }),
-                commit: { try await writer.commit($0, token: token) })
-            try await writer.close()
-            try await reader.close()
-            try await lease.close()
-        } catch {
-            await cluster.stop()
-            throw error
+            // postgres-nio wants its connections closed before they go, the test failed or not.
+            func close() async {
+                try? await writer.close()
+                try? await reader.close()
+                try? await lease.close()
+            }
+            do {
+                let token = try #require(
+                    try await LeaderLease.acquire(on: lease, holder: "test", ttl: .seconds(600), logger: Self.logger))
+                try await check(
+                    seed: seed, follow: WaitingPostgresStore(store: reader, token: { nil }),
+                    commit: { try await writer.commit($0, token: token) })
+            } catch {
+                await close()
+                throw error
+            }
+            await close()
         }
-        await cluster.stop()
     }
 
     @Test(

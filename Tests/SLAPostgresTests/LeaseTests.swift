@@ -8,16 +8,11 @@ import Testing
 
 /// Starts a cluster with a migrated database `slad`, runs `body`, and stops the cluster.
 func withStore(_ body: (PostgresCluster, PostgresLocation) async throws -> Void) async throws {
-    let cluster = try await PostgresCluster.start()
-    do {
+    try await PostgresCluster.with { cluster in
         let location = try await cluster.createDatabase("slad", logger: testLogger)
         try await withConnections(location, 1) { c in try await PostgresSchema.migrate(c[0], logger: testLogger) }
         try await body(cluster, location)
-    } catch {
-        await cluster.stop()
-        throw error
     }
-    await cluster.stop()
 }
 
 let testLogger = Logger(label: "slad.test.postgres", factory: { StreamLogHandler.standardError(label: $0) })

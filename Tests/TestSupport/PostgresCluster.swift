@@ -48,6 +48,22 @@ public final class PostgresCluster: Sendable {
         try await offPool { try startWaiting(durable: durable) }
     }
 
+    /// Runs `body` on a cluster started for it (``start(durable:)``), stopped and removed
+    /// afterwards however `body` ends.
+    public static func with<T: Sendable>(durable: Bool = false, _ body: (PostgresCluster) async throws -> T)
+        async throws -> T
+    {
+        let cluster = try await start(durable: durable)
+        do {
+            let result = try await body(cluster)
+            await cluster.stop()
+            return result
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+    }
+
     /// Stops the server at once and removes its folder.
     public func stop() async {
         try? await Self.offPool { self.stopWaiting() }
