@@ -46,9 +46,15 @@ enum SharedStoreNode {
         let following: PostgresStore
         do {
             readers = try await PostgresStore.open(location, logger: logger, migrate: false)
+        } catch {
+            try? await writer.close()
+            throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
+        }
+        do {
             following = try await PostgresStore.open(location, logger: logger, migrate: false)
         } catch {
             try? await writer.close()
+            try? await readers.close()
             throw DaemonError("slad: cannot open the PostgreSQL store", ["store": "\(location)", "error": "\(error)"])
         }
         let reader = WaitingPostgresStore(store: readers, token: { nil })

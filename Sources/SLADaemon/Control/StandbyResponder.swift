@@ -88,7 +88,7 @@ struct StandbyResponder: ControlResponder {
                 case .incident(let id): reply(answers.detail(id))
                 case .explanation(let id, let asOf):
                     reply(answers.explanation(id, asOf: asOf ?? Instant(wallMilliseconds() / 1000)))
-                default: reply(.error(RouteError(500, "internal", "route \(route.name) is not about one incident")))
+                default: reply(.error(RouteError(500, "internal", "route \(route.name) is not about incidents")))
                 }
             }
             if !taken { reply(Self.notLeader(holder)) }

@@ -83,6 +83,7 @@ struct Ingest {
     /// Mapped (status-snapshot) sources re-read their files from the start:
     /// their mapping depends on earlier rows, and the events they yield again
     /// carry the same identities, which the ledger ignores.
+    ///
     /// `warm`: the ledger as a standby followed it; only the rows after it are read.
     mutating func restore(warm: FollowedLedger? = nil) throws -> [SLANotification] {
         // A run at a time: the whole ledger as one array, copied on its way in, held four
