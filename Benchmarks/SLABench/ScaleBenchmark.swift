@@ -9,7 +9,7 @@ import Foundation
 /// that it does not grow with history. `runs` rounds alternate the sizes, median and range.
 ///
 /// With `old` (another build of `slad`), each round runs both builds on the same corpus, one
-/// after the other, their month's reports must be byte-identical, and the new build's cost is
+/// after the other in alternating order, their month's reports must be byte-identical, and the new build's cost is
 /// printed as a ratio to the old one's of the same round too.
 ///
 /// Peak RSS comes from GNU time (`/usr/bin/time -f %M`).
@@ -50,7 +50,9 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
     var oldSamples: [Int: [Sample]] = [:]
     for round in 1...runs {
         for size in sizes {
-            for (build, bin) in builds {
+            // The builds alternate in order from round to round, so that neither always runs
+            // on the machine as the other left it (page cache, a neighbour's load).
+            for (build, bin) in round % 2 == 1 ? builds : builds.reversed() {
                 let folder = root.appendingPathComponent("\(size)")
                 let state = folder.appendingPathComponent("state")
                 try? fm.removeItem(at: state)
