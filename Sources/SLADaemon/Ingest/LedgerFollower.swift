@@ -108,7 +108,7 @@ final class LedgerFollower: Sendable {
     private func follow() {
         var followed = FollowedLedger(engine: IngestEngine(contracts: contracts))
         var failing = false
-        let millis = Int(pause.components.seconds * 1000 + pause.components.attoseconds / 1_000_000_000_000_000)
+        let millis = Int(pause / .milliseconds(1))
         func runJobs(_ engine: IngestEngine) -> Bool {
             let (jobs, stop) = state.withLock { s in
                 defer { s.jobs = [] }
