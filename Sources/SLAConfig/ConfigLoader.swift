@@ -99,6 +99,9 @@ public struct SladConfiguration: Sendable {
     public var teams: [String: TeamRoute] = [:]
     /// A PostgreSQL store shared by several nodes (`store:`); nil: the SQLite file in the state folder.
     public var store: StoreConfig?
+    /// SHA-256 over every file the load read (its path and bytes, in path order): equal
+    /// fingerprints, the same configuration.
+    public var fingerprint = ""
 }
 
 /// The `store:` setting: the PostgreSQL database several slad nodes share, one leading at a
@@ -444,6 +447,18 @@ public enum ConfigLoader {
     ///
     /// - Throws: ``ConfigErrors`` with every problem found, in file order.
     public static func load(directory: String) throws(ConfigErrors) -> SladConfiguration {
+        let log = FilesRead()
+        let result = FilesRead.$current.withValue(log) { () -> Result<SladConfiguration, ConfigErrors> in
+            do throws(ConfigErrors) { return .success(try loadFiles(directory: directory)) } catch {
+                return .failure(error)
+            }
+        }
+        var config = try result.get()
+        config.fingerprint = log.fingerprint()
+        return config
+    }
+
+    private static func loadFiles(directory: String) throws(ConfigErrors) -> SladConfiguration {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
         else {

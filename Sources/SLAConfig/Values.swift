@@ -1,5 +1,7 @@
+import Crypto
 import Foundation
 import SLACore
+import Synchronization
 
 extension YAMLValue {
     /// A duration such as `15m`, `4h`, `1d`, `1h30m`.
@@ -108,8 +110,29 @@ func readFile(_ path: String, limit: Int) -> Data? {
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
     do {
-        return try handle.read(upToCount: limit) ?? Data()
+        let data = try handle.read(upToCount: limit) ?? Data()
+        FilesRead.current?.add(path, data)
+        return data
     } catch {
         return nil
+    }
+}
+
+/// The files a configuration load read, for its ``SladConfiguration/fingerprint``: every file
+/// goes through ``readFile(_:limit:)``, wherever it lies (an iCalendar file may be anywhere).
+final class FilesRead: Sendable {
+    @TaskLocal static var current: FilesRead?
+    private let files = Mutex<[String: Data]>([:])
+
+    func add(_ path: String, _ data: Data) { files.withLock { $0[path] = data } }
+
+    func fingerprint() -> String {
+        var hash = SHA256()
+        for (path, data) in files.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            hash.update(data: Data(path.utf8))
+            hash.update(data: Data("\0\(data.count)\0".utf8))
+            hash.update(data: data)
+        }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

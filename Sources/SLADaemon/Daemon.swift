@@ -123,6 +123,8 @@ public enum Daemon {
                     "socket": options.activatedSocket.map { "fd \($0) from systemd" } ?? options.socketPath,
                     "metrics": config.metricsListen.map { "\($0.host):\($0.port)" } ?? "control socket only",
                     "late_notifications": String(caughtUp.count),
+                    // Whether the catch-up resumed from the state stored at the last stop.
+                    "resumed": loop.ingest.resumed ? "snapshot" : "catch-up",
                     // From the store opened to ready: what a takeover adds to the lease's wait.
                     "start_ms": String(Int64((clock.now - entered) / .milliseconds(1))),
                 ], uniquingKeysWith: { a, _ in a }))

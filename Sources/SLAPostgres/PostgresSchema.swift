@@ -139,7 +139,12 @@ public enum PostgresSchema {
             )
             """,
             "CREATE TABLE state_behind (after_seq bigint NOT NULL)",
-        ]
+        ],
+        [
+            // At most one row: the live engine's state as the last leader stopped (LiveSnapshot),
+            // valid while the ledger ends at `ledger_row`.
+            "CREATE TABLE live_snapshot (ledger_row bigint NOT NULL, body bytea NOT NULL)"
+        ],
     ]
 
     /// A database whose schema is newer than this build's.

@@ -39,6 +39,18 @@ extension PostgresStore {
         return after
     }
 
+    /// The live engine's state as stored when the daemon last stopped, and the ledger's last
+    /// row then (``Batch/liveSnapshot``); nil when none is stored.
+    public func liveSnapshot() async throws -> (ledgerRow: Int64, body: [UInt8])? {
+        var out: (ledgerRow: Int64, body: [UInt8])?
+        for try await (row, body) in try await connection.query(
+            "SELECT ledger_row, body FROM live_snapshot", logger: logger
+        ).decode((Int64, ByteBuffer).self) {
+            out = (row, Array(body.readableBytesView))
+        }
+        return out
+    }
+
     /// The incidents the events of the ledger rows after row `seq` name.
     public func incidents(inLedgerAfter seq: Int64) async throws -> Set<String> {
         var out = Set<String>()

@@ -129,6 +129,14 @@ public final class PostgresStore: Sendable {
             }
             try await Self.writeState(batch, c, logger)
             if batch.stateMark == .current { try await c.run("DELETE FROM state_behind", logger: logger) }
+            if let snapshot = batch.liveSnapshot {
+                try await c.run("DELETE FROM live_snapshot", logger: logger)
+                try await c.run(
+                    """
+                    INSERT INTO live_snapshot (ledger_row, body)
+                        SELECT coalesce(max(seq), 0), \(ByteBuffer(bytes: snapshot)) FROM ledger
+                    """, logger: logger)
+            }
             try await Self.insertNotifications(batch, token: token, c, logger)
             for (source, st) in batch.stats.sorted(by: { $0.key < $1.key }) {
                 try await c.run(

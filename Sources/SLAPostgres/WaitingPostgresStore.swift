@@ -210,6 +210,9 @@ extension WaitingPostgresStore: DaemonStore {
     /// ``PostgresStore/stateBehind()``, waited for.
     public func stateBehind() throws -> Int64? { try wait { try await $0.stateBehind() } }
 
+    /// ``PostgresStore/liveSnapshot()``, waited for.
+    public func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])? { try wait { try await $0.liveSnapshot() } }
+
     /// The incidents named after ledger row `seq`, read a page of the ledger at a time.
     public func incidents(inLedgerAfter seq: Int64) throws -> Set<String> {
         var out = Set<String>()

@@ -313,6 +313,11 @@ enum Migrations {
             // while later ones wait to be written (Batch.StateMark). None: all is current.
             try db.execute(sql: "CREATE TABLE state_behind (after_seq INTEGER NOT NULL)")
         }
+        m.registerMigration("v10-live-snapshot") { db in
+            // At most one row: the live engine's state as the daemon stopped (LiveSnapshot),
+            // valid while the ledger ends at `ledger_row`.
+            try db.execute(sql: "CREATE TABLE live_snapshot (ledger_row INTEGER NOT NULL, body BLOB NOT NULL)")
+        }
         return m
     }
 }

@@ -170,6 +170,12 @@ public final class SLAStore: Sendable {
         }
         try Self.writeState(batch, db, sideRows: &sideRows)
         if batch.stateMark == .current { try db.execute(sql: "DELETE FROM state_behind") }
+        if let snapshot = batch.liveSnapshot {
+            try db.execute(sql: "DELETE FROM live_snapshot")
+            try db.execute(
+                sql: "INSERT INTO live_snapshot (ledger_row, body) SELECT coalesce(max(seq), 0), ? FROM ledger",
+                arguments: [Data(snapshot)])
+        }
         let outbox = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO outbox
@@ -466,6 +472,16 @@ public final class SLAStore: Sendable {
     /// every incident's state is current.
     public func stateBehind() throws -> Int64? {
         try queue.read { db in try Int64.fetchOne(db, sql: "SELECT after_seq FROM state_behind") }
+    }
+
+    /// The live engine's state as stored when the daemon last stopped, and the ledger's last
+    /// row then (``Batch/liveSnapshot``); nil when none is stored.
+    public func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT ledger_row, body FROM live_snapshot").map { row in
+                (row[0], [UInt8](row[1] as Data))
+            }
+        }
     }
 
     /// The incidents the events of the ledger rows after row `seq` name.

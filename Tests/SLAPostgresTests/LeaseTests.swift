@@ -91,7 +91,8 @@ struct LeaseTests {
                 for try await t in rows.decode(String.self) { tables.append(t) }
                 #expect(
                     tables == [
-                        "breaches", "deliveries", "incidents", "ledger", "outbox", "quarantine", "rejections",
+                        "breaches", "deliveries", "incidents", "ledger", "live_snapshot", "outbox", "quarantine",
+                        "rejections",
                         "report_adjustments", "sealed_reports", "service_events", "slad_lease", "slad_schema",
                         "source_offsets", "source_stats", "state_behind",
                     ])

@@ -338,3 +338,114 @@ struct DaemonTests {
         #expect(stats?.lines == written)
     }
 }
+
+@Suite("slad run: the restart resumes from the state stored at the stop (real process, real store)", .serialized)
+struct ResumeTests {
+    @Test(
+        "after SIGTERM the next start resumes from the snapshot and lists what the full catch-up lists; another configuration or a new event falls back to it"
+    )
+    func resumedRestartEqualsCatchUp() throws {
+        let work = try makeTemporaryDirectory("slad-resume")
+        let config = work.appendingPathComponent("config")
+        try FileManager.default.createDirectory(
+            at: config.appendingPathComponent("contracts.d"), withIntermediateDirectories: true)
+        // Round the clock, with thresholds days apart: none comes due while the test runs, so
+        // every start must list the same.
+        let contract = config.appendingPathComponent("contracts.d/snap.yaml")
+        try """
+        id: snap
+        customer: Snap
+        valid: { from: 2020-01-01 }
+        calendar: 24x7
+        fee: { amount: "1000.00", currency: EUR }
+        priorities:
+          P1: { reaction: 30d, resolution: 60d }
+          P2: { reaction: 1h, resolution: 2h }
+        warn_at: ["50%", "80%"]
+        notify: [ops]
+
+        """.write(to: contract, atomically: true, encoding: .utf8)
+        let log = work.appendingPathComponent("events.jsonl")
+        try "sources:\n  - { name: app, path: \"\(log.path)\", format: jsonl }\n".write(
+            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        let now = Int(Date().timeIntervalSince1970)
+        var lines = ""
+        func line(_ id: String, _ t: Int, _ type: String, _ incident: String, _ extra: String = "") {
+            lines +=
+                #"{"id":"\#(id)","time":"\#(iso(t))","type":"incident.\#(type)","incident":"\#(incident)","contract":"snap"\#(extra)}"#
+                + "\n"
+        }
+        for i in 0..<120 {
+            // Fine and armed (P1, an hour old), at risk and armed (P1, 20 days old), breached
+            // (P2, 10 days old), and some resolved.
+            let (age, priority) = [(3_600, "P1"), (20 * 86_400, "P1"), (10 * 86_400, "P2")][i % 3]
+            line("e\(i)-o", now - age - i, "opened", "INC-\(i)", #","priority":"\#(priority)""#)
+            if i % 4 == 0 { line("e\(i)-a", now - age - i + 60, "acknowledged", "INC-\(i)") }
+            if i % 5 == 0 { line("e\(i)-r", now - age - i + 120, "resolved", "INC-\(i)") }
+        }
+        try lines.write(to: log, atomically: true, encoding: .utf8)
+        let stderr = work.appendingPathComponent("stderr")
+        let state = work.appendingPathComponent("state")
+        let socket = work.appendingPathComponent("slad.sock").path
+        /// The status document as a dictionary.
+        func status() -> [String: Any]? {
+            guard let body = try? curl(socket, "/v1/status").body else { return nil }
+            return (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+        }
+        /// One start until `events` are read, stopped by `signal`: what it lists and counts, and
+        /// its start line's `resumed`.
+        func start(events: Int, signal: Int32 = SIGTERM) throws -> (listing: String, resumed: String) {
+            let before = (try? Data(contentsOf: stderr).count) ?? 0
+            let daemon = try startSlad(
+                ["run", "--config", config.path, "--state", state.path, "--socket", socket], stderr: stderr)
+            #expect(waitUntil(30) { status()?["events"] as? Int == events })
+            let counts = status().map { s in
+                let incidents = s["incidents"] as? [String: Int] ?? [:]
+                return "open \(incidents["open"] ?? -1) at_risk \(incidents["at_risk"] ?? -1) breached "
+                    + "\(incidents["breached"] ?? -1) armed \(s["armed_timers"] as? Int ?? -1)"
+            }
+            // `seconds_left` is counted to the moment of the request.
+            let listing =
+                try ["open", "at_risk", "breached"].map {
+                    try curl(socket, "/v1/incidents?state=\($0)&limit=1000").body.replacing(
+                        /"seconds_left":-?[0-9]+,/, with: "")
+                }
+                + [counts ?? "no status"]
+            kill(daemon.processIdentifier, signal)
+            daemon.waitUntilExit()
+            let log = String(decoding: try Data(contentsOf: stderr).dropFirst(before), as: UTF8.self)
+            let started = log.split(separator: "\n").first { $0.contains("slad: started") } ?? ""
+            let resumed = started.split(separator: " ").first { $0.hasPrefix("resumed=") }.map(String.init) ?? "none"
+            return (listing.joined(separator: "\n"), resumed)
+        }
+        let count = lines.split(separator: "\n").count
+        let first = try start(events: count)
+        #expect(first.resumed == "resumed=catch-up", "a new store has no snapshot")
+        #expect(first.listing.contains("INC-1\"") && first.listing.contains("INC-2\""))
+        let second = try start(events: count)
+        #expect(second.resumed == "resumed=snapshot")
+        #expect(second.listing == first.listing)
+        // The same terms in other bytes: another configuration, so the full catch-up.
+        try (String(contentsOf: contract, encoding: .utf8) + "# the same terms\n").write(
+            to: contract, atomically: true, encoding: .utf8)
+        let third = try start(events: count)
+        #expect(third.resumed == "resumed=catch-up")
+        #expect(third.listing == first.listing)
+        // A new event read, then SIGKILL: no snapshot after it, so the next start catches up.
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        handle.write(
+            Data(
+                (#"{"id":"late","time":"\#(iso(now - 30))","type":"incident.acknowledged","incident":"INC-1","contract":"snap"}"#
+                    + "\n").utf8))
+        try handle.close()
+        let fourth = try start(events: count + 1, signal: SIGKILL)
+        #expect(fourth.resumed == "resumed=snapshot", "the ledger as at the last stop; the new line comes after")
+        let fifth = try start(events: count + 1)
+        #expect(fifth.resumed == "resumed=catch-up")
+        let sixth = try start(events: count + 1)
+        #expect(sixth.resumed == "resumed=snapshot")
+        #expect(sixth.listing == fifth.listing)
+        #expect(sixth.listing != first.listing, "INC-1 was acknowledged")
+    }
+}

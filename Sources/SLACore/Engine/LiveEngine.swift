@@ -172,7 +172,7 @@ public struct LiveEngine: Sendable {
     /// One timer per incident, keyed by its payload index, at the earliest next threshold of
     /// its clocks: a timer only says "look now", and the refresh it causes arms the next one.
     /// The wheel cannot be copied and the engine is a value: it sits in a box copied on write.
-    private var timers: WheelBox
+    var timers: WheelBox
     /// SLANotification ids already decided.
     public private(set) var emitted: Set<String>
     /// Breaches decided and not retracted, by incident, then notification id
@@ -214,17 +214,17 @@ public struct LiveEngine: Sendable {
 
     /// The standing of each incident by payload index (nil once closed or not covered),
     /// kept current by every refresh; arrays, so that a listing scans memory in order.
-    private var standings: [IncidentStanding?] = []
+    var standings: [IncidentStanding?] = []
     /// Per payload index: the earliest breach instant (past or due) of its clocks, ms; `Int64.max` for none.
-    private var breachMilliseconds: [Int64] = []
+    var breachMilliseconds: [Int64] = []
     /// Per payload index: its contract, as an index into `contractNames`.
-    private var contractOf: [Int32] = []
-    private var contractNames: [String] = []
-    private var contractIndex: [String: Int32] = [:]
+    var contractOf: [Int32] = []
+    var contractNames: [String] = []
+    var contractIndex: [String: Int32] = [:]
     /// Per payload index: its (contract, priority) group, as an index into `groups`.
-    private var groupOf: [Int32] = []
-    private var groups: [StandingGroup] = []
-    private var groupIndex: [StandingGroup: Int32] = [:]
+    var groupOf: [Int32] = []
+    var groups: [StandingGroup] = []
+    var groupIndex: [StandingGroup: Int32] = [:]
     /// Open, at-risk and breached counts, maintained as incidents are re-decided.
     public private(set) var status = IncidentCounts()
     /// The same counts per group, in the order the groups first appeared.
@@ -245,7 +245,7 @@ public struct LiveEngine: Sendable {
         zip(groups, groupCounts).map { ($0, $1) }
     }
 
-    private mutating func setStanding(_ index: Int, _ new: IncidentStanding?, group: Int32) {
+    mutating func setStanding(_ index: Int, _ new: IncidentStanding?, group: Int32) {
         func apply(_ s: IncidentStanding?, _ g: Int32, _ d: Int) {
             guard let s else { return }
             status.add(s, d)
@@ -257,7 +257,7 @@ public struct LiveEngine: Sendable {
         apply(new, group, +1)
     }
 
-    private mutating func groupSlot(_ contract: String, _ priority: String) -> Int32 {
+    mutating func groupSlot(_ contract: String, _ priority: String) -> Int32 {
         let key = StandingGroup(contract: contract, priority: priority)
         if let known = groupIndex[key] { return known }
         let g = Int32(groups.count)
@@ -462,7 +462,7 @@ public struct LiveEngine: Sendable {
     /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
     /// `index` is the incident's payload index; `settled` is its verdict at its last event when
     /// no clock runs there, which then stands for the evaluation at `now`.
-    private mutating func refresh(
+    mutating func refresh(
         _ incident: String, index: Int, now: Int64, settled: IncidentVerdict? = nil
     ) -> [SLANotification] {
         var next = Int64.max
@@ -546,13 +546,13 @@ public struct LiveEngine: Sendable {
     }
 
     /// The wheel, for changing: copied first when another engine value shares it.
-    private mutating func withWheel<R>(_ body: (inout TimerWheel) -> R) -> R {
+    mutating func withWheel<R>(_ body: (inout TimerWheel) -> R) -> R {
         if !isKnownUniquelyReferenced(&timers) { timers = WheelBox(timers.wheel.copy()) }
         return body(&timers.wheel)
     }
 
     /// Makes the listing arrays reach every incident the engine has numbered, `index` included.
-    private mutating func makeRoom(for index: Int) {
+    mutating func makeRoom(for index: Int) {
         guard index >= standings.count else { return }
         let missing = engine.incidentCount - standings.count
         standings += repeatElement(nil, count: missing)

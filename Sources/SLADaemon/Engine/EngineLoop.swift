@@ -99,7 +99,7 @@ final class EngineLoop: @unchecked Sendable {
 
     /// Loads the ledger and saved offsets; returns the restart catch-up decisions.
     func restore(warm: FollowedLedger? = nil) throws -> [SLANotification] {
-        let caughtUp = try ingest.restore(warm: warm)
+        let caughtUp = try ingest.restore(warm: warm, fingerprint: snapshotFingerprint)
         // A daemon stopped (killed) while reading a backlog left the state of the incidents it
         // touched to a batch it never committed: derived again from their events.
         if let after = try store.stateBehind() {
@@ -403,6 +403,15 @@ final class EngineLoop: @unchecked Sendable {
         watcher.wait(nanoseconds: max(0, min(200_000_000, next)), alsoWatching: mailbox.wakeDescriptor)
     }
 
+    /// What a ``LiveSnapshot`` holds only for: this build, the live engine's lateness and
+    /// catch-up window (fixed at start, whatever a reload read), and the configuration in force.
+    var snapshotFingerprint: String {
+        // A configuration not read from files has no fingerprint: its snapshot matches nothing.
+        guard !config.fingerprint.isEmpty else { return "unread configuration " + UUID().uuidString }
+        return
+            "\(SladVersion.current) lateness=\(ingest.live.allowedLateness) window=\(ingest.live.catchUpWindow) config=\(config.fingerprint)"
+    }
+
     /// Commits what is in flight, answers what is queued, and logs where the time went.
     private func finish() {
         if mailbox.stopRequested { ServiceManager.notify("STOPPING=1\nSTATUS=stopping: saving offsets") }
@@ -410,6 +419,15 @@ final class EngineLoop: @unchecked Sendable {
         committer.drain()
         mailbox.close(self)
         committer.drain()
+        if !committer.failed {
+            // The next start arms its timers from this instead of evaluating every incident.
+            var batch = Batch()
+            batch.liveSnapshot = ingest.live.snapshot(
+                nowMilliseconds: wallMilliseconds(), fingerprint: snapshotFingerprint
+            ).encoded()
+            committer.submit(batch)
+            committer.drain()
+        }
         logger.note(
             "slad: stopped",
             [
