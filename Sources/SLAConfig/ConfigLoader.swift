@@ -99,8 +99,8 @@ public struct SladConfiguration: Sendable {
     public var teams: [String: TeamRoute] = [:]
     /// A PostgreSQL store shared by several nodes (`store:`); nil: the SQLite file in the state folder.
     public var store: StoreConfig?
-    /// SHA-256 over every file the load read (its path and bytes, in path order): equal
-    /// fingerprints, the same configuration.
+    /// SHA-256 over every file the load read (its path, relative to ``directory`` inside it,
+    /// and its bytes, in path order): equal fingerprints, the same configuration.
     public var fingerprint = ""
 }
 
@@ -447,7 +447,7 @@ public enum ConfigLoader {
     ///
     /// - Throws: ``ConfigErrors`` with every problem found, in file order.
     public static func load(directory: String) throws(ConfigErrors) -> SladConfiguration {
-        let log = FilesRead()
+        let log = FilesRead(directory: directory)
         let result = FilesRead.$current.withValue(log) { () -> Result<SladConfiguration, ConfigErrors> in
             do throws(ConfigErrors) { return .success(try loadFiles(directory: directory)) } catch {
                 return .failure(error)

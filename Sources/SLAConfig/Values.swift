@@ -120,11 +120,22 @@ func readFile(_ path: String, limit: Int) -> Data? {
 
 /// The files a configuration load read, for its ``SladConfiguration/fingerprint``: every file
 /// goes through ``readFile(_:limit:)``, wherever it lies (an iCalendar file may be anywhere).
+/// Its path counts too: inside the configuration folder, relative to it.
 final class FilesRead: Sendable {
     @TaskLocal static var current: FilesRead?
     private let files = Mutex<[String: Data]>([:])
+    /// The configuration folder: files in it count by their path inside it, so that the same
+    /// files elsewhere (another node's folder) are the same configuration.
+    private let directory: String
 
-    func add(_ path: String, _ data: Data) { files.withLock { $0[path] = data } }
+    init(directory: String) {
+        self.directory = directory.hasSuffix("/") ? directory : directory + "/"
+    }
+
+    func add(_ path: String, _ data: Data) {
+        let key = path.hasPrefix(directory) ? String(path.dropFirst(directory.count)) : path
+        files.withLock { $0[key] = data }
+    }
 
     func fingerprint() -> String {
         var hash = SHA256()
