@@ -172,9 +172,11 @@ public final class SLAStore: Sendable {
         if batch.stateMark == .current { try db.execute(sql: "DELETE FROM state_behind") }
         if let snapshot = batch.liveSnapshot {
             try db.execute(sql: "DELETE FROM live_snapshot")
-            try db.execute(
-                sql: "INSERT INTO live_snapshot (ledger_row, body) SELECT coalesce(max(seq), 0), ? FROM ledger",
-                arguments: [Data(snapshot)])
+            // Bound where it is: tens of megabytes at a million incidents, not copied twice more.
+            try Self.run(
+                try db.makeStatement(
+                    sql: "INSERT INTO live_snapshot (ledger_row, body) SELECT coalesce(max(seq), 0), ? FROM ledger"),
+                [.blob(snapshot)], db)
         }
         let outbox = try db.cachedStatement(
             sql: """
@@ -478,9 +480,17 @@ public final class SLAStore: Sendable {
     /// row then (``Batch/liveSnapshot``); nil when none is stored.
     public func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])? {
         try queue.read { db in
-            try Row.fetchOne(db, sql: "SELECT ledger_row, body FROM live_snapshot").map { row in
-                (row[0], [UInt8](row[1] as Data))
-            }
+            // Copied once, from SQLite's buffer: tens of megabytes at a million incidents.
+            let statement = try db.makeStatement(sql: "SELECT ledger_row, body FROM live_snapshot")
+            let s = statement.sqliteStatement
+            defer { withExtendedLifetime(statement) {} }
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { return nil }
+            guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
+            let blob = sqlite3_column_blob(s, 1)
+            let length = Int(sqlite3_column_bytes(s, 1))
+            let body = [UInt8](UnsafeRawBufferPointer(start: blob, count: length))
+            return (sqlite3_column_int64(s, 0), body)
         }
     }
 

@@ -172,7 +172,10 @@ extension LiveEngine {
         let names = engine.incidentIDs
         let count = names.count
         func padded<T>(_ a: [T], _ fill: T) -> [T] {
-            a.count >= count ? Array(a.prefix(count)) : a + repeatElement(fill, count: count - a.count)
+            // The engine's own arrays, shared, when they reach every incident (they always do
+            // after a catch-up or a resume): the snapshot copies nothing it does not change.
+            a.count == count
+                ? a : a.count > count ? Array(a.prefix(count)) : a + repeatElement(fill, count: count - a.count)
         }
         let standing = padded(standings, nil).map { s -> UInt8 in
             s.map { UInt8(LiveSnapshot.standingOrder.firstIndex(of: $0)! + 1) } ?? 0

@@ -19,14 +19,101 @@ struct FollowedLedger: Sendable {
     /// from the first row: a ledger followed in steps ends as the same engine. `stop` is asked
     /// before each row, with the engine as marked so far; once it says so, the rows after the
     /// last one marked are left for later.
+    ///
+    /// Two cores: a reader thread reads and decodes the rows and hashes their ids while this
+    /// one marks the rows before (decoding was half of a restart's ledger read). The reader is
+    /// waited for before this returns, so the store's read has ended.
     mutating func readOn(_ store: any DaemonStore, until stop: (IngestEngine) -> Bool = { _ in false }) throws {
-        do {
-            try store.forEachEventRun(after: through) { seq, source, events in
-                if stop(engine) { throw Stopped() }
-                _ = engine.mark(events.map { (event: $0, source: source) })
-                through = seq
+        let pipe = RunPipe(depth: 2)
+        let after = through
+        let reader = Thread {
+            do {
+                try store.forEachEventRun(after: after) { seq, source, events in
+                    let run = RunPipe.Run(
+                        seq: seq, events: events.map { (event: $0, source: source) },
+                        idHashes: events.map { IngestEngine.identityHash($0.id) })
+                    guard pipe.put(run) else { throw Stopped() }
+                }
+                pipe.finish(nil)
+            } catch is Stopped {
+                pipe.finish(nil)
+            } catch {
+                pipe.finish(error)
             }
-        } catch is Stopped {}
+        }
+        reader.name = "slad.ledger-read"
+        reader.start()
+        defer { pipe.closeAndWait() }
+        while let run = try pipe.take() {
+            if stop(engine) { return }
+            _ = engine.mark(run.events, idHashes: run.idHashes)
+            through = run.seq
+        }
+    }
+}
+
+/// Ledger rows handed from the thread that reads them to the one that marks them, at most
+/// `depth` waiting (a row is thousands of events).
+private final class RunPipe: @unchecked Sendable {
+    // @unchecked: every field is read and written under `condition`.
+    struct Run {
+        var seq: Int64
+        var events: [(event: SLAEvent, source: String)]
+        var idHashes: [UInt64]
+    }
+
+    private let condition = NSCondition()
+    private let depth: Int
+    private var runs: [Run] = []
+    /// Set by the reader: no more rows, and why (nil: the ledger's end, or told to stop).
+    private var finished = false
+    private var failure: (any Error)?
+    /// Set by the marker: it takes no more rows.
+    private var closed = false
+
+    init(depth: Int) { self.depth = depth }
+
+    /// Adds a row, waiting for room; false once the marker closed the pipe.
+    func put(_ run: Run) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while runs.count >= depth && !closed { condition.wait() }
+        guard !closed else { return false }
+        runs.append(run)
+        condition.broadcast()
+        return true
+    }
+
+    /// The reader's end.
+    func finish(_ error: (any Error)?) {
+        condition.lock()
+        finished = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next row; nil after the last; throws what the reader could not read.
+    func take() throws -> Run? {
+        condition.lock()
+        defer { condition.unlock() }
+        while runs.isEmpty && !finished { condition.wait() }
+        if !runs.isEmpty {
+            condition.broadcast()
+            return runs.removeFirst()
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// Takes no more rows and waits for the reader to end.
+    func closeAndWait() {
+        condition.lock()
+        closed = true
+        runs = []
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
     }
 }
 
