@@ -42,6 +42,11 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
         var ingestRSS: Int
         var restart: Double
         var restartRSS: Int
+        /// The same restart with the full catch-up (the configuration's bytes changed).
+        var restartFull: Double
+        /// Each one's `start_ms`: from the store opened to READY.
+        var ready: Double
+        var readyFull: Double
         var report: Double
         var reportRSS: Int
         var sealing: Double
@@ -59,8 +64,31 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
                 let config = folder.appendingPathComponent("config").path
                 let run = ["run", "--config", config, "--state", state.path, "--exit-when-idle"]
                 let ingest = try timed(bin, run, expect: "events=\(events[size]!)")
-                let restart = try timed(bin, run, expect: "slad")
-                var report = (seconds: 0.0, rss: 0)
+                // Resumed from the state the ingest stored at its stop; then, on the same store,
+                // the full catch-up, which a comment added to slad.yaml forces (another
+                // fingerprint). Both must end with the same incidents standing.
+                let restart = try timed(bin, run, expect: build == "new" ? "resumed=snapshot" : "slad")
+                let yaml = folder.appendingPathComponent("config/slad.yaml")
+                let original = try Data(contentsOf: yaml)
+                try (original + Data("# the full catch-up\n".utf8)).write(to: yaml)
+                let full = try timed(bin, run, expect: build == "new" ? "resumed=catch-up" : "slad")
+                try original.write(to: yaml)
+                func standing(_ output: String) -> String {
+                    let lines = output.split(separator: "\n")
+                    let started = lines.last { $0.hasPrefix("slad: started") } ?? ""
+                    let stopped = lines.last { $0.hasPrefix("slad: stopped") } ?? ""
+                    return (started.split(separator: " ") + stopped.split(separator: " ")).filter {
+                        ["events=", "late_notifications=", "open=", "at_risk=", "breached=", "armed="].contains(
+                            where: $0.hasPrefix)
+                    }.joined(separator: " ")
+                }
+                guard !standing(restart.output).isEmpty, standing(restart.output) == standing(full.output) else {
+                    print(
+                        "the resumed restart and the full catch-up disagree at \(size) incidents: "
+                            + "\(standing(restart.output)) against \(standing(full.output))")
+                    exit(1)
+                }
+                var report = (seconds: 0.0, rss: 0, output: "")
                 if !openOnly {
                     report = try timed(
                         bin,
@@ -89,6 +117,8 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
                     ], expect: openOnly ? "" : "report sealed")
                 let sample = Sample(
                     ingest: ingest.seconds, ingestRSS: ingest.rss, restart: restart.seconds, restartRSS: restart.rss,
+                    restartFull: full.seconds, ready: startMilliseconds(restart.output),
+                    readyFull: startMilliseconds(full.output),
                     report: report.seconds, reportRSS: report.rss, sealing: sealing.seconds)
                 if build == "new" {
                     samples[size, default: []].append(sample)
@@ -98,9 +128,9 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
                 print(
                     String(
                         format:
-                            "  round %d, %@, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB)  report %6.2f s (%4d MB)  sealing restart %6.2f s",
+                            "  round %d, %@, %8d incidents: ingest %6.2f s (%4d MB)  restart %6.2f s (%4d MB, full catch-up %6.2f s)  report %6.2f s (%4d MB)  sealing restart %6.2f s",
                         round, build, size, ingest.seconds, ingest.rss >> 10, restart.seconds, restart.rss >> 10,
-                        report.seconds, report.rss >> 10, sealing.seconds))
+                        full.seconds, report.seconds, report.rss >> 10, sealing.seconds))
             }
         }
     }
@@ -125,6 +155,24 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
         $0.ingest
     }
     line("restart to idle, cost per event of history:", "per event", perEvent) { $0.restart }
+    line(
+        "restart to idle with the full catch-up (configuration changed), cost per event of history:", "per event",
+        perEvent
+    ) {
+        $0.restartFull
+    }
+    print(
+        "restart resumed / with the full catch-up, same round, median [range]; each one's store opened to READY (start_ms):"
+    )
+    for size in sizes {
+        func spread(_ f: (Sample) -> Double) -> String {
+            let r = samples[size]!.map(f).sorted()
+            return String(format: "%.2f [%.2f–%.2f]", r[r.count / 2], r.first!, r.last!)
+        }
+        print(
+            String(format: "  %8d incidents: ", size) + spread { $0.restart / $0.restartFull } + "   to READY "
+                + spread { $0.ready / 1000 } + " s resumed, " + spread { $0.readyFull / 1000 } + " s full")
+    }
     if !openOnly {
         line(
             "report of \(Corpus.reportMonth), 100 contracts, cost per incident of history:", "per incident", Double.init
@@ -157,9 +205,16 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
     }
 }
 
+/// The `start_ms` of a daemon's `slad: started` line (0 when it has none).
+func startMilliseconds(_ output: String) -> Double {
+    let started = output.split(separator: "\n").last { $0.hasPrefix("slad: started") } ?? ""
+    let field = started.split(separator: " ").first { $0.hasPrefix("start_ms=") }
+    return field.flatMap { Double($0.dropFirst("start_ms=".count)) } ?? 0
+}
+
 /// Runs `bin` under GNU time; wall seconds and peak RSS (KiB). Fails the benchmark when it
 /// exits non-zero or its standard error lacks `expect`.
-func timed(_ bin: URL, _ arguments: [String], expect: String) throws -> (seconds: Double, rss: Int) {
+func timed(_ bin: URL, _ arguments: [String], expect: String) throws -> (seconds: Double, rss: Int, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/time")
     p.arguments = ["-f", "rss=%M", bin.path] + arguments
@@ -177,5 +232,5 @@ func timed(_ bin: URL, _ arguments: [String], expect: String) throws -> (seconds
         print("slad \(arguments.joined(separator: " ")) failed:\n\(output.suffix(2000))")
         exit(1)
     }
-    return (elapsed, rss)
+    return (elapsed, rss, output)
 }

@@ -432,6 +432,11 @@ final class EngineLoop: @unchecked Sendable {
             "slad: stopped",
             [
                 "events": String(ingest.live.engine.eventCount),
+                // Where the incidents stand as slad stops: what the next start resumes from.
+                "open": String(ingest.live.status.open),
+                "at_risk": String(ingest.live.status.atRisk),
+                "breached": String(ingest.live.status.breached),
+                "armed": String(ingest.live.armedCount),
                 "read_decode_evaluate_ms": String(turn.readTime / .milliseconds(1)),
                 "commit_ms": String(committer.commitTime / .milliseconds(1)),
                 "wait_read_ms": String(turn.waitRead / .milliseconds(1)),
