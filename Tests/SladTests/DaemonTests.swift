@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SLACore
 import SLAStore
 import TestSupport
@@ -345,6 +346,19 @@ struct ResumeTests {
         "after SIGTERM the next start resumes from the snapshot and lists what the full catch-up lists; another configuration or a new event falls back to it"
     )
     func resumedRestartEqualsCatchUp() throws {
+        try resumeAndFallBack(store: nil)
+    }
+
+    @Test("the same on a PostgreSQL store: the snapshot is stored and read back through the lease holder's writes")
+    func resumedRestartOnPostgres() async throws {
+        try await PostgresCluster.with { cluster in
+            let location = try await cluster.createDatabase("slad", logger: Logger(label: "slad.test.resume"))
+            try resumeAndFallBack(store: "\(location)")
+        }
+    }
+
+    /// Six starts of one daemon (on SQLite, or on the PostgreSQL `store`), see the tests above.
+    func resumeAndFallBack(store: String?) throws {
         let work = try makeTemporaryDirectory("slad-resume")
         let config = work.appendingPathComponent("config")
         try FileManager.default.createDirectory(
@@ -366,8 +380,10 @@ struct ResumeTests {
 
         """.write(to: contract, atomically: true, encoding: .utf8)
         let log = work.appendingPathComponent("events.jsonl")
-        try "sources:\n  - { name: app, path: \"\(log.path)\", format: jsonl }\n".write(
-            to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
+        try
+            ("sources:\n  - { name: app, path: \"\(log.path)\", format: jsonl }\n"
+            + (store.map { "store: \($0)\n" } ?? ""))
+            .write(to: config.appendingPathComponent("slad.yaml"), atomically: true, encoding: .utf8)
         let now = Int(Date().timeIntervalSince1970)
         var lines = ""
         func line(_ id: String, _ t: Int, _ type: String, _ incident: String, _ extra: String = "") {
@@ -398,7 +414,12 @@ struct ResumeTests {
             let before = (try? Data(contentsOf: stderr).count) ?? 0
             let daemon = try startSlad(
                 ["run", "--config", config.path, "--state", state.path, "--socket", socket], stderr: stderr)
-            #expect(waitUntil(30) { status()?["events"] as? Int == events })
+            // On PostgreSQL a node answers as a standby until the last one's lease lapses.
+            #expect(
+                waitUntil(30) {
+                    let s = status()
+                    return s?["events"] as? Int == events && s?["role"] as? String != "standby"
+                })
             let counts = status().map { s in
                 let incidents = s["incidents"] as? [String: Int] ?? [:]
                 return "open \(incidents["open"] ?? -1) at_risk \(incidents["at_risk"] ?? -1) breached "

@@ -131,6 +131,8 @@ public struct LiveSnapshot: Sendable, Equatable {
             let contractOf = array(Int32.self, count), let groupOf = array(Int32.self, count),
             let armed = array(Int64.self, count), at == bytes.count,
             standings.allSatisfy({ Int($0) <= Self.standingOrder.count }),
+            // Groups are numbered again in their order at the resume: each must be new there.
+            Set(groups).count == groups.count,
             contractOf.allSatisfy({ $0 >= -1 && $0 < Int32(contractNames.count) }),
             groupOf.allSatisfy({ $0 >= -1 && $0 < Int32(groups.count) })
         else { return nil }
