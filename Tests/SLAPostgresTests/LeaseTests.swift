@@ -163,8 +163,10 @@ struct LeaseTests {
         try await withStore { _, location in
             try await withConnections(location, 3) { c in
                 let (a, b, watch) = (c[0], c[1], c[2])
+                // Long enough for the fence below to be passed before the lease lapses on a busy
+                // machine (300 ms was not, once); the lapse is then waited for.
                 let token = try #require(
-                    try await LeaderLease.acquire(on: a, holder: "a", ttl: .milliseconds(300), logger: testLogger))
+                    try await LeaderLease.acquire(on: a, holder: "a", ttl: .seconds(3), logger: testLogger))
                 var bPID: Int32 = 0
                 for try await pid in try await b.query("SELECT pg_backend_pid()", logger: testLogger).decode(Int32.self)
                 {
