@@ -220,11 +220,11 @@ public struct LiveEngine: Sendable {
     /// Per payload index: its contract, as an index into `contractNames`.
     var contractOf: [Int32] = []
     var contractNames: [String] = []
-    var contractIndex: [String: Int32] = [:]
+    private var contractIndex: [String: Int32] = [:]
     /// Per payload index: its (contract, priority) group, as an index into `groups`.
     var groupOf: [Int32] = []
     var groups: [StandingGroup] = []
-    var groupIndex: [StandingGroup: Int32] = [:]
+    private var groupIndex: [StandingGroup: Int32] = [:]
     /// Open, at-risk and breached counts, maintained as incidents are re-decided.
     public private(set) var status = IncidentCounts()
     /// The same counts per group, in the order the groups first appeared.
@@ -437,10 +437,16 @@ public struct LiveEngine: Sendable {
     /// that no incident's name is looked up (two lookups each were 8 % of a restart's samples
     /// at 1 M incidents, each a cache miss).
     public mutating func catchUp(nowMilliseconds now: Int64) -> [SLANotification] {
+        makeRoom(for: engine.incidentCount - 1)
+        return refreshInNameOrder(0..<engine.incidentCount, now: now)
+    }
+
+    /// Refreshes the incidents numbered `indices` as of `now`, in name order, so that the same
+    /// incidents give the same output whatever order they came in.
+    mutating func refreshInNameOrder(_ indices: some Sequence<Int>, now: Int64) -> [SLANotification] {
         let names = engine.incidentIDs
-        makeRoom(for: names.count - 1)
         var out: [SLANotification] = []
-        for index in names.indices.sorted(by: { names[$0] < names[$1] }) {
+        for index in indices.sorted(by: { names[$0] < names[$1] }) {
             out += refresh(names[index], index: index, now: now)
         }
         return out
@@ -450,19 +456,13 @@ public struct LiveEngine: Sendable {
     public mutating func advance(toMilliseconds now: Int64) -> [SLANotification] {
         var due = Set<UInt32>()
         withWheel { $0.advance(to: now) { payload, _ in due.insert(payload) } }
-        var out: [SLANotification] = []
-        // Incidents in name order, so that the same timers give the same output.
-        let names = engine.incidentIDs
-        for index in due.sorted(by: { names[Int($0)] < names[Int($1)] }) {
-            out += refresh(names[Int(index)], index: Int(index), now: now)
-        }
-        return out
+        return refreshInNameOrder(due.lazy.map { Int($0) }, now: now)
     }
 
     /// Re-evaluates one incident as of `now`, decides what is due, retracts what is no longer true, re-arms.
     /// `index` is the incident's payload index; `settled` is its verdict at its last event when
     /// no clock runs there, which then stands for the evaluation at `now`.
-    mutating func refresh(
+    private mutating func refresh(
         _ incident: String, index: Int, now: Int64, settled: IncidentVerdict? = nil
     ) -> [SLANotification] {
         var next = Int64.max
@@ -561,7 +561,7 @@ public struct LiveEngine: Sendable {
         groupOf += repeatElement(-1, count: missing)
     }
 
-    private mutating func contractSlot(_ contract: String) -> Int32 {
+    mutating func contractSlot(_ contract: String) -> Int32 {
         if let known = contractIndex[contract] { return known }
         let c = Int32(contractNames.count)
         contractNames.append(contract)

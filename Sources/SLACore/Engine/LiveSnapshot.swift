@@ -84,6 +84,9 @@ public struct LiveSnapshot: Sendable, Equatable {
         return out
     }
 
+}
+
+extension LiveSnapshot {
     /// Reads ``encoded()``; nil for anything else (another version, a cut or damaged value).
     public init?(decoding bytes: [UInt8]) {
         var at = 0
@@ -131,8 +134,9 @@ public struct LiveSnapshot: Sendable, Equatable {
             let contractOf = array(Int32.self, count), let groupOf = array(Int32.self, count),
             let armed = array(Int64.self, count), at == bytes.count,
             standings.allSatisfy({ Int($0) <= Self.standingOrder.count }),
-            // Groups are numbered again in their order at the resume: each must be new there.
-            Set(groups).count == groups.count,
+            // Contracts and groups are numbered again in their order at the resume: each must
+            // be new there.
+            Set(contractNames).count == contractNames.count, Set(groups).count == groups.count,
             contractOf.allSatisfy({ $0 >= -1 && $0 < Int32(contractNames.count) }),
             groupOf.allSatisfy({ $0 >= -1 && $0 < Int32(groups.count) })
         else { return nil }
@@ -144,24 +148,6 @@ public struct LiveSnapshot: Sendable, Equatable {
         self.groups = groups
         self.standings = standings
         self.breachMilliseconds = breach
-        self.contractOf = contractOf
-        self.groupOf = groupOf
-        self.armed = armed
-    }
-
-    init(
-        takenMilliseconds: Int64, fingerprint: String, incidentCount: Int, namesHash: UInt64,
-        contractNames: [String], groups: [LiveEngine.StandingGroup], standings: [UInt8],
-        breachMilliseconds: [Int64], contractOf: [Int32], groupOf: [Int32], armed: [Int64]
-    ) {
-        self.takenMilliseconds = takenMilliseconds
-        self.fingerprint = fingerprint
-        self.incidentCount = incidentCount
-        self.namesHash = namesHash
-        self.contractNames = contractNames
-        self.groups = groups
-        self.standings = standings
-        self.breachMilliseconds = breachMilliseconds
         self.contractOf = contractOf
         self.groupOf = groupOf
         self.armed = armed
@@ -201,9 +187,7 @@ extension LiveEngine {
             standings.isEmpty, groups.isEmpty, snapshot.namesHash == LiveSnapshot.namesHash(names)
         else { return nil }
         makeRoom(for: names.count - 1)
-        contractNames = snapshot.contractNames
-        contractIndex = Dictionary(
-            zip(contractNames, contractNames.indices.map(Int32.init)), uniquingKeysWith: { a, _ in a })
+        for c in snapshot.contractNames { _ = contractSlot(c) }
         for g in snapshot.groups { _ = groupSlot(g.contract, g.priority) }
         contractOf = snapshot.contractOf
         breachMilliseconds = snapshot.breachMilliseconds
@@ -218,10 +202,6 @@ extension LiveEngine {
                 wheel.schedule(UInt32(i), at: at)
             }
         }
-        var out: [SLANotification] = []
-        for index in due.sorted(by: { names[$0] < names[$1] }) {
-            out += refresh(names[index], index: index, now: now)
-        }
-        return out
+        return refreshInNameOrder(due, now: now)
     }
 }
