@@ -218,24 +218,6 @@ struct RawFields: Decodable {
     }
 }
 
-extension EventType {
-    /// The type whose name is exactly `bytes`, nil for any other text.
-    init?(utf8 bytes: UnsafeRawBufferPointer) {
-        // Names are compared from their last byte: they share their first nine ("incident.").
-        for (name, type) in Self.utf8Names where name.count == bytes.count {
-            var k = name.count - 1
-            while k >= 0, name[k] == bytes[k] { k -= 1 }
-            if k < 0 {
-                self = type
-                return
-            }
-        }
-        return nil
-    }
-
-    private static let utf8Names: [([UInt8], EventType)] = allCases.map { (Array($0.rawValue.utf8), $0) }
-}
-
 /// A minimal RFC 8259 scanner for one object per line.
 struct Scanner {
     let bytes: UnsafeRawBufferPointer

@@ -201,6 +201,9 @@ extension WaitingPostgresStore: DaemonStore {
     /// Nothing: the server keeps its own log.
     public func checkpoint() {}
 
+    /// Nothing: the server keeps its own log.
+    public func checkpointAll() {}
+
     /// ``PostgresStore/sourceStats()``, waited for.
     public func sourceStats() throws -> [String: SourceStats] { try wait { try await $0.sourceStats() } }
 

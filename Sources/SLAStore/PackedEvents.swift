@@ -100,7 +100,7 @@ package enum PackedEvents {
         func string(_ b: UnsafeBufferPointer<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
         for _ in 0..<count {
             guard let low = reader.byte(), let high = reader.byte(), let id = reader.text(),
-                let typeName = reader.text(), let type = EventType(rawValue: string(typeName)),
+                let typeName = reader.text(), let type = EventType(utf8: UnsafeRawBufferPointer(typeName)),
                 let time = reader.number()
             else { throw Malformed() }
             let flags = UInt16(low) | UInt16(high) << 8
@@ -117,7 +117,8 @@ package enum PackedEvents {
                 guard let due = reader.number() else { throw Malformed() }
                 e.due = Instant(due)
             }
-            out.append(e)
+            // Moved in: a copy retained each of its texts, and the end of `e` released them.
+            out.append(consume e)
         }
         guard reader.atEnd else { throw Malformed() }
         return out

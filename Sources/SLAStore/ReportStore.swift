@@ -64,6 +64,11 @@ public protocol DaemonStore: ReportStore {
     /// write-ahead log); nothing elsewhere.
     func checkpoint()
 
+    /// Moves all of it into the main file and empties it, waiting for readers and the writer
+    /// where it must: at a clean stop, so that the main file alone holds everything (a backup
+    /// taken after the stop) and the next start reads no log.
+    func checkpointAll()
+
     /// Counters per source since the store was created.
     func sourceStats() throws -> [String: SourceStats]
 

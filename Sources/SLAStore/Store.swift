@@ -86,6 +86,12 @@ public final class SLAStore: Sendable {
         checkpointer?.tick()
     }
 
+    /// Copies the whole WAL into the database file and truncates it; a failure (a reader that
+    /// does not end, a full disk) leaves the WAL as it was, which the next start reads.
+    public func checkpointAll() {
+        checkpointer?.truncate()
+    }
+
     /// Writes a batch in one transaction.
     public func commit(_ batch: Batch) throws {
         // A batch of timer decisions only can be derived again: lost in a power cut, the
@@ -822,6 +828,11 @@ final class Checkpointer: Sendable {
 
     /// A commit that runs SQLite's automatic checkpoint is starting.
     func writerCheckpoints() { selfCheckpointing.add(1, ordering: .relaxed) }
+
+    /// Copies everything and truncates the WAL, waiting for readers (SQLite's busy handler).
+    func truncate() {
+        try? connection.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
 
     /// Checkpoints unless the writer did since the last tick.
     func tick() {

@@ -410,7 +410,9 @@ struct ResumeTests {
         }
         /// One start until `events` are read, stopped by `signal`: what it lists and counts, and
         /// its start line's `resumed`.
-        func start(events: Int, signal: Int32 = SIGTERM) throws -> (listing: String, resumed: String) {
+        func start(events: Int, signal: Int32 = SIGTERM, state: URL = state) throws -> (
+            listing: String, resumed: String
+        ) {
             let before = (try? Data(contentsOf: stderr).count) ?? 0
             let daemon = try startSlad(
                 ["run", "--config", config.path, "--state", state.path, "--socket", socket], stderr: stderr)
@@ -446,6 +448,24 @@ struct ResumeTests {
         let second = try start(events: count)
         #expect(second.resumed == "resumed=snapshot")
         #expect(second.listing == first.listing)
+        if store == nil {
+            // A clean stop leaves the database file whole: its WAL is empty, and a copy of the
+            // file alone (a backup taken after the stop) resumes where the daemon stopped. Also
+            // after `--exit-when-idle`, whose exit does not close the database (which would
+            // checkpoint it).
+            let idle = try runSlad(
+                ["run", "--config", config.path, "--state", state.path, "--socket", socket, "--exit-when-idle"])
+            #expect(idle.status == 0 && idle.stderr.contains("resumed=snapshot"), "\(idle.stderr)")
+            let wal = state.appendingPathComponent("slad.sqlite-wal").path
+            #expect((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0 == 0)
+            let copy = work.appendingPathComponent("copy")
+            try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(
+                at: state.appendingPathComponent("slad.sqlite"), to: copy.appendingPathComponent("slad.sqlite"))
+            let fromCopy = try start(events: count, state: copy)
+            #expect(fromCopy.resumed == "resumed=snapshot")
+            #expect(fromCopy.listing == first.listing)
+        }
         // The same terms in other bytes: another configuration, so the full catch-up.
         try (String(contentsOf: contract, encoding: .utf8) + "# the same terms\n").write(
             to: contract, atomically: true, encoding: .utf8)

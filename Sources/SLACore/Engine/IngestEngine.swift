@@ -64,6 +64,40 @@ public struct IngestEngine: Sendable {
     public mutating func mark(_ events: [(event: SLAEvent, source: String)], idHashes: [UInt64]? = nil) -> (
         fresh: [Bool], touched: [Int]
     ) {
+        events.withUnsafeBufferPointer { all in
+            guard let pairs = EventPairs(all) else { return mark(nil, idHashes: idHashes) }
+            return mark(
+                Run(base: UnsafeRawPointer(pairs.event(0)), stride: EventPairs.stride, count: pairs.count),
+                idHashes: idHashes)
+        }
+    }
+
+    /// ``mark(_:idHashes:)`` for events without their source: a ledger run, which is one
+    /// source's, read back at a restart (pairing each event with its source copied every event).
+    public mutating func mark(events: [SLAEvent], idHashes: [UInt64]? = nil) -> (fresh: [Bool], touched: [Int]) {
+        events.withUnsafeBufferPointer { all in
+            mark(
+                all.baseAddress.map {
+                    Run(base: UnsafeRawPointer($0), stride: MemoryLayout<SLAEvent>.stride, count: all.count)
+                },
+                idHashes: idHashes)
+        }
+    }
+
+    /// Events read where they lie: `count` of them, `stride` bytes apart from `base` (each an
+    /// ``SLAEvent`` alone, or one in a pair with its source).
+    private struct Run {
+        let base: UnsafeRawPointer
+        let stride: Int
+        let count: Int
+
+        @inline(__always) func event(_ k: Int) -> UnsafePointer<SLAEvent> {
+            (base + k * stride).assumingMemoryBound(to: SLAEvent.self)
+        }
+    }
+
+    /// ``mark(_:idHashes:)`` on events read where they lie; `nil`: none.
+    private mutating func mark(_ run: Run?, idHashes: [UInt64]?) -> (fresh: [Bool], touched: [Int]) {
         generation += 1
         let now = generation
         var fresh: [Bool] = []
@@ -71,27 +105,26 @@ public struct IngestEngine: Sendable {
         lastConflicts = []
         // Shared with a copy of this engine: the copy keeps the events it has.
         if !isKnownUniquelyReferenced(&self.events) { self.events = self.events.copy() }
-        events.withUnsafeBufferPointer { all in
-            guard let pairs = EventPairs(all) else { return }
-            fresh = seen.insert(count: pairs.count, hashes: idHashes) { pairs.event($0).pointee.id }
+        if let run {
+            fresh = seen.insert(count: run.count, hashes: idHashes) { run.event($0).pointee.id }
             // The incidents of the new incident events, numbered as a batch (a cache miss each
             // in a large table, overlapped): -1 for an event that adds to no incident.
             var adds: [Int] = []
-            for k in 0..<pairs.count where fresh[k] {
-                let e = pairs.event(k)
+            for k in 0..<run.count where fresh[k] {
+                let e = run.event(k)
                 if e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty {
                     adds.append(k)
                 }
             }
-            var incidentOf = [Int32](repeating: -1, count: pairs.count)
-            incidents.insert(count: adds.count, hashes: nil, string: { pairs.event(adds[$0]).pointee.incident! }) {
+            var incidentOf = [Int32](repeating: -1, count: run.count)
+            incidents.insert(count: adds.count, hashes: nil, string: { run.event(adds[$0]).pointee.incident! }) {
                 j, number, _ in incidentOf[adds[j]] = Int32(number)
             }
             if logs.count < incidents.count { logs += repeatElement(Log(), count: incidents.count - logs.count) }
             // New ids are numbered in order, so `kept` grows in step with them; a known id is
             // compared with the event kept for it (an earlier one of this batch included).
-            for k in 0..<pairs.count {
-                let e = pairs.event(k)
+            for k in 0..<run.count {
+                let e = run.event(k)
                 guard fresh[k] else {
                     if let n = seen.number(of: e.pointee.id), kept[n] >= 0, !holds(Int(kept[n]), e) {
                         lastConflicts.append(k)

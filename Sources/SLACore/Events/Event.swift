@@ -126,3 +126,22 @@ extension SLAEvent {
         return nil
     }
 }
+
+extension EventType {
+    /// The type whose name is exactly `bytes`, nil for any other text: what decoders read,
+    /// without making a `String` of the name first.
+    public init?(utf8 bytes: UnsafeRawBufferPointer) {
+        // Names are compared from their last byte: they share their first nine ("incident.").
+        for (name, type) in Self.utf8Names where name.count == bytes.count {
+            var k = name.count - 1
+            while k >= 0, name[k] == bytes[k] { k -= 1 }
+            if k < 0 {
+                self = type
+                return
+            }
+        }
+        return nil
+    }
+
+    private static let utf8Names: [([UInt8], EventType)] = allCases.map { (Array($0.rawValue.utf8), $0) }
+}

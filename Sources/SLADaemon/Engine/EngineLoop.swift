@@ -428,6 +428,7 @@ final class EngineLoop: @unchecked Sendable {
             committer.submit(batch)
             committer.drain()
         }
+        store.checkpointAll()
         logger.note(
             "slad: stopped",
             [

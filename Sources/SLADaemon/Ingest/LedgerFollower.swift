@@ -30,8 +30,7 @@ struct FollowedLedger: Sendable {
             do {
                 try store.forEachEventRun(after: after) { seq, source, events in
                     let run = RunPipe.Run(
-                        seq: seq, events: events.map { (event: $0, source: source) },
-                        idHashes: events.map { IngestEngine.identityHash($0.id) })
+                        seq: seq, events: events, idHashes: events.map { IngestEngine.identityHash($0.id) })
                     guard pipe.put(run) else { throw Stopped() }
                 }
                 pipe.finish(nil)
@@ -46,7 +45,7 @@ struct FollowedLedger: Sendable {
         defer { pipe.closeAndWait() }
         while let run = try pipe.take() {
             if stop(engine) { return }
-            _ = engine.mark(run.events, idHashes: run.idHashes)
+            _ = engine.mark(events: run.events, idHashes: run.idHashes)
             through = run.seq
         }
     }
@@ -58,7 +57,7 @@ private final class RunPipe: @unchecked Sendable {
     // @unchecked: every field is read and written under `condition`.
     struct Run {
         var seq: Int64
-        var events: [(event: SLAEvent, source: String)]
+        var events: [SLAEvent]
         var idHashes: [UInt64]
     }
 
