@@ -199,8 +199,10 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
             let r = zip(samples[size]!, oldSamples[size]!).map { f($0) / f($1) }.sorted()
             return String(format: "%.2f [%.2f–%.2f]", r[r.count / 2], r.first!, r.last!)
         }
+        // An old build without `start_ms` has no time to READY to compare.
+        let ready = oldSamples[size]!.allSatisfy { $0.ready > 0 } ? "  to READY \(ratio(\.ready))" : ""
         print(
-            "  \(size) incidents: ingest \(ratio(\.ingest))  restart \(ratio(\.restart))"
+            "  \(size) incidents: ingest \(ratio(\.ingest))  restart \(ratio(\.restart))\(ready)"
                 + (openOnly ? "" : "  report \(ratio(\.report))") + "  sealing restart \(ratio(\.sealing))")
     }
 }
