@@ -165,10 +165,7 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
         "restart resumed / with the full catch-up, same round, median [range]; each one's store opened to READY (start_ms):"
     )
     for size in sizes {
-        func spread(_ f: (Sample) -> Double) -> String {
-            let r = samples[size]!.map(f).sorted()
-            return String(format: "%.2f [%.2f–%.2f]", r[r.count / 2], r.first!, r.last!)
-        }
+        func spread(_ f: (Sample) -> Double) -> String { medianAndRange(samples[size]!.map(f)) }
         print(
             String(format: "  %8d incidents: ", size) + spread { $0.restart / $0.restartFull } + "   to READY "
                 + spread { $0.ready / 1000 } + " s resumed, " + spread { $0.readyFull / 1000 } + " s full")
@@ -196,8 +193,7 @@ func runScaleBenchmark(sizes: [Int], runs: Int, seed: UInt64, openOnly: Bool, ol
     print("new build / old build, same round, median [range]:")
     for size in sizes {
         func ratio(_ f: (Sample) -> Double) -> String {
-            let r = zip(samples[size]!, oldSamples[size]!).map { f($0) / f($1) }.sorted()
-            return String(format: "%.2f [%.2f–%.2f]", r[r.count / 2], r.first!, r.last!)
+            medianAndRange(zip(samples[size]!, oldSamples[size]!).map { f($0) / f($1) })
         }
         // An old build without `start_ms` has no time to READY to compare.
         let ready = oldSamples[size]!.allSatisfy { $0.ready > 0 } ? "  to READY \(ratio(\.ready))" : ""

@@ -98,13 +98,9 @@ func runStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async throws {
                     format: "  run %d: SQLite %.2f s, PostgreSQL %.2f s, dumps equal", run + 1, sqliteSeconds,
                     postgresSeconds))
         }
-        func summary(_ values: [Double], _ format: String) -> String {
-            let v = values.sorted()
-            return String(format: "\(format) [\(format)–\(format)]", v[v.count / 2], v.first!, v.last!)
-        }
-        print("  SQLite:     \(summary(sqliteRates, "%.0f")) events/s")
-        print("  PostgreSQL: \(summary(postgresRates, "%.0f")) events/s")
-        print("  PostgreSQL time / SQLite time: \(summary(ratios, "%.2f")) (median [range] of \(runs) runs)")
+        print("  SQLite:     \(medianAndRange(sqliteRates, "%.0f")) events/s")
+        print("  PostgreSQL: \(medianAndRange(postgresRates, "%.0f")) events/s")
+        print("  PostgreSQL time / SQLite time: \(medianAndRange(ratios, "%.2f")) (median [range] of \(runs) runs)")
     }
 }
 
@@ -180,21 +176,21 @@ func runDaemonStoreBenchmark(incidents: Int, runs: Int, seed: UInt64) async thro
                         "  run %d: ingest SQLite %.2f s, PostgreSQL %.2f s; restart SQLite %.2f s, PostgreSQL %.2f s; reports equal (%d bytes)",
                     run + 1, s.ingest, p.ingest, s.restart, p.restart, a.count))
         }
-        func summary(_ values: [Double], _ format: String) -> String {
-            let v = values.sorted()
-            return String(format: "\(format) [\(format)–\(format)]", v[v.count / 2], v.first!, v.last!)
-        }
         let (s, p) = (sides["sqlite"]!, sides["postgresql"]!)
         print(
-            "  ingest, events/s: SQLite \(summary(s.map { Double(events) / $0.ingest }, "%.0f")), PostgreSQL \(summary(p.map { Double(events) / $0.ingest }, "%.0f"))"
+            "  ingest, events/s: SQLite \(medianAndRange(s.map { Double(events) / $0.ingest }, "%.0f")), PostgreSQL \(medianAndRange(p.map { Double(events) / $0.ingest }, "%.0f"))"
         )
-        print("  ingest, PostgreSQL time / SQLite time: \(summary(zip(p, s).map { $0.ingest / $1.ingest }, "%.2f"))")
         print(
-            "  restart to idle, s: SQLite \(summary(s.map(\.restart), "%.2f")), PostgreSQL \(summary(p.map(\.restart), "%.2f"))"
+            "  ingest, PostgreSQL time / SQLite time: \(medianAndRange(zip(p, s).map { $0.ingest / $1.ingest }, "%.2f"))"
         )
-        print("  restart, PostgreSQL time / SQLite time: \(summary(zip(p, s).map { $0.restart / $1.restart }, "%.2f"))")
         print(
-            "  peak RSS at ingest, MB: SQLite \(summary(s.map { Double($0.ingestRSS >> 10) }, "%.0f")), PostgreSQL \(summary(p.map { Double($0.ingestRSS >> 10) }, "%.0f"))"
+            "  restart to idle, s: SQLite \(medianAndRange(s.map(\.restart), "%.2f")), PostgreSQL \(medianAndRange(p.map(\.restart), "%.2f"))"
+        )
+        print(
+            "  restart, PostgreSQL time / SQLite time: \(medianAndRange(zip(p, s).map { $0.restart / $1.restart }, "%.2f"))"
+        )
+        print(
+            "  peak RSS at ingest, MB: SQLite \(medianAndRange(s.map { Double($0.ingestRSS >> 10) }, "%.0f")), PostgreSQL \(medianAndRange(p.map { Double($0.ingestRSS >> 10) }, "%.0f"))"
         )
         print("  (median [range] of \(runs) runs)")
     }

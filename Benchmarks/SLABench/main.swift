@@ -25,6 +25,13 @@ struct Rounds {
     var median: Double { rates[rates.count / 2] }
 }
 
+/// Several runs' values as `median [min–max]`, each written with `format`: how the benchmarks
+/// print a measure of several runs.
+func medianAndRange(_ values: [Double], _ format: String = "%.2f") -> String {
+    let v = values.sorted()
+    return String(format: "\(format) [\(format)–\(format)]", v[v.count / 2], v.first!, v.last!)
+}
+
 /// Rounds per measurement; the fast and the baseline side alternate, so that a busy moment of
 /// the machine falls on both.
 let roundCount = 5
