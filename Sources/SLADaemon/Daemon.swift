@@ -21,6 +21,9 @@ public struct DaemonOptions: Sendable {
     public var activatedSocket: Int32?
     /// Lines per batch (one transaction each).
     public var batchLines = 20_000
+    /// The most incidents whose stored state one batch writes when state that waited for the
+    /// end of a backlog is settled (the others go in batches of their own before it).
+    public var stateSlice = 32_768
     /// Lines longer than this many bytes are quarantined.
     public var maxLineBytes = 1 << 20
     /// Stop once every source has been read to its end (tests, benchmarks, one-off imports).
@@ -220,7 +223,8 @@ public enum Daemon {
                 metrics: SladMetrics(board: board),
                 monthWatch: MonthWatch(
                     reader: reader(), board: board, mailbox: mailbox, logger: logger),
-                batchLines: options.batchLines, exitWhenIdle: options.exitWhenIdle, logger: logger)
+                batchLines: options.batchLines, stateSlice: options.stateSlice, exitWhenIdle: options.exitWhenIdle,
+                logger: logger)
             caughtUp = try loop.restore(warm: warm)
         } catch {
             throw DaemonError("slad: cannot start the engine", ["store": storeName, "error": "\(error)"])

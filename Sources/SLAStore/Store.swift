@@ -42,8 +42,8 @@ public final class SLAStore: Sendable {
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             // FULL: a committed batch survives power loss, not only a crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Event ids arrive in no key order: inserts touch pages all over the ledger's
-            // B-tree, so a page cache above the 2 MiB default helps long imports.
+            // Incident ids arrive in no key order: state writes touch pages all over the
+            // incidents' B-tree, so a page cache above the 2 MiB default helps long imports.
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         queue = try readOnly ? Self.openReadOnly(path, config) : DatabaseQueue(path: path, configuration: config)
@@ -176,14 +176,7 @@ public final class SLAStore: Sendable {
         }
         try Self.writeState(batch, db, sideRows: &sideRows)
         if batch.stateMark == .current { try db.execute(sql: "DELETE FROM state_behind") }
-        if let snapshot = batch.liveSnapshot {
-            try db.execute(sql: "DELETE FROM live_snapshot")
-            // Bound where it is: tens of megabytes at a million incidents, not copied twice more.
-            try Self.run(
-                try db.makeStatement(
-                    sql: "INSERT INTO live_snapshot (ledger_row, body) SELECT coalesce(max(seq), 0), ? FROM ledger"),
-                [.blob(snapshot)], db)
-        }
+        if let snapshot = batch.liveSnapshot { try Self.writeLiveSnapshot(snapshot, db) }
         let outbox = try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO outbox
@@ -485,19 +478,25 @@ public final class SLAStore: Sendable {
     /// The live engine's state as stored when the daemon last stopped, and the ledger's last
     /// row then (``Batch/liveSnapshot``); nil when none is stored.
     public func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])? {
-        try queue.read { db in
-            // Copied once, from SQLite's buffer: tens of megabytes at a million incidents.
-            let statement = try db.makeStatement(sql: "SELECT ledger_row, body FROM live_snapshot")
-            let s = statement.sqliteStatement
-            defer { withExtendedLifetime(statement) {} }
-            let rc = sqlite3_step(s)
-            if rc == SQLITE_DONE { return nil }
-            guard rc == SQLITE_ROW else { throw Self.failure(rc, db) }
-            let blob = sqlite3_column_blob(s, 1)
-            let length = Int(sqlite3_column_bytes(s, 1))
-            let body = [UInt8](UnsafeRawBufferPointer(start: blob, count: length))
-            return (sqlite3_column_int64(s, 0), body)
-        }
+        try queue.read { db in try Self.withPassingCache(db) { try Self.liveSnapshot(db) } }
+    }
+
+    private static func liveSnapshot(_ db: Database) throws -> (ledgerRow: Int64, body: [UInt8])? {
+        // Copied once, from SQLite's buffer: tens of megabytes at a million incidents.
+        let statement = try db.makeStatement(sql: "SELECT ledger_row, body FROM live_snapshot")
+        let s = statement.sqliteStatement
+        defer { withExtendedLifetime(statement) {} }
+        let rc = sqlite3_step(s)
+        if rc == SQLITE_DONE { return nil }
+        guard rc == SQLITE_ROW else { throw failure(rc, db) }
+        let blob = sqlite3_column_blob(s, 1)
+        let length = Int(sqlite3_column_bytes(s, 1))
+        let body = [UInt8](UnsafeRawBufferPointer(start: blob, count: length))
+        let ledgerRow = sqlite3_column_int64(s, 0)
+        // SQLite's copy of the value is freed now, not when the statement is (which outlived
+        // this call, until the stop).
+        sqlite3_reset(s)
+        return (ledgerRow, body)
     }
 
     /// The incidents the events of the ledger rows after row `seq` name.
@@ -515,6 +514,13 @@ public final class SLAStore: Sendable {
     /// the row after `after`.
     static func forEachLedgerRun(
         _ db: Database, after: Int64 = 0, _ body: (Int64, String, [SLAEvent]) throws -> Void
+    ) throws {
+        // The ledger's pages are read once each (at a restart, beside the engine being built).
+        try withPassingCache(db) { try forEachLedgerRun(passing: db, after: after, body) }
+    }
+
+    private static func forEachLedgerRun(
+        passing db: Database, after: Int64, _ body: (Int64, String, [SLAEvent]) throws -> Void
     ) throws {
         let statement = try db.makeStatement(sql: "SELECT seq, source, events FROM ledger WHERE seq > ? ORDER BY seq")
         try statement.setArguments([after])
@@ -538,6 +544,43 @@ public final class SLAStore: Sendable {
             }
             try body(seq, source, events)
         }
+    }
+
+    /// Stores the live snapshot (tens of megabytes at a million incidents) in place of the last
+    /// one. The row is made with a zeroed body of the right length, then the bytes are written
+    /// into its pages (incremental blob I/O): a bound value was copied whole into a record
+    /// first, and the pages of both snapshots filled the page cache, at the stop, when the
+    /// engine is at its largest.
+    static func writeLiveSnapshot(_ snapshot: [UInt8], _ db: Database) throws {
+        try withPassingCache(db) {
+            try db.execute(sql: "DELETE FROM live_snapshot")
+            try db.execute(
+                sql: """
+                    INSERT INTO live_snapshot (ledger_row, body)
+                    VALUES ((SELECT coalesce(max(seq), 0) FROM ledger), zeroblob(?))
+                    """,
+                arguments: [snapshot.count])
+            var blob: OpaquePointer?
+            var rc = sqlite3_blob_open(
+                db.sqliteConnection, "main", "live_snapshot", "body", db.lastInsertedRowID, 1, &blob)
+            defer { sqlite3_blob_close(blob) }
+            guard rc == SQLITE_OK else { throw failure(rc, db) }
+            rc = snapshot.withUnsafeBytes { sqlite3_blob_write(blob, $0.baseAddress, Int32($0.count), 0) }
+            guard rc == SQLITE_OK else { throw failure(rc, db) }
+        }
+    }
+
+    /// Runs `body` with SQLite's default page cache (2 MB) in place of the connection's, then
+    /// gives the cache's memory back: for reads and writes that pass over many pages once (the
+    /// ledger, the live snapshot), which would otherwise fill the whole cache for nothing.
+    static func withPassingCache<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        let cacheSize = try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? -2000
+        try db.execute(sql: "PRAGMA cache_size = -2000")
+        defer {
+            try? db.execute(sql: "PRAGMA cache_size = \(cacheSize)")
+            try? db.execute(sql: "PRAGMA shrink_memory")
+        }
+        return try body()
     }
 
     /// Saved offsets of every file of every source.

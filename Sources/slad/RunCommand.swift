@@ -19,6 +19,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Lines per batch (one transaction each).")
     var batchLines: Int = 20_000
 
+    // For tests: settled state written in many batches, so that a kill lands between them.
+    @Option(help: .hidden)
+    var stateSlice: Int = 32_768
+
     @Option(help: "Lines longer than this many bytes are quarantined.")
     var maxLineBytes: Int = 1 << 20
 
@@ -36,6 +40,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard batchLines > 0 else { throw ValidationError("--batch-lines must be positive") }
+        guard stateSlice > 0 else { throw ValidationError("--state-slice must be positive") }
         guard maxLineBytes >= 256 else { throw ValidationError("--max-line-bytes must be at least 256") }
     }
 
@@ -45,6 +50,7 @@ struct RunCommand: AsyncParsableCommand {
             stateDirectory: resolveStateDirectory(config), socketPath: resolveSocketPath(config))
         daemon.activatedSocket = ServiceManager.activatedSocket()
         daemon.batchLines = batchLines
+        daemon.stateSlice = stateSlice
         daemon.maxLineBytes = maxLineBytes
         daemon.exitWhenIdle = exitWhenIdle
         daemon.referenceDecoder = referenceDecoder

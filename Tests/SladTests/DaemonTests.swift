@@ -130,6 +130,9 @@ struct DaemonTests {
         while kills < 50 || killedWhileRunning < 30 {
             let p = try startSlad([
                 "run", "--config", config.path, "--state", crashed.path, "--exit-when-idle", "--batch-lines", "1500",
+                // The state settled at the end of the backlog in batches of 700 incidents: kills
+                // land between them too.
+                "--state-slice", "700",
             ])
             usleep(UInt32.random(in: 50_000...900_000, using: &rng))
             if p.isRunning {

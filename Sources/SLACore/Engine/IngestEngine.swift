@@ -20,17 +20,19 @@ public struct IngestEngine: Sendable {
     /// Positions, in the events of the last ``mark(_:idHashes:)``, of events whose id was known
     /// with other content: not applied (the first event of an id stands).
     public private(set) var lastConflicts: [Int] = []
-    /// Counts calls of ``mark(_:)``: an incident's log notes the last call that touched it.
-    private var generation = 0
+    /// Counts calls of ``mark(_:)``, from 1: an incident's log notes the last call that touched
+    /// it. 32 bits, as in ``Log``: when they run out, every log's note is cleared and counting
+    /// starts again.
+    private var generation: UInt32 = 0
 
     /// One incident's events, as a list through `next`, and the last ``mark(_:)`` that added
     /// one: one access per event both appends it and tells whether the batch touched the
-    /// incident already.
+    /// incident already. 16 bytes: one per incident held.
     struct Log {
         var first: Int32 = -1
         var last: Int32 = -1
         var count: Int32 = 0
-        var touched = 0
+        var touched: UInt32 = 0
     }
 
     /// Creates an engine with no events.
@@ -98,6 +100,10 @@ public struct IngestEngine: Sendable {
 
     /// ``mark(_:idHashes:)`` on events read where they lie; `nil`: none.
     private mutating func mark(_ run: Run?, idHashes: [UInt64]?) -> (fresh: [Bool], touched: [Int]) {
+        if generation == .max {
+            for i in logs.indices { logs[i].touched = 0 }
+            generation = 0
+        }
         generation += 1
         let now = generation
         var fresh: [Bool] = []
@@ -157,7 +163,7 @@ public struct IngestEngine: Sendable {
 
     /// Appends `e` to the log of incident `number`; true when this is the first event
     /// `generation` adds to it.
-    private mutating func append(_ e: UnsafePointer<SLAEvent>, id: Int, to number: Int, generation: Int) -> Bool {
+    private mutating func append(_ e: UnsafePointer<SLAEvent>, id: Int, to number: Int, generation: UInt32) -> Bool {
         let index = Int32(events.count)
         events.append(e, id: seen.strings[id], incident: number)
         next.append(-1)

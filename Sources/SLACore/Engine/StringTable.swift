@@ -31,6 +31,12 @@ struct StringTable: Sendable {
         return UInt64(bitPattern: Int64(hasher.finalize())) | 1
     }
 
+    /// The slot where a probe for hash `h` starts. Not from the hash's lowest bit, which
+    /// ``hash(_:)`` sets on every hash (0 marks an empty slot): from it, every probe started
+    /// at an odd slot, and half the table's slots took all the strings' first probes.
+    @inline(__always)
+    static func home(_ h: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: h >> 1) & mask }
+
     /// The number of `string`, nil when it is not held.
     func number(of string: String) -> Int? {
         find(string, Self.hash(string)).number
@@ -63,7 +69,7 @@ struct StringTable: Sendable {
         _ string: String, _ h: UInt64, _ hashes: UnsafePointer<UInt64>, _ numbers: UnsafePointer<Int32>,
         _ mask: Int, _ strings: [String]
     ) -> (slot: Int, number: Int?) {
-        var i = Int(truncatingIfNeeded: h) & mask
+        var i = home(h, mask)
         while hashes[i] != 0 {
             if hashes[i] == h && strings[Int(numbers[i])] == string { return (i, Int(numbers[i])) }
             i = (i + 1) & mask
@@ -112,7 +118,7 @@ struct StringTable: Sendable {
                 let numberBase = slotNumbers.baseAddress!
                 for k in 0..<n {
                     if k + Self.lookahead < n {
-                        let ahead = Int(truncatingIfNeeded: keyed[k + Self.lookahead]) & mask
+                        let ahead = Self.home(keyed[k + Self.lookahead], mask)
                         slad_prefetch_for_write(hashBase + ahead)
                         slad_prefetch_for_write(numberBase + ahead)
                     }
@@ -142,7 +148,7 @@ struct StringTable: Sendable {
         var newNumbers = [Int32](repeating: 0, count: capacity)
         let mask = capacity - 1
         for k in hashes.indices where hashes[k] != 0 {
-            var i = Int(truncatingIfNeeded: hashes[k]) & mask
+            var i = Self.home(hashes[k], mask)
             while newHashes[i] != 0 { i = (i + 1) & mask }
             newHashes[i] = hashes[k]
             newNumbers[i] = numbers[k]

@@ -34,6 +34,8 @@ final class EngineLoop: @unchecked Sendable {
     let logger: Logger
     private var watcher: FolderWatcher
     private let batchLines: Int
+    /// The most incidents whose state one batch writes when state is settled (``recordState(of:into:)``).
+    private let stateSlice: Int
     private let exitWhenIdle: Bool
     private var generation = 1
     /// Per source counters since the store was created, and quarantined lines per reason.
@@ -65,7 +67,7 @@ final class EngineLoop: @unchecked Sendable {
     init(
         config: SladConfiguration, store: any DaemonStore, reader: any DaemonStore, ingest: Ingest, notifier: Notifier,
         mailbox: LoopMailbox<EngineLoop>, board: StatusBoard, metrics: SladMetrics, monthWatch: MonthWatch,
-        batchLines: Int, exitWhenIdle: Bool, logger: Logger
+        batchLines: Int, stateSlice: Int = 32_768, exitWhenIdle: Bool, logger: Logger
     ) throws {
         self.config = config
         self.store = store
@@ -77,6 +79,7 @@ final class EngineLoop: @unchecked Sendable {
         self.metrics = metrics
         self.monthWatch = monthWatch
         self.batchLines = batchLines
+        self.stateSlice = max(1, stateSlice)
         self.exitWhenIdle = exitWhenIdle
         self.logger = logger
         watcher = FolderWatcher(patterns: config.sources.map(\.path))
@@ -104,7 +107,7 @@ final class EngineLoop: @unchecked Sendable {
         // touched to a batch it never committed: derived again from their events.
         if let after = try store.stateBehind() {
             var batch = Batch()
-            ingest.recordVerdicts(of: try store.incidents(inLedgerAfter: after), into: &batch)
+            recordState(of: try store.incidents(inLedgerAfter: after), into: &batch)
             batch.stateMark = .current
             logger.note(
                 "slad: stored state of incidents left unwritten by the last run derived again",
@@ -321,10 +324,30 @@ final class EngineLoop: @unchecked Sendable {
         guard !deferredState.isEmpty else { return }
         for v in batch.incidents { deferredState.remove(v.incident) }
         for incident in batch.unevaluated { deferredState.remove(incident) }
-        ingest.recordVerdicts(of: deferredState, into: &batch)
+        recordState(of: deferredState, into: &batch)
         deferredState = []
         deferredSince = nil
         batch.stateMark = .current
+    }
+
+    /// Puts the stored state of `incidents` into `batch`, as ``Ingest/recordVerdicts(of:into:)``,
+    /// but at most `stateSlice` of them (32,768 by default): the others, in name order, are
+    /// committed first in batches of their own of that many. A verdict takes about 700 bytes
+    /// while its batch lives, and the state settled at the end of a backlog is up to
+    /// ``maxDeferredState`` incidents (180 MB of verdicts at once; the commit holds two
+    /// batches). Written ahead of the batch that marks the state current, they change nothing
+    /// a restart relies on: until that batch commits, the store still says the state lags, and
+    /// a restart derives it again.
+    private func recordState(of incidents: some Sequence<String>, into batch: inout Batch) {
+        let sorted = incidents.sorted()
+        var start = 0
+        while sorted.count - start > stateSlice {
+            var part = Batch()
+            ingest.recordVerdicts(ofSorted: sorted[start..<start + stateSlice], into: &part)
+            committer.submit(part)
+            start += stateSlice
+        }
+        ingest.recordVerdicts(ofSorted: sorted[start...], into: &batch)
     }
 
     /// Commits the state that waits for the end of a backlog (``settleState(_:backlog:)``).

@@ -224,11 +224,16 @@ struct Ingest {
     /// Puts the stored state of `incidents` into `batch`: each verdict (as of its last event), or
     /// the incident as unevaluated, and the events the engine rejects.
     func recordVerdicts(of incidents: some Sequence<String>, into batch: inout Batch) {
-        let sorted = incidents.sorted()
+        recordVerdicts(ofSorted: incidents.sorted(), into: &batch)
+    }
+
+    /// ``recordVerdicts(of:into:)`` for incidents already in name order.
+    func recordVerdicts(ofSorted sorted: some RandomAccessCollection<String>, into batch: inout Batch) {
         // Pure, as in ``apply(_:idHashes:to:)``: on both cores.
         let engine = live.engine
-        let evaluated = ForkJoin.map(sorted.count) { k in engine.evaluate(incident: sorted[k]) }
-        for (incident, (verdict, rejections)) in zip(sorted, evaluated) {
+        let names = Array(sorted)
+        let evaluated = ForkJoin.map(names.count) { k in engine.evaluate(incident: names[k]) }
+        for (incident, (verdict, rejections)) in zip(names, evaluated) {
             if let verdict { batch.incidents.append(verdict) } else { batch.unevaluated.append(incident) }
             batch.rejections += rejections
         }
