@@ -493,8 +493,8 @@ public final class SLAStore: Sendable {
         let length = Int(sqlite3_column_bytes(s, 1))
         let body = [UInt8](UnsafeRawBufferPointer(start: blob, count: length))
         let ledgerRow = sqlite3_column_int64(s, 0)
-        // SQLite's copy of the value is freed now, not when the statement is (which outlived
-        // this call, until the stop).
+        // SQLite's copy of the value is freed now: the statement itself may be finalized much
+        // later (heaptrack saw the value held until the stop).
         sqlite3_reset(s)
         return (ledgerRow, body)
     }
@@ -548,9 +548,9 @@ public final class SLAStore: Sendable {
 
     /// Stores the live snapshot (tens of megabytes at a million incidents) in place of the last
     /// one. The row is made with a zeroed body of the right length, then the bytes are written
-    /// into its pages (incremental blob I/O): a bound value was copied whole into a record
-    /// first, and the pages of both snapshots filled the page cache, at the stop, when the
-    /// engine is at its largest.
+    /// into its pages (incremental blob I/O): a bound value would be copied whole into a
+    /// record first, at the stop, when the engine is at its largest; and the pages of both
+    /// snapshots pass through the small cache of ``withPassingCache(_:_:)``.
     static func writeLiveSnapshot(_ snapshot: [UInt8], _ db: Database) throws {
         try withPassingCache(db) {
             try db.execute(sql: "DELETE FROM live_snapshot")

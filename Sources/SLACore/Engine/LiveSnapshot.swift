@@ -76,7 +76,7 @@ public struct LiveSnapshot: Sendable, Equatable {
             put(g.priority)
         }
         // The columns, 25 bytes per incident, in one allocation of the exact size: grown by
-        // doubling, the bytes (25 MB at a million incidents) were allocated twice over at the stop.
+        // doubling, the array would take up to twice their 25 MB (a million incidents) at the stop.
         out.reserveCapacity(out.count + incidentCount * 25)
         put(standings)
         put(breachMilliseconds)

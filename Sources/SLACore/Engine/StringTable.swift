@@ -31,9 +31,9 @@ struct StringTable: Sendable {
         return UInt64(bitPattern: Int64(hasher.finalize())) | 1
     }
 
-    /// The slot where a probe for hash `h` starts. Not from the hash's lowest bit, which
-    /// ``hash(_:)`` sets on every hash (0 marks an empty slot): from it, every probe started
-    /// at an odd slot, and half the table's slots took all the strings' first probes.
+    /// The slot where a probe for hash `h` starts: from the bits above the lowest, which
+    /// ``hash(_:)`` sets on every hash (0 marks an empty slot); with it, every probe would
+    /// start at an odd slot.
     @inline(__always)
     static func home(_ h: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: h >> 1) & mask }
 
