@@ -3,16 +3,17 @@ import CPrefetch
 /// Strings numbered densely in the order they were first added (event ids, incident names:
 /// millions of them), found through an open-addressing table.
 ///
-/// The table keeps each string's hash beside its number, so that growing it moves hashes and
-/// numbers without hashing a single string again: `Set<String>` and `Dictionary` rehash every
-/// key at each growth.
+/// Each slot is one 64-bit word: 32 bits of the string's hash above its number. Growing the
+/// table moves the words without hashing a single string again (`Set<String>` and `Dictionary`
+/// rehash every key at each growth), and a probe compares strings only where those 32 bits
+/// match. One word, not a 64-bit hash and a 32-bit number side by side: 8 bytes a slot instead
+/// of 12, and a slot is one memory access.
 /// The strings themselves sit in one dense array, in order. Hashes are Swift's seeded
 /// `Hasher`, as `Set` uses: the strings come from outside.
 struct StringTable: Sendable {
-    /// `hash | 1` per slot (0: empty), probed linearly.
-    private var hashes: [UInt64]
-    /// Per slot: the number of its string.
-    private var numbers: [Int32]
+    /// Per slot: ``tag(_:)`` of the string's hash in the high 32 bits, its number plus one in
+    /// the low 32 (0: an empty slot); probed linearly.
+    private var slots: [UInt64]
     /// The strings, by number.
     private(set) var strings: [String] = []
 
@@ -20,8 +21,7 @@ struct StringTable: Sendable {
     var count: Int { strings.count }
 
     init() {
-        hashes = Array(repeating: 0, count: 16)
-        numbers = Array(repeating: 0, count: 16)
+        slots = Array(repeating: 0, count: 16)
     }
 
     /// The hash a string is kept under: Swift's seeded `Hasher`, never 0.
@@ -31,11 +31,14 @@ struct StringTable: Sendable {
         return UInt64(bitPattern: Int64(hasher.finalize())) | 1
     }
 
-    /// The slot where a probe for hash `h` starts: from the bits above the lowest, which
-    /// ``hash(_:)`` sets on every hash (0 marks an empty slot); with it, every probe would
-    /// start at an odd slot.
+    /// The 32 bits of a hash that its slot keeps: the high ones (``hash(_:)`` sets the lowest).
     @inline(__always)
-    static func home(_ h: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: h >> 1) & mask }
+    static func tag(_ h: UInt64) -> UInt64 { h >> 32 }
+
+    /// The slot where a probe for hash `h` starts: from the bits its slot keeps, so that a
+    /// growth places each word again without the string.
+    @inline(__always)
+    static func home(_ h: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: tag(h)) & mask }
 
     /// The number of `string`, nil when it is not held.
     func number(of string: String) -> Int? {
@@ -44,34 +47,36 @@ struct StringTable: Sendable {
 
     /// The number of `string`, which is added when it is not held yet.
     mutating func insert(_ string: String) -> (number: Int, inserted: Bool) {
-        if (count + 1) * 4 > hashes.count * 3 { grow() }
+        if (count + 1) * 4 > slots.count * 3 { grow() }
         let h = Self.hash(string)
         let (slot, number) = find(string, h)
         if let number { return (number, false) }
-        hashes[slot] = h
-        numbers[slot] = Int32(strings.count)
+        slots[slot] = Self.word(h, strings.count)
         strings.append(string)
         return (strings.count - 1, true)
     }
 
+    /// The slot word of number `number` under hash `h`.
+    @inline(__always)
+    private static func word(_ h: UInt64, _ number: Int) -> UInt64 { tag(h) << 32 | UInt64(number + 1) }
+
     /// Where `string` (hash `h`) is: its slot and number, or the empty slot where it belongs.
     private func find(_ string: String, _ h: UInt64) -> (slot: Int, number: Int?) {
-        hashes.withUnsafeBufferPointer { slotHashes in
-            numbers.withUnsafeBufferPointer { slotNumbers in
-                Self.probe(string, h, slotHashes.baseAddress!, slotNumbers.baseAddress!, hashes.count - 1, strings)
-            }
+        slots.withUnsafeBufferPointer { slots in
+            Self.probe(string, h, slots.baseAddress!, slots.count - 1, strings)
         }
     }
 
     /// The probe itself, on the slots' memory: one definition for single lookups and batches.
     @inline(__always)
     private static func probe(
-        _ string: String, _ h: UInt64, _ hashes: UnsafePointer<UInt64>, _ numbers: UnsafePointer<Int32>,
-        _ mask: Int, _ strings: [String]
+        _ string: String, _ h: UInt64, _ slots: UnsafePointer<UInt64>, _ mask: Int, _ strings: [String]
     ) -> (slot: Int, number: Int?) {
+        let tag = tag(h)
         var i = home(h, mask)
-        while hashes[i] != 0 {
-            if hashes[i] == h && strings[Int(numbers[i])] == string { return (i, Int(numbers[i])) }
+        while slots[i] != 0 {
+            let number = Int(truncatingIfNeeded: slots[i] & 0xFFFF_FFFF) - 1
+            if slots[i] >> 32 == tag && strings[number] == string { return (i, number) }
             i = (i + 1) & mask
         }
         return (i, nil)
@@ -98,7 +103,7 @@ struct StringTable: Sendable {
     mutating func insert(
         count n: Int, hashes given: [UInt64]?, string: (Int) -> String, _ each: (Int, Int, Bool) -> Void
     ) {
-        while (count + n) * 4 > hashes.count * 3 { grow() }
+        while (count + n) * 4 > slots.count * 3 { grow() }
         let keyed: [UInt64]
         if let given, given.count == n {
             keyed = given
@@ -108,31 +113,25 @@ struct StringTable: Sendable {
                 initialized = n
             }
         }
-        let mask = hashes.count - 1
+        let mask = slots.count - 1
         var strings = self.strings
         self.strings = []
         defer { self.strings = strings }
-        hashes.withUnsafeMutableBufferPointer { slotHashes in
-            numbers.withUnsafeMutableBufferPointer { slotNumbers in
-                let hashBase = slotHashes.baseAddress!
-                let numberBase = slotNumbers.baseAddress!
-                for k in 0..<n {
-                    if k + Self.lookahead < n {
-                        let ahead = Self.home(keyed[k + Self.lookahead], mask)
-                        slad_prefetch_for_write(hashBase + ahead)
-                        slad_prefetch_for_write(numberBase + ahead)
-                    }
-                    let h = keyed[k]
-                    let candidate = string(k)
-                    let (slot, number) = Self.probe(candidate, h, hashBase, numberBase, mask, strings)
-                    if let number {
-                        each(k, number, false)
-                    } else {
-                        hashBase[slot] = h
-                        numberBase[slot] = Int32(strings.count)
-                        strings.append(candidate)
-                        each(k, strings.count - 1, true)
-                    }
+        slots.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress!
+            for k in 0..<n {
+                if k + Self.lookahead < n {
+                    slad_prefetch_for_write(base + Self.home(keyed[k + Self.lookahead], mask))
+                }
+                let h = keyed[k]
+                let candidate = string(k)
+                let (slot, number) = Self.probe(candidate, h, base, mask, strings)
+                if let number {
+                    each(k, number, false)
+                } else {
+                    base[slot] = Self.word(h, strings.count)
+                    strings.append(candidate)
+                    each(k, strings.count - 1, true)
                 }
             }
         }
@@ -141,19 +140,16 @@ struct StringTable: Sendable {
     /// How many strings ahead a batch insert asks for slots.
     private static let lookahead = 16
 
-    /// Twice the slots, each number moved by its kept hash.
+    /// Twice the slots, each word moved by the hash bits it keeps.
     private mutating func grow() {
-        let capacity = hashes.count * 2
-        var newHashes = [UInt64](repeating: 0, count: capacity)
-        var newNumbers = [Int32](repeating: 0, count: capacity)
+        let capacity = slots.count * 2
+        var newSlots = [UInt64](repeating: 0, count: capacity)
         let mask = capacity - 1
-        for k in hashes.indices where hashes[k] != 0 {
-            var i = Self.home(hashes[k], mask)
-            while newHashes[i] != 0 { i = (i + 1) & mask }
-            newHashes[i] = hashes[k]
-            newNumbers[i] = numbers[k]
+        for word in slots where word != 0 {
+            var i = Int(truncatingIfNeeded: word >> 32) & mask
+            while newSlots[i] != 0 { i = (i + 1) & mask }
+            newSlots[i] = word
         }
-        hashes = newHashes
-        numbers = newNumbers
+        slots = newSlots
     }
 }
