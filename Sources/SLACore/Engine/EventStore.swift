@@ -9,9 +9,9 @@
 /// assignees, teams, …: few distinct values, repeated on every event).
 ///
 /// An evaluation gets the events back as values (``withUnpacker(incident:_:)``), built
-/// without reference counting: each text is the bits of a `String` that a table of the engine
-/// owns and outlives the evaluation (the id's bits are in the packed event itself, borrowed
-/// from the engine's table of ids, so that unpacking reads no other memory for it). An
+/// without reference counting: each text is the bits of a `String` that this store or a table
+/// of the engine owns and outlives the evaluation (the id is the packed event's own, which is
+/// the only copy the engine keeps: its table of ids finds an id through the event). An
 /// unpacked event is never deinitialized; a copy made of it is an ordinary, owned value.
 ///
 /// An array per incident would cost a `malloc` and a move of every event at each doubling,
@@ -29,8 +29,8 @@ final class EventStore: @unchecked Sendable {
     /// One event, its texts by number.
     struct Packed {
         var time: Int64
-        /// The id, as the bits of the `String` the engine's table of ids holds.
-        var id: TextBits
+        /// The id.
+        var id: String
         /// The incident's number in the engine's table of incidents.
         var incident: Int32
         // Each: an index into `optionalTexts` (0: none).
@@ -76,15 +76,13 @@ final class EventStore: @unchecked Sendable {
         return copy
     }
 
-    /// Adds the event `event` points at, at index `count`, with its incident's number. `id` is
-    /// the engine's own copy of the event's id, which it keeps as long as this store.
-    func append(_ event: UnsafePointer<SLAEvent>, id: String, incident: Int) {
+    /// Adds the event `event` points at, at index `count`, with its incident's number.
+    func append(_ event: UnsafePointer<SLAEvent>, incident: Int) {
         let e = event
         if let due = e.pointee.due { dues[Int32(count)] = due.seconds }
         append(
             packed: Packed(
-                time: e.pointee.time.seconds,
-                id: withUnsafeBytes(of: id) { $0.loadUnaligned(as: TextBits.self) },
+                time: e.pointee.time.seconds, id: e.pointee.id,
                 incident: Int32(incident), contract: code(e.pointee.contract), service: code(e.pointee.service),
                 priority: code(e.pointee.priority), status: code(e.pointee.status),
                 assignee: code(e.pointee.assignee), team: code(e.pointee.team), level: code(e.pointee.level),
@@ -125,8 +123,16 @@ final class EventStore: @unchecked Sendable {
         return chunks[index >> Self.chunkShift][index & (Self.chunkSize - 1)]
     }
 
+    /// Whether the id of the event at `index` is `id`.
+    @inline(__always)
+    func id(at index: Int, is id: String) -> Bool {
+        precondition(index >= 0 && index < count, "EventStore: index out of range")
+        return (chunks[index >> Self.chunkShift] + (index & (Self.chunkSize - 1))).pointee.id == id
+    }
+
     private static let template = SLAEvent(id: "", time: Instant(0), type: .opened)
     private static let idOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.id)!
+    private static let packedIdOffset = MemoryLayout<Packed>.offset(of: \Packed.id)!
     private static let timeOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.time)!
     private static let typeOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.type)!
     private static let fractionalOffset = MemoryLayout<SLAEvent>.offset(of: \SLAEvent.fractional)!
@@ -152,7 +158,7 @@ final class EventStore: @unchecked Sendable {
         let (idAt, timeAt, typeAt, fractionalAt) = (
             Self.idOffset, Self.timeOffset, Self.typeOffset, Self.fractionalOffset
         )
-        let (dueAt, incidentAt) = (Self.dueOffset, Self.incidentOffset)
+        let (dueAt, incidentAt, packedIdAt) = (Self.dueOffset, Self.incidentOffset, Self.packedIdOffset)
         // Every field is written below; the template's bytes are there for a field added later.
         return withUnsafeBytes(of: Self.template) { template in
             withUnsafeBytes(of: Optional(incident)) { incident in
@@ -163,29 +169,34 @@ final class EventStore: @unchecked Sendable {
                         let stride = MemoryLayout<String?>.stride
                         return body { index, target in
                             precondition(index >= 0 && index < count, "EventStore: index out of range")
-                            let p = chunks[index >> Self.chunkShift][index & (Self.chunkSize - 1)]
+                            // Read in place: a copy of the packed event would retain and release its id.
+                            let packed = chunks[index >> Self.chunkShift] + (index & (Self.chunkSize - 1))
                             let raw = UnsafeMutableRawPointer(target)
                             raw.copyMemory(from: template.baseAddress!, byteCount: MemoryLayout<SLAEvent>.size)
-                            raw.storeBytes(of: p.id, toByteOffset: idAt, as: TextBits.self)
-                            raw.storeBytes(of: Instant(p.time), toByteOffset: timeAt, as: Instant.self)
-                            raw.storeBytes(of: p.type, toByteOffset: typeAt, as: EventType.self)
-                            raw.storeBytes(of: p.fractional, toByteOffset: fractionalAt, as: Bool.self)
                             raw.storeBytes(
-                                of: p.hasDue ? dues[Int32(index)].map(Instant.init) : nil, toByteOffset: dueAt,
+                                of: UnsafeRawPointer(packed).loadUnaligned(
+                                    fromByteOffset: packedIdAt, as: TextBits.self), toByteOffset: idAt,
+                                as: TextBits.self)
+                            raw.storeBytes(of: Instant(packed.pointee.time), toByteOffset: timeAt, as: Instant.self)
+                            raw.storeBytes(of: packed.pointee.type, toByteOffset: typeAt, as: EventType.self)
+                            raw.storeBytes(of: packed.pointee.fractional, toByteOffset: fractionalAt, as: Bool.self)
+                            raw.storeBytes(
+                                of: packed.pointee.hasDue ? dues[Int32(index)].map(Instant.init) : nil,
+                                toByteOffset: dueAt,
                                 as: Instant?.self)
                             raw.storeBytes(of: incidentBits, toByteOffset: incidentAt, as: TextBits.self)
                             func put(_ k: Int, _ code: UInt32) {
                                 let bits = textBase.load(fromByteOffset: Int(code) * stride, as: TextBits.self)
                                 raw.storeBytes(of: bits, toByteOffset: offsets[k], as: TextBits.self)
                             }
-                            put(0, p.contract)
-                            put(1, p.service)
-                            put(2, p.priority)
-                            put(3, p.status)
-                            put(4, p.assignee)
-                            put(5, p.team)
-                            put(6, p.level)
-                            put(7, p.promise)
+                            put(0, packed.pointee.contract)
+                            put(1, packed.pointee.service)
+                            put(2, packed.pointee.priority)
+                            put(3, packed.pointee.status)
+                            put(4, packed.pointee.assignee)
+                            put(5, packed.pointee.team)
+                            put(6, packed.pointee.level)
+                            put(7, packed.pointee.promise)
                         }
                     }
                 }
@@ -194,6 +205,9 @@ final class EventStore: @unchecked Sendable {
     }
 
     deinit {
-        for chunk in chunks { chunk.deallocate() }
+        for (i, chunk) in chunks.enumerated() {
+            chunk.deinitialize(count: min(Self.chunkSize, count - i * Self.chunkSize))
+            chunk.deallocate()
+        }
     }
 }

@@ -13,10 +13,13 @@ public struct IngestEngine: Sendable {
     /// event of event `i`'s incident (-1: none yet). 32-bit indices: one per event held.
     private var events = EventStore()
     private var next: [Int32] = []
-    /// Every event identity seen, and by the identity's number where its event is kept in
-    /// `events` (-1: a service event, which the engine does not keep): 4 bytes per id.
-    private var seen = StringTable()
-    private var kept: [Int32] = []
+    /// Every event identity seen, by where it is kept: the index of its event in `events`, or,
+    /// from ``serviceIdBase`` on, its place in `serviceIds` (a service event, which the engine
+    /// does not keep). The id's only copy is its event's: 8 to 16 bytes of slots per id, no
+    /// string or number of its own.
+    private var ids = HashSlots()
+    private var serviceIds: [String] = []
+    private static let serviceIdBase = 1 << 31
     /// Positions, in the events of the last ``mark(_:idHashes:)``, of events whose id was known
     /// with other content: not applied (the first event of an id stands).
     public private(set) var lastConflicts: [Int] = []
@@ -41,7 +44,7 @@ public struct IngestEngine: Sendable {
     }
 
     /// Events known.
-    public var eventCount: Int { seen.count }
+    public var eventCount: Int { ids.count }
 
     /// Adds events; returns those not seen before and the incidents they touch.
     public mutating func add(_ events: [SLAEvent]) -> (fresh: [SLAEvent], touched: Set<String>) {
@@ -112,42 +115,81 @@ public struct IngestEngine: Sendable {
         // Shared with a copy of this engine: the copy keeps the events it has.
         if !isKnownUniquelyReferenced(&self.events) { self.events = self.events.copy() }
         if let run {
-            fresh = seen.insert(count: run.count, hashes: idHashes) { run.event($0).pointee.id }
+            let found = findOrAddIds(run, idHashes)
+            fresh = found.map(\.inserted)
             // The incidents of the new incident events, numbered as a batch (a cache miss each
             // in a large table, overlapped): -1 for an event that adds to no incident.
-            var adds: [Int] = []
-            for k in 0..<run.count where fresh[k] {
-                let e = run.event(k)
-                if e.pointee.type.isIncidentEvent, let incident = e.pointee.incident, !incident.isEmpty {
-                    adds.append(k)
-                }
-            }
+            let adds = (0..<run.count).filter { fresh[$0] && Self.isKept(run.event($0)) }
             var incidentOf = [Int32](repeating: -1, count: run.count)
-            incidents.insert(count: adds.count, hashes: nil, string: { run.event(adds[$0]).pointee.incident! }) {
-                j, number, _ in incidentOf[adds[j]] = Int32(number)
+            let numbers = incidents.insertNumbered(count: adds.count, hashes: nil) {
+                run.event(adds[$0]).pointee.incident!
             }
+            for (j, k) in adds.enumerated() { incidentOf[k] = Int32(numbers[j].value) }
             if logs.count < incidents.count { logs += repeatElement(Log(), count: incidents.count - logs.count) }
-            // New ids are numbered in order, so `kept` grows in step with them; a known id is
-            // compared with the event kept for it (an earlier one of this batch included).
+            // New events are appended in order, at the indices their ids were given; a known id
+            // is compared with the event kept for it (an earlier one of this batch included).
             for k in 0..<run.count {
                 let e = run.event(k)
+                let at = found[k].value
                 guard fresh[k] else {
-                    if let n = seen.number(of: e.pointee.id), kept[n] >= 0, !holds(Int(kept[n]), e) {
-                        lastConflicts.append(k)
-                    }
+                    if at < Self.serviceIdBase, !holds(at, e) { lastConflicts.append(k) }
                     continue
                 }
                 guard incidentOf[k] >= 0 else {
-                    kept.append(-1)
+                    serviceIds.append(e.pointee.id)
                     continue
                 }
-                let id = kept.count
                 let number = Int(incidentOf[k])
-                kept.append(Int32(self.events.count))
-                if append(e, id: id, to: number, generation: now) { touched.append(number) }
+                precondition(at == self.events.count, "IngestEngine: an event's place and its id's disagree")
+                if append(e, to: number, generation: now) { touched.append(number) }
             }
         }
         return (fresh, touched)
+    }
+
+    /// Whether the engine keeps `e` (an incident's event), not only its id.
+    private static func isKept(_ e: UnsafePointer<SLAEvent>) -> Bool {
+        guard e.pointee.type.isIncidentEvent, let incident = e.pointee.incident else { return false }
+        return !incident.isEmpty
+    }
+
+    /// Looks every id of `run` up, adding the new ones: per event, where its id is kept (an
+    /// event index, or from ``serviceIdBase`` a place in `serviceIds`) and whether it is new.
+    /// A new id's place is where its event will go: after the events and service ids held,
+    /// in the run's order. Until the run is applied, an id of it is compared through the run.
+    private mutating func findOrAddIds(_ run: Run, _ idHashes: [UInt64]?) -> [(value: Int, inserted: Bool)] {
+        let keyed =
+            idHashes.flatMap { $0.count == run.count ? $0 : nil }
+            ?? (0..<run.count).map { Self.identityHash(run.event($0).pointee.id) }
+        let events = self.events
+        let serviceIds = self.serviceIds
+        let (eventBase, serviceBase) = (events.count, serviceIds.count)
+        // The run's positions of its new ids so far, kept and service.
+        var newEvents: [Int] = []
+        var newServices: [Int] = []
+        var ids = self.ids
+        self.ids = HashSlots()
+        defer { self.ids = ids }
+        return ids.insert(
+            count: run.count, hashes: keyed,
+            holds: { at, k in
+                let id = run.event(k).pointee.id
+                if at >= Self.serviceIdBase {
+                    let s = at - Self.serviceIdBase
+                    return s < serviceBase
+                        ? serviceIds[s] == id : run.event(newServices[s - serviceBase]).pointee.id == id
+                }
+                return at < eventBase
+                    ? events.id(at: at, is: id) : run.event(newEvents[at - eventBase]).pointee.id == id
+            },
+            value: { k in
+                if Self.isKept(run.event(k)) {
+                    newEvents.append(k)
+                    return eventBase + newEvents.count - 1
+                }
+                newServices.append(k)
+                return Self.serviceIdBase + serviceBase + newServices.count - 1
+            })
     }
 
     /// The hash under which the engine keeps an event id, for ``mark(_:idHashes:)``: whoever
@@ -163,9 +205,9 @@ public struct IngestEngine: Sendable {
 
     /// Appends `e` to the log of incident `number`; true when this is the first event
     /// `generation` adds to it.
-    private mutating func append(_ e: UnsafePointer<SLAEvent>, id: Int, to number: Int, generation: UInt32) -> Bool {
+    private mutating func append(_ e: UnsafePointer<SLAEvent>, to number: Int, generation: UInt32) -> Bool {
         let index = Int32(events.count)
-        events.append(e, id: seen.strings[id], incident: number)
+        events.append(e, incident: number)
         next.append(-1)
         if logs[number].last >= 0 { next[Int(logs[number].last)] = index } else { logs[number].first = index }
         logs[number].last = index

@@ -1,28 +1,19 @@
 import CPrefetch
 
-/// Strings numbered densely in the order they were first added (event ids, incident names:
-/// millions of them), found through an open-addressing table.
+/// The slots of an open-addressing table of strings whose values are small numbers (a
+/// string's number, where an event is kept), probed linearly: the core of ``StringTable`` and of
+/// the ingest engine's table of event ids, which keep the strings themselves elsewhere.
 ///
-/// Each slot is one 64-bit word: 32 bits of the string's hash above its number. Growing the
-/// table moves the words without hashing a single string again (`Set<String>` and `Dictionary`
-/// rehash every key at each growth), and a probe compares strings only where those 32 bits
-/// match. One word, not a 64-bit hash and a 32-bit number side by side: 8 bytes a slot instead
-/// of 12, and a slot is one memory access.
-/// The strings themselves sit in one dense array, in order. Hashes are Swift's seeded
-/// `Hasher`, as `Set` uses: the strings come from outside.
-struct StringTable: Sendable {
-    /// Per slot: ``tag(_:)`` of the string's hash in the high 32 bits, its number plus one in
-    /// the low 32 (0: an empty slot); probed linearly.
-    private var slots: [UInt64]
-    /// The strings, by number.
-    private(set) var strings: [String] = []
-
+/// Each slot is one 64-bit word: 32 bits of the string's hash above its value plus one (0: an
+/// empty slot). Growing the table moves the words without hashing a single string again
+/// (`Set<String>` and `Dictionary` rehash every key at each growth), and a probe compares
+/// strings only where those 32 bits match. One word, not a 64-bit hash and a 32-bit number side
+/// by side: 8 bytes a slot instead of 12, and a slot is one memory access. Hashes are Swift's
+/// seeded `Hasher`, as `Set` uses: the strings come from outside.
+struct HashSlots: Sendable {
+    private var slots: [UInt64] = Array(repeating: 0, count: 16)
     /// Strings held.
-    var count: Int { strings.count }
-
-    init() {
-        slots = Array(repeating: 0, count: 16)
-    }
+    private(set) var count = 0
 
     /// The hash a string is kept under: Swift's seeded `Hasher`, never 0.
     static func hash(_ string: String) -> UInt64 {
@@ -40,101 +31,88 @@ struct StringTable: Sendable {
     @inline(__always)
     static func home(_ h: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: tag(h)) & mask }
 
-    /// The number of `string`, nil when it is not held.
-    func number(of string: String) -> Int? {
-        find(string, Self.hash(string)).number
-    }
-
-    /// The number of `string`, which is added when it is not held yet.
-    mutating func insert(_ string: String) -> (number: Int, inserted: Bool) {
-        if (count + 1) * 4 > slots.count * 3 { grow() }
-        let h = Self.hash(string)
-        let (slot, number) = find(string, h)
-        if let number { return (number, false) }
-        slots[slot] = Self.word(h, strings.count)
-        strings.append(string)
-        return (strings.count - 1, true)
-    }
-
-    /// The slot word of number `number` under hash `h`.
+    /// The value of the string with hash `h` for which `holds(value)` says it is the one; nil
+    /// when none is held.
     @inline(__always)
-    private static func word(_ h: UInt64, _ number: Int) -> UInt64 { tag(h) << 32 | UInt64(number + 1) }
+    func value(_ h: UInt64, holds: (Int) -> Bool) -> Int? {
+        slots.withUnsafeBufferPointer { Self.probe(h, $0.baseAddress!, $0.count - 1, holds).value }
+    }
 
-    /// Where `string` (hash `h`) is: its slot and number, or the empty slot where it belongs.
-    private func find(_ string: String, _ h: UInt64) -> (slot: Int, number: Int?) {
-        slots.withUnsafeBufferPointer { slots in
-            Self.probe(string, h, slots.baseAddress!, slots.count - 1, strings)
+    /// Finds or adds a string: `holds(value)` says whether a held string with the same hash bits
+    /// is it; when none is, `value()` gives the new string's value, which is stored.
+    @inline(__always)
+    mutating func insert(_ h: UInt64, holds: (Int) -> Bool, value: () -> Int) -> (value: Int, inserted: Bool) {
+        if (count + 1) * 4 > slots.count * 3 { grow() }
+        let mask = slots.count - 1
+        let (slot, found) = slots.withUnsafeBufferPointer { Self.probe(h, $0.baseAddress!, mask, holds) }
+        if let found { return (found, false) }
+        let v = value()
+        slots[slot] = Self.word(h, v)
+        count += 1
+        return (v, true)
+    }
+
+    /// The slot word of `value` under hash `h`.
+    @inline(__always)
+    private static func word(_ h: UInt64, _ value: Int) -> UInt64 {
+        precondition(value >= 0 && value < Int(UInt32.max), "HashSlots: value out of range")
+        return tag(h) << 32 | UInt64(value + 1)
+    }
+
+    /// Finds or adds `count` strings, in order, their hashes `hashes`; `holds(value, k)` says
+    /// whether the held string of `value` is string `k`, `value(k)` gives a new string's value
+    /// (called once per new string, in order, before the next string is looked up: a string
+    /// of the batch can be found by a later one). Gives per string its value and whether it
+    /// was new.
+    ///
+    /// Why a batch: in a large table every string's slot is a cache miss, and one string at a
+    /// time the processor waits for each in turn. Each probe here asks for the slot of a
+    /// string a few places ahead.
+    @inline(__always)
+    mutating func insert(
+        count n: Int, hashes keyed: [UInt64], holds: (Int, Int) -> Bool, value: (Int) -> Int
+    ) -> [(value: Int, inserted: Bool)] {
+        while (count + n) * 4 > slots.count * 3 { grow() }
+        let mask = slots.count - 1
+        var added = 0
+        let out = slots.withUnsafeMutableBufferPointer { slots in
+            let base = slots.baseAddress!
+            return [(value: Int, inserted: Bool)](unsafeUninitializedCapacity: n) { out, initialized in
+                for k in 0..<n {
+                    if k + Self.lookahead < n {
+                        slad_prefetch_for_write(base + Self.home(keyed[k + Self.lookahead], mask))
+                    }
+                    let h = keyed[k]
+                    let (slot, found) = Self.probe(h, UnsafePointer(base), mask) { holds($0, k) }
+                    if let found {
+                        out[k] = (found, false)
+                    } else {
+                        let v = value(k)
+                        base[slot] = Self.word(h, v)
+                        added += 1
+                        out[k] = (v, true)
+                    }
+                }
+                initialized = n
+            }
         }
+        count += added
+        return out
     }
 
     /// The probe itself, on the slots' memory: one definition for single lookups and batches.
     @inline(__always)
     private static func probe(
-        _ string: String, _ h: UInt64, _ slots: UnsafePointer<UInt64>, _ mask: Int, _ strings: [String]
-    ) -> (slot: Int, number: Int?) {
+        _ h: UInt64, _ slots: UnsafePointer<UInt64>, _ mask: Int, _ holds: (Int) -> Bool
+    ) -> (slot: Int, value: Int?) {
         let tag = tag(h)
         var i = home(h, mask)
         while slots[i] != 0 {
-            let number = Int(truncatingIfNeeded: slots[i] & 0xFFFF_FFFF) - 1
-            if slots[i] >> 32 == tag && strings[number] == string { return (i, number) }
+            let value = Int(truncatingIfNeeded: slots[i] & 0xFFFF_FFFF) - 1
+            if slots[i] >> 32 == tag && holds(value) { return (i, value) }
             i = (i + 1) & mask
         }
         return (i, nil)
-    }
-
-    /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, false
-    /// when it was held already (an earlier string of the batch included).
-    ///
-    /// Why a batch: in a large table every string's slot is a cache miss, and one string at a
-    /// time the processor waits for each in turn.
-    /// Here the hashes come first, then each probe asks for the slots of a string a few
-    /// places ahead. `hashes`, when given, holds ``hash(_:)`` of each string, made beforehand
-    /// (ingest hashes a read's ids on the thread that reads and decodes them).
-    @discardableResult
-    mutating func insert(count n: Int, hashes given: [UInt64]?, string: (Int) -> String) -> [Bool] {
-        [Bool](unsafeUninitializedCapacity: n) { out, initialized in
-            insert(count: n, hashes: given, string: string) { k, _, inserted in out[k] = inserted }
-            initialized = n
-        }
-    }
-
-    /// ``insert(count:hashes:string:)`` that gives each string's number too: `each(k, number,
-    /// inserted)` for every `k` in order.
-    mutating func insert(
-        count n: Int, hashes given: [UInt64]?, string: (Int) -> String, _ each: (Int, Int, Bool) -> Void
-    ) {
-        while (count + n) * 4 > slots.count * 3 { grow() }
-        let keyed: [UInt64]
-        if let given, given.count == n {
-            keyed = given
-        } else {
-            keyed = [UInt64](unsafeUninitializedCapacity: n) { buffer, initialized in
-                for k in 0..<n { buffer[k] = Self.hash(string(k)) }
-                initialized = n
-            }
-        }
-        let mask = slots.count - 1
-        var strings = self.strings
-        self.strings = []
-        defer { self.strings = strings }
-        slots.withUnsafeMutableBufferPointer { slots in
-            let base = slots.baseAddress!
-            for k in 0..<n {
-                if k + Self.lookahead < n {
-                    slad_prefetch_for_write(base + Self.home(keyed[k + Self.lookahead], mask))
-                }
-                let h = keyed[k]
-                let candidate = string(k)
-                let (slot, number) = Self.probe(candidate, h, base, mask, strings)
-                if let number {
-                    each(k, number, false)
-                } else {
-                    base[slot] = Self.word(h, strings.count)
-                    strings.append(candidate)
-                    each(k, strings.count - 1, true)
-                }
-            }
-        }
     }
 
     /// How many strings ahead a batch insert asks for slots.
@@ -151,5 +129,59 @@ struct StringTable: Sendable {
             newSlots[i] = word
         }
         slots = newSlots
+    }
+}
+
+/// Strings numbered densely in the order they were first added (incident names, the texts of
+/// events' fields), found through ``HashSlots``; the strings sit in one dense array, in order.
+struct StringTable: Sendable {
+    private var slots = HashSlots()
+    /// The strings, by number.
+    private(set) var strings: [String] = []
+
+    /// Strings held.
+    var count: Int { strings.count }
+
+    /// The hash a string is kept under (``HashSlots/hash(_:)``).
+    static func hash(_ string: String) -> UInt64 { HashSlots.hash(string) }
+
+    /// The number of `string`, nil when it is not held.
+    func number(of string: String) -> Int? {
+        slots.value(Self.hash(string)) { strings[$0] == string }
+    }
+
+    /// The number of `string`, which is added when it is not held yet.
+    mutating func insert(_ string: String) -> (number: Int, inserted: Bool) {
+        var (slots, strings) = (self.slots, self.strings)
+        (self.slots, self.strings) = (HashSlots(), [])
+        defer { (self.slots, self.strings) = (slots, strings) }
+        let (number, inserted) = slots.insert(Self.hash(string), holds: { strings[$0] == string }) {
+            strings.append(string)
+            return strings.count - 1
+        }
+        return (number, inserted)
+    }
+
+    /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, false
+    /// when it was held already (an earlier string of the batch included). `hashes`, when
+    /// given, holds ``hash(_:)`` of each string, made beforehand.
+    @discardableResult
+    mutating func insert(count n: Int, hashes given: [UInt64]?, string: (Int) -> String) -> [Bool] {
+        insertNumbered(count: n, hashes: given, string: string).map(\.inserted)
+    }
+
+    /// ``insert(count:hashes:string:)`` that gives each string's number too.
+    mutating func insertNumbered(
+        count n: Int, hashes given: [UInt64]?, string: (Int) -> String
+    ) -> [(value: Int, inserted: Bool)] {
+        let keyed = given.flatMap { $0.count == n ? $0 : nil } ?? (0..<n).map { Self.hash(string($0)) }
+        // Out of `self` while the slots are changed: the closures read the strings.
+        var (slots, strings) = (self.slots, self.strings)
+        (self.slots, self.strings) = (HashSlots(), [])
+        defer { (self.slots, self.strings) = (slots, strings) }
+        return slots.insert(count: n, hashes: keyed, holds: { strings[$0] == string($1) }) { k in
+            strings.append(string(k))
+            return strings.count - 1
+        }
     }
 }
