@@ -84,6 +84,49 @@ struct IngestEngineTests {
             fractional: Bool.random(using: &rng))
     }
 
+    @Test(
+        "ids of kept events and of service events (not kept) are each new once, across batches and inside one, as a Set says; a known id with other content is a conflict only where its event is kept"
+    )
+    func idsOfEveryKind() {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        var engine = IngestEngine(contracts: [liveContract()])
+        var model: [String: SLAEvent] = [:]
+        for round in 0..<60 {
+            // Ids from a small pool, so that they repeat inside a batch and across batches, on
+            // events of either kind; a repeat may change the content.
+            let batch = (0..<Int(1 + rng.next() % 400)).map { k -> SLAEvent in
+                let id = "id-\(rng.next() % 3_000)"
+                let time = Instant(t0 + Int64(rng.next() % 50))
+                return rng.next() % 3 == 0
+                    ? SLAEvent(id: id, time: time, type: .serviceDown, service: "s-\(k % 3)")
+                    : SLAEvent(id: id, time: time, type: .updated, incident: "INC-\(rng.next() % 90)")
+            }
+            var expectedFresh: [Bool] = []
+            var expectedConflicts: [Int] = []
+            for (k, e) in batch.enumerated() {
+                if let first = model[e.id] {
+                    expectedFresh.append(false)
+                    if first.type.isIncidentEvent && first != e { expectedConflicts.append(k) }
+                } else {
+                    expectedFresh.append(true)
+                    model[e.id] = e
+                }
+            }
+            let (fresh, _) = engine.mark(batch)
+            #expect(fresh == expectedFresh, "round \(round), SLAD_TEST_SEED=\(seed)")
+            #expect(engine.lastConflicts == expectedConflicts, "round \(round), SLAD_TEST_SEED=\(seed)")
+            #expect(engine.eventCount == model.count)
+        }
+        // Every kept event is in its incident's log, once, as it first came.
+        for incident in Set(model.values.compactMap(\.incident)) {
+            let kept = engine.events(of: incident)
+            #expect(kept.allSatisfy { model[$0.id] == $0 }, "SLAD_TEST_SEED=\(seed)")
+            #expect(kept.count == model.values.filter { $0.incident == incident }.count)
+        }
+        #expect(model.values.contains { !$0.type.isIncidentEvent } && model.count > 2_000)
+    }
+
     @Test("an event held is 64 bytes")
     func packedSize() {
         // What docs/benchmarks.md counts for a million open incidents: a field added to the
