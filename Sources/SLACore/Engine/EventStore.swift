@@ -45,7 +45,7 @@ final class EventStore: @unchecked Sendable {
         var type: EventType
         var fractional: Bool
         /// Whether the event has a due instant, kept in ``dues``: few events have one (a
-        /// promise made), and 8 bytes on every event took it to 72.
+        /// promise made), and 8 bytes on every event would take it to 72.
         var hasDue: Bool
     }
 
