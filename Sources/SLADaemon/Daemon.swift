@@ -23,7 +23,9 @@ public struct DaemonOptions: Sendable {
     public var batchLines = 20_000
     /// The most incidents whose stored state one batch writes when state that waited for the
     /// end of a backlog is settled (the others go in batches of their own before it).
-    public var stateSlice = 32_768
+    public var stateSlice = DaemonOptions.defaultStateSlice
+    /// The default of ``stateSlice``: 32,768 incidents.
+    public static let defaultStateSlice = 32_768
     /// Lines longer than this many bytes are quarantined.
     public var maxLineBytes = 1 << 20
     /// Stop once every source has been read to its end (tests, benchmarks, one-off imports).

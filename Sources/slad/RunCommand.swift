@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
 
     // For tests: settled state written in many batches, so that a kill lands between them.
     @Option(help: .hidden)
-    var stateSlice: Int = 32_768
+    var stateSlice: Int = DaemonOptions.defaultStateSlice
 
     @Option(help: "Lines longer than this many bytes are quarantined.")
     var maxLineBytes: Int = 1 << 20

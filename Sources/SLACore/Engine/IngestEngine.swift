@@ -119,7 +119,7 @@ public struct IngestEngine: Sendable {
             fresh = found.map(\.inserted)
             // The incidents of the new incident events, numbered as a batch (a cache miss each
             // in a large table, overlapped): -1 for an event that adds to no incident.
-            let adds = (0..<run.count).filter { fresh[$0] && Self.isKept(run.event($0)) }
+            let adds = (0..<run.count).filter { found[$0].inserted && found[$0].value < Self.serviceIdBase }
             var incidentOf = [Int32](repeating: -1, count: run.count)
             let numbers = incidents.insertNumbered(count: adds.count, hashes: nil) {
                 run.event(adds[$0]).pointee.incident!
@@ -158,9 +158,7 @@ public struct IngestEngine: Sendable {
     /// A new id's place is where its event will go: after the events and service ids held,
     /// in the run's order. Until the run is applied, an id of it is compared through the run.
     private mutating func findOrAddIds(_ run: Run, _ idHashes: [UInt64]?) -> [(value: Int, inserted: Bool)] {
-        let keyed =
-            idHashes.flatMap { $0.count == run.count ? $0 : nil }
-            ?? (0..<run.count).map { Self.identityHash(run.event($0).pointee.id) }
+        let keyed = HashSlots.hashes(idHashes, count: run.count) { run.event($0).pointee.id }
         let events = self.events
         let serviceIds = self.serviceIds
         let (eventBase, serviceBase) = (events.count, serviceIds.count)
@@ -168,7 +166,7 @@ public struct IngestEngine: Sendable {
         var newEvents: [Int] = []
         var newServices: [Int] = []
         var ids = self.ids
-        self.ids = HashSlots()
+        self.ids = HashSlots.placeholder
         defer { self.ids = ids }
         return ids.insert(
             count: run.count, hashes: keyed,

@@ -11,9 +11,26 @@ import CPrefetch
 /// by side: 8 bytes a slot instead of 12, and a slot is one memory access. Hashes are Swift's
 /// seeded `Hasher`, as `Set` uses: the strings come from outside.
 struct HashSlots: Sendable {
-    private var slots: [UInt64] = Array(repeating: 0, count: 16)
+    private var slots: [UInt64]
     /// Strings held.
     private(set) var count = 0
+
+    /// An empty table.
+    init() { slots = Array(repeating: 0, count: 16) }
+
+    private init(slots: [UInt64]) { self.slots = slots }
+
+    /// A table with no slots, which stands in its owner while the real table is taken out to
+    /// be changed (its closures read the owner's strings): the empty array allocates nothing.
+    /// It is never probed.
+    static var placeholder: HashSlots { HashSlots(slots: []) }
+
+    /// `given` when it holds a hash for each of the `n` strings, else ``hash(_:)`` of each:
+    /// readers may hash a batch on their own thread beforehand.
+    static func hashes(_ given: [UInt64]?, count n: Int, string: (Int) -> String) -> [UInt64] {
+        if let given, given.count == n { return given }
+        return (0..<n).map { hash(string($0)) }
+    }
 
     /// The hash a string is kept under: Swift's seeded `Hasher`, never 0.
     static func hash(_ string: String) -> UInt64 {
@@ -124,7 +141,8 @@ struct HashSlots: Sendable {
         var newSlots = [UInt64](repeating: 0, count: capacity)
         let mask = capacity - 1
         for word in slots where word != 0 {
-            var i = Int(truncatingIfNeeded: word >> 32) & mask
+            // A word keeps its hash's tag in the same bits: it starts where its string's probe does.
+            var i = Self.home(word, mask)
             while newSlots[i] != 0 { i = (i + 1) & mask }
             newSlots[i] = word
         }
@@ -153,7 +171,7 @@ struct StringTable: Sendable {
     /// The number of `string`, which is added when it is not held yet.
     mutating func insert(_ string: String) -> (number: Int, inserted: Bool) {
         var (slots, strings) = (self.slots, self.strings)
-        (self.slots, self.strings) = (HashSlots(), [])
+        (self.slots, self.strings) = (HashSlots.placeholder, [])
         defer { (self.slots, self.strings) = (slots, strings) }
         let (number, inserted) = slots.insert(Self.hash(string), holds: { strings[$0] == string }) {
             strings.append(string)
@@ -174,10 +192,10 @@ struct StringTable: Sendable {
     mutating func insertNumbered(
         count n: Int, hashes given: [UInt64]?, string: (Int) -> String
     ) -> [(value: Int, inserted: Bool)] {
-        let keyed = given.flatMap { $0.count == n ? $0 : nil } ?? (0..<n).map { Self.hash(string($0)) }
+        let keyed = HashSlots.hashes(given, count: n, string: string)
         // Out of `self` while the slots are changed: the closures read the strings.
         var (slots, strings) = (self.slots, self.strings)
-        (self.slots, self.strings) = (HashSlots(), [])
+        (self.slots, self.strings) = (HashSlots.placeholder, [])
         defer { (self.slots, self.strings) = (slots, strings) }
         return slots.insert(count: n, hashes: keyed, holds: { strings[$0] == string($1) }) { k in
             strings.append(string(k))

@@ -67,7 +67,7 @@ final class EngineLoop: @unchecked Sendable {
     init(
         config: SladConfiguration, store: any DaemonStore, reader: any DaemonStore, ingest: Ingest, notifier: Notifier,
         mailbox: LoopMailbox<EngineLoop>, board: StatusBoard, metrics: SladMetrics, monthWatch: MonthWatch,
-        batchLines: Int, stateSlice: Int = 32_768, exitWhenIdle: Bool, logger: Logger
+        batchLines: Int, stateSlice: Int = DaemonOptions.defaultStateSlice, exitWhenIdle: Bool, logger: Logger
     ) throws {
         self.config = config
         self.store = store
@@ -331,7 +331,7 @@ final class EngineLoop: @unchecked Sendable {
     }
 
     /// Puts the stored state of `incidents` into `batch`, as ``Ingest/recordVerdicts(of:into:)``,
-    /// but at most `stateSlice` of them (32,768 by default): the others, in name order, are
+    /// but at most `stateSlice` of them (``DaemonOptions/defaultStateSlice`` by default): the others, in name order, are
     /// committed first in batches of their own of that many. A verdict takes about 700 bytes
     /// while its batch lives, and the state settled at the end of a backlog is up to
     /// ``maxDeferredState`` incidents (180 MB of verdicts at once; the commit holds two
