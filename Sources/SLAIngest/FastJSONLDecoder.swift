@@ -42,30 +42,81 @@ public struct JSONLEventDecoder: Sendable {
 
     /// Decodes a whole file's text; blank lines are skipped. Lines split on byte 0x0A (CRLF tolerated).
     public func decodeAll(_ text: String) -> (events: [SLAEvent], errors: [LineError]) {
-        var events: [SLAEvent] = []
-        var errors: [LineError] = []
         var copy = text
-        copy.withUTF8 { buffer in
-            let all = UnsafeRawBufferPointer(buffer)
-            var start = 0
-            var number = 0
-            while start <= all.count {
-                var end = start
-                while end < all.count, all[end] != 0x0A { end += 1 }
-                number += 1
-                var stop = end
-                if stop > start, all[stop - 1] == 0x0D { stop -= 1 }
-                let line = UnsafeRawBufferPointer(rebasing: all[start..<stop])
-                if line.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
-                    switch decode(bytes: line, number: number) {
-                    case .success(let e): events.append(e)
-                    case .failure(let e): errors.append(e)
-                    }
-                }
-                start = end + 1
-            }
+        return copy.withUTF8 { decodeAll(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// ``decodeAll(_:)`` of raw bytes, in `parts` runs of whole lines decoded side by side, each
+    /// on a thread of its own; the events and errors come in line order, as from one run.
+    public func decodeAll(bytes all: UnsafeRawBufferPointer, parts: Int = 1) -> (
+        events: [SLAEvent], errors: [LineError]
+    ) {
+        // Each run starts after a newline (or at 0) and ends after one (or at the end).
+        let parts = max(1, min(parts, all.count / 65_536))
+        var bounds = [0]
+        for p in 1..<parts {
+            var at = max(all.count * p / parts, bounds[p - 1])
+            while at < all.count, all[at] != 0x0A { at += 1 }
+            bounds.append(min(at + 1, all.count))
         }
-        return (events, errors)
+        bounds.append(all.count)
+        // A run's first line number: one past the newlines before it, counted run by run. A run
+        // makes at most one event per line (the last run: one more, after the last newline), so
+        // each decodes into its own stretch of one array, and the stretches are closed up after:
+        // joining arrays of the runs' events copied half of them.
+        let newlines = Parallel.map(parts, parts: parts) { p in
+            UnsafeRawBufferPointer(rebasing: all[bounds[p]..<bounds[p + 1]]).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        }
+        var offsets = [0]
+        for p in 0..<parts { offsets.append(offsets[p] + newlines[p] + (p == parts - 1 ? 1 : 0)) }
+        var errors: [[LineError]] = []
+        let events = [SLAEvent](unsafeUninitializedCapacity: offsets[parts]) { buffer, initialized in
+            // Safe to share: each run initializes only its own stretch of the buffer.
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            let runs = Parallel.map(parts, parts: parts) { p in
+                decodeRun(
+                    all, from: bounds[p], to: bounds[p + 1], firstLine: offsets[p] + 1, isLast: p == parts - 1,
+                    into: base + offsets[p])
+            }
+            var end = runs[0].made
+            for p in 1..<parts {
+                if offsets[p] != end { (base + end).moveInitialize(from: base + offsets[p], count: runs[p].made) }
+                end += runs[p].made
+            }
+            initialized = end
+            errors = runs.map(\.errors)
+        }
+        return (events, errors.flatMap { $0 })
+    }
+
+    /// Decodes the lines of `all[from..<to]`, numbered from `firstLine`, into `out`; the last
+    /// run also decodes what follows the file's last newline. Returns how many events it made.
+    private func decodeRun(
+        _ all: UnsafeRawBufferPointer, from: Int, to: Int, firstLine: Int, isLast: Bool,
+        into out: UnsafeMutablePointer<SLAEvent>
+    ) -> (made: Int, errors: [LineError]) {
+        var made = 0
+        var errors: [LineError] = []
+        var start = from
+        var number = firstLine - 1
+        while start < to || (isLast && start == to) {
+            var end = start
+            while end < to, all[end] != 0x0A { end += 1 }
+            number += 1
+            var stop = end
+            if stop > start, all[stop - 1] == 0x0D { stop -= 1 }
+            let line = UnsafeRawBufferPointer(rebasing: all[start..<stop])
+            if line.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
+                switch decode(bytes: line, number: number) {
+                case .success(let e):
+                    (out + made).initialize(to: e)
+                    made += 1
+                case .failure(let e): errors.append(e)
+                }
+            }
+            start = end + 1
+        }
+        return (made, errors)
     }
 }
 

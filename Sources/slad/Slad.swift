@@ -77,6 +77,9 @@ struct ReplayCommand: ParsableCommand {
         case unitsJSON = "units-json"
         case unitsHTML = "units-html"
 
+        /// A format of the monthly penalty report, which prints `--month` alone when given.
+        var isReport: Bool { [.csv, .html, .report, .reportJSON, .chargesCSV].contains(self) }
+
         /// The OLA report's format, for the `units` formats.
         var unitFormat: ReportFormat? {
             switch self {
@@ -143,11 +146,13 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let data: Data
         if eventsPath == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let d = FileManager.default.contents(atPath: eventsPath) else {
+            // Mapped, not copied: the file is read once, by the decoder.
+            guard let d = try? Data(contentsOf: URL(fileURLWithPath: eventsPath), options: .alwaysMapped) else {
                 printError("\(eventsPath): cannot be read")
                 throw ExitCode(1)
             }
@@ -171,8 +176,9 @@ struct ReplayCommand: ParsableCommand {
                 "\(mapped.rows) rows, \(events.count) events, \(mapped.skipped.values.reduce(0, +)) skipped"
                 + (skipped.isEmpty ? "" : " (\(skipped.joined(separator: ", ")))") + ", \(lineErrors.count) quarantined"
         } else {
-            (events, lineErrors) = JSONLEventDecoder(source: eventsPath, policies: config.policies).decodeAll(
-                String(decoding: data, as: UTF8.self))
+            (events, lineErrors) = data.withUnsafeBytes {
+                JSONLEventDecoder(source: eventsPath, policies: config.policies).decodeAll(bytes: $0, parts: cores)
+            }
         }
         for e in lineErrors { printError("quarantined: \(e)") }
         let instant = asOf.flatMap { ISO8601.parse($0)?.instant(in: .utc) }
@@ -183,8 +189,10 @@ struct ReplayCommand: ParsableCommand {
             try emit(try explanation(of: explain, events: events, contracts: config.contracts, asOf: instant))
             return
         }
-        let result = Replay.run(contracts: config.contracts, events: events, asOf: instant)
         let selected = month.flatMap { YearMonth(parsing: $0) }
+        // Report formats print one month when given one: the others' statements are not made.
+        let only = format.isReport || diffDirectory != nil ? selected.map { Set([$0]) } : nil
+        let result = Replay.run(contracts: config.contracts, events: events, asOf: instant, months: only, parts: cores)
         if let unitFormat = format.unitFormat {
             guard let selected else { throw ValidationError("--format \(format.rawValue) needs --month YYYY-MM") }
             var tally = UnitReport.Tally(olas: config.contracts.first?.olas ?? .none, month: selected)
@@ -196,7 +204,8 @@ struct ReplayCommand: ParsableCommand {
             var otherOptions = options
             otherOptions.directory = diffDirectory
             let other = try otherOptions.load()
-            let otherResult = Replay.run(contracts: other.contracts, events: events, asOf: instant)
+            let otherResult = Replay.run(
+                contracts: other.contracts, events: events, asOf: instant, months: only, parts: cores)
             let diff = PenaltyDiff(base: result, proposed: otherResult, month: selected)
             try emit(format == .csv ? diff.csv() : diff.table(base: options.directory, proposed: diffDirectory))
             return
@@ -212,7 +221,7 @@ struct ReplayCommand: ParsableCommand {
             }
         if let reportFormat {
             let document = ReportDocument(result, contracts: config.contracts, month: selected)
-            try emit(String(decoding: ReportRenderer.render(document, as: reportFormat), as: UTF8.self))
+            try writeOutput(ReportRenderer.pieces(document, as: reportFormat), to: output)
             return
         }
         switch format {

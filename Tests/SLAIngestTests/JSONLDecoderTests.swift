@@ -1,5 +1,6 @@
 import SLACore
 import SLAIngest
+import TestSupport
 import Testing
 
 @Suite("JSON Lines event decoding")
@@ -85,6 +86,52 @@ struct JSONLDecoderTests {
         let (events, errors) = decoder.decodeAll(text)
         #expect(events.map(\.id) == ["a", "b"])
         #expect(errors.map(\.line) == [3])
+    }
+
+    @Test("a file decoded in parts on several threads gives the events and errors of each line decoded alone")
+    func inParts() {
+        let seed = testSeed()
+        var rng = SeededRandom(seed: seed)
+        // About 600 KB: enough for seven runs of at least 64 KiB. Every kind of line: events,
+        // blank lines, lines of spaces, CRLF endings, junk, a duplicate id (the decoder does not
+        // judge those).
+        var lines: [String] = []
+        for k in 0..<6_000 {
+            switch rng.next() % 10 {
+            case 0: lines.append("")
+            case 1: lines.append("  \t ")
+            case 2: lines.append(#"{"id":"e\#(k)","type":"incident.opened","time":"bad"}"#)
+            case 3:
+                lines.append(
+                    #"{"id":"e\#(k)","type":"service.down","time":"2026-11-02T09:00:00Z","service":"s"}"# + "\r")
+            default:
+                lines.append(
+                    #"{"id":"e\#(k % 5_000)","time":"2026-11-02T09:14:03+03:00","type":"incident.updated","incident":"INC-\#(k)","team":"L\#(k % 7)","assignee":"someone with a long name \#(k)"}"#
+                )
+            }
+        }
+        for ending in ["", "\n", "\n\n"] {
+            let text = lines.joined(separator: "\n") + ending
+            // The oracle: each line alone, numbered from 1, its CR dropped, blank ones skipped (on
+            // bytes: a String takes CR LF for one character).
+            var expected: (events: [SLAEvent], errors: [LineError]) = ([], [])
+            for (i, line) in Array(text.utf8).split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                let content = line.last == 0x0D ? line.dropLast() : line
+                guard content.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
+                switch Array(content).withUnsafeBytes({ decoder.decode(bytes: $0, number: i + 1) }) {
+                case .success(let e): expected.events.append(e)
+                case .failure(let e): expected.errors.append(e)
+                }
+            }
+            #expect(!expected.events.isEmpty && !expected.errors.isEmpty)
+            for parts in [1, 2, 3, 7] {
+                var copy = text
+                let got = copy.withUTF8 { decoder.decodeAll(bytes: UnsafeRawBufferPointer($0), parts: parts) }
+                #expect(
+                    got.events == expected.events && got.errors == expected.errors,
+                    "\(parts) parts, ending \(ending.debugDescription) (SLAD_TEST_SEED=\(seed))")
+            }
+        }
     }
 
     @Test("non-ASCII text is kept as it is, invalid UTF-8 in a value rejects the line")

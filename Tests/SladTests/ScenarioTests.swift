@@ -71,6 +71,48 @@ struct DeterminismTests {
             #expect(output == reference, "\(s.id): order \(order.map(\.id)) (SLAD_TEST_SEED=\(seed))")
         }
     }
+
+    @Test("replay on several threads, or of one month, gives what one thread gives for every month")
+    func threadsAndMonths() throws {
+        // Every scenario's events in one history: many contracts, zones and months, rejections
+        // of every kind (ids that recur across scenarios among them).
+        let config = try ScenarioTests.configuration.get()
+        var events: [SLAEvent] = []
+        for s in ScenarioTests.scenarios {
+            let contract = try #require(config.contracts.first { $0.id == s.contract })
+            events += try scenarioEvents(s.events, contract: contract, scenario: s.id)
+        }
+        let contracts = config.contracts
+        let one = Replay.run(contracts: contracts, events: events)
+        #expect(one.incidents.count > 30 && !one.rejections.isEmpty && Set(one.statements.map(\.month)).count > 2)
+        // The orders ReplayResult promises: verdicts by contract, then incident; rejections in
+        // input order (by the first arrival of their id).
+        let keys = one.incidents.map { ($0.contract, $0.incident) }
+        #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 < $1 })
+        var arrival: [String: Int] = [:]
+        for (i, e) in events.enumerated() where arrival[e.id] == nil { arrival[e.id] = i }
+        let order = one.rejections.map { arrival[$0.event.id]! }
+        #expect(zip(order, order.dropFirst()).allSatisfy { $0 <= $1 })
+        for parts in [2, 3, 8] {
+            let many = Replay.run(contracts: contracts, events: events, parts: parts)
+            #expect(
+                try ReplayRenderer.json(many, contracts: contracts) == ReplayRenderer.json(one, contracts: contracts),
+                "\(parts) threads")
+            #expect(
+                ReplayRenderer.lines(many, contracts: contracts) == ReplayRenderer.lines(one, contracts: contracts),
+                "\(parts) threads")
+        }
+        for month in Set(one.statements.map(\.month)).sorted() {
+            let alone = Replay.run(contracts: contracts, events: events, months: [month], parts: 2)
+            #expect(alone.statements.allSatisfy { $0.month == month }, "\(month)")
+            for format in [ReportFormat.csv, .json] {
+                #expect(
+                    ReportRenderer.render(ReportDocument(alone, contracts: contracts, month: month), as: format)
+                        == ReportRenderer.render(ReportDocument(one, contracts: contracts, month: month), as: format),
+                    "\(month) as \(format)")
+            }
+        }
+    }
 }
 
 @Suite("Contract versions in reports")

@@ -107,7 +107,8 @@ public struct MonthlyStatement: Sendable {
 public enum StatementBuilder {
     /// The statement of `contract` for `month` from the verdicts of its incidents and its service timeline.
     public static func statement(
-        contract: Contract, month: YearMonth, verdicts: [IncidentVerdict], services: ServiceTimeline, asOf: Instant
+        contract: Contract, month: YearMonth, verdicts: some Sequence<IncidentVerdict>, services: ServiceTimeline,
+        asOf: Instant
     ) -> MonthlyStatement {
         var tally = StatementTally(contract: contract, month: month)
         for v in verdicts { tally.add(v) }
