@@ -255,12 +255,18 @@ extension SLAStore {
     }
 
     /// The earliest instant with data for a contract: its first incident's opening.
+    ///
+    /// The query reads the contract's whole part of the report index (which orders by
+    /// settlement first), each page once: through the small cache, so that the check a start
+    /// makes for every contract does not fill the connection's cache with the index.
     public func firstIncident(contract: String) throws -> Instant? {
         try queue.read { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT MIN(opened_at) FROM incidents WHERE contract = ?", arguments: [contract]
-            )
-            .map(Instant.init)
+            try Self.withPassingCache(db) {
+                try Int64.fetchOne(
+                    db, sql: "SELECT MIN(opened_at) FROM incidents WHERE contract = ?", arguments: [contract]
+                )
+                .map(Instant.init)
+            }
         }
     }
 
