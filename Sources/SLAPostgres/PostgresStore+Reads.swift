@@ -39,14 +39,15 @@ extension PostgresStore {
         return after
     }
 
-    /// The live engine's state as stored when the daemon last stopped, and the ledger's last
-    /// row then (``Batch/liveSnapshot``); nil when none is stored.
-    public func liveSnapshot() async throws -> (ledgerRow: Int64, body: [UInt8])? {
-        var out: (ledgerRow: Int64, body: [UInt8])?
-        for try await (row, body) in try await connection.query(
-            "SELECT ledger_row, body FROM live_snapshot", logger: logger
-        ).decode((Int64, ByteBuffer).self) {
-            out = (row, Array(body.readableBytesView))
+    /// The live engine's state as stored when the daemon last stopped (``Batch/liveSnapshot``),
+    /// when the ledger ended at row `ledgerRow` then; nil when none is stored, it was stored at
+    /// another row, or it cannot be read.
+    public func liveSnapshot(atLedgerRow ledgerRow: Int64) async throws -> LiveSnapshot? {
+        var out: LiveSnapshot?
+        for try await body in try await connection.query(
+            "SELECT body FROM live_snapshot WHERE ledger_row = \(ledgerRow)", logger: logger
+        ).decode(ByteBuffer.self) {
+            out = LiveSnapshot(decoding: Array(body.readableBytesView))
         }
         return out
     }

@@ -134,7 +134,7 @@ public final class PostgresStore: Sendable {
                 try await c.run(
                     """
                     INSERT INTO live_snapshot (ledger_row, body)
-                        SELECT coalesce(max(seq), 0), \(ByteBuffer(bytes: snapshot)) FROM ledger
+                        SELECT coalesce(max(seq), 0), \(ByteBuffer(bytes: snapshot.encoded())) FROM ledger
                     """, logger: logger)
             }
             try await Self.insertNotifications(batch, token: token, c, logger)

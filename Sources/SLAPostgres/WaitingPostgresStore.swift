@@ -213,8 +213,10 @@ extension WaitingPostgresStore: DaemonStore {
     /// ``PostgresStore/stateBehind()``, waited for.
     public func stateBehind() throws -> Int64? { try wait { try await $0.stateBehind() } }
 
-    /// ``PostgresStore/liveSnapshot()``, waited for.
-    public func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])? { try wait { try await $0.liveSnapshot() } }
+    /// ``PostgresStore/liveSnapshot(atLedgerRow:)``, waited for.
+    public func liveSnapshot(atLedgerRow ledgerRow: Int64) throws -> LiveSnapshot? {
+        try wait { try await $0.liveSnapshot(atLedgerRow: ledgerRow) }
+    }
 
     /// The incidents named after ledger row `seq`, read a page of the ledger at a time.
     public func incidents(inLedgerAfter seq: Int64) throws -> Set<String> {

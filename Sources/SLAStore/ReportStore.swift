@@ -82,9 +82,10 @@ public protocol DaemonStore: ReportStore {
     /// The incidents the events of the ledger rows after row `seq` name.
     func incidents(inLedgerAfter seq: Int64) throws -> Set<String>
 
-    /// The live engine's state as stored when the daemon last stopped, and the ledger's last
-    /// row then (``Batch/liveSnapshot``); nil when none is stored.
-    func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])?
+    /// The live engine's state as stored when the daemon last stopped (``Batch/liveSnapshot``),
+    /// when the ledger ended at row `ledgerRow` then; nil when none is stored, it was stored at
+    /// another row, or it cannot be read.
+    func liveSnapshot(atLedgerRow ledgerRow: Int64) throws -> LiveSnapshot?
 
     /// Saved offsets of every file of every source.
     func offsets() throws -> [SourceOffset]

@@ -475,28 +475,28 @@ public final class SLAStore: Sendable {
         try queue.read { db in try Int64.fetchOne(db, sql: "SELECT after_seq FROM state_behind") }
     }
 
-    /// The live engine's state as stored when the daemon last stopped, and the ledger's last
-    /// row then (``Batch/liveSnapshot``); nil when none is stored.
-    public func liveSnapshot() throws -> (ledgerRow: Int64, body: [UInt8])? {
-        try queue.read { db in try Self.withPassingCache(db) { try Self.liveSnapshot(db) } }
+    /// The live engine's state as stored when the daemon last stopped (``Batch/liveSnapshot``),
+    /// when the ledger ended at row `ledgerRow` then; nil when none is stored, it was stored at
+    /// another row, or it cannot be read.
+    public func liveSnapshot(atLedgerRow ledgerRow: Int64) throws -> LiveSnapshot? {
+        try queue.read { db in try Self.withPassingCache(db) { try Self.liveSnapshot(db, atLedgerRow: ledgerRow) } }
     }
 
-    private static func liveSnapshot(_ db: Database) throws -> (ledgerRow: Int64, body: [UInt8])? {
-        // Copied once, from SQLite's buffer: tens of megabytes at a million incidents.
-        let statement = try db.makeStatement(sql: "SELECT ledger_row, body FROM live_snapshot")
-        let s = statement.sqliteStatement
-        defer { withExtendedLifetime(statement) {} }
-        let rc = sqlite3_step(s)
-        if rc == SQLITE_DONE { return nil }
-        guard rc == SQLITE_ROW else { throw failure(rc, db) }
-        let blob = sqlite3_column_blob(s, 1)
-        let length = Int(sqlite3_column_bytes(s, 1))
-        let body = [UInt8](UnsafeRawBufferPointer(start: blob, count: length))
-        let ledgerRow = sqlite3_column_int64(s, 0)
-        // SQLite's copy of the value is freed now: the statement itself may be finalized much
-        // later (heaptrack saw the value held until the stop).
-        sqlite3_reset(s)
-        return (ledgerRow, body)
+    private static func liveSnapshot(_ db: Database, atLedgerRow ledgerRow: Int64) throws -> LiveSnapshot? {
+        // Read from the row's pages, each column straight into its array (incremental blob
+        // I/O): the value as a column was tens of megabytes at a million incidents, assembled
+        // by SQLite and then copied, beside the engine being built.
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT rowid, length(body) FROM live_snapshot WHERE ledger_row = ?", arguments: [ledgerRow])
+        else { return nil }
+        var blob: OpaquePointer?
+        let rc = sqlite3_blob_open(db.sqliteConnection, "main", "live_snapshot", "body", row[0], 0, &blob)
+        defer { sqlite3_blob_close(blob) }
+        guard rc == SQLITE_OK else { throw failure(rc, db) }
+        return LiveSnapshot(count: row[1]) { into, at in
+            sqlite3_blob_read(blob, into.baseAddress, Int32(into.count), Int32(at)) == SQLITE_OK
+        }
     }
 
     /// The incidents the events of the ledger rows after row `seq` name.
@@ -547,26 +547,34 @@ public final class SLAStore: Sendable {
     }
 
     /// Stores the live snapshot (tens of megabytes at a million incidents) in place of the last
-    /// one. The row is made with a zeroed body of the right length, then the bytes are written
-    /// into its pages (incremental blob I/O): a bound value would be copied whole into a
-    /// record first, at the stop, when the engine is at its largest; and the pages of both
-    /// snapshots pass through the small cache of ``withPassingCache(_:_:)``.
-    static func writeLiveSnapshot(_ snapshot: [UInt8], _ db: Database) throws {
+    /// one. The row is made with a zeroed body of the right length, then the snapshot's pieces
+    /// are written into its pages (incremental blob I/O) from where they lie: a bound value
+    /// would be one array of it all, copied whole into a record, at the stop, when the engine
+    /// is at its largest; and the pages of both snapshots pass through the small cache of
+    /// ``withPassingCache(_:_:)``.
+    static func writeLiveSnapshot(_ snapshot: LiveSnapshot, _ db: Database) throws {
         try withPassingCache(db) {
             try db.execute(sql: "DELETE FROM live_snapshot")
+            let count = snapshot.encodedCount
             try db.execute(
                 sql: """
                     INSERT INTO live_snapshot (ledger_row, body)
                     VALUES ((SELECT coalesce(max(seq), 0) FROM ledger), zeroblob(?))
                     """,
-                arguments: [snapshot.count])
+                arguments: [count])
             var blob: OpaquePointer?
             var rc = sqlite3_blob_open(
                 db.sqliteConnection, "main", "live_snapshot", "body", db.lastInsertedRowID, 1, &blob)
             defer { sqlite3_blob_close(blob) }
             guard rc == SQLITE_OK else { throw failure(rc, db) }
-            rc = snapshot.withUnsafeBytes { sqlite3_blob_write(blob, $0.baseAddress, Int32($0.count), 0) }
+            var at = 0
+            snapshot.encode { piece in
+                guard rc == SQLITE_OK, let base = piece.baseAddress, at + piece.count <= count else { return }
+                rc = sqlite3_blob_write(blob, base, Int32(piece.count), Int32(at))
+                at += piece.count
+            }
             guard rc == SQLITE_OK else { throw failure(rc, db) }
+            guard at == count else { throw DatabaseError(message: "live snapshot: \(at) bytes written of \(count)") }
         }
     }
 

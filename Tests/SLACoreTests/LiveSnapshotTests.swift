@@ -65,6 +65,10 @@ struct LiveSnapshotTests {
             let bytes = d.live.snapshot(nowMilliseconds: stop, fingerprint: "f").encoded()
             let snapshot = try #require(LiveSnapshot(decoding: bytes), "seed \(seed) round \(round)")
             #expect(snapshot.encoded() == bytes)
+            // The pieces the store writes, one after the other, are those bytes.
+            var pieces: [UInt8] = []
+            snapshot.encode { pieces += $0 }
+            #expect(pieces == bytes && snapshot.encodedCount == bytes.count, "seed \(seed) round \(round)")
 
             var full = ManualDriver(
                 live: LiveEngine(engine: d.live.engine, nowMilliseconds: restart, emitted: d.log), now: restart)

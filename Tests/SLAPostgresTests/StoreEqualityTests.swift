@@ -42,6 +42,25 @@ struct StoreEqualityTests {
                         """)
                     break
                 }
+                // The live snapshot of a stop, stored in both and read back whole, at the ledger's
+                // last row only (its row is that batch's, so the row before holds none).
+                var live = LiveEngine(
+                    engine: IngestEngine(contracts: [HistoryBatches.contract]), nowMilliseconds: 1_790_000_000_000)
+                for batch in batches { _ = live.ingest(batch.events.map(\.event), nowMilliseconds: 1_790_000_000_000) }
+                var stop = Batch()
+                stop.liveSnapshot = live.snapshot(nowMilliseconds: 1_790_000_000_000, fingerprint: "f")
+                try sqlite.commit(stop)
+                try await store.commit(stop, token: token)
+                let rows = try #require(
+                    try await DatabaseQueue(path: folder.appendingPathComponent("slad.sqlite").path).read {
+                        try Int64.fetchOne($0, sql: "SELECT max(seq) FROM ledger")
+                    })
+                for row in [rows, rows - 1] {
+                    let (a, b) = (
+                        try sqlite.liveSnapshot(atLedgerRow: row), try await store.liveSnapshot(atLedgerRow: row)
+                    )
+                    #expect(a == b && (a == stop.liveSnapshot) == (row == rows), "row \(row) of \(rows) (seed \(seed))")
+                }
                 // The histories hold what the comparison is about.
                 let dump = try await store.canonicalDump()
                 #expect(rejected > 0 && dump.contains("# breaches\nINC-") && dump.contains("svc"), "seed \(seed)")

@@ -26,9 +26,9 @@ public struct Batch: Sendable {
     /// Whether, with this batch, the stored incident state starts to lag the ledger or
     /// catches up with it (``StateMark``).
     public var stateMark: StateMark = .unchanged
-    /// The live engine's state as the daemon stops (``LiveSnapshot/encoded()``), stored with
-    /// the ledger's last row at the commit, in place of the one stored before.
-    public var liveSnapshot: [UInt8]?
+    /// The live engine's state as the daemon stops (stored as ``LiveSnapshot/encoded()``),
+    /// with the ledger's last row at the commit, in place of the one stored before.
+    public var liveSnapshot: LiveSnapshot?
 
     /// How a batch changes whether the stored incident state (verdicts, breach rows,
     /// rejections) is current with the ledger. While the daemon reads a backlog it leaves the

@@ -48,20 +48,47 @@ public struct LiveSnapshot: Sendable, Equatable {
         return h
     }
 
-    /// The snapshot as bytes, for the store.
+    /// The snapshot as bytes (``encode(_:)`` in one array).
     public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(encodedCount)
+        encode { out += $0 }
+        return out
+    }
+
+    /// The length of ``encoded()``.
+    public var encodedCount: Int {
+        head().count + standings.count + 8 * breachMilliseconds.count + 4 * contractOf.count + 4 * groupOf.count
+            + 8 * armed.count
+    }
+
+    /// Hands the bytes of ``encoded()`` to `emit`, in order: the head (texts and counts), then
+    /// each column where it lies. The store writes each piece into the row's pages: the
+    /// columns are 25 bytes per incident, and one array of them all was the largest
+    /// allocation of a stop with a million incidents.
+    public func encode(_ emit: (UnsafeRawBufferPointer) -> Void) {
+        func column<T: FixedWidthInteger>(_ a: [T]) {
+            #if _endian(little)
+            a.withUnsafeBytes(emit)
+            #else
+            a.map(\.littleEndian).withUnsafeBytes(emit)
+            #endif
+        }
+        head().withUnsafeBytes(emit)
+        column(standings)
+        column(breachMilliseconds)
+        column(contractOf)
+        column(groupOf)
+        column(armed)
+    }
+
+    /// Everything before the columns.
+    private func head() -> [UInt8] {
         var out: [UInt8] = []
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func put(_ s: String) {
             put(UInt32(s.utf8.count))
             out += s.utf8
-        }
-        func put<T: FixedWidthInteger>(_ a: [T]) {
-            #if _endian(little)
-            a.withUnsafeBytes { out += $0 }
-            #else
-            for v in a { put(v) }
-            #endif
         }
         put(Self.magic)
         put(takenMilliseconds)
@@ -75,47 +102,53 @@ public struct LiveSnapshot: Sendable, Equatable {
             put(g.contract)
             put(g.priority)
         }
-        // The columns, 25 bytes per incident, in one allocation of the exact size: grown by
-        // doubling, the array would take up to twice their 25 MB (a million incidents) at the stop.
-        out.reserveCapacity(out.count + incidentCount * 25)
-        put(standings)
-        put(breachMilliseconds)
-        put(contractOf)
-        put(groupOf)
-        put(armed)
         return out
     }
-
 }
 
 extension LiveSnapshot {
     /// Reads ``encoded()``; nil for anything else (another version, a cut or damaged value).
     public init?(decoding bytes: [UInt8]) {
+        self.init(count: bytes.count) { into, at in
+            bytes.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<at + into.count])) }
+            return true
+        }
+    }
+
+    /// Reads ``encoded()`` from a value of `total` bytes, which `read(into, at)` copies out:
+    /// `into.count` bytes from offset `at` (false: they cannot be read). Each column is read
+    /// straight into its array: the store reads a stored snapshot from the row's pages this
+    /// way, without a copy of the whole value. Nil for anything else (another version, a cut
+    /// or damaged value).
+    public init?(count total: Int, read: (UnsafeMutableRawBufferPointer, Int) -> Bool) {
         var at = 0
+        func take(_ into: UnsafeMutableRawBufferPointer) -> Bool {
+            guard into.count <= total - at, into.isEmpty || read(into, at) else { return false }
+            at += into.count
+            return true
+        }
         func get<T: FixedWidthInteger>(_: T.Type) -> T? {
-            guard at + MemoryLayout<T>.size <= bytes.count else { return nil }
             var v = T.zero
-            withUnsafeMutableBytes(of: &v) { $0.copyBytes(from: bytes[at..<at + MemoryLayout<T>.size]) }
-            at += MemoryLayout<T>.size
+            guard withUnsafeMutableBytes(of: &v, take) else { return nil }
             return T(littleEndian: v)
         }
-        func text() -> String? {
-            guard let n = get(UInt32.self).map(Int.init), at + n <= bytes.count else { return nil }
-            defer { at += n }
-            return String(decoding: bytes[at..<at + n], as: UTF8.self)
-        }
         func array<T: FixedWidthInteger>(_: T.Type, _ count: Int) -> [T]? {
-            let size = count * MemoryLayout<T>.size
-            guard count >= 0, at + size <= bytes.count else { return nil }
-            defer { at += size }
-            return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-                bytes.withUnsafeBytes { raw in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
-                        from: UnsafeRawBufferPointer(rebasing: raw[at..<at + size]))
-                }
-                for i in 0..<count { buffer[i] = T(littleEndian: buffer[i]) }
+            // Checked before any arithmetic or allocation: `count` comes from the value itself.
+            guard count >= 0, count <= (total - at) / MemoryLayout<T>.size else { return nil }
+            var ok = false
+            let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                buffer.initialize(repeating: 0)
                 initialized = count
+                ok = take(UnsafeMutableRawBufferPointer(buffer))
+                #if _endian(big)
+                for i in 0..<count { buffer[i] = T(littleEndian: buffer[i]) }
+                #endif
             }
+            return ok ? values : nil
+        }
+        func text() -> String? {
+            guard let n = get(UInt32.self).map(Int.init), let bytes = array(UInt8.self, n) else { return nil }
+            return String(decoding: bytes, as: UTF8.self)
         }
         guard get(UInt32.self) == Self.magic, let taken = get(Int64.self), let fingerprint = text(),
             let count = get(Int64.self).map(Int.init), count >= 0, let namesHash = get(UInt64.self),
@@ -134,7 +167,7 @@ extension LiveSnapshot {
         }
         guard let standings = array(UInt8.self, count), let breach = array(Int64.self, count),
             let contractOf = array(Int32.self, count), let groupOf = array(Int32.self, count),
-            let armed = array(Int64.self, count), at == bytes.count,
+            let armed = array(Int64.self, count), at == total,
             standings.allSatisfy({ Int($0) <= Self.standingOrder.count }),
             // Contracts and groups are numbered again in their order at the resume: each must
             // be new there.

@@ -446,8 +446,7 @@ final class EngineLoop: @unchecked Sendable {
             // The next start arms its timers from this instead of evaluating every incident.
             var batch = Batch()
             batch.liveSnapshot = ingest.live.snapshot(
-                nowMilliseconds: wallMilliseconds(), fingerprint: snapshotFingerprint
-            ).encoded()
+                nowMilliseconds: wallMilliseconds(), fingerprint: snapshotFingerprint)
             committer.submit(batch)
             committer.drain()
         }

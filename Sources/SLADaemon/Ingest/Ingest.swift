@@ -109,8 +109,7 @@ struct Ingest {
         }
         // Restart catch-up: whatever came due while slad was down is decided now, once, marked late.
         resumed = false
-        if let stored = try store.liveSnapshot(), stored.ledgerRow == through,
-            let snapshot = LiveSnapshot(decoding: stored.body), snapshot.fingerprint == fingerprint,
+        if let snapshot = try store.liveSnapshot(atLedgerRow: through), snapshot.fingerprint == fingerprint,
             let due = live.resume(from: snapshot, nowMilliseconds: now)
         {
             resumed = true
