@@ -253,7 +253,9 @@ public struct LiveEngine: Sendable {
         }
         apply(standings[index], groupOf[index], -1)
         standings[index] = new
-        groupOf[index] = group
+        // Written only when it changes: a resume takes the column from its snapshot, shared, and
+        // a write would copy all of it.
+        if groupOf[index] != group { groupOf[index] = group }
         apply(new, group, +1)
     }
 

@@ -221,9 +221,12 @@ extension LiveEngine {
         guard snapshot.takenMilliseconds <= now, snapshot.incidentCount == names.count,
             standings.isEmpty, groups.isEmpty, snapshot.namesHash == LiveSnapshot.namesHash(names)
         else { return nil }
-        makeRoom(for: names.count - 1)
         for c in snapshot.contractNames { _ = contractSlot(c) }
         for g in snapshot.groups { _ = groupSlot(g.contract, g.priority) }
+        // The snapshot's columns are taken as they are, not made and then replaced (``makeRoom``):
+        // a million incidents' columns twice were the top of a restart's memory.
+        standings = Array(repeating: nil, count: names.count)
+        groupOf = snapshot.groupOf
         contractOf = snapshot.contractOf
         breachMilliseconds = snapshot.breachMilliseconds
         var due: [Int] = []
