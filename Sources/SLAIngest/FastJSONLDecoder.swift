@@ -63,7 +63,7 @@ public struct JSONLEventDecoder: Sendable {
         // A run's first line number: one past the newlines before it, counted run by run. A run
         // makes at most one event per line (the last run: one more, after the last newline), so
         // each decodes into its own stretch of one array, and the stretches are closed up after:
-        // joining arrays of the runs' events copied half of them.
+        // joining arrays of the runs' events would copy half of them.
         let newlines = Parallel.map(parts, parts: parts) { p in
             UnsafeRawBufferPointer(rebasing: all[bounds[p]..<bounds[p + 1]]).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
         }

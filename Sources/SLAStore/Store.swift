@@ -484,8 +484,8 @@ public final class SLAStore: Sendable {
 
     private static func liveSnapshot(_ db: Database, atLedgerRow ledgerRow: Int64) throws -> LiveSnapshot? {
         // Read from the row's pages, each column straight into its array (incremental blob
-        // I/O): the value as a column was tens of megabytes at a million incidents, assembled
-        // by SQLite and then copied, beside the engine being built.
+        // I/O): read as a column, the value (tens of megabytes at a million incidents) would be
+        // assembled by SQLite and then copied, beside the engine being built.
         guard
             let row = try Row.fetchOne(
                 db, sql: "SELECT rowid, length(body) FROM live_snapshot WHERE ledger_row = ?", arguments: [ledgerRow])

@@ -64,7 +64,7 @@ public struct LiveSnapshot: Sendable, Equatable {
 
     /// Hands the bytes of ``encoded()`` to `emit`, in order: the head (texts and counts), then
     /// each column where it lies. The store writes each piece into the row's pages: the
-    /// columns are 25 bytes per incident, and one array of them all was the largest
+    /// columns are 25 bytes per incident, and one array of them all would be the largest
     /// allocation of a stop with a million incidents.
     public func encode(_ emit: (UnsafeRawBufferPointer) -> Void) {
         func column<T: FixedWidthInteger>(_ a: [T]) {
@@ -224,7 +224,7 @@ extension LiveEngine {
         for c in snapshot.contractNames { _ = contractSlot(c) }
         for g in snapshot.groups { _ = groupSlot(g.contract, g.priority) }
         // The snapshot's columns are taken as they are, not made and then replaced (``makeRoom``):
-        // a million incidents' columns twice were the top of a restart's memory.
+        // a million incidents' columns twice would be the top of a restart's memory.
         standings = Array(repeating: nil, count: names.count)
         groupOf = snapshot.groupOf
         contractOf = snapshot.contractOf
