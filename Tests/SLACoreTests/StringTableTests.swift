@@ -35,7 +35,7 @@ struct StringTableTests {
                     fresh.append(inserted)
                 }
             } else {
-                fresh = ids.insert(count: batch.count, hashes: given) { batch[$0] }
+                fresh = ids.insertNumbered(count: batch.count, hashes: given) { batch[$0] }.map(\.inserted)
             }
             let expected = batch.map { model.insert($0).inserted }
             #expect(fresh == expected, "batch at \(n)")

@@ -180,15 +180,9 @@ struct StringTable: Sendable {
         return (number, inserted)
     }
 
-    /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, false
-    /// when it was held already (an earlier string of the batch included). `hashes`, when
-    /// given, holds ``hash(_:)`` of each string, made beforehand.
-    @discardableResult
-    mutating func insert(count n: Int, hashes given: [UInt64]?, string: (Int) -> String) -> [Bool] {
-        insertNumbered(count: n, hashes: given, string: string).map(\.inserted)
-    }
-
-    /// ``insert(count:hashes:string:)`` that gives each string's number too.
+    /// Adds `count` strings, `string(0)` to `string(count - 1)`, in order; per string, its
+    /// number and whether it was new (false when it was held already, an earlier string of the
+    /// batch included). `hashes`, when given, holds ``hash(_:)`` of each string, made beforehand.
     mutating func insertNumbered(
         count n: Int, hashes given: [UInt64]?, string: (Int) -> String
     ) -> [(value: Int, inserted: Bool)] {

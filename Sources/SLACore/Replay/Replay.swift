@@ -181,16 +181,13 @@ public enum Replay {
         services: (events: [SLAEvent], timeline: ServiceTimeline), months: Set<YearMonth>?, asOf end: Instant,
         parts: Int
     ) -> [MonthlyStatement] {
-        func part(_ p: Int, of count: Int, _ range: Range<Int>) -> Range<Int> {
-            (range.lowerBound + range.count * p / count)..<(range.lowerBound + range.count * (p + 1) / count)
-        }
         var wanted: [(contract: Contract, month: YearMonth)] = []
         for contract in contracts.sorted(by: { $0.id < $1.id }) {
             let mine = runs[contract.id] ?? 0..<0
             var active = MonthsSeen(zone: contract.zone)
             let found = Parallel.map(parts, parts: parts) { p in
                 var seen = MonthsSeen(zone: contract.zone)
-                for i in part(p, of: parts, mine) where verdicts[i].covered {
+                for i in Parallel.part(p, of: parts, mine) where verdicts[i].covered {
                     seen.add(verdicts[i].openedAt)
                     for c in verdicts[i].clocks { if let b = c.breach { seen.add(b.at) } }
                 }
@@ -210,7 +207,7 @@ public enum Replay {
             let mine = runs[wanted[k].contract.id] ?? 0..<0
             let tallies = Parallel.map(each, parts: each) { p in
                 var tally = StatementTally(contract: wanted[k].contract, month: wanted[k].month)
-                for i in part(p, of: each, mine) { tally.add(verdicts[i]) }
+                for i in Parallel.part(p, of: each, mine) { tally.add(verdicts[i]) }
                 tally.orderLines()
                 return tally
             }

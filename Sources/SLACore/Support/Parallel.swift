@@ -14,14 +14,18 @@ public enum Parallel {
             withoutActuallyEscaping(element) { element in
                 // Safe to share: `element` is pure, as the callers promise.
                 nonisolated(unsafe) let element = element
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    for i in (count * part / parts)..<(count * (part + 1) / parts) {
-                        (base + i).initialize(to: element(i))
-                    }
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    for i in part(p, of: parts, 0..<count) { (base + i).initialize(to: element(i)) }
                 }
             }
             initialized = count
         }
+    }
+
+    /// Part `p` of `range` cut into `parts` contiguous parts of nearly equal size, in order: how
+    /// ``map(_:parts:_:)`` shares out its work.
+    public static func part(_ p: Int, of parts: Int, _ range: Range<Int>) -> Range<Int> {
+        (range.lowerBound + range.count * p / parts)..<(range.lowerBound + range.count * (p + 1) / parts)
     }
 
     /// `body` on every element of `items`, each on a thread of its own.
